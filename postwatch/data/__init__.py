@@ -1,0 +1,1 @@
+"""Bundled data: the demo rule pack and sample posts."""

@@ -1,0 +1,37 @@
+"""The rules library: load packs, compile them, evaluate posts. Pure: no Kafka, no I/O
+beyond reading pack files.
+
+    >>> from pathlib import Path
+    >>> from postwatch.rules import Engine, build_alert, load_packs, parse_post
+    >>> engine = Engine(load_packs([Path("pack.yaml")]))          # doctest: +SKIP
+    >>> for match in engine.evaluate(parse_post(raw_bytes)):      # doctest: +SKIP
+    ...     print(build_alert(match)["alert_id"])
+"""
+
+from postwatch.rules.alerts import alert_id, build_alert
+from postwatch.rules.engine import Engine
+from postwatch.rules.errors import PackError, PackProblem, RulesError
+from postwatch.rules.loader import load_pack, load_packs, parse_pack
+from postwatch.rules.model import Match, Pack, Post, Rule, Severity, Status
+from postwatch.rules.posts import InvalidPost, parse_post, post_from_dict
+
+__all__ = [
+    "Engine",
+    "InvalidPost",
+    "Match",
+    "Pack",
+    "PackError",
+    "PackProblem",
+    "Post",
+    "Rule",
+    "RulesError",
+    "Severity",
+    "Status",
+    "alert_id",
+    "build_alert",
+    "load_pack",
+    "load_packs",
+    "parse_pack",
+    "parse_post",
+    "post_from_dict",
+]

@@ -1,0 +1,414 @@
+"""Rule packs: YAML in, validated `Pack` out, or every problem found with its file and line.
+
+A pack is loaded whole or not at all: `load_pack` raises `PackError` listing each problem
+as `file:line: rule-id: message`. YAML anchors and aliases are refused (they buy nothing in
+a rule pack and are the vehicle of "billion laughs" documents).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from postwatch.rules.errors import PackError, PackProblem
+from postwatch.rules.model import (
+    Accounts,
+    AllOf,
+    AnyOf,
+    Bank,
+    Condition,
+    Domains,
+    Hashes,
+    Keywords,
+    Pack,
+    Rule,
+    Severity,
+    Status,
+)
+from postwatch.rules.normalize import fold_term
+
+__all__ = ["load_pack", "load_packs", "parse_pack"]
+
+_PACK_KEYS = {"pack", "version", "description", "lists", "watchlists", "banks", "rules"}
+_RULE_KEYS = {"id", "title", "description", "severity", "tags", "status", "match"}
+_BANK_KEYS = {"sha256", "md5"}
+_HEX_LENGTHS = {"sha256": 64, "md5": 32}
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9-]{1,63}$")
+
+
+class _Map(dict[str, Any]):
+    """A YAML mapping that remembers the line of each key (1-based)."""
+
+    line: int
+    key_lines: dict[str, int]
+
+
+class _Seq(list[Any]):
+    """A YAML sequence that remembers the line of each item (1-based)."""
+
+    line: int
+    item_lines: list[int]
+
+
+class _Loader(yaml.SafeLoader):
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError(
+                problem="anchors and aliases are not allowed in rule packs",
+                problem_mark=event.start_mark,
+            )
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+    def construct_line_map(self, node: yaml.MappingNode) -> _Map:
+        out = _Map()
+        out.line = node.start_mark.line + 1
+        out.key_lines = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            out[str(key)] = self.construct_object(value_node, deep=True)
+            out.key_lines[str(key)] = key_node.start_mark.line + 1
+        return out
+
+    def construct_line_seq(self, node: yaml.SequenceNode) -> _Seq:
+        out = _Seq(self.construct_object(child, deep=True) for child in node.value)
+        out.line = node.start_mark.line + 1
+        out.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return out
+
+
+_Loader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_line_map
+)
+_Loader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _Loader.construct_line_seq
+)
+
+
+def _line_of(container: Any, key: str | int, default: int) -> int:
+    if isinstance(container, _Map) and isinstance(key, str):
+        return container.key_lines.get(key, container.line)
+    if isinstance(container, _Seq) and isinstance(key, int) and key < len(container.item_lines):
+        return container.item_lines[key]
+    return default
+
+
+@dataclass
+class _Context:
+    file: str
+    problems: list[PackProblem] = field(default_factory=list)
+    lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    watchlists: dict[str, frozenset[str]] = field(default_factory=dict)
+    banks: dict[str, Bank] = field(default_factory=dict)
+    rule_id: str | None = None
+    pack: str = ""
+
+    def problem(self, line: int, message: str) -> None:
+        self.problems.append(PackProblem(self.file, line, message, self.rule_id))
+
+
+def load_packs(paths: list[Path]) -> list[Pack]:
+    """Load several packs; raises one `PackError` with the problems of all of them."""
+    packs: list[Pack] = []
+    problems: list[PackProblem] = []
+    for path in paths:
+        try:
+            packs.append(load_pack(path))
+        except PackError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise PackError(problems)
+    ids = [pack.id for pack in packs]
+    duplicated = sorted({pid for pid in ids if ids.count(pid) > 1})
+    if duplicated:
+        raise PackError(
+            [PackProblem(p.source_file, 1, f"pack id {p.id!r} is loaded twice") for p in packs
+             if p.id in duplicated]
+        )
+    return packs
+
+
+def load_pack(path: Path) -> Pack:
+    """Load and validate one rule pack file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PackError([PackProblem(str(path), 0, f"cannot read pack: {exc}")]) from exc
+    return parse_pack(text, str(path))
+
+
+def parse_pack(text: str, file: str) -> Pack:
+    """Parse and validate the YAML text of a pack; `file` names it in error messages."""
+    ctx = _Context(file)
+    try:
+        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        raise PackError([PackProblem(file, line, f"invalid YAML: {exc.problem}")]) from exc
+    except yaml.YAMLError as exc:
+        raise PackError([PackProblem(file, 0, f"invalid YAML: {exc}")]) from exc
+    if not isinstance(doc, _Map):
+        raise PackError([PackProblem(file, 1, "a pack must be a YAML mapping")])
+    pack = _parse_pack(doc, ctx)
+    if ctx.problems or pack is None:
+        raise PackError(ctx.problems)
+    return pack
+
+
+def _parse_pack(doc: _Map, ctx: _Context) -> Pack | None:
+    for key in doc:
+        if key not in _PACK_KEYS:
+            ctx.problem(_line_of(doc, key, doc.line), f"unknown key {key!r} in pack")
+    pack_id = doc.get("pack")
+    if not isinstance(pack_id, str) or not _ID.match(pack_id):
+        ctx.problem(_line_of(doc, "pack", doc.line), "'pack' must be an id (letters, digits, _.:-)")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        ctx.problem(_line_of(doc, "version", doc.line), "'version' must be a positive integer")
+    _parse_lists(doc, ctx)
+    _parse_watchlists(doc, ctx)
+    _parse_banks(doc, ctx)
+    rules_doc = doc.get("rules")
+    rules: list[Rule] = []
+    if not isinstance(rules_doc, _Seq) or not rules_doc:
+        ctx.problem(_line_of(doc, "rules", doc.line), "'rules' must be a non-empty list")
+    elif isinstance(pack_id, str) and isinstance(version, int):
+        ctx.pack = pack_id
+        seen: dict[str, int] = {}
+        for i, rule_doc in enumerate(rules_doc):
+            line = _line_of(rules_doc, i, rules_doc.line)
+            rule = _parse_rule(rule_doc, line, pack_id, version, ctx)
+            if rule is None:
+                continue
+            if rule.id in seen:
+                ctx.rule_id = rule.id
+                ctx.problem(line, f"duplicate rule id (first defined on line {seen[rule.id]})")
+                ctx.rule_id = None
+                continue
+            seen[rule.id] = line
+            rules.append(rule)
+    if ctx.problems or not isinstance(pack_id, str) or not isinstance(version, int):
+        return None
+    return Pack(pack_id, version, ctx.file, tuple(rules), dict(ctx.banks))
+
+
+def _strings(value: Any, line: int, what: str, ctx: _Context) -> Iterator[tuple[str, int]]:
+    """The non-empty strings of a list, each with its line; problems for anything else."""
+    if not isinstance(value, _Seq):
+        ctx.problem(line, f"{what} must be a list")
+        return
+    for i, item in enumerate(value):
+        item_line = _line_of(value, i, line)
+        if not isinstance(item, str) or not item.strip():
+            ctx.problem(item_line, f"{what} must hold non-empty strings, not {item!r}")
+            continue
+        yield item, item_line
+
+
+def _mapping(doc: _Map, key: str, ctx: _Context) -> _Map | None:
+    value = doc.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, _Map):
+        ctx.problem(_line_of(doc, key, doc.line), f"'{key}' must be a mapping")
+        return None
+    return value
+
+
+def _parse_lists(doc: _Map, ctx: _Context) -> None:
+    lists = _mapping(doc, "lists", ctx)
+    for name, value in (lists or {}).items():
+        line = _line_of(lists, name, 0)
+        ctx.lists[name] = tuple(s for s, _ in _strings(value, line, f"list {name!r}", ctx))
+
+
+def _parse_watchlists(doc: _Map, ctx: _Context) -> None:
+    watchlists = _mapping(doc, "watchlists", ctx)
+    for name, entries in (watchlists or {}).items():
+        line = _line_of(watchlists, name, 0)
+        if not isinstance(entries, _Seq):
+            ctx.problem(line, f"watchlist {name!r} must be a list of accounts")
+            continue
+        ids: set[str] = set()
+        for i, entry in enumerate(entries):
+            entry_line = _line_of(entries, i, line)
+            if not isinstance(entry, _Map) or not isinstance(entry.get("id"), str):
+                ctx.problem(entry_line, f"watchlist {name!r} entries need an 'id' string")
+                continue
+            unknown = set(entry) - {"id", "handle", "display_name"}
+            for key in sorted(unknown):
+                ctx.problem(_line_of(entry, key, entry_line), f"unknown key {key!r} in account")
+            ids.add(entry["id"])
+        ctx.watchlists[name] = frozenset(ids)
+
+
+def _parse_banks(doc: _Map, ctx: _Context) -> None:
+    banks = _mapping(doc, "banks", ctx)
+    for name, spec in (banks or {}).items():
+        line = _line_of(banks, name, 0)
+        if not isinstance(spec, _Map):
+            ctx.problem(line, f"bank {name!r} must be a mapping")
+            continue
+        for key in spec:
+            if key not in _BANK_KEYS:
+                ctx.problem(_line_of(spec, key, line), f"unknown key {key!r} in bank {name!r}")
+        hashes: dict[str, frozenset[str]] = {}
+        for algo, length in _HEX_LENGTHS.items():
+            values: set[str] = set()
+            if algo in spec:
+                for value, value_line in _strings(spec[algo], _line_of(spec, algo, line),
+                                                  f"bank {name!r} {algo}", ctx):
+                    hex_value = value.strip().lower()
+                    if len(hex_value) != length or not _is_hex(hex_value):
+                        ctx.problem(value_line, f"not a {algo} hex digest: {value!r}")
+                    else:
+                        values.add(hex_value)
+            hashes[algo] = frozenset(values)
+        ctx.banks[name] = Bank(name, sha256=hashes["sha256"], md5=hashes["md5"])
+
+
+def _is_hex(value: str) -> bool:
+    return all(c in "0123456789abcdef" for c in value)
+
+
+def _parse_rule(doc: Any, line: int, pack: str, version: int, ctx: _Context) -> Rule | None:
+    ctx.rule_id = None
+    if not isinstance(doc, _Map):
+        ctx.problem(line, "a rule must be a mapping")
+        return None
+    rule_id = doc.get("id")
+    if not isinstance(rule_id, str) or not _ID.match(rule_id):
+        ctx.problem(_line_of(doc, "id", line), "a rule needs an 'id' (letters, digits, _.:-)")
+        return None
+    ctx.rule_id = rule_id
+    before = len(ctx.problems)
+    for key in doc:
+        if key not in _RULE_KEYS:
+            ctx.problem(_line_of(doc, key, line), f"unknown key {key!r} in rule")
+    title = doc.get("title")
+    if not isinstance(title, str) or not title.strip():
+        ctx.problem(_line_of(doc, "title", line), "a rule needs a 'title'")
+    severity = _enum(doc, "severity", line, ctx, Severity.__members__, "medium")
+    status = _enum(doc, "status", line, ctx, {s.value.upper(): s for s in Status}, "live")
+    tags = tuple(t for t, _ in _strings(doc.get("tags", _Seq()), _line_of(doc, "tags", line),
+                                       "'tags'", ctx))
+    match: Condition | None = None
+    if "match" not in doc:
+        ctx.problem(line, "a rule needs a 'match' condition")
+    else:
+        match = _parse_condition(doc["match"], _line_of(doc, "match", line), ctx)
+    if len(ctx.problems) > before or match is None or not isinstance(title, str):
+        return None
+    assert isinstance(severity, Severity)
+    assert isinstance(status, Status)
+    return Rule(
+        id=rule_id, title=title.strip(), severity=severity, pack=pack, version=version,
+        match=match, tags=tags, status=status, source_file=ctx.file, line=line,
+    )
+
+
+def _enum(doc: _Map, key: str, line: int, ctx: _Context, members: Any, default: str) -> object:
+    value = doc.get(key, default)
+    member = members.get(value.upper()) if isinstance(value, str) else None
+    if member is None:
+        allowed = " | ".join(name.lower() for name in members)
+        ctx.problem(_line_of(doc, key, line), f"'{key}' must be one of {allowed}, not {value!r}")
+    return member
+
+
+def _parse_condition(doc: Any, line: int, ctx: _Context) -> Condition | None:
+    if not isinstance(doc, _Map) or len(doc) != 1:
+        ctx.problem(line, "a condition is a mapping with exactly one key: "
+                    + ", ".join(sorted(_CONDITIONS)))
+        return None
+    (key, value), = doc.items()
+    parse = _CONDITIONS.get(key)
+    key_line = _line_of(doc, key, line)
+    if parse is None:
+        ctx.problem(key_line, f"unknown condition {key!r}")
+        return None
+    before = len(ctx.problems)
+    condition = parse(value, key_line, ctx)
+    if condition is None and len(ctx.problems) == before:
+        ctx.problem(key_line, f"'{key}' needs at least one value")
+    return condition
+
+
+def _parse_group(kind: type[AnyOf] | type[AllOf]) -> Callable[[Any, int, _Context], Condition | None]:
+    def parse(value: Any, line: int, ctx: _Context) -> Condition | None:
+        if not isinstance(value, _Seq) or not value:
+            ctx.problem(line, "'any' and 'all' take a non-empty list of conditions")
+            return None
+        children = [_parse_condition(child, _line_of(value, i, line), ctx)
+                    for i, child in enumerate(value)]
+        if any(child is None for child in children):
+            return None
+        return kind(tuple(c for c in children if c is not None))
+    return parse
+
+
+def _parse_keywords(value: Any, line: int, ctx: _Context) -> Condition | None:
+    terms: list[str] = []
+    for item, item_line in _strings(value, line, "'keywords'", ctx):
+        if item.startswith("$"):
+            listed = ctx.lists.get(item[1:])
+            if listed is None:
+                ctx.problem(item_line, f"undefined list {item!r}")
+                continue
+            terms.extend(listed)
+        elif not fold_term(item):
+            ctx.problem(item_line, f"keyword {item!r} has no letters or digits to match")
+        else:
+            terms.append(item)
+    return Keywords(tuple(dict.fromkeys(terms))) if terms else None
+
+
+def _parse_hashes(value: Any, line: int, ctx: _Context) -> Condition | None:
+    if not isinstance(value, _Map) or set(value) != {"bank"} or not isinstance(value["bank"], str):
+        ctx.problem(line, "'hashes' takes {bank: NAME}")
+        return None
+    if value["bank"] not in ctx.banks:
+        ctx.problem(line, f"unknown bank {value['bank']!r}")
+        return None
+    return Hashes(ctx.pack, value["bank"])
+
+
+def _parse_accounts(value: Any, line: int, ctx: _Context) -> Condition | None:
+    ids = frozenset(s.strip() for s, _ in _strings(value, line, "'accounts'", ctx))
+    return Accounts(ids) if ids else None
+
+
+def _parse_watchlist(value: Any, line: int, ctx: _Context) -> Condition | None:
+    if not isinstance(value, str) or value not in ctx.watchlists:
+        ctx.problem(line, f"unknown watchlist {value!r}")
+        return None
+    return Accounts(ctx.watchlists[value])
+
+
+def _parse_domains(value: Any, line: int, ctx: _Context) -> Condition | None:
+    domains: list[str] = []
+    for item, item_line in _strings(value, line, "'domains'", ctx):
+        domain = item.strip().lower().rstrip(".")
+        if not _DOMAIN.match(domain):
+            ctx.problem(item_line, f"not a domain name: {item!r}")
+        else:
+            domains.append(domain)
+    return Domains(tuple(domains)) if domains else None
+
+
+_CONDITIONS: dict[str, Callable[[Any, int, _Context], Condition | None]] = {
+    "any": _parse_group(AnyOf),
+    "all": _parse_group(AllOf),
+    "keywords": _parse_keywords,
+    "hashes": _parse_hashes,
+    "accounts": _parse_accounts,
+    "watchlist": _parse_watchlist,
+    "domains": _parse_domains,
+}

@@ -1,0 +1,1 @@
+"""Matchers: pure functions and indexes that find features of a post."""

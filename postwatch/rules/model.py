@@ -1,0 +1,200 @@
+"""The typed, frozen models the rules library works with: posts, rules, matches."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "Accounts",
+    "AllOf",
+    "AnyOf",
+    "Author",
+    "Domains",
+    "Hashes",
+    "Keywords",
+    "Condition",
+    "Evidence",
+    "Leaf",
+    "Match",
+    "Media",
+    "Post",
+    "Rule",
+    "Severity",
+    "Status",
+]
+
+
+class Severity(enum.IntEnum):
+    """Rule severity; ordered so that thresholds compare with < and >=."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Status(enum.Enum):
+    LIVE = "live"
+    SHADOW = "shadow"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    id: str
+    handle: str | None = None
+    display_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    url: str | None = None
+    kind: str | None = None
+    sha256: str | None = None
+    md5: str | None = None
+    pdq: str | None = None
+    pdq_quality: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A Post v1 record (see the post-v1 JSON Schema); unknown fields are not kept here."""
+
+    id: str
+    source: str
+    author: Author
+    created_at: datetime
+    text: str
+    url: str | None = None
+    observed_at: datetime | None = None
+    lang: str | None = None
+    links: tuple[str, ...] = ()
+    hashtags: tuple[str, ...] = ()
+    media: tuple[Media, ...] = ()
+    reply_to: str | None = None
+    repost_of: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One piece of evidence: what matched, in which field, and where.
+
+    `span` indexes into the original value of `field` (for `text`, the post's text as
+    published), never into the folded form.
+    """
+
+    type: str
+    field: str
+    value: str  # what the rule holds: the term, domain, account or hash as written there
+    span: tuple[int, int] | None = None
+    matched: str | None = None
+    bank: str | None = None
+    distance: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type, "field": self.field, "value": self.value}
+        if self.span is not None:
+            out["span"] = list(self.span)
+        if self.matched is not None:
+            out["matched"] = self.matched
+        if self.bank is not None:
+            out["bank"] = self.bank
+        if self.distance is not None:
+            out["distance"] = self.distance
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Keywords:
+    """Whole-word phrases, matched on folded text; `terms` are as written in the rule."""
+
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Hashes:
+    """Any of the post's media has an exact hash in the named bank of the named pack."""
+
+    pack: str
+    bank: str
+
+
+@dataclass(frozen=True, slots=True)
+class Accounts:
+    """The post's `author.id` is one of these."""
+
+    ids: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Domains:
+    """A link of the post is on one of these hosts or any of their subdomains."""
+
+    domains: tuple[str, ...]
+
+
+Leaf = Keywords | Hashes | Accounts | Domains
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    children: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    children: tuple[Condition, ...]
+
+
+Condition = Keywords | Hashes | Accounts | Domains | AnyOf | AllOf
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    title: str
+    severity: Severity
+    pack: str
+    version: int
+    match: Condition
+    tags: tuple[str, ...] = ()
+    status: Status = Status.LIVE
+    source_file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A rule that matched a post, with the evidence that made it match."""
+
+    rule: Rule
+    post: Post
+    evidence: tuple[Evidence, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Bank:
+    """A named set of known media hashes (lower-case hex)."""
+
+    name: str
+    sha256: frozenset[str] = frozenset()
+    md5: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Pack:
+    """A loaded, validated rule pack."""
+
+    id: str
+    version: int
+    source_file: str
+    rules: tuple[Rule, ...]
+    banks: dict[str, Bank]

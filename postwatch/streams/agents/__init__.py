@@ -1,0 +1,1 @@
+"""One stage per module: deserialise, call the pure engine, send."""

@@ -1,0 +1,38 @@
+"""Every topic postwatch uses, and their creation."""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from postwatch.settings import Settings
+
+__all__ = ["ALERTS", "DEADLETTER", "POSTS", "ensure_topics"]
+
+POSTS = "posts"
+"""Post v1 JSON, keyed by author id; connectors produce, workers consume."""
+ALERTS = "alerts"
+"""Alert v1 JSON, keyed by alert id; workers produce, operations and SOC tools consume."""
+DEADLETTER = "deadletter"
+"""Records that could not be processed, with the reason and the original bytes."""
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create postwatch's topics if they do not exist yet (existing ones are left alone)."""
+    wanted = [
+        NewTopic(settings.topic(POSTS), settings.posts_partitions, 1),
+        NewTopic(settings.topic(ALERTS), settings.posts_partitions, 1),
+        NewTopic(settings.topic(DEADLETTER), 1, 1),
+    ]
+    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in wanted if t.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another process created them between the listing and the request
+    finally:
+        await admin.close()
