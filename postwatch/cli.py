@@ -84,8 +84,9 @@ def rules_lint(packs: tuple[Path, ...]) -> None:
             click.echo(str(problem))
         sys.exit(1)
     for pack in loaded:
-        click.echo(f"{pack.source_file}: ok: pack {pack.id} v{pack.version}, "
-                   f"{len(pack.rules)} rules")
+        click.echo(
+            f"{pack.source_file}: ok: pack {pack.id} v{pack.version}, {len(pack.rules)} rules"
+        )
 
 
 @contextmanager
@@ -98,12 +99,27 @@ def _open_output(path: Path | None) -> Iterator[IO[bytes]]:
 
 
 @main.command()
-@click.option("--rules", "packs", multiple=True, required=True, type=click.Path(path_type=Path),
-              help="Rule pack file (repeat for several).")
-@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path,
-              allow_dash=True), help="Post v1 JSON lines; - for standard input.")
-@click.option("--output", type=click.Path(path_type=Path), default=None,
-              help="Write alerts here instead of standard output.")
+@click.option(
+    "--rules",
+    "packs",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Rule pack file (repeat for several).",
+)
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="Post v1 JSON lines; - for standard input.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write alerts here instead of standard output.",
+)
 def match(packs: tuple[Path, ...], input_path: Path, output: Path | None) -> None:
     """Offline: evaluate a file of posts with the same engine as the workers.
 
@@ -139,8 +155,13 @@ def _open_input(path: Path) -> IO[bytes]:
 
 
 @main.command()
-@click.option("--rules", "packs", multiple=True, type=click.Path(path_type=Path),
-              help="Rule pack file (repeat for several); default: POSTWATCH_RULES.")
+@click.option(
+    "--rules",
+    "packs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Rule pack file (repeat for several); default: POSTWATCH_RULES.",
+)
 @pass_context
 def worker(ctx: _Context, packs: tuple[Path, ...]) -> None:
     """Run a stream-processing worker (start several for one consumer group)."""
@@ -159,10 +180,19 @@ def connect() -> None:
 
 
 @connect.command("jsonl")
-@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path,
-              allow_dash=True), help="Post v1 JSON lines; - for standard input.")
-@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Posts per second (default: as fast as the broker takes them).")
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="Post v1 JSON lines; - for standard input.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Posts per second (default: as fast as the broker takes them).",
+)
 @pass_context
 def connect_jsonl(ctx: _Context, input_path: Path, rate: float | None) -> None:
     """Replay a file of Post v1 lines into the posts topic, then exit."""
@@ -175,8 +205,13 @@ def connect_jsonl(ctx: _Context, input_path: Path, rate: float | None) -> None:
 
 
 @main.command()
-@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=10.0,
-              show_default=True, help="Posts per second to replay.")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Posts per second to replay.",
+)
 @pass_context
 def demo(ctx: _Context, rate: float) -> None:
     """Run everything on a local broker with sample posts and print alerts until Ctrl-C.
@@ -189,4 +224,3 @@ def demo(ctx: _Context, rate: float) -> None:
 
     settings = ctx.settings
     run_demo(settings, rate=rate, local_broker=settings.kafka_bootstrap == DEFAULT_BOOTSTRAP)
-

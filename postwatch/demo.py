@@ -12,6 +12,7 @@ import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import IO
 
 import click
 import orjson
@@ -48,23 +49,31 @@ def _local_broker(console: Console) -> bool:
             "POSTWATCH_KAFKA_BOOTSTRAP at an existing Kafka cluster instead."
         )
     script = kafka_script()
-    if subprocess.run(["bash", str(script), "status"], capture_output=True, check=False).returncode == 0:
+    status = subprocess.run(["bash", str(script), "status"], capture_output=True, check=False)
+    if status.returncode == 0:
         console.print("[dim]local Kafka broker already running[/]")
         return False
-    console.print("starting a local Kafka broker (the first run downloads its jars from Maven "
-                  "Central, which takes a minute or two)…")
+    console.print(
+        "starting a local Kafka broker (the first run downloads its jars from Maven "
+        "Central, which takes a minute or two)…"
+    )
     if subprocess.run(["bash", str(script), "start"], check=False).returncode != 0:
         raise click.ClickException("the local Kafka broker did not start; see the messages above")
     return True
 
 
 def _start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, POSTWATCH_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
-               POSTWATCH_TOPIC_PREFIX=settings.topic_prefix)
+    env = dict(
+        os.environ,
+        POSTWATCH_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
+        POSTWATCH_TOPIC_PREFIX=settings.topic_prefix,
+    )
     with log_path.open("ab") as log_file:
-        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        return subprocess.Popen(
             [sys.executable, "-m", "postwatch", "worker", "--rules", str(DEMO_PACK)],
-            env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -78,33 +87,38 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-async def _show_alerts(settings: Settings, rate: float, console: Console,
-                       worker: subprocess.Popen[bytes]) -> None:
+async def _show_alerts(
+    settings: Settings,
+    rate: float,
+    console: Console,
+    worker: subprocess.Popen[bytes],
+    posts: IO[bytes],
+) -> None:
     await ensure_topics(settings)
     consumer = AIOKafkaConsumer(enable_auto_commit=False, **settings.kafka_client_options())
     await consumer.start()
     try:
         topic = settings.topic(ALERTS)
-        partitions = [TopicPartition(topic, p)
-                      for p in sorted(await consumer.partitions_for_topic(topic) or ())]
+        partitions = [
+            TopicPartition(topic, p)
+            for p in sorted(await consumer.partitions_for_topic(topic) or ())
+        ]
         consumer.assign(partitions)
         await consumer.seek_to_end(*partitions)
         for tp in partitions:  # fix the positions now, before any alert of this run exists
             await consumer.position(tp)
-        with DEMO_POSTS.open("rb") as posts:
-            replay = asyncio.create_task(run_jsonl(settings, posts, rate=rate))
-            seen = 0
-            while True:
-                batches = await consumer.getmany(timeout_ms=500)
-                for records in batches.values():
-                    for record in records:
-                        seen += 1
-                        console.print(render_alert(orjson.loads(record.value or b"{}")))
-                if replay.done() and replay.exception() is not None:
-                    raise click.ClickException(f"replay failed: {replay.exception()}")
-                if worker.poll() is not None:
-                    raise click.ClickException(
-                        f"the worker stopped (exit {worker.returncode}); see its log")
+        replay = asyncio.create_task(run_jsonl(settings, posts, rate=rate))
+        while True:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    console.print(render_alert(orjson.loads(record.value or b"{}")))
+            if replay.done() and replay.exception() is not None:
+                raise click.ClickException(f"replay failed: {replay.exception()}")
+            if worker.poll() is not None:
+                raise click.ClickException(
+                    f"the worker stopped (exit {worker.returncode}); see its log"
+                )
     finally:
         await consumer.stop()
 
@@ -115,10 +129,13 @@ def run_demo(settings: Settings, *, rate: float, local_broker: bool) -> None:
     started_broker = _local_broker(console) if local_broker else False
     log_path = Path(tempfile.gettempdir()) / "postwatch-demo-worker.log"
     worker = _start_worker(settings, log_path)
-    console.print(f"worker started (log: {log_path}); replaying {DEMO_POSTS.name} at "
-                  f"{rate:g} posts/s with the rule pack {DEMO_PACK.name}. Ctrl-C to stop.")
+    console.print(
+        f"worker started (log: {log_path}); replaying {DEMO_POSTS.name} at "
+        f"{rate:g} posts/s with the rule pack {DEMO_PACK.name}. Ctrl-C to stop."
+    )
     try:
-        asyncio.run(_show_alerts(settings, rate, console, worker))
+        with DEMO_POSTS.open("rb") as posts:
+            asyncio.run(_show_alerts(settings, rate, console, worker, posts))
     except KeyboardInterrupt:
         console.print("\nstopping…")
     finally:

@@ -19,8 +19,12 @@ _LOG_EVERY_S = 10.0
 def progress_counter(label: str) -> Iterator[Callable[[int], None]]:
     """Yields `update(count)`; shows `count label` live on a terminal (standard error)."""
     if sys.stderr.isatty():
-        with Progress(SpinnerColumn(), TextColumn("{task.completed:,} " + label),
-                      TimeElapsedColumn(), transient=True) as bar:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.completed:,} " + label),
+            TimeElapsedColumn(),
+            transient=True,
+        ) as bar:
             task = bar.add_task(label, total=None)
             yield lambda count: bar.update(task, completed=count)
         return

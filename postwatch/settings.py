@@ -8,6 +8,7 @@ in lower case (`kafka_bootstrap = "broker:9092"`). Environment variables win ove
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -103,6 +104,6 @@ def _convert(name: str, value: Any) -> Any:
         return number
     if not isinstance(value, str):
         raise SettingsError(f"POSTWATCH_{name.upper()} must be a string: {value!r}")
-    if name == "topic_prefix" and not value.replace("-", "").replace("_", "").replace(".", "").isalnum():
+    if name == "topic_prefix" and not re.fullmatch(r"[A-Za-z0-9._-]+", value):
         raise SettingsError(f"POSTWATCH_TOPIC_PREFIX may hold letters, digits, . _ -: {value!r}")
     return value

@@ -73,12 +73,16 @@ class Engine:
                     self._leaf_rules[leaf_id].append(rule_index)
         self._leaf_ids = leaf_ids
 
+        self._index_leaves()
+
+    def _index_leaves(self) -> None:
+        """Index every leaf by the post feature that makes it hold."""
         terms: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self._accounts: dict[str, list[int]] = defaultdict(list)
         self._domains: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self._hashes: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
-        banks = {(pack.id, name): bank for pack in packs for name, bank in pack.banks.items()}
-        for leaf, leaf_id in leaf_ids.items():
+        banks = {(p.id, name): bank for p in self.packs for name, bank in p.banks.items()}
+        for leaf, leaf_id in self._leaf_ids.items():
             match leaf:
                 case Keywords(terms=written):
                     for term in written:
@@ -114,34 +118,42 @@ class Engine:
     def _leaf_evidence(self, post: Post) -> dict[int, list[Evidence]]:
         found: dict[int, list[Evidence]] = defaultdict(list)
         if self._terms and post.text:
-            folded = fold(post.text)
-            for term, start, end in self._keywords.find(folded.text):
-                span = folded.to_original(start, end)
-                matched = post.text[span[0]:span[1]]
-                for leaf_id, written in self._terms[term]:
-                    found[leaf_id].append(Evidence("keyword", "text", written, span, matched))
+            self._keyword_evidence(post.text, found)
         for leaf_id in self._accounts.get(post.author.id, ()):
             found[leaf_id].append(Evidence("account", "author.id", post.author.id))
         if self._domains:
             for i, link in enumerate(post.links):
-                host = _host(link)
-                labels = host.lower().split(".") if host else []
-                for k in range(len(labels)):
-                    for leaf_id, domain in self._domains.get(".".join(labels[k:]), ()):
-                        found[leaf_id].append(Evidence("domain", f"links[{i}]", domain, None, link))
+                for leaf_id, domain in self._domain_leaves(link):
+                    found[leaf_id].append(Evidence("domain", f"links[{i}]", domain, None, link))
         if self._hashes:
             for i, media in enumerate(post.media):
                 for algo in _HASH_FIELDS:
                     value = getattr(media, algo)
-                    if not value:
-                        continue
-                    for leaf_id, bank in self._hashes.get((algo, value.lower()), ()):
+                    for leaf_id, bank in self._hashes.get((algo, (value or "").lower()), ()):
                         found[leaf_id].append(
                             Evidence(algo, f"media[{i}]", value.lower(), None, value, bank=bank)
                         )
         return found
 
-    def _holds(self, condition: Condition, found: dict[int, list[Evidence]]) -> list[Evidence] | None:
+    def _keyword_evidence(self, text: str, found: dict[int, list[Evidence]]) -> None:
+        folded = fold(text)
+        for term, start, end in self._keywords.find(folded.text):
+            span = folded.to_original(start, end)
+            matched = text[span[0] : span[1]]
+            for leaf_id, written in self._terms[term]:
+                found[leaf_id].append(Evidence("keyword", "text", written, span, matched))
+
+    def _domain_leaves(self, link: str) -> list[tuple[int, str]]:
+        """The domain leaves that hold for a link: its host and each parent domain of it."""
+        host = _host(link)
+        labels = host.lower().split(".") if host else []
+        return [
+            hit for k in range(len(labels)) for hit in self._domains.get(".".join(labels[k:]), ())
+        ]
+
+    def _holds(
+        self, condition: Condition, found: dict[int, list[Evidence]]
+    ) -> list[Evidence] | None:
         """The evidence that makes the condition hold, or None when it does not."""
         match condition:
             case AnyOf(children=children):

@@ -57,14 +57,14 @@ class _Seq(list[Any]):
 
 
 class _Loader(yaml.SafeLoader):
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
             raise yaml.MarkedYAMLError(
                 problem="anchors and aliases are not allowed in rule packs",
                 problem_mark=event.start_mark,
             )
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
     def construct_line_map(self, node: yaml.MappingNode) -> _Map:
         out = _Map()
@@ -83,12 +83,8 @@ class _Loader(yaml.SafeLoader):
         return out
 
 
-_Loader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_line_map
-)
-_Loader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _Loader.construct_line_seq
-)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_line_map)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _Loader.construct_line_seq)
 
 
 def _line_of(container: Any, key: str | int, default: int) -> int:
@@ -128,8 +124,11 @@ def load_packs(paths: list[Path]) -> list[Pack]:
     duplicated = sorted({pid for pid in ids if ids.count(pid) > 1})
     if duplicated:
         raise PackError(
-            [PackProblem(p.source_file, 1, f"pack id {p.id!r} is loaded twice") for p in packs
-             if p.id in duplicated]
+            [
+                PackProblem(p.source_file, 1, f"pack id {p.id!r} is loaded twice")
+                for p in packs
+                if p.id in duplicated
+            ]
         )
     return packs
 
@@ -158,7 +157,7 @@ def parse_pack(text: str, file: str) -> Pack:
         raise PackError([PackProblem(file, 1, "a pack must be a YAML mapping")])
     pack = _parse_pack(doc, ctx)
     if ctx.problems or pack is None:
-        raise PackError(ctx.problems)
+        raise PackError(sorted(ctx.problems, key=lambda p: p.line))
     return pack
 
 
@@ -184,16 +183,16 @@ def _parse_pack(doc: _Map, ctx: _Context) -> Pack | None:
         seen: dict[str, int] = {}
         for i, rule_doc in enumerate(rules_doc):
             line = _line_of(rules_doc, i, rules_doc.line)
-            rule = _parse_rule(rule_doc, line, pack_id, version, ctx)
-            if rule is None:
+            rule_id = rule_doc.get("id") if isinstance(rule_doc, _Map) else None
+            if isinstance(rule_id, str) and rule_id in seen:
+                ctx.rule_id = rule_id
+                ctx.problem(line, f"duplicate rule id (first defined on line {seen[rule_id]})")
                 continue
-            if rule.id in seen:
-                ctx.rule_id = rule.id
-                ctx.problem(line, f"duplicate rule id (first defined on line {seen[rule.id]})")
-                ctx.rule_id = None
-                continue
-            seen[rule.id] = line
-            rules.append(rule)
+            if isinstance(rule_id, str):
+                seen[rule_id] = line
+            rule = _parse_rule(rule_doc, line, pack=pack_id, version=version, ctx=ctx)
+            if rule is not None:
+                rules.append(rule)
     if ctx.problems or not isinstance(pack_id, str) or not isinstance(version, int):
         return None
     return Pack(pack_id, version, ctx.file, tuple(rules), dict(ctx.banks))
@@ -263,8 +262,9 @@ def _parse_banks(doc: _Map, ctx: _Context) -> None:
         for algo, length in _HEX_LENGTHS.items():
             values: set[str] = set()
             if algo in spec:
-                for value, value_line in _strings(spec[algo], _line_of(spec, algo, line),
-                                                  f"bank {name!r} {algo}", ctx):
+                for value, value_line in _strings(
+                    spec[algo], _line_of(spec, algo, line), f"bank {name!r} {algo}", ctx
+                ):
                     hex_value = value.strip().lower()
                     if len(hex_value) != length or not _is_hex(hex_value):
                         ctx.problem(value_line, f"not a {algo} hex digest: {value!r}")
@@ -278,14 +278,22 @@ def _is_hex(value: str) -> bool:
     return all(c in "0123456789abcdef" for c in value)
 
 
-def _parse_rule(doc: Any, line: int, pack: str, version: int, ctx: _Context) -> Rule | None:
+def _parse_rule(doc: Any, line: int, *, pack: str, version: int, ctx: _Context) -> Rule | None:
     ctx.rule_id = None
     if not isinstance(doc, _Map):
         ctx.problem(line, "a rule must be a mapping")
         return None
     rule_id = doc.get("id")
     if not isinstance(rule_id, str) or not _ID.match(rule_id):
-        ctx.problem(_line_of(doc, "id", line), "a rule needs an 'id' (letters, digits, _.:-)")
+        hint = (
+            " (YAML reads off/no/yes as booleans: quote the id)"
+            if isinstance(rule_id, bool)
+            else ""
+        )
+        ctx.problem(
+            _line_of(doc, "id", line),
+            f"a rule needs an 'id' of letters, digits and _.:-, not {rule_id!r}{hint}",
+        )
         return None
     ctx.rule_id = rule_id
     before = len(ctx.problems)
@@ -295,10 +303,13 @@ def _parse_rule(doc: Any, line: int, pack: str, version: int, ctx: _Context) -> 
     title = doc.get("title")
     if not isinstance(title, str) or not title.strip():
         ctx.problem(_line_of(doc, "title", line), "a rule needs a 'title'")
-    severity = _enum(doc, "severity", line, ctx, Severity.__members__, "medium")
-    status = _enum(doc, "status", line, ctx, {s.value.upper(): s for s in Status}, "live")
-    tags = tuple(t for t, _ in _strings(doc.get("tags", _Seq()), _line_of(doc, "tags", line),
-                                       "'tags'", ctx))
+    severity = _enum(doc, "severity", line, ctx, members=Severity.__members__, default="medium")
+    status = _enum(
+        doc, "status", line, ctx, members={s.value.upper(): s for s in Status}, default="live"
+    )
+    tags = tuple(
+        t for t, _ in _strings(doc.get("tags", _Seq()), _line_of(doc, "tags", line), "'tags'", ctx)
+    )
     match: Condition | None = None
     if "match" not in doc:
         ctx.problem(line, "a rule needs a 'match' condition")
@@ -309,12 +320,20 @@ def _parse_rule(doc: Any, line: int, pack: str, version: int, ctx: _Context) -> 
     assert isinstance(severity, Severity)
     assert isinstance(status, Status)
     return Rule(
-        id=rule_id, title=title.strip(), severity=severity, pack=pack, version=version,
-        match=match, tags=tags, status=status, source_file=ctx.file, line=line,
+        id=rule_id,
+        title=title.strip(),
+        severity=severity,
+        pack=pack,
+        version=version,
+        match=match,
+        tags=tags,
+        status=status,
+        source_file=ctx.file,
+        line=line,
     )
 
 
-def _enum(doc: _Map, key: str, line: int, ctx: _Context, members: Any, default: str) -> object:
+def _enum(doc: _Map, key: str, line: int, ctx: _Context, *, members: Any, default: str) -> object:
     value = doc.get(key, default)
     member = members.get(value.upper()) if isinstance(value, str) else None
     if member is None:
@@ -325,10 +344,11 @@ def _enum(doc: _Map, key: str, line: int, ctx: _Context, members: Any, default: 
 
 def _parse_condition(doc: Any, line: int, ctx: _Context) -> Condition | None:
     if not isinstance(doc, _Map) or len(doc) != 1:
-        ctx.problem(line, "a condition is a mapping with exactly one key: "
-                    + ", ".join(sorted(_CONDITIONS)))
+        ctx.problem(
+            line, "a condition is a mapping with exactly one key: " + ", ".join(sorted(_CONDITIONS))
+        )
         return None
-    (key, value), = doc.items()
+    ((key, value),) = doc.items()
     parse = _CONDITIONS.get(key)
     key_line = _line_of(doc, key, line)
     if parse is None:
@@ -341,16 +361,21 @@ def _parse_condition(doc: Any, line: int, ctx: _Context) -> Condition | None:
     return condition
 
 
-def _parse_group(kind: type[AnyOf] | type[AllOf]) -> Callable[[Any, int, _Context], Condition | None]:
+_ConditionParser = Callable[[Any, int, _Context], Condition | None]
+
+
+def _parse_group(kind: type[AnyOf] | type[AllOf]) -> _ConditionParser:
     def parse(value: Any, line: int, ctx: _Context) -> Condition | None:
         if not isinstance(value, _Seq) or not value:
             ctx.problem(line, "'any' and 'all' take a non-empty list of conditions")
             return None
-        children = [_parse_condition(child, _line_of(value, i, line), ctx)
-                    for i, child in enumerate(value)]
+        children = [
+            _parse_condition(child, _line_of(value, i, line), ctx) for i, child in enumerate(value)
+        ]
         if any(child is None for child in children):
             return None
         return kind(tuple(c for c in children if c is not None))
+
     return parse
 
 
@@ -403,7 +428,7 @@ def _parse_domains(value: Any, line: int, ctx: _Context) -> Condition | None:
     return Domains(tuple(domains)) if domains else None
 
 
-_CONDITIONS: dict[str, Callable[[Any, int, _Context], Condition | None]] = {
+_CONDITIONS: dict[str, _ConditionParser] = {
     "any": _parse_group(AnyOf),
     "all": _parse_group(AllOf),
     "keywords": _parse_keywords,

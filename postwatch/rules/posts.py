@@ -41,7 +41,7 @@ def post_from_dict(doc: Any) -> Post:
     try:
         validator("post")(doc)
     except SchemaViolation as exc:
-        raise InvalidPost("schema", exc.message) from exc
+        raise InvalidPost("schema", str(exc)) from exc
     author = doc["author"]
     return Post(
         id=doc["id"],
@@ -56,8 +56,12 @@ def post_from_dict(doc: Any) -> Post:
         hashtags=tuple(doc.get("hashtags", ())),
         media=tuple(
             Media(
-                url=m.get("url"), kind=m.get("kind"), sha256=m.get("sha256"), md5=m.get("md5"),
-                pdq=m.get("pdq"), pdq_quality=m.get("pdq_quality"),
+                url=m.get("url"),
+                kind=m.get("kind"),
+                sha256=m.get("sha256"),
+                md5=m.get("md5"),
+                pdq=m.get("pdq"),
+                pdq_quality=m.get("pdq_quality"),
             )
             for m in doc.get("media", ())
         ),

@@ -37,8 +37,7 @@ def create_app(settings: Settings, engine: Engine) -> faust.App:
     )
     posts = app.topic(settings.topic(POSTS), key_serializer="raw", value_serializer="raw")
     alerts = app.topic(settings.topic(ALERTS), key_serializer="raw", value_serializer="raw")
-    deadletter = app.topic(settings.topic(DEADLETTER), key_serializer="raw",
-                           value_serializer="raw")
+    deadletter = app.topic(settings.topic(DEADLETTER), key_serializer="raw", value_serializer="raw")
 
     async def send_alert(key: bytes | None, value: bytes) -> Awaitable[Any]:
         return await alerts.send(key=key, value=value, force=True)

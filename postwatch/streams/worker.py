@@ -21,8 +21,13 @@ def run_worker(settings: Settings, engine: Engine) -> None:
     """Run one worker until SIGINT or SIGTERM; never returns (exits the process)."""
     asyncio.run(ensure_topics(settings))
     app = create_app(settings, engine)
-    log.info("worker.starting", group=settings.group, rules=len(engine.rules),
-             posts_topic=settings.topic("posts"))
-    worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True,
-                          override_logging=False)
+    log.info(
+        "worker.starting",
+        group=settings.group,
+        rules=len(engine.rules),
+        posts_topic=settings.topic("posts"),
+    )
+    worker = faust.Worker(
+        app, loglevel=settings.log_level.upper(), quiet=True, override_logging=False
+    )
     worker.execute_from_commandline()

@@ -68,8 +68,13 @@ class MatchStage:
             post = parse_post(value if value is not None else b"")
         except InvalidPost as exc:
             letter = DeadLetter(exc.reason, exc.error, topic, partition, offset, value)
-            log.warning("record.deadletter", reason=exc.reason, topic=topic,
-                        partition=partition, offset=offset)
+            log.warning(
+                "record.deadletter",
+                reason=exc.reason,
+                topic=topic,
+                partition=partition,
+                offset=offset,
+            )
             await (await self.send_deadletter(key, letter.to_json()))
             return 0
         acks = []

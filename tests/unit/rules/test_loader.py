@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from postwatch.rules import PackError, Severity, Status, load_pack, load_packs, parse_pack
+
+FILES = Path(__file__).parents[2] / "files" / "packs"
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(PackError) as caught:
+        parse_pack(text, "p.yaml")
+    return [str(p) for p in caught.value.problems]
+
+
+def test_every_problem_is_reported_with_file_line_and_rule() -> None:
+    with pytest.raises(PackError) as caught:
+        load_pack(FILES / "bad.yaml")
+    path = str(FILES / "bad.yaml")
+    assert [str(p).removeprefix(path + ":") for p in caught.value.problems] == [
+        "3: unknown key 'colour' in pack",
+        "8: not a sha256 hex digest: 'not-a-hash'",
+        "9: unknown key 'pdqq' in bank 'known'",
+        "13: r1: 'severity' must be one of info | low | medium | high | critical, not 'urgent'",
+        "15: r1: duplicate rule id (first defined on line 11)",
+        "22: r3: undefined list '$nope'",
+        "23: r3: unknown bank 'missing'",
+        "26: r4: unknown key 'priority' in rule",
+        "27: r4: unknown condition 'regexx'",
+        "28: r5: a rule needs a 'title'",
+        "29: r5: not a domain name: 'not a domain'",
+        "30: a rule needs an 'id' of letters, digits and _.:-, not False"
+        " (YAML reads off/no/yes as booleans: quote the id)",
+    ]
+
+
+def test_good_pack_loads_with_its_metadata() -> None:
+    (pack,) = load_packs([FILES / "good.yaml"])
+    assert (pack.id, pack.version, len(pack.rules)) == ("good", 7, 1)
+    (rule,) = pack.rules
+    assert (rule.id, rule.severity, rule.status, rule.pack, rule.version) == (
+        "g1",
+        Severity.HIGH,
+        Status.LIVE,
+        "good",
+        7,
+    )
+
+
+def test_the_same_pack_twice_is_refused() -> None:
+    with pytest.raises(PackError, match="pack id 'good' is loaded twice"):
+        load_packs([FILES / "good.yaml", FILES / "good.yaml"])
+
+
+def test_missing_file_is_a_pack_error() -> None:
+    with pytest.raises(PackError, match="cannot read pack"):
+        load_pack(FILES / "absent.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("pack: [x", "p.yaml:1: invalid YAML"),
+        ("- a\n- b\n", "p.yaml:1: a pack must be a YAML mapping"),
+        ("pack: p\nversion: 0\nrules: []\n", "p.yaml:2: 'version' must be a positive integer"),
+        ("pack: p\nversion: 1\n", "p.yaml:1: 'rules' must be a non-empty list"),
+        (
+            "pack: p\nversion: 1\nrules:\n  - id: a\n    title: t\n    match: {keywords: ['!!']}\n",
+            "p.yaml:6: a: keyword '!!' has no letters or digits to match",
+        ),
+        (
+            "pack: p\nversion: 1\nrules:\n  - id: a\n    title: t\n",
+            "p.yaml:4: a: a rule needs a 'match' condition",
+        ),
+        (
+            "pack: p\nversion: 1\nrules:\n  - id: a\n    title: t\n    match: {any: []}\n",
+            "p.yaml:6: a: 'any' and 'all' take a non-empty list of conditions",
+        ),
+        (
+            "pack: p\nversion: 1\nrules:\n  - id: a\n    title: t\n"
+            "    match: {keywords: [x], accounts: [y]}\n",
+            "p.yaml:6: a: a condition is a mapping with exactly one key",
+        ),
+    ],
+)
+def test_single_problems(text: str, expected: str) -> None:
+    assert any(p.startswith(expected) for p in problems(text)), problems(text)
+
+
+def test_yaml_aliases_are_refused() -> None:
+    bomb = 'a: &a ["x","x"]\nb: &b [*a,*a]\nc: [*b,*b]\npack: p\n'
+    assert problems(bomb) == [
+        "p.yaml:2: invalid YAML: anchors and aliases are not allowed in rule packs"
+    ]

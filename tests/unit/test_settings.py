@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from postwatch.settings import Settings, SettingsError
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.kafka_bootstrap == "127.0.0.1:9092"
+    assert settings.topic("alerts") == "postwatch.alerts"
+    assert settings.group == "postwatch-worker"
+    assert settings.rules == ()
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    config = tmp_path / "postwatch.toml"
+    config.write_text(
+        'topic_prefix = "fromfile"\nkafka_bootstrap = "file:9092"\nrules = ["a.yaml"]\n'
+    )
+    settings = Settings.from_env(
+        {"POSTWATCH_CONFIG": str(config), "POSTWATCH_KAFKA_BOOTSTRAP": "env:9092", "HOME": "/x"}
+    )
+    assert settings.topic_prefix == "fromfile"
+    assert settings.kafka_bootstrap == "env:9092"
+    assert settings.rules == (Path("a.yaml"),)
+
+
+def test_rules_list_from_environment() -> None:
+    settings = Settings.from_env({"POSTWATCH_RULES": "a.yaml:b.yaml,c.yaml"})
+    assert settings.rules == (Path("a.yaml"), Path("b.yaml"), Path("c.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"POSTWATCH_POSTS_PARTITIONS": "zero"}, "POSTWATCH_POSTS_PARTITIONS"),
+        ({"POSTWATCH_TOPIC_PREFIX": "bad prefix!"}, "POSTWATCH_TOPIC_PREFIX"),
+        ({"POSTWATCH_CONFIG": "/nonexistent/postwatch.toml"}, "POSTWATCH_CONFIG"),
+    ],
+)
+def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_unknown_file_keys_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "postwatch.toml"
+    config.write_text('kafka_bootstrapp = "x"\n')
+    with pytest.raises(SettingsError, match="kafka_bootstrapp"):
+        Settings.from_env({"POSTWATCH_CONFIG": str(config)})
+
+
+def test_secrets_stay_out_of_repr() -> None:
+    settings = Settings.from_env({"POSTWATCH_KAFKA_SASL_PASSWORD": "hunter2"})
+    assert "hunter2" not in repr(settings)
