@@ -94,15 +94,12 @@ async def _show_alerts(
     worker: subprocess.Popen[bytes],
     posts: IO[bytes],
 ) -> None:
-    await ensure_topics(settings)
+    partition_counts = await ensure_topics(settings)
     consumer = AIOKafkaConsumer(enable_auto_commit=False, **settings.kafka_client_options())
     await consumer.start()
     try:
         topic = settings.topic(ALERTS)
-        partitions = [
-            TopicPartition(topic, p)
-            for p in sorted(await consumer.partitions_for_topic(topic) or ())
-        ]
+        partitions = [TopicPartition(topic, p) for p in range(partition_counts[topic])]
         consumer.assign(partitions)
         await consumer.seek_to_end(*partitions)
         for tp in partitions:  # fix the positions now, before any alert of this run exists

@@ -13,6 +13,10 @@ __all__ = ["configure_logging"]
 def configure_logging(level: str = "info") -> None:
     """JSON log lines to standard error, with timestamps and bound context."""
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s")
+    # the Kafka client logs every group join and metadata refresh at INFO
+    logging.getLogger("aiokafka").setLevel(
+        max(logging.WARNING, logging.getLevelName(level.upper()))
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

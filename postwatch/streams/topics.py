@@ -19,8 +19,9 @@ DEADLETTER = "deadletter"
 """Records that could not be processed, with the reason and the original bytes."""
 
 
-async def ensure_topics(settings: Settings) -> None:
-    """Create postwatch's topics if they do not exist yet (existing ones are left alone)."""
+async def ensure_topics(settings: Settings) -> dict[str, int]:
+    """Create postwatch's topics if they do not exist yet (existing ones are left alone);
+    returns the number of partitions of each."""
     wanted = [
         NewTopic(settings.topic(POSTS), settings.posts_partitions, 1),
         NewTopic(settings.topic(ALERTS), settings.posts_partitions, 1),
@@ -35,5 +36,7 @@ async def ensure_topics(settings: Settings) -> None:
             # another process may create them between the listing and the request
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
+        described = await admin.describe_topics([t.name for t in wanted])
+        return {t["topic"]: len(t["partitions"]) for t in described}
     finally:
         await admin.close()
