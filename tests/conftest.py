@@ -37,7 +37,7 @@ def broker() -> str:
 
     try:
         asyncio.run(asyncio.wait_for(probe(), 15))
-    except Exception as exc:  # noqa: BLE001 - any failure means the same thing here
+    except Exception as exc:  # any failure means the same thing here
         pytest.fail(
             f"no Kafka broker at {bootstrap} ({exc!r}): start one with "
             "`bash deploy/kafka/kafka.sh start` or set POSTWATCH_KAFKA_BOOTSTRAP"
@@ -112,9 +112,9 @@ async def produce(
 
 
 async def read_topic(
-    settings: Settings, topic: str, *, count: int, timeout: float, settle: float = 2.0
+    settings: Settings, topic: str, *, count: int, wait: float, settle: float = 2.0
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    """Read a topic from the beginning until `count` records arrived (or `timeout` passed),
+    """Read a topic from the beginning until `count` records arrived (or `wait` s passed),
     then go on for `settle` seconds more so that records beyond the expected show up too."""
     consumer = AIOKafkaConsumer(
         topic,
@@ -125,7 +125,7 @@ async def read_topic(
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=500)
             records.extend(r for batch in batches.values() for r in batch)

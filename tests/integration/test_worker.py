@@ -19,7 +19,19 @@ from tests.conftest import ROOT, produce, read_topic
 PACK = ROOT / "tests" / "files" / "integration" / "pack.yaml"
 SHA = "b5b0799616df52d475a3968dc7e54f1d0724c912244ffa6175bc786375dd7298"
 # near misses of the rule phrases, never the phrases themselves
-WORDS = "the a river city frontier examples samples brigades bread morning news".split()
+WORDS = [
+    "the",
+    "a",
+    "river",
+    "city",
+    "frontier",
+    "examples",
+    "samples",
+    "brigades",
+    "bread",
+    "morning",
+    "news",
+]
 
 
 def make_posts(n: int, seed: int) -> tuple[list[dict[str, object]], set[str]]:
@@ -72,7 +84,7 @@ def test_worker_alerts_exactly_the_matching_posts_and_dead_letters_bad_records(
     worker = start_worker(PACK)
     asyncio.run(produce(settings, settings.topic("posts"), records))
 
-    alerts = asyncio.run(read_topic(settings, settings.topic("alerts"), count=80, timeout=90))
+    alerts = asyncio.run(read_topic(settings, settings.topic("alerts"), count=80, wait=90))
     assert worker.poll() is None, "the worker stopped"
     ids = [r.key.decode() for r in alerts if r.key is not None]
     assert sorted(ids) == sorted(expected)
@@ -81,7 +93,7 @@ def test_worker_alerts_exactly_the_matching_posts_and_dead_letters_bad_records(
         assert alert["alert_id"] == (record.key or b"").decode()
         assert alert["post"]["id"].startswith("test:")
 
-    letters = asyncio.run(read_topic(settings, settings.topic("deadletter"), count=4, timeout=30))
+    letters = asyncio.run(read_topic(settings, settings.topic("deadletter"), count=4, wait=30))
     by_key = {r.key: json.loads(r.value or b"") for r in letters}
     assert set(by_key) == set(bad)
     assert {k: v["reason"] for k, v in by_key.items()} == {
