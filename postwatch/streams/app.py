@@ -33,6 +33,9 @@ def create_app(settings: Settings, engine: Engine) -> faust.App:
         topic_disable_leader=True,
         topic_partitions=settings.posts_partitions,
         consumer_auto_offset_reset="earliest",
+        # a worker that dies is noticed in seconds, so its partitions move on quickly
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         loghandlers=[],
     )
     posts = app.topic(settings.topic(POSTS), key_serializer="raw", value_serializer="raw")
