@@ -1,0 +1,56 @@
+"""Posts for tests on the broker: many of them, with a known subset that matches
+`tests/files/integration/pack.yaml`."""
+
+from __future__ import annotations
+
+import random
+
+import orjson
+
+from postwatch.rules import alert_id
+
+SHA = "b5b0799616df52d475a3968dc7e54f1d0724c912244ffa6175bc786375dd7298"
+# near misses of the rule phrases, never the phrases themselves
+WORDS = [
+    "the", "a", "river", "city", "frontier", "examples", "samples", "brigades", "bread",
+    "morning", "news",
+]  # fmt: skip
+
+
+def make_posts(n: int, seed: int, prefix: str = "test") -> tuple[list[dict[str, object]], set[str]]:
+    """n posts of which 8 % match; returns them with the alert ids they must raise."""
+    rng = random.Random(seed)
+    posts: list[dict[str, object]] = []
+    expected: set[str] = set()
+    for i in range(n):
+        post_id = f"{prefix}:{i}"
+        post: dict[str, object] = {
+            "schema": "postwatch.post/1",
+            "id": post_id,
+            "source": prefix,
+            "author": {"id": f"{prefix}:user{i % 37}"},
+            "created_at": "2025-07-25T10:00:00Z",
+            "text": " ".join(rng.choice(WORDS) for _ in range(12)),
+        }
+        kind = i % 50
+        if kind == 7:
+            post["text"] = f"{post['text']} Sample  BRIGADE."
+            expected.add(alert_id("it-names", 1, post_id))
+        elif kind == 19:
+            post["media"] = [{"kind": "image", "sha256": SHA.upper()}]
+            expected.add(alert_id("it-media", 1, post_id))
+        elif kind == 33:
+            post["author"] = {"id": "test:listed"}
+            post["text"] = "we are the Example Front"
+            expected.add(alert_id("it-author", 1, post_id))
+            expected.add(alert_id("it-names", 1, post_id))
+        posts.append(post)
+    return posts, expected
+
+
+def as_records(posts: list[dict[str, object]]) -> list[tuple[bytes | None, bytes]]:
+    """Kafka records as a connector would produce them: keyed by author id."""
+    return [
+        (str(post["author"]["id"]).encode(), orjson.dumps(post))  # type: ignore[index]
+        for post in posts
+    ]
