@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,20 @@ class Settings:
     kafka_sasl_password: str | None = field(default=None, repr=False)
     kafka_ssl_cafile: str | None = None
     log_level: str = "info"
+    suppress_window_s: float = 0.0
+    """Seconds during which repeats of an alert (same rule, author and content) are collapsed
+    into it and counted; a summary alert follows when the window closes. 0 (the default, so
+    that every match is an alert unless asked otherwise) turns it off; 300 suits a live feed."""
+    ocsf_enabled: bool = False
+    """Also produce each alert as an OCSF Detection Finding to `<prefix>.alerts.ocsf`."""
+    metrics_port: int = 9464
+    """Port of the worker's Prometheus `/metrics` endpoint; 0 turns it off."""
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes workers from another host
+    """Address the `/metrics` endpoint listens on."""
+    alerts_token: str | None = field(default=None, repr=False)
+    """Token that `postwatch alerts serve` asks of every request (401 without)."""
+    forward_to: tuple[str, ...] = field(default=(), repr=False)  # webhook URLs hold secrets
+    """Destinations of `postwatch alerts forward`, `KIND:MIN_SEVERITY:URL` separated by spaces."""
 
     def topic(self, name: str) -> str:
         """The full name of one of postwatch's topics (`posts`, `alerts`, `deadletter`, ...)."""
@@ -102,8 +116,46 @@ def _convert(name: str, value: Any) -> Any:
         if number < 1:
             raise SettingsError(f"POSTWATCH_POSTS_PARTITIONS must be a positive integer: {value!r}")
         return number
+    if name in _PARSERS:
+        return _PARSERS[name](name, value)
     if not isinstance(value, str):
         raise SettingsError(f"POSTWATCH_{name.upper()} must be a string: {value!r}")
     if name == "topic_prefix" and not re.fullmatch(r"[A-Za-z0-9._-]+", value):
         raise SettingsError(f"POSTWATCH_TOPIC_PREFIX may hold letters, digits, . _ -: {value!r}")
     return value
+
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _number(name: str, value: Any) -> int | float:
+    kind = int if name == "metrics_port" else float
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0:
+        raise SettingsError(f"POSTWATCH_{name.upper()} must be a number >= 0: {value!r}")
+    if name == "metrics_port" and number > 65535:
+        raise SettingsError(f"POSTWATCH_METRICS_PORT must be a port number: {value!r}")
+    return number
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() not in _BOOLEANS:
+        raise SettingsError(f"POSTWATCH_{name.upper()} must be true or false: {value!r}")
+    return _BOOLEANS[str(value).lower()]
+
+
+def _words(_name: str, value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else tuple(str(value).split())
+
+
+_PARSERS: dict[str, Callable[[str, Any], Any]] = {
+    "suppress_window_s": _number,
+    "metrics_port": _number,
+    "ocsf_enabled": _boolean,
+    "forward_to": _words,
+}

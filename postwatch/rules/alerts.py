@@ -1,23 +1,45 @@
-"""Alert v1 records built from matches (see the alert-v1 JSON Schema)."""
+"""Alert v1 records built from matches (see the alert-v1 JSON Schema).
+
+Two kinds come from here: the alert for one match (`build_alert`) and the summary that closes
+a repeat-suppression window (`build_summary`), which carries how many repeats were collapsed
+into the window's first alert and which posts they were.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import unicodedata
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from postwatch.rules.model import Match, Status
+from postwatch.rules.model import Match, Post, Status
 
-__all__ = ["EXCERPT_MAX", "alert_id", "build_alert", "excerpt", "isoformat"]
+__all__ = [
+    "EXCERPT_MAX",
+    "SUPPRESSED_IDS_MAX",
+    "alert_id",
+    "build_alert",
+    "build_summary",
+    "content_fingerprint",
+    "excerpt",
+    "isoformat",
+]
 
 EXCERPT_MAX = 280
+SUPPRESSED_IDS_MAX = 500
+"""A summary lists at most this many suppressed post ids; `suppressed_count` counts them all."""
 _CONTEXT = 100
 
 
-def alert_id(rule_id: str, rule_version: int, post_id: str) -> str:
-    """Deterministic id: a redelivered post gives the same id, so consumers can drop repeats."""
-    key = "\x1f".join((rule_id, str(rule_version), post_id)).encode("utf-8")
-    return hashlib.sha256(key).hexdigest()[:32]
+def alert_id(rule_id: str, rule_version: int, post_id: str, kind: str = "rule") -> str:
+    """Deterministic id: a redelivered post gives the same id, so consumers can drop repeats.
+
+    Alerts of kind `rule` hash (rule id, rule version, post id); other kinds add their kind, so
+    that the summary of a window never takes the id of the window's first alert.
+    """
+    parts = (rule_id, str(rule_version), post_id) + (() if kind == "rule" else (kind,))
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
 def isoformat(moment: datetime) -> str:
@@ -33,6 +55,14 @@ def excerpt(text: str, span: tuple[int, int] | None) -> str:
     end = min(len(text), start + EXCERPT_MAX - 2)
     start = max(0, end - (EXCERPT_MAX - 2))
     return ("…" if start > 0 else "") + text[start:end] + ("…" if end < len(text) else "")
+
+
+def content_fingerprint(post: Post) -> str:
+    """What makes two posts "the same content" for repeat suppression: the text up to case,
+    compatibility forms and spacing, and the exact hashes of the media, in any order."""
+    text = " ".join(unicodedata.normalize("NFKC", post.text).casefold().split())
+    media = sorted(f"{m.sha256 or ''}/{m.md5 or ''}".lower() for m in post.media)
+    return hashlib.sha256("\x1f".join([text, *media]).encode("utf-8")).hexdigest()[:32]
 
 
 def build_alert(match: Match, detected_at: datetime | None = None) -> dict[str, Any]:
@@ -63,4 +93,33 @@ def build_alert(match: Match, detected_at: datetime | None = None) -> dict[str, 
         },
         "evidence": [e.to_json() for e in match.evidence],
         "shadow": rule.status is Status.SHADOW,
+    }
+
+
+def build_summary(
+    first: dict[str, Any],
+    *,
+    suppressed_count: int,
+    suppressed_post_ids: Sequence[str],
+    window_start: datetime,
+    window_end: datetime,
+    detected_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The summary alert that closes a suppression window opened by the alert `first`.
+
+    It repeats the first alert's rule, post and evidence, names that alert in `summary_of`,
+    and counts every repeat collapsed into it; at most SUPPRESSED_IDS_MAX of their post ids
+    are listed (the earliest ones). Its id is deterministic from the first alert's rule and
+    post, so a summary sent again after a crash has the same id.
+    """
+    rule, post = first["rule"], first["post"]
+    return {
+        **first,
+        "alert_id": alert_id(rule["id"], rule["version"], post["id"], "summary"),
+        "kind": "summary",
+        "detected_at": isoformat(detected_at or datetime.now(UTC)),
+        "summary_of": first["alert_id"],
+        "suppressed_count": suppressed_count,
+        "suppressed_post_ids": list(suppressed_post_ids[:SUPPRESSED_IDS_MAX]),
+        "window": {"start": isoformat(window_start), "end": isoformat(window_end)},
     }

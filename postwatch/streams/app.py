@@ -12,13 +12,46 @@ import faust
 from postwatch.rules import Engine
 from postwatch.settings import Settings
 from postwatch.streams.agents.match import MatchStage
-from postwatch.streams.topics import ALERTS, DEADLETTER, POSTS
+from postwatch.streams.metrics import Metrics
+from postwatch.streams.topics import ALERTS, ALERTS_OCSF, DEADLETTER, POSTS
 
-__all__ = ["create_app"]
+__all__ = ["TableWindows", "create_app"]
+
+_SWEEP_MIN_S = 0.5
+_SWEEP_MAX_S = 10.0
 
 
-def create_app(settings: Settings, engine: Engine) -> faust.App:
-    """A worker app: consumes the posts topic, produces alerts and dead letters."""
+class TableWindows:
+    """Suppression windows in a faust table (a `WindowStore`): every change goes to the
+    table's changelog topic, from which a restarted worker, or the worker that takes over
+    the partition, recovers them."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        window: dict[str, Any] | None = self.table.get(key)
+        return window
+
+    def put(self, key: str, window: dict[str, Any]) -> None:
+        self.table[key] = window
+
+    def delete(self, key: str, partition: int) -> None:
+        # `del table[key]` takes the partition from the record being processed; between
+        # records (the sweeper) the tombstone goes to the window's own partition instead
+        self.table.send_changelog(partition, key, None, value_serializer="raw")
+        self.table.data.pop(key, None)
+
+    def items(self) -> list[tuple[str, dict[str, Any]]]:
+        return list(self.table.data.items())
+
+    def __len__(self) -> int:
+        return len(self.table.data)
+
+
+def create_app(settings: Settings, engine: Engine, metrics: Metrics | None = None) -> faust.App:
+    """A worker app: consumes the posts topic, produces alerts (and, when enabled, their OCSF
+    findings) and dead letters; repeat-suppression windows live in a changelog-backed table."""
     app = faust.App(
         settings.group,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
@@ -33,22 +66,45 @@ def create_app(settings: Settings, engine: Engine) -> faust.App:
         topic_disable_leader=True,
         topic_partitions=settings.posts_partitions,
         consumer_auto_offset_reset="earliest",
-        # a worker that dies is noticed in seconds, so its partitions move on quickly
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=3.0,
         loghandlers=[],
     )
     posts = app.topic(settings.topic(POSTS), key_serializer="raw", value_serializer="raw")
     alerts = app.topic(settings.topic(ALERTS), key_serializer="raw", value_serializer="raw")
+    ocsf = app.topic(settings.topic(ALERTS_OCSF), key_serializer="raw", value_serializer="raw")
     deadletter = app.topic(settings.topic(DEADLETTER), key_serializer="raw", value_serializer="raw")
+    suppressing = settings.suppress_window_s > 0
+    windows = (
+        TableWindows(
+            app.Table(
+                "suppression",
+                default=None,
+                key_serializer="json",
+                value_serializer="json",
+                help="Open repeat-suppression windows by suppression key.",
+            )
+        )
+        if suppressing
+        else None
+    )
 
     async def send_alert(key: bytes | None, value: bytes) -> Awaitable[Any]:
         return await alerts.send(key=key, value=value, force=True)
 
+    async def send_ocsf(key: bytes | None, value: bytes) -> Awaitable[Any]:
+        return await ocsf.send(key=key, value=value, force=True)
+
     async def send_deadletter(key: bytes | None, value: bytes) -> Awaitable[Any]:
         return await deadletter.send(key=key, value=value, force=True)
 
-    stage = MatchStage(engine, send_alert, send_deadletter)
+    stage = MatchStage(
+        engine,
+        send_alert,
+        send_deadletter,
+        metrics=metrics or Metrics(),
+        send_ocsf=send_ocsf if settings.ocsf_enabled else None,
+        windows=windows,
+        window_s=settings.suppress_window_s,
+    )
 
     # concurrency 1: faust loses messages with concurrent agents (faust-streaming issue #606)
     @app.agent(posts, concurrency=1)
@@ -58,6 +114,20 @@ def create_app(settings: Settings, engine: Engine) -> faust.App:
             await stage.process(
                 message.key, message.value, message.topic, message.partition, message.offset
             )
+
+    if suppressing:
+        interval = min(_SWEEP_MAX_S, max(_SWEEP_MIN_S, settings.suppress_window_s / 5))
+
+        @app.timer(interval)  # type: ignore[untyped-decorator]  # faust's timer is unannotated
+        async def close_windows() -> None:
+            if app.rebalancing or app.in_recovery:  # the table is incomplete until recovered
+                return
+            owned = {
+                tp.partition
+                for tp in app.assignor.assigned_actives()
+                if tp.topic == settings.topic(POSTS)
+            }
+            await stage.sweep(owned)
 
     return app
 

@@ -9,12 +9,14 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from postwatch.settings import Settings
 
-__all__ = ["ALERTS", "DEADLETTER", "POSTS", "ensure_topics"]
+__all__ = ["ALERTS", "ALERTS_OCSF", "DEADLETTER", "POSTS", "ensure_topics"]
 
 POSTS = "posts"
 """Post v1 JSON, keyed by author id; connectors produce, workers consume."""
 ALERTS = "alerts"
 """Alert v1 JSON, keyed by alert id; workers produce, operations and SOC tools consume."""
+ALERTS_OCSF = "alerts.ocsf"
+"""Each alert as an OCSF Detection Finding, keyed by alert id; only when `ocsf_enabled`."""
 DEADLETTER = "deadletter"
 """Records that could not be processed, with the reason and the original bytes."""
 
@@ -27,6 +29,8 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
         NewTopic(settings.topic(ALERTS), settings.posts_partitions, 1),
         NewTopic(settings.topic(DEADLETTER), 1, 1),
     ]
+    if settings.ocsf_enabled:
+        wanted.append(NewTopic(settings.topic(ALERTS_OCSF), settings.posts_partitions, 1))
     admin = AIOKafkaAdminClient(**settings.kafka_client_options())
     await admin.start()
     try:

@@ -10,6 +10,7 @@ import structlog
 from postwatch.rules import Engine
 from postwatch.settings import Settings
 from postwatch.streams.app import create_app
+from postwatch.streams.metrics import Metrics
 from postwatch.streams.topics import ensure_topics
 
 __all__ = ["run_worker"]
@@ -20,7 +21,10 @@ log = structlog.get_logger(__name__)
 def run_worker(settings: Settings, engine: Engine) -> None:
     """Run one worker until SIGINT or SIGTERM; never returns (exits the process)."""
     asyncio.run(ensure_topics(settings))
-    app = create_app(settings, engine)
+    metrics = Metrics()
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_host, settings.metrics_port)
+    app = create_app(settings, engine, metrics)
     log.info(
         "worker.starting",
         group=settings.group,

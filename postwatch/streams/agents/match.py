@@ -2,20 +2,27 @@
 
 Each alert is produced and acknowledged by the broker before the agent takes the next
 record, and faust commits a record's offset only after the agent has moved past it: a crash
-can repeat alerts (with the same deterministic id) but never lose one.
+can repeat alerts (with the same deterministic id) but never lose one. With repeat
+suppression on, repeats are counted into the first alert's window instead (see
+`suppress.py`); with OCSF on, each alert also goes to the OCSF topic, acknowledged as well.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-from collections.abc import Awaitable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Container
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
 import structlog
 
+from postwatch.alerts.ocsf import detection_finding
 from postwatch.rules import Engine, InvalidPost, build_alert, parse_post
+from postwatch.streams.agents.suppress import Suppressor, WindowStore
+from postwatch.streams.metrics import Metrics
 
 __all__ = ["DeadLetter", "MatchStage", "Send"]
 
@@ -54,34 +61,93 @@ class Send(Protocol):
 
 @dataclass
 class MatchStage:
-    """Evaluate one record, produce its alerts or its dead letter."""
+    """Evaluate one record, produce its alerts or its dead letter.
+
+    `windows` turns repeat suppression on, with windows of `window_s` seconds; `send_ocsf`
+    turns on the OCSF rendering of every alert. `process` and `sweep` never overlap.
+    """
 
     engine: Engine
     send_alert: Send
     send_deadletter: Send
+    metrics: Metrics = field(default_factory=Metrics)
+    send_ocsf: Send | None = None
+    windows: WindowStore | None = None
+    window_s: float = 0.0
+    _suppressor: Suppressor | None = field(init=False, default=None)
+    _lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        if self.windows is not None and self.window_s > 0:
+            self._suppressor = Suppressor(self.windows, self.window_s, self.emit)
 
     async def process(
         self, key: bytes | None, value: bytes | None, topic: str, partition: int, offset: int
     ) -> int:
         """Handle one record; returns the number of alerts produced."""
-        try:
-            post = parse_post(value if value is not None else b"")
-        except InvalidPost as exc:
-            letter = DeadLetter(exc.reason, exc.error, topic, partition, offset, value)
-            log.warning(
-                "record.deadletter",
-                reason=exc.reason,
-                topic=topic,
-                partition=partition,
-                offset=offset,
-            )
-            await (await self.send_deadletter(key, letter.to_json()))
+        async with self._lock:
+            try:
+                post = parse_post(value if value is not None else b"")
+            except InvalidPost as exc:
+                letter = DeadLetter(exc.reason, exc.error, topic, partition, offset, value)
+                log.warning(
+                    "record.deadletter",
+                    reason=exc.reason,
+                    topic=topic,
+                    partition=partition,
+                    offset=offset,
+                )
+                await (await self.send_deadletter(key, letter.to_json()))
+                self.metrics.deadletters.labels(exc.reason).inc()
+                return 0
+            sent = 0
+            with structlog.contextvars.bound_contextvars(post_id=post.id):
+                for match in self.engine.evaluate(post):
+                    alert = build_alert(match)
+                    with structlog.contextvars.bound_contextvars(rule_id=match.rule.id):
+                        if self._suppressor is None:
+                            await self.emit(alert)
+                            sent += 1
+                        elif await self._suppressor.admit(match, alert, partition):
+                            sent += 1
+                        else:
+                            self.metrics.suppressed.labels(match.rule.id).inc()
+            self.metrics.posts.inc()
+            self._count_windows()
+            return sent
+
+    async def sweep(self, partitions: Container[int]) -> int:
+        """Close the suppression windows that have passed on these partitions; returns how
+        many summary alerts were sent."""
+        if self._suppressor is None:
             return 0
-        acks = []
-        for match in self.engine.evaluate(post):
-            alert = build_alert(match)
-            acks.append(await self.send_alert(alert["alert_id"].encode(), orjson.dumps(alert)))
-            log.info("alert", rule_id=match.rule.id, post_id=post.id, alert_id=alert["alert_id"])
+        async with self._lock:
+            sent = await self._suppressor.sweep(partitions)
+            self._count_windows()
+            return sent
+
+    async def emit(self, alert: dict[str, Any]) -> None:
+        """Produce one alert (and its OCSF finding) and wait for the broker's acknowledgement."""
+        key = alert["alert_id"].encode()
+        acks = [await self.send_alert(key, orjson.dumps(alert))]
+        if self.send_ocsf is not None:
+            acks.append(await self.send_ocsf(key, orjson.dumps(detection_finding(alert))))
         for ack in acks:
             await ack
-        return len(acks)
+        rule, post = alert["rule"], alert["post"]
+        self.metrics.alerts.labels(rule["id"], rule["severity"], alert["kind"]).inc()
+        if alert["kind"] == "rule" and post.get("observed_at"):
+            observed = datetime.fromisoformat(post["observed_at"])
+            self.metrics.latency.observe((datetime.now(UTC) - observed).total_seconds())
+        log.info(
+            "alert",
+            alert_id=alert["alert_id"],
+            kind=alert["kind"],
+            rule_id=rule["id"],
+            post_id=post["id"],
+            suppressed_count=alert.get("suppressed_count"),
+        )
+
+    def _count_windows(self) -> None:
+        if self.windows is not None:
+            self.metrics.windows_open.set(len(self.windows))

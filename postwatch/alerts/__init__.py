@@ -1,0 +1,14 @@
+"""Alert consumers: the OCSF rendering, the terminal feed (`alerts tail`), the web feed
+(`alerts serve`) and the webhook forwarder (`alerts forward`)."""
+
+from __future__ import annotations
+
+__all__ = ["AlertsError", "BadDestination"]
+
+
+class AlertsError(Exception):
+    """Root of every error the alert consumers raise."""
+
+
+class BadDestination(AlertsError):
+    """A forwarding destination that cannot be used; the message says which and why."""

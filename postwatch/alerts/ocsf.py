@@ -1,0 +1,137 @@
+"""Alert v1 rendered as an OCSF Detection Finding (class_uid 2004), for SOC tooling that
+takes OCSF as it is.
+
+The mapping: the rule is the finding's analytic, the post is its affected resource, each
+piece of evidence is an evidence artifact, the author and the post URL are observables, and
+what OCSF has no attribute for (the alert kind, shadow status, suppressed post ids) goes in
+`unmapped.postwatch`. A summary alert becomes a finding whose `count` is the first alert plus
+its repeats and whose start and end times are the suppression window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from functools import cache
+from importlib import metadata
+from typing import Any
+
+__all__ = ["OCSF_VERSION", "detection_finding"]
+
+OCSF_VERSION = "1.5.0"
+_SEVERITY = {
+    "info": (1, "Informational"),
+    "low": (2, "Low"),
+    "medium": (3, "Medium"),
+    "high": (4, "High"),
+    "critical": (5, "Critical"),
+}
+_CREATE = 1
+_CLASS_UID = 2004
+_FINDINGS = 2
+_STATUS_NEW = 1
+_ANALYTIC_RULE = 1
+_OBSERVABLE_URL_STRING = 6
+_OBSERVABLE_OTHER = 99
+
+
+@cache
+def _product_version() -> str:
+    return metadata.version("postwatch")
+
+
+def _ms(timestamp: str) -> int:
+    return int(datetime.fromisoformat(timestamp).timestamp() * 1000)
+
+
+def detection_finding(alert: Mapping[str, Any]) -> dict[str, Any]:
+    """The OCSF Detection Finding for one Alert v1 document (which must be valid Alert v1)."""
+    rule, post = alert["rule"], alert["post"]
+    author = post["author"]
+    severity_id, severity = _SEVERITY[rule["severity"]]
+    detected = _ms(alert["detected_at"])
+    finding: dict[str, Any] = {
+        "activity_id": _CREATE,
+        "activity_name": "Create",
+        "category_uid": _FINDINGS,
+        "category_name": "Findings",
+        "class_uid": _CLASS_UID,
+        "class_name": "Detection Finding",
+        "type_uid": _CLASS_UID * 100 + _CREATE,
+        "type_name": "Detection Finding: Create",
+        "severity_id": severity_id,
+        "severity": severity,
+        "status_id": _STATUS_NEW,
+        "status": "New",
+        "time": detected,
+        "message": rule["title"],
+        "metadata": {
+            "version": OCSF_VERSION,
+            "uid": alert["alert_id"],
+            "correlation_uid": alert.get("summary_of", alert["alert_id"]),
+            "labels": list(rule["tags"]),
+            "product": {
+                "name": "postwatch",
+                "vendor_name": "postwatch",
+                "version": _product_version(),
+            },
+        },
+        "finding_info": {
+            "uid": alert["alert_id"],
+            "title": rule["title"],
+            "types": [alert["kind"]],
+            "created_time": detected,
+            "first_seen_time": _ms(post["created_at"]),
+            "data_sources": [post["source"]],
+            "analytic": {
+                "uid": rule["id"],
+                "name": rule["title"],
+                "type_id": _ANALYTIC_RULE,
+                "type": "Rule",
+                "version": str(rule["version"]),
+                "category": rule["pack"],
+            },
+        },
+        "resources": [
+            {
+                "uid": post["id"],
+                "type": "post",
+                "labels": [post["source"]],
+                "data": {
+                    "url": post.get("url"),
+                    "created_at": post["created_at"],
+                    "author": {"id": author["id"], "handle": author.get("handle")},
+                    "excerpt": post["excerpt"],
+                },
+            }
+        ],
+        "evidences": [
+            {"name": f"{item['type']} in {item['field']}", "data": dict(item)}
+            for item in alert["evidence"]
+        ],
+        "observables": [
+            {
+                "name": "resources[0].data.author.id",
+                "type_id": _OBSERVABLE_OTHER,
+                "type": "Other",
+                "value": author["id"],
+            }
+        ],
+        "unmapped": {"postwatch": {"kind": alert["kind"], "shadow": alert["shadow"]}},
+    }
+    if post.get("url"):
+        finding["finding_info"]["src_url"] = post["url"]
+        finding["observables"].append(
+            {
+                "name": "resources[0].data.url",
+                "type_id": _OBSERVABLE_URL_STRING,
+                "type": "URL String",
+                "value": post["url"],
+            }
+        )
+    if alert["kind"] == "summary":
+        finding["count"] = 1 + alert["suppressed_count"]
+        finding["start_time"] = _ms(alert["window"]["start"])
+        finding["end_time"] = _ms(alert["window"]["end"])
+        finding["unmapped"]["postwatch"]["suppressed_post_ids"] = alert["suppressed_post_ids"]
+    return finding

@@ -1,0 +1,80 @@
+"""Every Prometheus metric of the worker, in one place.
+
+Label values come from bounded sets only: rule ids and severities (from the loaded rule
+packs), alert kinds, and dead-letter reason codes. Post, author and free-text values never
+become labels, so the number of series stays fixed whatever the posts say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+__all__ = ["LATENCY_BUCKETS", "Metrics"]
+
+log = structlog.get_logger(__name__)
+
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+"""Seconds from a post's `observed_at` to its alert; the target is a few seconds."""
+
+
+@dataclass
+class Metrics:
+    """The worker's metrics, registered in their own registry (one per worker app)."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    posts: Counter = field(init=False)
+    alerts: Counter = field(init=False)
+    deadletters: Counter = field(init=False)
+    latency: Histogram = field(init=False)
+    suppressed: Counter = field(init=False)
+    windows_open: Gauge = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.posts = Counter(
+            "postwatch_posts_processed",
+            "Posts evaluated by the rules engine.",
+            registry=self.registry,
+        )
+        self.alerts = Counter(
+            "postwatch_alerts",
+            "Alerts produced, by rule, severity and kind (rule or summary).",
+            ["rule", "severity", "kind"],
+            registry=self.registry,
+        )
+        self.deadletters = Counter(
+            "postwatch_deadletter_records",
+            "Records sent to the dead-letter topic, by reason code.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "postwatch_alert_latency_seconds",
+            "Seconds from a post's observed_at to its alert being acknowledged by the broker.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.suppressed = Counter(
+            "postwatch_alerts_suppressed",
+            "Repeat alerts collapsed into a suppression window (counted in its summary), by rule.",
+            ["rule"],
+            registry=self.registry,
+        )
+        self.windows_open = Gauge(
+            "postwatch_suppression_windows_open",
+            "Suppression windows this worker holds open.",
+            registry=self.registry,
+        )
+
+    def serve(self, host: str, port: int) -> bool:
+        """Serve `/metrics` over HTTP in a background thread; False (and an error logged) if
+        the port cannot be had: metrics are not worth stopping the matching for."""
+        try:
+            start_http_server(port, addr=host, registry=self.registry)
+        except OSError:
+            log.exception("metrics.unavailable", host=host, port=port)
+            return False
+        log.info("metrics.serving", host=host, port=port)
+        return True
