@@ -1,0 +1,165 @@
+"""The RSS/Atom connector: polls feeds with conditional GET and produces their new entries."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import aiohttp
+import feedparser
+
+from postwatch.connectors.base import (
+    Cursor,
+    MalformedEvent,
+    RecentKeys,
+    SourceRejected,
+    SourceUnavailable,
+)
+from postwatch.connectors.http import check_status, session
+from postwatch.connectors.rss.adapter import entry_key, entry_to_post
+from postwatch.connectors.rss.feeds import Feed
+from postwatch.connectors.runtime import Runtime, Stopped
+
+__all__ = ["RssConnector"]
+
+_NOT_MODIFIED = 304
+
+
+class RssConnector:
+    """Polls each feed on its own interval, concurrently; a feed that fails (unreachable,
+    HTTP error, not a feed) is logged, counted and retried with backoff, and never holds up
+    the others.
+
+    Each poll is a conditional GET (`If-None-Match` / `If-Modified-Since` from the last
+    answer), so an unchanged feed costs one 304. Entries are told apart by id, else link,
+    else a digest of their text; the cursor keeps, per feed, the validators and the keys of
+    the latest entries produced, so a restart produces only what is new.
+    """
+
+    source: ClassVar[str] = "rss"
+
+    def __init__(
+        self,
+        feeds: Sequence[Feed],
+        *,
+        instance: str = "rss",
+        remember: int = 1000,
+        timeout: float = 30.0,
+        max_bytes: int = 16 * 1024 * 1024,
+    ) -> None:
+        self.feeds = tuple(feeds)
+        self.instance = instance
+        self._remember = remember
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_bytes = max_bytes
+        self._state: dict[str, _FeedState] = {f.url: _FeedState(remember) for f in self.feeds}
+
+    def restore(self, cursor: Cursor) -> None:
+        for url, saved in (cursor.get("feeds") or {}).items():
+            if url in self._state:
+                self._state[url] = _FeedState(
+                    self._remember, saved.get("etag"), saved.get("modified"), saved.get("seen", ())
+                )
+
+    def snapshot(self) -> Cursor:
+        return {"feeds": {url: state.saved() for url, state in self._state.items()}}
+
+    async def run(self, runtime: Runtime) -> None:
+        async with session("postwatch", timeout=self._timeout) as http:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for feed in self.feeds:
+                        group.create_task(self._follow(feed, http, runtime))
+            except* Stopped:
+                raise Stopped("stop requested") from None
+
+    async def _follow(self, feed: Feed, http: aiohttp.ClientSession, runtime: Runtime) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._poll(feed, http, runtime)
+            except SourceUnavailable as exc:
+                await runtime.retry_later(exc, attempt)
+                attempt += 1
+                continue
+            except SourceRejected as exc:
+                runtime.metrics.error("rejected")
+                runtime.log.warning("rss.feed_rejected", feed=feed.url, error=str(exc))
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                error = SourceUnavailable(f"{feed.url}: {exc!r}", reason="connection")
+                await runtime.retry_later(error, attempt)
+                attempt += 1
+                continue
+            attempt = 0
+            await runtime.sleep(feed.interval)
+
+    async def _poll(self, feed: Feed, http: aiohttp.ClientSession, runtime: Runtime) -> None:
+        state = self._state[feed.url]
+        headers = state.conditions()
+        async with http.get(feed.url, headers=headers) as response:
+            check_status(response, feed.url)
+            if response.status == _NOT_MODIFIED:
+                runtime.log.debug("rss.not_modified", feed=feed.url)
+                return
+            if (response.content_length or 0) > self._max_bytes:
+                raise SourceRejected(f"{feed.url}: larger than {self._max_bytes} bytes")
+            body = await response.content.read(self._max_bytes + 1)
+            if len(body) > self._max_bytes:
+                raise SourceRejected(f"{feed.url}: larger than {self._max_bytes} bytes")
+            validators = (response.headers.get("ETag"), response.headers.get("Last-Modified"))
+            context = {
+                "content-type": response.headers.get("Content-Type", ""),
+                "content-location": str(response.url),
+            }
+        parsed = await asyncio.to_thread(feedparser.parse, body, response_headers=context)
+        if parsed.bozo and not parsed.entries and not parsed.feed:
+            raise SourceUnavailable(
+                f"{feed.url}: not a feed: {parsed.get('bozo_exception')!r}", reason="not_a_feed"
+            )
+        await self._produce(feed, parsed, state, runtime)
+        state.etag, state.modified = validators
+
+    async def _produce(self, feed: Feed, parsed: Any, state: _FeedState, runtime: Runtime) -> None:
+        now = datetime.now(UTC)
+        # oldest first, as feeds list newest first
+        for entry in reversed(parsed.entries):
+            key = entry_key(entry)
+            if key in state.seen:
+                runtime.event()
+                runtime.skip("duplicate", quiet=True, feed=feed.url)
+                continue
+            try:
+                post = entry_to_post(entry, feed.url, parsed.feed, key, now)
+            except MalformedEvent as exc:
+                runtime.event()
+                runtime.skip(exc.reason, feed=feed.url, error=exc.detail)
+                continue
+            runtime.event(datetime.fromisoformat(post["created_at"]))
+            if await runtime.emit(post) is None:
+                state.seen.add(key)
+
+
+class _FeedState:
+    def __init__(
+        self,
+        remember: int,
+        etag: str | None = None,
+        modified: str | None = None,
+        seen: Sequence[str] = (),
+    ) -> None:
+        self.etag = etag
+        self.modified = modified
+        self.seen = RecentKeys(remember, seen)
+
+    def conditions(self) -> dict[str, str]:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.modified:
+            headers["If-Modified-Since"] = self.modified
+        return headers
+
+    def saved(self) -> dict[str, Any]:
+        return {"etag": self.etag, "modified": self.modified, "seen": self.seen.keys()}

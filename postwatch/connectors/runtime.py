@@ -1,0 +1,249 @@
+"""Runs one connector: cursor restored at start, posts out through a `PostSink`, cursor
+checkpoints stored only after the posts up to them were acknowledged, backoff between
+reconnections, metrics and logs, and a clean shutdown on SIGTERM/SIGINT that flushes the
+producer and stores the final cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import structlog
+
+from postwatch.connectors.base import (
+    Backoff,
+    Connector,
+    ConnectorError,
+    Cursor,
+    PostSink,
+    SourceUnavailable,
+)
+from postwatch.connectors.metrics import InstanceMetrics, serve_metrics
+from postwatch.connectors.state import CursorStore, ensure_connector_topics
+from postwatch.rules import InvalidPost
+from postwatch.settings import Settings
+
+__all__ = ["Enrich", "Runtime", "Stopped", "run_connector"]
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+Enrich = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+"""Completes a post before it is produced (e.g. fetches its media and fills the hashes)."""
+
+_STOP_GRACE_S = 10.0
+
+
+class Stopped(ConnectorError):
+    """Raised by `Runtime.interruptible` once a stop was asked: `run` lets it propagate and
+    the runtime treats it as the normal end."""
+
+
+class Runtime:
+    """What a running connector talks to. One per connector instance."""
+
+    def __init__(
+        self,
+        connector: Connector,
+        sink: PostSink,
+        store: CursorStore | None,
+        *,
+        backoff: Backoff,
+        enrich: Enrich | None = None,
+    ) -> None:
+        self.connector = connector
+        self.metrics = InstanceMetrics(connector.source, connector.instance)
+        self.stopping = asyncio.Event()
+        self.log = log.bind(connector=connector.source, instance=connector.instance)
+        self._sink = sink
+        self._store = store
+        self._backoff = backoff
+        self._enrich = enrich
+        self._unacked = 0
+        self._saved: Cursor | None = None
+
+    def event(self, source_time: datetime | None = None) -> None:
+        """Count one event read from the source; `source_time` is when the source says it
+        happened (for the seconds-behind gauge)."""
+        lag = None if source_time is None else time.time() - source_time.timestamp()
+        self.metrics.event(lag)
+
+    async def emit(self, post: dict[str, Any]) -> InvalidPost | None:
+        """Queue one Post v1: None once queued, or (counted and logged) the `InvalidPost`
+        that kept it out because it breaks the schema."""
+        if self._enrich is not None:
+            post = await self._enrich(post)
+        try:
+            await self._sink.send(post)
+        except InvalidPost as exc:
+            self.skip(exc.reason, post_id=str(post.get("id")), error=exc.error)
+            return exc
+        self._unacked += 1
+        return None
+
+    async def delete(self, post_id: str) -> None:
+        """Record that the source deleted `post_id`."""
+        await self._sink.send_deletion(post_id, self.connector.source)
+        self.metrics.deleted()
+
+    def skip(self, reason: str, *, quiet: bool = False, **context: Any) -> None:
+        """Count and log one event that is not produced; `quiet` for the expected kinds
+        (duplicates, events that are not posts), logged at debug level."""
+        self.metrics.skipped(reason)
+        if quiet:
+            self.log.debug("connector.skipped", reason=reason, **context)
+        else:
+            self.log.warning("connector.skipped", reason=reason, **context)
+
+    async def flush(self) -> None:
+        """Wait until the broker acknowledged every post queued so far."""
+        await self._sink.flush()
+        self.metrics.produced(self._unacked)
+        self._unacked = 0
+
+    async def checkpoint(self) -> None:
+        """Store the connector's cursor once the posts it covers are acknowledged."""
+        cursor = self.connector.snapshot()
+        await self.flush()
+        if self._store is None or cursor == self._saved:
+            return
+        await self._store.save(self.connector.source, self.connector.instance, cursor)
+        self._saved = cursor
+        self.metrics.checkpointed()
+
+    async def retry_later(self, error: SourceUnavailable, attempt: int) -> None:
+        """Log and count a fault, then wait (backoff with jitter, at least the source's
+        `Retry-After`) before attempt number `attempt` (0 for the first retry)."""
+        delay = self._backoff.delay(attempt, error.retry_after)
+        self.metrics.error(error.reason)
+        self.metrics.reconnected()
+        self.log.warning(
+            "connector.reconnecting",
+            reason=error.reason,
+            error=str(error),
+            attempt=attempt + 1,
+            delay_s=round(delay, 3),
+        )
+        await self.sleep(delay)
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds`; raises `Stopped` as soon as a stop is asked."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+        if self.stopping.is_set():
+            raise Stopped("stop requested")
+
+    async def interruptible(self, awaitable: Awaitable[T]) -> T:
+        """Await a read from the source, abandoning it (`Stopped`) when a stop is asked.
+
+        Only reads go through here: a read abandoned half-way has changed nothing, so the
+        cursor stays exact."""
+        if self.stopping.is_set():
+            raise Stopped("stop requested")
+        read = asyncio.ensure_future(awaitable)
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait({read, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if read.done():
+            return read.result()
+        read.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await read
+        raise Stopped("stop requested")
+
+
+async def run_connector(
+    settings: Settings,
+    connector: Connector,
+    *,
+    checkpoint_interval: float = 5.0,
+    backoff: Backoff | None = None,
+    enrich: Enrich | None = None,
+    metrics_port: int | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run `connector` until it ends, SIGTERM/SIGINT arrives or `stop` is set; then flush
+    the producer and store the final cursor. Raises `ConnectorError` on faults it cannot
+    retry (`SourceRejected`, `StateError`, `UnknownConnector`)."""
+    # the registry imports every connector, and they import this module
+    from postwatch.connectors.registry import check_registered  # noqa: PLC0415
+
+    check_registered(connector)
+    if metrics_port:
+        serve_metrics(metrics_port)
+    await ensure_connector_topics(settings)
+    async with PostSink(settings) as sink, CursorStore(settings) as store:
+        cursor = await store.load(connector.instance)
+        if cursor is not None:
+            connector.restore(cursor)
+        runtime = Runtime(connector, sink, store, backoff=backoff or Backoff(), enrich=enrich)
+        runtime.log.info("connector.started", resumed=cursor is not None)
+        loop = asyncio.get_running_loop()
+        handled = _on_signals(loop, runtime.stopping.set)
+        watcher = asyncio.create_task(_relay(stop, runtime.stopping)) if stop else None
+        checkpoints = asyncio.create_task(_checkpoints(runtime, checkpoint_interval))
+        task = asyncio.create_task(connector.run(runtime))
+        try:
+            await _until_done(task, checkpoints, runtime.stopping)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+        await runtime.checkpoint()
+        runtime.log.info("connector.stopped", produced=sink.stats.produced)
+
+
+async def _until_done(
+    task: asyncio.Task[None], checkpoints: asyncio.Task[None], stopping: asyncio.Event
+) -> None:
+    """Wait for the connector to end or a stop; a failed checkpoint stops the connector."""
+    stop = asyncio.create_task(stopping.wait())
+    try:
+        await asyncio.wait({task, checkpoints, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if checkpoints.done():
+        task.cancel()
+    else:
+        checkpoints.cancel()
+    if not task.done():
+        # reads give way at once; a send stuck on an unreachable broker does not
+        done, _ = await asyncio.wait({task}, timeout=_STOP_GRACE_S)
+        if not done:
+            task.cancel()
+    with contextlib.suppress(Stopped, asyncio.CancelledError):
+        await task
+    with contextlib.suppress(asyncio.CancelledError):
+        await checkpoints  # raises the checkpoint's fault, if that is what ended the run
+
+
+async def _checkpoints(runtime: Runtime, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        await runtime.checkpoint()
+
+
+async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
+    await source.wait()
+    target.set()
+
+
+def _on_signals(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> list[int]:
+    handled: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, callback)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # not the main thread (tests run connectors in-process) or no signals
+        handled.append(sig)
+    return handled

@@ -1,0 +1,147 @@
+"""The webhook connector: an HTTP endpoint where platforms push posts."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+import orjson
+from aiohttp import web
+
+from postwatch.connectors.base import Cursor
+from postwatch.connectors.runtime import Runtime
+from postwatch.connectors.webhook.auth import SIGNATURE, TIMESTAMP, Auth, Verdict
+
+__all__ = ["NDJSON_TYPES", "WebhookConnector"]
+
+NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
+"""Content types read as one post per line; anything else is one JSON document."""
+
+
+class WebhookConnector:
+    """Serves `POST /v1/posts`: one Post v1 (JSON) or many (NDJSON, one per line).
+
+    Answers, in the order they are checked:
+    401 without the configured credentials (bearer token, HMAC signature), 403 with wrong
+    or stale ones, 413 over `max_bytes`, then 202 `{"accepted", "rejected": 0}` once the
+    broker acknowledged every post, or 400 with the same counts and `errors` listing each
+    bad line by number (`{"line", "reason", "error"}`) while the good lines are produced
+    all the same. 503 if the broker did not acknowledge. Pushes carry no cursor.
+    """
+
+    source: ClassVar[str] = "webhook"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        auth: Auth,
+        max_bytes: int = 1024 * 1024,
+        instance: str | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.instance = instance or f"{self.source}:{host}:{port}"
+        self.auth = auth
+        self.max_bytes = max_bytes
+        self.bound_port: int | None = None
+        """The port actually listened on once running (differs from `port` when it is 0)."""
+
+    def restore(self, cursor: Cursor) -> None:
+        """Nothing to restore: a pushing platform retries what was not acknowledged."""
+
+    def snapshot(self) -> Cursor:
+        return {}
+
+    async def run(self, runtime: Runtime) -> None:
+        app = web.Application(client_max_size=self.max_bytes)
+        app.router.add_post("/v1/posts", lambda request: self._receive(request, runtime))
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+            self.bound_port = int(runner.addresses[0][1])
+            runtime.log.info(
+                "webhook.listening", host=self.host, port=self.bound_port, open=self.auth.open
+            )
+            await runtime.stopping.wait()
+        finally:
+            await runner.cleanup()
+
+    async def _receive(self, request: web.Request, runtime: Runtime) -> web.Response:
+        admitted = await self._admit(request)
+        if isinstance(admitted, web.Response):
+            return admitted
+        ndjson = request.content_type in NDJSON_TYPES
+        accepted, errors = await self._produce(
+            admitted.split(b"\n") if ndjson else [admitted], runtime
+        )
+        try:
+            await runtime.flush()
+        except Exception as exc:  # any broker fault means the same to the sender: try again
+            runtime.log.warning("webhook.not_acknowledged", error=repr(exc))
+            return web.json_response({"error": "the broker did not acknowledge"}, status=503)
+        result: dict[str, Any] = {"accepted": accepted, "rejected": len(errors)}
+        if errors:
+            result["errors"] = errors
+        return web.json_response(result, status=400 if errors else 202)
+
+    async def _admit(self, request: web.Request) -> bytes | web.Response:
+        """The body of an authorised request within the size limit, else the refusal."""
+        verdict = self.auth.check_token(request.headers.get("Authorization"))
+        if verdict is not Verdict.OK:
+            return _refused(verdict, "bearer token")
+        if (request.content_length or 0) > self.max_bytes:
+            return _too_large(self.max_bytes)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _too_large(self.max_bytes)
+        verdict = self.auth.check_signature(
+            request.headers.get(TIMESTAMP), request.headers.get(SIGNATURE), body, time.time()
+        )
+        if verdict is not Verdict.OK:
+            return _refused(verdict, "signature")
+        return body
+
+    async def _produce(
+        self, lines: list[bytes], runtime: Runtime
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Queue every good line; returns how many, and the bad ones by line number."""
+        accepted = 0
+        errors: list[dict[str, Any]] = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            runtime.event()
+            try:
+                post = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                runtime.skip("not_json", line=number, error=str(exc))
+                errors.append({"line": number, "reason": "not_json", "error": str(exc)})
+                continue
+            if not isinstance(post, dict):
+                runtime.skip("schema", line=number)
+                errors.append({"line": number, "reason": "schema", "error": "not an object"})
+                continue
+            invalid = await runtime.emit(post)
+            if invalid is None:
+                accepted += 1
+            else:
+                errors.append({"line": number, "reason": invalid.reason, "error": invalid.error})
+        return accepted, errors
+
+
+def _refused(verdict: Verdict, what: str) -> web.Response:
+    if verdict is Verdict.MISSING:
+        return web.json_response(
+            {"error": f"{what} required"},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="postwatch"'},
+        )
+    return web.json_response({"error": f"{what} not accepted"}, status=403)
+
+
+def _too_large(limit: int) -> web.Response:
+    return web.json_response({"error": f"body over {limit} bytes"}, status=413)

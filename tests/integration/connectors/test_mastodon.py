@@ -1,0 +1,164 @@
+"""The Mastodon connector against a local server replaying the recorded streaming examples."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from postwatch.connectors.mastodon import MastodonConnector, StreamSpec
+from postwatch.connectors.mastodon.client import rewound
+from postwatch.settings import Settings
+from tests.integration.connectors.harness import cursor, deletions, metric, posts, running
+from tests.integration.connectors.mastodon_server import MastodonReplay, recorded_frames, start
+
+DOMAIN = "mastodon.social"
+
+
+def status(native: str) -> str:
+    return f"mastodon:{DOMAIN}:{native}"
+
+
+# every status version in the recording, once: repeats across its sections are dropped
+EXPECTED = Counter(
+    status(n)
+    for n in (
+        "108914327388663283",
+        "109348677773283527",
+        "108914354907984653",
+        "109348684737626801",
+        "108914398911648589",
+        "108914430312582020",  # as published
+        "108914430312582020",  # as edited
+    )
+)
+
+FREON: dict[str, Any] = {
+    "schema": "postwatch.post/1",
+    "id": status("108914327388663283"),
+    "source": "mastodon",
+    "url": "https://letsalllovela.in/objects/e9cebb0c-7c75-414f-9608-20b5628e52d7",
+    "created_at": "2022-08-30T23:05:46.839Z",
+    "author": {
+        "id": status("464472"),
+        "handle": "freon@letsalllovela.in",
+        "display_name": "freon",
+    },
+    "text": "@disarray glad i was able to help",
+    "lang": None,
+    "links": [],
+    "hashtags": [],
+    "media": [],
+    "reply_to": status("108914298452377720"),
+    "repost_of": None,
+}
+CHRISMO: dict[str, Any] = {
+    "schema": "postwatch.post/1",
+    "id": status("109348684737626801"),
+    "source": "mastodon",
+    "url": "https://ruby.social/@chrismo/109348684454557541",
+    "created_at": "2022-11-15T16:08:30.000Z",
+    "edited_at": "2022-11-15T16:10:43.000Z",
+    "author": {"id": status("795442"), "handle": "chrismo@ruby.social", "display_name": "chrismo"},
+    "text": "#musicTuesday\n\nHere's a solo #piano track of mine called Gravity Assist\n\n"
+    "#neoclassical (#jazz ish)\n\n"
+    "https://cstudios.bandcamp.com/track/celestia-gravity-assist-no-19-var-2",
+    "lang": "en",
+    "links": ["https://cstudios.bandcamp.com/track/celestia-gravity-assist-no-19-var-2"],
+    "hashtags": ["MUSICTUESDAY", "piano", "neoclassical", "jazz"],
+    "media": [],
+    "reply_to": None,
+    "repost_of": None,
+}
+TRWNH_EDITED: dict[str, Any] = {
+    "schema": "postwatch.post/1",
+    "id": status("108914430312582020"),
+    "source": "mastodon",
+    "url": "https://mastodon.social/@trwnh/108914430312582020",
+    "created_at": "2022-08-30T23:32:12.006Z",
+    "author": {
+        "id": status("14715"),
+        "handle": "trwnh@mastodon.social",
+        "display_name": "infinite love ⴳ",
+    },
+    "text": "#test but edited",
+    "lang": "en",
+    "links": [],
+    "hashtags": ["test"],
+    "media": [],
+    "reply_to": None,
+    "repost_of": None,
+}
+
+MALFORMED = [
+    b"event: update\ndata: {not json\n\n",
+    b'event: update\ndata: {"id": "1"}\n\n',
+    b"event: status.update\ndata: [1, 2]\n\n",
+    b"event: delete\ndata: \n\n",
+]
+
+
+def without_observed(post: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in post.items() if k != "observed_at"}
+
+
+def connector(url: str, name: str) -> MastodonConnector:
+    return MastodonConnector(url, StreamSpec.parse("public"), domain=DOMAIN, instance=name)
+
+
+def test_every_post_arrives_mapped_and_malformed_frames_are_counted(settings: Settings) -> None:
+    async def scenario() -> None:
+        server = MastodonReplay(recorded_frames(), inject=list(MALFORMED))
+        runner, url = await start(server.app())
+        name = f"{settings.topic_prefix}-m1"
+        try:
+            async with running(settings, connector(url, name)):
+                got = await posts(settings, count=7)
+                deleted = await deletions(settings, count=3)
+        finally:
+            await runner.cleanup()
+        assert Counter(p["id"] for p in got) == EXPECTED
+        by_text = {p["text"]: without_observed(p) for p in got}
+        assert by_text[FREON["text"]] == FREON
+        assert by_text[CHRISMO["text"]] == CHRISMO
+        assert by_text[TRWNH_EDITED["text"]] == TRWNH_EDITED
+        assert by_text["edited"]["edited_at"] == "2022-11-15T16:07:29.023Z"
+        assert all(p["observed_at"] for p in got)
+        assert sorted(deleted) == sorted(
+            status(n) for n in ("107214471804101576", "108914398911648589", "108914430312582020")
+        )
+        labels = {"connector": "mastodon", "instance": name}
+        skipped = "postwatch_connector_skipped_total"
+        assert metric(skipped, reason="not_json", **labels) == 1
+        assert metric(skipped, reason="bad_status", **labels) == 2
+        assert metric(skipped, reason="bad_delete", **labels) == 1
+        # notifications, announcements, filters_changed, the conversation
+        assert metric(skipped, reason="not_a_post", **labels) == 7
+        assert metric("postwatch_connector_posts_total", **labels) == 7
+        assert server.connections == 1
+        assert server.timeline_queries == []
+
+    asyncio.run(scenario())
+
+
+def test_a_cut_mid_stream_is_filled_from_the_timeline_without_repeats(settings: Settings) -> None:
+    async def scenario() -> None:
+        # half of the second frame, then the connection drops; eight frames happen meanwhile
+        server = MastodonReplay(recorded_frames(), cut_at=1, gap=8)
+        runner, url = await start(server.app())
+        name = f"{settings.topic_prefix}-m2"
+        try:
+            async with running(settings, connector(url, name)):
+                got = await posts(settings, count=7)
+        finally:
+            await runner.cleanup()
+        assert Counter(p["id"] for p in got) == EXPECTED
+        assert server.connections == 2
+        assert server.timeline_queries[0]["since_id"] == rewound("108914327388663283", 300)
+        labels = {"connector": "mastodon", "instance": name}
+        assert metric("postwatch_connector_reconnects_total", **labels) == 1
+        stored = await cursor(settings, name)
+        assert stored is not None
+        assert stored["since_id"] == "109348684737626801"
+
+    asyncio.run(scenario())
