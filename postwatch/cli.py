@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -12,6 +12,7 @@ from typing import IO
 import click
 import orjson
 
+from postwatch.connectors.base import Connector, ConnectorError
 from postwatch.logs import configure_logging
 from postwatch.progress import progress_counter
 from postwatch.rules import Engine, PackError, build_alert, load_packs, parse_post
@@ -202,6 +203,220 @@ def connect_jsonl(ctx: _Context, input_path: Path, rate: float | None) -> None:
     with source, progress_counter("posts produced") as progress:
         report = asyncio.run(run_jsonl(ctx.settings, source, rate=rate, progress=progress))
     click.echo(f"{report.produced} posts produced, {report.skipped} lines skipped", err=True)
+
+
+def _connector_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Options every long-running connector takes."""
+    command = click.option(
+        "--name",
+        default=None,
+        help="Instance name; keys the stored resume cursor (default: derived from the source).",
+    )(command)
+    return click.option(
+        "--metrics-port",
+        type=click.IntRange(0, 65535),
+        default=0,
+        help="Serve Prometheus /metrics on this port (default 0: off).",
+    )(command)
+
+
+def _run_connector(ctx: _Context, connector: Connector, metrics_port: int) -> None:
+    from postwatch.connectors.runtime import run_connector  # noqa: PLC0415
+
+    try:
+        asyncio.run(run_connector(ctx.settings, connector, metrics_port=metrics_port or None))
+    except ConnectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@connect.command("mastodon")
+@click.option("--url", required=True, help="The server, e.g. https://mastodon.social")
+@click.option(
+    "--stream",
+    default="public",
+    show_default=True,
+    help="public, public:local, hashtag:TAG or list:ID.",
+)
+@click.option("--token", default=None, help="Access token (needed for lists and some servers).")
+@click.option(
+    "--streaming-url",
+    default=None,
+    help="Base URL of the streaming server when it is not --url.",
+)
+@click.option(
+    "--domain",
+    default=None,
+    help="Domain in post and author ids (default: the host of --url).",
+)
+@click.option(
+    "--rewind",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Seconds before the newest status seen that a backfill starts from.",
+)
+@_connector_options
+@pass_context
+def connect_mastodon(
+    ctx: _Context,
+    *,
+    url: str,
+    stream: str,
+    token: str | None,
+    streaming_url: str | None,
+    domain: str | None,
+    rewind: float,
+    name: str | None,
+    metrics_port: int,
+) -> None:
+    """Follow a Mastodon streaming timeline until stopped (SIGTERM or Ctrl-C)."""
+    from postwatch.connectors.mastodon import MastodonConnector, StreamSpec  # noqa: PLC0415
+
+    try:
+        spec = StreamSpec.parse(stream)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--stream") from exc
+    connector = MastodonConnector(
+        url,
+        spec,
+        token=token,
+        streaming_url=streaming_url,
+        domain=domain,
+        instance=name,
+        rewind_seconds=rewind,
+    )
+    _run_connector(ctx, connector, metrics_port)
+
+
+@connect.command("bluesky")
+@click.option(
+    "--url",
+    required=True,
+    help="Jetstream subscribe URL, e.g. wss://jetstream2.us-east.bsky.network/subscribe",
+)
+@click.option("--did", "dids", multiple=True, help="Follow only this account (repeatable).")
+@click.option(
+    "--rewind",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Seconds the cursor is rewound on every (re)connection.",
+)
+@click.option(
+    "--image-cdn",
+    default=None,
+    help="Base URL of full-size images (default: Bluesky's CDN).",
+)
+@_connector_options
+@pass_context
+def connect_bluesky(
+    ctx: _Context,
+    *,
+    url: str,
+    dids: tuple[str, ...],
+    rewind: float,
+    image_cdn: str | None,
+    name: str | None,
+    metrics_port: int,
+) -> None:
+    """Follow Bluesky posts through Jetstream until stopped (SIGTERM or Ctrl-C)."""
+    from postwatch.connectors.bluesky import BlueskyConnector  # noqa: PLC0415
+    from postwatch.connectors.bluesky.adapter import CDN  # noqa: PLC0415
+
+    bad = [did for did in dids if not did.startswith("did:")]
+    if bad:
+        raise click.BadParameter(f"not a DID: {', '.join(bad)}", param_hint="--did")
+    connector = BlueskyConnector(
+        url, dids=dids, instance=name, rewind_seconds=rewind, image_cdn=image_cdn or CDN
+    )
+    _run_connector(ctx, connector, metrics_port)
+
+
+@connect.command("rss")
+@click.option(
+    "--feeds",
+    "feed_args",
+    multiple=True,
+    required=True,
+    help="A feed URL, or a file listing feeds (OPML, or one URL per line); repeatable.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds between polls of a feed whose list gives no interval of its own.",
+)
+@_connector_options
+@pass_context
+def connect_rss(
+    ctx: _Context,
+    *,
+    feed_args: tuple[str, ...],
+    interval: float,
+    name: str | None,
+    metrics_port: int,
+) -> None:
+    """Poll RSS and Atom feeds until stopped (SIGTERM or Ctrl-C)."""
+    from postwatch.connectors.rss import FeedListError, RssConnector, feeds_from  # noqa: PLC0415
+
+    try:
+        feeds = feeds_from(feed_args, interval)
+    except FeedListError as exc:
+        raise click.BadParameter(str(exc), param_hint="--feeds") from exc
+    if not feeds:
+        raise click.BadParameter("no feeds in the lists given", param_hint="--feeds")
+    _run_connector(ctx, RssConnector(feeds, instance=name or "rss"), metrics_port)
+
+
+@connect.command("webhook")
+@click.option(
+    "--listen",
+    default="127.0.0.1:8080",
+    show_default=True,
+    help="HOST:PORT to serve POST /v1/posts on.",
+)
+@click.option("--token", "tokens", multiple=True, help="Accepted bearer token (repeat to rotate).")
+@click.option("--hmac-secret", default=None, help="Shared secret of the HMAC-SHA256 signature.")
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=1024 * 1024,
+    show_default=True,
+    help="Largest request body accepted (413 above).",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds a signed timestamp may differ from now.",
+)
+@_connector_options
+@pass_context
+def connect_webhook(
+    ctx: _Context,
+    *,
+    listen: str,
+    tokens: tuple[str, ...],
+    hmac_secret: str | None,
+    max_bytes: int,
+    tolerance: float,
+    name: str | None,
+    metrics_port: int,
+) -> None:
+    """Accept pushed posts over HTTP until stopped (SIGTERM or Ctrl-C)."""
+    from postwatch.connectors.webhook import Auth, WebhookConnector  # noqa: PLC0415
+
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter("expected HOST:PORT", param_hint="--listen")
+    if not tokens and not hmac_secret:
+        click.echo("warning: no --token and no --hmac-secret: anyone can push posts", err=True)
+    secret = hmac_secret.encode("utf-8") if hmac_secret else None
+    auth = Auth(tokens=tokens, secret=secret, tolerance=tolerance)
+    connector = WebhookConnector(host, int(port), auth=auth, max_bytes=max_bytes, instance=name)
+    _run_connector(ctx, connector, metrics_port)
 
 
 @main.command()
