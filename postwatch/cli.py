@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 import orjson
@@ -15,10 +16,13 @@ import orjson
 from postwatch.connectors.base import Connector, ConnectorError
 from postwatch.logs import configure_logging
 from postwatch.progress import progress_counter
-from postwatch.rules import Engine, PackError, build_alert, load_packs, parse_post
+from postwatch.rules import Engine, PackError, Severity, build_alert, load_packs, parse_post
 from postwatch.rules.posts import InvalidPost
 from postwatch.schemas import SCHEMAS, schema_text
 from postwatch.settings import DEFAULT_BOOTSTRAP, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from postwatch.alerts.feed import Start
 
 __all__ = ["main"]
 
@@ -439,3 +443,127 @@ def demo(ctx: _Context, rate: float) -> None:
 
     settings = ctx.settings
     run_demo(settings, rate=rate, local_broker=settings.kafka_bootstrap == DEFAULT_BOOTSTRAP)
+
+
+@main.group()
+def alerts() -> None:
+    """Watch alerts (terminal, web) and forward them to webhooks."""
+
+
+_SEVERITY_CHOICE = click.Choice(["info", "low", "medium", "high", "critical"])
+
+
+def _start(from_beginning: bool, since: str | None) -> Start:
+    from postwatch.alerts.filters import BadSince, parse_since  # noqa: PLC0415
+
+    if from_beginning and since:
+        raise click.UsageError("--from-beginning and --since exclude each other")
+    if from_beginning:
+        return "beginning"
+    try:
+        return parse_since(since) if since else "end"
+    except BadSince as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+
+
+@alerts.command("tail")
+@click.option("--from-beginning", is_flag=True, help="Start at the oldest alert kept.")
+@click.option("--since", help="Start that long ago (30s, 15m, 2h, 1d) or at a timestamp.")
+@click.option("--min-severity", type=_SEVERITY_CHOICE, default="info", show_default=True)
+@click.option("--rule", "rule_ids", multiple=True, help="Only this rule id (repeatable).")
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Alert v1 JSON lines, e.g. for jq.")
+@click.option("--limit", type=click.IntRange(min=1), help="Stop after this many alerts.")
+@pass_context
+def alerts_tail(
+    ctx: _Context,
+    *,
+    from_beginning: bool,
+    since: str | None,
+    min_severity: str,
+    rule_ids: tuple[str, ...],
+    sources: tuple[str, ...],
+    as_json: bool,
+    limit: int | None,
+) -> None:
+    """Show alerts as they arrive (from now unless told otherwise), until Ctrl-C."""
+    from postwatch.alerts import AlertsError  # noqa: PLC0415
+    from postwatch.alerts.filters import AlertFilter  # noqa: PLC0415
+    from postwatch.alerts.tail import tail  # noqa: PLC0415
+
+    keep = AlertFilter(Severity[min_severity.upper()], frozenset(rule_ids), frozenset(sources))
+    start = _start(from_beginning, since)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(tail(ctx.settings, start, keep, as_json=as_json, limit=limit))
+    except AlertsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@alerts.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--from-beginning", is_flag=True, help="Load every alert kept, not the last day.")
+@click.option("--since", default="24h", show_default=True, help="Load alerts from then on.")
+@click.option("--backlog", type=click.IntRange(min=1), default=500, show_default=True)
+@pass_context
+def alerts_serve(
+    ctx: _Context, *, host: str, port: int, from_beginning: bool, since: str, backlog: int
+) -> None:
+    """Serve the live web alert feed (read-only; needs POSTWATCH_ALERTS_TOKEN).
+
+    Open http://HOST:PORT/?token=TOKEN in a browser; the page shows the last BACKLOG alerts
+    and each new one as it arrives, with filters by severity, rule and source.
+    """
+    from postwatch.alerts.serve import run_server  # noqa: PLC0415
+
+    settings = ctx.settings
+    if not settings.alerts_token:
+        raise click.UsageError("set POSTWATCH_ALERTS_TOKEN: the feed is only served with a token")
+    start = _start(from_beginning, None if from_beginning else since)
+    run_server(settings, settings.alerts_token, start, host=host, port=port, backlog=backlog)
+
+
+@alerts.command("forward")
+@click.option(
+    "--to",
+    "specs",
+    multiple=True,
+    help="KIND:MIN_SEVERITY:URL, KIND json or slack (repeatable); default POSTWATCH_FORWARD_TO.",
+)
+@click.option("--attempts", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--backoff", type=click.FloatRange(min=0), default=0.5, show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0)
+@click.option("--from-beginning", is_flag=True, help="A new forwarder starts at the oldest alert.")
+@click.option("--include-shadow", is_flag=True, help="Forward alerts of shadow rules too.")
+@pass_context
+def alerts_forward(
+    ctx: _Context,
+    *,
+    specs: tuple[str, ...],
+    attempts: int,
+    backoff: float,
+    timeout: float,
+    from_beginning: bool,
+    include_shadow: bool,
+) -> None:
+    """Deliver alerts to webhooks; failed deliveries go to the dead-letter topic.
+
+    Each alert goes to every destination whose minimum severity it reaches, retried up to
+    ATTEMPTS times with exponential backoff from BACKOFF seconds. The forwarder resumes
+    where it stopped (consumer group <prefix>-forward); a new one starts with the next alert.
+    """
+    from postwatch.alerts import BadDestination  # noqa: PLC0415
+    from postwatch.alerts.forward import Destination, RetryPolicy, forward  # noqa: PLC0415
+
+    settings = ctx.settings
+    try:
+        destinations = [Destination.parse(spec) for spec in specs or settings.forward_to]
+    except BadDestination as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from exc
+    if not destinations:
+        raise click.UsageError("no destinations: pass --to KIND:MIN_SEVERITY:URL")
+    policy = RetryPolicy(attempts=attempts, backoff_s=backoff, timeout_s=timeout)
+    start: Start = "beginning" if from_beginning else "end"
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(forward(settings, destinations, policy, start, include_shadow=include_shadow))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-__all__ = ["AlertsError", "BadDestination"]
+__all__ = ["AlertsError", "BadDestination", "MissingTopic"]
 
 
 class AlertsError(Exception):
@@ -12,3 +12,7 @@ class AlertsError(Exception):
 
 class BadDestination(AlertsError):
     """A forwarding destination that cannot be used; the message says which and why."""
+
+
+class MissingTopic(AlertsError):
+    """The alerts topic does not exist (yet): no worker has run with this topic prefix."""

@@ -1,0 +1,122 @@
+"""Reading the alerts topic: from the beginning, from now, or from a moment in the past.
+
+Viewers (`tail`, `serve`) read every partition without a consumer group and commit
+nothing; the forwarder reads in a consumer group and commits each alert once it is handled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from postwatch.alerts import MissingTopic
+from postwatch.settings import Settings
+from postwatch.streams.topics import ALERTS
+
+__all__ = ["AlertRecord", "Start", "read_alerts"]
+
+log = structlog.get_logger(__name__)
+
+Start = Literal["beginning", "end"] | datetime
+"""Where reading starts: the oldest alert kept, the next alert to come, or a moment."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """One alert as read, with where it was read from and its bytes as produced."""
+
+    alert: dict[str, Any]
+    value: bytes
+    key: bytes | None
+    topic: str
+    partition: int
+    offset: int
+
+
+@contextlib.asynccontextmanager
+async def read_alerts(
+    settings: Settings, start: Start, *, group: str | None = None
+) -> AsyncIterator[tuple[AIOKafkaConsumer, AsyncIterator[AlertRecord]]]:
+    """The consumer and an endless iterator of alerts; records that are not JSON objects are
+    logged and skipped. With `group`, the group's committed position wins over `start`
+    (which then only says where a new group begins: `beginning` or `end`)."""
+    topic = settings.topic(ALERTS)
+    consumer = AIOKafkaConsumer(
+        enable_auto_commit=False,
+        group_id=group,
+        auto_offset_reset="earliest" if start == "beginning" else "latest",
+        **settings.kafka_client_options(),
+    )
+    await consumer.start()
+    try:
+        if group is not None:
+            consumer.subscribe([topic])
+        else:
+            await _assign(consumer, topic, start, settings.kafka_bootstrap)
+        yield consumer, _records(consumer)
+    finally:
+        await consumer.stop()
+
+
+async def _assign(consumer: AIOKafkaConsumer, topic: str, start: Start, bootstrap: str) -> None:
+    await consumer.topics()  # fetches the metadata that partitions_for_topic reads
+    numbers = consumer.partitions_for_topic(topic)
+    if not numbers:
+        raise MissingTopic(
+            f"there is no topic {topic} at {bootstrap}: "
+            "is POSTWATCH_TOPIC_PREFIX right, and has a worker run with it?"
+        )
+    partitions = [TopicPartition(topic, p) for p in sorted(numbers)]
+    consumer.assign(partitions)
+    if start == "beginning":
+        await consumer.seek_to_beginning(*partitions)
+    elif start == "end":
+        await consumer.seek_to_end(*partitions)
+    else:
+        wanted = int(start.timestamp() * 1000)
+        found = await consumer.offsets_for_times(dict.fromkeys(partitions, wanted))
+        late = [tp for tp, at in found.items() if at is None]
+        for tp, at in found.items():
+            if at is not None:
+                consumer.seek(tp, at.offset)
+        if late:  # nothing that recent there yet
+            await consumer.seek_to_end(*late)
+    for tp in partitions:  # fix the positions now, before any later alert exists
+        await consumer.position(tp)
+
+
+async def _records(consumer: AIOKafkaConsumer) -> AsyncIterator[AlertRecord]:
+    while True:
+        batches = await consumer.getmany(timeout_ms=500)
+        for records in batches.values():
+            for record in records:
+                try:
+                    alert = orjson.loads(record.value or b"")
+                except orjson.JSONDecodeError as exc:
+                    alert, error = None, str(exc)
+                else:
+                    error = "not a JSON object"
+                if not isinstance(alert, dict):
+                    log.warning(
+                        "alert.unreadable",
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                        error=error,
+                    )
+                    continue
+                yield AlertRecord(
+                    alert,
+                    record.value or b"",
+                    record.key,
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                )

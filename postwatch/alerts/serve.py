@@ -1,0 +1,231 @@
+"""`postwatch alerts serve`: a read-only web alert feed for the operations room.
+
+One page (`/`), its script and style sheet, and a server-sent-events stream (`/events`) of
+the alerts read from the topic. Every request needs the token: as `Authorization: Bearer
+TOKEN`, or in the browser by opening `/?token=TOKEN` once, which sets an HttpOnly cookie and
+takes the token out of the address bar. Without it: 401. Anything but GET and HEAD: 405.
+The page loads nothing from anywhere else, and its Content-Security-Policy forbids it to.
+
+The server keeps the last `backlog` alerts; a page that connects gets those, then each new
+one. A page that reconnects sends the id of the last event it has and gets only what it
+missed (while that is still in the backlog).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from importlib import resources
+
+import structlog
+from aiohttp import web
+
+from postwatch.alerts.feed import Start, read_alerts
+from postwatch.settings import Settings
+
+__all__ = ["AlertHub", "create_web_app", "run_server"]
+
+log = structlog.get_logger(__name__)
+
+COOKIE = "postwatch_token"
+_KEEPALIVE_S = 15.0
+_LISTENER_QUEUE = 1000
+_RETRY_S = 5.0
+_ASSETS = {
+    "feed.js": "text/javascript",
+    "feed.css": "text/css",
+}
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+HUB: web.AppKey[AlertHub] = web.AppKey("hub")
+TOKEN: web.AppKey[str] = web.AppKey("token")
+
+
+class _Listener:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(_LISTENER_QUEUE)
+        self.dropped = False
+
+
+class AlertHub:
+    """The last alerts read, numbered in arrival order, and the pages listening for more."""
+
+    def __init__(self, backlog: int) -> None:
+        self._backlog: deque[tuple[int, bytes]] = deque(maxlen=backlog)
+        self._listeners: set[_Listener] = set()
+        self._last = 0
+
+    def publish(self, value: bytes) -> None:
+        """Number an alert, keep it, and hand it to every listener; a listener too slow to
+        keep up is dropped (its page reconnects and catches up from the backlog)."""
+        self._last += 1
+        item = (self._last, value)
+        self._backlog.append(item)
+        for listener in list(self._listeners):
+            try:
+                listener.queue.put_nowait(item)
+            except asyncio.QueueFull:
+                listener.dropped = True
+                self._listeners.discard(listener)
+
+    def after(self, last_id: int) -> list[tuple[int, bytes]]:
+        """The kept alerts numbered above `last_id`."""
+        return [item for item in self._backlog if item[0] > last_id]
+
+    @contextlib.contextmanager
+    def listen(self) -> Iterator[_Listener]:
+        listener = _Listener()
+        self._listeners.add(listener)
+        try:
+            yield listener
+        finally:
+            self._listeners.discard(listener)
+
+
+def _authorised(token: str, offered: str | None) -> bool:
+    return offered is not None and hmac.compare_digest(offered.encode(), token.encode())
+
+
+def _offered_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header.removeprefix("Bearer ").strip()
+    return request.cookies.get(COOKIE)
+
+
+_UNAUTHORISED = (
+    "401 Unauthorized: this alert feed needs its token. "
+    "Open /?token=TOKEN in the browser once, or send 'Authorization: Bearer TOKEN'.\n"
+)
+
+
+@web.middleware
+async def _guard(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    if request.method not in {"GET", "HEAD"}:
+        raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
+    token = request.app[TOKEN]
+    if request.path == "/" and "token" in request.query:
+        if not _authorised(token, request.query["token"]):
+            raise web.HTTPUnauthorized(text=_UNAUTHORISED, headers={"WWW-Authenticate": "Bearer"})
+        found = web.HTTPSeeOther("/")
+        found.set_cookie(
+            COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/"
+        )
+        raise found
+    if not _authorised(token, _offered_token(request)):
+        raise web.HTTPUnauthorized(text=_UNAUTHORISED, headers={"WWW-Authenticate": "Bearer"})
+    return await handler(request)
+
+
+async def _secure_headers(_request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(_SECURITY_HEADERS)
+
+
+def _asset(name: str) -> bytes:
+    return resources.files("postwatch.alerts").joinpath("static", name).read_bytes()
+
+
+async def _index(_request: web.Request) -> web.Response:
+    return web.Response(body=_asset("index.html"), content_type="text/html", charset="utf-8")
+
+
+async def _static(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    if name not in _ASSETS:
+        raise web.HTTPNotFound
+    return web.Response(body=_asset(name), content_type=_ASSETS[name], charset="utf-8")
+
+
+def _event(number: int, value: bytes) -> bytes:
+    # Alert records are single-line JSON; a stray newline would end the event early
+    data = value.replace(b"\r", b"").replace(b"\n", b" ")
+    return b"id: %d\nevent: alert\ndata: %s\n\n" % (number, data)
+
+
+async def _events(request: web.Request) -> web.StreamResponse:
+    hub = request.app[HUB]
+    try:
+        last = int(request.headers.get("Last-Event-ID", "0"))
+    except ValueError:
+        last = 0
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    with hub.listen() as listener:
+        await response.write(b"retry: 2000\n\n")
+        for number, value in hub.after(last):
+            await response.write(_event(number, value))
+            last = number
+        while not listener.dropped:
+            try:
+                number, value = await asyncio.wait_for(listener.queue.get(), _KEEPALIVE_S)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            if number > last:
+                await response.write(_event(number, value))
+                last = number
+    return response
+
+
+async def _pump(settings: Settings, start: Start, hub: AlertHub) -> None:
+    """Read alerts into the hub for as long as the server runs; retry when the broker fails."""
+    while True:
+        try:
+            async with read_alerts(settings, start) as (_, records):
+                log.info("serve.reading", topic=settings.topic("alerts"))
+                async for record in records:
+                    hub.publish(record.value)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # any broker failure: log it and read again shortly
+            log.exception("serve.read_failed")
+            await asyncio.sleep(_RETRY_S)
+
+
+def create_web_app(settings: Settings, token: str, start: Start, backlog: int) -> web.Application:
+    """The web feed: pages and events behind the token, fed from the alerts topic."""
+    app = web.Application(middlewares=[_guard])
+    app[TOKEN] = token
+    app[HUB] = AlertHub(backlog)
+    app.on_response_prepare.append(_secure_headers)
+    app.router.add_get("/", _index)
+    app.router.add_get("/static/{name}", _static)
+    app.router.add_get("/events", _events)
+
+    async def reading(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(_pump(settings, start, app[HUB]))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(reading)
+    return app
+
+
+def run_server(
+    settings: Settings, token: str, start: Start, *, host: str, port: int, backlog: int
+) -> None:
+    """Serve until SIGINT or SIGTERM."""
+    log.info("serve.listening", host=host, port=port)
+    web.run_app(
+        create_web_app(settings, token, start, backlog),
+        host=host,
+        port=port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=2.0,
+    )
