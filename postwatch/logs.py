@@ -12,10 +12,11 @@ __all__ = ["configure_logging"]
 
 def configure_logging(level: str = "info") -> None:
     """JSON log lines to standard error, with timestamps and bound context."""
-    logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s")
-    # the Kafka client logs every group join and metadata refresh at INFO
+    numeric = logging.getLevelName(level.upper())
+    logging.basicConfig(stream=sys.stderr, level=numeric, format="%(message)s", force=True)
+    # the Kafka client logs every group join and metadata refresh at INFO: only debug shows it
     logging.getLogger("aiokafka").setLevel(
-        max(logging.WARNING, logging.getLevelName(level.upper()))
+        logging.DEBUG if numeric == logging.DEBUG else max(logging.WARNING, numeric)
     )
     structlog.configure(
         processors=[
@@ -25,7 +26,7 @@ def configure_logging(level: str = "info") -> None:
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(),
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )

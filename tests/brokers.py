@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,21 +46,26 @@ class PrivateBroker:
 
 
 @contextmanager
-def private_broker(home: Path, extra_properties: str = "") -> Iterator[PrivateBroker]:
-    """A broker of its own on free ports, started, and stopped when the block ends."""
+def private_broker(
+    home: Path, extra_properties: Callable[[int, int], str] | None = None
+) -> Iterator[PrivateBroker]:
+    """A broker of its own on free ports, started, and stopped when the block ends.
+
+    `extra_properties(port, controller_port)` gives server properties that override the
+    defaults (e.g. more listeners)."""
+    port, controller_port = free_port(), free_port()
     env = {
         **os.environ,
         "POSTWATCH_KAFKA_HOME": str(home),
         "POSTWATCH_KAFKA_LIB": str(shared_lib()),
-        "POSTWATCH_KAFKA_PORT": str(free_port()),
-        "POSTWATCH_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "POSTWATCH_KAFKA_PORT": str(port),
+        "POSTWATCH_KAFKA_CONTROLLER_PORT": str(controller_port),
     }
-    if extra_properties:
-        home.mkdir(parents=True, exist_ok=True)
+    if extra_properties is not None:
         extra = home.parent / f"{home.name}-extra.properties"
-        extra.write_text(extra_properties)
+        extra.write_text(extra_properties(port, controller_port))
         env["POSTWATCH_KAFKA_EXTRA_PROPERTIES"] = str(extra)
-    broker = PrivateBroker(home, int(env["POSTWATCH_KAFKA_PORT"]), env)
+    broker = PrivateBroker(home, port, env)
     broker.run("start")
     try:
         yield broker
