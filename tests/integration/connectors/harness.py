@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,7 +18,7 @@ from prometheus_client import REGISTRY
 from postwatch.connectors.base import DELETIONS, Backoff, Connector
 from postwatch.connectors.runtime import run_connector
 from postwatch.settings import Settings
-from tests.conftest import read_topic
+from tests.conftest import env_for, read_topic, stop_process
 
 FAST = Backoff(initial=0.05, maximum=0.2)
 
@@ -64,3 +68,25 @@ async def until(condition: Callable[[], bool], wait: float = 20.0) -> None:
 def metric(name: str, **labels: str) -> float:
     """A sample of this process's Prometheus registry (0 when never counted)."""
     return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def start_process(settings: Settings, log: Path, *args: str) -> subprocess.Popen[bytes]:
+    """`postwatch connect ARGS…` as its own process, output to `log`."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "postwatch", "connect", *args],
+            env=env_for(settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def stop(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM, then the exit code (the connector flushes and stores its cursor first)."""
+    return await asyncio.to_thread(stop_process, process)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

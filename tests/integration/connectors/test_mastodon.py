@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from postwatch.connectors.mastodon import MastodonConnector, StreamSpec
 from postwatch.connectors.mastodon.client import rewound
 from postwatch.settings import Settings
-from tests.integration.connectors.harness import cursor, deletions, metric, posts, running
+from tests.integration.connectors.harness import (
+    cursor,
+    deletions,
+    metric,
+    posts,
+    running,
+    start_process,
+    stop,
+)
 from tests.integration.connectors.mastodon_server import MastodonReplay, recorded_frames, start
 
 DOMAIN = "mastodon.social"
@@ -160,5 +169,35 @@ def test_a_cut_mid_stream_is_filled_from_the_timeline_without_repeats(settings: 
         stored = await cursor(settings, name)
         assert stored is not None
         assert stored["since_id"] == "109348684737626801"
+
+    asyncio.run(scenario())
+
+
+def test_a_restarted_process_resumes_from_the_stored_cursor(
+    settings: Settings, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        server = MastodonReplay(recorded_frames(), hold_at=10)
+        runner, url = await start(server.app())
+        name = f"{settings.topic_prefix}-m3"
+        args = ["mastodon", "--url", url, "--domain", DOMAIN, "--name", name]
+        log = tmp_path / "connector.log"
+        try:
+            first = start_process(settings, log, *args)
+            assert len(await posts(settings, count=3)) == 3
+            assert await stop(first) == 0
+            stored = await cursor(settings, name)
+            assert stored is not None
+            assert stored["since_id"] == "109348677773283527"
+            server.publish_until(11)  # an edit happens while the connector is down
+            server.hold_at = None
+            second = start_process(settings, log, *args)
+            got = await posts(settings, count=7)
+            assert await stop(second) == 0
+        finally:
+            await runner.cleanup()
+        assert Counter(p["id"] for p in got) == EXPECTED, log.read_text()
+        assert server.connections == 2
+        assert server.timeline_queries[0]["since_id"] == rewound("109348677773283527", 300)
 
     asyncio.run(scenario())
