@@ -195,37 +195,32 @@ async def _pump(settings: Settings, start: Start, hub: AlertHub) -> None:
             await asyncio.sleep(_RETRY_S)
 
 
-def create_web_app(settings: Settings, token: str, start: Start, backlog: int) -> web.Application:
-    """The web feed: pages and events behind the token, fed from the alerts topic."""
+def create_web_app(token: str, hub: AlertHub) -> web.Application:
+    """The web feed: the page and the events of `hub`, behind the token."""
     app = web.Application(middlewares=[_guard])
     app[TOKEN] = token
-    app[HUB] = AlertHub(backlog)
+    app[HUB] = hub
     app.on_response_prepare.append(_secure_headers)
     app.router.add_get("/", _index)
     app.router.add_get("/static/{name}", _static)
     app.router.add_get("/events", _events)
-
-    async def reading(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(_pump(settings, start, app[HUB]))
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    app.cleanup_ctx.append(reading)
     return app
 
 
 def run_server(
     settings: Settings, token: str, start: Start, *, host: str, port: int, backlog: int
 ) -> None:
-    """Serve until SIGINT or SIGTERM."""
+    """Serve the feed of the alerts topic, read from `start`, until SIGINT or SIGTERM."""
+    hub = AlertHub(backlog)
+    app = create_web_app(token, hub)
+
+    async def reading(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(_pump(settings, start, hub))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(reading)
     log.info("serve.listening", host=host, port=port)
-    web.run_app(
-        create_web_app(settings, token, start, backlog),
-        host=host,
-        port=port,
-        print=None,
-        access_log=None,
-        shutdown_timeout=2.0,
-    )
+    web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=2.0)

@@ -1,0 +1,88 @@
+"""The matching stage with its sinks: alerts, OCSF findings, dead letters, metrics, logs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+import structlog
+from prometheus_client import generate_latest
+
+from postwatch.rules import Engine
+from postwatch.streams.agents.match import MatchStage
+from postwatch.streams.metrics import Metrics
+from tests.unit.alerts.helpers import Sink, Windows
+
+POST = {
+    "schema": "postwatch.post/1",
+    "id": "mastodon:secret-post-77",
+    "source": "mastodon",
+    "author": {"id": "mastodon:secret-author-42", "handle": "secret-handle"},
+    "created_at": "2025-07-25T10:00:00Z",
+    "observed_at": "2025-07-25T10:00:00Z",
+    "text": "We stand with the Example Front, see https://example.org/x",
+    "links": ["https://example.org/x"],
+}
+
+
+def post(n: int) -> bytes:
+    """The same content by the same author, as post number n."""
+    return orjson.dumps({**POST, "id": f"mastodon:secret-post-{n}"})
+
+
+def stage(engine: Engine, **options: object) -> tuple[MatchStage, Sink, Sink, Sink]:
+    alerts, ocsf, letters = Sink(), Sink(), Sink()
+    built = MatchStage(engine, alerts, letters, send_ocsf=ocsf, **options)  # type: ignore[arg-type]
+    return built, alerts, ocsf, letters
+
+
+def test_alerts_and_their_ocsf_findings_share_keys(engine: Engine) -> None:
+    built, alerts, ocsf, letters = stage(engine)
+    assert asyncio.run(built.process(b"k", orjson.dumps(POST), "posts", 0, 5)) == 2
+    assert [v["rule"]["id"] for v in alerts.values] == ["ops-names", "ops-domain"]
+    assert [k for k, _ in ocsf.records] == [k for k, _ in alerts.records]
+    assert [f["class_uid"] for f in ocsf.values] == [2004, 2004]
+    assert letters.records == []
+
+
+def test_metrics_count_posts_alerts_dead_letters_and_never_label_post_data(
+    engine: Engine,
+) -> None:
+    metrics = Metrics()
+    built, _, _, letters = stage(engine, metrics=metrics, windows=Windows(), window_s=60.0)
+    for offset in range(3):
+        asyncio.run(built.process(None, post(offset), "posts", 0, offset))
+    asyncio.run(built.process(None, b"not json", "posts", 0, 3))
+    value = metrics.registry.get_sample_value
+    assert value("postwatch_posts_processed_total") == 3
+    labels = {"rule": "ops-names", "severity": "high", "kind": "rule"}
+    assert value("postwatch_alerts_total", labels) == 1
+    assert value("postwatch_alerts_suppressed_total", {"rule": "ops-names"}) == 2
+    assert value("postwatch_deadletter_records_total", {"reason": "not_json"}) == 1
+    assert value("postwatch_alert_latency_seconds_count") == 2
+    assert value("postwatch_suppression_windows_open") == 2
+    assert letters.values[0]["reason"] == "not_json"
+    exposed = generate_latest(metrics.registry).decode()
+    for secret in ("secret-post", "secret-author", "secret-handle", "Example Front"):
+        assert secret not in exposed
+
+
+def test_logs_bind_rule_and_post_ids(engine: Engine) -> None:
+    built, _, _, _ = stage(engine)
+    with structlog.testing.capture_logs() as logs:
+        asyncio.run(built.process(None, orjson.dumps(POST), "posts", 0, 0))
+    alert_logs = [entry for entry in logs if entry["event"] == "alert"]
+    assert {(e["rule_id"], e["post_id"]) for e in alert_logs} == {
+        ("ops-names", "mastodon:secret-post-77"),
+        ("ops-domain", "mastodon:secret-post-77"),
+    }
+
+
+@pytest.mark.parametrize("window_s", [0.0, 60.0])
+def test_without_a_window_every_match_is_an_alert(engine: Engine, window_s: float) -> None:
+    windows = Windows() if window_s else None
+    built, alerts, _, _ = stage(engine, windows=windows, window_s=window_s)
+    for offset in range(3):
+        asyncio.run(built.process(None, post(offset), "posts", 0, offset))
+    assert len(alerts.records) == (2 if window_s else 6)
