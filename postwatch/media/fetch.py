@@ -1,0 +1,243 @@
+"""The media fetcher connectors use: download a post's media and fill its hashes.
+
+    >>> from postwatch.media.fetch import FetchOptions, MediaFetcher
+    >>> async def produce(posts, sink):                              # doctest: +SKIP
+    ...     async with MediaFetcher(FetchOptions(max_bytes=8 << 20)) as fetcher:
+    ...         for post in posts:
+    ...             await sink.send(await fetcher.enrich(post))
+    ...     print(fetcher.stats)
+
+`enrich` takes a Post v1 dict and returns a copy in which each `media[i]` with an http(s)
+`url`, of a kind being fetched and not hashed yet, has `sha256`, `md5` and (images) `pdq`
+and `pdq_quality` filled. A download is refused, before its body is read where possible,
+when the server answers with another status than 200 after at most `max_redirects`
+redirects, a content type that is not one of the media types of those kinds, a size over
+`max_bytes`, or bytes whose magic number is not such a format; and when it takes longer
+than `timeout`. Unless `allow_private_addresses` is set, URLs that lead (directly, by DNS
+or by redirect) to loopback, private or otherwise non-global addresses are refused, so a
+post cannot make the fetcher probe the network it runs in. Every failure is counted in
+`stats.failed` under its reason and logged; the post comes back with that item unhashed.
+Nothing a post or a server does makes `enrich` raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections import Counter
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+from yarl import URL
+
+from postwatch.media.errors import FetchError, MediaError, TooLarge
+from postwatch.media.hashing import FORMATS, HashOptions, sniff
+from postwatch.media.worker import Hasher
+
+__all__ = ["FetchOptions", "FetchStats", "MediaFetcher"]
+
+log = structlog.get_logger("postwatch.media.fetch")
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOptions:
+    """How media is downloaded and hashed; the defaults suit images from social media."""
+
+    max_bytes: int = 16 * 1024 * 1024
+    """Largest body read; a larger one (by Content-Length or as it streams) is refused."""
+    timeout: float = 15.0
+    """Seconds for one download, redirects included (hashing has its own limit)."""
+    max_redirects: int = 3
+    concurrency: int = 4
+    """Downloads in flight at once, over all posts."""
+    hash_processes: int = 1
+    """Child processes that decode and hash (see `postwatch.media.worker.Hasher`)."""
+    kinds: frozenset[str] = frozenset({"image"})
+    """Post v1 media kinds fetched (`image`, `video`); items without a kind are tried too."""
+    allow_private_addresses: bool = False
+    """Fetch from loopback and private networks too (tests and closed deployments)."""
+    user_agent: str = "postwatch-media-fetcher"
+    hash_options: HashOptions = field(default_factory=HashOptions)
+
+
+@dataclass
+class FetchStats:
+    """Counters since the fetcher started; `failed` is keyed by a stable reason code."""
+
+    fetched: int = 0
+    skipped: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+
+
+class _BlockedAddress(OSError):
+    """A host name resolved only to addresses the fetcher must not connect to."""
+
+
+class _PublicResolver(AbstractResolver):
+    """Resolves with the default resolver and keeps only global addresses."""
+
+    def __init__(self) -> None:
+        self._inner = DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = [
+            r for r in await self._inner.resolve(host, port, family) if _is_global(r["host"])
+        ]
+        if not results:
+            raise _BlockedAddress(f"{host} resolves to no public address")
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def _is_global(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_global
+    except ValueError:
+        return False
+
+
+class MediaFetcher:
+    """Downloads and hashes post media; use as `async with MediaFetcher(options) as f:`."""
+
+    def __init__(self, options: FetchOptions | None = None) -> None:
+        self.options = options or FetchOptions()
+        self.stats = FetchStats()
+        self._mime_types = frozenset(
+            mime for fmt in FORMATS if fmt.kind in self.options.kinds for mime in fmt.mime_types
+        )
+        self._limit = asyncio.Semaphore(self.options.concurrency)
+        self._session: aiohttp.ClientSession | None = None
+        self._hasher: Hasher | None = None
+
+    async def __aenter__(self) -> MediaFetcher:
+        resolver: AbstractResolver = (
+            DefaultResolver() if self.options.allow_private_addresses else _PublicResolver()
+        )
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(resolver=resolver, limit=self.options.concurrency),
+            headers={"User-Agent": self.options.user_agent},
+        )
+        self._hasher = Hasher(self.options.hash_options, processes=self.options.hash_processes)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+        if self._hasher is not None:
+            await asyncio.to_thread(self._hasher.close)
+
+    async def enrich(self, post: dict[str, Any]) -> dict[str, Any]:
+        """A copy of the post with its media hashed where that could be done."""
+        media = post.get("media")
+        if not isinstance(media, list) or not media:
+            return post
+        items = [dict(m) if isinstance(m, dict) else m for m in media]
+        wanted = [(i, m) for i, m in enumerate(items) if self._wanted(m)]
+        self.stats.skipped += len(items) - len(wanted)
+        await asyncio.gather(*(self._fill(post.get("id"), i, m) for i, m in wanted))
+        return {**post, "media": items}
+
+    def _wanted(self, item: Any) -> bool:
+        if not isinstance(item, dict):
+            return False
+        url = item.get("url")
+        kind = item.get("kind")
+        return (
+            isinstance(url, str)
+            and url.lower().startswith(("http://", "https://"))
+            and (kind is None or kind in self.options.kinds)
+            and not item.get("sha256")
+        )
+
+    async def _fill(self, post_id: Any, index: int, item: dict[str, Any]) -> None:
+        url = item["url"]
+        assert self._hasher is not None, "use the fetcher in `async with`"
+        try:
+            async with self._limit:
+                data = await self._download(url)
+            fmt = sniff(data[:16])
+            if fmt is None or fmt.kind not in self.options.kinds:
+                raise FetchError("magic", "the bytes are not an image or video postwatch hashes")
+            hashes = await asyncio.to_thread(self._hasher.hash_bytes, data)
+        except MediaError as exc:
+            self.stats.failed[exc.reason] += 1
+            log.warning(
+                "media not hashed", reason=exc.reason, error=str(exc), post=post_id, media=index
+            )
+            return
+        item["sha256"] = hashes.sha256
+        item["md5"] = hashes.md5
+        if hashes.pdq is not None:
+            item["pdq"] = hashes.pdq
+            item["pdq_quality"] = hashes.pdq_quality
+        item.setdefault("kind", hashes.kind)
+        self.stats.fetched += 1
+
+    async def _download(self, url: str) -> bytes:
+        """The body at `url`, after the checks in the module docstring; raises `MediaError`."""
+        try:
+            async with asyncio.timeout(self.options.timeout):
+                return await self._follow(URL(url))
+        except TimeoutError as exc:
+            raise FetchError(
+                "timeout", f"no complete answer in {self.options.timeout:g} s"
+            ) from exc
+        except aiohttp.ClientConnectorDNSError as exc:
+            if isinstance(exc.os_error, _BlockedAddress):
+                raise FetchError("address", str(exc.os_error)) from exc
+            raise FetchError("network", str(exc)) from exc
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise FetchError("network", str(exc) or type(exc).__name__) from exc
+
+    async def _follow(self, url: URL) -> bytes:
+        assert self._session is not None
+        for _ in range(self.options.max_redirects + 1):
+            self._check_target(url)
+            async with self._session.get(url, allow_redirects=False) as response:
+                if response.status in _REDIRECTS and "Location" in response.headers:
+                    url = response.url.join(URL(response.headers["Location"]))
+                    continue
+                if response.status != 200:
+                    raise FetchError("http_status", f"HTTP {response.status}")
+                if response.content_type not in self._mime_types:
+                    raise FetchError("content_type", f"content type {response.content_type}")
+                return await self._read(response)
+        raise FetchError("redirects", f"more than {self.options.max_redirects} redirects")
+
+    def _check_target(self, url: URL) -> None:
+        if url.scheme not in ("http", "https") or not url.host:
+            raise FetchError("address", f"not an http(s) URL: {url.scheme}:")
+        if self.options.allow_private_addresses:
+            return
+        try:
+            literal = ipaddress.ip_address(url.host)
+        except ValueError:
+            return  # a name: the resolver keeps only its global addresses
+        if not literal.is_global:
+            raise FetchError("address", f"{url.host} is not a public address")
+
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        cap = self.options.max_bytes
+        if response.content_length is not None and response.content_length > cap:
+            raise TooLarge(f"{response.content_length} bytes announced, over the cap of {cap}")
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(_CHUNK):
+            body += chunk
+            if len(body) > cap:
+                raise TooLarge(f"over the cap of {cap} bytes")
+        return bytes(body)

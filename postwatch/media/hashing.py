@@ -1,0 +1,253 @@
+"""Hashes of media: SHA-256 and MD5 of the bytes, PDQ (with its quality) of images, vPDQ of
+videos when the `vpdq` package is installed.
+
+These functions decode untrusted bytes in the calling process. They cap bytes and pixels
+before decoding and turn every decoder failure into a `MediaError`, but they cannot stop a
+decoder that hangs or crashes: callers that handle input from the network go through
+`postwatch.media.worker.Hasher`, which runs them in a child process with a time limit.
+
+PDQ follows python-threatexchange exactly (Pillow decodes, `.convert("RGB")`, pdqhash
+hashes the full-size image), so hashes agree bit for bit with the ones HMA computes. The
+eight dihedral variants are the PDQ hashes of the image rotated and flipped by Pillow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import tempfile
+from dataclasses import dataclass, field, replace
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pdqhash
+from PIL import Image
+
+from postwatch.media.errors import DecodeError, TooLarge
+
+__all__ = [
+    "DIHEDRAL",
+    "FORMATS",
+    "VPDQ_AVAILABLE",
+    "HashOptions",
+    "MediaFormat",
+    "MediaHashes",
+    "VpdqFrame",
+    "hash_bytes",
+    "hash_path",
+    "sniff",
+]
+
+VPDQ_AVAILABLE = importlib.util.find_spec("vpdq") is not None
+"""Whether video frames can be hashed (the optional `vpdq` package is installed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFormat:
+    """A format told by magic bytes: its name, Post v1 `kind`, and MIME types."""
+
+    name: str
+    kind: str
+    mime_types: tuple[str, ...]
+
+
+_JPEG = MediaFormat("jpeg", "image", ("image/jpeg", "image/pjpeg"))
+_PNG = MediaFormat("png", "image", ("image/png",))
+_GIF = MediaFormat("gif", "image", ("image/gif",))
+_WEBP = MediaFormat("webp", "image", ("image/webp",))
+_MP4 = MediaFormat("mp4", "video", ("video/mp4", "video/quicktime", "video/x-m4v"))
+_WEBM = MediaFormat("webm", "video", ("video/webm", "video/x-matroska"))
+_AVI = MediaFormat("avi", "video", ("video/x-msvideo", "video/avi"))
+
+FORMATS = (_JPEG, _PNG, _GIF, _WEBP, _MP4, _WEBM, _AVI)
+"""Every format `sniff` tells."""
+
+_PILLOW_FORMATS = {"jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP"}
+
+DIHEDRAL: tuple[tuple[str, Image.Transpose | None], ...] = (
+    ("original", None),
+    ("rotate90", Image.Transpose.ROTATE_90),
+    ("rotate180", Image.Transpose.ROTATE_180),
+    ("rotate270", Image.Transpose.ROTATE_270),
+    ("flipx", Image.Transpose.FLIP_TOP_BOTTOM),
+    ("flipy", Image.Transpose.FLIP_LEFT_RIGHT),
+    ("flipplus1", Image.Transpose.TRANSPOSE),
+    ("flipminus1", Image.Transpose.TRANSVERSE),
+)
+"""The eight dihedral variants by python-threatexchange's names, with Pillow's transposes
+(a mapping checked against its expected hashes)."""
+
+
+_MAGIC: tuple[tuple[tuple[tuple[int, bytes], ...], MediaFormat], ...] = (
+    (((0, b"\xff\xd8\xff"),), _JPEG),
+    (((0, b"\x89PNG\r\n\x1a\n"),), _PNG),
+    (((0, b"GIF87a"),), _GIF),
+    (((0, b"GIF89a"),), _GIF),
+    (((0, b"RIFF"), (8, b"WEBP")), _WEBP),
+    (((0, b"RIFF"), (8, b"AVI ")), _AVI),
+    (((4, b"ftyp"),), _MP4),
+    (((0, b"\x1a\x45\xdf\xa3"),), _WEBM),
+)
+
+
+def sniff(head: bytes) -> MediaFormat | None:
+    """The format the first 16 bytes of a file announce, or None for anything else."""
+    for marks, fmt in _MAGIC:
+        if all(head[at : at + len(mark)] == mark for at, mark in marks):
+            return fmt
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class HashOptions:
+    """Limits and choices for hashing; the defaults suit images from social media."""
+
+    max_bytes: int = 64 * 1024 * 1024
+    """Files larger than this are refused unread."""
+    max_pixels: int = 50_000_000
+    """Images with more pixels than this (told by their header) are refused undecoded."""
+    timeout: float = 20.0
+    """Seconds one file may take to decode and hash (enforced by `worker.Hasher`)."""
+    dihedral: bool = False
+    """Also give the PDQ hashes of the eight rotations and flips of images."""
+    vpdq: bool = True
+    """Hash video frames with vPDQ (when the vpdq package is installed)."""
+    vpdq_seconds_per_hash: float = 1.0
+    """vPDQ hashes one frame per this many seconds of video."""
+
+
+@dataclass(frozen=True, slots=True)
+class VpdqFrame:
+    """The PDQ hash of one video frame."""
+
+    frame: int
+    timestamp: float
+    pdq: str
+    quality: int
+
+
+@dataclass(frozen=True, slots=True)
+class MediaHashes:
+    """What postwatch knows of one media file after hashing it.
+
+    `kind` is `image`, `video` or `other` (bytes of no format postwatch decodes: exact
+    hashes only). `vpdq` is None unless the file is a video and vpdq is installed.
+    """
+
+    kind: str
+    format: str | None
+    size: int
+    sha256: str
+    md5: str
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    dihedral: tuple[tuple[str, str], ...] = field(default=())
+    vpdq: tuple[VpdqFrame, ...] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object `postwatch hash` prints (empty parts left out)."""
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "format": self.format,
+            "size": self.size,
+            "sha256": self.sha256,
+            "md5": self.md5,
+        }
+        if self.pdq is not None:
+            out["pdq"] = self.pdq
+            out["pdq_quality"] = self.pdq_quality
+        if self.dihedral:
+            out["dihedral"] = dict(self.dihedral)
+        if self.vpdq is not None:
+            out["vpdq"] = [
+                {"frame": f.frame, "timestamp": f.timestamp, "pdq": f.pdq, "quality": f.quality}
+                for f in self.vpdq
+            ]
+        return out
+
+
+def hash_path(path: Path, options: HashOptions) -> MediaHashes:
+    """Hash a file; raises `TooLarge` before reading one over the byte cap."""
+    try:
+        size = path.stat().st_size
+        if size > options.max_bytes:
+            raise TooLarge(f"{size} bytes, over the cap of {options.max_bytes}")
+        with path.open("rb") as file:
+            data = file.read(options.max_bytes + 1)
+    except OSError as exc:
+        raise DecodeError(f"cannot read {path}: {exc.strerror}") from exc
+    return hash_bytes(data, options)
+
+
+def hash_bytes(data: bytes, options: HashOptions) -> MediaHashes:
+    """Hash the bytes of one media file.
+
+    Raises `TooLarge` over the byte or pixel caps, `DecodeError` for a file that announces
+    an image or video format and does not decode. Bytes of no known format get exact hashes.
+    """
+    if len(data) > options.max_bytes:
+        raise TooLarge(f"over the cap of {options.max_bytes} bytes")
+    fmt = sniff(data[:16])
+    exact = MediaHashes(
+        kind=fmt.kind if fmt else "other",
+        format=fmt.name if fmt else None,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+    )
+    if fmt is None:
+        return exact
+    if fmt.kind == "image":
+        pdq, quality, dihedral = _image_pdq(data, fmt, options)
+        return replace(exact, pdq=pdq, pdq_quality=quality, dihedral=dihedral)
+    if options.vpdq and VPDQ_AVAILABLE:
+        return replace(exact, vpdq=_video_vpdq(data, options))
+    return exact
+
+
+def _image_pdq(
+    data: bytes, fmt: MediaFormat, options: HashOptions
+) -> tuple[str, int, tuple[tuple[str, str], ...]]:
+    try:
+        with Image.open(BytesIO(data), formats=[_PILLOW_FORMATS[fmt.name]]) as image:
+            width, height = image.size
+            if width * height > options.max_pixels:
+                raise TooLarge(f"{width}x{height} pixels, over the cap of {options.max_pixels}")
+            rgb = image.convert("RGB")  # decodes; for a GIF, its first frame
+    except Image.DecompressionBombError as exc:
+        raise TooLarge(str(exc)) from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        # Pillow's ways of saying the bytes are not a valid image of that format
+        raise DecodeError(f"not a valid {fmt.name}: {exc}") from exc
+    pdq, quality = _pdq(rgb)
+    dihedral: tuple[tuple[str, str], ...] = ()
+    if options.dihedral:
+        dihedral = tuple(
+            (name, pdq if turn is None else _pdq(rgb.transpose(turn))[0]) for name, turn in DIHEDRAL
+        )
+    return pdq, quality, dihedral
+
+
+def _pdq(rgb: Image.Image) -> tuple[str, int]:
+    bits, quality = pdqhash.compute(np.asarray(rgb))
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex(), int(quality)
+
+
+def _video_vpdq(data: bytes, options: HashOptions) -> tuple[VpdqFrame, ...]:
+    import vpdq  # noqa: PLC0415 - optional: only installed with the `video` extra
+
+    with tempfile.NamedTemporaryFile(suffix=".video") as file:
+        file.write(data)
+        file.flush()
+        try:
+            features = vpdq.computeHash(
+                file.name, seconds_per_hash=options.vpdq_seconds_per_hash, thread_count=1
+            )
+        except Exception as exc:  # vpdq raises bare Exception for a video it cannot read
+            raise DecodeError(f"not a valid video: {exc}") from exc
+    return tuple(
+        VpdqFrame(int(f.frame_number), float(f.timestamp), str(f.hex), int(f.quality))
+        for f in features
+    )
