@@ -53,7 +53,10 @@ def entry_to_post(
             "handle": entry.get("author") or None,
             "display_name": feed.get("title") or None,
         },
-        "text": "\n\n".join(part for part in (title, body.text) if part),
+        # many feeds make the title an excerpt of the text: say it once
+        "text": body.text
+        if title and body.text.startswith(title)
+        else f"{title}\n\n{body.text}".strip(),
         "lang": feed.get("language") or None,
         "links": list(dict.fromkeys([*([link] if link else []), *body.links])),
         "hashtags": [t["term"] for t in entry.get("tags") or () if t.get("term")],

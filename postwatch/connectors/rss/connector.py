@@ -105,16 +105,18 @@ class RssConnector:
                 return
             if (response.content_length or 0) > self._max_bytes:
                 raise SourceRejected(f"{feed.url}: larger than {self._max_bytes} bytes")
-            body = await response.content.read(self._max_bytes + 1)
-            if len(body) > self._max_bytes:
-                raise SourceRejected(f"{feed.url}: larger than {self._max_bytes} bytes")
+            body = bytearray()
+            async for chunk in response.content.iter_chunked(1 << 16):
+                body += chunk
+                if len(body) > self._max_bytes:
+                    raise SourceRejected(f"{feed.url}: larger than {self._max_bytes} bytes")
             validators = (response.headers.get("ETag"), response.headers.get("Last-Modified"))
             context = {
                 "content-type": response.headers.get("Content-Type", ""),
                 "content-location": str(response.url),
             }
-        parsed = await asyncio.to_thread(feedparser.parse, body, response_headers=context)
-        if parsed.bozo and not parsed.entries and not parsed.feed:
+        parsed = await asyncio.to_thread(feedparser.parse, bytes(body), response_headers=context)
+        if parsed.bozo and not parsed.entries and not parsed.version:
             raise SourceUnavailable(
                 f"{feed.url}: not a feed: {parsed.get('bozo_exception')!r}", reason="not_a_feed"
             )
