@@ -55,8 +55,11 @@ class WebhookConnector:
         return {}
 
     async def run(self, runtime: Runtime) -> None:
+        async def receive(request: web.Request) -> web.Response:
+            return await self._receive(request, runtime)
+
         app = web.Application(client_max_size=self.max_bytes)
-        app.router.add_post("/v1/posts", lambda request: self._receive(request, runtime))
+        app.router.add_post("/v1/posts", receive)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0)
         await runner.setup()
         try:

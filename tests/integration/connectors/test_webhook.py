@@ -1,0 +1,161 @@
+"""The webhook connector on the real broker: every authentication and limit case."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from postwatch.connectors.webhook import Auth, WebhookConnector, sign
+from postwatch.settings import Settings
+from tests.integration.connectors.harness import metric, posts, running, until
+
+SECRET = b"shared secret"
+TOKEN = "s3cret-token"  # noqa: S105 - a test credential for a local server
+URL = "http://127.0.0.1:{port}/v1/posts"
+
+
+def post(n: int) -> dict[str, Any]:
+    return {
+        "schema": "postwatch.post/1",
+        "id": f"hook:{n}",
+        "source": "hook",
+        "author": {"id": f"hook:author{n % 3}"},
+        "created_at": "2025-07-25T10:00:00Z",
+        "text": f"pushed post {n}",
+    }
+
+
+def signed(body: bytes, *, at: float | None = None, secret: bytes = SECRET) -> dict[str, str]:
+    timestamp = str(int(time.time() if at is None else at))
+    return {
+        "X-Postwatch-Timestamp": timestamp,
+        "X-Postwatch-Signature": sign(secret, timestamp, body),
+    }
+
+
+async def send(
+    port: int, body: bytes | AsyncIterator[bytes], headers: dict[str, str]
+) -> tuple[int, dict[str, Any]]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(URL.format(port=port), data=body, headers=headers) as response,
+    ):
+        return response.status, orjson.loads(await response.read() or b"{}")
+
+
+async def listening(connector: WebhookConnector) -> int:
+    await until(lambda: connector.bound_port is not None)
+    assert connector.bound_port is not None
+    return connector.bound_port
+
+
+def test_token_and_signature_together_and_the_limits(settings: Settings) -> None:
+    auth = Auth(tokens=(TOKEN,), secret=SECRET, tolerance=300)
+    name = f"{settings.topic_prefix}-w1"
+    hook = WebhookConnector("127.0.0.1", 0, auth=auth, max_bytes=4096, instance=name)
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    one = orjson.dumps(post(1))
+
+    async def scenario() -> None:
+        async with running(settings, hook):
+            port = await listening(hook)
+            # 401: a credential is missing
+            assert (await send(port, one, signed(one)))[0] == 401
+            assert (await send(port, one, {**bearer}))[0] == 401
+            assert (await send(port, one, {"Authorization": "Basic eDp5", **signed(one)}))[0] == 401
+            # 403: a credential is wrong or stale
+            assert (await send(port, one, {"Authorization": "Bearer nope", **signed(one)}))[
+                0
+            ] == 403
+            assert (await send(port, one, {**bearer, **signed(b"other body")}))[0] == 403
+            assert (await send(port, one, {**bearer, **signed(one, secret=b"guess")}))[0] == 403
+            stale = signed(one, at=time.time() - 301)
+            assert (await send(port, one, {**bearer, **stale}))[0] == 403
+            early = signed(one, at=time.time() + 301)
+            assert (await send(port, one, {**bearer, **early}))[0] == 403
+            garbled = {**signed(one), "X-Postwatch-Timestamp": "yesterday"}
+            assert (await send(port, one, {**bearer, **garbled}))[0] == 403
+            # 413: over the limit, declared or streamed
+            big = b"x" * 5000
+            assert (await send(port, big, {**bearer, **signed(big)}))[0] == 413
+
+            async def chunks() -> AsyncIterator[bytes]:
+                for _ in range(10):
+                    yield b"y" * 1000
+
+            assert (await send(port, chunks(), {**bearer}))[0] == 413
+            # 202: one post, acknowledged before the answer
+            status, answer = await send(port, one, {**bearer, **signed(one)})
+            assert (status, answer) == (202, {"accepted": 1, "rejected": 0})
+            # 400: the bad lines by number, the good ones produced all the same
+            lines = [
+                orjson.dumps(post(2)),
+                b"{not json",
+                orjson.dumps({**post(3), "created_at": "yesterday"}),
+                b"",
+                b"[1, 2]",
+                orjson.dumps(post(4)),
+            ]
+            ndjson = b"\n".join(lines) + b"\n"
+            headers = {**bearer, **signed(ndjson), "Content-Type": "application/x-ndjson"}
+            status, answer = await send(port, ndjson, headers)
+            got = await posts(settings, count=3, wait=10)
+        assert status == 400
+        assert answer["accepted"] == 2
+        assert answer["rejected"] == 3
+        assert [(e["line"], e["reason"]) for e in answer["errors"]] == [
+            (2, "not_json"),
+            (3, "schema"),
+            (5, "schema"),
+        ]
+        assert sorted(p["id"] for p in got) == ["hook:1", "hook:2", "hook:4"]
+        assert {p["id"]: p["text"] for p in got}["hook:4"] == "pushed post 4"
+        labels = {"connector": "webhook", "instance": name}
+        assert metric("postwatch_connector_posts_total", **labels) == 3
+        assert metric("postwatch_connector_skipped_total", reason="not_json", **labels) == 1
+
+    asyncio.run(scenario())
+
+
+def test_bearer_tokens_alone_with_rotation(settings: Settings) -> None:
+    auth = Auth(tokens=("old-token", "new-token"))
+    hook = WebhookConnector("127.0.0.1", 0, auth=auth, instance=f"{settings.topic_prefix}-w2")
+    one, two = orjson.dumps(post(1)), orjson.dumps(post(2))
+
+    async def scenario() -> None:
+        async with running(settings, hook):
+            port = await listening(hook)
+            assert (await send(port, one, {}))[0] == 401
+            assert (await send(port, one, {"Authorization": "Bearer "}))[0] == 401
+            assert (await send(port, one, {"Authorization": "Bearer older-token"}))[0] == 403
+            assert (await send(port, one, {"Authorization": "Bearer old-token"}))[0] == 202
+            assert (await send(port, two, {"Authorization": "bearer new-token"}))[0] == 202
+            got = await posts(settings, count=2, wait=10)
+        assert sorted(p["id"] for p in got) == ["hook:1", "hook:2"]
+
+    asyncio.run(scenario())
+
+
+def test_signature_alone(settings: Settings) -> None:
+    hook = WebhookConnector(
+        "127.0.0.1", 0, auth=Auth(secret=SECRET), instance=f"{settings.topic_prefix}-w3"
+    )
+    one = orjson.dumps(post(1))
+
+    async def scenario() -> None:
+        async with running(settings, hook):
+            port = await listening(hook)
+            assert (await send(port, one, {}))[0] == 401
+            only_time = {"X-Postwatch-Timestamp": signed(one)["X-Postwatch-Timestamp"]}
+            assert (await send(port, one, only_time))[0] == 401
+            assert (await send(port, one, signed(one, secret=b"other")))[0] == 403
+            assert (await send(port, one, signed(one)))[0] == 202
+            got = await posts(settings, count=1, wait=10)
+        assert [p["id"] for p in got] == ["hook:1"]
+
+    asyncio.run(scenario())
