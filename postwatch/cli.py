@@ -216,6 +216,16 @@ def _connector_options(command: Callable[..., None]) -> Callable[..., None]:
         default=None,
         help="Instance name; keys the stored resume cursor (default: derived from the source).",
     )(command)
+    command = click.option(
+        "--fetch-media",
+        is_flag=True,
+        help="Download each post's images and fill their SHA-256, MD5 and PDQ hashes.",
+    )(command)
+    command = click.option(
+        "--media-private",
+        is_flag=True,
+        help="With --fetch-media: also fetch from loopback and private addresses.",
+    )(command)
     return click.option(
         "--metrics-port",
         type=click.IntRange(0, 65535),
@@ -224,11 +234,30 @@ def _connector_options(command: Callable[..., None]) -> Callable[..., None]:
     )(command)
 
 
-def _run_connector(ctx: _Context, connector: Connector, metrics_port: int) -> None:
+def _run_connector(
+    ctx: _Context,
+    connector: Connector,
+    *,
+    metrics_port: int,
+    fetch_media: bool,
+    media_private: bool,
+) -> None:
     from postwatch.connectors.runtime import run_connector  # noqa: PLC0415
 
+    async def run() -> None:
+        if not fetch_media:
+            await run_connector(ctx.settings, connector, metrics_port=metrics_port or None)
+            return
+        from postwatch.media.fetch import FetchOptions, MediaFetcher  # noqa: PLC0415
+
+        options = FetchOptions(allow_private_addresses=media_private)
+        async with MediaFetcher(options) as fetcher:
+            await run_connector(
+                ctx.settings, connector, metrics_port=metrics_port or None, enrich=fetcher.enrich
+            )
+
     try:
-        asyncio.run(run_connector(ctx.settings, connector, metrics_port=metrics_port or None))
+        asyncio.run(run())
     except ConnectorError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -272,6 +301,8 @@ def connect_mastodon(
     rewind: float,
     name: str | None,
     metrics_port: int,
+    fetch_media: bool,
+    media_private: bool,
 ) -> None:
     """Follow a Mastodon streaming timeline until stopped (SIGTERM or Ctrl-C)."""
     from postwatch.connectors.mastodon import MastodonConnector, StreamSpec  # noqa: PLC0415
@@ -289,7 +320,13 @@ def connect_mastodon(
         instance=name,
         rewind_seconds=rewind,
     )
-    _run_connector(ctx, connector, metrics_port)
+    _run_connector(
+        ctx,
+        connector,
+        metrics_port=metrics_port,
+        fetch_media=fetch_media,
+        media_private=media_private,
+    )
 
 
 @connect.command("bluesky")
@@ -322,6 +359,8 @@ def connect_bluesky(
     image_cdn: str | None,
     name: str | None,
     metrics_port: int,
+    fetch_media: bool,
+    media_private: bool,
 ) -> None:
     """Follow Bluesky posts through Jetstream until stopped (SIGTERM or Ctrl-C)."""
     from postwatch.connectors.bluesky import BlueskyConnector  # noqa: PLC0415
@@ -333,7 +372,13 @@ def connect_bluesky(
     connector = BlueskyConnector(
         url, dids=dids, instance=name, rewind_seconds=rewind, image_cdn=image_cdn or CDN
     )
-    _run_connector(ctx, connector, metrics_port)
+    _run_connector(
+        ctx,
+        connector,
+        metrics_port=metrics_port,
+        fetch_media=fetch_media,
+        media_private=media_private,
+    )
 
 
 @connect.command("rss")
@@ -360,6 +405,8 @@ def connect_rss(
     interval: float,
     name: str | None,
     metrics_port: int,
+    fetch_media: bool,
+    media_private: bool,
 ) -> None:
     """Poll RSS and Atom feeds until stopped (SIGTERM or Ctrl-C)."""
     from postwatch.connectors.rss import FeedListError, RssConnector, feeds_from  # noqa: PLC0415
@@ -370,7 +417,14 @@ def connect_rss(
         raise click.BadParameter(str(exc), param_hint="--feeds") from exc
     if not feeds:
         raise click.BadParameter("no feeds in the lists given", param_hint="--feeds")
-    _run_connector(ctx, RssConnector(feeds, instance=name or "rss"), metrics_port)
+    connector = RssConnector(feeds, instance=name or "rss")
+    _run_connector(
+        ctx,
+        connector,
+        metrics_port=metrics_port,
+        fetch_media=fetch_media,
+        media_private=media_private,
+    )
 
 
 @connect.command("webhook")
@@ -408,6 +462,8 @@ def connect_webhook(
     tolerance: float,
     name: str | None,
     metrics_port: int,
+    fetch_media: bool,
+    media_private: bool,
 ) -> None:
     """Accept pushed posts over HTTP until stopped (SIGTERM or Ctrl-C)."""
     from postwatch.connectors.webhook import Auth, WebhookConnector  # noqa: PLC0415
@@ -420,7 +476,13 @@ def connect_webhook(
     secret = hmac_secret.encode("utf-8") if hmac_secret else None
     auth = Auth(tokens=tokens, secret=secret, tolerance=tolerance)
     connector = WebhookConnector(host, int(port), auth=auth, max_bytes=max_bytes, instance=name)
-    _run_connector(ctx, connector, metrics_port)
+    _run_connector(
+        ctx,
+        connector,
+        metrics_port=metrics_port,
+        fetch_media=fetch_media,
+        media_private=media_private,
+    )
 
 
 @main.command()

@@ -14,6 +14,7 @@ from postwatch.media.errors import (
     FetchError,
     MediaError,
     TooLarge,
+    Unreadable,
 )
 from postwatch.media.hashing import (
     DIHEDRAL,
@@ -39,6 +40,7 @@ __all__ = [
     "MediaError",
     "MediaHashes",
     "TooLarge",
+    "Unreadable",
     "VpdqFrame",
     "hash_bytes",
     "hash_path",

@@ -9,6 +9,7 @@ __all__ = [
     "FetchError",
     "MediaError",
     "TooLarge",
+    "Unreadable",
 ]
 
 
@@ -22,6 +23,12 @@ class TooLarge(MediaError):
     """The media is over a byte or pixel cap; nothing past the cap was read or decoded."""
 
     reason = "too_large"
+
+
+class Unreadable(MediaError):
+    """The file could not be read (missing, a folder, no permission)."""
+
+    reason = "unreadable"
 
 
 class DecodeError(MediaError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import re
 import tempfile
 from dataclasses import dataclass, field, replace
 from io import BytesIO
@@ -25,7 +26,7 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
-from postwatch.media.errors import DecodeError, TooLarge
+from postwatch.media.errors import DecodeError, TooLarge, Unreadable
 
 __all__ = [
     "DIHEDRAL",
@@ -177,7 +178,7 @@ def hash_path(path: Path, options: HashOptions) -> MediaHashes:
         with path.open("rb") as file:
             data = file.read(options.max_bytes + 1)
     except OSError as exc:
-        raise DecodeError(f"cannot read {path}: {exc.strerror}") from exc
+        raise Unreadable(f"cannot read {path}: {exc.strerror or exc}") from exc
     return hash_bytes(data, options)
 
 
@@ -219,8 +220,10 @@ def _image_pdq(
     except Image.DecompressionBombError as exc:
         raise TooLarge(str(exc)) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        # Pillow's ways of saying the bytes are not a valid image of that format
-        raise DecodeError(f"not a valid {fmt.name}: {exc}") from exc
+        # Pillow's ways of saying the bytes are not a valid image of that format; its
+        # messages name the in-memory file object, which tells a reader nothing
+        reason = re.sub(r" <[^>]*>", "", str(exc))
+        raise DecodeError(f"not a valid {fmt.name}: {reason}") from exc
     pdq, quality = _pdq(rgb)
     dihedral: tuple[tuple[str, str], ...] = ()
     if options.dihedral:

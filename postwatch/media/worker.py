@@ -26,13 +26,14 @@ from postwatch.media.errors import (
     DecodeTimeout,
     MediaError,
     TooLarge,
+    Unreadable,
 )
 from postwatch.media.hashing import HashOptions, MediaHashes, hash_bytes, hash_path
 
 __all__ = ["Hasher"]
 
 _ERRORS: dict[str, type[MediaError]] = {
-    cls.reason: cls for cls in (TooLarge, DecodeError, DecodeTimeout, DecoderCrashed)
+    cls.reason: cls for cls in (TooLarge, Unreadable, DecodeError, DecodeTimeout, DecoderCrashed)
 }
 
 _Job = tuple[str, bytes | str]

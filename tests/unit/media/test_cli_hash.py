@@ -1,0 +1,67 @@
+"""`postwatch hash FILE…`: one JSON line a file, errors included, exit status 1 on any."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from postwatch.cli import main
+from tests.conftest import SHARED_DATA
+
+RESOURCES = SHARED_DATA / "pdq" / "python-threatexchange-resources"
+
+
+def test_hash_prints_a_json_line_per_file() -> None:
+    result = CliRunner().invoke(
+        main, ["hash", str(RESOURCES / "I16.png"), str(RESOURCES / "sample-b.jpg")]
+    )
+    assert result.exit_code == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(x["file"], x["pdq"], x["pdq_quality"]) for x in lines] == [
+        (
+            str(RESOURCES / "I16.png"),
+            "de2ef0e99ecdfc1d248a0eb055f023d1d61e79c3920cbb55d561c02accab1763",
+            36,
+        ),
+        (
+            str(RESOURCES / "sample-b.jpg"),
+            "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22",
+            100,
+        ),
+    ]
+    assert lines[1]["sha256"] == "b5b0799616df52d475a3968dc7e54f1d0724c912244ffa6175bc786375dd7298"
+    assert "dihedral" not in lines[0]
+
+
+def test_hash_gives_dihedral_variants_on_request() -> None:
+    result = CliRunner().invoke(main, ["hash", "--dihedral", str(RESOURCES / "LA.png")])
+    assert result.exit_code == 0
+    [line] = [json.loads(x) for x in result.stdout.splitlines()]
+    assert line["dihedral"]["rotate90"] == (
+        "1f70cbbc77edc5f9524faa1b18f3b76cd0a04a833e20f645d229d0acc8499c56"
+    )
+    assert len(line["dihedral"]) == 8
+
+
+def test_files_that_cannot_be_hashed_get_error_lines_and_exit_status_1(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff" + b"junk" * 100)
+    result = CliRunner().invoke(
+        main,
+        [
+            "hash",
+            "--max-bytes",
+            "150000",
+            str(broken),
+            str(RESOURCES / "LA.png"),
+            str(tmp_path / "missing.png"),
+            str(RESOURCES / "sample-b.jpg"),
+        ],
+    )
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [x.get("error") for x in lines] == ["decode", None, "unreadable", "too_large"]
+    assert lines[1]["pdq_quality"] == 100
+    assert "3 of 4 files not hashed" in result.stderr

@@ -1,0 +1,95 @@
+"""Hashing in child processes: time limits, crashes and broken files never reach the caller
+as anything but a `MediaError`, and the next file is hashed as usual."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from postwatch.media import (
+    DecodeError,
+    DecoderCrashed,
+    DecodeTimeout,
+    Hasher,
+    HashOptions,
+    TooLarge,
+    Unreadable,
+    hash_path,
+)
+from tests.conftest import SHARED_DATA
+
+SMALL = SHARED_DATA / "pdq" / "data" / "misc-images" / "wee.jpg"
+
+
+def _slow_image() -> bytes:
+    """A large noisy PNG whose eight dihedral PDQ hashes take seconds."""
+    noise = Image.effect_noise((3000, 3000), 64).convert("RGB")
+    out = BytesIO()
+    noise.save(out, format="PNG", compress_level=0)
+    return out.getvalue()
+
+
+def test_results_equal_hashing_in_process() -> None:
+    with Hasher() as hasher:
+        assert hasher.hash_file(SMALL) == hash_path(SMALL, HashOptions())
+        assert hasher.hash_bytes(SMALL.read_bytes()) == hash_path(SMALL, HashOptions())
+
+
+def test_a_job_over_the_time_limit_is_stopped_and_the_next_one_runs() -> None:
+    with Hasher(HashOptions(timeout=0.3, dihedral=True)) as hasher:
+        started = time.monotonic()
+        with pytest.raises(DecodeTimeout, match=r"0\.3 s"):
+            hasher.hash_bytes(_slow_image())
+        assert time.monotonic() - started < 5
+        assert hasher.hash_file(SMALL).pdq == hash_path(SMALL, HashOptions()).pdq
+
+
+def test_a_dying_child_is_reported_and_replaced() -> None:
+    def kill_children() -> None:
+        time.sleep(0.5)
+        for child in multiprocessing.active_children():
+            if child.name == "postwatch-hasher":
+                child.kill()
+
+    with Hasher(HashOptions(timeout=60, dihedral=True)) as hasher:
+        hasher.hash_file(SMALL)  # the child is up
+        killer = threading.Thread(target=kill_children)
+        killer.start()
+        with pytest.raises(DecoderCrashed, match="died"):
+            hasher.hash_bytes(_slow_image())
+        killer.join()
+        assert hasher.hash_file(SMALL).pdq == hash_path(SMALL, HashOptions()).pdq
+
+
+def test_errors_in_the_child_arrive_as_their_own_kinds(tmp_path: Path) -> None:
+    with Hasher(HashOptions(max_bytes=15_000)) as hasher:
+        with pytest.raises(DecodeError, match="not a valid jpeg"):
+            hasher.hash_bytes(b"\xff\xd8\xff" + b"junk" * 100)
+        with pytest.raises(TooLarge):
+            hasher.hash_bytes(bytes(20_000))
+        with pytest.raises(TooLarge):
+            hasher.hash_file(SHARED_DATA / "pdq" / "data" / "misc-images" / "b.jpg")
+        with pytest.raises(Unreadable):
+            hasher.hash_file(tmp_path / "missing.png")
+        assert hasher.hash_file(SMALL).pdq is not None
+
+
+def test_several_threads_share_the_children() -> None:
+    expected = hash_path(SMALL, HashOptions()).pdq
+    with Hasher(processes=2) as hasher:
+        results: list[str | None] = []
+        threads = [
+            threading.Thread(target=lambda: results.append(hasher.hash_file(SMALL).pdq))
+            for _ in range(6)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert results == [expected] * 6

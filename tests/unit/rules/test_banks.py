@@ -1,0 +1,291 @@
+"""Hash banks: specs, the hash-list formats, PDQ distance and quality, negative banks,
+export."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from postwatch.rules.banks import (
+    BankSet,
+    BankSpec,
+    BankSpecError,
+    HashBank,
+    export_csv,
+    export_plain,
+    load_bank,
+)
+from postwatch.rules.errors import PackError
+from postwatch.rules.model import Media
+from tests.conftest import SHARED_DATA
+
+PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"  # sample-b.jpg
+SHA256 = "b5b0799616df52d475a3968dc7e54f1d0724c912244ffa6175bc786375dd7298"
+MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+
+
+def flipped(value: str, bits: int) -> str:
+    """The hash with its lowest `bits` bits flipped: at that Hamming distance."""
+    return f"{int(value, 16) ^ ((1 << bits) - 1):064x}"
+
+
+def bank_of(doc: dict[str, Any], base: Path = Path()) -> HashBank:
+    return load_bank(BankSpec.parse("known", doc, base))
+
+
+def test_spec_problems_name_the_key_at_fault() -> None:
+    with pytest.raises(BankSpecError) as caught:
+        BankSpec.parse(
+            "b",
+            {
+                "sha256": ["abc"],
+                "pdq_max_distance": 40,
+                "min_quality": True,
+                "negative": "yes",
+                "format": "xml",
+                "colour": "red",
+            },
+            Path(),
+        )
+    keys = [key for key, _ in caught.value.problems]
+    assert keys == [
+        "colour",
+        "sha256",
+        "format",
+        "format",
+        "pdq_max_distance",
+        "min_quality",
+        "negative",
+    ]
+    assert "bank 'b': not a sha256 hash (64 hex digits): 'abc'" in str(caught.value)
+
+
+def test_spec_defaults_and_file_relative_to_the_pack() -> None:
+    spec = BankSpec.parse("b", {"pdq": [PDQ.upper()], "file": "lists/b.txt"}, Path("/packs"))
+    assert (spec.pdq, spec.file, spec.pdq_max_distance, spec.min_quality, spec.negative) == (
+        (PDQ,),
+        Path("/packs/lists/b.txt"),
+        31,
+        50,
+        False,
+    )
+
+
+def test_exact_hashes_match_in_any_case() -> None:
+    bank = bank_of({"sha256": [SHA256], "md5": [MD5.upper()]})
+    hits = bank.lookup(Media(sha256=SHA256.upper(), md5=MD5))
+    assert [(h.algo, h.value, h.distance) for h in hits] == [
+        ("sha256", SHA256, 0),
+        ("md5", MD5, 0),
+    ]
+    assert bank.lookup(Media(sha256="0" * 64)) == []
+
+
+def test_pdq_matches_within_the_bank_distance_only() -> None:
+    bank = bank_of({"pdq": [PDQ]})
+    [hit] = bank.lookup(Media(pdq=flipped(PDQ, 31), pdq_quality=100))
+    assert (hit.bank, hit.algo, hit.value, hit.matched, hit.distance) == (
+        "known",
+        "pdq",
+        PDQ,
+        flipped(PDQ, 31),
+        31,
+    )
+    assert bank.lookup(Media(pdq=flipped(PDQ, 32), pdq_quality=100)) == []
+    strict = bank_of({"pdq": [PDQ], "pdq_max_distance": 10})
+    assert strict.lookup(Media(pdq=flipped(PDQ, 10)))
+    assert strict.lookup(Media(pdq=flipped(PDQ, 11))) == []
+
+
+def test_low_quality_pdq_neither_enters_nor_matches(tmp_path: Path) -> None:
+    listing = tmp_path / "list.csv"
+    listing.write_text(f"pdq,quality\n{PDQ},49\n{flipped(PDQ, 200)},50\n")
+    bank = bank_of({"file": "list.csv"}, tmp_path)
+    assert bank.counts()["pdq"] == 1
+    assert bank.skipped["low_quality"] == 1
+    assert bank.lookup(Media(pdq=flipped(PDQ, 200), pdq_quality=49)) == []
+    assert bank.lookup(Media(pdq=flipped(PDQ, 200), pdq_quality=50))
+    assert bank.lookup(Media(pdq=flipped(PDQ, 200)))  # quality unknown: matched
+    lenient = bank_of({"file": "list.csv", "min_quality": 0}, tmp_path)
+    assert lenient.counts()["pdq"] == 2
+
+
+def test_negative_banks_suppress_every_match_of_the_media() -> None:
+    known = bank_of({"pdq": [PDQ], "sha256": [SHA256]})
+    benign = load_bank(
+        BankSpec.parse("benign", {"pdq": [flipped(PDQ, 20)], "negative": True}, Path())
+    )
+    banks = BankSet([known, benign])
+    # 25 bits from the known hash and 5 from the benign one: no match, not even by SHA-256
+    assert banks.lookup(Media(pdq=flipped(PDQ, 25), sha256=SHA256)) == []
+    assert [h.bank for h in BankSet([known]).lookup(Media(pdq=flipped(PDQ, 25)))] == ["known"]
+    # 25 bits from the known hash in other places: 45 from the benign one
+    other = f"{int(PDQ, 16) ^ (((1 << 25) - 1) << 100):064x}"
+    assert [h.distance for h in banks.lookup(Media(pdq=other))] == [25]
+
+
+def test_hashes_added_later_match_at_once() -> None:
+    bank = HashBank("live")
+    assert bank.add("pdq", PDQ)
+    assert not bank.add("pdq", PDQ.upper())  # already there
+    assert not bank.add("pdq", flipped(PDQ, 100), quality=10)
+    assert bank.lookup(Media(pdq=flipped(PDQ, 3)))
+    with pytest.raises(ValueError, match="not a md5 hash"):
+        bank.add("md5", "xyz")
+
+
+def test_python_threatexchange_local_file(tmp_path: Path) -> None:
+    source = SHARED_DATA / "threatexchange" / "local_file_sample_signals.extracted.txt"
+    bank = bank_of({"file": str(source)}, tmp_path)
+    assert bank.counts() == {"sha256": 2, "md5": 2, "sha512": 0, "pdq": 16}
+    assert bank.skipped == {"other_type": 3}  # url and raw_text signals
+    assert bank.lookup(Media(pdq=PDQ))
+
+
+def test_python_threatexchange_dataset_csv() -> None:
+    source = SHARED_DATA / "threatexchange" / "tx_dataset_print_csv.extracted.csv"
+    bank = bank_of({"file": str(source)})
+    assert len(bank) == 0
+    assert bank.skipped == {"other_type": 1}
+
+
+def test_plain_file_problems_carry_file_and_line(tmp_path: Path) -> None:
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# known media\n{MD5}\n{SHA256}\npdq {PDQ}\nnot-a-hash\npdq 12ab\n")
+    with pytest.raises(PackError) as caught:
+        bank_of({"file": "list.txt"}, tmp_path)
+    assert [(p.line, p.message.split(":")[0]) for p in caught.value.problems] == [
+        (3, "64 hex digits may be SHA-256 or PDQ"),
+        (5, "not a hash"),
+        (6, "not a pdq hash"),
+    ]
+    assert all(p.file == str(listing) for p in caught.value.problems)
+
+
+def test_single_type_files_take_bare_hashes(tmp_path: Path) -> None:
+    (tmp_path / "sha.txt").write_text(f"{SHA256}\n\n{SHA256.upper()}\n")
+    assert bank_of({"file": "sha.txt", "format": "sha256"}, tmp_path).counts()["sha256"] == 1
+    (tmp_path / "pdq.txt").write_text(f"{PDQ}\n")
+    assert bank_of({"file": "pdq.txt", "format": "pdq"}, tmp_path).counts()["pdq"] == 1
+
+
+def test_csv_with_a_hash_and_a_type_column(tmp_path: Path) -> None:
+    (tmp_path / "list.csv").write_text(
+        f"id,hash_type,hash_value\n1,PDQ,{PDQ}\n2,MD5,{MD5}\n3,TMK,abcd\n"
+    )
+    bank = bank_of({"file": "list.csv"}, tmp_path)
+    assert bank.counts() == {"sha256": 0, "md5": 1, "sha512": 0, "pdq": 1}
+    assert bank.skipped == {"other_type": 1}
+    (tmp_path / "bad.csv").write_text("id,digest\n1,abc\n")
+    with pytest.raises(PackError, match=r"bad\.csv:1: no hash column"):
+        bank_of({"file": "bad.csv"}, tmp_path)
+
+
+def test_tech_against_terrorism_hash_list(tmp_path: Path) -> None:
+    sha512 = "ab" * 64
+    page = {
+        "count": 4,
+        "next": None,
+        "previous": None,
+        "checkpoint": "1724856487.709035,10594",
+        "results": [
+            {
+                "hash_digest": PDQ,
+                "algorithm": "PDQ",
+                "ideology": "islamist",
+                "file_type": "jpg",
+                "deleted": False,
+                "updated_on": 1704901040.2,
+                "created_on": "2025-03-03",
+                "id": 1,
+            },
+            {
+                "hash_digest": MD5,
+                "algorithm": "MD5",
+                "ideology": "far-right",
+                "file_type": "mp4",
+                "deleted": False,
+                "updated_on": 1704901040.2,
+                "created_on": "2025-03-03",
+                "id": 2,
+            },
+            {
+                "hash_digest": sha512,
+                "algorithm": "SHA512",
+                "ideology": "islamist",
+                "file_type": "pdf",
+                "deleted": False,
+                "updated_on": 1.0,
+                "created_on": "x",
+                "id": 3,
+            },
+            {
+                "hash_digest": SHA256,
+                "algorithm": "SHA256",
+                "ideology": "islamist",
+                "file_type": "jpg",
+                "deleted": True,
+                "updated_on": 1.0,
+                "created_on": "x",
+                "id": 4,
+            },
+        ],
+    }
+    (tmp_path / "tat.json").write_text(json.dumps(page))
+    bank = bank_of({"file": "tat.json"}, tmp_path)
+    assert bank.counts() == {"sha256": 0, "md5": 1, "sha512": 1, "pdq": 1}
+    assert bank.skipped == {"deleted": 1}
+    assert bank.lookup(Media(md5=MD5))
+
+
+def test_malformed_tat_entries_are_named() -> None:
+    source = SHARED_DATA / "tcap" / "tat_hash_list_v2_page.extracted.json"  # mock values
+    with pytest.raises(PackError) as caught:
+        bank_of({"file": str(source), "format": "tat"})
+    assert [p.message for p in caught.value.problems] == [
+        "results[0]: not a MD5 hash: '123abc'",
+        "results[1]: not a MD5 hash: '456def'",
+        "results[2]: not a PDQ hash: '789ghi'",
+    ]
+
+
+def test_hma_bank_content(tmp_path: Path) -> None:
+    items = [
+        {"id": 1, "bank": {"name": "b"}, "signals": {"pdq": PDQ, "video_md5": MD5}},
+        {"id": 2, "bank": {"name": "b"}, "signals": {"url_md5": MD5}},
+    ]
+    (tmp_path / "bank.json").write_text(json.dumps(items))
+    assert bank_of({"file": "bank.json"}, tmp_path).counts()["pdq"] == 1
+    (tmp_path / "bank.jsonl").write_text("\n".join(json.dumps(i) for i in items) + "\n{oops\n")
+    with pytest.raises(PackError, match=r"bank.jsonl:3: invalid JSON"):
+        bank_of({"file": "bank.jsonl"}, tmp_path)
+
+
+def test_a_missing_file_is_a_pack_problem(tmp_path: Path) -> None:
+    with pytest.raises(PackError, match="cannot read hash list"):
+        bank_of({"file": "nowhere.txt"}, tmp_path)
+
+
+def test_many_problems_are_cut_short(tmp_path: Path) -> None:
+    (tmp_path / "junk.txt").write_text("junk\n" * 1000)
+    with pytest.raises(PackError) as caught:
+        bank_of({"file": "junk.txt"}, tmp_path)
+    assert len(caught.value.problems) == 21
+    assert caught.value.problems[-1].message == "too many problems; stopped"
+
+
+@pytest.mark.parametrize(("export", "fmt"), [(export_plain, "plain"), (export_csv, "csv")])
+def test_export_and_load_again_give_the_same_bank(tmp_path: Path, export: Any, fmt: str) -> None:
+    bank = bank_of({"pdq": [PDQ, flipped(PDQ, 40)], "sha256": [SHA256], "md5": [MD5]})
+    out = io.StringIO()
+    assert export(bank, out) == 4
+    (tmp_path / "exported").write_text(out.getvalue())
+    again = bank_of({"file": "exported", "format": fmt}, tmp_path)
+    assert sorted(again.entries()) == sorted(bank.entries())
+    assert out.getvalue().splitlines()[0] == (
+        f"sha256 {SHA256}" if fmt == "plain" else "signal_type,signal_str"
+    )
