@@ -159,6 +159,65 @@ def _open_input(path: Path) -> IO[bytes]:
         raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
 
 
+@main.command("hash")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--dihedral", is_flag=True, help="Also the PDQ of the 8 rotations and flips.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=20.0,
+    show_default=True,
+    help="Seconds one file may take to decode and hash.",
+)
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=64 * 1024 * 1024,
+    show_default=True,
+    help="Larger files are refused unread.",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=50_000_000,
+    show_default=True,
+    help="Images with more pixels are refused undecoded.",
+)
+def hash_files(
+    files: tuple[Path, ...], dihedral: bool, timeout: float, max_bytes: int, max_pixels: int
+) -> None:
+    """SHA-256, MD5 and PDQ (with quality) of media files, as JSON lines.
+
+    Images (JPEG, PNG, WebP, GIF's first frame) get PDQ; videos get vPDQ frame hashes when
+    the vpdq package is installed. Files are decoded in a child process with the limits
+    above; a file that cannot be hashed gets a line with its "error" and makes the exit
+    status 1.
+    """
+    from postwatch.media import VPDQ_AVAILABLE, Hasher, HashOptions, MediaError  # noqa: PLC0415
+
+    options = HashOptions(
+        max_bytes=max_bytes, max_pixels=max_pixels, timeout=timeout, dihedral=dihedral
+    )
+    failed = videos = 0
+    with Hasher(options) as hasher:
+        for path in files:
+            try:
+                hashes = hasher.hash_file(path)
+            except MediaError as exc:
+                failed += 1
+                line = {"file": str(path), "error": exc.reason, "message": str(exc)}
+            else:
+                videos += hashes.kind == "video"
+                line = {"file": str(path), **hashes.to_json()}
+            sys.stdout.buffer.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+            sys.stdout.buffer.flush()
+    if videos and not VPDQ_AVAILABLE:
+        click.echo("vpdq is not installed: videos got exact hashes only", err=True)
+    if failed:
+        click.echo(f"{failed} of {len(files)} files not hashed", err=True)
+        sys.exit(1)
+
+
 @main.command()
 @click.option(
     "--rules",
