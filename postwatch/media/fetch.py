@@ -142,7 +142,8 @@ class MediaFetcher:
             await asyncio.to_thread(self._hasher.close)
 
     async def enrich(self, post: dict[str, Any]) -> dict[str, Any]:
-        """A copy of the post with its media hashed where that could be done."""
+        """A copy of the post with its media hashed where that could be done (the post
+        itself when it has no media)."""
         media = post.get("media")
         if not isinstance(media, list) or not media:
             return post

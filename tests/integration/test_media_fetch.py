@@ -1,0 +1,188 @@
+"""The media fetcher against a local HTTP server that serves the PDQ reference images and
+every way a download can go wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiohttp import web
+
+from postwatch.media import HashOptions
+from postwatch.media.fetch import FetchOptions, MediaFetcher
+from tests.conftest import SHARED_DATA
+
+RESOURCES = SHARED_DATA / "pdq" / "python-threatexchange-resources"
+LA_PDQ = "accb6d39648035f8125c8ce6ba65007de7b54c67a2d93ef7b8f33b0611306715"
+SAMPLE_B_PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+SAMPLE_B_SHA256 = "b5b0799616df52d475a3968dc7e54f1d0724c912244ffa6175bc786375dd7298"
+
+
+async def _file(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    types = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+    path = RESOURCES / name
+    return web.Response(body=path.read_bytes(), content_type=types[path.suffix])
+
+
+async def _redirect(request: web.Request) -> web.Response:
+    hops = int(request.match_info["hops"])
+    target = "/img/sample-b.jpg" if hops == 0 else f"/redirect/{hops - 1}"
+    raise web.HTTPFound(target)
+
+
+async def _html(_: web.Request) -> web.Response:
+    return web.Response(text="<html>a page, not an image</html>", content_type="text/html")
+
+
+async def _lying(_: web.Request) -> web.Response:
+    return web.Response(body=b"<html>not a jpeg</html>", content_type="image/jpeg")
+
+
+async def _broken(_: web.Request) -> web.Response:
+    data = (RESOURCES / "rgb.jpeg").read_bytes()
+    return web.Response(body=data[: len(data) // 3], content_type="image/jpeg")
+
+
+async def _big(_: web.Request) -> web.Response:
+    return web.Response(body=b"\xff\xd8\xff" + bytes(500_000), content_type="image/jpeg")
+
+
+async def _big_streamed(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "image/png"})
+    response.enable_chunked_encoding()  # no Content-Length: the cap applies as it streams
+    await response.prepare(request)
+    for _ in range(60):
+        await response.write(bytes(10_000))
+    await response.write_eof()
+    return response
+
+
+async def _slow(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "image/png"})
+    await response.prepare(request)
+    for _ in range(10):  # 2 s in all, far past the client's limit
+        await response.write(b"\x89PNG\r\n\x1a\n")
+        await asyncio.sleep(0.2)
+    return response
+
+
+@asynccontextmanager
+async def media_server() -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_get("/img/{name}", _file)
+    app.router.add_get("/redirect/{hops}", _redirect)
+    app.router.add_get("/page", _html)
+    app.router.add_get("/lying.jpg", _lying)
+    app.router.add_get("/broken.jpg", _broken)
+    app.router.add_get("/big.jpg", _big)
+    app.router.add_get("/big-streamed.png", _big_streamed)
+    app.router.add_get("/slow.png", _slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def post_with(media: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "schema": "postwatch.post/1",
+        "id": "test:1",
+        "source": "test",
+        "author": {"id": "test:a"},
+        "created_at": "2025-07-25T10:00:00Z",
+        "text": "",
+        "media": media,
+    }
+
+
+LOCAL = FetchOptions(allow_private_addresses=True, max_bytes=400_000, timeout=1.0, max_redirects=3)
+
+
+def test_images_are_hashed_and_every_failure_is_counted() -> None:
+    async def run() -> tuple[dict[str, Any], MediaFetcher, float]:
+        async with media_server() as base, MediaFetcher(LOCAL) as fetcher:
+            post = post_with(
+                [
+                    {"url": f"{base}/img/LA.png", "kind": "image"},
+                    {"url": f"{base}/redirect/2"},  # two hops, then sample-b.jpg; no kind
+                    {"url": f"{base}/redirect/5", "kind": "image"},
+                    {"url": f"{base}/page", "kind": "image"},
+                    {"url": f"{base}/missing.png", "kind": "image"},
+                    {"url": f"{base}/lying.jpg", "kind": "image"},
+                    {"url": f"{base}/broken.jpg", "kind": "image"},
+                    {"url": f"{base}/big.jpg", "kind": "image"},
+                    {"url": f"{base}/big-streamed.png", "kind": "image"},
+                    {"url": f"{base}/slow.png", "kind": "image"},
+                    {"url": f"{base}/img/LA.png", "kind": "video"},  # kind not fetched
+                    {"kind": "image"},  # no URL
+                    {"url": f"{base}/img/LA.png", "kind": "image", "sha256": "0" * 64},
+                ]
+            )
+            started = time.monotonic()
+            enriched = await fetcher.enrich(post)
+            return enriched, fetcher, time.monotonic() - started
+
+    enriched, fetcher, took = asyncio.run(run())
+    media = enriched["media"]
+    assert (media[0]["pdq"], media[0]["pdq_quality"]) == (LA_PDQ, 100)
+    assert (media[1]["pdq"], media[1]["sha256"], media[1]["kind"]) == (
+        SAMPLE_B_PDQ,
+        SAMPLE_B_SHA256,
+        "image",
+    )
+    for item in media[2:12]:
+        assert "sha256" not in item
+        assert "pdq" not in item
+    assert media[12]["sha256"] == "0" * 64
+    assert fetcher.stats.fetched == 2
+    assert fetcher.stats.skipped == 3
+    assert fetcher.stats.failed == {
+        "redirects": 1,
+        "content_type": 1,
+        "http_status": 1,
+        "magic": 1,
+        "decode": 1,
+        "too_large": 2,
+        "timeout": 1,
+    }
+    assert took < 5  # the slow download was cut at its 1 s limit, not waited for
+
+
+def test_private_addresses_are_refused_unless_allowed() -> None:
+    async def run() -> tuple[dict[str, Any], MediaFetcher]:
+        async with media_server() as base, MediaFetcher(FetchOptions(timeout=5)) as fetcher:
+            port = base.rsplit(":", 1)[1]
+            post = post_with(
+                [
+                    {"url": f"{base}/img/LA.png", "kind": "image"},
+                    {"url": f"http://localhost:{port}/img/LA.png", "kind": "image"},
+                    {"url": f"http://[::1]:{port}/img/LA.png", "kind": "image"},
+                ]
+            )
+            return await fetcher.enrich(post), fetcher
+
+    enriched, fetcher = asyncio.run(run())
+    assert all("sha256" not in item for item in enriched["media"])
+    assert fetcher.stats.failed == {"address": 3}
+
+
+def test_the_post_is_returned_unchanged_where_there_is_nothing_to_fetch() -> None:
+    async def run() -> tuple[dict[str, Any], MediaFetcher]:
+        options = FetchOptions(hash_options=HashOptions(timeout=5))
+        async with MediaFetcher(options) as fetcher:
+            post = post_with([])
+            assert await fetcher.enrich(post) is post
+            return await fetcher.enrich(post_with([{"url": "ftp://example.org/a.png"}])), fetcher
+
+    enriched, fetcher = asyncio.run(run())
+    assert enriched["media"] == [{"url": "ftp://example.org/a.png"}]
+    assert fetcher.stats.skipped == 1
