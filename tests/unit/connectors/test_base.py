@@ -1,0 +1,72 @@
+"""Backoff, the memory of recent keys, source timestamps, HTTP retry hints, the registry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from postwatch.connectors.base import (
+    Backoff,
+    MalformedEvent,
+    RecentKeys,
+    UnknownConnector,
+    parse_time,
+)
+from postwatch.connectors.http import retry_after
+from postwatch.connectors.registry import CONNECTORS, check_registered
+
+
+def test_backoff_grows_to_its_ceiling_with_full_jitter() -> None:
+    backoff = Backoff(initial=1.0, maximum=30.0)
+    assert [backoff.delay(n, rand=lambda: 1.0) for n in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    assert backoff.delay(3, rand=lambda: 0.25) == 2.0
+    assert backoff.delay(10_000, rand=lambda: 1.0) == 30.0
+
+
+def test_backoff_never_waits_less_than_the_source_asked() -> None:
+    backoff = Backoff(initial=1.0, maximum=30.0)
+    assert backoff.delay(0, retry_after=120.0, rand=lambda: 0.5) == 120.0
+    assert backoff.delay(4, retry_after=3.0, rand=lambda: 0.5) == 8.0
+
+
+def test_recent_keys_forget_the_oldest_first() -> None:
+    keys = RecentKeys(3, ["a", "b"])
+    keys.add("c")
+    keys.add("a")  # seen again: now the newest
+    keys.add("d")
+    assert "b" not in keys
+    assert keys.keys() == ["c", "a", "d"]
+    assert RecentKeys(3, keys.keys()).keys() == ["c", "a", "d"]
+
+
+def test_source_times_are_timezone_aware() -> None:
+    assert parse_time("2022-08-30T23:05:46.839Z") == datetime(
+        2022, 8, 30, 23, 5, 46, 839000, tzinfo=UTC
+    )
+    assert parse_time("2026-07-04T14:38:02+02:00").utcoffset() == timedelta(hours=2)
+    assert parse_time("2026-07-04T14:38:02").tzinfo is UTC
+    for bad in ("yesterday", None, 17, "2026-13-01T00:00:00Z"):
+        with pytest.raises(MalformedEvent) as caught:
+            parse_time(bad)
+        assert caught.value.reason == "bad_timestamp"
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    now = datetime(2026, 7, 4, 14, 0, 0, tzinfo=UTC)
+    assert retry_after("120") == 120.0
+    assert retry_after("Sat, 04 Jul 2026 14:01:30 GMT", now) == 90.0
+    assert retry_after("Sat, 04 Jul 2026 13:00:00 GMT", now) == 0.0
+    assert retry_after(None) is None
+    assert retry_after("soon") is None
+
+
+def test_registered_names_are_the_sources_and_strangers_are_refused() -> None:
+    assert sorted(CONNECTORS) == ["bluesky", "mastodon", "rss", "webhook"]
+    assert all(cls.source == name for name, cls in CONNECTORS.items())
+
+    class Impostor(CONNECTORS["rss"]):  # type: ignore[misc, valid-type] - a subclass on purpose
+        pass
+
+    with pytest.raises(UnknownConnector):
+        check_registered(Impostor([], instance="x"))
