@@ -151,7 +151,7 @@ def test_a_status_with_media_maps_field_by_field() -> None:
 def test_a_boost_is_the_boosters_post_of_the_boosted_text() -> None:
     original = entities()["Status"][0]
     booster = entities()["Account"][0]
-    boost = {
+    boost: dict[str, Any] = {
         "id": "110000000000000001",
         "created_at": "2023-01-01T00:00:00.000Z",
         "url": None,
