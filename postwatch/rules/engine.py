@@ -1,10 +1,11 @@
 """The matching engine: packs compiled once, `evaluate(post)` many times.
 
 Compilation gathers every leaf condition of every rule into indexes keyed by what a post
-can present (folded terms, author ids, link hosts, media hashes). Evaluating a post looks
-each of its features up once, which gives the leaves that hold for it and so the only rules
-that can match; just those rules' condition trees are then evaluated. The cost of a post
-therefore grows with what it matches, not with the number of rules.
+can present: all keyword terms and regexes of all rules go into one `TextMatcher`, author
+ids, link hosts and media hashes into dictionaries. Evaluating a post looks each of its
+features up once, which gives the leaves that hold for it and so the only rules that can
+match; just those rules' condition trees are then evaluated. The cost of a post therefore
+grows with what it matches, not with the number of rules.
 
 Results are deterministic: matches come in pack order, then rule order, and evidence in the
 order of the rule's conditions and of the positions in the post.
@@ -14,13 +15,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from urllib.parse import urlsplit
+from itertools import product
 
-from postwatch.rules.matchers.keywords import KeywordIndex
+from postwatch.rules.matchers.text import TextMatcher
+from postwatch.rules.matchers.urls import host, urls_in_text
 from postwatch.rules.model import (
     Accounts,
     AllOf,
     AnyOf,
+    AtLeast,
     Condition,
     Domains,
     Evidence,
@@ -28,12 +31,13 @@ from postwatch.rules.model import (
     Keywords,
     Leaf,
     Match,
+    Not,
     Pack,
     Post,
+    Regex,
     Rule,
     Status,
 )
-from postwatch.rules.normalize import fold, fold_term
 
 __all__ = ["Engine"]
 
@@ -41,17 +45,30 @@ _HASH_FIELDS = ("sha256", "md5")
 
 
 def _leaves(condition: Condition) -> list[Leaf]:
-    if isinstance(condition, AnyOf | AllOf):
-        return [leaf for child in condition.children for leaf in _leaves(child)]
-    return [condition]
+    match condition:
+        case AnyOf(children=children) | AllOf(children=children) | AtLeast(children=children):
+            return [leaf for child in children for leaf in _leaves(child)]
+        case Not(child=child):
+            return _leaves(child)
+        case _:
+            return [condition]
 
 
-def _host(url: str) -> str | None:
-    try:
-        host = urlsplit(url if "//" in url else "//" + url).hostname
-    except ValueError:
-        return None
-    return host.rstrip(".") if host else None
+def _field_values(post: Post, field: str) -> list[tuple[str, str]]:
+    """(evidence field name, value) of each value of a post field; links include the URLs
+    written in the text (named `text`, their spans are found again by the matchers)."""
+    match field:
+        case "text":
+            return [("text", post.text)] if post.text else []
+        case "hashtags":
+            return [(f"hashtags[{i}]", tag) for i, tag in enumerate(post.hashtags)]
+        case "links":
+            return [(f"links[{i}]", link) for i, link in enumerate(post.links)]
+        case "author.handle":
+            return [("author.handle", post.author.handle)] if post.author.handle else []
+        case _:
+            name = post.author.display_name
+            return [("author.display_name", name)] if name else []
 
 
 class Engine:
@@ -65,28 +82,33 @@ class Engine:
         leaf_ids: dict[Leaf, int] = {}
         self._leaf_rules: list[list[int]] = []
         for rule_index, rule in enumerate(self.rules):
+            exceptions = _leaves(rule.exceptions) if rule.exceptions is not None else []
             for leaf in _leaves(rule.match):
                 leaf_id = leaf_ids.setdefault(leaf, len(leaf_ids))
-                if leaf_id == len(self._leaf_rules):
+                while leaf_id >= len(self._leaf_rules):
                     self._leaf_rules.append([])
                 if rule_index not in self._leaf_rules[leaf_id]:
                     self._leaf_rules[leaf_id].append(rule_index)
+            for leaf in exceptions:
+                leaf_ids.setdefault(leaf, len(leaf_ids))
         self._leaf_ids = leaf_ids
-
         self._index_leaves()
 
     def _index_leaves(self) -> None:
         """Index every leaf by the post feature that makes it hold."""
-        terms: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        # (field, term or pattern as written) -> leaves
+        self._terms: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self._patterns: dict[tuple[str, str], list[int]] = defaultdict(list)
         self._accounts: dict[str, list[int]] = defaultdict(list)
         self._domains: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self._hashes: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
         banks = {(p.id, name): bank for p in self.packs for name, bank in p.banks.items()}
         for leaf, leaf_id in self._leaf_ids.items():
             match leaf:
-                case Keywords(terms=written):
-                    for term in written:
-                        terms[fold_term(term)].append((leaf_id, term))
+                case Keywords(terms=values, fields=fields) | Regex(patterns=values, fields=fields):
+                    index = self._terms if isinstance(leaf, Keywords) else self._patterns
+                    for field, value in product(fields, values):
+                        index[(field, value)].append(leaf_id)
                 case Accounts(ids=ids):
                     for account in ids:
                         self._accounts[account].append(leaf_id)
@@ -98,8 +120,10 @@ class Engine:
                     for algo in _HASH_FIELDS:
                         for value in getattr(bank, algo):
                             self._hashes[(algo, value)].append((leaf_id, bank_name))
-        self._terms = dict(terms)
-        self._keywords = KeywordIndex(self._terms)
+        self._text_fields = sorted({f for f, _ in self._terms} | {f for f, _ in self._patterns})
+        self._matcher = TextMatcher(
+            dict.fromkeys(t for _, t in self._terms), dict.fromkeys(p for _, p in self._patterns)
+        )
 
     def evaluate(self, post: Post) -> list[Match]:
         """Every rule (live or shadow) that matches the post, with its evidence."""
@@ -110,21 +134,24 @@ class Engine:
         matches: list[Match] = []
         for rule_index in candidates:
             rule = self.rules[rule_index]
+            if not rule.scope.covers(post):
+                continue
             evidence = self._holds(rule.match, found)
-            if evidence is not None:
-                matches.append(Match(rule, post, tuple(evidence)))
+            if evidence is None or (
+                rule.exceptions is not None and self._holds(rule.exceptions, found) is not None
+            ):
+                continue
+            matches.append(Match(rule, post, tuple(evidence)))
         return matches
 
     def _leaf_evidence(self, post: Post) -> dict[int, list[Evidence]]:
         found: dict[int, list[Evidence]] = defaultdict(list)
-        if self._terms and post.text:
-            self._keyword_evidence(post.text, found)
+        if self._text_fields:
+            self._text_evidence(post, found)
         for leaf_id in self._accounts.get(post.author.id, ()):
             found[leaf_id].append(Evidence("account", "author.id", post.author.id))
         if self._domains:
-            for i, link in enumerate(post.links):
-                for leaf_id, domain in self._domain_leaves(link):
-                    found[leaf_id].append(Evidence("domain", f"links[{i}]", domain, None, link))
+            self._domain_evidence(post, found)
         if self._hashes:
             for i, media in enumerate(post.media):
                 for algo in _HASH_FIELDS:
@@ -135,17 +162,40 @@ class Engine:
                         )
         return found
 
-    def _keyword_evidence(self, text: str, found: dict[int, list[Evidence]]) -> None:
-        folded = fold(text)
-        for term, start, end in self._keywords.find(folded.text):
-            span = folded.to_original(start, end)
-            matched = text[span[0] : span[1]]
-            for leaf_id, written in self._terms[term]:
-                found[leaf_id].append(Evidence("keyword", "text", written, span, matched))
+    def _text_evidence(self, post: Post, found: dict[int, list[Evidence]]) -> None:
+        kinds: list[str] = []
+        names: list[str] = []
+        values: list[str] = []
+        for field in self._text_fields:
+            for name, value in _field_values(post, field):
+                kinds.append(field)
+                names.append(name)
+                values.append(value)
+        if not values:
+            return
+        for hits, index, kind in (
+            (self._matcher.keywords(values), self._terms, "keyword"),
+            (self._matcher.regex(values), self._patterns, "regex"),
+        ):
+            for hit in hits:
+                value = values[hit.index]
+                for leaf_id in index.get((kinds[hit.index], hit.key), ()):
+                    found[leaf_id].append(
+                        Evidence(kind, names[hit.index], hit.key, hit.span, value[slice(*hit.span)])
+                    )
 
-    def _domain_leaves(self, link: str) -> list[tuple[int, str]]:
-        """The domain leaves that hold for a link: its host and each parent domain of it."""
-        host = _host(link)
+    def _domain_evidence(self, post: Post, found: dict[int, list[Evidence]]) -> None:
+        for i, link in enumerate(post.links):
+            for leaf_id, domain in self._domain_leaves(host(link)):
+                found[leaf_id].append(Evidence("domain", f"links[{i}]", domain, None, link))
+        for url, span in urls_in_text(post.text):
+            for leaf_id, domain in self._domain_leaves(host(url)):
+                found[leaf_id].append(
+                    Evidence("domain", "text", domain, span, post.text[span[0] : span[1]])
+                )
+
+    def _domain_leaves(self, host: str | None) -> list[tuple[int, str]]:
+        """The domain leaves that hold for a host: the host and each parent domain of it."""
         labels = host.lower().split(".") if host else []
         return [
             hit for k in range(len(labels)) for hit in self._domains.get(".".join(labels[k:]), ())
@@ -157,16 +207,21 @@ class Engine:
         """The evidence that makes the condition hold, or None when it does not."""
         match condition:
             case AnyOf(children=children):
-                parts = [self._holds(child, found) for child in children]
-                held = [e for part in parts if part is not None for e in part]
-                return held if any(part is not None for part in parts) else None
+                return self._at_least(1, children, found)
             case AllOf(children=children):
-                held = []
-                for child in children:
-                    part = self._holds(child, found)
-                    if part is None:
-                        return None
-                    held.extend(part)
-                return held
+                return self._at_least(len(children), children, found)
+            case AtLeast(n=n, children=children):
+                return self._at_least(n, children, found)
+            case Not(child=child):
+                return [] if self._holds(child, found) is None else None
             case _:
                 return found.get(self._leaf_ids[condition])
+
+    def _at_least(
+        self, n: int, children: tuple[Condition, ...], found: dict[int, list[Evidence]]
+    ) -> list[Evidence] | None:
+        """The evidence of every child that holds, if at least n of them hold."""
+        parts = [self._holds(child, found) for child in children]
+        if sum(part is not None for part in parts) < n:
+            return None
+        return [e for part in parts if part is not None for e in part]

@@ -16,26 +16,48 @@ from typing import Any
 import yaml
 
 from postwatch.rules.errors import PackError, PackProblem
+from postwatch.rules.matchers.text import check_regex
 from postwatch.rules.model import (
+    FIELDS,
     Accounts,
     AllOf,
     AnyOf,
+    AtLeast,
     Bank,
     Condition,
     Domains,
     Hashes,
     Keywords,
+    Not,
     Pack,
+    Regex,
     Rule,
+    RuleTest,
+    Scope,
     Severity,
     Status,
 )
 from postwatch.rules.normalize import fold_term
+from postwatch.rules.posts import InvalidPost, post_from_dict
 
 __all__ = ["load_pack", "load_packs", "parse_pack"]
 
 _PACK_KEYS = {"pack", "version", "description", "lists", "watchlists", "banks", "rules"}
-_RULE_KEYS = {"id", "title", "description", "severity", "tags", "status", "match"}
+_RULE_KEYS = {
+    "id",
+    "title",
+    "description",
+    "severity",
+    "tags",
+    "status",
+    "scope",
+    "match",
+    "exceptions",
+    "tests",
+}
+_SCOPE_KEYS = {"sources", "languages"}
+_TEST_KEYS = {"match", "no_match"}
+_TEST_TIME = "2025-01-01T00:00:00Z"
 _BANK_KEYS = {"sha256", "md5"}
 _HEX_LENGTHS = {"sha256": 64, "md5": 32}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
@@ -314,7 +336,15 @@ def _parse_rule(doc: Any, line: int, *, pack: str, version: int, ctx: _Context) 
     if "match" not in doc:
         ctx.problem(line, "a rule needs a 'match' condition")
     else:
-        match = _parse_condition(doc["match"], _line_of(doc, "match", line), ctx)
+        match_line = _line_of(doc, "match", line)
+        match = _parse_condition(doc["match"], match_line, ctx)
+        if match is not None and not _needs_evidence(match):
+            ctx.problem(match_line, "'match' can hold with no evidence (a bare 'not'?)")
+    exceptions = None
+    if "exceptions" in doc:
+        exceptions = _parse_exceptions(doc["exceptions"], _line_of(doc, "exceptions", line), ctx)
+    scope = _parse_scope(doc, line, ctx)
+    tests = _parse_tests(doc, line, rule_id, scope, ctx)
     if len(ctx.problems) > before or match is None or not isinstance(title, str):
         return None
     assert isinstance(severity, Severity)
@@ -330,7 +360,102 @@ def _parse_rule(doc: Any, line: int, *, pack: str, version: int, ctx: _Context) 
         status=status,
         source_file=ctx.file,
         line=line,
+        exceptions=exceptions,
+        scope=scope,
+        tests=tests,
     )
+
+
+def _needs_evidence(condition: Condition) -> bool:
+    """Whether the condition can only hold with some evidence (an alert needs one)."""
+    match condition:
+        case AnyOf(children=children):
+            return all(_needs_evidence(c) for c in children)
+        case AllOf(children=children):
+            return any(_needs_evidence(c) for c in children)
+        case AtLeast(n=n, children=children):
+            return sum(not _needs_evidence(c) for c in children) < n
+        case Not():
+            return False
+        case _:
+            return True
+
+
+def _parse_exceptions(value: Any, line: int, ctx: _Context) -> Condition | None:
+    """A condition, or a list of conditions any of which makes an exception."""
+    if isinstance(value, _Seq):
+        return _CONDITIONS["any"](value, line, ctx)
+    return _parse_condition(value, line, ctx)
+
+
+def _parse_scope(doc: _Map, line: int, ctx: _Context) -> Scope:
+    spec = _mapping(doc, "scope", ctx)
+    if spec is None:
+        return Scope()
+    scope_line = _line_of(doc, "scope", line)
+    for key in spec:
+        if key not in _SCOPE_KEYS:
+            ctx.problem(_line_of(spec, key, scope_line), f"unknown key {key!r} in scope")
+    sources, languages = (
+        frozenset(
+            s.strip().lower()
+            for s, _ in _strings(
+                spec.get(key, _Seq()), _line_of(spec, key, scope_line), f"scope {key}", ctx
+            )
+        )
+        for key in ("sources", "languages")
+    )
+    return Scope(sources, frozenset(lang.split("-", 1)[0] for lang in languages))
+
+
+def _parse_tests(
+    doc: _Map, line: int, rule_id: str, scope: Scope, ctx: _Context
+) -> tuple[RuleTest, ...]:
+    spec = _mapping(doc, "tests", ctx)
+    if spec is None:
+        return ()
+    tests_line = _line_of(doc, "tests", line)
+    for key in spec:
+        if key not in _TEST_KEYS:
+            ctx.problem(_line_of(spec, key, tests_line), f"unknown key {key!r} in tests")
+    defaults: dict[str, Any] = {
+        "schema": "postwatch.post/1",
+        "source": min(scope.sources, default="test"),
+        "created_at": _TEST_TIME,
+        "text": "",
+    }
+    if scope.languages:
+        defaults["lang"] = min(scope.languages)
+    tests: list[RuleTest] = []
+    for kind in ("match", "no_match"):
+        posts = spec.get(kind, _Seq())
+        kind_line = _line_of(spec, kind, tests_line)
+        if not isinstance(posts, _Seq):
+            ctx.problem(kind_line, f"tests {kind} must be a list of posts")
+            continue
+        for i, fields in enumerate(posts):
+            post_line = _line_of(posts, i, kind_line)
+            if not isinstance(fields, _Map):
+                ctx.problem(post_line, f"tests {kind}[{i}] must be a mapping of post fields")
+                continue
+            author = {"id": "test:author", **dict(fields.get("author") or {})}
+            doc_post = {**defaults, "id": f"test:{rule_id}/{kind}/{i}", **fields, "author": author}
+            try:
+                post = post_from_dict(_plain(doc_post))
+            except InvalidPost as exc:
+                ctx.problem(post_line, f"tests {kind}[{i}] is not a valid post: {exc.error}")
+                continue
+            tests.append(RuleTest(kind == "match", post, post_line))
+    return tuple(tests)
+
+
+def _plain(value: Any) -> Any:
+    """The value with the loader's line-keeping containers made plain dicts and lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _enum(doc: _Map, key: str, line: int, ctx: _Context, *, members: Any, default: str) -> object:
@@ -367,7 +492,7 @@ _ConditionParser = Callable[[Any, int, _Context], Condition | None]
 def _parse_group(kind: type[AnyOf] | type[AllOf]) -> _ConditionParser:
     def parse(value: Any, line: int, ctx: _Context) -> Condition | None:
         if not isinstance(value, _Seq) or not value:
-            ctx.problem(line, "'any' and 'all' take a non-empty list of conditions")
+            ctx.problem(line, "'any', 'all' and 'of' take a non-empty list of conditions")
             return None
         children = [
             _parse_condition(child, _line_of(value, i, line), ctx) for i, child in enumerate(value)
@@ -379,9 +504,74 @@ def _parse_group(kind: type[AnyOf] | type[AllOf]) -> _ConditionParser:
     return parse
 
 
+def _fields_form(
+    value: Any, line: int, key: str, what: str, ctx: _Context
+) -> tuple[Any, tuple[str, ...]] | None:
+    """A list of values, or {KEY: [values], fields: [names]}: the values and the fields."""
+    if not isinstance(value, _Map):
+        return value, ("text",)
+    unknown = set(value) - {key, "fields"}
+    for name in sorted(unknown):
+        ctx.problem(_line_of(value, name, line), f"unknown key {name!r} in '{what}'")
+    fields: list[str] = []
+    fields_line = _line_of(value, "fields", line)
+    for name, name_line in _strings(
+        value.get("fields", _Seq(["text"])), fields_line, "'fields'", ctx
+    ):
+        if name not in FIELDS:
+            ctx.problem(name_line, f"unknown field {name!r} (one of {', '.join(FIELDS)})")
+        else:
+            fields.append(name)
+    if key not in value:
+        ctx.problem(line, f"'{what}' needs '{key}'")
+        return None
+    if unknown or not fields:
+        return None
+    return value[key], tuple(dict.fromkeys(fields))
+
+
+def _parse_regex(value: Any, line: int, ctx: _Context) -> Condition | None:
+    form = _fields_form(value, line, "patterns", "regex", ctx)
+    if form is None:
+        return None
+    patterns: list[str] = []
+    for item, item_line in _strings(form[0], line, "'regex'", ctx):
+        reason = check_regex(item)
+        if reason is not None:
+            ctx.problem(item_line, f"regex {item!r} {reason}")
+        else:
+            patterns.append(item)
+    return Regex(tuple(dict.fromkeys(patterns)), form[1]) if patterns else None
+
+
+def _parse_not(value: Any, line: int, ctx: _Context) -> Condition | None:
+    child = _parse_condition(value, line, ctx)
+    return Not(child) if child is not None else None
+
+
+def _parse_at_least(value: Any, line: int, ctx: _Context) -> Condition | None:
+    if not isinstance(value, _Map) or set(value) != {"n", "of"}:
+        ctx.problem(line, "'at_least' takes {n: NUMBER, of: [conditions]}")
+        return None
+    n, of = value["n"], value["of"]
+    group = _CONDITIONS["any"](of, _line_of(value, "of", line), ctx)
+    if not isinstance(group, AnyOf):
+        return None
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= len(group.children):
+        ctx.problem(
+            _line_of(value, "n", line),
+            f"'at_least' n must be from 1 to the number of conditions ({len(group.children)})",
+        )
+        return None
+    return AtLeast(n, group.children)
+
+
 def _parse_keywords(value: Any, line: int, ctx: _Context) -> Condition | None:
+    form = _fields_form(value, line, "terms", "keywords", ctx)
+    if form is None:
+        return None
     terms: list[str] = []
-    for item, item_line in _strings(value, line, "'keywords'", ctx):
+    for item, item_line in _strings(form[0], line, "'keywords'", ctx):
         if item.startswith("$"):
             listed = ctx.lists.get(item[1:])
             if listed is None:
@@ -392,7 +582,7 @@ def _parse_keywords(value: Any, line: int, ctx: _Context) -> Condition | None:
             ctx.problem(item_line, f"keyword {item!r} has no letters or digits to match")
         else:
             terms.append(item)
-    return Keywords(tuple(dict.fromkeys(terms))) if terms else None
+    return Keywords(tuple(dict.fromkeys(terms)), form[1]) if terms else None
 
 
 def _parse_hashes(value: Any, line: int, ctx: _Context) -> Condition | None:
@@ -431,7 +621,10 @@ def _parse_domains(value: Any, line: int, ctx: _Context) -> Condition | None:
 _CONDITIONS: dict[str, _ConditionParser] = {
     "any": _parse_group(AnyOf),
     "all": _parse_group(AllOf),
+    "not": _parse_not,
+    "at_least": _parse_at_least,
     "keywords": _parse_keywords,
+    "regex": _parse_regex,
     "hashes": _parse_hashes,
     "accounts": _parse_accounts,
     "watchlist": _parse_watchlist,

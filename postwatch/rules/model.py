@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "FIELDS",
     "Accounts",
     "AllOf",
     "AnyOf",
+    "AtLeast",
     "Author",
     "Condition",
     "Domains",
@@ -20,11 +22,18 @@ __all__ = [
     "Leaf",
     "Match",
     "Media",
+    "Not",
     "Post",
+    "Regex",
     "Rule",
+    "RuleTest",
+    "Scope",
     "Severity",
     "Status",
 ]
+
+FIELDS = ("text", "hashtags", "links", "author.handle", "author.display_name")
+"""The post fields that keyword and regex conditions can look at."""
 
 
 class Severity(enum.IntEnum):
@@ -114,9 +123,20 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class Keywords:
-    """Whole-word phrases, matched on folded text; `terms` are as written in the rule."""
+    """Whole-word phrases, matched on folded text; `terms` are as written in the rule.
+
+    `fields` are names from FIELDS."""
 
     terms: tuple[str, ...]
+    fields: tuple[str, ...] = ("text",)
+
+
+@dataclass(frozen=True, slots=True)
+class Regex:
+    """Linear-time regexes, matched on the clean form of the fields (see `normalize`)."""
+
+    patterns: tuple[str, ...]
+    fields: tuple[str, ...] = ("text",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +156,13 @@ class Accounts:
 
 @dataclass(frozen=True, slots=True)
 class Domains:
-    """A link of the post is on one of these hosts or any of their subdomains."""
+    """A link of the post, or a URL written in its text (defanged ones included), is on one
+    of these hosts or any of their subdomains."""
 
     domains: tuple[str, ...]
 
 
-Leaf = Keywords | Hashes | Accounts | Domains
+Leaf = Keywords | Regex | Hashes | Accounts | Domains
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +175,50 @@ class AllOf:
     children: tuple[Condition, ...]
 
 
-Condition = Keywords | Hashes | Accounts | Domains | AnyOf | AllOf
+@dataclass(frozen=True, slots=True)
+class Not:
+    """Holds when the child does not; contributes no evidence."""
+
+    child: Condition
+
+
+@dataclass(frozen=True, slots=True)
+class AtLeast:
+    """Holds when at least `n` of the children hold."""
+
+    n: int
+    children: tuple[Condition, ...]
+
+
+Condition = Keywords | Regex | Hashes | Accounts | Domains | AnyOf | AllOf | Not | AtLeast
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which posts a rule applies to; an empty set does not restrict.
+
+    A post without `lang` is in every language scope: an unknown language is not a reason
+    to miss it. Languages compare by their primary subtag (`en-GB` is `en`).
+    """
+
+    sources: frozenset[str] = frozenset()
+    languages: frozenset[str] = frozenset()
+
+    def covers(self, post: Post) -> bool:
+        if self.sources and post.source not in self.sources:
+            return False
+        if self.languages and post.lang:
+            return post.lang.split("-", 1)[0].lower() in self.languages
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTest:
+    """A post that the rule must match (`expect_match`) or must not, from the pack."""
+
+    expect_match: bool
+    post: Post
+    line: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +233,9 @@ class Rule:
     status: Status = Status.LIVE
     source_file: str = ""
     line: int = 0
+    exceptions: Condition | None = None
+    scope: Scope = Scope()
+    tests: tuple[RuleTest, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,84 +4,254 @@ Matching runs on a folded form of a post's text; evidence must point into the or
 `fold(text)` returns a `Folded` whose `text` is the folded form and whose `to_original`
 maps a span of the folded form back to the span of the original text it came from.
 
-The folded form is: Unicode NFKC, case folded, and every run of characters that are not
-letters, digits or combining marks replaced by one space. Keyword terms are folded with the
-same function, so a term and the text it should match always agree.
+The folded form, step by step:
+
+1. every character through `charmap.word_table()`: NFKC/NFKD, case folding, invisible
+   characters removed, homoglyphs (Unicode confusables), diacritics, Arabic-script
+   variants and digits folded; leetspeak digits to letters (`3xample`), leetspeak symbols
+   to markers, everything that is not a letter, digit or spacing mark to a space;
+2. a leetspeak symbol inside a word becomes its letter (`ex@mple`), one at the end of a
+   word is a separator (`front!`), and so is one at the start (`@user`) except for the
+   currency signs (`$ample`);
+3. three or more one-letter words in a row are joined (`s a m p l e`, `e.x.a.m.p.l.e`),
+   and where the gaps between them differ the wider gaps stay word breaks
+   (`s a m p l e   b r i g a d e` gives `sample brigade`);
+4. a run of three or more of one character becomes one character (`exaaample`); doubled
+   letters stay (`good` is not `god`), and the keyword matcher decides, from the run length
+   kept in `Folded.detail()`, which runs may stand for which (see `matchers.text`);
+5. words are joined by single spaces.
+
+Keyword terms are folded by the same function, so a term and the text it should match
+agree. Three implementations produce the form: `fast_words` (step 1 only, as bytes, for the
+matcher's prefilter), `fold` (all steps with `str.translate` and precompiled regexes, the
+hot path) and `Folded.detail()` (all steps one character at a time, keeping offsets, run
+lengths and each character's pre-leetspeak form; computed only when a hit needs a span).
+Property tests hold the three to the same result.
 """
 
 from __future__ import annotations
 
-import unicodedata
-from functools import cached_property
+import re
+from dataclasses import dataclass
+from functools import cache
 
-__all__ = ["Folded", "fold", "fold_term"]
+from postwatch.rules.charmap import LEADING_LETTERS, MARKERS, clean_table, word_table
+
+__all__ = ["Cleaned", "Detail", "Folded", "clean", "fast_words", "fold", "fold_term"]
+
+_MARKER_CHARS = frozenset(MARKERS.values())
+_MARKER_LOWER = str.maketrans({m: m.lower() for m in _MARKER_CHARS})
+_LEADING = frozenset(m for m in _MARKER_CHARS if m not in LEADING_LETTERS)
+_EDGE_MARKERS = re.compile(r"(?<![^ ])[" + "".join(sorted(_LEADING)) + r"]+|[A-Z]+(?![^ ])")
+_SPACED = re.compile(r"(?<![^ ])[^ ](?: +[^ ]){2,}(?![^ ])")
+_RUNS = re.compile(r"([^ ])\1\1+")
+_GAPS = re.compile(r" +")
 
 
-def _is_word_char(ch: str) -> bool:
-    return ch.isalnum() or unicodedata.combining(ch) != 0
+@dataclass(frozen=True, slots=True)
+class Detail:
+    """The folded text character by character.
+
+    For folded character i: `spans[i]` is the span of the original text it came from,
+    `counts[i]` how many equal characters of step 4 it stands for (1, or 3 and more), and
+    `raws[i]` its form before leetspeak (the clean form: `1` for an `l` written as `1`).
+    """
+
+    text: str
+    spans: tuple[tuple[int, int], ...]
+    counts: tuple[int, ...]
+    raws: tuple[str, ...]
 
 
 class Folded:
-    """The folded form of one text, with the offsets of each folded character."""
+    """The folded form of one text; offsets are computed on the first `to_original`."""
 
-    __slots__ = ("__dict__", "original", "text")
+    __slots__ = ("_detail", "original", "text")
 
     def __init__(self, original: str, text: str) -> None:
         self.original = original
         self.text = text
+        self._detail: Detail | None = None
 
-    @cached_property
-    def _spans(self) -> list[tuple[int, int]]:
-        # _spans[i] is the span of the original text that folded character i came from
-        return _fold_offsets(self.original)[1]
+    def detail(self) -> Detail:
+        if self._detail is None:
+            self._detail = _fold_detail(self.original)
+        return self._detail
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """The span of the original text that the folded span [start, end) came from."""
-        spans = self._spans
+        spans = self.detail().spans
         if end <= start:
             return spans[start][0], spans[start][0]
         return spans[start][0], spans[end - 1][1]
 
 
-def _clusters(text: str) -> list[tuple[int, str]]:
-    """Split text into (start, base character + following combining marks)."""
-    clusters: list[tuple[int, str]] = []
-    for i, ch in enumerate(text):
-        if clusters and unicodedata.combining(ch):
-            start, chars = clusters[-1]
-            clusters[-1] = (start, chars + ch)
-        else:
-            clusters.append((i, ch))
-    return clusters
+@cache
+def _ascii_bytes_table() -> bytes:
+    table = word_table()
+    return bytes(ord(table[i]) for i in range(128)) + b" " * 128
 
 
-def _fold_offsets(text: str) -> tuple[str, list[tuple[int, int]]]:
-    out: list[str] = []
-    spans: list[tuple[int, int]] = []
-    pending_space = False
-    for start, cluster in _clusters(text):
-        span = (start, start + len(cluster))
-        for ch in unicodedata.normalize("NFKC", cluster).casefold():
-            if not _is_word_char(ch):
-                pending_space = bool(out)
-                continue
-            if pending_space:
-                out.append(" ")
-                spans.append((start, start))
-                pending_space = False
-            out.append(ch)
-            spans.append(span)
-    return "".join(out), spans
+def fast_words(text: str) -> bytes:
+    """Step 1 only, UTF-8 encoded: what the matcher's prefilter scans."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ascii_bytes_table())
+    return text.translate(word_table()).encode("utf-8", "surrogatepass")
+
+
+def _join_spaced(match: re.Match[str]) -> str:
+    letters = match.group().split()
+    gaps = [len(g) for g in _GAPS.findall(match.group())]
+    narrow = min(gaps)
+    return letters[0] + "".join(
+        (" " if gap > narrow else "") + letter
+        for gap, letter in zip(gaps, letters[1:], strict=True)
+    )
+
+
+def _resolve_markers(match: re.Match[str]) -> str:
+    return " " * len(match.group())
 
 
 def fold(text: str) -> Folded:
     """Fold text for matching; the offset map is computed only when a span is asked for."""
-    if text.isascii():
-        folded = " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
-        return Folded(text, folded)
-    return Folded(text, _fold_offsets(text)[0])
+    words = text.translate(word_table())
+    if not words.isascii() or not words.islower():
+        # markers are the only upper-case letters left; islower() is also False for text
+        # with no cased letter at all (Arabic script), where the regex below finds nothing
+        words = _EDGE_MARKERS.sub(_resolve_markers, words).translate(_MARKER_LOWER)
+    words = _SPACED.sub(_join_spaced, words)
+    words = _RUNS.sub(r"\1", words)
+    return Folded(text, " ".join(words.split()))
 
 
 def fold_term(term: str) -> str:
     """Fold a keyword term exactly as text is folded."""
     return fold(term).text
+
+
+def _fold_detail(text: str) -> Detail:
+    """Steps 1-5 one character at a time, keeping where each folded character came from."""
+    clean, word = clean_table(), word_table()
+    # step 1: (folded char, original start, original end, clean char)
+    chars: list[list[object]] = []
+    for i, ch in enumerate(text):
+        cleaned = clean.get(ord(ch), ch)
+        if not cleaned and chars and chars[-1][2] == i:
+            chars[-1][2] = i + 1  # a removed mark or invisible joins the character before it
+        for w, c in zip(word.get(ord(ch), ch), cleaned, strict=True):
+            chars.append([w, i, i + 1, c])
+    # tokens: maximal runs of non-space characters, with the gap (in spaces) before each
+    tokens: list[list[list[object]]] = []
+    gaps: list[int] = []
+    gap = 0
+    for item in chars:
+        if item[0] == " ":
+            gap += 1
+            continue
+        if gap or not tokens:
+            tokens.append([])
+            gaps.append(gap)
+            gap = 0
+        tokens[-1].append(item)
+    # step 2: markers at either end of a token are separators, inside it they are letters
+    tokens, gaps = _split_markers(tokens, gaps)
+    # step 3: three or more one-character tokens in a row are joined
+    tokens = _join_single(tokens, gaps)
+    # steps 4 and 5
+    out: list[str] = []
+    spans: list[tuple[int, int]] = []
+    counts: list[int] = []
+    raws: list[str] = []
+    for token in tokens:
+        if out:
+            out.append(" ")
+            spans.append((spans[-1][1], int(token[0][1])))  # type: ignore[call-overload]
+            counts.append(1)
+            raws.append(" ")
+        i = 0
+        while i < len(token):
+            j = i
+            while j < len(token) and token[j][0] == token[i][0]:
+                j += 1
+            run = j - i if j - i >= 3 else 1
+            for k in range(i, j) if run == 1 else (i,):
+                out.append(str(token[k][0]))
+                counts.append(run)
+                raws.append("".join(sorted({str(t[3]) for t in token[k : k + run]})))
+                spans.append((int(token[k][1]), int(token[k + run - 1][2])))  # type: ignore[call-overload]
+            i = j
+    return Detail("".join(out), tuple(spans), tuple(counts), tuple(raws))
+
+
+def _split_markers(
+    tokens: list[list[list[object]]], gaps: list[int]
+) -> tuple[list[list[list[object]]], list[int]]:
+    out_tokens: list[list[list[object]]] = []
+    out_gaps: list[int] = []
+    carry = 0
+    for token, gap in zip(tokens, gaps, strict=True):
+        start, end = 0, len(token)
+        while start < end and token[start][0] in _LEADING:
+            start += 1
+        while end > start and token[end - 1][0] in _MARKER_CHARS:
+            end -= 1
+        if start == end:
+            carry += gap + len(token)
+            continue
+        out_gaps.append(gap + carry + start)
+        carry = len(token) - end
+        out_tokens.append([[str(t[0]).lower(), *t[1:]] for t in token[start:end]])
+    return out_tokens, out_gaps
+
+
+def _join_single(tokens: list[list[list[object]]], gaps: list[int]) -> list[list[list[object]]]:
+    out: list[list[list[object]]] = []
+    i = 0
+    while i < len(tokens):
+        j = i
+        while j < len(tokens) and len(tokens[j]) == 1:
+            j += 1
+        if j - i >= 3:
+            inner = gaps[i + 1 : j]
+            narrow = min(inner)
+            group = list(tokens[i])
+            for token, gap in zip(tokens[i + 1 : j], inner, strict=True):
+                if gap > narrow:
+                    out.append(group)
+                    group = []
+                group.extend(token)
+            out.append(group)
+            i = j
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
+class Cleaned:
+    """The clean form of one text (see `charmap`), which regexes run on, with offsets."""
+
+    __slots__ = ("original", "text")
+
+    def __init__(self, original: str, text: str) -> None:
+        self.original = original
+        self.text = text
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """The span of the original text that the clean span [start, end) came from."""
+        table = clean_table()
+        first, last, position = len(self.original), len(self.original), 0
+        for i, ch in enumerate(self.original):
+            position += len(table.get(ord(ch), ch))
+            if position > start and first == len(self.original):
+                first = i
+            if position >= end:
+                last = i + 1
+                break
+        return first, max(first, last)
+
+
+def clean(text: str) -> Cleaned:
+    """The clean form of text: what regex rules match against."""
+    return Cleaned(text, text.translate(clean_table()))

@@ -53,6 +53,7 @@ def test_match_gives_exactly_the_expected_alerts(tmp_path: Path) -> None:
     got = [(a["rule"]["id"], a["post"]["id"]) for a in alerts]
     assert got == [
         ("h-names", "rss:1"),
+        ("h-names", "rss:2"),  # "riverguard": the phrase written as one word
         ("h-names", "rss:3"),
         ("h-call", "rss:3"),
         ("h-names", "rss:5"),
@@ -68,7 +69,7 @@ def test_match_gives_exactly_the_expected_alerts(tmp_path: Path) -> None:
         jsonschema.validate(alert, schema)
     assert "posts.jsonl:4: skipped: not_json" in err
     assert "posts.jsonl:8: skipped: schema" in err
-    assert "7 posts, 9 alerts, 2 skipped lines" in err
+    assert "7 posts, 10 alerts, 2 skipped lines" in err
 
 
 def test_match_with_a_broken_pack_fails_with_its_problems() -> None:

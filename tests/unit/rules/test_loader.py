@@ -76,7 +76,7 @@ def test_missing_file_is_a_pack_error() -> None:
         ),
         (
             "pack: p\nversion: 1\nrules:\n  - id: a\n    title: t\n    match: {any: []}\n",
-            "p.yaml:6: a: 'any' and 'all' take a non-empty list of conditions",
+            "p.yaml:6: a: 'any', 'all' and 'of' take a non-empty list of conditions",
         ),
         (
             "pack: p\nversion: 1\nrules:\n  - id: a\n    title: t\n"

@@ -1,0 +1,197 @@
+"""Per-character folding tables: what every code point becomes before matching.
+
+Two tables, both built once (lazily, ~0.3 s) and used with `str.translate`:
+
+- `clean_table()`: Unicode compatibility decomposition (NFKD, so what NFKC folds is folded),
+  combining marks dropped (diacritics, Arabic harakat), case folding, homoglyphs mapped to
+  their Latin prototype by Unicode's confusables data (`data/confusables-14.0.0-latin.txt`,
+  UTS #39 v14.0.0, the Unicode version of this Python's `unicodedata`), Arabic-script letter
+  variants folded (tatweel, hamza forms, Arabic/Persian/Urdu kaf, yeh and heh, teh marbuta),
+  digits of every script to ASCII digits, invisible characters (zero-width, soft hyphen,
+  bidi controls, variation selectors, tag characters) removed, and every space to " ".
+  Punctuation and symbols stay: regexes run on this form.
+- `word_table()`: the clean form, then leetspeak digits to letters, the leetspeak symbols
+  (`@ $ ! | + € ¢ ©`) to upper-case ASCII marker letters (case folding guarantees no other
+  upper-case letter is left), and everything that is not a letter, digit or spacing mark to
+  " ". Keyword matching starts from this form (see `normalize`).
+
+Code points above U+1FFFF other than tags and variation selectors (CJK extensions, private
+use) are letters or unassigned and pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cache
+from importlib import resources
+
+__all__ = [
+    "AMBIGUOUS_L",
+    "LEADING_LETTERS",
+    "LEET_DIGITS",
+    "LEET_SYMBOLS",
+    "MARKERS",
+    "clean_table",
+    "is_word_char",
+    "word_table",
+]
+
+LEET_DIGITS = {
+    "0": "o",
+    "1": "l",
+    "2": "z",
+    "3": "e",
+    "4": "a",
+    "5": "s",
+    "6": "g",
+    "7": "t",
+    "8": "b",
+    "9": "g",
+}
+"""Digits read as letters inside words (`1` also stands for `i`: see AMBIGUOUS_L)."""
+
+LEET_SYMBOLS = {"@": "a", "$": "s", "!": "l", "|": "l", "+": "t", "€": "e", "¢": "c", "©": "c"}
+"""Symbols read as letters when they stand inside a word (`!` and `|` also stand for `i`)."""
+
+LEADING_LETTERS = frozenset("SEC")
+"""Markers (of `$`, `€`, `¢`/`©`) that are letters at the start of a word too (`$ample`);
+other symbols there are separators (`@user`)."""
+
+AMBIGUOUS_L = frozenset("1!|")
+"""Characters folded to `l` that a writer may have meant as `i`; a keyword's `i` may match
+them (and only them) where its folded form has `l`."""
+
+MARKERS = {symbol: letter.upper() for symbol, letter in LEET_SYMBOLS.items()}
+
+_INVISIBLE_EXTRA = {0x0640, 0x0621, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x17B4, 0x17B5}
+# tatweel (kashida) and the bare hamza are dropped like harakat; Hangul fillers and Khmer
+# inherent vowels render as nothing and are used to pad words apart
+
+_ARABIC = {
+    # alef forms (hamza above/below and madda also go through NFKD and mark removal)
+    "\u0671": "\u0627",  # alef wasla
+    "\u0672": "\u0627",
+    "\u0673": "\u0627",
+    "\u0675": "\u0627",
+    # kaf: Persian/Urdu keheh, swash kaf -> Arabic kaf
+    "\u06a9": "\u0643",
+    "\u06aa": "\u0643",
+    # yeh: Farsi yeh, alef maksura, Urdu yeh barree, yeh with tail -> Arabic yeh
+    "\u06cc": "\u064a",
+    "\u0649": "\u064a",
+    "\u06d2": "\u064a",
+    "\u06cd": "\u064a",
+    "\u06d0": "\u064a",
+    # heh: heh goal, heh doachashmee, ae -> heh; teh marbuta (and goal) -> heh
+    "\u06c1": "\u0647",
+    "\u06be": "\u0647",
+    "\u06d5": "\u0647",
+    "\u06c3": "\u0647",
+    "\u0629": "\u0647",
+}
+
+_FIRST = 0x20000
+_EXTRA_RANGES = (range(0xE0000, 0xE0080), range(0xE0100, 0xE01F0))
+
+
+def _confusables() -> dict[str, str]:
+    text = resources.files(__package__).joinpath("data/confusables-14.0.0-latin.txt")
+    table: dict[str, str] = {}
+    for line in text.read_text(encoding="utf-8").splitlines():
+        body = line.split("#", 1)[0].strip()
+        if body:
+            source, target, _ = (part.strip() for part in body.split(";"))
+            table[chr(int(source, 16))] = "".join(chr(int(h, 16)) for h in target.split())
+    return table
+
+
+def _strip(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    if decomposed.isascii():
+        return decomposed
+    return "".join(c for c in decomposed if unicodedata.category(c) not in ("Mn", "Me"))
+
+
+def _enclosed_letter(ch: str) -> str | None:
+    """Squared, circled and negative Latin letters that have no decomposition (🅴, 🆇)."""
+    name = unicodedata.name(ch, "")
+    head, _, letter = name.rpartition(" LETTER ")
+    if "LATIN" in head and len(letter) == 1 and not head.startswith("REGIONAL"):
+        return letter.lower()
+    return None
+
+
+def _clean_char(ch: str, confusables: dict[str, str]) -> str:
+    cp = ord(ch)
+    category = unicodedata.category(ch)
+    if cp in _INVISIBLE_EXTRA or category == "Cf":
+        return ""
+    if ch.isspace():
+        return " "
+    if category == "So":
+        return _enclosed_letter(ch) or ch
+    if (
+        category in ("Lo", "Cn", "Co")
+        and ch not in confusables
+        and ch not in _ARABIC
+        and unicodedata.normalize("NFKD", ch) == ch
+    ):
+        return ch  # the bulk: letters without case, unassigned, private use
+    # case folding first so that a look-alike's lower-case form is what the data is asked
+    # for; an upper-case-only look-alike (Cyrillic capital ve for B) falls back to its own entry
+    folded = _strip(ch).casefold()
+    if folded not in confusables and ch in confusables:
+        folded = confusables[ch]
+    while True:  # a prototype may decompose or case-fold again
+        again = "".join(confusables.get(c, c) for c in _strip(folded).casefold())
+        if again == folded:
+            break
+        folded = again
+    if folded.isascii():
+        return folded
+    out = []
+    for part in folded:
+        c = _ARABIC.get(part, part)
+        if unicodedata.category(c) == "Cf" or ord(c) in _INVISIBLE_EXTRA:
+            continue
+        digit = unicodedata.decimal(c, None)
+        out.append(str(digit) if digit is not None else " " if c.isspace() else c)
+    return "".join(out)
+
+
+def is_word_char(ch: str) -> bool:
+    """Letters, digits and spacing marks make words; everything else separates them."""
+    return ch.isalnum() or unicodedata.category(ch) == "Mc"
+
+
+def _word_char(ch: str) -> str:
+    if ch in LEET_DIGITS:
+        return LEET_DIGITS[ch]
+    if ch in MARKERS:
+        return MARKERS[ch]
+    return ch if is_word_char(ch) else " "
+
+
+def _code_points() -> list[int]:
+    surrogates = range(0xD800, 0xE000)
+    return [
+        *(cp for cp in range(_FIRST) if cp not in surrogates),
+        *(cp for r in _EXTRA_RANGES for cp in r),
+    ]
+
+
+@cache
+def clean_table() -> dict[int, str]:
+    """Code point -> clean form (see the module doc).
+
+    Total below U+20000, identities included: a missing key costs `str.translate` a raised
+    and caught KeyError, ten times the cost of a hit.
+    """
+    confusables = _confusables()
+    return {cp: _clean_char(chr(cp), confusables) for cp in _code_points()}
+
+
+@cache
+def word_table() -> dict[int, str]:
+    """Code point -> word form (see the module doc); total like `clean_table`."""
+    return {cp: "".join(_word_char(c) for c in clean) for cp, clean in clean_table().items()}

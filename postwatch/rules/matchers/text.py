@@ -1,0 +1,254 @@
+"""Every keyword term and regex of the loaded packs, compiled into one hyperscan matcher.
+
+Keywords. A term matches where its folded form (see `normalize`) occurs in the folded text
+as whole words; its words may also be run together (`#ExampleFront`, `example_front`,
+`e.x.a.m.p.l.e.f.r.o.n.t`). Two refinements are checked on each hit:
+
+- runs: a letter repeated three or more times in the text stands for that letter written
+  any number of times in the term (`exaaample`, `alllah`); otherwise runs must be equal,
+  so that `good` is not `god` and `con` is not `coon`;
+- ambiguity: `1`, `!` and `|` fold to `l`, and stand for an `i` of the term only when the
+  text wrote one of them there (`br1gade` is `brigade`, `brlgade` is not).
+
+How a post is searched, fastest case first:
+
+1. the UTF-8 bytes of `normalize.fast_words(text)` (one `bytes.translate` for ASCII) are
+   scanned once; besides the terms (with separators and runs allowed for), the database
+   holds trigger patterns for what only the full fold undoes: a character three times in
+   a row, three one-letter words in a row, a leetspeak symbol inside a word. A post with
+   no hit and no trigger (almost every post) costs nothing more;
+2. otherwise the text is folded fully (`normalize.fold`) and scanned again;
+3. a hit there is confirmed, and mapped to the original text, from `Folded.detail()`.
+
+Regexes run on the clean form (`normalize.clean`: case, width, homoglyphs, diacritics,
+invisible characters folded; punctuation and spacing as written), UTF-8, case-insensitive,
+leftmost start. Hyperscan guarantees matching time linear in the input; a pattern it cannot
+compile that way (back-references, lookaround, atomic groups, possessive quantifiers, or too
+large) is refused by `check_regex` when the pack loads.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+
+import hyperscan
+
+from postwatch.rules.charmap import AMBIGUOUS_L, MARKERS
+from postwatch.rules.normalize import Detail, Folded, clean, fast_words, fold
+
+__all__ = ["Hit", "TextMatcher", "check_regex"]
+
+_MARKS = "".join(sorted(set(MARKERS.values())))
+_SEP = f"[ {_MARKS}\\n]"
+_NOT_SEP = f"[^ {_MARKS}\\n]"
+_REGEX_FLAGS = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SOM_LEFTMOST
+_TRIGGERS = (
+    # three one-letter words in a row
+    f"(?:^|{_SEP}){_NOT_SEP}(?:[ {_MARKS}]+{_NOT_SEP}){{2}}(?:{_SEP}|$)",
+    # a leetspeak symbol inside a word, or a currency sign starting one
+    f"{_NOT_SEP}[{_MARKS}]+{_NOT_SEP}",
+    f"(?:^|[ \\n])[{_MARKS}]*[SEC]{_NOT_SEP}",
+)
+_UNSUPPORTED = ("Zero-width", "Back-reference", "back reference", "Atomic", "Possessive")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A keyword term or regex found in the text at `index` of the scanned texts.
+
+    `key` is the term or the regex as written; `span` indexes the original text.
+    """
+
+    index: int
+    key: str
+    span: tuple[int, int]
+
+
+def check_regex(pattern: str) -> str | None:
+    """Why the pattern cannot be used (None if it can): not valid, or not linear-time."""
+    try:
+        _compile([pattern], _REGEX_FLAGS)
+    except hyperscan.error as exc:
+        reason = str(exc).rstrip(".")
+        if any(word in reason for word in _UNSUPPORTED):
+            return f"needs a backtracking engine ({reason}); only linear-time regexes run"
+        return f"cannot be compiled ({reason})"
+    return None
+
+
+def _compile(patterns: Sequence[str], flags: int | Sequence[int]) -> hyperscan.Database:
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(
+        expressions=[p.encode("utf-8") for p in patterns],
+        ids=list(range(len(patterns))),
+        elements=len(patterns),
+        flags=[flags] * len(patterns) if isinstance(flags, int) else list(flags),
+    )
+    return db
+
+
+@dataclass(frozen=True, slots=True)
+class _Runs:
+    """A folded word sequence as runs: (character, length, forms before leetspeak)."""
+
+    runs: tuple[tuple[str, int, frozenset[str]], ...]
+
+    @classmethod
+    def of(cls, detail: Detail, start: int, end: int) -> _Runs:
+        runs: list[tuple[str, int, frozenset[str]]] = []
+        for i in range(start, end):
+            ch = detail.text[i]
+            if ch == " ":
+                continue
+            if runs and runs[-1][0] == ch:
+                last = runs[-1]
+                runs[-1] = (ch, last[1] + detail.counts[i], last[2] | set(detail.raws[i]))
+            else:
+                runs.append((ch, detail.counts[i], frozenset(detail.raws[i])))
+        return cls(tuple(runs))
+
+    def stands_for(self, term: _Runs) -> bool:
+        """Whether these runs of a text may stand for the term's runs (see the module doc)."""
+        if len(self.runs) != len(term.runs):
+            return False
+        for (ch, length, raws), (term_ch, term_length, term_raws) in zip(
+            self.runs, term.runs, strict=True
+        ):
+            if length != term_length and length < 3:
+                return False
+            if ch != term_ch and not (term_ch == "i" and ch == "l" and raws <= AMBIGUOUS_L):
+                return False
+            if ch == term_ch == "l" and "i" in term_raws and not raws <= AMBIGUOUS_L:
+                return False
+            digits = {r for r in term_raws if r.isdigit()}
+            if digits and not digits <= raws <= term_raws:
+                return False  # a term's digits are matched by those digits, not by letters
+        return True
+
+
+def _term_body(folded: str, gap: str) -> str:
+    """Regex of a folded term's words, `gap` between them; a double letter also matched
+    once (a run of three or more folds to one), `i` also matched by `l`. The syntax is
+    common to hyperscan and Python's `re`."""
+    parts: list[str] = []
+    previous = ""
+    for ch in folded:
+        if ch == " ":
+            parts.append(gap)
+        else:
+            atom = "[il]" if ch == "i" else re.escape(ch)
+            parts.append(f"(?:{atom})?" if ch == previous else atom)
+        previous = ch
+    return "".join(parts)
+
+
+class TextMatcher:
+    """Finds keyword terms and regexes in texts; compiled once, shared by all posts."""
+
+    def __init__(self, terms: Iterable[str], regexes: Iterable[str] = ()) -> None:
+        self.regexes = tuple(dict.fromkeys(regexes))
+        written: dict[str, list[tuple[str, _Runs]]] = {}
+        for term in dict.fromkeys(terms):
+            folded = fold(term)
+            runs = _Runs.of(folded.detail(), 0, len(folded.text))
+            written.setdefault(folded.text, []).append((term, runs))
+        self._folded = tuple(written)
+        self._written = tuple(written.values())
+        self._spans: dict[str, re.Pattern[str]] = {}
+        alphabet = sorted({ch for t in self._folded for ch in t if ch != " "})
+        triggers = [*_TRIGGERS, *(re.escape(ch * 3) for ch in alphabet)]
+        self._first_trigger = len(self._folded)
+        gap = f"[ {_MARKS}]*"
+        self._keywords = (
+            _compile(
+                [
+                    *(f"(?:^|{_SEP}){_term_body(t, gap)}(?:{_SEP}|$)" for t in self._folded),
+                    *triggers,
+                ],
+                [0] * len(self._folded) + [hyperscan.HS_FLAG_UTF8] * len(triggers),
+            )
+            if self._folded
+            else None
+        )
+        self._regex_db = _compile(self.regexes, _REGEX_FLAGS) if self.regexes else None
+
+    def keywords(self, texts: Sequence[str]) -> list[Hit]:
+        """Every whole-word occurrence of a term in the texts, in order of text and span."""
+        if self._keywords is None or not any(texts):
+            return []
+        ends: list[int] = []
+
+        def collect(_pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
+            ends.append(end)
+
+        parts = [fast_words(t) for t in texts]
+        self._keywords.scan(b"\n".join(parts), match_event_handler=collect)
+        if not ends:
+            return []
+        bounds = list(accumulate(len(p) + 1 for p in parts))
+        hits: list[Hit] = []
+        for index in sorted({bisect_left(bounds, end) for end in ends}):
+            folded = fold(texts[index])
+            candidates: set[int] = set()
+
+            def gather(pattern: int, _from: int, _to: int, _flags: int, _ctx: object) -> None:
+                if pattern < self._first_trigger:
+                    candidates.add(pattern)  # noqa: B023 - called within this iteration
+
+            self._keywords.scan(folded.text.encode("utf-8"), match_event_handler=gather)
+            for pattern in sorted(candidates):
+                hits.extend(self._confirm(index, folded, pattern))
+        hits.sort(key=lambda h: (h.index, h.span, h.key))
+        return hits
+
+    def _confirm(self, index: int, folded: Folded, pattern: int) -> list[Hit]:
+        term = self._folded[pattern]
+        spans = self._spans.get(term)
+        if spans is None:
+            spans = re.compile(f"(?<![^ ]){_term_body(term, ' ?')}(?![^ ])")
+            self._spans[term] = spans
+        detail = folded.detail()
+        hits: list[Hit] = []
+        for m in spans.finditer(detail.text):
+            runs = _Runs.of(detail, m.start(), m.end())
+            span = folded.to_original(m.start(), m.end())
+            hits.extend(
+                Hit(index, written, span)
+                for written, term_runs in self._written[pattern]
+                if runs.stands_for(term_runs)
+            )
+        return hits
+
+    def regex(self, texts: Sequence[str]) -> list[Hit]:
+        """Every match of a regex in the clean form of the texts, leftmost start each."""
+        if self._regex_db is None:
+            return []
+        hits: list[Hit] = []
+        for index, text in enumerate(texts):
+            if not text:
+                continue
+            cleaned = clean(text)
+            buffer = cleaned.text.encode("utf-8")
+            raw: list[tuple[int, int, int]] = []
+
+            def collect(pattern: int, start: int, end: int, _flags: int, _ctx: object) -> None:
+                raw.append((pattern, start, end))  # noqa: B023 - called within this iteration
+
+            self._regex_db.scan(buffer, match_event_handler=collect)
+            best: dict[int, tuple[int, int]] = {}
+            for pattern, start, end in raw:
+                # one hit per regex: the leftmost, longest (hyperscan reports every end)
+                if pattern not in best or (start, -end) < (best[pattern][0], -best[pattern][1]):
+                    best[pattern] = (start, end)
+            for pattern, (start, end) in sorted(best.items()):
+                char_start = len(buffer[:start].decode("utf-8"))
+                char_end = char_start + len(buffer[start:end].decode("utf-8"))
+                hits.append(
+                    Hit(index, self.regexes[pattern], cleaned.to_original(char_start, char_end))
+                )
+        hits.sort(key=lambda h: (h.index, h.span, h.key))
+        return hits
