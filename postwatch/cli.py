@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from postwatch.logs import configure_logging
 from postwatch.progress import progress_counter
 from postwatch.rules import Engine, PackError, Severity, build_alert, load_packs, parse_post
 from postwatch.rules.posts import InvalidPost
+from postwatch.rules.selftest import TestOutcome, compile_tested, failures, run_tests
 from postwatch.schemas import SCHEMAS, schema_text
 from postwatch.settings import DEFAULT_BOOTSTRAP, Settings, SettingsError
 
@@ -59,7 +61,7 @@ def main() -> None:
 
 def _engine(packs: tuple[Path, ...]) -> Engine:
     try:
-        return Engine(load_packs(list(packs)))
+        return compile_tested(packs)
     except PackError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -81,17 +83,57 @@ def rules() -> None:
 @rules.command("lint")
 @click.argument("packs", nargs=-1, required=True, type=click.Path(path_type=Path))
 def rules_lint(packs: tuple[Path, ...]) -> None:
-    """Check rule packs; print every problem as file:line: rule-id: message, exit 1 if any."""
+    """Check rule packs and run their tests; print every problem as
+    file:line: rule-id: message, exit 1 if any."""
     try:
         loaded = load_packs(list(packs))
     except PackError as exc:
         for problem in exc.problems:
             click.echo(str(problem))
         sys.exit(1)
+    failed = failures(run_tests(Engine(loaded)))
+    for problem in failed:
+        click.echo(str(problem))
+    if failed:
+        sys.exit(1)
     for pack in loaded:
         click.echo(
             f"{pack.source_file}: ok: pack {pack.id} v{pack.version}, {len(pack.rules)} rules"
         )
+
+
+@rules.command("test")
+@click.argument("packs", nargs=-1, required=True, type=click.Path(path_type=Path))
+def rules_test(packs: tuple[Path, ...]) -> None:
+    """Run each rule's own tests (tests.match, tests.no_match); a table per rule, exit 1 on
+    any miss."""
+    from rich.console import Console  # noqa: PLC0415 - only this command draws tables
+    from rich.table import Table  # noqa: PLC0415
+
+    try:
+        outcomes = run_tests(Engine(load_packs(list(packs))))
+    except PackError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException(f"{len(exc.problems)} problem(s) in rule packs") from exc
+    console = Console(soft_wrap=False)
+    by_rule: dict[str, list[TestOutcome]] = {}
+    for outcome in outcomes:
+        by_rule.setdefault(f"{outcome.rule.pack}/{outcome.rule.id}", []).append(outcome)
+    for name, rule_outcomes in by_rule.items():
+        table = Table(title=f"{name}: {rule_outcomes[0].rule.title}", title_justify="left")
+        for column in ("test", "line", "post", "result"):
+            table.add_column(column)
+        for o in rule_outcomes:
+            post = o.test.post
+            text = post.text or post.author.handle or post.author.display_name or post.id
+            result = "[green]ok[/]" if o.passed else "[bold red]FAIL[/]"
+            table.add_row(o.label, str(o.test.line), text[:60], result)
+        console.print(table)
+    failed = sum(not o.passed for o in outcomes)
+    click.echo(f"{len(outcomes)} tests, {failed} failed, {len(by_rule)} rules with tests")
+    if failed:
+        sys.exit(1)
 
 
 @contextmanager
@@ -125,16 +167,23 @@ def _open_output(path: Path | None) -> Iterator[IO[bytes]]:
     default=None,
     help="Write alerts here instead of standard output.",
 )
-def match(packs: tuple[Path, ...], input_path: Path, output: Path | None) -> None:
+@click.option(
+    "--summary",
+    is_flag=True,
+    help="Print hits per rule (count, share of posts, sample post ids) on standard error.",
+)
+def match(packs: tuple[Path, ...], input_path: Path, output: Path | None, summary: bool) -> None:
     """Offline: evaluate a file of posts with the same engine as the workers.
 
     Alerts are written as JSON lines; lines that are not valid Post v1 are reported on
-    standard error with their line number and skipped.
+    standard error with their line number and skipped. On a terminal a progress bar shows
+    how much of the file is done.
     """
     engine = _engine(packs)
     source: IO[bytes] = sys.stdin.buffer if str(input_path) == "-" else _open_input(input_path)
     posts = alerts = bad = 0
-    with source, _open_output(output) as out, progress_counter("posts matched") as progress:
+    hits: dict[str, list[str]] = {f"{r.pack}/{r.id}": [] for r in engine.rules}
+    with source, _open_output(output) as out, _match_progress(source) as progress:
         for number, line in enumerate(source, start=1):
             if not line.strip():
                 continue
@@ -145,11 +194,51 @@ def match(packs: tuple[Path, ...], input_path: Path, output: Path | None) -> Non
                 click.echo(f"{input_path}:{number}: skipped: {exc}", err=True)
                 continue
             posts += 1
-            progress(posts)
+            if not posts % 1024:
+                progress(posts)
             for found in engine.evaluate(post):
                 out.write(orjson.dumps(build_alert(found), option=orjson.OPT_APPEND_NEWLINE))
                 alerts += 1
+                hits[f"{found.rule.pack}/{found.rule.id}"].append(post.id)
     click.echo(f"{posts} posts, {alerts} alerts, {bad} skipped lines", err=True)
+    if summary:
+        _print_summary(hits, posts)
+
+
+_SAMPLES = 3
+
+
+def _print_summary(hits: dict[str, list[str]], posts: int) -> None:
+    """Hits per rule, noisiest first, so a rule writer sees what a rule would raise."""
+    width = max((len(name) for name in hits), default=4)
+    click.echo(f"{'rule':{width}}  {'hits':>8}  {'share':>8}  sample post ids", err=True)
+    for name, ids in sorted(hits.items(), key=lambda item: (-len(item[1]), item[0])):
+        share = f"{len(ids) / posts:.3%}" if posts else "-"
+        samples = ", ".join(ids[:_SAMPLES])
+        click.echo(f"{name:{width}}  {len(ids):>8}  {share:>8}  {samples}", err=True)
+
+
+@contextmanager
+def _match_progress(source: IO[bytes]) -> Iterator[Callable[[int], None]]:
+    """A bar over the bytes of a regular input file on a terminal; otherwise a counter."""
+    try:
+        size = os.fstat(source.fileno()).st_size if sys.stderr.isatty() else 0
+    except (OSError, ValueError):  # standard input of a test runner has no descriptor
+        size = 0
+    if not size:
+        with progress_counter("posts matched") as update:
+            yield update
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+
+    with Progress(
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%  {task.fields[posts]:,} posts"),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("match", total=size, posts=0)
+        yield lambda count: bar.update(task, completed=source.tell(), posts=count)
 
 
 def _open_input(path: Path) -> IO[bytes]:
@@ -610,13 +699,13 @@ def alerts_tail(
     """Show alerts as they arrive (from now unless told otherwise), until Ctrl-C."""
     from postwatch.alerts import AlertsError  # noqa: PLC0415
     from postwatch.alerts.filters import AlertFilter  # noqa: PLC0415
+    from postwatch.alerts.running import run_until_stopped  # noqa: PLC0415
     from postwatch.alerts.tail import tail  # noqa: PLC0415
 
     keep = AlertFilter(Severity[min_severity.upper()], frozenset(rule_ids), frozenset(sources))
     start = _start(from_beginning, since)
     try:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(tail(ctx.settings, start, keep, as_json=as_json, limit=limit))
+        run_until_stopped(tail(ctx.settings, start, keep, as_json=as_json, limit=limit))
     except AlertsError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -676,6 +765,7 @@ def alerts_forward(
     """
     from postwatch.alerts import BadDestination  # noqa: PLC0415
     from postwatch.alerts.forward import Destination, RetryPolicy, forward  # noqa: PLC0415
+    from postwatch.alerts.running import run_until_stopped  # noqa: PLC0415
 
     settings = ctx.settings
     try:
@@ -686,5 +776,4 @@ def alerts_forward(
         raise click.UsageError("no destinations: pass --to KIND:MIN_SEVERITY:URL")
     policy = RetryPolicy(attempts=attempts, backoff_s=backoff, timeout_s=timeout)
     start: Start = "beginning" if from_beginning else "end"
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(forward(settings, destinations, policy, start, include_shadow=include_shadow))
+    run_until_stopped(forward(settings, destinations, policy, start, include_shadow=include_shadow))
