@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,10 @@ class MastodonReplay:
     timeline_queries: list[dict[str, str]] = field(default_factory=list)
     inject: list[bytes] = field(default_factory=list)
     """Extra raw bytes sent at the start of the next connection (malformed frames)."""
+    refuse: int = 0
+    """How many stream requests are answered 429 with `Retry-After: 1` first."""
+    connected_at: list[float] = field(default_factory=list)
+    """Monotonic time of every stream request."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -75,6 +80,10 @@ class MastodonReplay:
             self.statuses.pop(data, None)
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
+        self.connected_at.append(time.monotonic())
+        if self.refuse:
+            self.refuse -= 1
+            return web.Response(status=429, headers={"Retry-After": "1"})
         self.connections += 1
         self.stream_requests.append(request)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})

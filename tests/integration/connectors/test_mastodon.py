@@ -173,6 +173,26 @@ def test_a_cut_mid_stream_is_filled_from_the_timeline_without_repeats(settings: 
     asyncio.run(scenario())
 
 
+def test_a_429_is_waited_out_as_long_as_the_server_asks(settings: Settings) -> None:
+    async def scenario() -> None:
+        server = MastodonReplay(recorded_frames(), refuse=1)
+        runner, url = await start(server.app())
+        name = f"{settings.topic_prefix}-m4"
+        try:
+            async with running(settings, connector(url, name)):
+                got = await posts(settings, count=7)
+        finally:
+            await runner.cleanup()
+        assert Counter(p["id"] for p in got) == EXPECTED
+        # the test backoff never waits more than 0.2 s: the second second is the server's
+        assert server.connected_at[1] - server.connected_at[0] >= 1.0
+        labels = {"connector": "mastodon", "instance": name}
+        errors = "postwatch_connector_errors_total"
+        assert metric(errors, reason="rate_limited", **labels) == 1
+
+    asyncio.run(scenario())
+
+
 def test_a_restarted_process_resumes_from_the_stored_cursor(
     settings: Settings, tmp_path: Path
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -12,7 +13,15 @@ import orjson
 
 from postwatch.connectors.webhook import Auth, WebhookConnector, sign
 from postwatch.settings import Settings
-from tests.integration.connectors.harness import metric, posts, running, until
+from tests.integration.connectors.harness import (
+    free_port,
+    metric,
+    posts,
+    running,
+    start_process,
+    stop,
+    until,
+)
 
 SECRET = b"shared secret"
 TOKEN = "s3cret-token"  # noqa: S105 - a test credential for a local server
@@ -157,5 +166,32 @@ def test_signature_alone(settings: Settings) -> None:
             assert (await send(port, one, signed(one)))[0] == 202
             got = await posts(settings, count=1, wait=10)
         assert [p["id"] for p in got] == ["hook:1"]
+
+    asyncio.run(scenario())
+
+
+def test_the_command_serves_until_sigterm(settings: Settings, tmp_path: Path) -> None:
+    port = free_port()
+    body = orjson.dumps(post(7))
+
+    async def scenario() -> None:
+        args = ["webhook", "--listen", f"127.0.0.1:{port}", "--token", TOKEN, "--max-bytes", "1000"]
+        process = start_process(settings, tmp_path / "webhook.log", *args)
+        try:
+            answer: tuple[int, dict[str, Any]] | None = None
+            for _ in range(100):  # until it listens
+                try:
+                    answer = await send(port, body, {"Authorization": f"Bearer {TOKEN}"})
+                    break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            too_big = await send(port, b"x" * 1001, {"Authorization": f"Bearer {TOKEN}"})
+            got = await posts(settings, count=1, wait=10)
+        finally:
+            code = await stop(process)
+        assert answer == (202, {"accepted": 1, "rejected": 0})
+        assert too_big[0] == 413
+        assert [p["id"] for p in got] == ["hook:7"]
+        assert code == 0
 
     asyncio.run(scenario())
