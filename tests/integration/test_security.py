@@ -140,15 +140,17 @@ def test_pipeline_over_sasl_ssl_and_no_secret_in_logs(
     finally:
         stop_process(worker)
     logs = worker_log.read_text() + connector.stdout.decode() + connector.stderr.decode()
-    assert "SaslAuthenticate" in logs  # the client's debug lines on authentication are in the logs ...
-    assert PASSWORD not in logs  # ... and the secret is not
+    # the client's debug lines about authentication are in the logs, and the secret is not
+    assert "SaslAuthenticate" in logs
+    assert PASSWORD not in logs
 
 
 def test_wrong_password_is_refused_clearly(
     secure_broker: tuple[PrivateBroker, Settings], tmp_path: Path
 ) -> None:
     _, settings = secure_broker
-    wrong = replace(settings, kafka_sasl_password="not-the-password")  # noqa: S106 - a wrong one
+    wrong_password = "not-the-password"  # noqa: S105 - deliberately wrong, not a secret
+    wrong = replace(settings, kafka_sasl_password=wrong_password)
     source = tmp_path / "posts.jsonl"
     source.write_text("")
     result = subprocess.run(
@@ -158,4 +160,4 @@ def test_wrong_password_is_refused_clearly(
     assert result.returncode != 0
     err = result.stderr.decode()
     assert "authentication" in err.lower() or "sasl" in err.lower(), err[-2000:]
-    assert "not-the-password" not in err
+    assert wrong_password not in err
