@@ -186,9 +186,6 @@ class RecentKeys:
     def __contains__(self, key: object) -> bool:
         return key in self._keys
 
-    def __len__(self) -> int:
-        return len(self._keys)
-
     def add(self, key: str) -> None:
         self._keys[key] = None
         self._keys.move_to_end(key)

@@ -22,6 +22,7 @@ from postwatch.connectors.base import (
     ConnectorError,
     Cursor,
     PostSink,
+    SourceRejected,
     SourceUnavailable,
 )
 from postwatch.connectors.metrics import InstanceMetrics, serve_metrics
@@ -194,6 +195,9 @@ async def run_connector(
         task = asyncio.create_task(connector.run(runtime))
         try:
             await _until_done(task, checkpoints, runtime.stopping)
+        except SourceRejected:
+            await runtime.checkpoint()  # what was produced before the refusal stays covered
+            raise
         finally:
             if watcher is not None:
                 watcher.cancel()
