@@ -90,6 +90,26 @@ _ARABIC = {
     "\u0629": "\u0647",
 }
 
+_LOOKALIKES = {
+    # Greek and Cyrillic letters written for Latin ones whose UTS #39 prototype is not a
+    # Latin letter (ε is "confusable" only with ɛ); postwatch's own additions
+    "ε": "e",
+    "ɛ": "e",
+    "κ": "k",
+    "τ": "t",
+    "ω": "w",
+    "χ": "x",
+    "к": "k",
+    "т": "t",
+    "п": "n",
+    "ь": "b",
+    "в": "b",
+    "н": "h",
+    "м": "m",
+    "ш": "w",
+    "з": "3",
+}
+
 _FIRST = 0x20000
 _EXTRA_RANGES = (range(0xE0000, 0xE0080), range(0xE0100, 0xE01F0))
 
@@ -134,6 +154,7 @@ def _clean_char(ch: str, confusables: dict[str, str]) -> str:
         category in ("Lo", "Cn", "Co")
         and ch not in confusables
         and ch not in _ARABIC
+        and ch not in _LOOKALIKES
         and unicodedata.normalize("NFKD", ch) == ch
     ):
         return ch  # the bulk: letters without case, unassigned, private use
@@ -151,7 +172,7 @@ def _clean_char(ch: str, confusables: dict[str, str]) -> str:
         return folded
     out = []
     for part in folded:
-        c = _ARABIC.get(part, part)
+        c = _LOOKALIKES.get(part) or _ARABIC.get(part, part)
         if unicodedata.category(c) == "Cf" or ord(c) in _INVISIBLE_EXTRA:
             continue
         digit = unicodedata.decimal(c, None)

@@ -166,7 +166,8 @@ def _fold_detail(text: str) -> Detail:
     for token in tokens:
         if out:
             out.append(" ")
-            spans.append((spans[-1][1], int(token[0][1])))  # type: ignore[call-overload]
+            gap = (spans[-1][1], int(token[0][1]))  # type: ignore[call-overload]
+            spans.append((min(gap), max(gap)))  # one character may fold to several words
             counts.append(1)
             raws.append(" ")
         i = 0

@@ -1,0 +1,162 @@
+"""Folding: every class of evasion, positive and negative, in Latin, Arabic and Urdu script;
+offsets back to the original; the fast and the offset-keeping folds agree."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from postwatch.rules.matchers.text import TextMatcher
+from postwatch.rules.normalize import clean, fast_words, fold, fold_term
+
+LATIN = "example front"
+ARABIC = "الجبهة المثال"  # "the example front"
+URDU = "مثالی محاذ"  # "example front"
+MATCHER = TextMatcher([LATIN, ARABIC, URDU, "sample brigade", "coon", "brigade 313"])
+
+
+def found(text: str) -> list[tuple[str, str]]:
+    """(term, original text of the span) of each hit."""
+    return [(h.key, text[h.span[0] : h.span[1]]) for h in MATCHER.keywords([text])]
+
+
+# (folding class, text that must match, the term it must match)
+POSITIVE = [
+    ("nfkc width", "ＥＸＡＭＰＬＥ ＦＲＯＮＴ", LATIN),
+    ("nfkc math letters", "𝐞𝐱𝐚𝐦𝐩𝐥𝐞 𝐟𝐫𝐨𝐧𝐭", LATIN),
+    ("nfkc circled", "ⓔⓧⓐⓜⓟⓛⓔ ⓕⓡⓞⓝⓣ", LATIN),
+    ("case", "ExAmPlE fRoNt", LATIN),
+    ("zero-width", "exa\u200bmple fr\u200dont", LATIN),
+    ("soft hyphen", "exam\u00adple front", LATIN),
+    ("bidi controls", "\u202eexample\u202c \u2066front\u2069", LATIN),
+    ("homoglyph cyrillic", "ехаmрle frоnt", LATIN),
+    ("homoglyph greek", "εxαmple frοnt", LATIN),
+    ("diacritics", "éxàmplé frönt", LATIN),
+    ("combining marks", "e\u0301xample fro\u0308nt", LATIN),
+    ("leet digits", "3x4mpl3 fr0nt", LATIN),
+    ("leet symbols", "ex@mple fr0nt", LATIN),
+    ("leet one for l", "examp1e front", LATIN),
+    ("leet one for i", "sample br1gade", "sample brigade"),
+    ("leet bang for i", "sample br!gade", "sample brigade"),
+    ("leet dollar", "$ample brigade", "sample brigade"),
+    ("repeated letters", "exaaaample froooont", LATIN),
+    ("repeated double", "cooooon", "coon"),
+    ("spaced letters", "e x a m p l e f r o n t", LATIN),
+    ("dotted letters", "e.x.a.m.p.l.e f.r.o.n.t", LATIN),
+    ("dashed letters", "s-a-m-p-l-e b-r-i-g-a-d-e", "sample brigade"),
+    ("spaced with wider gap", "s a m p l e   b r i g a d e", "sample brigade"),
+    ("one word", "examplefront", LATIN),
+    ("hashtag", "#ExampleFront", LATIN),
+    ("underscore", "example_front", LATIN),
+    ("punctuation between", "example... front!!!", LATIN),
+    ("term digits", "brigade 313", "brigade 313"),
+    ("arabic tatweel", "الجبـــهة المثـال", ARABIC),
+    ("arabic harakat", "الْجَبْهَةُ الْمِثَالُ", ARABIC),
+    ("arabic hamza alef", "الجبهة ألمثال", ARABIC),
+    ("arabic teh marbuta", "الجبهه المثال", ARABIC),
+    ("arabic urdu heh", "الجبہۃ المثال", ARABIC),
+    ("arabic zero-width", "الجب\u200cهة المثال", ARABIC),
+    ("arabic one word", "#الجبهةالمثال", ARABIC),
+    ("urdu arabic yeh", "مثالي محاذ", URDU),
+    ("urdu alef maksura", "مثالى محاذ", URDU),
+    ("urdu arabic kaf and heh", "مثالی محاذ", URDU),
+    ("urdu harakat", "مِثَالی مُحَاذ", URDU),
+    ("urdu tatweel", "مثـــالی محـاذ", URDU),
+    ("urdu spaced letters", "م ث ا ل ی   م ح ا ذ", URDU),
+    ("urdu repeated", "مثاااالی محاذ", URDU),
+    ("urdu bidi", "\u200fمثالی\u200f محاذ", URDU),
+]
+
+# (folding class, text that must not match any term)
+NEGATIVE = [
+    ("longer word", "an example frontier"),
+    ("prefix", "a counterexample front"),
+    ("plural", "examplefronts"),
+    ("other words between", "an example of a front door"),
+    ("reversed", "front example"),
+    ("doubled letter is another word", "con artist"),
+    ("l is not i", "sample brlgade"),
+    ("i is not l", "sampie brigade"),
+    ("letters are not a term's digits", "brigade ele"),
+    ("mention", "@example front"[1:8] + "s front"),
+    ("arabic longer word", "الجبهةالمثالية"),
+    ("arabic other word", "الجبهة الشعبية"),
+    ("urdu longer word", "مثالیں محاذوں"),
+    ("urdu other word", "مثالی دوست"),
+]
+
+
+@pytest.mark.parametrize(("kind", "text", "term"), POSITIVE, ids=[p[0] for p in POSITIVE])
+def test_evasion_is_caught_and_spans_cover_it(kind: str, text: str, term: str) -> None:
+    hits = found(text)
+    assert [t for t, _ in hits] == [term], kind
+    matched = hits[0][1]
+    assert (
+        fold_term(matched) == fold_term(text.lstrip("#"))
+        or fold_term(matched) in fold(text).text.replace(" ", "") + " " + fold(text).text
+    )
+
+
+@pytest.mark.parametrize(("kind", "text"), NEGATIVE, ids=[n[0] for n in NEGATIVE])
+def test_near_misses_do_not_match(kind: str, text: str) -> None:
+    assert found(text) == [], kind
+
+
+def test_span_points_into_the_original_text() -> None:
+    text = "Ｗe back the Ｅxa\u200bmple   Ｆront, always"
+    ((_, matched),) = found(text)
+    assert matched == "Ｅxa\u200bmple   Ｆront"
+    text = "نحن مع الْجَبْهَةُ الْمِثَالُ اليوم"
+    ((_, matched),) = found(text)
+    assert matched == "الْجَبْهَةُ الْمِثَالُ"
+
+
+def test_hits_in_a_longer_text_are_each_found_in_order() -> None:
+    text = "Example Front! then s.a.m.p.l.e b.r.i.g.a.d.e and #ExampleFront"
+    assert found(text) == [
+        (LATIN, "Example Front"),
+        ("sample brigade", "s.a.m.p.l.e b.r.i.g.a.d.e"),
+        (LATIN, "ExampleFront"),
+    ]
+
+
+def test_clean_form_keeps_punctuation_and_maps_back() -> None:
+    cleaned = clean("ＳＡＭＰＬＥ  Вrigade #313!")
+    assert cleaned.text == "sample  brigade #313!"
+    assert cleaned.to_original(8, 15) == (8, 15)
+    assert clean("a\u200bb c").to_original(2, 3) == (3, 4)
+
+
+# Text drawn from the characters that folding treats specially, so that the
+# property tests reach every branch: markers, separators, runs, marks, Arabic.
+ALPHABET = st.sampled_from(
+    list("abeilnost013!@$|+.-_ \u200b\u00ad\u0301ÉéÑ")
+    + list("ابتةهیکيىأإآـَُِ")
+    + ["ｅ", "𝐞", "е", "ß", "ﷺ", "\U000e0041", "😀"]
+)
+TEXTS = st.lists(ALPHABET, max_size=40).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXTS)
+def test_fast_fold_and_offset_fold_agree(text: str) -> None:
+    folded = fold(text)
+    detail = folded.detail()
+    assert detail.text == folded.text
+    assert len(detail.spans) == len(detail.counts) == len(detail.raws) == len(folded.text)
+    for start, end in detail.spans:
+        assert 0 <= start <= end <= len(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS)
+def test_every_pair_of_folded_words_is_found_in_its_text(text: str) -> None:
+    """Soundness of the fast prefilter: whatever the full fold holds, the matcher finds."""
+    words = fold(text).text.split()
+    terms = {" ".join(words[i : i + 2]) for i in range(len(words))}
+    if not terms:
+        return
+    assert fast_words(text)  # the prefilter form exists for every non-empty fold
+    found_terms = {hit.key for hit in TextMatcher(terms).keywords([text])}
+    assert found_terms == terms
