@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -630,6 +629,60 @@ def connect_webhook(
         metrics_port=metrics_port,
         fetch_media=fetch_media,
         media_private=media_private,
+    )
+
+
+@main.command()
+@click.option("--posts", default=200_000, show_default=True, help="Posts in the workload.")
+@click.option("--terms", default=10_000, show_default=True, help="Keyword phrases in the pack.")
+@click.option("--hashes", default=1_000_000, show_default=True, help="PDQ hashes in the bank.")
+@click.option(
+    "--latency-seconds",
+    default=30.0,
+    show_default=True,
+    help="How long to feed posts at half rate for the latency figures.",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the workload and worker logs (default: a temporary folder).",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the figures to this file as JSON.",
+)
+@pass_context
+def bench(
+    ctx: _Context,
+    *,
+    posts: int,
+    terms: int,
+    hashes: int,
+    latency_seconds: float,
+    workdir: Path | None,
+    json_path: Path | None,
+) -> None:
+    """Measure throughput and latency on the configured broker, against its raw ceiling.
+
+    Generates a workload (posts in several scripts, 10 % with media hashes, 0.5 % matching; a
+    pack of TERMS phrases and a bank of HASHES PDQ hashes), then measures in one run: (a) a
+    bare consume-and-produce loop with no parsing, (b) one worker, (c) two workers in one
+    group, and the latency observed_at → alert at half of (b)'s rate. Uses fresh topics.
+    """
+    from postwatch.bench.report import bench_command  # noqa: PLC0415 - only bench needs it
+
+    bench_command(
+        ctx.settings,
+        posts=posts,
+        terms=terms,
+        hashes=hashes,
+        latency_s=latency_seconds,
+        workdir=workdir,
+        json_path=json_path,
     )
 
 

@@ -1,0 +1,1 @@
+"""`postwatch bench`: throughput and latency of postwatch on the real broker."""

@@ -1,0 +1,67 @@
+"""`postwatch bench`: build the workload, run the measurements, print the table."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from postwatch.bench.run import BenchResult, run_bench
+from postwatch.bench.workload import write_workload
+from postwatch.settings import Settings
+
+__all__ = ["bench_command", "render"]
+
+GOALS = {"worker_over_raw": 0.6, "two_over_one": 1.7, "latency_p99_ms": 250.0}
+
+
+def render(result: BenchResult) -> Table:
+    table = Table(title=f"postwatch bench: {result.posts:,} posts, {result.partitions} partitions")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("goal", justify="right")
+    rows = [
+        ("(a) raw consume → produce", f"{result.raw_posts_per_s:,.0f} posts/s", ""),
+        ("(b) one worker", f"{result.one_worker_posts_per_s:,.0f} posts/s", ""),
+        ("(c) two workers", f"{result.two_workers_posts_per_s:,.0f} posts/s", ""),
+        ("b / a", f"{result.worker_over_raw:.2f}", f"≥ {GOALS['worker_over_raw']}"),
+        ("c / b", f"{result.two_over_one:.2f}", f"≥ {GOALS['two_over_one']}"),
+        ("alerts from (b)", f"{result.alerts_one_worker:,} of {result.alerts_expected:,}", ""),
+        (
+            f"latency at {result.latency_rate_per_s:,.0f} posts/s, p50",
+            f"{result.latency_p50_ms:,.0f} ms",
+            "",
+        ),
+        ("latency p95", f"{result.latency_p95_ms:,.0f} ms", ""),
+        ("latency p99", f"{result.latency_p99_ms:,.0f} ms", f"≤ {GOALS['latency_p99_ms']:.0f} ms"),
+        ("alerts timed", f"{result.latency_alerts:,}", ""),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def bench_command(
+    settings: Settings,
+    *,
+    posts: int,
+    terms: int,
+    hashes: int,
+    latency_s: float,
+    workdir: Path | None,
+    json_path: Path | None,
+) -> None:
+    console = Console(stderr=True)
+    with tempfile.TemporaryDirectory(prefix="postwatch-bench-") as scratch:
+        where = workdir or Path(scratch)
+        console.print(f"writing the workload to {where} …")
+        workload = write_workload(where, posts=posts, terms=terms, hashes=hashes)
+        result = run_bench(
+            settings, workload, logs=where, progress=console.print, latency_s=latency_s
+        )
+    Console().print(render(result))
+    if json_path is not None:
+        json_path.write_bytes(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2))

@@ -1,0 +1,332 @@
+"""Measurements on the real broker, all in one run so that they compare:
+
+(a) the raw ceiling: an aiokafka consumer that reads the posts topic and produces each
+    record unchanged to another topic, no parsing;
+(b) one `postwatch worker` over the same records;
+(c) two workers in one consumer group;
+then the end-to-end latency (`observed_at` of a post → its alert produced) with one worker
+fed at half of (b)'s rate.
+
+Throughput is the rate at which the consumer group's committed offsets reach the end of a
+pre-filled topic, from the first commit to the last, so start-up time is left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from postwatch.bench.workload import Workload
+from postwatch.rules.alerts import isoformat
+from postwatch.settings import Settings
+from postwatch.streams.topics import ensure_topics
+
+__all__ = ["BenchResult", "run_bench"]
+
+_POLL_S = 0.2
+_WORKER_STOP_S = 30
+
+
+@dataclass(frozen=True, slots=True)
+class BenchResult:
+    posts: int
+    partitions: int
+    raw_posts_per_s: float
+    one_worker_posts_per_s: float
+    two_workers_posts_per_s: float
+    latency_rate_per_s: float
+    latency_alerts: int
+    latency_p50_ms: float
+    latency_p95_ms: float
+    latency_p99_ms: float
+    alerts_expected: int
+    alerts_one_worker: int
+
+    @property
+    def worker_over_raw(self) -> float:
+        return self.one_worker_posts_per_s / self.raw_posts_per_s
+
+    @property
+    def two_over_one(self) -> float:
+        return self.two_workers_posts_per_s / self.one_worker_posts_per_s
+
+    def to_json(self) -> dict[str, float]:
+        return {
+            **asdict(self),
+            "worker_over_raw": self.worker_over_raw,
+            "two_over_one": self.two_over_one,
+        }
+
+
+def _fresh(settings: Settings, label: str) -> Settings:
+    return replace(settings, topic_prefix=f"bench-{label}-{uuid.uuid4().hex[:8]}")
+
+
+async def _fill(settings: Settings, lines: list[bytes]) -> None:
+    """Produce every post line to the posts topic as fast as the broker takes them."""
+    await ensure_topics(settings)
+    producer = AIOKafkaProducer(
+        acks="all", linger_ms=20, max_batch_size=262_144, **settings.kafka_client_options()
+    )
+    await producer.start()
+    try:
+        topic = settings.topic("posts")
+        observed = isoformat(datetime.now(UTC)).encode()
+        pending = []
+        for line in lines:
+            doc = orjson.loads(line)
+            doc["observed_at"] = observed.decode()
+            key = doc["author"]["id"].encode()
+            pending.append(await producer.send(topic, orjson.dumps(doc), key=key))
+            if len(pending) >= 10_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def _committed(admin: AIOKafkaAdminClient, group: str) -> int:
+    offsets = await admin.list_consumer_group_offsets(group)
+    return sum(meta.offset for meta in offsets.values() if meta.offset > 0)
+
+
+async def _throughput(settings: Settings, total: int, group: str, deadline_s: float) -> float:
+    """Posts/s at which the group's committed offsets went from their first value to `total`."""
+    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
+    await admin.start()
+    try:
+        start = time.monotonic()
+        first: tuple[float, int] | None = None
+        while time.monotonic() - start < deadline_s:
+            done = await _committed(admin, group)
+            now = time.monotonic()
+            if done and first is None:
+                first = (now, done)
+            if first is not None and done >= total:
+                if done == first[1]:
+                    raise BenchError("everything was committed at once: use more posts")
+                return (done - first[1]) / (now - first[0])
+            await asyncio.sleep(_POLL_S)
+        raise BenchError(f"the group {group} did not get through {total} posts in {deadline_s} s")
+    finally:
+        await admin.close()
+
+
+class BenchError(Exception):
+    """A measurement could not be taken; the message says why."""
+
+
+async def _raw_ceiling(settings: Settings, total: int) -> float:
+    """Consume the posts topic and produce each record unchanged to a copy topic."""
+    source = settings.topic("posts")
+    target = settings.topic("bench-copy")
+    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(target, settings.posts_partitions, 1)])
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(
+        source,
+        group_id=f"{settings.topic_prefix}-raw",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=2000,
+        **settings.kafka_client_options(),
+    )
+    producer = AIOKafkaProducer(
+        acks="all", linger_ms=5, max_batch_size=262_144, **settings.kafka_client_options()
+    )
+    await consumer.start()
+    await producer.start()
+    try:
+        seen = 0
+        started: float | None = None
+        while seen < total:
+            batches = await consumer.getmany(timeout_ms=1000)
+            if started is None and batches:
+                started = time.monotonic()
+            pending = [
+                await producer.send(target, record.value, key=record.key)
+                for records in batches.values()
+                for record in records
+            ]
+            await asyncio.gather(*pending)
+            await consumer.commit()
+            seen += len(pending)
+        assert started is not None
+        return total / (time.monotonic() - started)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+@contextmanager
+def _workers(settings: Settings, pack: Path, count: int, logs: Path) -> Iterator[None]:
+    env = {
+        **os.environ,
+        "POSTWATCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "POSTWATCH_TOPIC_PREFIX": settings.topic_prefix,
+        "POSTWATCH_RULES": str(pack),
+        "POSTWATCH_LOG_LEVEL": "warning",
+    }
+    processes = []
+    for i in range(count):
+        log = (logs / f"{settings.topic_prefix}-worker-{i}.log").open("wb")
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "postwatch", "worker"], env=env, stdout=log, stderr=log
+            )
+        )
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(_WORKER_STOP_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+async def _count(settings: Settings, topic: str) -> int:
+    consumer = AIOKafkaConsumer(**settings.kafka_client_options())
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(settings.posts_partitions)]
+        ends = await consumer.end_offsets(partitions)
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
+
+
+async def _latency(
+    settings: Settings, lines: list[bytes], rate: float, seconds: float
+) -> list[float]:
+    """Feed posts at `rate` for `seconds`; the latency (ms) of every alert they raise."""
+    await ensure_topics(settings)
+    alerts = AIOKafkaConsumer(
+        settings.topic("alerts"), auto_offset_reset="earliest", **settings.kafka_client_options()
+    )
+    producer = AIOKafkaProducer(acks="all", linger_ms=1, **settings.kafka_client_options())
+    await alerts.start()
+    await producer.start()
+    latencies: list[float] = []
+    first_alert = asyncio.Event()
+
+    async def collect() -> None:
+        async for record in alerts:
+            alert = orjson.loads(record.value)
+            observed = datetime.fromisoformat(alert["post"]["observed_at"]).timestamp()
+            latencies.append(record.timestamp - observed * 1000)
+            first_alert.set()
+
+    collector = asyncio.create_task(collect())
+    try:
+        topic = settings.topic("posts")
+        # warm-up: the first post of the workload matches; once its alert is back, the
+        # worker is in its group with its rules loaded and the clock can start
+        warm = orjson.loads(lines[0])
+        warm["id"] += "-warm-up"
+        warm["observed_at"] = isoformat(datetime.now(UTC))
+        await producer.send_and_wait(topic, orjson.dumps(warm), key=b"warm-up")
+        async with asyncio.timeout(300):
+            await first_alert.wait()
+        latencies.clear()
+        count = min(len(lines), int(rate * seconds))
+        started = time.monotonic()
+        for i, line in enumerate(lines[:count]):
+            delay = started + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            doc = orjson.loads(line)
+            doc["observed_at"] = isoformat(datetime.now(UTC))
+            await producer.send(topic, orjson.dumps(doc), key=doc["author"]["id"].encode())
+        await producer.flush()
+        await asyncio.sleep(5)  # the last alerts arrive
+    finally:
+        collector.cancel()
+        await producer.stop()
+        await alerts.stop()
+    return latencies
+
+
+def _percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[int(share * 100) - 1]
+
+
+def run_bench(
+    settings: Settings,
+    workload: Workload,
+    *,
+    logs: Path,
+    progress: Callable[[str], None],
+    latency_s: float = 30.0,
+) -> BenchResult:
+    """Run every measurement over the workload and return the figures."""
+    lines = workload.posts.read_bytes().splitlines()
+    total = len(lines)
+    deadline = max(300.0, total / 500)
+
+    progress(f"(a) raw ceiling over {total:,} posts")
+    raw_settings = _fresh(settings, "raw")
+    asyncio.run(_fill(raw_settings, lines))
+    raw = asyncio.run(_raw_ceiling(raw_settings, total))
+    progress(f"    {raw:,.0f} posts/s")
+
+    progress("(b) one worker")
+    one = _fresh(settings, "one")
+    asyncio.run(_fill(one, lines))
+    with _workers(one, workload.pack, 1, logs):
+        one_rate = asyncio.run(_throughput(one, total, one.group, deadline))
+    alerts_one = asyncio.run(_count(one, one.topic("alerts")))
+    progress(
+        f"    {one_rate:,.0f} posts/s, {alerts_one:,} alerts (expected {workload.matching_posts:,})"
+    )
+
+    progress("(c) two workers in one group")
+    two = _fresh(settings, "two")
+    asyncio.run(_fill(two, lines))
+    with _workers(two, workload.pack, 2, logs):
+        two_rate = asyncio.run(_throughput(two, total, two.group, deadline))
+    progress(f"    {two_rate:,.0f} posts/s")
+
+    rate = one_rate / 2
+    progress(f"latency: one worker fed at {rate:,.0f} posts/s for {latency_s:.0f} s")
+    late = _fresh(settings, "latency")
+    asyncio.run(ensure_topics(late))
+    with _workers(late, workload.pack, 1, logs):
+        latencies = asyncio.run(_latency(late, lines, rate, latency_s))
+    return BenchResult(
+        posts=total,
+        partitions=settings.posts_partitions,
+        raw_posts_per_s=raw,
+        one_worker_posts_per_s=one_rate,
+        two_workers_posts_per_s=two_rate,
+        latency_rate_per_s=rate,
+        latency_alerts=len(latencies),
+        latency_p50_ms=_percentile(latencies, 0.50),
+        latency_p95_ms=_percentile(latencies, 0.95),
+        latency_p99_ms=_percentile(latencies, 0.99),
+        alerts_expected=workload.matching_posts,
+        alerts_one_worker=alerts_one,
+    )
