@@ -36,11 +36,9 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
-from typing import Any, Protocol, TextIO
-
-import numpy as np
+from typing import Any, NamedTuple, Protocol, TextIO
 
 from postwatch.rules.errors import PackError, PackProblem, RulesError
 from postwatch.rules.matchers.pdq import MAX_DISTANCE, PDQIndex, hashes_from_hex, hex_of
@@ -225,29 +223,33 @@ class HashBank:
         return self.add_many([(algo, value, quality)]) == 1
 
     def add_many(self, entries: Iterable[tuple[str, str, int | None]]) -> int:
-        """Add (algo, hex, quality or None) entries; returns how many were new."""
-        added = 0
-        pdq: list[str] = []
+        """Add (algo, hex, quality or None) entries; returns how many were new. Raises
+        ValueError, adding nothing, if an algorithm is unknown or a hash malformed."""
+        by_algo: dict[str, list[str]] = {algo: [] for algo in _HEX_LENGTHS}
         for algo, raw, quality in entries:
-            value = raw.strip().lower()
-            if algo not in _HEX_LENGTHS or not _is_hex(value, _HEX_LENGTHS[algo]):
-                raise ValueError(f"not a {algo} hash: {raw!r}")
-            if algo == "pdq":
-                if quality is not None and quality < self.min_quality:
-                    self.skipped["low_quality"] += 1
-                else:
-                    pdq.append(value)
-                continue
-            digest = bytes.fromhex(value)
-            if digest not in self._exact[algo]:
-                self._exact[algo].add(digest)
-                added += 1
-        return added + self._add_pdq(pdq)
+            if algo not in by_algo:
+                raise ValueError(f"not a hash algorithm: {algo!r}")
+            if algo == "pdq" and quality is not None and quality < self.min_quality:
+                self.skipped["low_quality"] += 1
+            else:
+                by_algo[algo].append(raw.strip().lower())
+        for algo, values in by_algo.items():
+            bad = _malformed(values, _HEX_LENGTHS[algo])
+            if bad:
+                raise ValueError(f"not a {algo} hash: {values[bad[0]]!r}")
+        added = 0
+        for algo in EXACT_ALGORITHMS:
+            known = self._exact[algo]
+            before = len(known)
+            known.update(bytes.fromhex(value) for value in by_algo[algo])
+            added += len(known) - before
+        return added + self._add_pdq(list(dict.fromkeys(by_algo["pdq"])))
 
     def _add_pdq(self, values: list[str]) -> int:
+        """Add distinct PDQ hashes, leaving out those the index holds already."""
         if not values:
             return 0
-        fresh = np.unique(hashes_from_hex(values), axis=0)
+        fresh = hashes_from_hex(values)
         if len(self._pdq):
             known = self._pdq.search(fresh, 0)
             fresh = fresh[[not hits for hits in known]]
@@ -306,33 +308,43 @@ def load_bank(spec: BankSpec) -> HashBank:
         min_quality=spec.min_quality,
         negative=spec.negative,
     )
-    bank.add_many((algo, v, None) for algo in _HEX_LENGTHS for v in getattr(spec, algo))
+    entries: list[tuple[str, str, int | None]] = [
+        (algo, v, None) for algo in _HEX_LENGTHS for v in getattr(spec, algo)
+    ]
     if spec.file is not None:
-        bank.add_many(_read_file(spec.file, spec.format, bank.skipped))
+        entries += _read_file(spec.file, spec.format, bank.skipped)
+    bank.add_many(entries)  # in one batch: the PDQ index is built in one go
     return bank
 
 
-@dataclass(frozen=True, slots=True)
-class _Hash:
-    line: int  # 0 where the format has no lines to speak of (JSON documents)
-    algo: str
-    value: str
-    quality: int | None = None
+# A hash read from a file: (line, algo, hex, quality). A plain tuple, not a named one:
+# files run to millions of lines, and a named tuple costs a Python call each.
+# The line is 0 where the format has no lines to speak of (JSON documents).
+_Hash = tuple[int, str, str, int | None]
 
 
-@dataclass(frozen=True, slots=True)
-class _Skip:
+class _Skip(NamedTuple):
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Problem:
+class _Problem(NamedTuple):
     line: int
     message: str
 
 
 _Entry = _Hash | _Skip | _Problem
 _Reader = Callable[[str], Iterator[_Entry]]
+
+
+def _malformed(values: list[str], length: int) -> list[int]:
+    """The positions of the values that are not `length` hex digits (lower case)."""
+    if all(len(v) == length for v in values):
+        try:  # fast path: one check for a million hashes (fromhex skips spaces: count bytes)
+            if len(bytes.fromhex("".join(values))) * 2 == length * len(values):
+                return []
+        except ValueError:
+            pass
+    return [i for i, v in enumerate(values) if not _is_hex(v, length)]
 
 
 def _read_file(
@@ -343,24 +355,28 @@ def _read_file(
     except (OSError, UnicodeDecodeError) as exc:
         raise PackError([PackProblem(str(path), 0, f"cannot read hash list: {exc}")]) from exc
     problems: list[PackProblem] = []
-    entries: list[tuple[str, str, int | None]] = []
+    hashes: list[_Hash] = []
     for entry in _READERS[fmt or _format_of(path, text)](text):
         if isinstance(entry, _Skip):
             skipped[entry.reason] += 1
-        elif isinstance(entry, _Hash) and _is_hex(entry.value, _HEX_LENGTHS[entry.algo]):
-            entries.append((entry.algo, entry.value, entry.quality))
+        elif isinstance(entry, _Problem):
+            problems.append(PackProblem(str(path), entry.line, entry.message))
         else:
-            problems.append(
-                PackProblem(str(path), entry.line, entry.message)
-                if isinstance(entry, _Problem)
-                else PackProblem(str(path), entry.line, f"not a {entry.algo} hash: {entry.value!r}")
-            )
-            if len(problems) >= _MAX_PROBLEMS:
-                problems.append(PackProblem(str(path), entry.line, "too many problems; stopped"))
-                break
+            hashes.append(entry)
+    for algo, length in _HEX_LENGTHS.items():
+        of_algo = [h for h in hashes if h[1] == algo]
+        problems += (
+            PackProblem(str(path), of_algo[i][0], f"not a {algo} hash: {of_algo[i][2]!r}")
+            for i in _malformed([h[2] for h in of_algo], length)
+        )
     if problems:
+        problems.sort(key=lambda p: p.line)
+        if len(problems) > _MAX_PROBLEMS:
+            problems[_MAX_PROBLEMS:] = [
+                PackProblem(str(path), problems[_MAX_PROBLEMS].line, "too many problems; stopped")
+            ]
         raise PackError(problems)
-    return entries
+    return [(algo, value, quality) for _, algo, value, quality in hashes]
 
 
 def _format_of(path: Path, text: str) -> str:
@@ -374,6 +390,7 @@ def _format_of(path: Path, text: str) -> str:
     return "plain"
 
 
+@cache
 def _algo_of(type_name: str) -> str | None:
     """Our algorithm for another tool's hash type name (pdq, video_md5, HASH_SHA256, ...)."""
     name = type_name.strip().lower().removeprefix("hash_")
@@ -384,7 +401,7 @@ def _algo_of(type_name: str) -> str | None:
 
 def _typed(line: int, type_name: str, value: str, quality: int | None = None) -> _Entry:
     algo = _algo_of(type_name)
-    return _Hash(line, algo, value.strip().lower(), quality) if algo else _Skip("other_type")
+    return (line, algo, value.strip().lower(), quality) if algo else _Skip("other_type")
 
 
 def _plain_entries(text: str, only: str | None = None) -> Iterator[_Entry]:
@@ -392,11 +409,15 @@ def _plain_entries(text: str, only: str | None = None) -> Iterator[_Entry]:
         tokens = raw.split()
         if not tokens or tokens[0].startswith("#"):
             continue
-        first = tokens[0].lower()
         if only is not None:
-            yield _Hash(number, only, first)
+            yield (number, only, tokens[0].lower(), None)
+            continue
+        algo = _algo_of(tokens[0]) if len(tokens) >= 2 else None
+        first = tokens[0].lower()
+        if algo is not None:
+            yield (number, algo, tokens[1].lower(), None)
         elif _HEX.fullmatch(first) and len(first) in _BY_LENGTH:
-            yield _Hash(number, _BY_LENGTH[len(first)], first)
+            yield (number, _BY_LENGTH[len(first)], first, None)
         elif _HEX.fullmatch(first) and len(first) == 64:
             yield _Problem(
                 number,
@@ -404,7 +425,7 @@ def _plain_entries(text: str, only: str | None = None) -> Iterator[_Entry]:
                 "or give the bank a format",
             )
         elif len(tokens) >= 2:
-            yield _typed(number, tokens[0], tokens[1])
+            yield _Skip("other_type")
         else:
             yield _Problem(number, f"not a hash: {tokens[0]!r}")
 
@@ -431,7 +452,7 @@ def _csv_entries(text: str) -> Iterator[_Entry]:
         for column, algo in algo_cols:
             value = (row[column] or "").strip().lower()
             if value:
-                yield _Hash(reader.line_num, algo, value, quality)
+                yield (reader.line_num, algo, value, quality)
 
 
 def _quality(value: str | None) -> int | None:
@@ -464,7 +485,7 @@ def _tat_entries(text: str) -> Iterator[_Entry]:
             elif not _is_hex(digest, _HEX_LENGTHS[algo or _BY_LENGTH[len(digest)]]):
                 yield _Problem(0, f"results[{i}]: not a {algorithm} hash: {digest!r}")
             else:
-                yield _Hash(0, algo or _BY_LENGTH[len(digest)], digest)
+                yield (0, algo or _BY_LENGTH[len(digest)], digest, None)
 
 
 def _hma_entries(text: str) -> Iterator[_Entry]:
