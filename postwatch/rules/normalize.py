@@ -13,7 +13,7 @@ The folded form, step by step:
 2. a leetspeak symbol inside a word becomes its letter (`ex@mple`), one at the end of a
    word is a separator (`front!`), and so is one at the start (`@user`) except for the
    currency signs (`$ample`);
-3. three or more one-letter words in a row are joined (`s a m p l e`, `e.x.a.m.p.l.e`),
+3. four or more one-letter words in a row are joined (`s a m p l e`, `e.x.a.m.p.l.e`),
    and where the gaps between them differ the wider gaps stay word breaks
    (`s a m p l e   b r i g a d e` gives `sample brigade`);
 4. a run of three or more of one character becomes one character (`exaaample`); doubled
@@ -43,7 +43,8 @@ _MARKER_CHARS = frozenset(MARKERS.values())
 _MARKER_LOWER = str.maketrans({m: m.lower() for m in _MARKER_CHARS})
 _LEADING = frozenset(m for m in _MARKER_CHARS if m not in LEADING_LETTERS)
 _EDGE_MARKERS = re.compile(r"(?<![^ ])[" + "".join(sorted(_LEADING)) + r"]+|[A-Z]+(?![^ ])")
-_SPACED = re.compile(r"(?<![^ ])[^ ](?: +[^ ]){2,}(?![^ ])")
+_SPACED = re.compile(r"(?<![^ ])[^ ](?: +[^ ]){3,}(?![^ ])")
+_SPACED_MIN = 4  # fewer occur in plain text: "I'm a" folds to "i m a"
 _RUNS = re.compile(r"([^ ])\1\1+")
 _GAPS = re.compile(r" +")
 
@@ -213,7 +214,7 @@ def _join_single(tokens: list[list[list[object]]], gaps: list[int]) -> list[list
         j = i
         while j < len(tokens) and len(tokens[j]) == 1:
             j += 1
-        if j - i >= 3:
+        if j - i >= _SPACED_MIN:
             inner = gaps[i + 1 : j]
             narrow = min(inner)
             group = list(tokens[i])

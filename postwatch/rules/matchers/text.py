@@ -15,7 +15,7 @@ How a post is searched, fastest case first:
 1. the UTF-8 bytes of `normalize.fast_words(text)` (one `bytes.translate` for ASCII) are
    scanned once; besides the terms (with separators and runs allowed for), the database
    holds trigger patterns for what only the full fold undoes: a character three times in
-   a row, three one-letter words in a row, a leetspeak symbol inside a word. A post with
+   a row, four one-letter words in a row, a leetspeak symbol inside a word. A post with
    no hit and no trigger (almost every post) costs nothing more;
 2. otherwise the text is folded fully (`normalize.fold`) and scanned again;
 3. a hit there is confirmed, and mapped to the original text, from `Folded.detail()`.
@@ -47,8 +47,8 @@ _SEP = f"[ {_MARKS}\\n]"
 _NOT_SEP = f"[^ {_MARKS}\\n]"
 _REGEX_FLAGS = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SOM_LEFTMOST
 _TRIGGERS = (
-    # three one-letter words in a row
-    f"(?:^|{_SEP}){_NOT_SEP}(?:[ {_MARKS}]+{_NOT_SEP}){{2}}(?:{_SEP}|$)",
+    # four one-letter words in a row
+    f"(?:^|{_SEP}){_NOT_SEP}(?:[ {_MARKS}]+{_NOT_SEP}){{3}}(?:{_SEP}|$)",
     # a leetspeak symbol inside a word, or a currency sign starting one
     f"{_NOT_SEP}[{_MARKS}]+{_NOT_SEP}",
     f"(?:^|[ \\n])[{_MARKS}]*[SEC]{_NOT_SEP}",
