@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 import orjson
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from postwatch.alerts import MissingTopic
 from postwatch.settings import Settings
@@ -45,35 +46,67 @@ async def read_alerts(
     settings: Settings, start: Start, *, group: str | None = None
 ) -> AsyncIterator[tuple[AIOKafkaConsumer, AsyncIterator[AlertRecord]]]:
     """The consumer and an endless iterator of alerts; records that are not JSON objects are
-    logged and skipped. With `group`, the group's committed position wins over `start`
-    (which then only says where a new group begins: `beginning` or `end`)."""
+    logged and skipped. With `group`, the group's committed positions win over `start`,
+    which then only says where a new group begins (`end`, or else the beginning)."""
     topic = settings.topic(ALERTS)
     consumer = AIOKafkaConsumer(
         enable_auto_commit=False,
         group_id=group,
-        auto_offset_reset="earliest" if start == "beginning" else "latest",
+        auto_offset_reset="latest" if start == "end" else "earliest",
         **settings.kafka_client_options(),
     )
     await consumer.start()
     try:
         if group is not None:
-            consumer.subscribe([topic])
+            consumer.subscribe([topic], listener=_NewGroupStart(consumer))
         else:
-            await _assign(consumer, topic, start, settings.kafka_bootstrap)
+            await _assign(consumer, settings, start)
         yield consumer, _records(consumer)
     finally:
         await consumer.stop()
 
 
-async def _assign(consumer: AIOKafkaConsumer, topic: str, start: Start, bootstrap: str) -> None:
-    await consumer.topics()  # fetches the metadata that partitions_for_topic reads
-    numbers = consumer.partitions_for_topic(topic)
+class _NewGroupStart(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
+    """Where a consumer group begins on a partition it has never committed (at the end when
+    it starts from `end`, else at the beginning) is committed at once, so that a later run
+    of the group resumes there even if no alert came on that partition in the meantime."""
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        """Nothing to do: each alert is committed as soon as it is handled."""
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        for tp in assigned:
+            if await self.consumer.committed(tp) is None:
+                # the position comes from auto_offset_reset; seeking here instead would race
+                # with records already fetched from the reset position
+                await self.consumer.commit({tp: await self.consumer.position(tp)})
+
+
+async def _partitions(settings: Settings, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
+    await admin.start()
+    try:
+        # asking for an unknown topic by name would have the broker create it
+        if topic not in await admin.list_topics():
+            return []
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(p["partition"] for p in described["partitions"])
+
+
+async def _assign(consumer: AIOKafkaConsumer, settings: Settings, start: Start) -> None:
+    topic = settings.topic(ALERTS)
+    numbers = await _partitions(settings, topic)
     if not numbers:
         raise MissingTopic(
-            f"there is no topic {topic} at {bootstrap}: "
+            f"there is no topic {topic} at {settings.kafka_bootstrap}: "
             "is POSTWATCH_TOPIC_PREFIX right, and has a worker run with it?"
         )
-    partitions = [TopicPartition(topic, p) for p in sorted(numbers)]
+    partitions = [TopicPartition(topic, p) for p in numbers]
     consumer.assign(partitions)
     if start == "beginning":
         await consumer.seek_to_beginning(*partitions)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 import structlog
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from postwatch.alerts import BadDestination
 from postwatch.alerts.feed import AlertRecord, Start, read_alerts
@@ -193,38 +193,56 @@ async def forward(
             read_alerts(settings, start, group=group) as (consumer, records),
         ):
             log.info("forward.started", group=group, destinations=[d.label for d in destinations])
+            forwarder = _Forwarder(
+                settings, destinations, policy, include_shadow, session, producer, consumer
+            )
             async for record in records:
-                wanted = [d for d in destinations if d.wants(record.alert, include_shadow)]
-                errors = await asyncio.gather(
-                    *(deliver(session, d, record, policy) for d in wanted)
-                )
-                for destination, error in zip(wanted, errors, strict=True):
-                    if error is None:
-                        log.info(
-                            "forward.delivered",
-                            destination=destination.label,
-                            alert_id=record.alert.get("alert_id"),
-                        )
-                        continue
-                    letter = DeadLetter(
-                        "delivery_failed",
-                        f"{destination.label}: {error}",
-                        record.topic,
-                        record.partition,
-                        record.offset,
-                        record.value,
-                    )
-                    await producer.send_and_wait(
-                        settings.topic(DEADLETTER), letter.to_json(), key=record.key
-                    )
-                    log.warning(
-                        "forward.failed",
-                        destination=destination.label,
-                        alert_id=record.alert.get("alert_id"),
-                        error=error,
-                    )
-                await consumer.commit(
-                    {TopicPartition(record.topic, record.partition): record.offset + 1}
-                )
+                handling = asyncio.ensure_future(forwarder.handle(record))
+                try:
+                    await asyncio.shield(handling)
+                except asyncio.CancelledError:
+                    # told to stop: finish the alert in hand, so that it is committed once
+                    # handled and never redelivered to a destination that already took it
+                    await handling
+                    raise
     finally:
         await producer.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class _Forwarder:
+    settings: Settings
+    destinations: list[Destination]
+    policy: RetryPolicy
+    include_shadow: bool
+    session: aiohttp.ClientSession
+    producer: AIOKafkaProducer
+    consumer: AIOKafkaConsumer
+
+    async def handle(self, record: AlertRecord) -> None:
+        """Deliver one alert where it is wanted, dead-letter each failure, then commit."""
+        wanted = [d for d in self.destinations if d.wants(record.alert, self.include_shadow)]
+        errors = await asyncio.gather(
+            *(deliver(self.session, d, record, self.policy) for d in wanted)
+        )
+        for destination, error in zip(wanted, errors, strict=True):
+            alert_id = record.alert.get("alert_id")
+            if error is None:
+                log.info("forward.delivered", destination=destination.label, alert_id=alert_id)
+                continue
+            letter = DeadLetter(
+                "delivery_failed",
+                f"{destination.label}: {error}",
+                record.topic,
+                record.partition,
+                record.offset,
+                record.value,
+            )
+            await self.producer.send_and_wait(
+                self.settings.topic(DEADLETTER), letter.to_json(), key=record.key
+            )
+            log.warning(
+                "forward.failed", destination=destination.label, alert_id=alert_id, error=error
+            )
+        partition = TopicPartition(record.topic, record.partition)
+        await self.consumer.commit({partition: record.offset + 1})

@@ -78,9 +78,7 @@ def create_app(settings: Settings, engine: Engine, metrics: Metrics | None = Non
             app.Table(
                 "suppression",
                 default=None,
-                key_serializer="json",
-                value_serializer="json",
-                help="Open repeat-suppression windows by suppression key.",
+                help="Open repeat-suppression windows by suppression key (JSON keys, values).",
             )
         )
         if suppressing
