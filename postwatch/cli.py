@@ -417,7 +417,14 @@ def _run_connector(
     show_default=True,
     help="public, public:local, hashtag:TAG or list:ID.",
 )
-@click.option("--token", default=None, help="Access token (needed for lists and some servers).")
+@click.option(
+    "--token",
+    default=None,
+    envvar="POSTWATCH_MASTODON_TOKEN",
+    show_envvar=True,
+    help="Access token (needed for lists and some servers); better from the environment, "
+    "where the process list does not show it.",
+)
 @click.option(
     "--streaming-url",
     default=None,
@@ -581,8 +588,21 @@ def connect_rss(
     show_default=True,
     help="HOST:PORT to serve POST /v1/posts on.",
 )
-@click.option("--token", "tokens", multiple=True, help="Accepted bearer token (repeat to rotate).")
-@click.option("--hmac-secret", default=None, help="Shared secret of the HMAC-SHA256 signature.")
+@click.option(
+    "--token",
+    "tokens",
+    multiple=True,
+    envvar="POSTWATCH_WEBHOOK_TOKENS",
+    show_envvar=True,
+    help="Accepted bearer token (repeat to rotate; in the environment, separated by spaces).",
+)
+@click.option(
+    "--hmac-secret",
+    default=None,
+    envvar="POSTWATCH_WEBHOOK_HMAC_SECRET",
+    show_envvar=True,
+    help="Shared secret of the HMAC-SHA256 signature.",
+)
 @click.option(
     "--max-bytes",
     type=click.IntRange(min=1),
@@ -623,6 +643,126 @@ def connect_webhook(
     secret = hmac_secret.encode("utf-8") if hmac_secret else None
     auth = Auth(tokens=tokens, secret=secret, tolerance=tolerance)
     connector = WebhookConnector(host, int(port), auth=auth, max_bytes=max_bytes, instance=name)
+    _run_connector(
+        ctx,
+        connector,
+        metrics_port=metrics_port,
+        fetch_media=fetch_media,
+        media_private=media_private,
+    )
+
+
+@connect.command("telegram")
+@click.option(
+    "--channels",
+    "channel_args",
+    multiple=True,
+    required=True,
+    help="Public channel username (name or @name); repeatable, or several separated by commas.",
+)
+@click.option(
+    "--url",
+    default="https://t.me",
+    show_default=True,
+    help="Where the channel previews (/s/CHANNEL) are served.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds between two polls of a channel (each spread by up to 20% at random).",
+)
+@_connector_options
+@pass_context
+def connect_telegram(
+    ctx: _Context,
+    *,
+    channel_args: tuple[str, ...],
+    url: str,
+    interval: float,
+    name: str | None,
+    metrics_port: int,
+    fetch_media: bool,
+    media_private: bool,
+) -> None:
+    """Poll public Telegram channels through their web preview until stopped."""
+    from postwatch.connectors.telegram import TelegramConnector  # noqa: PLC0415
+
+    channels = [c for arg in channel_args for c in arg.split(",") if c.strip()]
+    try:
+        connector = TelegramConnector(
+            channels, url=url, interval=interval, instance=name or "telegram"
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--channels") from exc
+    _run_connector(
+        ctx,
+        connector,
+        metrics_port=metrics_port,
+        fetch_media=fetch_media,
+        media_private=media_private,
+    )
+
+
+@connect.command("x")
+@click.option(
+    "--bearer-token",
+    required=True,
+    envvar="POSTWATCH_X_BEARER_TOKEN",
+    show_envvar=True,
+    help="The app's bearer token; better from the environment, where the process list does "
+    "not show it.",
+)
+@click.option(
+    "--url",
+    default="https://api.x.com",
+    show_default=True,
+    help="Base URL of the X API.",
+)
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML list of stream rules (a value, or value and tag) to put in place of the "
+    "current ones; without it the rules are left as they are.",
+)
+@click.option(
+    "--backfill-minutes",
+    type=click.IntRange(0, 5),
+    default=0,
+    show_default=True,
+    help="Minutes X replays after a reconnection (on the plans that offer it).",
+)
+@_connector_options
+@pass_context
+def connect_x(
+    ctx: _Context,
+    *,
+    bearer_token: str,
+    url: str,
+    rules_path: Path | None,
+    backfill_minutes: int,
+    name: str | None,
+    metrics_port: int,
+    fetch_media: bool,
+    media_private: bool,
+) -> None:
+    """Follow the X API v2 filtered stream until stopped (SIGTERM or Ctrl-C)."""
+    from postwatch.connectors.x import RuleFileError, XConnector, read_rules  # noqa: PLC0415
+
+    try:
+        rules = None if rules_path is None else read_rules(rules_path)
+    except RuleFileError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rules") from exc
+    connector = XConnector(
+        bearer_token,
+        url=url,
+        rules=rules,
+        backfill_minutes=backfill_minutes,
+        instance=name or "x",
+    )
     _run_connector(
         ctx,
         connector,

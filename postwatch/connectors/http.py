@@ -9,7 +9,7 @@ import aiohttp
 
 from postwatch.connectors.base import SourceRejected, SourceUnavailable
 
-__all__ = ["check_status", "retry_after", "session"]
+__all__ = ["check_status", "describe", "retry_after", "session"]
 
 _TOO_MANY_REQUESTS = 429
 
@@ -20,6 +20,13 @@ def session(user_agent: str, *, timeout: aiohttp.ClientTimeout) -> aiohttp.Clien
     return aiohttp.ClientSession(
         headers={"User-Agent": user_agent}, timeout=timeout, trust_env=False
     )
+
+
+def describe(exc: BaseException) -> str:
+    """A client error in one line for logs: its type and message. Never its `repr`: aiohttp's
+    response errors (too many redirects, bad content type) carry the request in theirs,
+    headers and so `Authorization` included."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:

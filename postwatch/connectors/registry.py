@@ -11,7 +11,9 @@ from postwatch.connectors.base import Connector, UnknownConnector
 from postwatch.connectors.bluesky import BlueskyConnector
 from postwatch.connectors.mastodon import MastodonConnector
 from postwatch.connectors.rss import RssConnector
+from postwatch.connectors.telegram import TelegramConnector
 from postwatch.connectors.webhook import WebhookConnector
+from postwatch.connectors.x import XConnector
 
 __all__ = ["CONNECTORS", "check_registered"]
 
@@ -19,7 +21,9 @@ CONNECTORS: dict[str, type[Connector]] = {
     "bluesky": BlueskyConnector,
     "mastodon": MastodonConnector,
     "rss": RssConnector,
+    "telegram": TelegramConnector,
     "webhook": WebhookConnector,
+    "x": XConnector,
 }
 
 

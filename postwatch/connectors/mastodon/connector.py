@@ -16,7 +16,7 @@ from postwatch.connectors.base import (
     SourceUnavailable,
     parse_time,
 )
-from postwatch.connectors.http import check_status, session
+from postwatch.connectors.http import check_status, describe, session
 from postwatch.connectors.mastodon.adapter import fingerprint, post_id, status_to_post
 from postwatch.connectors.mastodon.client import SseDecoder, SseEvent, StreamSpec, id_after, rewound
 from postwatch.connectors.runtime import Runtime
@@ -99,7 +99,7 @@ class MastodonConnector:
                 except SourceUnavailable as exc:
                     error = exc
                 except (aiohttp.ClientError, TimeoutError) as exc:
-                    error = SourceUnavailable(f"connection: {exc!r}", reason="disconnected")
+                    error = SourceUnavailable(f"connection: {describe(exc)}", reason="disconnected")
                 await runtime.retry_later(error, attempt)
                 attempt += 1
 

@@ -17,7 +17,7 @@ from postwatch.connectors.base import (
     SourceRejected,
     SourceUnavailable,
 )
-from postwatch.connectors.http import check_status, session
+from postwatch.connectors.http import check_status, describe, session
 from postwatch.connectors.rss.adapter import entry_key, entry_to_post
 from postwatch.connectors.rss.feeds import Feed
 from postwatch.connectors.runtime import Runtime, Stopped
@@ -88,7 +88,7 @@ class RssConnector:
                 runtime.metrics.error("rejected")
                 runtime.log.warning("rss.feed_rejected", feed=feed.url, error=str(exc))
             except (aiohttp.ClientError, TimeoutError) as exc:
-                error = SourceUnavailable(f"{feed.url}: {exc!r}", reason="connection")
+                error = SourceUnavailable(f"{feed.url}: {describe(exc)}", reason="connection")
                 await runtime.retry_later(error, attempt)
                 attempt += 1
                 continue

@@ -63,7 +63,7 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
 
 
 def test_registered_names_are_the_sources_and_strangers_are_refused() -> None:
-    assert sorted(CONNECTORS) == ["bluesky", "mastodon", "rss", "webhook"]
+    assert sorted(CONNECTORS) == ["bluesky", "mastodon", "rss", "telegram", "webhook", "x"]
     assert all(cls.source == name for name, cls in CONNECTORS.items())
 
     class Impostor(RssConnector):

@@ -1,0 +1,223 @@
+"""The X connector: the API v2 filtered stream, with its rules kept as a file says."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import aiohttp
+import orjson
+
+from postwatch.connectors.base import (
+    Cursor,
+    MalformedEvent,
+    RecentKeys,
+    SourceRejected,
+    SourceUnavailable,
+    parse_time,
+)
+from postwatch.connectors.http import check_status, describe, retry_after, session
+from postwatch.connectors.runtime import Runtime
+from postwatch.connectors.x.adapter import payload_to_post
+from postwatch.connectors.x.client import (
+    RULES_PATH,
+    STREAM_PATH,
+    STREAM_QUERY,
+    LineDecoder,
+    Pace,
+    Rule,
+    plan_rules,
+)
+
+__all__ = ["XConnector"]
+
+_TOO_MANY_REQUESTS = 429
+
+
+class XConnector:
+    """Reads the filtered stream (`GET /2/tweets/search/stream`) and produces its posts.
+
+    With `rules`, the stream's rules are first made exactly those: the rules in place are
+    read, the ones no longer listed deleted and the missing ones added; X refusing a rule
+    stops the connector with X's reasons. Without `rules`, the rules in place are left alone.
+
+    Lines are newline-delimited JSON; blank lines are keep-alives, and a stream silent for
+    `stall_timeout` seconds is taken as dropped. A line that is not JSON (cut short, say)
+    is counted and skipped; an `errors` line (X's notice before it disconnects) is logged.
+    Reconnections follow X's documented pace for each kind of error (`Pace`). The same post
+    delivered twice (`backfill_minutes` replays the minutes before a reconnection, on the
+    plans that offer it) is produced once: the cursor keeps the latest post ids.
+    """
+
+    source: ClassVar[str] = "x"
+
+    def __init__(
+        self,
+        bearer_token: str,
+        *,
+        url: str = "https://api.x.com",
+        rules: Sequence[Rule] | None = None,
+        backfill_minutes: int = 0,
+        instance: str = "x",
+        pace: Pace | None = None,
+        stall_timeout: float = 30.0,
+        remember: int = 5000,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.instance = instance
+        self.rules = None if rules is None else tuple(rules)
+        self._token = bearer_token
+        self._backfill = backfill_minutes
+        self._pace = pace or Pace()
+        self._remember = remember
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_read=stall_timeout)
+        self._seen = RecentKeys(remember)
+
+    def restore(self, cursor: Cursor) -> None:
+        self._seen = RecentKeys(self._remember, cursor.get("seen", ()))
+
+    def snapshot(self) -> Cursor:
+        return {"seen": self._seen.keys()}
+
+    async def run(self, runtime: Runtime) -> None:
+        rules = self.rules
+        query = dict(STREAM_QUERY)
+        if self._backfill:
+            query["backfill_minutes"] = str(self._backfill)
+        attempt = 0
+        async with session("postwatch", timeout=self._timeout) as http:
+            while True:
+                try:
+                    if rules is not None:
+                        await self._sync_rules(http, runtime, rules)
+                        rules = None  # in place: reconnections leave them alone
+                    async with http.get(
+                        self.url + STREAM_PATH, params=query, headers=self._auth()
+                    ) as response:
+                        _check(response, "stream")
+                        runtime.log.info("x.connected")
+                        attempt = 0
+                        await self._read(response, runtime)
+                    error = SourceUnavailable("the server ended the stream", reason="disconnected")
+                except SourceUnavailable as exc:
+                    error = exc
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    error = SourceUnavailable(f"connection: {describe(exc)}", reason="disconnected")
+                await runtime.retry_later(self._pace.wait(error, attempt), attempt)
+                attempt += 1
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"}
+
+    async def _sync_rules(
+        self, http: aiohttp.ClientSession, runtime: Runtime, rules: Sequence[Rule]
+    ) -> None:
+        async with http.get(self.url + RULES_PATH, headers=self._auth()) as response:
+            _check(response, "rules")
+            current = (await _json(response, "rules")).get("data") or []
+        changes = plan_rules(current, rules)
+        if changes.delete:
+            await self._change_rules(http, {"delete": {"ids": list(changes.delete)}})
+        if changes.add:
+            added = [{"value": r.value, **({"tag": r.tag} if r.tag else {})} for r in changes.add]
+            await self._change_rules(http, {"add": added})
+        runtime.log.info(
+            "x.rules_synced",
+            added=len(changes.add),
+            deleted=len(changes.delete),
+            rules=len(rules),
+        )
+
+    async def _change_rules(self, http: aiohttp.ClientSession, body: dict[str, Any]) -> None:
+        async with http.post(
+            self.url + RULES_PATH, data=orjson.dumps(body), headers=self._auth() | _JSON
+        ) as response:
+            if response.status == 400:
+                raise SourceRejected(f"rules: X refused them: {_errors(await _json(response))}")
+            _check(response, "rules")
+            answer = await _json(response, "rules")
+        refused = [
+            e for e in answer.get("errors") or () if e.get("title") != "DuplicateRule"
+        ]  # a rule already in place is what was wanted
+        if refused:
+            raise SourceRejected(f"rules: X refused them: {_errors({'errors': refused})}")
+
+    async def _read(self, response: aiohttp.ClientResponse, runtime: Runtime) -> None:
+        decoder = LineDecoder()
+        while True:
+            chunk = await runtime.interruptible(response.content.readany())
+            if not chunk:
+                rest = decoder.rest()
+                if rest:
+                    runtime.event()
+                    runtime.skip("truncated", bytes=len(rest))
+                return
+            for line in decoder.feed(chunk):
+                await self._on_line(line, runtime)
+
+    async def _on_line(self, line: bytes | None, runtime: Runtime) -> None:
+        if line is None:
+            runtime.event()
+            runtime.skip("too_long")
+            return
+        try:
+            payload = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            runtime.event()
+            runtime.skip("not_json", error=str(exc), bytes=len(line))
+            return
+        if not isinstance(payload, dict) or "data" not in payload:
+            runtime.event()
+            errors = payload.get("errors") if isinstance(payload, dict) else None
+            if errors:
+                runtime.skip("stream_error", error=_errors(payload))
+            else:
+                runtime.skip("not_a_post", quiet=True)
+            return
+        try:
+            post = payload_to_post(payload)
+        except MalformedEvent as exc:
+            runtime.event()
+            runtime.skip(exc.reason, error=exc.detail)
+            return
+        runtime.event(parse_time(post["created_at"]))
+        if post["id"] in self._seen:
+            runtime.skip("duplicate", quiet=True, post_id=post["id"])
+            return
+        if await runtime.emit(post) is None:
+            self._seen.add(post["id"])
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+def _check(response: aiohttp.ClientResponse, what: str) -> None:
+    """`check_status`, with X's own rate-limit header: a 429 waits at least until
+    `x-rate-limit-reset` (Unix seconds)."""
+    if response.status == _TOO_MANY_REQUESTS:
+        wait = retry_after(response.headers.get("Retry-After")) or 0.0
+        reset = response.headers.get("x-rate-limit-reset", "")
+        if reset.isdigit():
+            wait = max(wait, float(reset) - time.time())
+        raise SourceUnavailable(f"{what}: HTTP 429", reason="rate_limited", retry_after=wait)
+    check_status(response, what)
+
+
+async def _json(response: aiohttp.ClientResponse, what: str = "rules") -> dict[str, Any]:
+    try:
+        body = orjson.loads(await response.read())
+    except orjson.JSONDecodeError as exc:
+        raise SourceUnavailable(f"{what}: not JSON: {exc}", reason="bad_response") from exc
+    if not isinstance(body, dict):
+        raise SourceUnavailable(f"{what}: not a JSON object", reason="bad_response")
+    return body
+
+
+def _errors(body: dict[str, Any]) -> str:
+    """X's error objects in one line: title, detail and the rule value they concern."""
+    return "; ".join(
+        " ".join(str(e[k]) for k in ("title", "detail", "value") if e.get(k))
+        for e in body.get("errors") or ()
+        if isinstance(e, dict)
+    )
