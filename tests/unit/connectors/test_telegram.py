@@ -1,0 +1,231 @@
+"""Telegram's channel preview: every recorded message kind read and mapped to Post v1."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from postwatch.connectors.telegram import channel_name
+from postwatch.connectors.telegram.adapter import fingerprint, message_to_post
+from postwatch.connectors.telegram.client import Message, channel_post, parse_page
+from postwatch.rules import post_from_dict
+from tests.conftest import SHARED_DATA
+
+FIXTURES = SHARED_DATA / "telegram"
+PAGE = "https://t.me/s/tchantest"
+TITLE = "tchan's test channel 👍"
+CDN = "https://cdn1.telegram-cdn.org/file/"
+
+
+def fixture(test: str) -> Path:
+    return FIXTURES / f"tchan_tme_s_tchantest__{test}.extracted.html"
+
+
+def only(test: str) -> Message:
+    page = parse_page(fixture(test).read_text(encoding="utf-8"), PAGE)
+    assert page.broken == ()
+    (message,) = page.messages
+    return message
+
+
+def post(test: str) -> dict[str, Any]:
+    return message_to_post(only(test))
+
+
+# (fixture, message id, service message, post text)
+EVERY_MESSAGE = [
+    ("test_parse_audio_document", 12, False, "Povo hebreu"),
+    ("test_parse_audio_message", 13, False, ""),
+    ("test_parse_emoji_message", 7, False, "👍"),
+    ("test_parse_forwarded_text_message", 89, False, ";)"),
+    ("test_parse_location_message", 10, False, ""),
+    ("test_parse_location_message_2", 83, False, ""),
+    ("test_parse_location_message_3", 88, False, ""),
+    ("test_parse_message_weird_preview", 7334, False, None),
+    ("test_parse_multimedia_message", 84, False, "Multiple videos and pictures"),
+    ("test_parse_photo_multiple", 14, False, "Multiple pics"),
+    ("test_parse_photo_single", 16, False, "Picture by telegram camera"),
+    ("test_parse_poll", 11, False, "Let's do a quick poll quizz mode\nOpt1\nOpt2\nOpt3"),
+    ("test_parse_round_video_single", 17, False, ""),
+    ("test_parse_service_message_channel_created", 1, True, "Channel created"),
+    (
+        "test_parse_service_message_channel_name_changed",
+        2,
+        True,
+        "Channel name was changed to «tchan's test channel»",
+    ),
+    ("test_parse_service_message_channel_photo_updated", 3, True, "Channel photo updated"),
+    # a plain text message that reads like a service message
+    ("test_parse_service_message_channel_video_changed", 82, False, '+ "Channel video changed"'),
+    ("test_parse_service_message_pinned", 92, True, f"{TITLE} pinned «Going to pin this message»"),
+    ("test_parse_signed_edited_text_message", 5, False, "Hello! Signed and edited message"),
+    ("test_parse_sticker_message", 9, False, ""),
+    (
+        "test_parse_text_message_link_no_preview",
+        24,
+        False,
+        "This is a message with a link\n\nhttps://brasil.io/",
+    ),
+    ("test_parse_text_message_link_with_regular_preview", 94, False, None),
+    ("test_parse_text_message_link_with_right_preview", 81, False, None),
+    ("test_parse_text_message_multiline", 62, False, "Bigger\ntext\nmessage\nnumber\n34"),
+    ("test_parse_text_message_signed_not_edited", 79, False, "Signed and not edited"),
+    ("test_parse_text_reply_to_video", 20, False, "Reply to a video (not recorded in telegram)"),
+    ("test_parse_unsigned_text_message", 6, False, "Unsigned message"),
+    ("test_parse_video_big", 5343, False, "some text"),
+    ("test_parse_video_single", 18, False, "Video by telegram camera"),
+    ("test_parse_video_single_2", 19, False, ""),
+]
+
+
+def test_the_table_covers_every_recorded_message() -> None:
+    recorded = {p.name for p in FIXTURES.glob("*.html")}
+    listed = {fixture(t).name for t, *_ in EVERY_MESSAGE}
+    pages = {fixture(t).name for t in ("test_channel_info", "test_parse_no_posts_found")}
+    assert recorded == listed | pages
+
+
+@pytest.mark.parametrize(("test", "number", "service", "text"), EVERY_MESSAGE)
+def test_every_recorded_message_is_read_and_makes_a_valid_post(
+    test: str, number: int, service: bool, text: str | None
+) -> None:
+    message = only(test)
+    assert (message.id, message.service) == (number, service)
+    if text is not None:
+        assert message.text == text
+    made = message_to_post(message)
+    assert post_from_dict(made).id == f"telegram:{message.channel.lower()}/{number}"
+    assert made["url"] == f"https://t.me/{message.channel}/{number}"
+
+
+def test_a_signed_edited_message() -> None:
+    assert post("test_parse_signed_edited_text_message") == {
+        "schema": "postwatch.post/1",
+        "id": "telegram:tchantest/5",
+        "source": "telegram",
+        "url": "https://t.me/tchantest/5",
+        "created_at": "2023-02-24T07:29:57.000Z",
+        "author": {"id": "telegram:tchantest", "handle": "tchantest", "display_name": TITLE},
+        "text": "Hello! Signed and edited message",
+        "lang": None,
+        "links": [],
+        "hashtags": [],
+        "media": [],
+        "reply_to": None,
+        "repost_of": None,
+        "signed_by": "Álvaro Justen",
+        "edited": True,
+    }
+    signed = post("test_parse_text_message_signed_not_edited")
+    assert signed["signed_by"] == "Álvaro Justen"
+    assert "edited" not in signed
+    assert "signed_by" not in post("test_parse_unsigned_text_message")
+
+
+def test_a_forwarded_message_names_its_origin() -> None:
+    forwarded = post("test_parse_forwarded_text_message")
+    assert forwarded["forwarded_from"] == {"name": "Some user", "url": "https://t.me/some_user"}
+    assert forwarded["repost_of"] is None  # forwarded from a user, not a channel post
+    assert "forwarded_from" not in post("test_parse_unsigned_text_message")
+
+
+def test_text_keeps_its_links_and_hashtags_and_drops_the_layout() -> None:
+    weird = post("test_parse_message_weird_preview")
+    assert weird["id"] == "telegram:camaradosdeputados/7334"
+    assert weird["author"] == {
+        "id": "telegram:camaradosdeputados",
+        "handle": "CamaradosDeputados",
+        "display_name": "Câmara dos Deputados",
+    }
+    assert weird["edited"] is True
+    assert weird["text"].startswith(
+        "_\n\n✍️ CÂMARA APROVA\n_\n\n\n🔸 Projeto que aumenta penas para crimes sexuais "
+        "contra crianças\n#Punição_ampliada\n🗳 Opine sobre esta proposta clicando aqui!\n____"
+    )
+    assert weird["text"].endswith("conhecerem nosso canal clicando aqui!\n____")
+    assert weird["links"] == [
+        "http://bit.ly/3Tq1C4G",
+        "http://bit.ly/3PCX1vn",
+        "http://bit.ly/3tkdScB",
+        "http://bit.ly/3A1c4c4",
+        "http://bit.ly/3A3EoKS",
+        "http://bit.ly/3zWxOpw",
+        "https://bit.ly/2UBmLNC",
+    ]
+    assert weird["hashtags"] == ["Punição_ampliada", "Poda_de_árvores", "Tarifas_de_transmissão"]
+    # the link in the text and the one its preview card resolved to
+    assert post("test_parse_text_message_link_with_right_preview")["links"] == [
+        "https://python.org/",
+        "https://www.python.org/",
+    ]
+    regular = post("test_parse_text_message_link_with_regular_preview")
+    assert regular["links"] == [regular["text"]]
+
+
+def test_photos_and_videos_are_media_urls_in_page_order() -> None:
+    kinds = [m["kind"] for m in post("test_parse_multimedia_message")["media"]]
+    assert kinds == ["video", "image", "video", "image"]
+    (photo,) = post("test_parse_photo_single")["media"]
+    assert photo["kind"] == "image"
+    assert photo["url"].startswith(CDN + "AqX5QJmpXiolNyLq3Aq8")
+    assert photo["url"].endswith(".jpg")
+    (video,) = post("test_parse_video_single")["media"]  # its blurred copy is not repeated
+    assert video["kind"] == "video"
+    assert video["url"].startswith(CDN + "61dc623809.mp4?token=")
+    (round_video,) = post("test_parse_round_video_single")["media"]
+    assert round_video["url"].startswith(CDN + "68145c80a1.mp4?token=")
+    # a video too big for the preview: its poster image is what can be hashed
+    (poster,) = post("test_parse_video_big")["media"]
+    assert poster["kind"] == "image"
+    assert poster["url"].startswith(CDN + "HyfobRUDoAxInyfbDVXk1q13p")
+    (sticker,) = post("test_parse_sticker_message")["media"]
+    assert (sticker["kind"], sticker["url"][: len(CDN) + 15]) == ("image", CDN + "5b5c6e1325.webp")
+    (voice,) = post("test_parse_audio_message")["media"]
+    assert voice["kind"] == "audio"
+    assert len(post("test_parse_photo_multiple")["media"]) == 2
+
+
+def test_replies_polls_and_locations() -> None:
+    assert post("test_parse_text_reply_to_video")["reply_to"] == "telegram:tchantest/19"
+    assert post("test_parse_location_message")["links"] == [
+        "https://maps.google.com/maps?q=-23.930587176407,-44.086305367818"
+        "&ll=-23.930587176407,-44.086305367818&z=16"
+    ]
+    assert post("test_parse_poll")["text"] == "Let's do a quick poll quizz mode\nOpt1\nOpt2\nOpt3"
+
+
+def test_pages_that_are_not_message_history() -> None:
+    empty = parse_page(fixture("test_parse_no_posts_found").read_text(encoding="utf-8"), PAGE)
+    assert (empty.preview, empty.messages) == (True, ())
+    info = parse_page(fixture("test_channel_info").read_text(encoding="utf-8"), PAGE)
+    assert info.preview is False
+
+
+def test_a_message_without_a_date_is_reported_not_read() -> None:
+    html = (
+        '<section class="tgme_channel_history">'
+        '<div class="tgme_widget_message" data-post="tchantest/7">no footer</div>'
+        '<div class="tgme_widget_message" data-post="tchantest/x"></div></section>'
+    )
+    page = parse_page(html, PAGE)
+    assert page.messages == ()
+    assert [b.reason for b in page.broken] == ["bad_message", "bad_message"]
+
+
+def test_an_edit_is_a_new_version_and_new_media_tokens_are_not() -> None:
+    message = only("test_parse_photo_single")
+    assert fingerprint(replace(message, media=())) == fingerprint(message)
+    assert fingerprint(replace(message, text="changed", edited=True)) != fingerprint(message)
+
+
+def test_channel_names_and_post_links() -> None:
+    assert channel_name("@TchanTest") == "tchantest"
+    for bad in ("t.me/tchantest", "ab", "1channel", "has space"):
+        with pytest.raises(ValueError, match="not a public channel"):
+            channel_name(bad)
+    assert channel_post("https://t.me/tchantest/19") == ("tchantest", 19)
+    assert channel_post("https://t.me/s/tchantest/19") == ("tchantest", 19)
+    assert channel_post("https://t.me/some_user") is None
