@@ -41,9 +41,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed (.ci/run does)"
-)
+
+@pytest.fixture(scope="module", autouse=True)
+def chromium() -> None:
+    assert shutil.which(CHROMIUM), "chromium is not installed (Debian: apt-get install chromium)"
 
 
 def demo_alerts() -> list[dict[str, Any]]:
