@@ -78,7 +78,7 @@ class BankSpecError(RulesError):
     def __init__(self, bank: str, problems: list[tuple[str | None, str]]) -> None:
         self.bank = bank
         self.problems = tuple(problems)
-        super().__init__("; ".join(f"bank {bank!r}: {message}" for _, message in problems))
+        super().__init__("; ".join(message for _, message in problems))
 
 
 class HashedMedia(Protocol):
@@ -127,13 +127,13 @@ class BankSpec:
         """Check a `banks:` entry; `file` is taken relative to `base_dir` (the pack's
         folder). Raises `BankSpecError` listing every problem."""
         problems: list[tuple[str | None, str]] = [
-            (key, f"unknown key {key!r}") for key in doc if key not in _SPEC_KEYS
+            (key, f"unknown key {key!r} in bank {name!r}") for key in doc if key not in _SPEC_KEYS
         ]
         inline: dict[str, tuple[str, ...]] = {}
         for algo, length in _HEX_LENGTHS.items():
             values = doc.get(algo, [])
             if not isinstance(values, list):
-                problems.append((algo, f"{algo} must be a list of hex strings"))
+                problems.append((algo, f"bank {name!r} {algo} must be a list"))
                 continue
             good = []
             for value in values:
@@ -141,27 +141,32 @@ class BankSpec:
                 if _is_hex(hex_value, length):
                     good.append(hex_value)
                 else:
-                    problems.append((algo, f"not a {algo} hash ({length} hex digits): {value!r}"))
+                    problems.append((algo, f"not a {algo} hex digest: {value!r}"))
             inline[algo] = tuple(dict.fromkeys(good))
         file = doc.get("file")
         if file is not None and (not isinstance(file, str) or not file.strip()):
-            problems.append(("file", "file must be a path"))
+            problems.append(("file", f"bank {name!r} file must be a path"))
         fmt = doc.get("format")
         if fmt is not None and fmt not in FORMATS:
-            problems.append(("format", f"format must be one of {' | '.join(FORMATS)}"))
+            problems.append(
+                ("format", f"bank {name!r} format must be one of {' | '.join(FORMATS)}")
+            )
         if fmt is not None and file is None:
-            problems.append(("format", "format is only for a bank with a file"))
+            problems.append(("format", f"bank {name!r} has a format but no file"))
         distance = doc.get("pdq_max_distance", 31)
         if not _is_int(distance, 0, MAX_DISTANCE):
             problems.append(
-                ("pdq_max_distance", f"pdq_max_distance must be an integer 0..{MAX_DISTANCE}")
+                (
+                    "pdq_max_distance",
+                    f"bank {name!r} pdq_max_distance must be an integer 0..{MAX_DISTANCE}",
+                )
             )
         quality = doc.get("min_quality", 50)
         if not _is_int(quality, 0, 100):
-            problems.append(("min_quality", "min_quality must be an integer 0..100"))
+            problems.append(("min_quality", f"bank {name!r} min_quality must be an integer 0..100"))
         negative = doc.get("negative", False)
         if not isinstance(negative, bool):
-            problems.append(("negative", "negative must be true or false"))
+            problems.append(("negative", f"bank {name!r} negative must be true or false"))
         if problems:
             raise BankSpecError(name, problems)
         return cls(

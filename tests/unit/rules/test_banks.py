@@ -61,7 +61,7 @@ def test_spec_problems_name_the_key_at_fault() -> None:
         "min_quality",
         "negative",
     ]
-    assert "bank 'b': not a sha256 hash (64 hex digits): 'abc'" in str(caught.value)
+    assert "not a sha256 hex digest: 'abc'; bank 'b' format must be one of" in str(caught.value)
 
 
 def test_spec_defaults_and_file_relative_to_the_pack() -> None:
