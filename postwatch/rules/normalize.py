@@ -131,23 +131,36 @@ def fold_term(term: str) -> str:
     return fold(term).text
 
 
+@dataclass(slots=True)
+class _Char:
+    """One character of step 1: its folded form, where it came from, its clean form."""
+
+    folded: str
+    start: int
+    end: int
+    raw: str
+
+
+_Token = list[_Char]
+
+
 def _fold_detail(text: str) -> Detail:
     """Steps 1-5 one character at a time, keeping where each folded character came from."""
     clean, word = clean_table(), word_table()
-    # step 1: (folded char, original start, original end, clean char)
-    chars: list[list[object]] = []
+    # step 1
+    chars: list[_Char] = []
     for i, ch in enumerate(text):
         cleaned = clean.get(ord(ch), ch)
-        if not cleaned and chars and chars[-1][2] == i:
-            chars[-1][2] = i + 1  # a removed mark or invisible joins the character before it
+        if not cleaned and chars and chars[-1].end == i:
+            chars[-1].end = i + 1  # a removed mark or invisible joins the character before it
         for w, c in zip(word.get(ord(ch), ch), cleaned, strict=True):
-            chars.append([w, i, i + 1, c])
+            chars.append(_Char(w, i, i + 1, c))
     # tokens: maximal runs of non-space characters, with the gap (in spaces) before each
-    tokens: list[list[list[object]]] = []
+    tokens: list[_Token] = []
     gaps: list[int] = []
     gap = 0
     for item in chars:
-        if item[0] == " ":
+        if item.folded == " ":
             gap += 1
             continue
         if gap or not tokens:
@@ -157,7 +170,7 @@ def _fold_detail(text: str) -> Detail:
         tokens[-1].append(item)
     # step 2: markers at either end of a token are separators, inside it they are letters
     tokens, gaps = _split_markers(tokens, gaps)
-    # step 3: three or more one-character tokens in a row are joined
+    # step 3: four or more one-character tokens in a row are joined
     tokens = _join_single(tokens, gaps)
     # steps 4 and 5
     out: list[str] = []
@@ -166,49 +179,49 @@ def _fold_detail(text: str) -> Detail:
     raws: list[str] = []
     for token in tokens:
         if out:
+            # between two words; one character may fold to several words (ﷺ)
             out.append(" ")
-            gap = (spans[-1][1], int(token[0][1]))  # type: ignore[call-overload]
-            spans.append((min(gap), max(gap)))  # one character may fold to several words
+            spans.append((min(spans[-1][1], token[0].start), max(spans[-1][1], token[0].start)))
             counts.append(1)
             raws.append(" ")
         i = 0
         while i < len(token):
             j = i
-            while j < len(token) and token[j][0] == token[i][0]:
+            while j < len(token) and token[j].folded == token[i].folded:
                 j += 1
             run = j - i if j - i >= 3 else 1
             for k in range(i, j) if run == 1 else (i,):
-                out.append(str(token[k][0]))
+                out.append(token[k].folded)
                 counts.append(run)
-                raws.append("".join(sorted({str(t[3]) for t in token[k : k + run]})))
-                spans.append((int(token[k][1]), int(token[k + run - 1][2])))  # type: ignore[call-overload]
+                raws.append("".join(sorted({c.raw for c in token[k : k + run]})))
+                spans.append((token[k].start, token[k + run - 1].end))
             i = j
     return Detail("".join(out), tuple(spans), tuple(counts), tuple(raws))
 
 
-def _split_markers(
-    tokens: list[list[list[object]]], gaps: list[int]
-) -> tuple[list[list[list[object]]], list[int]]:
-    out_tokens: list[list[list[object]]] = []
+def _split_markers(tokens: list[_Token], gaps: list[int]) -> tuple[list[_Token], list[int]]:
+    out_tokens: list[_Token] = []
     out_gaps: list[int] = []
     carry = 0
     for token, gap in zip(tokens, gaps, strict=True):
         start, end = 0, len(token)
-        while start < end and token[start][0] in _LEADING:
+        while start < end and token[start].folded in _LEADING:
             start += 1
-        while end > start and token[end - 1][0] in _MARKER_CHARS:
+        while end > start and token[end - 1].folded in _MARKER_CHARS:
             end -= 1
         if start == end:
             carry += gap + len(token)
             continue
         out_gaps.append(gap + carry + start)
         carry = len(token) - end
-        out_tokens.append([[str(t[0]).lower(), *t[1:]] for t in token[start:end]])
+        out_tokens.append(
+            [_Char(c.folded.lower(), c.start, c.end, c.raw) for c in token[start:end]]
+        )
     return out_tokens, out_gaps
 
 
-def _join_single(tokens: list[list[list[object]]], gaps: list[int]) -> list[list[list[object]]]:
-    out: list[list[list[object]]] = []
+def _join_single(tokens: list[_Token], gaps: list[int]) -> list[_Token]:
+    out: list[_Token] = []
     i = 0
     while i < len(tokens):
         j = i

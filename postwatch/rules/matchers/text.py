@@ -12,13 +12,14 @@ as whole words; its words may also be run together (`#ExampleFront`, `example_fr
 
 How a post is searched, fastest case first:
 
-1. the UTF-8 bytes of `normalize.fast_words(text)` (one `bytes.translate` for ASCII) are
-   scanned once; besides the terms (with separators and runs allowed for), the database
-   holds trigger patterns for what only the full fold undoes: a character three times in
-   a row, four one-letter words in a row, a leetspeak symbol inside a word. A post with
-   no hit and no trigger (almost every post) costs nothing more;
-2. otherwise the text is folded fully (`normalize.fold`) and scanned again;
-3. a hit there is confirmed, and mapped to the original text, from `Folded.detail()`.
+1. `normalize.fast_words(text)` (one `bytes.translate` for ASCII text), with spaces made
+   single, is scanned once for every term as a literal; the same scan looks for triggers,
+   what only the full fold undoes: a character three times in a row, four one-letter
+   words in a row, a leetspeak symbol inside a word. A post with no hit and no trigger
+   (almost every post) costs nothing more;
+2. otherwise the text is folded fully (`normalize.fold`) and scanned again for the terms
+   with runs collapsed, which names the candidate terms;
+3. each candidate is confirmed, and mapped to the original text, from `Folded.detail()`.
 
 Regexes run on the clean form (`normalize.clean`: case, width, homoglyphs, diacritics,
 invisible characters folded; punctuation and spacing as written), UTF-8, case-insensitive,
@@ -30,10 +31,8 @@ large) is refused by `check_regex` when the pack loads.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
 
 import hyperscan
 
@@ -51,7 +50,7 @@ _TRIGGERS = (
     f"(?:^|{_SEP}){_NOT_SEP}(?:[ {_MARKS}]+{_NOT_SEP}){{3}}(?:{_SEP}|$)",
     # a leetspeak symbol inside a word, or a currency sign starting one
     f"{_NOT_SEP}[{_MARKS}]+{_NOT_SEP}",
-    f"(?:^|[ \\n])[{_MARKS}]*[SEC]{_NOT_SEP}",
+    f"(?:^|[ \\n])[{_MARKS}]*[SEC][{_MARKS}]*{_NOT_SEP}",
 )
 _UNSUPPORTED = ("Zero-width", "Back-reference", "back reference", "Atomic", "Possessive")
 
@@ -146,6 +145,95 @@ def _term_body(folded: str, gap: str) -> str:
     return "".join(parts)
 
 
+_SKELETON = str.maketrans({"i": "l"})
+_RUNS = re.compile(r"([^ ])\1+")
+_PREFILTER = bytes.maketrans(b"i" + _MARKS.encode(), b"l" + b" " * len(_MARKS))
+
+
+def _skeleton(folded: str, collapse: bool) -> str:
+    """Folded text reduced for literal search: `i` as `l` (either may stand for the other
+    until a hit is confirmed) and, with `collapse`, every run of a character as one."""
+    reduced = folded.translate(_SKELETON)
+    return _RUNS.sub(r"\1", reduced) if collapse else reduced
+
+
+class _KeywordDatabase:
+    """One hyperscan database of literals and triggers for all folded terms.
+
+    Three kinds of pattern share it, told apart by id and by where in the buffer they end:
+
+    - prefilter literals: each term (and its words run together) as " skeleton ", sought
+      in the step-1 form with markers as spaces and spaces single (the first part of the
+      buffer): a hit there means the post may hold the term as written;
+    - triggers, sought in the step-1 form itself (the second part): a run of three, four
+      one-letter words, a leetspeak symbol inside a word or a currency sign opening one;
+      these are what only the full fold undoes;
+    - collapsed literals: each term's skeleton with runs collapsed, sought in the collapsed
+      skeleton of the fully folded text to name the candidate terms.
+    """
+
+    def __init__(self, folded: Sequence[str]) -> None:
+        literals: dict[str, list[int]] = {}
+        collapsed: dict[str, list[int]] = {}
+        for number, term in enumerate(folded):
+            for form in dict.fromkeys((term, term.replace(" ", ""))):
+                literals.setdefault(f" {_skeleton(form, collapse=False)} ", []).append(number)
+                collapsed.setdefault(f" {_skeleton(form, collapse=True)} ", []).append(number)
+        alphabet = sorted({ch for t in folded for ch in t if ch != " "})
+        triggers = [*_TRIGGERS, *(re.escape(ch * 3) for ch in alphabet)]
+        self._literal_terms = list(literals.values())
+        self._collapsed_terms = list(collapsed.values())
+        self._first_trigger = len(literals)
+        self._first_collapsed = self._first_trigger + len(triggers)
+        patterns = [
+            *(re.escape(x) for x in literals),
+            *triggers,
+            *(re.escape(x) for x in collapsed),
+        ]
+        flags = [0] * len(literals) + [hyperscan.HS_FLAG_UTF8] * len(triggers)
+        self._db = _compile(patterns, flags + [0] * len(collapsed))
+
+    def suspects(self, texts: Sequence[str]) -> list[int]:
+        """Indexes of the texts that may hold a term: a prefilter literal or a trigger hit.
+
+        Never misses a text that holds one (the property tests hold it to that)."""
+        words = [fast_words(t) for t in texts]
+        literal_part = b" \x00 ".join(b" ".join(w.translate(_PREFILTER).split()) for w in words)
+        split = len(literal_part) + 2
+        buffer = b" " + literal_part + b" \n" + b"\n".join(words)
+        ends: list[int] = []
+
+        def collect(pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
+            if (pattern < self._first_trigger and end <= split) or (
+                self._first_trigger <= pattern < self._first_collapsed and end > split
+            ):
+                ends.append(end)
+
+        self._db.scan(buffer, match_event_handler=collect)
+        if len(texts) == 1:
+            return [0] if ends else []
+        return sorted(
+            {
+                buffer.count(b"\x00", 0, end)
+                if end <= split
+                else buffer.count(b"\n", split + 1, end)
+                for end in ends
+            }
+        )
+
+    def candidates(self, folded: str) -> list[int]:
+        """Numbers of the terms whose collapsed skeleton is in the folded text's."""
+        found: set[int] = set()
+
+        def collect(pattern: int, _from: int, _end: int, _flags: int, _ctx: object) -> None:
+            if pattern >= self._first_collapsed:
+                found.update(self._collapsed_terms[pattern - self._first_collapsed])
+
+        buffer = f" {_skeleton(folded, collapse=True)} ".encode("utf-8", "surrogatepass")
+        self._db.scan(buffer, match_event_handler=collect)
+        return sorted(found)
+
+
 class TextMatcher:
     """Finds keyword terms and regexes in texts; compiled once, shared by all posts."""
 
@@ -159,54 +247,23 @@ class TextMatcher:
         self._folded = tuple(written)
         self._written = tuple(written.values())
         self._spans: dict[str, re.Pattern[str]] = {}
-        alphabet = sorted({ch for t in self._folded for ch in t if ch != " "})
-        triggers = [*_TRIGGERS, *(re.escape(ch * 3) for ch in alphabet)]
-        self._first_trigger = len(self._folded)
-        gap = f"[ {_MARKS}]*"
-        self._keywords = (
-            _compile(
-                [
-                    *(f"(?:^|{_SEP}){_term_body(t, gap)}(?:{_SEP}|$)" for t in self._folded),
-                    *triggers,
-                ],
-                [0] * len(self._folded) + [hyperscan.HS_FLAG_UTF8] * len(triggers),
-            )
-            if self._folded
-            else None
-        )
+        self._keywords = _KeywordDatabase(self._folded) if self._folded else None
         self._regex_db = _compile(self.regexes, _REGEX_FLAGS) if self.regexes else None
 
     def keywords(self, texts: Sequence[str]) -> list[Hit]:
         """Every whole-word occurrence of a term in the texts, in order of text and span."""
-        if self._keywords is None or not any(texts):
+        if self._keywords is None:
             return []
-        ends: list[int] = []
-
-        def collect(_pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
-            ends.append(end)
-
-        parts = [fast_words(t) for t in texts]
-        self._keywords.scan(b"\n".join(parts), match_event_handler=collect)
-        if not ends:
-            return []
-        bounds = list(accumulate(len(p) + 1 for p in parts))
         hits: list[Hit] = []
-        for index in sorted({bisect_left(bounds, end) for end in ends}):
+        for index in self._keywords.suspects(texts):
             folded = fold(texts[index])
-            candidates: set[int] = set()
-
-            def gather(pattern: int, _from: int, _to: int, _flags: int, _ctx: object) -> None:
-                if pattern < self._first_trigger:
-                    candidates.add(pattern)  # noqa: B023 - called within this iteration
-
-            self._keywords.scan(folded.text.encode("utf-8"), match_event_handler=gather)
-            for pattern in sorted(candidates):
-                hits.extend(self._confirm(index, folded, pattern))
+            for term in self._keywords.candidates(folded.text):
+                hits.extend(self._confirm(index, folded, term))
         hits.sort(key=lambda h: (h.index, h.span, h.key))
         return hits
 
-    def _confirm(self, index: int, folded: Folded, pattern: int) -> list[Hit]:
-        term = self._folded[pattern]
+    def _confirm(self, index: int, folded: Folded, number: int) -> list[Hit]:
+        term = self._folded[number]
         spans = self._spans.get(term)
         if spans is None:
             spans = re.compile(f"(?<![^ ]){_term_body(term, ' ?')}(?![^ ])")
@@ -218,7 +275,7 @@ class TextMatcher:
             span = folded.to_original(m.start(), m.end())
             hits.extend(
                 Hit(index, written, span)
-                for written, term_runs in self._written[pattern]
+                for written, term_runs in self._written[number]
                 if runs.stands_for(term_runs)
             )
         return hits

@@ -1,0 +1,171 @@
+"""Post v1 decoding: the compiled msgspec types give the JSON Schema's verdict on every
+record, and each reason is the one a consumer expects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from postwatch.rules import InvalidPost, parse_post, post_from_dict
+from postwatch.schemas import SchemaViolation, validator
+
+VALID: dict[str, Any] = {
+    "schema": "postwatch.post/1",
+    "id": "bluesky:at://did:plc:abc/app.bsky.feed.post/3k2",
+    "source": "bluesky",
+    "url": "https://bsky.app/profile/did:plc:abc/post/3k2",
+    "created_at": "2025-07-25T10:00:00Z",
+    "observed_at": "2025-07-25T10:00:01.250+02:00",
+    "author": {"id": "bluesky:did:plc:abc", "handle": "ex.bsky.social", "display_name": "Ex"},
+    "text": "post text",
+    "lang": "en",
+    "links": ["https://example.org/page"],
+    "hashtags": ["example"],
+    "media": [
+        {
+            "url": "https://x/img.jpg",
+            "kind": "image",
+            "sha256": "a" * 64,
+            "md5": "B" * 32,
+            "pdq": "0" * 64,
+            "pdq_quality": 100,
+        }
+    ],
+    "reply_to": None,
+    "repost_of": None,
+    "unknown": {"kept": "and ignored"},
+}
+
+TRICKY: st.SearchStrategy[Any] = st.sampled_from(
+    [
+        None,
+        True,
+        0,
+        1,
+        1.5,
+        50.0,
+        -1,
+        101,
+        "",
+        "x",
+        "ab",
+        "a:b",
+        "abc:",
+        "ABC:x",
+        "x:y",
+        "bluesky",
+        "blue sky",
+        "postwatch.post/1",
+        "postwatch.post/2",
+        "a" * 64,
+        "g" * 64,
+        "a" * 32,
+        "2025-07-25T10:00:00Z",
+        "2025-07-25 10:00:00Z",
+        "2025-07-25t10:00:00z",
+        "2025-07-25T10:00:00+0530",
+        "2025-13-45T10:00:00Z",
+        "2025-07-25T10:00:00.5-05:00",
+        "２０２５-07-25T10:00:00Z",
+        [],
+        ["a"],
+        [1],
+        {},
+        {"id": "x:y"},
+        {"id": 3},
+        [{}],
+        [{"pdq_quality": 101}],
+        [{"sha256": "A" * 64}],
+        [{"md5": "z"}],
+    ]
+)
+PATHS = [
+    ("schema",),
+    ("id",),
+    ("source",),
+    ("url",),
+    ("created_at",),
+    ("observed_at",),
+    ("author",),
+    ("author", "id"),
+    ("author", "handle"),
+    ("author", "display_name"),
+    ("text",),
+    ("lang",),
+    ("links",),
+    ("hashtags",),
+    ("media",),
+    ("reply_to",),
+    ("repost_of",),
+]
+
+
+def schema_accepts(doc: Any) -> bool:
+    try:
+        validator("post")(doc)
+    except SchemaViolation:
+        return False
+    try:
+        for key in ("created_at", "observed_at"):
+            if doc.get(key):
+                datetime.fromisoformat(doc[key])
+    except ValueError:
+        return False
+    return True
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> dict[str, Any]:
+    doc: dict[str, Any] = orjson.loads(orjson.dumps(VALID))
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(PATHS))
+        target = doc
+        for key in path[:-1]:
+            if not isinstance(target.get(key), dict):
+                break
+            target = target[key]
+        else:
+            if draw(st.booleans()) and path[-1] in target:
+                del target[path[-1]]
+            else:
+                target[path[-1]] = draw(TRICKY)
+    return doc
+
+
+@settings(max_examples=600, deadline=None)
+@given(mutated())
+def test_decoding_gives_the_schemas_verdict(doc: dict[str, Any]) -> None:
+    expected = schema_accepts(doc)
+    for decode in (post_from_dict, lambda d: parse_post(orjson.dumps(d))):
+        verdict = None
+        try:
+            decode(doc)
+        except InvalidPost as exc:
+            verdict = exc.reason
+        assert verdict == (None if expected else "schema")
+
+
+def test_a_valid_post_keeps_every_field() -> None:
+    post = parse_post(orjson.dumps(VALID))
+    assert post.author.display_name == "Ex"
+    assert post.created_at == datetime(2025, 7, 25, 10, tzinfo=UTC)
+    assert post.observed_at is not None
+    assert post.observed_at.utcoffset() is not None
+    assert post.links == ("https://example.org/page",)
+    assert post.media[0].pdq_quality == 100
+    assert post.media[0].md5 == "B" * 32
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [(b"\xff\xfe", "not_utf8"), (b"{", "not_json"), (b"0\x00", "not_json"), (b"[]", "schema")],
+)
+def test_each_failure_has_its_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(InvalidPost) as caught:
+        parse_post(data)
+    assert caught.value.reason == reason
