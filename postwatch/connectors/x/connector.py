@@ -39,8 +39,9 @@ class XConnector:
     """Reads the filtered stream (`GET /2/tweets/search/stream`) and produces its posts.
 
     With `rules`, the stream's rules are first made exactly those: the rules in place are
-    read, the ones no longer listed deleted and the missing ones added; X refusing a rule
-    stops the connector with X's reasons. Without `rules`, the rules in place are left alone.
+    read, the missing ones validated (`dry_run`), the ones no longer listed deleted and the
+    missing ones added; X refusing a rule stops the connector with X's reasons, before
+    anything was changed. Without `rules`, the rules in place are left alone.
 
     Lines are newline-delimited JSON; blank lines are keep-alives, and a stream silent for
     `stall_timeout` seconds is taken as dropped. A line that is not JSON (cut short, say)
@@ -117,11 +118,15 @@ class XConnector:
             _check(response, "rules")
             current = (await _json(response, "rules")).get("data") or []
         changes = plan_rules(current, rules)
+        added = {
+            "add": [{"value": r.value, **({"tag": r.tag} if r.tag else {})} for r in changes.add]
+        }
+        if changes.add:  # checked before anything changes, so a refusal leaves the rules be
+            await self._change_rules(http, added, dry_run=True)
         if changes.delete:
             await self._change_rules(http, {"delete": {"ids": list(changes.delete)}})
         if changes.add:
-            added = [{"value": r.value, **({"tag": r.tag} if r.tag else {})} for r in changes.add]
-            await self._change_rules(http, {"add": added})
+            await self._change_rules(http, added)
         runtime.log.info(
             "x.rules_synced",
             added=len(changes.add),
@@ -129,9 +134,15 @@ class XConnector:
             rules=len(rules),
         )
 
-    async def _change_rules(self, http: aiohttp.ClientSession, body: dict[str, Any]) -> None:
+    async def _change_rules(
+        self, http: aiohttp.ClientSession, body: dict[str, Any], *, dry_run: bool = False
+    ) -> None:
+        """Send one change; with `dry_run`, X only validates it."""
         async with http.post(
-            self.url + RULES_PATH, data=orjson.dumps(body), headers=self._auth() | _JSON
+            self.url + RULES_PATH,
+            params={"dry_run": "true"} if dry_run else {},
+            data=orjson.dumps(body),
+            headers=self._auth() | _JSON,
         ) as response:
             if response.status == 400:
                 raise SourceRejected(f"rules: X refused them: {_errors(await _json(response))}")

@@ -70,12 +70,15 @@ def metric(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def start_process(settings: Settings, log: Path, *args: str) -> subprocess.Popen[bytes]:
-    """`postwatch connect ARGS…` as its own process, output to `log`."""
+def start_process(
+    settings: Settings, log: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`postwatch connect ARGS…` as its own process, output to `log`; `env` adds to its
+    environment."""
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "postwatch", "connect", *args],
-            env=env_for(settings),
+            env=env_for(settings, **(env or {})),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
