@@ -4,7 +4,7 @@ HTTP server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import orjson
@@ -75,8 +75,8 @@ def record(engine: Engine) -> AlertRecord:
 
 
 async def with_server(
-    answers: list[int], run: Callable[[str], object]
-) -> tuple[object, list[bytes]]:
+    answers: list[int], run: Callable[[str], Awaitable[str | None]]
+) -> tuple[str | None, list[bytes]]:
     """A local HTTP server that answers with `answers` in turn (then 200)."""
     bodies: list[bytes] = []
 
@@ -93,7 +93,7 @@ async def with_server(
     await site.start()
     port = runner.addresses[0][1]
     try:
-        result = await run(f"http://127.0.0.1:{port}/hook")  # type: ignore[misc]
+        result = await run(f"http://127.0.0.1:{port}/hook")
     finally:
         await runner.cleanup()
     return result, bodies

@@ -31,9 +31,22 @@ def post(n: int) -> bytes:
     return orjson.dumps({**POST, "id": f"mastodon:secret-post-{n}"})
 
 
-def stage(engine: Engine, **options: object) -> tuple[MatchStage, Sink, Sink, Sink]:
+def stage(
+    engine: Engine,
+    metrics: Metrics | None = None,
+    windows: Windows | None = None,
+    window_s: float = 0.0,
+) -> tuple[MatchStage, Sink, Sink, Sink]:
     alerts, ocsf, letters = Sink(), Sink(), Sink()
-    built = MatchStage(engine, alerts, letters, send_ocsf=ocsf, **options)  # type: ignore[arg-type]
+    built = MatchStage(
+        engine,
+        alerts,
+        letters,
+        metrics=metrics or Metrics(),
+        send_ocsf=ocsf,
+        windows=windows,
+        window_s=window_s,
+    )
     return built, alerts, ocsf, letters
 
 
