@@ -80,8 +80,10 @@ class AlertHub:
                 self._listeners.discard(listener)
 
     def after(self, last_id: int) -> list[tuple[int, bytes]]:
-        """The kept alerts numbered above `last_id`."""
-        return [item for item in self._backlog if item[0] > last_id]
+        """The kept alerts numbered above `last_id`; all of them when `last_id` is above any
+        number given (the page was fed by an earlier run of the server)."""
+        since = last_id if last_id <= self._last else 0
+        return [item for item in self._backlog if item[0] > since]
 
     @contextlib.contextmanager
     def listen(self) -> Iterator[_Listener]:

@@ -120,3 +120,11 @@ def test_events_give_the_backlog_then_live_alerts_and_resume_after_a_reconnect()
             assert await read_events(response, 2) == [(4, b'{"n": 3}'), (5, b'{"n": 4}')]
 
     run(hub, body)
+
+
+def test_a_page_fed_by_an_earlier_run_of_the_server_gets_the_whole_backlog() -> None:
+    hub = AlertHub(backlog=5)
+    for n in range(3):
+        hub.publish(b'{"n": %d}' % n)
+    assert [number for number, _ in hub.after(2)] == [3]
+    assert [number for number, _ in hub.after(900)] == [1, 2, 3]
