@@ -36,7 +36,7 @@ def test_the_recorded_stream_arrives_with_authors_and_media_and_bad_lines_are_co
     assert len(expected) == 7  # eight posts, the last one twice
 
     async def scenario() -> None:
-        server = XReplay(recordings=[STREAM, TRUNCATED], refuse=[503])
+        server = XReplay(recordings=[STREAM, TRUNCATED], refuse=[503, 429], reset_in=3.0)
         runner, base = await start(server.app())
         name = f"{settings.topic_prefix}-x1"
         labels = {"connector": "x", "instance": name}
@@ -72,14 +72,17 @@ def test_the_recorded_stream_arrives_with_authors_and_media_and_bad_lines_are_co
         assert set(query["expansions"].split(",")) >= {"author_id", "attachments.media_keys"}
         assert {"url", "variants"} <= set(query["media.fields"].split(","))
         assert "entities" in query["tweet.fields"].split(",")
-        # a 503 is followed by the pace X asks after HTTP errors, not the runtime's quick one
-        (refused, first), (ok, second) = server.connected_at[:2]
-        assert (refused, ok) == (503, 200)
+        # a 503 is followed by the pace X asks after HTTP errors, not the runtime's quick
+        # one; a 429 waits until the limit resets, longer than that pace's 2 s
+        (unavailable, first), (limited, second), (ok, third) = server.connected_at[:3]
+        assert (unavailable, limited, ok) == (503, 429, 200)
         assert second - first >= 0.5
+        assert third - second >= 2.9
         skipped = "postwatch_connector_skipped_total"
         assert metric(skipped, reason="stream_error", **labels) == 1  # operational-disconnect
         assert metric(skipped, reason="duplicate", **labels) == 8
         assert metric("postwatch_connector_errors_total", reason="http_503", **labels) == 1
+        assert metric("postwatch_connector_errors_total", reason="rate_limited", **labels) == 1
         assert metric("postwatch_connector_errors_total", reason="disconnected", **labels) >= 2
         assert metric("postwatch_connector_posts_total", **labels) == 7
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ class XReplay:
     """End each connection once its recording was played (as X does after an error line)."""
     refuse: list[int] = field(default_factory=list)
     """Statuses answered to the next stream requests, one each, before any is served."""
+    reset_in: float = 0.0
+    """Seconds from now that a 429's `x-rate-limit-reset` names."""
     rules: list[dict[str, Any]] = field(default_factory=list)
     """The rules in place: `id`, `value`, `tag`."""
     rule_posts: list[dict[str, Any]] = field(default_factory=list)
@@ -51,7 +54,10 @@ class XReplay:
         if self.refuse:
             status = self.refuse.pop(0)
             self.connected_at.append((status, time.monotonic()))
-            return web.json_response({"title": "refused"}, status=status)
+            reset = {"x-rate-limit-reset": str(math.ceil(time.time() + self.reset_in))}
+            return web.json_response(
+                {"title": "refused"}, status=status, headers=reset if status == 429 else None
+            )
         self.connected_at.append((200, time.monotonic()))
         self.stream_queries.append(dict(request.query))
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
