@@ -89,7 +89,8 @@ class TelegramConnector:
 
     def _pause(self) -> float:
         """One polling interval with its random spread."""
-        return self._interval * (1.0 + self._jitter * random.uniform(-1.0, 1.0))  # noqa: S311 - spreads polls, no secret
+        spread = random.uniform(-1.0, 1.0)  # noqa: S311 - spreads polls; nothing secret
+        return self._interval * (1.0 + self._jitter * spread)
 
     async def _follow(self, channel: str, http: aiohttp.ClientSession, runtime: Runtime) -> None:
         await runtime.sleep(self._pause() * random.random())  # noqa: S311 - as above
