@@ -163,19 +163,23 @@ class Engine:
         return found
 
     def _text_evidence(self, post: Post, found: dict[int, list[Evidence]]) -> None:
-        kinds: list[str] = []
-        names: list[str] = []
-        values: list[str] = []
-        for field in self._text_fields:
-            for name, value in _field_values(post, field):
-                kinds.append(field)
-                names.append(name)
-                values.append(value)
-        if not values:
+        if self._text_fields == ["text"]:  # the common case, kept short
+            kinds = names = ["text"]
+            values = [post.text]
+        else:
+            kinds, names, values = [], [], []
+            for field in self._text_fields:
+                for name, value in _field_values(post, field):
+                    kinds.append(field)
+                    names.append(name)
+                    values.append(value)
+        if not any(values):
             return
+        keywords = self._matcher.keywords(values)
+        regexes = self._matcher.regex(values) if self._patterns else []
         for hits, index, kind in (
-            (self._matcher.keywords(values), self._terms, "keyword"),
-            (self._matcher.regex(values), self._patterns, "regex"),
+            (keywords, self._terms, "keyword"),
+            (regexes, self._patterns, "regex"),
         ):
             for hit in hits:
                 value = values[hit.index]

@@ -32,20 +32,31 @@ Property tests hold the three to the same result.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cache
+from itertools import compress
 
 from postwatch.rules.charmap import LEADING_LETTERS, MARKERS, clean_table, word_table
 
-__all__ = ["Cleaned", "Detail", "Folded", "clean", "fast_words", "fold", "fold_term"]
+__all__ = [
+    "RUNS",
+    "Cleaned",
+    "Detail",
+    "Folded",
+    "clean",
+    "fast_words",
+    "first",
+    "fold",
+    "fold_term",
+]
 
 _MARKER_CHARS = frozenset(MARKERS.values())
-_MARKER_LOWER = str.maketrans({m: m.lower() for m in _MARKER_CHARS})
-_LEADING = frozenset(m for m in _MARKER_CHARS if m not in LEADING_LETTERS)
-_EDGE_MARKERS = re.compile(r"(?<![^ ])[" + "".join(sorted(_LEADING)) + r"]+|[A-Z]+(?![^ ])")
+_LEADING_CHARS = "".join(sorted(m for m in _MARKER_CHARS if m not in LEADING_LETTERS))
+_MARKER_RUNS = re.compile("[A-Z]+")
 _SPACED = re.compile(r"(?<![^ ])[^ ](?: +[^ ]){3,}(?![^ ])")
 _SPACED_MIN = 4  # fewer occur in plain text: "I'm a" folds to "i m a"
-_RUNS = re.compile(r"([^ ])\1\1+")
+RUNS = re.compile(r"([^ ])\1\1+")
 _GAPS = re.compile(r" +")
 
 
@@ -111,7 +122,21 @@ def _join_spaced(match: re.Match[str]) -> str:
 
 
 def _resolve_markers(match: re.Match[str]) -> str:
-    return " " * len(match.group())
+    """A run of markers: separators at the end of a word, and at its start except from the
+    first currency sign on; letters inside a word. The length stays."""
+    text, (start, end) = match.string, match.span()
+    run = match.group()
+    if end == len(text) or text[end] == " ":
+        return " " * len(run)
+    if start == 0 or text[start - 1] == " ":
+        letters = run.lstrip(_LEADING_CHARS)
+        return " " * (len(run) - len(letters)) + letters.lower()
+    return run.lower()
+
+
+def first(match: re.Match[str]) -> str:
+    """The first character of a match: `RUNS.sub(first, text)` folds runs of three."""
+    return match.group()[0]
 
 
 def fold(text: str) -> Folded:
@@ -120,9 +145,9 @@ def fold(text: str) -> Folded:
     if not words.isascii() or not words.islower():
         # markers are the only upper-case letters left; islower() is also False for text
         # with no cased letter at all (Arabic script), where the regex below finds nothing
-        words = _EDGE_MARKERS.sub(_resolve_markers, words).translate(_MARKER_LOWER)
+        words = _MARKER_RUNS.sub(_resolve_markers, words)
     words = _SPACED.sub(_join_spaced, words)
-    words = _RUNS.sub(r"\1", words)
+    words = RUNS.sub(first, words)
     return Folded(text, " ".join(words.split()))
 
 
@@ -131,117 +156,67 @@ def fold_term(term: str) -> str:
     return fold(term).text
 
 
-@dataclass(slots=True)
-class _Char:
-    """One character of step 1: its folded form, where it came from, its clean form."""
-
-    folded: str
-    start: int
-    end: int
-    raw: str
-
-
-_Token = list[_Char]
+def _step1_offsets(text: str) -> tuple[list[int], list[int]]:
+    """Start and end in the original text of each character of the step-1 form."""
+    word = word_table()
+    if text.isascii() or all(len(word.get(ord(ch), ch)) == 1 for ch in text):
+        return list(range(len(text))), list(range(1, len(text) + 1))
+    starts: list[int] = []
+    ends: list[int] = []
+    for i, ch in enumerate(text):
+        size = len(word.get(ord(ch), ch))
+        if not size and ends and ends[-1] == i:
+            ends[-1] = i + 1  # a removed mark or invisible joins the character before it
+        starts.extend([i] * size)
+        ends.extend([i + 1] * size)
+    return starts, ends
 
 
 def _fold_detail(text: str) -> Detail:
-    """Steps 1-5 one character at a time, keeping where each folded character came from."""
-    clean, word = clean_table(), word_table()
-    # step 1
-    chars: list[_Char] = []
-    for i, ch in enumerate(text):
-        cleaned = clean.get(ord(ch), ch)
-        if not cleaned and chars and chars[-1].end == i:
-            chars[-1].end = i + 1  # a removed mark or invisible joins the character before it
-        for w, c in zip(word.get(ord(ch), ch), cleaned, strict=True):
-            chars.append(_Char(w, i, i + 1, c))
-    # tokens: maximal runs of non-space characters, with the gap (in spaces) before each
-    tokens: list[_Token] = []
-    gaps: list[int] = []
-    gap = 0
-    for item in chars:
-        if item.folded == " ":
-            gap += 1
-            continue
-        if gap or not tokens:
-            tokens.append([])
-            gaps.append(gap)
-            gap = 0
-        tokens[-1].append(item)
-    # step 2: markers at either end of a token are separators, inside it they are letters
-    tokens, gaps = _split_markers(tokens, gaps)
-    # step 3: four or more one-character tokens in a row are joined
-    tokens = _join_single(tokens, gaps)
-    # steps 4 and 5
-    out: list[str] = []
-    spans: list[tuple[int, int]] = []
-    counts: list[int] = []
-    raws: list[str] = []
-    for token in tokens:
-        if out:
-            # between two words; one character may fold to several words (ﷺ)
-            out.append(" ")
-            spans.append((min(spans[-1][1], token[0].start), max(spans[-1][1], token[0].start)))
-            counts.append(1)
-            raws.append(" ")
-        i = 0
-        while i < len(token):
-            j = i
-            while j < len(token) and token[j].folded == token[i].folded:
-                j += 1
-            run = j - i if j - i >= 3 else 1
-            for k in range(i, j) if run == 1 else (i,):
-                out.append(token[k].folded)
-                counts.append(run)
-                raws.append("".join(sorted({c.raw for c in token[k : k + run]})))
-                spans.append((token[k].start, token[k + run - 1].end))
-            i = j
-    return Detail("".join(out), tuple(spans), tuple(counts), tuple(raws))
-
-
-def _split_markers(tokens: list[_Token], gaps: list[int]) -> tuple[list[_Token], list[int]]:
-    out_tokens: list[_Token] = []
-    out_gaps: list[int] = []
-    carry = 0
-    for token, gap in zip(tokens, gaps, strict=True):
-        start, end = 0, len(token)
-        while start < end and token[start].folded in _LEADING:
-            start += 1
-        while end > start and token[end - 1].folded in _MARKER_CHARS:
-            end -= 1
-        if start == end:
-            carry += gap + len(token)
-            continue
-        out_gaps.append(gap + carry + start)
-        carry = len(token) - end
-        out_tokens.append(
-            [_Char(c.folded.lower(), c.start, c.end, c.raw) for c in token[start:end]]
-        )
-    return out_tokens, out_gaps
-
-
-def _join_single(tokens: list[_Token], gaps: list[int]) -> list[_Token]:
-    out: list[_Token] = []
-    i = 0
-    while i < len(tokens):
-        j = i
-        while j < len(tokens) and len(tokens[j]) == 1:
-            j += 1
-        if j - i >= _SPACED_MIN:
-            inner = gaps[i + 1 : j]
-            narrow = min(inner)
-            group = list(tokens[i])
-            for token, gap in zip(tokens[i + 1 : j], inner, strict=True):
-                if gap > narrow:
-                    out.append(group)
-                    group = []
-                group.extend(token)
-            out.append(group)
-            i = j
-        else:
-            out.append(tokens[i])
-            i += 1
-    return out
+    """Steps 1-5 again, keeping for each folded character which step-1 characters it
+    stands for, and so where it came from. Each step edits few places, so the indexes are
+    carried through slices rather than character by character."""
+    words = text.translate(word_table())
+    raws = text.translate(clean_table())  # same length: one clean character per word one
+    starts, ends = _step1_offsets(text)
+    # step 2 changes no length
+    words = _MARKER_RUNS.sub(_resolve_markers, words)
+    # step 3: keep (indexes of) the letters and one space per wider gap
+    keep: list[int] = []
+    last = 0
+    for match in _SPACED.finditer(words):
+        keep.extend(range(last, match.start()))
+        gaps = [g.span() for g in _GAPS.finditer(words, match.start(), match.end())]
+        narrow = min(b - a for a, b in gaps)
+        keep.append(match.start())
+        for a, b in gaps:
+            if b - a > narrow:
+                keep.append(a)
+            keep.append(b)
+        last = match.end()
+    keep.extend(range(last, len(words)))
+    # steps 4 and 5: of a run of three or more keep the first, of spaces one between words
+    joined = "".join(map(words.__getitem__, keep))
+    mask = bytearray(b"\x01" * len(joined))
+    runs = [m.span() for m in RUNS.finditer(joined)]
+    for a, b in runs:
+        mask[a + 1 : b] = bytes(b - a - 1)
+    for gap in _GAPS.finditer(joined):
+        a, b = gap.span()
+        first = a if a == 0 or b == len(joined) else a + 1
+        mask[first:b] = bytes(b - first)
+    selected = list(compress(range(len(joined)), mask))
+    origin = list(map(keep.__getitem__, selected))
+    spans = list(zip(map(starts.__getitem__, origin), map(ends.__getitem__, origin), strict=True))
+    counts = [1] * len(selected)
+    folded_raws = list(map(raws.__getitem__, origin))
+    for a, b in runs:
+        at = bisect_left(selected, a)
+        spans[at] = (spans[at][0], ends[keep[b - 1]])
+        counts[at] = b - a
+        folded_raws[at] = "".join(sorted({raws[k] for k in keep[a:b]}))
+    text_out = "".join(map(joined.__getitem__, selected))
+    return Detail(text_out, tuple(spans), tuple(counts), tuple(folded_raws))
 
 
 class Cleaned:

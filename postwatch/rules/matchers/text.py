@@ -33,11 +33,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 
 import hyperscan
 
 from postwatch.rules.charmap import AMBIGUOUS_L, MARKERS
-from postwatch.rules.normalize import Detail, Folded, clean, fast_words, fold
+from postwatch.rules.normalize import RUNS as _RUNS
+from postwatch.rules.normalize import Detail, Folded, clean, fast_words, first, fold
 
 __all__ = ["Hit", "TextMatcher", "check_regex"]
 
@@ -146,90 +148,115 @@ def _term_body(folded: str, gap: str) -> str:
 
 
 _SKELETON = str.maketrans({"i": "l"})
-_RUNS = re.compile(r"([^ ])\1+")
 _PREFILTER = bytes.maketrans(b"i" + _MARKS.encode(), b"l" + b" " * len(_MARKS))
+_DOUBLE = re.compile(r"([^ ])\1")
+_MAX_DOUBLES = 4  # a term's variants number 2 ** doubles; more doubles than this: all single
 
 
-def _skeleton(folded: str, collapse: bool) -> str:
-    """Folded text reduced for literal search: `i` as `l` (either may stand for the other
-    until a hit is confirmed) and, with `collapse`, every run of a character as one."""
-    reduced = folded.translate(_SKELETON)
-    return _RUNS.sub(r"\1", reduced) if collapse else reduced
+def _literals(term: str) -> list[str]:
+    """The forms in which a folded term can stand in a folded text, for literal search:
+    with `i` as `l` (either may stand for the other until a hit is confirmed), its words
+    apart or run together, and each double letter also single (a run of three or more in
+    the text folds to one letter)."""
+    doubles = [m.start() for m in _DOUBLE.finditer(term)]
+    if len(doubles) > _MAX_DOUBLES:
+        choices = [(), tuple(doubles)]
+    else:
+        choices = [c for n in range(len(doubles) + 1) for c in combinations(doubles, n)]
+    forms = []
+    for single in choices:
+        form = "".join(ch for i, ch in enumerate(term) if i not in single)
+        forms += [form, form.replace(" ", "")]
+    return [f" {form.translate(_SKELETON)} " for form in dict.fromkeys(forms)]
 
 
 class _KeywordDatabase:
     """One hyperscan database of literals and triggers for all folded terms.
 
-    Three kinds of pattern share it, told apart by id and by where in the buffer they end:
-
-    - prefilter literals: each term (and its words run together) as " skeleton ", sought
-      in the step-1 form with markers as spaces and spaces single (the first part of the
-      buffer): a hit there means the post may hold the term as written;
-    - triggers, sought in the step-1 form itself (the second part): a run of three, four
-      one-letter words, a leetspeak symbol inside a word or a currency sign opening one;
-      these are what only the full fold undoes;
-    - collapsed literals: each term's skeleton with runs collapsed, sought in the collapsed
-      skeleton of the fully folded text to name the candidate terms.
+    The buffer of a post has two parts. The first is the step-1 form with markers as
+    spaces, spaces single and `i` as `l`, where the term literals (`_literals`) are sought;
+    the second is the step-1 form itself, where the triggers are sought: a run of three,
+    four one-letter words, a leetspeak symbol inside a word or a currency sign opening
+    one, what only the full fold undoes. A hit of either means the post may hold a term;
+    the literals then name the candidates in the fully folded text.
     """
 
     def __init__(self, folded: Sequence[str]) -> None:
         literals: dict[str, list[int]] = {}
-        collapsed: dict[str, list[int]] = {}
         for number, term in enumerate(folded):
-            for form in dict.fromkeys((term, term.replace(" ", ""))):
-                literals.setdefault(f" {_skeleton(form, collapse=False)} ", []).append(number)
-                collapsed.setdefault(f" {_skeleton(form, collapse=True)} ", []).append(number)
+            for literal in _literals(term):
+                literals.setdefault(literal, []).append(number)
         alphabet = sorted({ch for t in folded for ch in t if ch != " "})
         triggers = [*_TRIGGERS, *(re.escape(ch * 3) for ch in alphabet)]
-        self._literal_terms = list(literals.values())
-        self._collapsed_terms = list(collapsed.values())
+        self._terms = list(literals.values())
         self._first_trigger = len(literals)
-        self._first_collapsed = self._first_trigger + len(triggers)
-        patterns = [
-            *(re.escape(x) for x in literals),
-            *triggers,
-            *(re.escape(x) for x in collapsed),
-        ]
-        flags = [0] * len(literals) + [hyperscan.HS_FLAG_UTF8] * len(triggers)
-        self._db = _compile(patterns, flags + [0] * len(collapsed))
-
-    def suspects(self, texts: Sequence[str]) -> list[int]:
-        """Indexes of the texts that may hold a term: a prefilter literal or a trigger hit.
-
-        Never misses a text that holds one (the property tests hold it to that)."""
-        words = [fast_words(t) for t in texts]
-        literal_part = b" \x00 ".join(b" ".join(w.translate(_PREFILTER).split()) for w in words)
-        split = len(literal_part) + 2
-        buffer = b" " + literal_part + b" \n" + b"\n".join(words)
-        ends: list[int] = []
-
-        def collect(pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
-            if (pattern < self._first_trigger and end <= split) or (
-                self._first_trigger <= pattern < self._first_collapsed and end > split
-            ):
-                ends.append(end)
-
-        self._db.scan(buffer, match_event_handler=collect)
-        if len(texts) == 1:
-            return [0] if ends else []
-        return sorted(
-            {
-                buffer.count(b"\x00", 0, end)
-                if end <= split
-                else buffer.count(b"\n", split + 1, end)
-                for end in ends
-            }
+        self._first_run = len(literals) + len(_TRIGGERS)
+        self._db = _compile(
+            [*(re.escape(x) for x in literals), *triggers],
+            [0] * len(literals) + [hyperscan.HS_FLAG_UTF8] * len(triggers),
         )
 
+    def suspects(self, texts: Sequence[str]) -> dict[int, bool]:
+        """The texts that may hold a term, by index, each with whether only runs of three
+        or more can put it there (no literal hit, no other trigger): `runs_only` then
+        decides cheaply. Never misses a text that holds a term (property-tested)."""
+        if len(texts) == 1:  # the common case, kept short
+            words = fast_words(texts[0])
+            literal_part = b" ".join(words.translate(_PREFILTER).split())
+            buffer = b"".join((b" ", literal_part, b" \n", words))
+        else:
+            parts = [fast_words(t) for t in texts]
+            literal_part = b" \x00 ".join(b" ".join(w.translate(_PREFILTER).split()) for w in parts)
+            buffer = b"".join((b" ", literal_part, b" \n", b"\n".join(parts)))
+        split = len(literal_part) + 2
+        first_run = self._first_run
+        events: list[tuple[int, int]] = []
+
+        def collect(pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
+            if (pattern < self._first_trigger) == (end <= split):
+                events.append((pattern, end))
+
+        self._db.scan(buffer, match_event_handler=collect)
+        found: dict[int, bool] = {}
+        for pattern, end in events:
+            if len(texts) == 1:
+                index = 0
+            elif end <= split:
+                index = buffer.count(b"\x00", 0, end)
+            else:
+                index = buffer.count(b"\n", split + 1, end)
+            found[index] = found.get(index, True) and pattern >= first_run
+        return found
+
+    def runs_only(self, text: str) -> bool:
+        """Whether a text whose only trigger is runs holds a literal once runs of three or
+        more are folded to one character (all that the full fold would change)."""
+        words = fast_words(text).decode("utf-8", "surrogatepass")
+        collapsed = _RUNS.sub(first, words).encode("utf-8", "surrogatepass")
+        buffer = b" " + b" ".join(collapsed.translate(_PREFILTER).split()) + b" "
+        hit: list[int] = []
+
+        def collect(pattern: int, _from: int, _end: int, _flags: int, _ctx: object) -> bool:
+            if pattern < self._first_trigger:
+                hit.append(pattern)
+                return True  # stops the scan: one hit is enough
+            return False
+
+        try:  # noqa: SIM105 - contextlib.suppress costs a fifth of a typical scan
+            self._db.scan(buffer, match_event_handler=collect)
+        except hyperscan.ScanTerminated:
+            pass
+        return bool(hit)
+
     def candidates(self, folded: str) -> list[int]:
-        """Numbers of the terms whose collapsed skeleton is in the folded text's."""
+        """Numbers of the terms one of whose literals is in the folded text."""
         found: set[int] = set()
 
         def collect(pattern: int, _from: int, _end: int, _flags: int, _ctx: object) -> None:
-            if pattern >= self._first_collapsed:
-                found.update(self._collapsed_terms[pattern - self._first_collapsed])
+            if pattern < self._first_trigger:
+                found.update(self._terms[pattern])
 
-        buffer = f" {_skeleton(folded, collapse=True)} ".encode("utf-8", "surrogatepass")
+        buffer = f" {folded.translate(_SKELETON)} ".encode("utf-8", "surrogatepass")
         self._db.scan(buffer, match_event_handler=collect)
         return sorted(found)
 
@@ -252,12 +279,16 @@ class TextMatcher:
 
     def keywords(self, texts: Sequence[str]) -> list[Hit]:
         """Every whole-word occurrence of a term in the texts, in order of text and span."""
-        if self._keywords is None:
+        keywords = self._keywords
+        suspects = keywords.suspects(texts) if keywords is not None else None
+        if not suspects or keywords is None:
             return []
         hits: list[Hit] = []
-        for index in self._keywords.suspects(texts):
+        for index, runs_only in sorted(suspects.items()):
+            if runs_only and not keywords.runs_only(texts[index]):
+                continue  # informal stretching ("sooo"), nothing of a term
             folded = fold(texts[index])
-            for term in self._keywords.candidates(folded.text):
+            for term in keywords.candidates(folded.text):
                 hits.extend(self._confirm(index, folded, term))
         hits.sort(key=lambda h: (h.index, h.span, h.key))
         return hits
