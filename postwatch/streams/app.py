@@ -12,6 +12,7 @@ import faust
 from postwatch.rules import Engine
 from postwatch.settings import Settings
 from postwatch.streams.agents.match import MatchStage
+from postwatch.streams.gaps import GapFiller
 from postwatch.streams.metrics import Metrics
 from postwatch.streams.topics import ALERTS, ALERTS_OCSF, DEADLETTER, POSTS
 
@@ -104,11 +105,18 @@ def create_app(settings: Settings, engine: Engine, metrics: Metrics | None = Non
         window_s=settings.suppress_window_s,
     )
 
+    gaps = GapFiller(settings, settings.group, stage.process)
+
     # concurrency 1: faust loses messages with concurrent agents (faust-streaming issue #606)
     @app.agent(posts, concurrency=1)
     async def match(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             message = event.message
+            stage.metrics.refetched.inc(
+                await gaps.before(
+                    message.topic, message.partition, message.offset, message.generation_id
+                )
+            )
             await stage.process(
                 message.key, message.value, message.topic, message.partition, message.offset
             )

@@ -31,6 +31,7 @@ class Metrics:
     latency: Histogram = field(init=False)
     suppressed: Counter = field(init=False)
     windows_open: Gauge = field(init=False)
+    refetched: Counter = field(init=False)
 
     def __post_init__(self) -> None:
         self.posts = Counter(
@@ -65,6 +66,11 @@ class Metrics:
         self.windows_open = Gauge(
             "postwatch_suppression_windows_open",
             "Suppression windows this worker holds open.",
+            registry=self.registry,
+        )
+        self.refetched = Counter(
+            "postwatch_records_refetched",
+            "Records of the posts topic that the stream skipped at a rebalance, read again.",
             registry=self.registry,
         )
 
