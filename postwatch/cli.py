@@ -184,7 +184,7 @@ def match(packs: tuple[Path, ...], input_path: Path, output: Path | None, summar
     hits: dict[str, list[str]] = {f"{r.pack}/{r.id}": [] for r in engine.rules}
     with source, _open_output(output) as out, _match_progress(source) as progress:
         for number, line in enumerate(source, start=1):
-            if not line.strip():
+            if line.isspace():
                 continue
             try:
                 post = parse_post(line)

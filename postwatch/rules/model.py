@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -31,6 +31,7 @@ __all__ = [
     "RuleTest",
     "Scope",
     "Severity",
+    "SourceId",
     "Status",
 ]
 
@@ -58,8 +59,14 @@ class Status(enum.Enum):
     DISABLED = "disabled"
 
 
+# The post-v1 schema's constraints, which decoding checks (constructors do not)
+SourceId = Annotated[str, msgspec.Meta(min_length=3, pattern="^[a-z0-9_-]+:.+")]
+_HEX64 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$")]
+_HEX32 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{32}$")]
+
+
 class Author(msgspec.Struct, frozen=True):
-    id: str
+    id: SourceId
     handle: str | None = None
     display_name: str | None = None
 
@@ -67,10 +74,10 @@ class Author(msgspec.Struct, frozen=True):
 class Media(msgspec.Struct, frozen=True):
     url: str | None = None
     kind: str | None = None
-    sha256: str | None = None
-    md5: str | None = None
-    pdq: str | None = None
-    pdq_quality: int | None = None
+    sha256: _HEX64 | None = None
+    md5: _HEX32 | None = None
+    pdq: _HEX64 | None = None
+    pdq_quality: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
 
 
 class Post(msgspec.Struct, frozen=True):

@@ -15,42 +15,24 @@ import msgspec
 import orjson
 
 from postwatch.rules.errors import RulesError
-from postwatch.rules.model import Author, Media, Post
+from postwatch.rules.model import Author, Media, Post, SourceId
 from postwatch.schemas import SchemaViolation, validator
 
 __all__ = ["InvalidPost", "parse_post", "post_from_dict"]
 
-_ID = Annotated[str, msgspec.Meta(min_length=3, pattern="^[a-z0-9_-]+:.+")]
 _TIME = Annotated[
     str,
     msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"),
 ]
-_HEX64 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$")]
-_HEX32 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{32}$")]
-
-
-class _WireAuthor(msgspec.Struct):
-    id: _ID
-    handle: str | None = None
-    display_name: str | None = None
-
-
-class _WireMedia(msgspec.Struct):
-    url: str | None = None
-    kind: str | None = None
-    sha256: _HEX64 | None = None
-    md5: _HEX32 | None = None
-    pdq: _HEX64 | None = None
-    pdq_quality: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
 
 
 class _Wire(msgspec.Struct):
     """Post v1 as the schema states it; unknown fields are ignored."""
 
     schema: Literal["postwatch.post/1"]
-    id: _ID
+    id: SourceId
     source: Annotated[str, msgspec.Meta(min_length=1, pattern="^[a-z0-9_-]+$")]
-    author: _WireAuthor
+    author: Author
     created_at: _TIME
     text: str
     url: str | None = None
@@ -58,7 +40,7 @@ class _Wire(msgspec.Struct):
     lang: str | None = None
     links: tuple[str, ...] = ()
     hashtags: tuple[str, ...] = ()
-    media: tuple[_WireMedia, ...] = ()
+    media: tuple[Media, ...] = ()
     reply_to: str | None = None
     repost_of: str | None = None
 
@@ -113,11 +95,10 @@ def _schema_error(doc: Any, exc: msgspec.ValidationError) -> InvalidPost:
 
 
 def _post(wire: _Wire) -> Post:
-    author = wire.author
     return Post(
         wire.id,
         wire.source,
-        Author(author.id, author.handle, author.display_name),
+        wire.author,
         _timestamp(wire.created_at),
         wire.text,
         wire.url,
@@ -125,7 +106,7 @@ def _post(wire: _Wire) -> Post:
         wire.lang,
         wire.links,
         wire.hashtags,
-        tuple(Media(m.url, m.kind, m.sha256, m.md5, m.pdq, m.pdq_quality) for m in wire.media),
+        wire.media,
         wire.reply_to,
         wire.repost_of,
     )

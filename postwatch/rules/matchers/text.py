@@ -191,6 +191,9 @@ class _KeywordDatabase:
         self._terms = list(literals.values())
         self._first_trigger = len(literals)
         self._first_run = len(literals) + len(_TRIGGERS)
+        # where the current scan's buffer parts meet, and its events (hyperscan's scratch
+        # space makes a database single-threaded anyway)
+        self._scan_state: tuple[int, list[tuple[int, int]]] = (0, [])
         self._db = _compile(
             [*(re.escape(x) for x in literals), *triggers],
             [0] * len(literals) + [hyperscan.HS_FLAG_UTF8] * len(triggers),
@@ -209,14 +212,11 @@ class _KeywordDatabase:
             literal_part = b" \x00 ".join(b" ".join(w.translate(_PREFILTER).split()) for w in parts)
             buffer = b"".join((b" ", literal_part, b" \n", b"\n".join(parts)))
         split = len(literal_part) + 2
-        first_run = self._first_run
         events: list[tuple[int, int]] = []
-
-        def collect(pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
-            if (pattern < self._first_trigger) == (end <= split):
-                events.append((pattern, end))
-
-        self._db.scan(buffer, match_event_handler=collect)
+        self._scan_state = (split, events)
+        self._db.scan(buffer, match_event_handler=self._collect)
+        if not events:
+            return {}
         found: dict[int, bool] = {}
         for pattern, end in events:
             if len(texts) == 1:
@@ -225,8 +225,14 @@ class _KeywordDatabase:
                 index = buffer.count(b"\x00", 0, end)
             else:
                 index = buffer.count(b"\n", split + 1, end)
-            found[index] = found.get(index, True) and pattern >= first_run
+            found[index] = found.get(index, True) and pattern >= self._first_run
         return found
+
+    def _collect(self, pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
+        """Keep literal hits in the first part of the buffer, triggers in the second."""
+        split, events = self._scan_state
+        if (pattern < self._first_trigger) == (end <= split):
+            events.append((pattern, end))
 
     def runs_only(self, text: str) -> bool:
         """Whether a text whose only trigger is runs holds a literal once runs of three or
