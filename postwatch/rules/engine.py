@@ -20,6 +20,7 @@ from itertools import product
 from postwatch.rules.matchers.text import TextMatcher
 from postwatch.rules.matchers.urls import host, urls_in_text
 from postwatch.rules.model import (
+    FIELDS,
     Accounts,
     AllOf,
     AnyOf,
@@ -120,7 +121,8 @@ class Engine:
                     for algo in _HASH_FIELDS:
                         for value in getattr(bank, algo):
                             self._hashes[(algo, value)].append((leaf_id, bank_name))
-        self._text_fields = sorted({f for f, _ in self._terms} | {f for f, _ in self._patterns})
+        used = {f for f, _ in self._terms} | {f for f, _ in self._patterns}
+        self._text_fields = [f for f in FIELDS if f in used]  # evidence in field order
         self._matcher = TextMatcher(
             dict.fromkeys(t for _, t in self._terms), dict.fromkeys(p for _, p in self._patterns)
         )

@@ -538,7 +538,7 @@ def _parse_regex(value: Any, line: int, ctx: _Context) -> Condition | None:
     for item, item_line in _strings(form[0], line, "'regex'", ctx):
         reason = check_regex(item)
         if reason is not None:
-            ctx.problem(item_line, f"regex {item!r} {reason}")
+            ctx.problem(item_line, f"regex /{item}/ {reason}")
         else:
             patterns.append(item)
     return Regex(tuple(dict.fromkeys(patterns)), form[1]) if patterns else None

@@ -94,3 +94,33 @@ def test_yaml_aliases_are_refused() -> None:
     assert problems(bomb) == [
         "p.yaml:2: invalid YAML: anchors and aliases are not allowed in rule packs"
     ]
+
+
+def test_rule_language_problems_are_all_reported_with_locations() -> None:
+    with pytest.raises(PackError) as caught:
+        load_pack(FILES / "bad-rules.yaml")
+    path = str(FILES / "bad-rules.yaml")
+    assert [str(p).removeprefix(path + ":") for p in caught.value.problems] == [
+        r"9: b1: regex /(sample)\s+\1/ needs a backtracking engine"
+        " (Back-references are unsupported); only linear-time regexes run",
+        r"14: b2: regex /sample(?=\s+brigade)/ needs a backtracking engine"
+        " (Zero-width assertions are not supported); only linear-time regexes run",
+        "15: b2: unknown field 'signature'"
+        " (one of text, hashtags, links, author.handle, author.display_name)",
+        "18: b3: 'match' can hold with no evidence (a bare 'not'?)",
+        "23: b4: 'at_least' n must be from 1 to the number of conditions (2)",
+        "26: b5: unknown key 'region' in scope",
+        "29: b5: tests match[0] is not a valid post: data.text must be string",
+        "30: b5: unknown key 'maybe' in tests",
+    ]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"(a)\1", r"(?<=a)b", r"(?<!a)b", r"(?!a)b", r"(?>a)b", r"a++", r"(a|b)*c{3,500}d", "x*"],
+)
+def test_patterns_that_cannot_run_in_linear_time_are_refused(pattern: str) -> None:
+    rule = f"  - id: r\n    title: t\n    match: {{regex: ['{pattern}']}}\n"
+    text = "pack: p\nversion: 1\nrules:\n" + rule
+    (problem,) = problems(text)
+    assert problem.startswith(f"p.yaml:6: r: regex /{pattern}/ ")
