@@ -27,7 +27,7 @@ from importlib import resources
 
 __all__ = [
     "AMBIGUOUS_L",
-    "LEADING_LETTERS",
+    "CURRENCY_LETTERS",
     "LEET_DIGITS",
     "LEET_SYMBOLS",
     "MARKERS",
@@ -53,9 +53,9 @@ LEET_DIGITS = {
 LEET_SYMBOLS = {"@": "a", "$": "s", "!": "l", "|": "l", "+": "t", "€": "e", "¢": "c", "©": "c"}
 """Symbols read as letters when they stand inside a word (`!` and `|` also stand for `i`)."""
 
-LEADING_LETTERS = frozenset("SEC")
-"""Markers (of `$`, `€`, `¢`/`©`) that are letters at the start of a word too (`$ample`);
-other symbols there are separators (`@user`)."""
+CURRENCY_LETTERS = frozenset("SEC")
+"""Markers (of `$`, `€`, `¢`/`©`) that are letters at either end of a word too (`$ample`,
+`exampl€`); other symbols there are separators (`@user`, `front!`)."""
 
 AMBIGUOUS_L = frozenset("1!|")
 """Characters folded to `l` that a writer may have meant as `i`; a keyword's `i` may match
@@ -88,6 +88,8 @@ _ARABIC = {
     "\u06d5": "\u0647",
     "\u06c3": "\u0647",
     "\u0629": "\u0647",
+    # noon ghunna (Urdu), written as noon where a keyboard lacks it
+    "\u06ba": "\u0646",
 }
 
 _LOOKALIKES = {
@@ -132,13 +134,14 @@ def _strip(text: str) -> str:
     return "".join(c for c in decomposed if unicodedata.category(c) not in ("Mn", "Me"))
 
 
-def _enclosed_letter(ch: str) -> str | None:
-    """Squared, circled and negative Latin letters that have no decomposition (🅴, 🆇)."""
+def _named_letter(ch: str) -> str | None:
+    """The Latin letter that a symbol or small capital without a decomposition is drawn
+    as (🅴, 🆇, ᴇ, ꜰ), read from its Unicode name."""
     name = unicodedata.name(ch, "")
-    head, _, letter = name.rpartition(" LETTER ")
-    if "LATIN" in head and len(letter) == 1 and not head.startswith("REGIONAL"):
-        return letter.lower()
-    return None
+    words = name.split()
+    if "LATIN" in words and "LETTER" in words and len(words[-1]) == 1:
+        return words[-1].lower()
+    return None  # regional indicators (flags) among them: not LATIN
 
 
 def _clean_char(ch: str, confusables: dict[str, str]) -> str:
@@ -148,8 +151,8 @@ def _clean_char(ch: str, confusables: dict[str, str]) -> str:
         return ""
     if ch.isspace():
         return " "
-    if category == "So":
-        return _enclosed_letter(ch) or ch
+    if category == "So" or (category == "Ll" and "SMALL CAPITAL" in unicodedata.name(ch, "")):
+        return _named_letter(ch) or ch
     if (
         category in ("Lo", "Cn", "Co")
         and ch not in confusables

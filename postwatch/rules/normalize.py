@@ -10,9 +10,9 @@ The folded form, step by step:
    characters removed, homoglyphs (Unicode confusables), diacritics, Arabic-script
    variants and digits folded; leetspeak digits to letters (`3xample`), leetspeak symbols
    to markers, everything that is not a letter, digit or spacing mark to a space;
-2. a leetspeak symbol inside a word becomes its letter (`ex@mple`), one at the end of a
-   word is a separator (`front!`), and so is one at the start (`@user`) except for the
-   currency signs (`$ample`);
+2. a leetspeak symbol inside a word becomes its letter (`ex@mple`), one at either end of
+   a word is a separator (`@user`, `front!`) except for the currency signs (`$ample`,
+   `exampl€`);
 3. four or more one-letter words in a row are joined (`s a m p l e`, `e.x.a.m.p.l.e`),
    and where the gaps between them differ the wider gaps stay word breaks
    (`s a m p l e   b r i g a d e` gives `sample brigade`);
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from functools import cache
 from itertools import compress
 
-from postwatch.rules.charmap import LEADING_LETTERS, MARKERS, clean_table, word_table
+from postwatch.rules.charmap import CURRENCY_LETTERS, MARKERS, clean_table, word_table
 
 __all__ = [
     "RUNS",
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 _MARKER_CHARS = frozenset(MARKERS.values())
-_LEADING_CHARS = "".join(sorted(m for m in _MARKER_CHARS if m not in LEADING_LETTERS))
+_SYMBOL_CHARS = "".join(sorted(m for m in _MARKER_CHARS if m not in CURRENCY_LETTERS))
 _MARKER_RUNS = re.compile("[A-Z]+")
 _SPACED = re.compile(r"(?<![^ ])[^ ](?: +[^ ]){3,}(?![^ ])")
 _SPACED_MIN = 4  # fewer occur in plain text: "I'm a" folds to "i m a"
@@ -122,15 +122,21 @@ def _join_spaced(match: re.Match[str]) -> str:
 
 
 def _resolve_markers(match: re.Match[str]) -> str:
-    """A run of markers: separators at the end of a word, and at its start except from the
-    first currency sign on; letters inside a word. The length stays."""
+    """A run of markers: letters inside a word; at either end of one, separators up to
+    the first currency sign (`@user`, `front!`, `$ample`, `exampl€`); a word of markers
+    alone, separators. The length stays."""
     text, (start, end) = match.string, match.span()
     run = match.group()
-    if end == len(text) or text[end] == " ":
+    at_start = start == 0 or text[start - 1] == " "
+    at_end = end == len(text) or text[end] == " "
+    if at_start and at_end:
         return " " * len(run)
-    if start == 0 or text[start - 1] == " ":
-        letters = run.lstrip(_LEADING_CHARS)
+    if at_start:
+        letters = run.lstrip(_SYMBOL_CHARS)
         return " " * (len(run) - len(letters)) + letters.lower()
+    if at_end:
+        letters = run.rstrip(_SYMBOL_CHARS)
+        return letters.lower() + " " * (len(run) - len(letters))
     return run.lower()
 
 

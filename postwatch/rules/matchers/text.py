@@ -50,9 +50,10 @@ _REGEX_FLAGS = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_CASELESS | hyperscan.H
 _TRIGGERS = (
     # four one-letter words in a row
     f"(?:^|{_SEP}){_NOT_SEP}(?:[ {_MARKS}]+{_NOT_SEP}){{3}}(?:{_SEP}|$)",
-    # a leetspeak symbol inside a word, or a currency sign starting one
+    # a leetspeak symbol inside a word, or a currency sign at either end of one
     f"{_NOT_SEP}[{_MARKS}]+{_NOT_SEP}",
     f"(?:^|[ \\n])[{_MARKS}]*[SEC][{_MARKS}]*{_NOT_SEP}",
+    f"{_NOT_SEP}[{_MARKS}]*[SEC][{_MARKS}]*(?:[ \\n]|$)",
 )
 _UNSUPPORTED = ("Zero-width", "Back-reference", "back reference", "Atomic", "Possessive")
 

@@ -13,7 +13,7 @@ from postwatch.rules.normalize import clean, fast_words, fold, fold_term
 LATIN = "example front"
 ARABIC = "الجبهة المثال"  # "the example front"
 URDU = "مثالی محاذ"  # "example front"
-MATCHER = TextMatcher([LATIN, ARABIC, URDU, "sample brigade", "coon", "brigade 313"])
+MATCHER = TextMatcher([LATIN, ARABIC, URDU, "sample brigade", "coon", "brigade 313", "نمونہ دستون"])
 
 
 def found(text: str) -> list[tuple[str, str]]:
@@ -26,6 +26,11 @@ POSITIVE = [
     ("nfkc width", "ＥＸＡＭＰＬＥ ＦＲＯＮＴ", LATIN),
     ("nfkc math letters", "𝐞𝐱𝐚𝐦𝐩𝐥𝐞 𝐟𝐫𝐨𝐧𝐭", LATIN),
     ("nfkc circled", "ⓔⓧⓐⓜⓟⓛⓔ ⓕⓡⓞⓝⓣ", LATIN),
+    ("nfkc parenthesized", "⒠⒳⒜⒨⒫⒧⒠ ⒡⒭⒪⒩⒯", LATIN),
+    ("nfkc superscript", "ᵉˣᵃᵐᵖˡᵉ ᶠʳᵒⁿᵗ", LATIN),
+    ("negative squared letters", "🅴🆇🅰🅼🅿🅻🅴 🅵🆁🅾🅽🆃", LATIN),
+    ("small capitals", "ᴇxᴀᴍᴘʟᴇ ꜰʀᴏɴᴛ", LATIN),
+    ("strike-through marks", "e̶x̶a̶m̶p̶l̶e̶ f̶r̶o̶n̶t̶", LATIN),
     ("case", "ExAmPlE fRoNt", LATIN),
     ("zero-width", "exa\u200bmple fr\u200dont", LATIN),
     ("soft hyphen", "exam\u00adple front", LATIN),
@@ -40,6 +45,8 @@ POSITIVE = [
     ("leet one for i", "sample br1gade", "sample brigade"),
     ("leet bang for i", "sample br!gade", "sample brigade"),
     ("leet dollar", "$ample brigade", "sample brigade"),
+    ("leet euro at the end", "exampl€ front", LATIN),
+    ("word joiner", "EXAMPLE\u2060FRONT", LATIN),
     ("repeated letters", "exaaaample froooont", LATIN),
     ("repeated double", "cooooon", "coon"),
     ("spaced letters", "e x a m p l e f r o n t", LATIN),
@@ -66,6 +73,7 @@ POSITIVE = [
     ("urdu spaced letters", "م ث ا ل ی   م ح ا ذ", URDU),
     ("urdu repeated", "مثاااالی محاذ", URDU),
     ("urdu bidi", "\u200fمثالی\u200f محاذ", URDU),
+    ("urdu noon ghunna", "نمونہ دستوں", "نمونہ دستون"),
 ]
 
 # (folding class, text that must not match any term)
@@ -79,7 +87,8 @@ NEGATIVE = [
     ("l is not i", "sample brlgade"),
     ("i is not l", "sampie brigade"),
     ("letters are not a term's digits", "brigade ele"),
-    ("mention", "@example front"[1:8] + "s front"),
+    ("prices are not letters", "costs 10€ example fronts $ 5"),
+    ("symbols at word ends are separators", "example! frontier"),
     ("arabic longer word", "الجبهةالمثالية"),
     ("arabic other word", "الجبهة الشعبية"),
     ("urdu longer word", "مثالیں محاذوں"),
