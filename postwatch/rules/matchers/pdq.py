@@ -11,7 +11,9 @@ away, keeps the entries whose word is within 7 bits of the query's, and checks o
 against the full 256 bits. For random hashes about 4,000 entries are scanned per query at a
 million hashes, and almost none survive the word filter, so the cost is the 272 bucket
 visits, not a million distance computations. A hash found through several chunks is
-reported once: through the first chunk that would find it.
+reported once: through the first chunk that would find it. For a smaller distance r the
+same steps give tighter bounds (a word within r // 4 bits, a chunk within r // 16), and
+below 16 only each chunk's own bucket is probed.
 
 Hashes added after the index is built go to a small side buffer that each query scans in
 full; when that buffer is full it is merged into the sorted buckets. A hash is searchable as
