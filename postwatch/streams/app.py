@@ -20,6 +20,8 @@ __all__ = ["TableWindows", "create_app"]
 
 _SWEEP_MIN_S = 0.5
 _SWEEP_MAX_S = 10.0
+_CATCH_UP_S = 2.0
+_QUIET_S = 3.0  # a partition this long without a record, but with records to read: skipped
 
 
 class TableWindows:
@@ -34,12 +36,15 @@ class TableWindows:
         window: dict[str, Any] | None = self.table.get(key)
         return window
 
+    # `table[key] = …` and `del table[key]` take the changelog partition from the record
+    # being processed; windows are also changed between records (closing them, processing
+    # records read again), so each change goes to the window's own partition explicitly
+
     def put(self, key: str, window: dict[str, Any]) -> None:
-        self.table[key] = window
+        self.table.send_changelog(window["partition"], key, window)
+        self.table.data[key] = window
 
     def delete(self, key: str, partition: int) -> None:
-        # `del table[key]` takes the partition from the record being processed; between
-        # records (the sweeper) the tombstone goes to the window's own partition instead
         self.table.send_changelog(partition, key, None, value_serializer="raw")
         self.table.data.pop(key, None)
 
@@ -120,6 +125,19 @@ def create_app(settings: Settings, engine: Engine, metrics: Metrics | None = Non
             await stage.process(
                 message.key, message.value, message.topic, message.partition, message.offset
             )
+
+    @app.timer(_CATCH_UP_S)  # type: ignore[untyped-decorator]  # faust's timer is unannotated
+    async def catch_up() -> None:
+        if app.rebalancing or app.in_recovery:
+            return
+        positions = {}
+        for tp in app.assignor.assigned_actives():
+            if tp.topic == settings.topic(POSTS):
+                position = await app.consumer.position(tp)
+                if position is not None:
+                    positions[(tp.topic, tp.partition)] = position
+        found = await gaps.catch_up(positions, app.consumer_generation_id, _QUIET_S)
+        stage.metrics.refetched.inc(found)
 
     if suppressing:
         interval = min(_SWEEP_MAX_S, max(_SWEEP_MIN_S, settings.suppress_window_s / 5))

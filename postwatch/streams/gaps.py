@@ -7,13 +7,15 @@ That would lose the record, and its alerts, for good. `GapFiller` watches the of
 agent sees: at the first record of a partition in a consumer generation it compares the
 offset with the group's committed offset, and later with the offset after the previous
 record; records in between are read with a plain consumer and processed first, before the
-record after them, so their offsets are covered by the same commit.
+record after them, so their offsets are covered by the same commit. A skipped record with
+none after it is found from the consumer's position once its partition has gone quiet.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import structlog
@@ -41,35 +43,72 @@ class RefetchFailed(StreamsError):
 @dataclass
 class GapFiller:
     """Processes the records between the last one seen (or the committed offset) and the
-    one about to be processed, if faust skipped any."""
+    one about to be processed, if faust skipped any; and, when a partition has gone quiet,
+    the records up to the consumer's position that never came (a skipped last record)."""
 
     settings: Settings
     group: str
     process: Process
     _next: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
+    _seen_at: dict[tuple[str, int], float] = field(default_factory=dict)
+    _checked: dict[tuple[str, int], int] = field(default_factory=dict)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def before(self, topic: str, partition: int, offset: int, generation: int) -> int:
         """Call before processing the record at `offset`; returns how many skipped records
         were found and processed first."""
+        async with self._lock:
+            self._seen_at[(topic, partition)] = time.monotonic()
+            start = await self._expected(topic, partition, generation)
+            filled = await self._fill(topic, partition, start, offset)
+            self._next[(topic, partition)] = (generation, offset + 1)
+            return filled
+
+    async def catch_up(
+        self, positions: Mapping[tuple[str, int], int], generation: int, idle_s: float
+    ) -> int:
+        """For each partition that saw no record for `idle_s` seconds although the consumer's
+        `positions` are past the next record expected, process the records in between (the
+        stream skipped them and nothing came after); returns how many."""
+        filled = 0
+        async with self._lock:
+            for (topic, partition), position in positions.items():
+                if (topic, partition) not in self._seen_at:  # quiet from now on, at most
+                    self._seen_at[(topic, partition)] = time.monotonic()
+                quiet = time.monotonic() - self._seen_at[(topic, partition)]
+                seen = self._next.get((topic, partition))
+                if quiet < idle_s or (seen is not None and seen[1] >= position):
+                    continue
+                if self._checked.get((topic, partition)) == position:
+                    continue  # looked at this position already: nothing was missing
+                self._checked[(topic, partition)] = position
+                start = await self._expected(topic, partition, generation)
+                filled += await self._fill(topic, partition, start, position)
+                self._next[(topic, partition)] = (generation, max(start, position))
+                self._seen_at[(topic, partition)] = time.monotonic()
+        return filled
+
+    async def _expected(self, topic: str, partition: int, generation: int) -> int:
         seen = self._next.get((topic, partition))
         if seen is None or seen[0] != generation:
-            start = await self._committed(topic, partition)
-        else:
-            start = seen[1]
+            return await self._committed(topic, partition)
+        return seen[1]
+
+    async def _fill(self, topic: str, partition: int, start: int, end: int) -> int:
+        if start >= end:
+            return 0
         filled = 0
-        if start < offset:
-            for record in await self._read(TopicPartition(topic, partition), start, offset):
-                await self.process(record.key, record.value, topic, partition, record.offset)
-                filled += 1
-            log.warning(
-                "records.refetched",
-                topic=topic,
-                partition=partition,
-                first=start,
-                next=offset,
-                count=filled,
-            )
-        self._next[(topic, partition)] = (generation, offset + 1)
+        for record in await self._read(TopicPartition(topic, partition), start, end):
+            await self.process(record.key, record.value, topic, partition, record.offset)
+            filled += 1
+        log.warning(
+            "records.refetched",
+            topic=topic,
+            partition=partition,
+            first=start,
+            end=end,
+            count=filled,
+        )
         return filled
 
     async def _committed(self, topic: str, partition: int) -> int:
