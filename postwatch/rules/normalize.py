@@ -22,11 +22,12 @@ The folded form, step by step:
 5. words are joined by single spaces.
 
 Keyword terms are folded by the same function, so a term and the text it should match
-agree. Three implementations produce the form: `fast_words` (step 1 only, as bytes, for the
+agree. Three functions produce the form: `fast_words` (step 1 only, as bytes, for the
 matcher's prefilter), `fold` (all steps with `str.translate` and precompiled regexes, the
-hot path) and `Folded.detail()` (all steps one character at a time, keeping offsets, run
-lengths and each character's pre-leetspeak form; computed only when a hit needs a span).
-Property tests hold the three to the same result.
+hot path) and `Folded.detail()` (all steps again, carrying each character's offsets, run
+length and pre-leetspeak form through the few places each step edits; computed only when
+a hit needs them). Property tests hold `fold` and `detail` to the same text, and the
+prefilter to never losing a hit.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ __all__ = [
 _MARKER_CHARS = frozenset(MARKERS.values())
 _SYMBOL_CHARS = "".join(sorted(m for m in _MARKER_CHARS if m not in CURRENCY_LETTERS))
 _MARKER_RUNS = re.compile("[A-Z]+")
+# four or more: fewer occur in plain text ("I'm a" folds to "i m a")
 _SPACED = re.compile(r"(?<![^ ])[^ ](?: +[^ ]){3,}(?![^ ])")
-_SPACED_MIN = 4  # fewer occur in plain text: "I'm a" folds to "i m a"
 RUNS = re.compile(r"([^ ])\1\1+")
 _GAPS = re.compile(r" +")
 

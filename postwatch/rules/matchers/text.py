@@ -17,9 +17,11 @@ How a post is searched, fastest case first:
    what only the full fold undoes: a character three times in a row, four one-letter
    words in a row, a leetspeak symbol inside a word. A post with no hit and no trigger
    (almost every post) costs nothing more;
-2. otherwise the text is folded fully (`normalize.fold`) and scanned again for the terms
-   with runs collapsed, which names the candidate terms;
-3. each candidate is confirmed, and mapped to the original text, from `Folded.detail()`.
+2. a post whose only trigger is a run of three (informal stretching: "sooo") is scanned
+   once more with those runs folded; most stop there;
+3. otherwise the text is folded fully (`normalize.fold`) and scanned for the literals
+   again, which names the candidate terms;
+4. each candidate is confirmed, and mapped to the original text, from `Folded.detail()`.
 
 Regexes run on the clean form (`normalize.clean`: case, width, homoglyphs, diacritics,
 invisible characters folded; punctuation and spacing as written), UTF-8, case-insensitive,
@@ -132,20 +134,20 @@ class _Runs:
         return True
 
 
-def _term_body(folded: str, gap: str) -> str:
-    """Regex of a folded term's words, `gap` between them; a double letter also matched
-    once (a run of three or more folds to one), `i` also matched by `l`. The syntax is
-    common to hyperscan and Python's `re`."""
+def _term_regex(folded: str) -> re.Pattern[str]:
+    """Where a folded term stands in a folded text, as whole words: its words apart or run
+    together, a double letter also once (a run of three or more folds to one), `i` also as
+    `l`. The hits are then checked against the text's runs and forms (`_Runs`)."""
     parts: list[str] = []
     previous = ""
     for ch in folded:
         if ch == " ":
-            parts.append(gap)
+            parts.append(" ?")
         else:
             atom = "[il]" if ch == "i" else re.escape(ch)
             parts.append(f"(?:{atom})?" if ch == previous else atom)
         previous = ch
-    return "".join(parts)
+    return re.compile(f"(?<![^ ]){''.join(parts)}(?![^ ])")
 
 
 _SKELETON = str.maketrans({"i": "l"})
@@ -304,7 +306,7 @@ class TextMatcher:
         term = self._folded[number]
         spans = self._spans.get(term)
         if spans is None:
-            spans = re.compile(f"(?<![^ ]){_term_body(term, ' ?')}(?![^ ])")
+            spans = _term_regex(term)
             self._spans[term] = spans
         detail = folded.detail()
         hits: list[Hit] = []
