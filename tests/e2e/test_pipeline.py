@@ -48,7 +48,7 @@ def test_connector_to_worker_to_kcat(
     settings: Settings, start_worker: Callable[[Path], subprocess.Popen[bytes]]
 ) -> None:
     expected = expected_alert_ids()
-    assert len(expected) == 18
+    assert len(expected) == 19  # "#ExampleFront" is the demo pack's "example front" too
     worker = start_worker(DEMO_PACK)
     connector = subprocess.run(
         [sys.executable, "-m", "postwatch", "connect", "jsonl", "--input", str(DEMO_POSTS)],
@@ -97,10 +97,10 @@ def test_demo_shows_alerts_and_stops_on_ctrl_c(settings: Settings) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        output = read_until(demo.stdout, "evidence:", 18, timeout=120)
+        output = read_until(demo.stdout, "evidence:", 19, timeout=120)
     finally:
         code = stop_process(demo, signal.SIGINT)
-    assert output.count("evidence:") == 18, output
+    assert output.count("evidence:") == 19, output
     assert "Known propaganda image" in output
     assert "CRITICAL" in output
     assert code == 0
