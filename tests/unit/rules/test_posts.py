@@ -3,6 +3,7 @@ record, and each reason is the one a consumer expects."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from typing import Any
 
@@ -133,7 +134,7 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
             if draw(st.booleans()) and path[-1] in target:
                 del target[path[-1]]
             else:
-                target[path[-1]] = draw(TRICKY)
+                target[path[-1]] = copy.deepcopy(draw(TRICKY))  # never one object twice
     return doc
 
 
