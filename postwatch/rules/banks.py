@@ -97,8 +97,9 @@ class HashedMedia(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class BankHit:
-    """One hash of a bank that a media item matched: `value` is the bank's hash, `matched`
-    the media's, `distance` their Hamming distance (0 for exact hashes)."""
+    """One hash of a bank that a media item matched: `value` is the bank's hash (lower-case
+    hex), `matched` the media's as it was given, `distance` their Hamming distance (0 for
+    exact hashes)."""
 
     bank: str
     algo: str
@@ -265,18 +266,17 @@ class HashBank:
         """The bank's hashes this media matches: exact ones, then PDQ by distance."""
         hits: list[BankHit] = []
         for algo in EXACT_ALGORITHMS:
-            value = getattr(media, algo, None)
-            if isinstance(value, str) and _is_hex(value.lower(), _HEX_LENGTHS[algo]):
-                value = value.lower()
-                if bytes.fromhex(value) in self._exact[algo]:
-                    hits.append(BankHit(self.name, algo, value, value, 0))
+            given = getattr(media, algo, None)
+            value = given.lower() if isinstance(given, str) else ""
+            if _is_hex(value, _HEX_LENGTHS[algo]) and bytes.fromhex(value) in self._exact[algo]:
+                hits.append(BankHit(self.name, algo, value, str(given), 0))
         pdq = (media.pdq or "").lower()
         quality = media.pdq_quality
         if len(self._pdq) and _is_hex(pdq, 64) and (quality is None or quality >= self.min_quality):
             [found] = self._pdq.search(hashes_from_hex([pdq]), self.pdq_max_distance)
             hits.extend(
-                BankHit(self.name, "pdq", hex_of(self._pdq.hash_words(i)), pdq, distance)
-                for i, distance in found
+                BankHit(self.name, "pdq", hex_of(self._pdq.hash_words(i)), str(media.pdq), d)
+                for i, d in found
             )
         return hits
 

@@ -2,9 +2,11 @@
 
 Compilation gathers every leaf condition of every rule into indexes keyed by what a post
 can present: all keyword terms and regexes of all rules go into one `TextMatcher`, author
-ids, link hosts and media hashes into dictionaries. Evaluating a post looks each of its
-features up once, which gives the leaves that hold for it and so the only rules that can
-match; just those rules' condition trees are then evaluated. The cost of a post therefore
+ids and link hosts into dictionaries; media hashes are looked up in each pack's banks
+(exact sets and a PDQ index, with the pack's negative banks applied: see `banks`).
+Evaluating a post looks each of its features up once, which gives the leaves that hold for
+it and so the only rules that can match; just those rules' condition trees are then
+evaluated. The cost of a post therefore
 grows with what it matches, not with the number of rules.
 
 Results are deterministic: matches come in pack order, then rule order, and evidence in the
@@ -17,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from itertools import product
 
+from postwatch.rules.banks import BankSet
 from postwatch.rules.matchers.text import TextMatcher
 from postwatch.rules.matchers.urls import host, urls_in_text
 from postwatch.rules.model import (
@@ -41,8 +44,6 @@ from postwatch.rules.model import (
 )
 
 __all__ = ["Engine"]
-
-_HASH_FIELDS = ("sha256", "md5")
 
 
 def _leaves(condition: Condition) -> list[Leaf]:
@@ -102,8 +103,8 @@ class Engine:
         self._patterns: dict[tuple[str, str], list[int]] = defaultdict(list)
         self._accounts: dict[str, list[int]] = defaultdict(list)
         self._domains: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        self._hashes: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
-        banks = {(p.id, name): bank for p in self.packs for name, bank in p.banks.items()}
+        # (pack id, bank name) -> the leaves that look in that bank
+        self._bank_leaves: dict[tuple[str, str], list[int]] = defaultdict(list)
         for leaf, leaf_id in self._leaf_ids.items():
             match leaf:
                 case Keywords(terms=values, fields=fields) | Regex(patterns=values, fields=fields):
@@ -117,10 +118,17 @@ class Engine:
                     for domain in domains:
                         self._domains[domain].append((leaf_id, domain))
                 case Hashes(pack=pack_id, bank=bank_name):
-                    bank = banks[(pack_id, bank_name)]
-                    for algo in _HASH_FIELDS:
-                        for value in getattr(bank, algo):
-                            self._hashes[(algo, value)].append((leaf_id, bank_name))
+                    self._bank_leaves[(pack_id, bank_name)].append(leaf_id)
+        # per pack, the banks its rules name and its negative banks, which apply to all
+        self._banks = {
+            pack.id: BankSet(
+                bank
+                for name, bank in pack.banks.items()
+                if (pack.id, name) in self._bank_leaves or bank.negative
+            )
+            for pack in self.packs
+            if any(pack_id == pack.id for pack_id, _ in self._bank_leaves)
+        }
         used = {f for f, _ in self._terms} | {f for f, _ in self._patterns}
         self._text_fields = [f for f in FIELDS if f in used]  # evidence in field order
         self._matcher = TextMatcher(
@@ -154,15 +162,26 @@ class Engine:
             found[leaf_id].append(Evidence("account", "author.id", post.author.id))
         if self._domains:
             self._domain_evidence(post, found)
-        if self._hashes:
-            for i, media in enumerate(post.media):
-                for algo in _HASH_FIELDS:
-                    value = getattr(media, algo)
-                    for leaf_id, bank in self._hashes.get((algo, (value or "").lower()), ()):
-                        found[leaf_id].append(
-                            Evidence(algo, f"media[{i}]", value.lower(), None, value, bank=bank)
-                        )
+        if self._banks:
+            self._bank_evidence(post, found)
         return found
+
+    def _bank_evidence(self, post: Post, found: dict[int, list[Evidence]]) -> None:
+        """Hash evidence: `value` is the bank's hash, `matched` the post's; PDQ evidence
+        also has the distance between them."""
+        for i, media in enumerate(post.media):
+            for pack_id, banks in self._banks.items():
+                for hit in banks.lookup(media):
+                    evidence = Evidence(
+                        hit.algo,
+                        f"media[{i}]",
+                        hit.value,
+                        matched=hit.matched,
+                        bank=hit.bank,
+                        distance=hit.distance if hit.algo == "pdq" else None,
+                    )
+                    for leaf_id in self._bank_leaves.get((pack_id, hit.bank), ()):
+                        found[leaf_id].append(evidence)
 
     def _text_evidence(self, post: Post, found: dict[int, list[Evidence]]) -> None:
         if self._text_fields == ["text"]:  # the common case, kept short

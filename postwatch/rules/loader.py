@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from postwatch.rules.banks import BankSpec, BankSpecError, HashBank, load_bank
 from postwatch.rules.errors import PackError, PackProblem
 from postwatch.rules.matchers.text import check_regex
 from postwatch.rules.model import (
@@ -23,7 +24,6 @@ from postwatch.rules.model import (
     AllOf,
     AnyOf,
     AtLeast,
-    Bank,
     Condition,
     Domains,
     Hashes,
@@ -58,8 +58,6 @@ _RULE_KEYS = {
 _SCOPE_KEYS = {"sources", "languages"}
 _TEST_KEYS = {"match", "no_match"}
 _TEST_TIME = "2025-01-01T00:00:00Z"
-_BANK_KEYS = {"sha256", "md5"}
-_HEX_LENGTHS = {"sha256": 64, "md5": 32}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9-]{1,63}$")
 
@@ -123,7 +121,7 @@ class _Context:
     problems: list[PackProblem] = field(default_factory=list)
     lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
     watchlists: dict[str, frozenset[str]] = field(default_factory=dict)
-    banks: dict[str, Bank] = field(default_factory=dict)
+    banks: dict[str, HashBank] = field(default_factory=dict)
     rule_id: str | None = None
     pack: str = ""
 
@@ -271,33 +269,23 @@ def _parse_watchlists(doc: _Map, ctx: _Context) -> None:
 
 
 def _parse_banks(doc: _Map, ctx: _Context) -> None:
+    """Check each `banks:` entry and load it, hash-list file included (relative to the
+    pack); a bank's own problems and its file's (with that file's lines) join the pack's."""
     banks = _mapping(doc, "banks", ctx)
-    for name, spec in (banks or {}).items():
+    for name, entry in (banks or {}).items():
         line = _line_of(banks, name, 0)
-        if not isinstance(spec, _Map):
+        ctx.banks[name] = HashBank(name)  # rules may name it even when it has problems
+        if not isinstance(entry, _Map):
             ctx.problem(line, f"bank {name!r} must be a mapping")
             continue
-        for key in spec:
-            if key not in _BANK_KEYS:
-                ctx.problem(_line_of(spec, key, line), f"unknown key {key!r} in bank {name!r}")
-        hashes: dict[str, frozenset[str]] = {}
-        for algo, length in _HEX_LENGTHS.items():
-            values: set[str] = set()
-            if algo in spec:
-                for value, value_line in _strings(
-                    spec[algo], _line_of(spec, algo, line), f"bank {name!r} {algo}", ctx
-                ):
-                    hex_value = value.strip().lower()
-                    if len(hex_value) != length or not _is_hex(hex_value):
-                        ctx.problem(value_line, f"not a {algo} hex digest: {value!r}")
-                    else:
-                        values.add(hex_value)
-            hashes[algo] = frozenset(values)
-        ctx.banks[name] = Bank(name, sha256=hashes["sha256"], md5=hashes["md5"])
-
-
-def _is_hex(value: str) -> bool:
-    return all(c in "0123456789abcdef" for c in value)
+        try:
+            spec = BankSpec.parse(name, entry, Path(ctx.file).parent)
+            ctx.banks[name] = load_bank(spec)
+        except BankSpecError as exc:
+            for key, message in exc.problems:
+                ctx.problem(_line_of(entry, key, line) if key else line, message)
+        except PackError as exc:
+            ctx.problems.extend(exc.problems)
 
 
 def _parse_rule(doc: Any, line: int, *, pack: str, version: int, ctx: _Context) -> Rule | None:

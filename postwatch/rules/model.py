@@ -5,9 +5,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
+
+if TYPE_CHECKING:
+    from postwatch.rules.banks import HashBank
 
 __all__ = [
     "FIELDS",
@@ -152,7 +155,8 @@ class Regex:
 
 @dataclass(frozen=True, slots=True)
 class Hashes:
-    """Any of the post's media has an exact hash in the named bank of the named pack."""
+    """Any of the post's media matches the named bank of the named pack: an exact hash, or
+    a PDQ hash within the bank's distance (see `postwatch.rules.banks`)."""
 
     pack: str
     bank: str
@@ -259,15 +263,6 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
-class Bank:
-    """A named set of known media hashes (lower-case hex)."""
-
-    name: str
-    sha256: frozenset[str] = frozenset()
-    md5: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
 class Pack:
     """A loaded, validated rule pack."""
 
@@ -275,4 +270,4 @@ class Pack:
     version: int
     source_file: str
     rules: tuple[Rule, ...]
-    banks: dict[str, Bank]
+    banks: dict[str, HashBank]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -289,3 +290,138 @@ def test_export_and_load_again_give_the_same_bank(tmp_path: Path, export: Any, f
     assert out.getvalue().splitlines()[0] == (
         f"sha256 {SHA256}" if fmt == "plain" else "signal_type,signal_str"
     )
+
+
+# Banks in rule packs: loaded by the pack loader, matched by the engine, through the CLI.
+
+PACK = """\
+pack: media
+version: 2
+banks:
+  known:
+    file: lists/known.txt
+    sha256: ["{sha256}"]
+  strict:
+    pdq: ["{strict}"]
+    pdq_max_distance: 8
+  benign:
+    pdq: ["{benign}"]
+    negative: true
+rules:
+  - id: known-media
+    title: Known media
+    severity: high
+    match: {{hashes: {{bank: known}}}}
+  - id: strict-media
+    title: Known media, near copies only
+    match: {{hashes: {{bank: strict}}}}
+"""
+
+
+def write_pack(folder: Path) -> Path:
+    (folder / "lists").mkdir()
+    (folder / "lists" / "known.txt").write_text(f"# from a partner\npdq {PDQ}\nmd5 {MD5}\n")
+    pack = folder / "pack.yaml"
+    strict = f"{int(PDQ, 16) ^ (0xFF << 200):064x}"  # 8 bits from PDQ, elsewhere
+    benign = f"{int(PDQ, 16) ^ (0xFFFFF << 120):064x}"  # 20 bits from PDQ
+    pack.write_text(PACK.format(sha256=SHA256, strict=strict, benign=benign))
+    return pack
+
+
+def post_line(post_id: str, **media: Any) -> str:
+    return json.dumps(
+        {
+            "schema": "postwatch.post/1",
+            "id": f"test:{post_id}",
+            "source": "test",
+            "author": {"id": "test:a"},
+            "created_at": "2025-07-25T10:00:00Z",
+            "text": "",
+            "media": [{"kind": "image"}, {"kind": "image", **media}],
+        }
+    )
+
+
+def test_packs_match_pdq_by_distance_with_negative_banks_through_postwatch_match(
+    tmp_path: Path,
+) -> None:
+    from click.testing import CliRunner  # noqa: PLC0415 - only this test runs the CLI
+
+    from postwatch.cli import main  # noqa: PLC0415
+
+    pack = write_pack(tmp_path)
+    near = flipped(PDQ, 12)  # 12 from PDQ, 20 from the strict hash, 32 from benign
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text(
+        "\n".join(
+            [
+                post_line("near", pdq=near.upper(), pdq_quality=90),
+                post_line("far", pdq=flipped(PDQ, 40), pdq_quality=90),
+                post_line("blurry", pdq=near, pdq_quality=30),  # below quality 50
+                post_line("benign", pdq=f"{int(PDQ, 16) ^ (0xFFFFF << 122):064x}"),
+                post_line("exact", md5=MD5.upper(), sha256=SHA256),
+            ]
+        )
+        + "\n"
+    )
+    alerts_file = tmp_path / "alerts.jsonl"
+    result = CliRunner().invoke(
+        main, ["match", "--rules", str(pack), "--input", str(posts), "--output", str(alerts_file)]
+    )
+    assert result.exit_code == 0, result.stderr
+    alerts = [json.loads(line) for line in alerts_file.read_text().splitlines()]
+    assert [(a["post"]["id"], a["rule"]["id"]) for a in alerts] == [
+        ("test:near", "known-media"),
+        ("test:exact", "known-media"),
+    ]
+    assert alerts[0]["evidence"] == [
+        {
+            "type": "pdq",
+            "field": "media[1]",
+            "value": PDQ,
+            "matched": near.upper(),
+            "bank": "known",
+            "distance": 12,
+        }
+    ]
+    assert alerts[1]["evidence"] == [
+        {
+            "type": "sha256",
+            "field": "media[1]",
+            "value": SHA256,
+            "matched": SHA256,
+            "bank": "known",
+        },
+        {"type": "md5", "field": "media[1]", "value": MD5, "matched": MD5.upper(), "bank": "known"},
+    ]
+
+
+def test_the_benign_post_is_suppressed_only_by_its_negative_bank(tmp_path: Path) -> None:
+    from postwatch.rules import Engine, load_pack, post_from_dict  # noqa: PLC0415
+
+    pack = load_pack(write_pack(tmp_path))
+    engine = Engine([pack])
+    benign_copy = f"{int(PDQ, 16) ^ (0xFFFFF << 122):064x}"  # 20 from PDQ, 4 from benign
+    post = post_from_dict(json.loads(post_line("b", pdq=benign_copy)))
+    assert engine.evaluate(post) == []
+    assert pack.banks["benign"].negative
+    without_negative = Engine([replace(pack, banks={"known": pack.banks["known"]})])
+    assert [m.rule.id for m in without_negative.evaluate(post)] == ["known-media"]
+
+
+def test_bank_problems_in_a_pack_carry_the_pack_and_the_list_lines(tmp_path: Path) -> None:
+    from postwatch.rules import load_pack  # noqa: PLC0415
+
+    (tmp_path / "list.txt").write_text(f"pdq {PDQ}\npdq nothex\n")
+    (tmp_path / "pack.yaml").write_text(
+        "pack: p\nversion: 1\nbanks:\n  known:\n    file: list.txt\n  other:\n"
+        "    pdq: ['12']\n    pdq_max_distance: 40\n"
+        "rules:\n  - id: r\n    title: t\n    match: {hashes: {bank: known}}\n"
+    )
+    with pytest.raises(PackError) as caught:
+        load_pack(tmp_path / "pack.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        f"{tmp_path / 'list.txt'}:2: not a pdq hash: 'nothex'",
+        f"{tmp_path / 'pack.yaml'}:7: not a pdq hex digest: '12'",
+        f"{tmp_path / 'pack.yaml'}:8: bank 'other' pdq_max_distance must be an integer 0..31",
+    ]
