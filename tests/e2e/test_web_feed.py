@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from postwatch.demo import DEMO_PACK, DEMO_POSTS
 from postwatch.rules import Engine, load_packs, parse_post
@@ -139,19 +139,17 @@ def test_alerts_appear_live_and_the_filters_hide_what_they_should(
         publish(settings, [alerts[0]])
         page.wait_for_selector(f"li[data-alert-id='{alerts[0]['alert_id']}']", timeout=30_000)
         publish(settings, [*alerts[1:], summary])
-        page.wait_for_function(
-            f"document.querySelectorAll('li.alert').length === {len(alerts) + 1}",
-            timeout=30_000,
-        )
-        assert visible(page)[0] == summary["alert_id"]  # newest first
+        # a locator wait: a predicate string would need eval, which the page's CSP forbids
+        expect(page.locator("li.alert")).to_have_count(len(alerts) + 1, timeout=30_000)
+        assert visible(page)[-1] == alerts[0]["alert_id"]  # newest first: the first is last
 
         first = page.locator(f"li[data-alert-id='{alerts[0]['alert_id']}']")
         assert first.locator("mark").all_inner_texts() == ["Example Front"]
         link = first.locator(".link a")
         assert link.get_attribute("href") == alerts[0]["post"]["url"]
         assert link.get_attribute("rel") == "noopener noreferrer"
-        top = page.locator("li.alert").first
-        assert "collapsed 7 repeat(s)" in top.inner_text()
+        collapsed = page.locator(f"li[data-alert-id='{summary['alert_id']}']")
+        assert "collapsed 7 repeat(s)" in collapsed.inner_text()
         assert (
             page.locator("#counts").inner_text()
             == f"{len(alerts) + 1} alerts, {len(alerts) + 1} shown"
