@@ -36,6 +36,7 @@ from postwatch.rules.model import (
     Scope,
     Severity,
     Status,
+    WatchedAccount,
 )
 from postwatch.rules.normalize import fold_term
 from postwatch.rules.posts import InvalidPost, post_from_dict
@@ -54,6 +55,7 @@ _RULE_KEYS = {
     "match",
     "exceptions",
     "tests",
+    "learn",
 }
 _SCOPE_KEYS = {"sources", "languages"}
 _TEST_KEYS = {"match", "no_match"}
@@ -121,6 +123,7 @@ class _Context:
     problems: list[PackProblem] = field(default_factory=list)
     lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
     watchlists: dict[str, frozenset[str]] = field(default_factory=dict)
+    accounts: dict[str, WatchedAccount] = field(default_factory=dict)
     banks: dict[str, HashBank] = field(default_factory=dict)
     rule_id: str | None = None
     pack: str = ""
@@ -215,7 +218,9 @@ def _parse_pack(doc: _Map, ctx: _Context) -> Pack | None:
                 rules.append(rule)
     if ctx.problems or not isinstance(pack_id, str) or not isinstance(version, int):
         return None
-    return Pack(pack_id, version, ctx.file, tuple(rules), dict(ctx.banks))
+    return Pack(
+        pack_id, version, ctx.file, tuple(rules), dict(ctx.banks), tuple(ctx.accounts.values())
+    )
 
 
 def _strings(value: Any, line: int, what: str, ctx: _Context) -> Iterator[tuple[str, int]]:
@@ -265,6 +270,8 @@ def _parse_watchlists(doc: _Map, ctx: _Context) -> None:
             for key in sorted(unknown):
                 ctx.problem(_line_of(entry, key, entry_line), f"unknown key {key!r} in account")
             ids.add(entry["id"])
+            names = {k: v for k in ("handle", "display_name") if isinstance(v := entry.get(k), str)}
+            ctx.accounts[entry["id"]] = WatchedAccount(entry["id"], **names)
         ctx.watchlists[name] = frozenset(ids)
 
 
@@ -333,6 +340,9 @@ def _parse_rule(doc: Any, line: int, *, pack: str, version: int, ctx: _Context) 
         exceptions = _parse_exceptions(doc["exceptions"], _line_of(doc, "exceptions", line), ctx)
     scope = _parse_scope(doc, line, ctx)
     tests = _parse_tests(doc, line, rule_id, scope, ctx)
+    learn = doc.get("learn", False)
+    if not isinstance(learn, bool):
+        ctx.problem(_line_of(doc, "learn", line), f"'learn' must be true or false, not {learn!r}")
     if len(ctx.problems) > before or match is None or not isinstance(title, str):
         return None
     assert isinstance(severity, Severity)
@@ -351,6 +361,7 @@ def _parse_rule(doc: Any, line: int, *, pack: str, version: int, ctx: _Context) 
         exceptions=exceptions,
         scope=scope,
         tests=tests,
+        learn=learn,
     )
 
 

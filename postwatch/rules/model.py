@@ -36,6 +36,7 @@ __all__ = [
     "Severity",
     "SourceId",
     "Status",
+    "WatchedAccount",
 ]
 
 FIELDS = ("text", "hashtags", "links", "author.handle", "author.display_name")
@@ -251,6 +252,7 @@ class Rule:
     exceptions: Condition | None = None
     scope: Scope = Scope()
     tests: tuple[RuleTest, ...] = ()
+    learn: bool = False  # what it catches enters the learned fingerprints (see `mirror`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,3 +273,13 @@ class Pack:
     source_file: str
     rules: tuple[Rule, ...]
     banks: dict[str, HashBank]
+    accounts: tuple[WatchedAccount, ...] = ()  # the watchlists' entries, for look-alikes
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedAccount:
+    """A watchlist entry: an account whose handle and display name look-alikes imitate."""
+
+    id: str
+    handle: str | None = None
+    display_name: str | None = None
