@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import structlog
+from aiokafka.errors import KafkaError
 
 from postwatch.rules import Engine
 from postwatch.settings import Settings
@@ -17,6 +19,8 @@ from postwatch.streams.metrics import Metrics
 from postwatch.streams.topics import ALERTS, ALERTS_OCSF, DEADLETTER, POSTS
 
 __all__ = ["TableWindows", "create_app"]
+
+log = structlog.get_logger(__name__)
 
 _SWEEP_MIN_S = 0.5
 _SWEEP_MAX_S = 10.0
@@ -136,7 +140,11 @@ def create_app(settings: Settings, engine: Engine, metrics: Metrics | None = Non
                 position = await app.consumer.position(tp)
                 if position is not None:
                     positions[(tp.topic, tp.partition)] = position
-        found = await gaps.catch_up(positions, app.consumer_generation_id, _QUIET_S)
+        try:
+            found = await gaps.catch_up(positions, app.consumer_generation_id, _QUIET_S)
+        except KafkaError as exc:  # the broker is away: the next tick tries again
+            log.warning("catch_up.deferred", error=type(exc).__name__)
+            return
         stage.metrics.refetched.inc(found)
 
     if suppressing:

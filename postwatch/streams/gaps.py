@@ -124,8 +124,8 @@ class GapFiller:
         if committed is not None and committed.offset >= 0:
             return int(committed.offset)
         consumer = AIOKafkaConsumer(**self.settings.kafka_client_options())
-        await consumer.start()
         try:
+            await consumer.start()
             first: dict[TopicPartition, int] = await consumer.beginning_offsets([tp])
         finally:
             await consumer.stop()
@@ -140,9 +140,9 @@ class GapFiller:
             auto_offset_reset="earliest",  # records removed by retention are gone: go on
             **self.settings.kafka_client_options(),
         )
-        await consumer.start()
         records: list[ConsumerRecord[bytes, bytes]] = []
         try:
+            await consumer.start()
             consumer.assign([tp])
             consumer.seek(tp, start)
             deadline = time.monotonic() + _READ_TIMEOUT_S
