@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -17,6 +19,7 @@ from postwatch.connectors.base import Connector, ConnectorError
 from postwatch.logs import configure_logging
 from postwatch.progress import progress_counter
 from postwatch.rules import Engine, PackError, Severity, build_alert, load_packs, parse_post
+from postwatch.rules.mirror import MirrorConfig, Tracker
 from postwatch.rules.posts import InvalidPost
 from postwatch.rules.selftest import TestOutcome, compile_tested, failures, run_tests
 from postwatch.schemas import SCHEMAS, schema_text
@@ -171,17 +174,29 @@ def _open_output(path: Path | None) -> Iterator[IO[bytes]]:
     is_flag=True,
     help="Print hits per rule (count, share of posts, sample post ids) on standard error.",
 )
-def match(packs: tuple[Path, ...], input_path: Path, output: Path | None, summary: bool) -> None:
+@pass_context
+def match(
+    ctx: _Context, packs: tuple[Path, ...], input_path: Path, output: Path | None, summary: bool
+) -> None:
     """Offline: evaluate a file of posts with the same engine as the workers.
+
+    Mirror detection runs too, in file order: posts of `learn: true` rules teach their
+    fingerprints, later posts near them raise `reappearance` alerts, look-alikes of watched
+    accounts `lookalike_account`, and authors with many alerts `escalation` alerts.
 
     Alerts are written as JSON lines; lines that are not valid Post v1 are reported on
     standard error with their line number and skipped. On a terminal a progress bar shows
     how much of the file is done.
     """
     engine = _engine(packs)
+    tracker = Tracker(
+        MirrorConfig.from_settings(ctx.settings),
+        [account for pack in engine.packs for account in pack.accounts],
+    )
     source: IO[bytes] = sys.stdin.buffer if str(input_path) == "-" else _open_input(input_path)
     posts = alerts = bad = 0
     hits: dict[str, list[str]] = {f"{r.pack}/{r.id}": [] for r in engine.rules}
+    kinds: Counter[str] = Counter()
     with source, _open_output(output) as out, _match_progress(source) as progress:
         for number, line in enumerate(source, start=1):
             if line.isspace():
@@ -195,11 +210,16 @@ def match(packs: tuple[Path, ...], input_path: Path, output: Path | None, summar
             posts += 1
             if not posts % 1024:
                 progress(posts)
-            for found in engine.evaluate(post):
-                out.write(orjson.dumps(build_alert(found), option=orjson.OPT_APPEND_NEWLINE))
-                alerts += 1
+            matched = [(found, build_alert(found)) for found in engine.evaluate(post)]
+            extra, _ = tracker.observe(post, matched, datetime.now(UTC))
+            for found, _alert in matched:
                 hits[f"{found.rule.pack}/{found.rule.id}"].append(post.id)
-    click.echo(f"{posts} posts, {alerts} alerts, {bad} skipped lines", err=True)
+            for alert in [a for _, a in matched] + extra:
+                out.write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE))
+                kinds[alert["kind"]] += 1
+                alerts += 1
+    by_kind = "".join(f", {n} {kind}" for kind, n in sorted(kinds.items()) if kind != "rule")
+    click.echo(f"{posts} posts, {alerts} alerts{by_kind}, {bad} skipped lines", err=True)
     if summary:
         _print_summary(hits, posts)
 

@@ -57,6 +57,17 @@ class Settings:
     """Token that `postwatch alerts serve` asks of every request (401 without)."""
     forward_to: tuple[str, ...] = field(default=(), repr=False)  # webhook URLs hold secrets
     """Destinations of `postwatch alerts forward`, `KIND:MIN_SEVERITY:URL` separated by spaces."""
+    learn_severity: str = "high"
+    """`learn: true` rules teach their posts' fingerprints when they fire at this severity or
+    above."""
+    reappearance_threshold: float = 0.4
+    """Estimated Jaccard similarity of folded word bigrams at which a text reappears (0.4: no
+    unrelated pair of the Davidson tweets reaches it; see benchmarks/mirror_bench.py)."""
+    escalation_count: int = 5
+    """An author with this many alerts within `escalation_window_s` raises an escalation; 0: off."""
+    escalation_window_s: float = 3600.0
+    published_by: str = ""
+    """Who `postwatch rules publish` names as the publisher of a pack (default: the OS user)."""
 
     def topic(self, name: str) -> str:
         """The full name of one of postwatch's topics (`posts`, `alerts`, `deadletter`, ...)."""
@@ -129,7 +140,7 @@ _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "
 
 
 def _number(name: str, value: Any) -> int | float:
-    kind = int if name == "metrics_port" else float
+    kind = int if name in ("metrics_port", "escalation_count") else float
     try:
         number = kind(value)
     except (TypeError, ValueError):
@@ -149,6 +160,14 @@ def _boolean(name: str, value: Any) -> bool:
     return _BOOLEANS[str(value).lower()]
 
 
+def _severity(name: str, value: Any) -> str:
+    levels = ("info", "low", "medium", "high", "critical")
+    if str(value).lower() not in levels:
+        allowed = ", ".join(levels)
+        raise SettingsError(f"POSTWATCH_{name.upper()} must be one of {allowed}: {value!r}")
+    return str(value).lower()
+
+
 def _words(_name: str, value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list) else tuple(str(value).split())
 
@@ -156,6 +175,10 @@ def _words(_name: str, value: Any) -> tuple[str, ...]:
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "suppress_window_s": _number,
     "metrics_port": _number,
+    "reappearance_threshold": _number,
+    "escalation_count": _number,
+    "escalation_window_s": _number,
+    "learn_severity": _severity,
     "ocsf_enabled": _boolean,
     "forward_to": _words,
 }

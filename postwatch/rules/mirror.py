@@ -30,15 +30,19 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 from postwatch.rules.alerts import alert_id, excerpt, isoformat
 from postwatch.rules.banks import HashBank
 from postwatch.rules.model import Match, Post, Severity, WatchedAccount
 from postwatch.rules.normalize import fold
+
+if TYPE_CHECKING:
+    from datasketch import MinHash, MinHashLSH
+
+    from postwatch.settings import Settings
 
 __all__ = [
     "Learned",
@@ -52,6 +56,7 @@ NUM_PERM = 128
 """MinHash permutations: the estimate's standard error is about 1/sqrt(128) = 0.09."""
 SHINGLE_WORDS = 2
 _SEED = 1
+_SCHEME = "affine32"  # datasketch 2's default; named, as restored signatures must say it
 _MIRROR_PACK = "postwatch.mirror"  # the `rule.pack` of alerts raised here, not by a pack
 
 
@@ -68,12 +73,21 @@ class MirrorConfig:
     escalation_count: int = 5
     escalation_window_s: float = 3600.0
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MirrorConfig:
+        return cls(
+            text_threshold=settings.reappearance_threshold,
+            learn_severity=Severity[settings.learn_severity.upper()],
+            escalation_count=settings.escalation_count,
+            escalation_window_s=settings.escalation_window_s,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Learned:
     """One learned fingerprint with its provenance.
 
-    `kind` is `text` (value: the MinHash signature, hex of NUM_PERM little-endian uint64) or
+    `kind` is `text` (value: the MinHash signature, hex of NUM_PERM little-endian uint32) or
     `pdq` (value: the hash, hex). `key` identifies the entry (a compacted topic's key)."""
 
     kind: str
@@ -124,7 +138,9 @@ def fingerprint(text: str, min_words: int) -> MinHash | None:
     if len(words) < min_words:
         return None
     shingles = {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - 1)}
-    signature = MinHash(num_perm=NUM_PERM, seed=_SEED)
+    from datasketch import MinHash  # noqa: PLC0415 - datasketch imports scipy (0.6 s)
+
+    signature = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME)
     signature.update_batch([s.encode() for s in sorted(shingles)])
     return signature
 
@@ -135,12 +151,14 @@ def similarity(a: MinHash, b: MinHash) -> float:
 
 
 def _to_hex(signature: MinHash) -> str:
-    return bytes(signature.hashvalues.astype("<u8").tobytes()).hex()
+    return bytes(signature.hashvalues.astype("<u4").tobytes()).hex()
 
 
 def _from_hex(value: str) -> MinHash:
-    values = np.frombuffer(bytes.fromhex(value), dtype="<u8").astype(np.uint64)
-    return MinHash(num_perm=NUM_PERM, seed=_SEED, hashvalues=values)
+    values = np.frombuffer(bytes.fromhex(value), dtype="<u4").astype(np.uint32)
+    from datasketch import MinHash  # noqa: PLC0415 - datasketch imports scipy (0.6 s)
+
+    return MinHash(num_perm=NUM_PERM, seed=_SEED, hashvalues=values, scheme=_SCHEME)
 
 
 def _compact(name: str) -> str:
@@ -176,10 +194,7 @@ class Tracker:
 
     def __init__(self, config: MirrorConfig, accounts: Iterable[WatchedAccount] = ()) -> None:
         self.config = config
-        # candidates from a lower LSH threshold, so that pairs just above the real one
-        # are not lost to banding; each is then scored against text_threshold
-        lsh_threshold = max(0.1, config.text_threshold - 0.1)
-        self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=NUM_PERM)
+        self._lsh: MinHashLSH | None = None  # made with the first text entry
         self._text: dict[str, tuple[MinHash, Learned]] = {}
         self._pdq = HashBank("learned", pdq_max_distance=config.pdq_max_distance, min_quality=0)
         self._pdq_entries: dict[str, Learned] = {}
@@ -189,10 +204,20 @@ class Tracker:
         for account in accounts:
             self.watch(account)
 
+    def _text_index(self) -> MinHashLSH:
+        if self._lsh is None:
+            from datasketch import MinHashLSH  # noqa: PLC0415 - datasketch imports scipy (0.6 s)
+
+            # candidates from a lower LSH threshold, so that pairs just above the real one
+            # are not lost to banding; each is then scored against text_threshold
+            lsh_threshold = max(0.1, self.config.text_threshold - 0.1)
+            self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=NUM_PERM)
+        return self._lsh
+
     def watch(self, account: WatchedAccount) -> None:
         """Look-alikes of this account's handle and display name raise alerts from now on."""
         names = [_compact(n) for n in (account.handle, account.display_name) if n]
-        names = [n for n in names if len(n) >= self.config.lookalike_min_length]
+        names = [n for n in dict.fromkeys(names) if len(n) >= self.config.lookalike_min_length]
         self._watched[account.id] = (account, names)
 
     def learned(self) -> list[Learned]:
@@ -206,7 +231,7 @@ class Tracker:
                 return False
             signature = _from_hex(entry.value)
             self._text[entry.key] = (signature, entry)
-            self._lsh.insert(entry.key, signature)
+            self._text_index().insert(entry.key, signature)
             return True
         if entry.value in self._pdq_entries:
             return False
@@ -218,7 +243,7 @@ class Tracker:
         """Remove a learned entry by key (a tombstone on the learned topic)."""
         if key in self._text:
             del self._text[key]
-            self._lsh.remove(key)
+            self._text_index().remove(key)
             return
         # PDQIndex has no removal: the bank is rebuilt without the entry
         kept = [e for e in self._pdq_entries.values() if e.key != key]
@@ -274,7 +299,7 @@ class Tracker:
         hits: list[tuple[Learned, dict[str, Any]]] = []
         signature = fingerprint(post.text, self.config.min_words) if self._text else None
         if signature is not None:
-            for key in sorted(self._lsh.query(signature)):
+            for key in sorted(self._text_index().query(signature)):
                 original_signature, original = self._text[key]
                 score = similarity(signature, original_signature)
                 if score >= self.config.text_threshold and original.post_id != post.id:
