@@ -94,7 +94,7 @@ def write_workload(
     quoted = ", ".join(orjson.dumps(p).decode() for p in phrases)
     pack.write_text(
         "pack: bench\nversion: 1\n"
-        "banks:\n  known:\n    file: bank.pdq\n    pdq_max_distance: 31\n"
+        "banks:\n  known:\n    file: bank.pdq\n    format: pdq\n    pdq_max_distance: 31\n"
         "rules:\n"
         "  - id: bench-keywords\n    title: Benchmark phrases\n    severity: medium\n"
         f"    match: {{keywords: [{quoted}]}}\n"
