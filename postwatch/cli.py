@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from collections import Counter
@@ -19,6 +20,7 @@ from postwatch.connectors.base import Connector, ConnectorError
 from postwatch.logs import configure_logging
 from postwatch.progress import progress_counter
 from postwatch.rules import Engine, PackError, Severity, build_alert, load_packs, parse_post
+from postwatch.rules.alerts import isoformat
 from postwatch.rules.mirror import MirrorConfig, Tracker
 from postwatch.rules.posts import InvalidPost
 from postwatch.rules.selftest import TestOutcome, compile_tested, failures, run_tests
@@ -136,6 +138,80 @@ def rules_test(packs: tuple[Path, ...]) -> None:
     click.echo(f"{len(outcomes)} tests, {failed} failed, {len(by_rule)} rules with tests")
     if failed:
         sys.exit(1)
+
+
+@rules.command("publish")
+@click.argument("packs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pass_context
+def rules_publish(ctx: _Context, packs: tuple[Path, ...]) -> None:
+    """Check and test packs, then publish them to the rules topic: every worker applies them
+    within seconds, without restarting. A pack must stand alone (inline bank hashes only)."""
+    import getpass  # noqa: PLC0415 - only this command names a publisher
+
+    from postwatch.rules.published import PublishedPack, changes, content_hash  # noqa: PLC0415
+    from postwatch.streams.live import publish_pack, read_all  # noqa: PLC0415 - aiokafka
+    from postwatch.streams.topics import RULES, ensure_topics  # noqa: PLC0415
+
+    settings = ctx.settings
+    engine = _engine(packs)
+    asyncio.run(ensure_topics(settings))
+    current: dict[str, PublishedPack] = {}
+    for record in asyncio.run(read_all(settings, RULES)):
+        if record.value is not None:
+            previous = PublishedPack.from_json(orjson.loads(record.value))
+            current[previous.pack] = previous
+    now = datetime.now(UTC)
+    for path, pack in zip(packs, engine.packs, strict=True):
+        text = path.read_text(encoding="utf-8")
+        before = current.get(pack.id)
+        if before is not None and before.content_hash == content_hash(text):
+            click.echo(f"{path}: pack {pack.id} v{pack.version} is published already")
+            continue
+        old = None
+        if before is not None:
+            with contextlib.suppress(PackError):
+                old = before.load()
+        published = PublishedPack(
+            pack.id,
+            pack.version,
+            text,
+            content_hash(text),
+            now,
+            settings.published_by or getpass.getuser(),
+            changes(old, pack),
+        )
+        try:
+            published.load()  # what every worker will do with it
+        except PackError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            raise click.ClickException(f"{path}: pack does not stand alone") from exc
+        asyncio.run(publish_pack(settings, published))
+        click.echo(
+            f"{path}: published pack {pack.id} v{pack.version} "
+            f"({published.content_hash[:12]}): {'; '.join(published.changes)}"
+        )
+
+
+@rules.command("history")
+@pass_context
+def rules_history(ctx: _Context) -> None:
+    """Every published version of every pack, oldest first: when, by whom, content hash and
+    what changed."""
+    from postwatch.rules.published import PublishedPack  # noqa: PLC0415
+    from postwatch.streams.live import read_all  # noqa: PLC0415 - aiokafka
+    from postwatch.streams.topics import RULES_HISTORY, ensure_topics  # noqa: PLC0415
+
+    settings = ctx.settings
+    asyncio.run(ensure_topics(settings))
+    for record in asyncio.run(read_all(settings, RULES_HISTORY)):
+        if record.value is None:
+            continue
+        item = PublishedPack.from_json(orjson.loads(record.value))
+        click.echo(
+            f"{isoformat(item.published_at)}  {item.pack} v{item.version}  "
+            f"by {item.published_by}  {item.content_hash[:12]}  {'; '.join(item.changes)}"
+        )
 
 
 @contextmanager

@@ -63,8 +63,9 @@ class Settings:
     reappearance_threshold: float = 0.4
     """Estimated Jaccard similarity of folded word bigrams at which a text reappears (0.4: no
     unrelated pair of the Davidson tweets reaches it; see benchmarks/mirror_bench.py)."""
-    escalation_count: int = 5
-    """An author with this many alerts within `escalation_window_s` raises an escalation; 0: off."""
+    escalation_count: int = 0
+    """An author with this many alerts within `escalation_window_s` raises an escalation; 0 (the
+    default): off."""
     escalation_window_s: float = 3600.0
     published_by: str = ""
     """Who `postwatch rules publish` names as the publisher of a pack (default: the OS user)."""

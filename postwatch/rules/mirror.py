@@ -70,7 +70,7 @@ class MirrorConfig:
     pdq_max_distance: int = 31
     lookalike_distance: int = 2
     lookalike_min_length: int = 5
-    escalation_count: int = 5
+    escalation_count: int = 0
     escalation_window_s: float = 3600.0
 
     @classmethod

@@ -12,11 +12,13 @@ import structlog
 from aiokafka.errors import KafkaError
 
 from postwatch.rules import Engine
+from postwatch.rules.mirror import MirrorConfig, Tracker
 from postwatch.settings import Settings
 from postwatch.streams.agents.match import MatchStage
 from postwatch.streams.gaps import GapFiller
+from postwatch.streams.live import LiveFeed
 from postwatch.streams.metrics import Metrics
-from postwatch.streams.topics import ALERTS, ALERTS_OCSF, DEADLETTER, POSTS
+from postwatch.streams.topics import ALERTS, ALERTS_OCSF, DEADLETTER, LEARNED, POSTS
 
 __all__ = ["TableWindows", "create_app"]
 
@@ -82,6 +84,7 @@ def create_app(settings: Settings, engine: Engine, metrics: Metrics | None = Non
     alerts = app.topic(settings.topic(ALERTS), key_serializer="raw", value_serializer="raw")
     ocsf = app.topic(settings.topic(ALERTS_OCSF), key_serializer="raw", value_serializer="raw")
     deadletter = app.topic(settings.topic(DEADLETTER), key_serializer="raw", value_serializer="raw")
+    learned = app.topic(settings.topic(LEARNED), key_serializer="raw", value_serializer="raw")
     suppressing = settings.suppress_window_s > 0
     windows = (
         TableWindows(
@@ -104,6 +107,14 @@ def create_app(settings: Settings, engine: Engine, metrics: Metrics | None = Non
     async def send_deadletter(key: bytes | None, value: bytes) -> Awaitable[Any]:
         return await deadletter.send(key=key, value=value, force=True)
 
+    async def send_learned(key: bytes | None, value: bytes) -> Awaitable[Any]:
+        return await learned.send(key=key, value=value, force=True)
+
+    tracker = Tracker(
+        MirrorConfig.from_settings(settings),
+        [account for pack in engine.packs for account in pack.accounts],
+    )
+
     stage = MatchStage(
         engine,
         send_alert,
@@ -112,13 +123,21 @@ def create_app(settings: Settings, engine: Engine, metrics: Metrics | None = Non
         send_ocsf=send_ocsf if settings.ocsf_enabled else None,
         windows=windows,
         window_s=settings.suppress_window_s,
+        tracker=tracker,
+        send_learned=send_learned,
     )
+    live = LiveFeed(settings, stage, tracker, engine.packs, stage.metrics)
+
+    @app.task  # type: ignore[untyped-decorator]  # faust's task decorator is unannotated
+    async def follow_live_rules() -> None:
+        await live.run()
 
     gaps = GapFiller(settings, settings.group, stage.process)
 
     # concurrency 1: faust loses messages with concurrent agents (faust-streaming issue #606)
     @app.agent(posts, concurrency=1)
     async def match(stream: faust.StreamT[bytes]) -> None:
+        await live.ready.wait()
         async for event in stream.events():
             message = event.message
             stage.metrics.refetched.inc(

@@ -73,6 +73,17 @@ class Metrics:
             "Records of the posts topic that the stream skipped at a rebalance, read again.",
             registry=self.registry,
         )
+        self.packs = Counter(
+            "postwatch_published_packs",
+            "Published packs this worker applied or refused (outcome: applied | refused).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.learned = Gauge(
+            "postwatch_learned_fingerprints",
+            "Learned text fingerprints and PDQ hashes this worker matches against.",
+            registry=self.registry,
+        )
 
     def serve(self, host: str, port: int) -> bool:
         """Serve `/metrics` over HTTP in a background thread; False (and an error logged) if

@@ -9,7 +9,16 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from postwatch.settings import Settings
 
-__all__ = ["ALERTS", "ALERTS_OCSF", "DEADLETTER", "POSTS", "ensure_topics"]
+__all__ = [
+    "ALERTS",
+    "ALERTS_OCSF",
+    "DEADLETTER",
+    "LEARNED",
+    "POSTS",
+    "RULES",
+    "RULES_HISTORY",
+    "ensure_topics",
+]
 
 POSTS = "posts"
 """Post v1 JSON, keyed by author id; connectors produce, workers consume."""
@@ -19,6 +28,14 @@ ALERTS_OCSF = "alerts.ocsf"
 """Each alert as an OCSF Detection Finding, keyed by alert id; only when `ocsf_enabled`."""
 DEADLETTER = "deadletter"
 """Records that could not be processed, with the reason and the original bytes."""
+RULES = "rules"
+"""Published packs (`PublishedPack` JSON), keyed by pack id, compacted: the latest of each."""
+RULES_HISTORY = "rules.history"
+"""Every published version, kept (`postwatch rules history` reads it)."""
+LEARNED = "learned"
+"""Learned fingerprints (`Learned` JSON), keyed by entry key, compacted; a tombstone forgets."""
+_COMPACT = {"cleanup.policy": "compact"}
+_FOREVER = {"retention.ms": "-1"}
 
 
 async def ensure_topics(settings: Settings) -> dict[str, int]:
@@ -28,6 +45,10 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
         NewTopic(settings.topic(POSTS), settings.posts_partitions, 1),
         NewTopic(settings.topic(ALERTS), settings.posts_partitions, 1),
         NewTopic(settings.topic(DEADLETTER), 1, 1),
+        # one partition each: every worker reads them whole, in publication order
+        NewTopic(settings.topic(RULES), 1, 1, topic_configs=_COMPACT),
+        NewTopic(settings.topic(RULES_HISTORY), 1, 1, topic_configs=_FOREVER),
+        NewTopic(settings.topic(LEARNED), 1, 1, topic_configs=_COMPACT),
     ]
     if settings.ocsf_enabled:
         wanted.append(NewTopic(settings.topic(ALERTS_OCSF), settings.posts_partitions, 1))

@@ -20,7 +20,8 @@ import orjson
 import structlog
 
 from postwatch.alerts.ocsf import detection_finding
-from postwatch.rules import Engine, InvalidPost, build_alert, parse_post
+from postwatch.rules import Engine, InvalidPost, Match, Post, build_alert, parse_post
+from postwatch.rules.mirror import Tracker
 from postwatch.streams.agents.suppress import Suppressor, WindowStore
 from postwatch.streams.metrics import Metrics
 
@@ -64,7 +65,10 @@ class MatchStage:
     """Evaluate one record, produce its alerts or its dead letter.
 
     `windows` turns repeat suppression on, with windows of `window_s` seconds; `send_ocsf`
-    turns on the OCSF rendering of every alert. `process` and `sweep` never overlap.
+    turns on the OCSF rendering of every alert. `tracker` turns on mirror detection: its
+    alerts are emitted with the engine's (never suppressed), and what a post teaches goes to
+    `send_learned` (keyed by entry) for every worker. `process`, `sweep` and
+    `replace_engine` never overlap.
     """
 
     engine: Engine
@@ -74,6 +78,8 @@ class MatchStage:
     send_ocsf: Send | None = None
     windows: WindowStore | None = None
     window_s: float = 0.0
+    tracker: Tracker | None = None
+    send_learned: Send | None = None
     _suppressor: Suppressor | None = field(init=False, default=None)
     _lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
 
@@ -102,8 +108,8 @@ class MatchStage:
                 return 0
             sent = 0
             with structlog.contextvars.bound_contextvars(post_id=post.id):
-                for match in self.engine.evaluate(post):
-                    alert = build_alert(match)
+                matched = [(match, build_alert(match)) for match in self.engine.evaluate(post)]
+                for match, alert in matched:
                     with structlog.contextvars.bound_contextvars(rule_id=match.rule.id):
                         if self._suppressor is None:
                             await self.emit(alert)
@@ -112,9 +118,33 @@ class MatchStage:
                             sent += 1
                         else:
                             self.metrics.suppressed.labels(match.rule.id).inc()
+                if self.tracker is not None:
+                    sent += await self._track(self.tracker, post, matched)
             self.metrics.posts.inc()
             self._count_windows()
             return sent
+
+    async def _track(
+        self, tracker: Tracker, post: Post, matched: list[tuple[Match, dict[str, Any]]]
+    ) -> int:
+        extra, learned = tracker.observe(post, matched, datetime.now(UTC))
+        for alert in extra:
+            await self.emit(alert)
+        if self.send_learned is not None:
+            acks = [
+                await self.send_learned(entry.key.encode(), orjson.dumps(entry.to_json()))
+                for entry in learned
+            ]
+            for ack in acks:
+                await ack
+        if learned:
+            self.metrics.learned.set(len(tracker.learned()))
+        return len(extra)
+
+    async def replace_engine(self, engine: Engine) -> None:
+        """Evaluate the posts after the current one with this engine."""
+        async with self._lock:
+            self.engine = engine
 
     async def sweep(self, partitions: Container[int]) -> int:
         """Close the suppression windows that have passed on these partitions; returns how

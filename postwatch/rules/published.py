@@ -1,0 +1,105 @@
+"""Published packs: a pack's text with what identifies the version, as `postwatch rules publish`
+puts it on the rules topic and workers compile it.
+
+A published pack replaces the pack of the same id that a worker loaded from a file. Compiling
+checks it like a file (`load`, then its own tests): a pack that fails is refused with its
+problems, and the caller keeps what it had.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from postwatch.rules.alerts import isoformat
+from postwatch.rules.engine import Engine
+from postwatch.rules.errors import PackError
+from postwatch.rules.loader import parse_pack
+from postwatch.rules.model import Pack, Rule
+from postwatch.rules.selftest import failures, run_tests
+
+__all__ = ["PublishedPack", "changes", "compile_packs", "content_hash"]
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedPack:
+    """One published version of a pack; `changes` says what differs from the one before."""
+
+    pack: str
+    version: int
+    text: str
+    content_hash: str
+    published_at: datetime
+    published_by: str
+    changes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pack": self.pack,
+            "version": self.version,
+            "content_hash": self.content_hash,
+            "published_at": isoformat(self.published_at),
+            "published_by": self.published_by,
+            "changes": list(self.changes),
+            "text": self.text,
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> PublishedPack:
+        """Raises KeyError, TypeError or ValueError for a document `to_json` did not make."""
+        return cls(
+            str(doc["pack"]),
+            int(doc["version"]),
+            str(doc["text"]),
+            str(doc["content_hash"]),
+            datetime.fromisoformat(doc["published_at"]),
+            str(doc["published_by"]),
+            tuple(str(c) for c in doc.get("changes", ())),
+        )
+
+    def load(self) -> Pack:
+        """The pack, checked and self-tested; raises `PackError` with its problems."""
+        pack = parse_pack(self.text, f"{self.pack}@v{self.version}")
+        problems = failures(run_tests(Engine([pack])))
+        if problems:
+            raise PackError(problems)
+        return pack
+
+
+def _rule_view(rule: Rule) -> tuple[object, ...]:
+    return (rule.title, rule.severity, rule.status, rule.match, rule.exceptions, rule.scope)
+
+
+def changes(old: Pack | None, new: Pack) -> tuple[str, ...]:
+    """What a new version of a pack changes: rules added, removed, changed; banks resized."""
+    if old is None:
+        return (f"new pack with {len(new.rules)} rules",)
+    before = {rule.id: rule for rule in old.rules}
+    after = {rule.id: rule for rule in new.rules}
+    found = [f"added {rule_id}" for rule_id in after if rule_id not in before]
+    found += [f"removed {rule_id}" for rule_id in before if rule_id not in after]
+    found += [
+        f"changed {rule_id}"
+        for rule_id, rule in after.items()
+        if rule_id in before and _rule_view(before[rule_id]) != _rule_view(rule)
+    ]
+    for name, bank in new.banks.items():
+        size = len(old.banks[name]) if name in old.banks else 0
+        if len(bank) != size:
+            found.append(f"bank {name}: {size} -> {len(bank)} hashes")
+    return tuple(found) or ("no rule changes",)
+
+
+def compile_packs(packs: Sequence[Pack], published: Mapping[str, Pack]) -> Engine:
+    """An engine of the file packs with the published ones in place of those of the same id
+    (and the other published ones after them)."""
+    chosen = [published.get(pack.id, pack) for pack in packs]
+    chosen += [pack for pack_id, pack in published.items() if all(p.id != pack_id for p in packs)]
+    return Engine(chosen)

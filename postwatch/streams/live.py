@@ -1,0 +1,175 @@
+"""Live rules and learned fingerprints from Kafka.
+
+`rules publish` puts a `PublishedPack` on the compacted rules topic (and on the history
+topic). Every worker runs a `LiveFeed`: a consumer in no group that reads the rules and learned
+topics from the beginning and then follows them. A published pack is checked and compiled off
+the event loop and the new engine replaces the old one between two records (`MatchStage`
+holds a lock per record), so no post is lost or evaluated twice; a pack that fails is
+refused (logged, counted) and the last good engine stays. Learned entries go into the
+worker's `Tracker`; a tombstone forgets one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import orjson
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from postwatch.rules import Engine, Pack, PackError
+from postwatch.rules.mirror import Learned, Tracker
+from postwatch.rules.published import PublishedPack, compile_packs
+from postwatch.settings import Settings
+from postwatch.streams.metrics import Metrics
+from postwatch.streams.topics import LEARNED, RULES, RULES_HISTORY
+
+if TYPE_CHECKING:
+    from postwatch.streams.agents.match import MatchStage
+
+__all__ = ["LiveFeed", "publish_pack", "read_all"]
+
+log = structlog.get_logger(__name__)
+
+
+async def publish_pack(settings: Settings, published: PublishedPack) -> None:
+    """Put a published pack on the rules and history topics, acknowledged by the broker."""
+    producer = AIOKafkaProducer(acks="all", **settings.kafka_client_options())
+    await producer.start()
+    try:
+        value = orjson.dumps(published.to_json())
+        key = published.pack.encode()
+        for topic in (RULES, RULES_HISTORY):
+            await producer.send_and_wait(settings.topic(topic), value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def read_all(settings: Settings, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record a one-partition topic holds now, oldest first."""
+    consumer = AIOKafkaConsumer(
+        enable_auto_commit=False, auto_offset_reset="earliest", **settings.kafka_client_options()
+    )
+    await consumer.start()
+    try:
+        partition = TopicPartition(settings.topic(topic), 0)
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        end = (await consumer.end_offsets([partition]))[partition]
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        while await consumer.position(partition) < end:
+            batches = await consumer.getmany(partition, timeout_ms=1000)
+            records.extend(batches.get(partition, []))
+        return records
+    finally:
+        await consumer.stop()
+
+
+class LiveFeed:
+    """Follows the rules and learned topics for one worker's `MatchStage` and `Tracker`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        stage: MatchStage,
+        tracker: Tracker,
+        file_packs: Sequence[Pack],
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        self.stage = stage
+        self.tracker = tracker
+        self.file_packs = tuple(file_packs)
+        self.metrics = metrics
+        self.published: dict[str, Pack] = {}
+        self.versions: dict[str, str] = {}  # pack id -> content hash applied
+        self.ready = asyncio.Event()
+        """Set once what both topics held at start is applied: posts wait for it, so that a
+        (re)started worker matches with the published packs and learned entries."""
+
+    async def run(self) -> None:
+        """Read both topics from the beginning, then follow them, until cancelled."""
+        consumer = AIOKafkaConsumer(
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **self.settings.kafka_client_options(),
+        )
+        await consumer.start()
+        rules = TopicPartition(self.settings.topic(RULES), 0)
+        learned = TopicPartition(self.settings.topic(LEARNED), 0)
+        try:
+            consumer.assign([rules, learned])
+            await consumer.seek_to_beginning(rules, learned)
+            ends = await consumer.end_offsets([rules, learned])
+            while True:
+                batches = await consumer.getmany(timeout_ms=200)
+                for record in batches.get(learned, []):
+                    self._learned(record)
+                packs = batches.get(rules, [])
+                if packs:
+                    await self._packs(packs)
+                if not self.ready.is_set() and all(
+                    [await consumer.position(tp) >= end for tp, end in ends.items()]
+                ):
+                    self.ready.set()
+        finally:
+            await consumer.stop()
+
+    def _learned(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        if record.value is None:
+            if record.key is not None:
+                self.tracker.forget(record.key.decode())
+        else:
+            try:
+                self.tracker.learn(Learned.from_json(orjson.loads(record.value)))
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("learned.malformed", offset=record.offset, error=str(exc))
+        self.metrics.learned.set(len(self.tracker.learned()))
+
+    async def _packs(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Apply the latest record of each pack in the batch; one engine for all of them."""
+        latest: dict[bytes, ConsumerRecord[bytes, bytes]] = {}
+        for record in records:
+            latest[record.key or b""] = record
+        candidates = dict(self.published)
+        hashes: dict[str, str] = {}
+        for record in latest.values():
+            try:
+                published = PublishedPack.from_json(orjson.loads(record.value or b""))
+            except (KeyError, TypeError, ValueError) as exc:
+                self._refuse(None, record.offset, [str(exc)])
+                continue
+            if self.versions.get(published.pack) == published.content_hash:
+                continue
+            try:
+                candidates[published.pack] = await asyncio.to_thread(published.load)
+            except PackError as exc:
+                self._refuse(published, record.offset, [str(p) for p in exc.problems])
+                continue
+            hashes[published.pack] = published.content_hash
+        if not hashes:
+            return
+        engine: Engine = await asyncio.to_thread(compile_packs, self.file_packs, candidates)
+        await self.stage.replace_engine(engine)
+        self.published = candidates
+        self.versions.update(hashes)
+        for pack in engine.packs:
+            for account in pack.accounts:
+                self.tracker.watch(account)
+        for pack_id in hashes:
+            self.metrics.packs.labels("applied").inc()
+            version = candidates[pack_id].version
+            log.info("pack.applied", pack=pack_id, version=version, rules=len(engine.rules))
+
+    def _refuse(self, published: PublishedPack | None, offset: int, problems: list[str]) -> None:
+        self.metrics.packs.labels("refused").inc()
+        log.error(
+            "pack.refused",
+            pack=published.pack if published else None,
+            version=published.version if published else None,
+            offset=offset,
+            problems=problems[:20],
+        )

@@ -1,0 +1,286 @@
+"""Live rules and mirror detection on the real broker, with workers of one group.
+
+A published pack changes what both workers match without a restart; a pack that fails on the
+workers is refused and the last good one keeps working; learned fingerprints raise
+reappearance alerts and survive a worker restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from PIL import Image
+
+from postwatch.media.hashing import HashOptions, hash_bytes
+from postwatch.rules.published import PublishedPack, content_hash
+from postwatch.settings import Settings
+from postwatch.streams.live import publish_pack
+from tests.conftest import SHARED_DATA, env_for, stop_process
+
+PACK = """
+pack: live
+version: {version}
+rules:
+  - id: watch-word
+    title: The word of the day
+    severity: high
+    match:
+      keywords: ["{word}"]
+    tests:
+      match: [{{text: "today: {word}"}}]
+"""
+
+
+def publish(settings: Settings, pack: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "postwatch", "rules", "publish", str(pack)],
+        env=env_for(settings, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def post(
+    post_id: str, text: str, author: str = "someone", handle: str | None = None, **extra: Any
+) -> bytes:
+    return orjson.dumps(
+        {
+            "schema": "postwatch.post/1",
+            "id": f"test:{post_id}",
+            "source": "test",
+            "author": {"id": f"test:{author}", "handle": handle or author},
+            "created_at": datetime.now(UTC).isoformat(),
+            "text": text,
+            **extra,
+        }
+    )
+
+
+class Alerts:
+    """Follows the alerts topic from the beginning."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.seen: list[dict[str, Any]] = []
+
+    async def until(
+        self, done: Callable[[list[dict[str, Any]]], bool], wait: float, send: Callable[[], Any]
+    ) -> list[dict[str, Any]]:
+        """Call `send` every half second until `done(alerts)` holds; the alerts so far,
+        from the beginning of the topic."""
+        self.seen = []
+        consumer = AIOKafkaConsumer(
+            self.settings.topic("alerts"),
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and not done(self.seen):
+                await send()
+                batches = await consumer.getmany(timeout_ms=500)
+                self.seen.extend(json.loads(r.value or b"") for b in batches.values() for r in b)
+            for _ in range(3):  # whatever was on its way
+                batches = await consumer.getmany(timeout_ms=300)
+                self.seen.extend(json.loads(r.value or b"") for b in batches.values() for r in b)
+            return self.seen
+        finally:
+            await consumer.stop()
+
+
+async def send_to_every_partition(settings: Settings, tag: str, text: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for partition in range(settings.posts_partitions):
+            value = post(f"{tag}-p{partition}-{time.monotonic_ns()}", text)
+            await producer.send_and_wait(settings.topic("posts"), value, partition=partition)
+    finally:
+        await producer.stop()
+
+
+def partitions_with(alerts: list[dict[str, Any]], version: int, tag: str) -> set[str]:
+    """The partitions (from the post ids) that raised alerts of this rule version."""
+    return {
+        a["post"]["id"].split("-")[1]
+        for a in alerts
+        if a["rule"]["version"] == version and a["post"]["id"].startswith(f"test:{tag}-")
+    }
+
+
+def test_published_packs_change_both_workers_and_a_broken_one_is_refused(
+    settings: Settings, tmp_path: Path, start_worker: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    first = tmp_path / "v1.yaml"
+    first.write_text(PACK.format(version=1, word="alpha"))
+    workers = [start_worker(first), start_worker(first)]
+    every = {f"p{p}" for p in range(settings.posts_partitions)}
+    alerts = Alerts(settings)
+
+    def send(tag: str, word: str) -> Callable[[], Any]:
+        return lambda: send_to_every_partition(settings, tag, f"word {word}")
+
+    seen = asyncio.run(
+        alerts.until(lambda a: partitions_with(a, 1, "a") == every, 120, send("a", "alpha"))
+    )
+    assert partitions_with(seen, 1, "a") == every
+    time.sleep(5)  # both workers have their partitions (the second joins a little later)
+
+    second = tmp_path / "v2.yaml"
+    second.write_text(PACK.format(version=2, word="beta"))
+    published_at = time.monotonic()
+    result = publish(settings, second, POSTWATCH_PUBLISHED_BY="ops-team")
+    assert result.returncode == 0, result.stderr
+    assert "published pack live v2" in result.stdout
+    assert "new pack with 1 rules" in result.stdout  # nothing of it was published before
+    seen = asyncio.run(
+        alerts.until(lambda a: partitions_with(a, 2, "b") == every, 60, send("b", "beta"))
+    )
+    took = time.monotonic() - published_at
+    assert partitions_with(seen, 2, "b") == every
+    print(f"publish -> first alert of the new rule on every partition: {took:.2f} s")
+
+    # a pack that fails on the workers (here: its own test fails) never replaces v2
+    broken = PACK.format(version=3, word="gamma").replace('today: gamma"', 'today: nothing"')
+    asyncio.run(
+        publish_pack(
+            settings,
+            PublishedPack(
+                "live", 3, broken, content_hash(broken), datetime.now(UTC), "someone", ()
+            ),
+        )
+    )
+    refused = tmp_path / "v3.yaml"
+    refused.write_text(broken)
+    assert publish(settings, refused).returncode != 0  # publish itself refuses it too
+    seen = asyncio.run(
+        alerts.until(lambda a: partitions_with(a, 2, "c") == every, 60, send("c", "beta gamma"))
+    )
+    assert partitions_with(seen, 2, "c") == every
+    assert not [a for a in seen if a["rule"]["version"] == 3]
+    assert all(w.poll() is None for w in workers)
+    for w in workers:
+        stop_process(w)
+    logs = [(tmp_path / f"worker-{i}.log").read_text() for i in range(2)]
+    assert all("pack.refused" in log for log in logs)
+
+    history = subprocess.run(
+        [sys.executable, "-m", "postwatch", "rules", "history"],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.splitlines()
+    assert [line.split()[1:3] for line in history] == [["live", "v2"], ["live", "v3"]]
+    assert "by ops-team" in history[0]
+    assert content_hash(second.read_text())[:12] in history[0]
+
+
+IMAGES = SHARED_DATA / "pdq" / "data" / "misc-images"
+STATEMENT = (
+    "The Example Front will march on the capital next Saturday at noon. Bring flags, "
+    "bring your friends, and do not talk to the press about the plan."
+)
+MIRROR_PACK = """
+pack: mirrors
+version: 1
+watchlists:
+  listed:
+    - {id: "test:front", handle: "examplefront", display_name: "Example Front"}
+rules:
+  - id: listed-account
+    title: Posts of listed accounts
+    severity: high
+    learn: true
+    match:
+      watchlist: listed
+"""
+
+
+def image_pdq(size: tuple[int, int] | None, fmt: str) -> str:
+    with Image.open(IMAGES / "b.jpg") as image:
+        picture = image.convert("RGB")
+    if size is not None:
+        picture = picture.resize(size)
+    buffer = io.BytesIO()
+    picture.save(buffer, format=fmt)
+    hashes = hash_bytes(buffer.getvalue(), HashOptions())
+    assert hashes.pdq is not None
+    return hashes.pdq
+
+
+def test_reappearance_and_lookalikes_on_the_broker_and_learned_banks_survive_a_restart(
+    settings: Settings, tmp_path: Path, start_worker: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    pack = tmp_path / "mirrors.yaml"
+    pack.write_text(MIRROR_PACK)
+    worker = start_worker(pack)
+    alerts = Alerts(settings)
+    original = image_pdq(None, "PNG")
+    copy = image_pdq((300, 220), "JPEG")
+
+    def sender(records: list[bytes]) -> Callable[[], Any]:
+        pending = list(records)
+
+        async def send() -> None:
+            producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+            await producer.start()
+            try:
+                while pending:  # one partition: in order, as the scenario needs
+                    await producer.send_and_wait(
+                        settings.topic("posts"), pending.pop(0), partition=0
+                    )
+            finally:
+                await producer.stop()
+
+        return send
+
+    def media(pdq: str) -> list[dict[str, Any]]:
+        return [{"kind": "image", "pdq": pdq, "pdq_quality": 100}]
+
+    edited = STATEMENT.replace("next", "this").replace("flags", "banners") + " 🔥"
+    first = [
+        post("1", STATEMENT, "front", media=media(original)),
+        post("2", edited, "new", handle="examp1e.front2", media=media(copy)),
+        post("3", "Tomatoes want sun and water every day in July, and more.", "garden"),
+    ]
+
+    def kinds(seen: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        return [(a["post"]["id"], a["kind"]) for a in seen]
+
+    seen = asyncio.run(alerts.until(lambda a: len(a) >= 4, 120, sender(first)))
+    assert sorted(kinds(seen)) == [
+        ("test:1", "rule"),
+        ("test:2", "lookalike_account"),
+        ("test:2", "reappearance"),
+        ("test:2", "reappearance"),
+    ]
+    for alert in seen:
+        if alert["kind"] == "reappearance":
+            [evidence] = alert["evidence"]
+            assert evidence["original_post_id"] == "test:1"
+            assert evidence["original_author_id"] == "test:front"
+            assert evidence["relation"] == "mirror"
+
+    stop_process(worker)
+    start_worker(pack)
+    later = [post("4", edited, "other")]
+    seen = asyncio.run(alerts.until(lambda a: len(a) >= 5, 120, sender(later)))
+    assert kinds(seen)[4:] == [("test:4", "reappearance")]
+    assert seen[4]["evidence"][0]["original_post_id"] == "test:1"
