@@ -193,6 +193,58 @@ def rules_publish(ctx: _Context, packs: tuple[Path, ...]) -> None:
         )
 
 
+@rules.command("bank")
+@click.argument("pack_id")
+@click.argument("bank")
+@click.argument("hashes", nargs=-1)
+@click.option(
+    "--algo",
+    type=click.Choice(["pdq", "sha256", "md5", "sha512"]),
+    default="pdq",
+    show_default=True,
+    help="Algorithm of the HASHES given on the command line.",
+)
+@click.option(
+    "--file",
+    "hash_file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="A hash list (same formats as a bank's file) to publish too.",
+)
+@click.option("--remove", is_flag=True, help="Remove these hashes instead of adding them.")
+@pass_context
+def rules_bank(
+    ctx: _Context,
+    pack_id: str,
+    bank: str,
+    hashes: tuple[str, ...],
+    *,
+    algo: str,
+    hash_file: Path | None,
+    remove: bool,
+) -> None:
+    """Add hashes to (or remove them from) a bank of a pack on every worker, one record per
+    hash on the banks topic: no pack is published again."""
+    from postwatch.rules.banks import BankSpec, HashBank, load_bank  # noqa: PLC0415
+    from postwatch.rules.published import BankEntry  # noqa: PLC0415
+    from postwatch.streams.live import publish_bank_entries  # noqa: PLC0415 - aiokafka
+    from postwatch.streams.topics import ensure_topics  # noqa: PLC0415
+
+    check = HashBank(bank, min_quality=0)
+    try:
+        check.add_many([(algo, value, None) for value in hashes])
+        if hash_file is not None:
+            loaded = load_bank(BankSpec(bank, file=hash_file.resolve(), min_quality=0))
+            check.add_many([(a, v, None) for a, v in loaded.entries()])
+    except (ValueError, PackError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    entries = [BankEntry(pack_id, bank, a, v) for a, v in check.entries()]
+    if not entries:
+        raise click.UsageError("no hashes: give HASHES or --file")
+    asyncio.run(ensure_topics(ctx.settings))
+    asyncio.run(publish_bank_entries(ctx.settings, entries, remove=remove))
+    click.echo(f"{'removed' if remove else 'added'} {len(entries)} hashes: {pack_id}/{bank}")
+
+
 @rules.command("history")
 @pass_context
 def rules_history(ctx: _Context) -> None:

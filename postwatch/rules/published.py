@@ -9,19 +9,27 @@ problems, and the caller keeps what it had.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from postwatch.rules.alerts import isoformat
+from postwatch.rules.banks import HashBank
 from postwatch.rules.engine import Engine
 from postwatch.rules.errors import PackError
 from postwatch.rules.loader import parse_pack
 from postwatch.rules.model import Pack, Rule
 from postwatch.rules.selftest import failures, run_tests
 
-__all__ = ["PublishedPack", "changes", "compile_packs", "content_hash"]
+__all__ = [
+    "BankEntry",
+    "PublishedPack",
+    "changes",
+    "compile_packs",
+    "content_hash",
+    "with_entries",
+]
 
 
 def content_hash(text: str) -> str:
@@ -97,9 +105,59 @@ def changes(old: Pack | None, new: Pack) -> tuple[str, ...]:
     return tuple(found) or ("no rule changes",)
 
 
-def compile_packs(packs: Sequence[Pack], published: Mapping[str, Pack]) -> Engine:
+def compile_packs(
+    packs: Sequence[Pack], published: Mapping[str, Pack], entries: Iterable[BankEntry] = ()
+) -> Engine:
     """An engine of the file packs with the published ones in place of those of the same id
-    (and the other published ones after them)."""
+    (and the other published ones after them), published bank entries added."""
     chosen = [published.get(pack.id, pack) for pack in packs]
     chosen += [pack for pack_id, pack in published.items() if all(p.id != pack_id for p in packs)]
-    return Engine(chosen)
+    return Engine(with_entries(chosen, entries))
+
+
+@dataclass(frozen=True, slots=True)
+class BankEntry:
+    """One hash of a pack's bank, published on its own (the banks topic); `key` is
+    `pack/bank/hash`, and a tombstone under it removes the hash again."""
+
+    pack: str
+    bank: str
+    algo: str
+    value: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.pack}/{self.bank}/{self.value.lower()}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pack": self.pack, "bank": self.bank, "algo": self.algo, "hash": self.value}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> BankEntry:
+        """Raises KeyError for a document `to_json` did not make."""
+        return cls(str(doc["pack"]), str(doc["bank"]), str(doc["algo"]), str(doc["hash"]))
+
+
+def with_entries(packs: Sequence[Pack], entries: Iterable[BankEntry]) -> list[Pack]:
+    """The packs with published bank entries added; each bank that gets some is a copy, so
+    the given packs are never changed. Entries of banks no pack has are left out; a
+    malformed one raises ValueError."""
+    by_bank: dict[tuple[str, str], list[tuple[str, str, int | None]]] = {}
+    for entry in entries:
+        by_bank.setdefault((entry.pack, entry.bank), []).append((entry.algo, entry.value, None))
+    out: list[Pack] = []
+    for pack in packs:
+        banks = dict(pack.banks)
+        for name, bank in pack.banks.items():
+            added = by_bank.get((pack.id, name))
+            if added:
+                copy = HashBank(
+                    name,
+                    pdq_max_distance=bank.pdq_max_distance,
+                    min_quality=bank.min_quality,
+                    negative=bank.negative,
+                )
+                copy.add_many([(algo, value, None) for algo, value in bank.entries()] + added)
+                banks[name] = copy
+        out.append(replace(pack, banks=banks) if banks != pack.banks else pack)
+    return out

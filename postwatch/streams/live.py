@@ -5,7 +5,9 @@ topic). Every worker runs a `LiveFeed`: a consumer in no group that reads the ru
 topics from the beginning and then follows them. A published pack is checked and compiled off
 the event loop and the new engine replaces the old one between two records (`MatchStage`
 holds a lock per record), so no post is lost or evaluated twice; a pack that fails is
-refused (logged, counted) and the last good engine stays. Learned entries go into the
+refused (logged, counted) and the last good engine stays. Bank entries from the banks
+topic are added to their pack's bank: at once when the bank is one this feed made, otherwise
+(and after a tombstone) by compiling again, off the loop as well. Learned entries go into the
 worker's `Tracker`; a tombstone forgets one.
 """
 
@@ -21,16 +23,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from postwatch.rules import Engine, Pack, PackError
+from postwatch.rules.banks import HashBank
 from postwatch.rules.mirror import Learned, Tracker
-from postwatch.rules.published import PublishedPack, compile_packs
+from postwatch.rules.published import BankEntry, PublishedPack, compile_packs
 from postwatch.settings import Settings
 from postwatch.streams.metrics import Metrics
-from postwatch.streams.topics import LEARNED, RULES, RULES_HISTORY
+from postwatch.streams.topics import BANKS, LEARNED, RULES, RULES_HISTORY
 
 if TYPE_CHECKING:
     from postwatch.streams.agents.match import MatchStage
 
-__all__ = ["LiveFeed", "publish_pack", "read_all"]
+__all__ = ["LiveFeed", "publish_bank_entries", "publish_pack", "read_all"]
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +47,26 @@ async def publish_pack(settings: Settings, published: PublishedPack) -> None:
         key = published.pack.encode()
         for topic in (RULES, RULES_HISTORY):
             await producer.send_and_wait(settings.topic(topic), value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def publish_bank_entries(
+    settings: Settings, entries: Sequence[BankEntry], *, remove: bool = False
+) -> None:
+    """Put bank entries (or, with `remove`, their tombstones) on the banks topic."""
+    producer = AIOKafkaProducer(acks="all", linger_ms=20, **settings.kafka_client_options())
+    await producer.start()
+    try:
+        acks = [
+            await producer.send(
+                settings.topic(BANKS),
+                None if remove else orjson.dumps(entry.to_json()),
+                key=entry.key.encode(),
+            )
+            for entry in entries
+        ]
+        await asyncio.gather(*acks)
     finally:
         await producer.stop()
 
@@ -85,6 +108,8 @@ class LiveFeed:
         self.file_packs = tuple(file_packs)
         self.metrics = metrics
         self.published: dict[str, Pack] = {}
+        self.entries: dict[str, BankEntry] = {}
+        self._copied: set[tuple[str, str]] = set()  # banks of the engine that are our copies
         self.versions: dict[str, str] = {}  # pack id -> content hash applied
         self.ready = asyncio.Event()
         """Set once what both topics held at start is applied: posts wait for it, so that a
@@ -100,17 +125,19 @@ class LiveFeed:
         await consumer.start()
         rules = TopicPartition(self.settings.topic(RULES), 0)
         learned = TopicPartition(self.settings.topic(LEARNED), 0)
+        banks = TopicPartition(self.settings.topic(BANKS), 0)
         try:
-            consumer.assign([rules, learned])
-            await consumer.seek_to_beginning(rules, learned)
-            ends = await consumer.end_offsets([rules, learned])
+            consumer.assign([rules, banks, learned])
+            await consumer.seek_to_beginning(rules, banks, learned)
+            ends = await consumer.end_offsets([rules, banks, learned])
             while True:
                 batches = await consumer.getmany(timeout_ms=200)
                 for record in batches.get(learned, []):
                     self._learned(record)
+                stale = self._bank_entries(batches.get(banks, []))
                 packs = batches.get(rules, [])
-                if packs:
-                    await self._packs(packs)
+                if packs or stale:
+                    await self._packs(packs, stale=stale)
                 if not self.ready.is_set() and all(
                     [await consumer.position(tp) >= end for tp, end in ends.items()]
                 ):
@@ -129,8 +156,9 @@ class LiveFeed:
                 log.warning("learned.malformed", offset=record.offset, error=str(exc))
         self.metrics.learned.set(len(self.tracker.learned()))
 
-    async def _packs(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        """Apply the latest record of each pack in the batch; one engine for all of them."""
+    async def _packs(self, records: list[ConsumerRecord[bytes, bytes]], *, stale: bool) -> None:
+        """Apply the latest record of each pack in the batch; one engine for all of them,
+        compiled also when no pack changed but the bank entries are `stale`."""
         latest: dict[bytes, ConsumerRecord[bytes, bytes]] = {}
         for record in records:
             latest[record.key or b""] = record
@@ -150,10 +178,14 @@ class LiveFeed:
                 self._refuse(published, record.offset, [str(p) for p in exc.problems])
                 continue
             hashes[published.pack] = published.content_hash
-        if not hashes:
+        if not hashes and not stale:
             return
-        engine: Engine = await asyncio.to_thread(compile_packs, self.file_packs, candidates)
+        entries = list(self.entries.values())
+        engine: Engine = await asyncio.to_thread(
+            compile_packs, self.file_packs, candidates, entries
+        )
         await self.stage.replace_engine(engine)
+        self._copied = {(e.pack, e.bank) for e in entries}
         self.published = candidates
         self.versions.update(hashes)
         for pack in engine.packs:
@@ -163,6 +195,32 @@ class LiveFeed:
             self.metrics.packs.labels("applied").inc()
             version = candidates[pack_id].version
             log.info("pack.applied", pack=pack_id, version=version, rules=len(engine.rules))
+
+    def _bank_entries(self, records: list[ConsumerRecord[bytes, bytes]]) -> bool:
+        """Take bank entries in; True when the engine must be compiled again for them."""
+        stale = False
+        banks = {
+            (pack.id, name): bank
+            for pack in self.stage.engine.packs
+            for name, bank in pack.banks.items()
+        }
+        for record in records:
+            key = (record.key or b"").decode()
+            if record.value is None:
+                stale |= self.entries.pop(key, None) is not None
+                continue
+            try:
+                entry = BankEntry.from_json(orjson.loads(record.value))
+                HashBank("check").add(entry.algo, entry.value)  # raises ValueError if malformed
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("bank_entry.malformed", offset=record.offset, error=str(exc))
+                continue
+            self.entries[key] = entry
+            if (entry.pack, entry.bank) in self._copied:
+                banks[(entry.pack, entry.bank)].add(entry.algo, entry.value)
+            else:
+                stale = True
+        return stale
 
     def _refuse(self, published: PublishedPack | None, offset: int, problems: list[str]) -> None:
         self.metrics.packs.labels("refused").inc()

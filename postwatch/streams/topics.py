@@ -12,6 +12,7 @@ from postwatch.settings import Settings
 __all__ = [
     "ALERTS",
     "ALERTS_OCSF",
+    "BANKS",
     "DEADLETTER",
     "LEARNED",
     "POSTS",
@@ -32,6 +33,9 @@ RULES = "rules"
 """Published packs (`PublishedPack` JSON), keyed by pack id, compacted: the latest of each."""
 RULES_HISTORY = "rules.history"
 """Every published version, kept (`postwatch rules history` reads it)."""
+BANKS = "banks"
+"""Published bank entries (`BankEntry` JSON), keyed `pack/bank/hash`, compacted; a tombstone
+removes one."""
 LEARNED = "learned"
 """Learned fingerprints (`Learned` JSON), keyed by entry key, compacted; a tombstone forgets."""
 _COMPACT = {"cleanup.policy": "compact"}
@@ -48,6 +52,7 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
         # one partition each: every worker reads them whole, in publication order
         NewTopic(settings.topic(RULES), 1, 1, topic_configs=_COMPACT),
         NewTopic(settings.topic(RULES_HISTORY), 1, 1, topic_configs=_FOREVER),
+        NewTopic(settings.topic(BANKS), 1, 1, topic_configs=_COMPACT),
         NewTopic(settings.topic(LEARNED), 1, 1, topic_configs=_COMPACT),
     ]
     if settings.ocsf_enabled:

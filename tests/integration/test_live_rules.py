@@ -284,3 +284,60 @@ def test_reappearance_and_lookalikes_on_the_broker_and_learned_banks_survive_a_r
     seen = asyncio.run(alerts.until(lambda a: len(a) >= 5, 120, sender(later)))
     assert kinds(seen)[4:] == [("test:4", "reappearance")]
     assert seen[4]["evidence"][0]["original_post_id"] == "test:1"
+
+
+BANK_PACK = """
+pack: banked
+version: 1
+banks:
+  known: {pdq: []}
+rules:
+  - id: known-media
+    title: Known media
+    match:
+      hashes: {bank: known}
+"""
+
+
+def test_bank_entries_are_added_and_removed_on_a_running_worker(
+    settings: Settings, tmp_path: Path, start_worker: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    pack = tmp_path / "banked.yaml"
+    pack.write_text(BANK_PACK)
+    start_worker(pack)
+    known, near = image_pdq(None, "PNG"), image_pdq((300, 220), "JPEG")
+    alerts = Alerts(settings)
+
+    def bank(*args: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "postwatch", "rules", "bank", "banked", "known", *args],
+            env=env_for(settings),
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+
+    def send(tag: str) -> Callable[[], Any]:
+        async def one() -> None:
+            media = [{"kind": "image", "pdq": near, "pdq_quality": 100}]
+            value = post(f"{tag}-{time.monotonic_ns()}", "look", media=media)
+            producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+            await producer.start()
+            try:
+                await producer.send_and_wait(settings.topic("posts"), value, partition=0)
+            finally:
+                await producer.stop()
+
+        return one
+
+    def tagged(seen: list[dict[str, Any]], tag: str) -> list[dict[str, Any]]:
+        return [a for a in seen if a["post"]["id"].startswith(f"test:{tag}-")]
+
+    bank(known)
+    seen = asyncio.run(alerts.until(lambda a: bool(tagged(a, "added")), 90, send("added")))
+    [first, *_] = tagged(seen, "added")
+    assert first["evidence"][0]["value"] == known
+    bank("--remove", known)
+    time.sleep(3)  # the tombstone reaches the worker
+    seen = asyncio.run(alerts.until(lambda a: False, 4, send("removed")))
+    assert tagged(seen, "removed") == []
