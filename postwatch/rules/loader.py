@@ -43,6 +43,9 @@ from postwatch.rules.posts import InvalidPost, post_from_dict
 
 __all__ = ["load_pack", "load_packs", "parse_pack"]
 
+MAX_PACK_CHARS = 16 * 1024 * 1024
+"""Packs from untrusted hands load within bounded time and memory: bigger ones are refused."""
+MAX_CONDITION_DEPTH = 32
 _PACK_KEYS = {"pack", "version", "description", "lists", "watchlists", "banks", "rules"}
 _RULE_KEYS = {
     "id",
@@ -126,6 +129,7 @@ class _Context:
     accounts: dict[str, WatchedAccount] = field(default_factory=dict)
     banks: dict[str, HashBank] = field(default_factory=dict)
     rule_id: str | None = None
+    depth: int = 0
     pack: str = ""
 
     def problem(self, line: int, message: str) -> None:
@@ -168,8 +172,21 @@ def load_pack(path: Path) -> Pack:
 def parse_pack(text: str, file: str) -> Pack:
     """Parse and validate the YAML text of a pack; `file` names it in error messages."""
     ctx = _Context(file)
+    if len(text) > MAX_PACK_CHARS:
+        raise PackError(
+            [
+                PackProblem(
+                    file,
+                    0,
+                    f"pack is larger than {MAX_PACK_CHARS:,} characters: put "
+                    "large hash lists in bank files and large term lists in several packs",
+                )
+            ]
+        )
     try:
         doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except RecursionError as exc:
+        raise PackError([PackProblem(file, 0, "invalid YAML: nested too deeply")]) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
@@ -467,6 +484,17 @@ def _enum(doc: _Map, key: str, line: int, ctx: _Context, *, members: Any, defaul
 
 
 def _parse_condition(doc: Any, line: int, ctx: _Context) -> Condition | None:
+    if ctx.depth >= MAX_CONDITION_DEPTH:
+        ctx.problem(line, f"conditions nest deeper than {MAX_CONDITION_DEPTH} levels")
+        return None
+    ctx.depth += 1
+    try:
+        return _parse_one_condition(doc, line, ctx)
+    finally:
+        ctx.depth -= 1
+
+
+def _parse_one_condition(doc: Any, line: int, ctx: _Context) -> Condition | None:
     if not isinstance(doc, _Map) or len(doc) != 1:
         ctx.problem(
             line, "a condition is a mapping with exactly one key: " + ", ".join(sorted(_CONDITIONS))

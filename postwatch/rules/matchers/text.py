@@ -36,8 +36,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import hyperscan
+import re2
 
 from postwatch.rules.charmap import AMBIGUOUS_L, MARKERS
 from postwatch.rules.normalize import RUNS as _RUNS
@@ -48,7 +50,10 @@ __all__ = ["Hit", "TextMatcher", "check_regex"]
 _MARKS = "".join(sorted(set(MARKERS.values())))
 _SEP = f"[ {_MARKS}\\n]"
 _NOT_SEP = f"[^ {_MARKS}\\n]"
-_REGEX_FLAGS = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SOM_LEFTMOST
+# hyperscan tells which regexes match a text; re2, linear-time too, then finds the leftmost,
+# longest match of just those. hyperscan's own start-of-match tracking (SOM_LEFTMOST) crashes
+# the python-hyperscan 0.9.1 wheel on texts of a few hundred bytes ("a+b" over 400 "a"s).
+_REGEX_FLAGS = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_CASELESS
 _TRIGGERS = (
     # four one-letter words in a row
     f"(?:^|{_SEP}){_NOT_SEP}(?:[ {_MARKS}]+{_NOT_SEP}){{3}}(?:{_SEP}|$)",
@@ -81,7 +86,18 @@ def check_regex(pattern: str) -> str | None:
         if any(word in reason for word in _UNSUPPORTED):
             return f"needs a backtracking engine ({reason}); only linear-time regexes run"
         return f"cannot be compiled ({reason})"
+    try:
+        _span_regex(pattern)
+    except re2.error as exc:
+        return f"cannot be compiled for spans ({exc})"
     return None
+
+
+def _span_regex(pattern: str) -> Any:  # re2 has no type information
+    options = re2.Options()
+    options.longest_match = True
+    options.case_sensitive = False
+    return re2.compile(pattern, options)
 
 
 def _compile(patterns: Sequence[str], flags: int | Sequence[int]) -> hyperscan.Database:
@@ -285,6 +301,7 @@ class TextMatcher:
         self._spans: dict[str, re.Pattern[str]] = {}
         self._keywords = _KeywordDatabase(self._folded) if self._folded else None
         self._regex_db = _compile(self.regexes, _REGEX_FLAGS) if self.regexes else None
+        self._regex_spans = tuple(_span_regex(p) for p in self.regexes)
 
     def keywords(self, texts: Sequence[str]) -> list[Hit]:
         """Every whole-word occurrence of a term in the texts, in order of text and span."""
@@ -329,23 +346,16 @@ class TextMatcher:
             if not text:
                 continue
             cleaned = clean(text)
-            buffer = cleaned.text.encode("utf-8")
-            raw: list[tuple[int, int, int]] = []
+            matched: set[int] = set()
 
-            def collect(pattern: int, start: int, end: int, _flags: int, _ctx: object) -> None:
-                raw.append((pattern, start, end))  # noqa: B023 - called within this iteration
+            def collect(pattern: int, _start: int, _end: int, _flags: int, _ctx: object) -> None:
+                matched.add(pattern)  # noqa: B023 - called within this iteration
 
-            self._regex_db.scan(buffer, match_event_handler=collect)
-            best: dict[int, tuple[int, int]] = {}
-            for pattern, start, end in raw:
-                # one hit per regex: the leftmost, longest (hyperscan reports every end)
-                if pattern not in best or (start, -end) < (best[pattern][0], -best[pattern][1]):
-                    best[pattern] = (start, end)
-            for pattern, (start, end) in sorted(best.items()):
-                char_start = len(buffer[:start].decode("utf-8"))
-                char_end = char_start + len(buffer[start:end].decode("utf-8"))
-                hits.append(
-                    Hit(index, self.regexes[pattern], cleaned.to_original(char_start, char_end))
-                )
+            self._regex_db.scan(cleaned.text.encode("utf-8"), match_event_handler=collect)
+            for pattern in sorted(matched):
+                found = self._regex_spans[pattern].search(cleaned.text)
+                if found is not None:  # both engines agree; this guards a difference of dialect
+                    span = cleaned.to_original(found.start(), found.end())
+                    hits.append(Hit(index, self.regexes[pattern], span))
         hits.sort(key=lambda h: (h.index, h.span, h.key))
         return hits

@@ -117,7 +117,7 @@ def test_rule_language_problems_are_all_reported_with_locations() -> None:
 
 @pytest.mark.parametrize(
     "pattern",
-    [r"(a)\1", r"(?<=a)b", r"(?<!a)b", r"(?!a)b", r"(?>a)b", r"a++", r"(a|b)*c{3,500}d", "x*"],
+    [r"(a)\1", r"(?<=a)b", r"(?<!a)b", r"(?!a)b", r"(?>a)b", r"a++", "x*"],
 )
 def test_patterns_that_cannot_run_in_linear_time_are_refused(pattern: str) -> None:
     rule = f"  - id: r\n    title: t\n    match: {{regex: ['{pattern}']}}\n"
