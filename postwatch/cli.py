@@ -1017,6 +1017,22 @@ def _start(from_beginning: bool, since: str | None) -> Start:
         raise click.BadParameter(str(exc), param_hint="--since") from exc
 
 
+@alerts.command("confirm")
+@click.argument("alert_id")
+@pass_context
+def alerts_confirm(ctx: _Context, alert_id: str) -> None:
+    """Confirm an alert: its post's text fingerprint and media PDQ hashes are learned by
+    every worker, and later posts near them raise `reappearance` alerts."""
+    from postwatch.alerts.confirm import NotFound, confirm  # noqa: PLC0415 - aiokafka
+
+    try:
+        entries = asyncio.run(confirm(ctx.settings, alert_id))
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    kinds = ", ".join(entry.kind for entry in entries) or "nothing (short text, no media)"
+    click.echo(f"alert {alert_id}: learned {kinds}")
+
+
 @alerts.command("tail")
 @click.option("--from-beginning", is_flag=True, help="Start at the oldest alert kept.")
 @click.option("--since", help="Start that long ago (30s, 15m, 2h, 1d) or at a timestamp.")

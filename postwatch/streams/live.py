@@ -14,7 +14,7 @@ worker's `Tracker`; a tombstone forgets one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
 import orjson
@@ -33,7 +33,7 @@ from postwatch.streams.topics import BANKS, LEARNED, RULES, RULES_HISTORY
 if TYPE_CHECKING:
     from postwatch.streams.agents.match import MatchStage
 
-__all__ = ["LiveFeed", "publish_bank_entries", "publish_pack", "read_all"]
+__all__ = ["LiveFeed", "publish_bank_entries", "publish_pack", "read_all", "scan"]
 
 log = structlog.get_logger(__name__)
 
@@ -73,20 +73,32 @@ async def publish_bank_entries(
 
 async def read_all(settings: Settings, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record a one-partition topic holds now, oldest first."""
+    return [record async for record in scan(settings, topic)]
+
+
+async def scan(settings: Settings, topic: str) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Every record a topic holds now, partition by partition, oldest first in each."""
+    name = settings.topic(topic)
+    # subscribed, so that start() fetches the topic's partitions; assigned one by one below
     consumer = AIOKafkaConsumer(
-        enable_auto_commit=False, auto_offset_reset="earliest", **settings.kafka_client_options()
+        name,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **settings.kafka_client_options(),
     )
     await consumer.start()
     try:
-        partition = TopicPartition(settings.topic(topic), 0)
-        consumer.assign([partition])
-        await consumer.seek_to_beginning(partition)
-        end = (await consumer.end_offsets([partition]))[partition]
-        records: list[ConsumerRecord[bytes, bytes]] = []
-        while await consumer.position(partition) < end:
-            batches = await consumer.getmany(partition, timeout_ms=1000)
-            records.extend(batches.get(partition, []))
-        return records
+        numbers = sorted(consumer.partitions_for_topic(name) or ())
+        consumer.unsubscribe()
+        for number in numbers:
+            partition = TopicPartition(name, number)
+            consumer.assign([partition])
+            await consumer.seek_to_beginning(partition)
+            end = (await consumer.end_offsets([partition]))[partition]
+            while await consumer.position(partition) < end:
+                batches = await consumer.getmany(partition, timeout_ms=1000)
+                for record in batches.get(partition, []):
+                    yield record
     finally:
         await consumer.stop()
 

@@ -341,3 +341,66 @@ def test_bank_entries_are_added_and_removed_on_a_running_worker(
     time.sleep(3)  # the tombstone reaches the worker
     seen = asyncio.run(alerts.until(lambda a: False, 4, send("removed")))
     assert tagged(seen, "removed") == []
+
+
+CONFIRM_PACK = """
+pack: confirmable
+version: 1
+rules:
+  - id: rally
+    title: Rally calls
+    severity: low
+    match:
+      keywords: ["rally"]
+"""
+CALL = (
+    "Everyone to the rally at the old harbour on Sunday morning, bring your neighbours "
+    "and meet at the fish market gate at nine."
+)
+
+
+def test_a_confirmed_alert_teaches_its_post_to_the_workers(
+    settings: Settings, tmp_path: Path, start_worker: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    pack = tmp_path / "confirmable.yaml"
+    pack.write_text(CONFIRM_PACK)
+    start_worker(pack)
+    alerts = Alerts(settings)
+
+    def send(value: bytes) -> Callable[[], Any]:
+        pending = [value]
+
+        async def once() -> None:
+            producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+            await producer.start()
+            try:
+                while pending:
+                    await producer.send_and_wait(
+                        settings.topic("posts"), pending.pop(), key=b"test:caller"
+                    )
+            finally:
+                await producer.stop()
+
+        return once
+
+    seen = asyncio.run(alerts.until(lambda a: len(a) >= 1, 90, send(post("1", CALL, "caller"))))
+    [alert] = seen
+    edited = CALL.replace("rally", "gathering").replace("Sunday", "Saturday")
+    seen = asyncio.run(alerts.until(lambda a: len(a) >= 2, 8, send(post("2", edited, "echo"))))
+    assert [a["post"]["id"] for a in seen] == ["test:1"]  # no rule matches it, nothing learned
+    result = subprocess.run(
+        [sys.executable, "-m", "postwatch", "alerts", "confirm", alert["alert_id"]],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "learned text" in result.stdout
+    seen = asyncio.run(alerts.until(lambda a: len(a) >= 2, 60, send(post("3", edited, "echo"))))
+    assert [(a["post"]["id"], a["kind"]) for a in seen] == [
+        ("test:1", "rule"),
+        ("test:3", "reappearance"),
+    ]
+    assert seen[1]["evidence"][0]["original_alert_id"] == alert["alert_id"]

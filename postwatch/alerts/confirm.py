@@ -1,0 +1,59 @@
+"""`postwatch alerts confirm ALERT_ID`: an operator says an alert was right, and the post it
+names teaches its fingerprints (text and media PDQ) to every worker, as a `learn: true` rule
+would have: the entries go to the learned topic with the alert as their provenance."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from postwatch.alerts import AlertsError
+from postwatch.rules import InvalidPost, Post, parse_post
+from postwatch.rules.mirror import Learned, MirrorConfig, Tracker
+from postwatch.settings import Settings
+from postwatch.streams.live import scan
+from postwatch.streams.topics import ALERTS, LEARNED, POSTS
+
+__all__ = ["NotFound", "confirm"]
+
+
+class NotFound(AlertsError):
+    """The alert, or the post it names, is not on its topic (any more)."""
+
+
+async def _find_post(settings: Settings, post_id: str, author_id: str) -> Post:
+    async for record in scan(settings, POSTS):
+        # posts are keyed by author id: the key tells which records can be the post
+        if record.key == author_id.encode() and record.value:
+            try:
+                post = parse_post(record.value)
+            except InvalidPost:
+                continue
+            if post.id == post_id:
+                return post
+    raise NotFound(f"post {post_id} is not on {settings.topic(POSTS)}")
+
+
+async def confirm(settings: Settings, alert_id: str) -> list[Learned]:
+    """Learn the fingerprints of the post of this alert on every worker; returns the new
+    entries (none when the text is too short and the post has no media hashes)."""
+    alert = None
+    async for record in scan(settings, ALERTS):
+        if record.key == alert_id.encode() and record.value:
+            alert = orjson.loads(record.value)
+            break
+    if alert is None:
+        raise NotFound(f"alert {alert_id} is not on {settings.topic(ALERTS)}")
+    post = await _find_post(settings, alert["post"]["id"], alert["post"]["author"]["id"])
+    entries = Tracker(MirrorConfig.from_settings(settings)).confirm(alert, post, datetime.now(UTC))
+    producer = AIOKafkaProducer(acks="all", **settings.kafka_client_options())
+    await producer.start()
+    try:
+        for entry in entries:
+            value = orjson.dumps(entry.to_json())
+            await producer.send_and_wait(settings.topic(LEARNED), value, key=entry.key.encode())
+    finally:
+        await producer.stop()
+    return entries
