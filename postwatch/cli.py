@@ -154,7 +154,7 @@ def rules_publish(ctx: _Context, packs: tuple[Path, ...]) -> None:
 
     settings = ctx.settings
     engine = _engine(packs)
-    asyncio.run(ensure_topics(settings))
+    asyncio.run(ensure_topics(settings, live=True))
     current: dict[str, PublishedPack] = {}
     for record in asyncio.run(read_all(settings, RULES)):
         if record.value is not None:
@@ -240,7 +240,7 @@ def rules_bank(
     entries = [BankEntry(pack_id, bank, a, v) for a, v in check.entries()]
     if not entries:
         raise click.UsageError("no hashes: give HASHES or --file")
-    asyncio.run(ensure_topics(ctx.settings))
+    asyncio.run(ensure_topics(ctx.settings, live=True))
     asyncio.run(publish_bank_entries(ctx.settings, entries, remove=remove))
     click.echo(f"{'removed' if remove else 'added'} {len(entries)} hashes: {pack_id}/{bank}")
 
@@ -255,7 +255,7 @@ def rules_history(ctx: _Context) -> None:
     from postwatch.streams.topics import RULES_HISTORY, ensure_topics  # noqa: PLC0415
 
     settings = ctx.settings
-    asyncio.run(ensure_topics(settings))
+    asyncio.run(ensure_topics(settings, live=True))
     for record in asyncio.run(read_all(settings, RULES_HISTORY)):
         if record.value is None:
             continue

@@ -14,7 +14,7 @@ from postwatch.rules import InvalidPost, Post, parse_post
 from postwatch.rules.mirror import Learned, MirrorConfig, Tracker
 from postwatch.settings import Settings
 from postwatch.streams.live import scan
-from postwatch.streams.topics import ALERTS, LEARNED, POSTS
+from postwatch.streams.topics import ALERTS, LEARNED, POSTS, ensure_topics
 
 __all__ = ["NotFound", "confirm"]
 
@@ -39,6 +39,7 @@ async def _find_post(settings: Settings, post_id: str, author_id: str) -> Post:
 async def confirm(settings: Settings, alert_id: str) -> list[Learned]:
     """Learn the fingerprints of the post of this alert on every worker; returns the new
     entries (none when the text is too short and the post has no media hashes)."""
+    await ensure_topics(settings, live=True)
     alert = None
     async for record in scan(settings, ALERTS):
         if record.key == alert_id.encode() and record.value:

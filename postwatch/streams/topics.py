@@ -42,19 +42,22 @@ _COMPACT = {"cleanup.policy": "compact"}
 _FOREVER = {"retention.ms": "-1"}
 
 
-async def ensure_topics(settings: Settings) -> dict[str, int]:
+async def ensure_topics(settings: Settings, *, live: bool = False) -> dict[str, int]:
     """Create postwatch's topics if they do not exist yet (existing ones are left alone);
-    returns the number of partitions of each."""
+    returns the number of partitions of each. `live` adds the topics of live rules and
+    learned fingerprints, which workers and the commands that publish to them need."""
     wanted = [
         NewTopic(settings.topic(POSTS), settings.posts_partitions, 1),
         NewTopic(settings.topic(ALERTS), settings.posts_partitions, 1),
         NewTopic(settings.topic(DEADLETTER), 1, 1),
-        # one partition each: every worker reads them whole, in publication order
-        NewTopic(settings.topic(RULES), 1, 1, topic_configs=_COMPACT),
-        NewTopic(settings.topic(RULES_HISTORY), 1, 1, topic_configs=_FOREVER),
-        NewTopic(settings.topic(BANKS), 1, 1, topic_configs=_COMPACT),
-        NewTopic(settings.topic(LEARNED), 1, 1, topic_configs=_COMPACT),
     ]
+    if live:  # one partition each: every worker reads them whole, in publication order
+        wanted += [
+            NewTopic(settings.topic(RULES), 1, 1, topic_configs=_COMPACT),
+            NewTopic(settings.topic(RULES_HISTORY), 1, 1, topic_configs=_FOREVER),
+            NewTopic(settings.topic(BANKS), 1, 1, topic_configs=_COMPACT),
+            NewTopic(settings.topic(LEARNED), 1, 1, topic_configs=_COMPACT),
+        ]
     if settings.ocsf_enabled:
         wanted.append(NewTopic(settings.topic(ALERTS_OCSF), settings.posts_partitions, 1))
     admin = AIOKafkaAdminClient(**settings.kafka_client_options())

@@ -20,7 +20,7 @@ log = structlog.get_logger(__name__)
 
 def run_worker(settings: Settings, engine: Engine) -> None:
     """Run one worker until SIGINT or SIGTERM; never returns (exits the process)."""
-    asyncio.run(ensure_topics(settings))
+    asyncio.run(ensure_topics(settings, live=True))
     metrics = Metrics()
     if settings.metrics_port:
         metrics.serve(settings.metrics_host, settings.metrics_port)
