@@ -119,8 +119,11 @@ async def _assign(consumer: AIOKafkaConsumer, settings: Settings, start: Start) 
         for tp, at in found.items():
             if at is not None:
                 consumer.seek(tp, at.offset)
-        if late:  # nothing that recent there yet
-            await consumer.seek_to_end(*late)
+        if late:  # nothing that recent there yet: start at their ends
+            # explicit offsets: seek_to_end here loses to auto_offset_reset="earliest"
+            ends = await consumer.end_offsets(late)
+            for tp in late:
+                consumer.seek(tp, ends[tp])
     for tp in partitions:  # fix the positions now, before any later alert exists
         await consumer.position(tp)
 

@@ -51,10 +51,16 @@ def alerts_for(*posts: dict[str, Any]) -> list[dict[str, Any]]:
     return [build_alert(m) for p in posts for m in engine.evaluate(post_from_dict(p))]
 
 
-def produce_once(settings: Settings, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+def produce_once(
+    settings: Settings,
+    topic: str,
+    records: list[tuple[bytes, bytes]],
+    timestamp_ms: int | None = None,
+) -> None:
     """Produce records, each exactly once: a fresh topic's first sends are often retried
     (its partition leaders are still being elected), which without idempotence can write a
-    record twice, and these tests count what arrives."""
+    record twice, and these tests count what arrives. `timestamp_ms` dates the records
+    (default: now)."""
 
     async def run() -> None:
         producer = AIOKafkaProducer(
@@ -63,16 +69,18 @@ def produce_once(settings: Settings, topic: str, records: list[tuple[bytes, byte
         await producer.start()
         try:
             for key, value in records:
-                await producer.send_and_wait(topic, value, key=key)
+                await producer.send_and_wait(topic, value, key=key, timestamp_ms=timestamp_ms)
         finally:
             await producer.stop()
 
     asyncio.run(run())
 
 
-def publish_alerts(settings: Settings, alerts: list[dict[str, Any]]) -> None:
+def publish_alerts(
+    settings: Settings, alerts: list[dict[str, Any]], timestamp_ms: int | None = None
+) -> None:
     records = [(a["alert_id"].encode(), orjson.dumps(a)) for a in alerts]
-    produce_once(settings, settings.topic("alerts"), records)
+    produce_once(settings, settings.topic("alerts"), records, timestamp_ms)
 
 
 @pytest.fixture

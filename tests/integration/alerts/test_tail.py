@@ -38,10 +38,10 @@ def test_tail_filters_from_the_beginning_and_since_a_moment(settings: Settings) 
         post(2, LINK, links=["https://example.org/a"]),
         {**post(3, NAMES), "source": "bluesky"},
     )
-    publish_alerts(settings, early)
-    time.sleep(1.5)
+    # the early alerts are dated ten minutes back, so that the moment between the two sets
+    # does not depend on how fast this machine is
     moment = datetime.now(UTC)
-    time.sleep(0.5)
+    publish_alerts(settings, early, timestamp_ms=int(moment.timestamp() * 1000) - 600_000)
     late = alerts_for(post(4, LINK, links=["https://example.org/b"]), post(5, NAMES))
     publish_alerts(settings, late)
 
