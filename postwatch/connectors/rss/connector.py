@@ -17,10 +17,11 @@ from postwatch.connectors.base import (
     SourceRejected,
     SourceUnavailable,
 )
-from postwatch.connectors.http import check_status, describe, session
+from postwatch.connectors.http import check_status, session
+from postwatch.connectors.polling import follow_all, keep_polling
 from postwatch.connectors.rss.adapter import entry_key, entry_to_post
 from postwatch.connectors.rss.feeds import Feed
-from postwatch.connectors.runtime import Runtime, Stopped
+from postwatch.connectors.runtime import Runtime
 
 __all__ = ["RssConnector"]
 
@@ -68,32 +69,17 @@ class RssConnector:
 
     async def run(self, runtime: Runtime) -> None:
         async with session("postwatch", timeout=self._timeout) as http:
-            try:
-                async with asyncio.TaskGroup() as group:
-                    for feed in self.feeds:
-                        group.create_task(self._follow(feed, http, runtime))
-            except* Stopped:
-                raise Stopped("stop requested") from None
+            await follow_all(self.feeds, lambda feed: self._follow(feed, http, runtime))
 
     async def _follow(self, feed: Feed, http: aiohttp.ClientSession, runtime: Runtime) -> None:
-        attempt = 0
-        while True:
-            try:
-                await self._poll(feed, http, runtime)
-            except SourceUnavailable as exc:
-                await runtime.retry_later(exc, attempt)
-                attempt += 1
-                continue
-            except SourceRejected as exc:
-                runtime.metrics.error("rejected")
-                runtime.log.warning("rss.feed_rejected", feed=feed.url, error=str(exc))
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                error = SourceUnavailable(f"{feed.url}: {describe(exc)}", reason="connection")
-                await runtime.retry_later(error, attempt)
-                attempt += 1
-                continue
-            attempt = 0
-            await runtime.sleep(feed.interval)
+        await keep_polling(
+            runtime,
+            lambda: self._poll(feed, http, runtime),
+            lambda: feed.interval,
+            name=feed.url,
+            rejected="rss.feed_rejected",
+            feed=feed.url,
+        )
 
     async def _poll(self, feed: Feed, http: aiohttp.ClientSession, runtime: Runtime) -> None:
         state = self._state[feed.url]

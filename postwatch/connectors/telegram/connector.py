@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import aiohttp
 
-from postwatch.connectors.base import Cursor, RecentKeys, SourceRejected, SourceUnavailable
-from postwatch.connectors.http import check_status, describe, session
-from postwatch.connectors.runtime import Runtime, Stopped
+from postwatch.connectors.base import Cursor, RecentKeys, SourceRejected
+from postwatch.connectors.http import check_status, session
+from postwatch.connectors.polling import follow_all, keep_polling
+from postwatch.connectors.runtime import Runtime
 from postwatch.connectors.telegram.adapter import fingerprint, message_to_post, post_id
 from postwatch.connectors.telegram.client import CHANNEL_NAME, Message, Page, parse_page
 
@@ -80,12 +80,7 @@ class TelegramConnector:
 
     async def run(self, runtime: Runtime) -> None:
         async with session("postwatch", timeout=self._timeout) as http:
-            try:
-                async with asyncio.TaskGroup() as group:
-                    for channel in self.channels:
-                        group.create_task(self._follow(channel, http, runtime))
-            except* Stopped:
-                raise Stopped("stop requested") from None
+            await follow_all(self.channels, lambda channel: self._follow(channel, http, runtime))
 
     def _pause(self) -> float:
         """One polling interval with its random spread."""
@@ -94,24 +89,14 @@ class TelegramConnector:
 
     async def _follow(self, channel: str, http: aiohttp.ClientSession, runtime: Runtime) -> None:
         await runtime.sleep(self._pause() * random.random())  # noqa: S311 - as above
-        attempt = 0
-        while True:
-            try:
-                await self._poll(channel, http, runtime)
-            except SourceUnavailable as exc:
-                await runtime.retry_later(exc, attempt)
-                attempt += 1
-                continue
-            except SourceRejected as exc:
-                runtime.metrics.error("rejected")
-                runtime.log.warning("telegram.channel_rejected", channel=channel, error=str(exc))
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                error = SourceUnavailable(f"{channel}: {describe(exc)}", reason="connection")
-                await runtime.retry_later(error, attempt)
-                attempt += 1
-                continue
-            attempt = 0
-            await runtime.sleep(self._pause())
+        await keep_polling(
+            runtime,
+            lambda: self._poll(channel, http, runtime),
+            self._pause,
+            name=channel,
+            rejected="telegram.channel_rejected",
+            channel=channel,
+        )
 
     async def _poll(self, channel: str, http: aiohttp.ClientSession, runtime: Runtime) -> None:
         state = self._state[channel]
