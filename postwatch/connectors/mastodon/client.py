@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from postwatch.connectors.streaming import LineSplitter
+
 __all__ = ["SseDecoder", "SseEvent", "StreamSpec", "id_after", "rewound"]
 
 # status ids are snowflakes: milliseconds since the epoch shifted left by 16 bits
@@ -28,28 +30,20 @@ class SseDecoder:
     named `""` (the caller counts it as malformed)."""
 
     max_line: int = 4 * 1024 * 1024
-    _buffer: bytearray = field(default_factory=bytearray)
+    _lines: LineSplitter = field(init=False, repr=False)
     _event: str = ""
     _data: list[str] = field(default_factory=list)
-    _overlong: bool = False
+
+    def __post_init__(self) -> None:
+        self._lines = LineSplitter(self.max_line)
 
     def feed(self, chunk: bytes) -> Iterator[SseEvent]:
-        self._buffer += chunk
-        while True:
-            end = self._buffer.find(b"\n")
-            if end < 0:
-                if len(self._buffer) > self.max_line:
-                    self._buffer.clear()
-                    self._overlong = True
-                return
-            raw = bytes(self._buffer[:end]).rstrip(b"\r")
-            del self._buffer[: end + 1]
-            if self._overlong:  # the tail of a line that was too long
-                self._overlong = False
+        for raw in self._lines.feed(chunk):
+            if raw is None:
                 self._event, self._data = "", []
                 yield SseEvent("", "line too long")
                 continue
-            event = self._line(raw.decode("utf-8", errors="replace"))
+            event = self._line(raw.rstrip(b"\r").decode("utf-8", errors="replace"))
             if event is not None:
                 yield event
 

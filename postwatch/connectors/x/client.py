@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from postwatch.connectors.base import ConnectorError, SourceUnavailable
+from postwatch.connectors.streaming import LineSplitter
 
 __all__ = [
     "RULES_PATH",
@@ -96,30 +97,20 @@ class LineDecoder:
     bytes is dropped and reported as `None` (the caller counts it as malformed)."""
 
     max_line: int = 4 * 1024 * 1024
-    _buffer: bytearray = field(default_factory=bytearray)
-    _overlong: bool = False
+    _lines: LineSplitter = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._lines = LineSplitter(self.max_line)
 
     def feed(self, chunk: bytes) -> Iterator[bytes | None]:
-        self._buffer += chunk
-        while True:
-            end = self._buffer.find(b"\n")
-            if end < 0:
-                if len(self._buffer) > self.max_line:
-                    self._buffer.clear()
-                    self._overlong = True
-                return
-            line = bytes(self._buffer[:end]).strip()
-            del self._buffer[: end + 1]
-            if self._overlong:  # the tail of a line that was too long
-                self._overlong = False
-                yield None
-            elif line:
+        for raw in self._lines.feed(chunk):
+            line = None if raw is None else raw.strip()
+            if line != b"":
                 yield line
 
     def rest(self) -> bytes:
         """What came after the last line break: a line the connection cut short."""
-        rest, self._buffer = bytes(self._buffer).strip(), bytearray()
-        return rest
+        return self._lines.rest().strip()
 
 
 @dataclass(frozen=True, slots=True)
