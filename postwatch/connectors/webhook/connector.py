@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, ClassVar
 
 import orjson
 from aiohttp import web
+from aiokafka.errors import MessageSizeTooLargeError
 
 from postwatch.connectors.base import Cursor
 from postwatch.connectors.runtime import Runtime
@@ -16,6 +18,14 @@ __all__ = ["NDJSON_TYPES", "WebhookConnector"]
 
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
 """Content types read as one post per line; anything else is one JSON document."""
+
+_LINES_PER_TURN = 1000
+"""Lines handled between two turns of the event loop, so that a body of a million bad lines
+keeps no other sender waiting."""
+
+_MAX_DEPTH = 254
+"""Deepest nesting of arrays and objects (the post itself counting as one) that orjson writes
+back; it reads up to 1024, so a post nested deeper parses but cannot be produced."""
 
 
 class WebhookConnector:
@@ -27,6 +37,10 @@ class WebhookConnector:
     broker acknowledged every post, or 400 with the same counts and `errors` listing each
     bad line by number (`{"line", "reason", "error"}`) while the good lines are produced
     all the same. 503 if the broker did not acknowledge. Pushes carry no cursor.
+
+    Reasons: `not_json` (not JSON, not UTF-8, or an empty JSON body; blank NDJSON lines are
+    skipped), `schema` (not a Post v1), `too_deep` (arrays and objects nested deeper than
+    254 levels), `too_large` (a post bigger than the broker takes in one record).
     """
 
     source: ClassVar[str] = "webhook"
@@ -76,10 +90,11 @@ class WebhookConnector:
         admitted = await self._admit(request)
         if isinstance(admitted, web.Response):
             return admitted
-        ndjson = request.content_type in NDJSON_TYPES
-        accepted, errors = await self._produce(
-            admitted.split(b"\n") if ndjson else [admitted], runtime
-        )
+        if request.content_type in NDJSON_TYPES:
+            lines = [(n, line) for n, line in enumerate(admitted.split(b"\n"), 1) if line.strip()]
+        else:
+            lines = [(1, admitted)]
+        accepted, errors = await self._produce(lines, runtime)
         try:
             await runtime.flush()
         except Exception as exc:  # any broker fault means the same to the sender: try again
@@ -109,31 +124,54 @@ class WebhookConnector:
         return body
 
     async def _produce(
-        self, lines: list[bytes], runtime: Runtime
+        self, lines: list[tuple[int, bytes]], runtime: Runtime
     ) -> tuple[int, list[dict[str, Any]]]:
         """Queue every good line; returns how many, and the bad ones by line number."""
         accepted = 0
         errors: list[dict[str, Any]] = []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
+
+        def reject(number: int, reason: str, error: str) -> None:
+            runtime.skip(reason, line=number, error=error)
+            errors.append({"line": number, "reason": reason, "error": error})
+
+        for count, (number, line) in enumerate(lines, start=1):
+            if count % _LINES_PER_TURN == 0:
+                await asyncio.sleep(0)  # bad lines never await: let other requests in
             runtime.event()
             try:
                 post = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                runtime.skip("not_json", line=number, error=str(exc))
-                errors.append({"line": number, "reason": "not_json", "error": str(exc)})
+                reject(number, "not_json", str(exc))
                 continue
             if not isinstance(post, dict):
-                runtime.skip("schema", line=number)
-                errors.append({"line": number, "reason": "schema", "error": "not an object"})
+                reject(number, "schema", "not an object")
                 continue
-            invalid = await runtime.emit(post)
+            if _deeper_than(post, _MAX_DEPTH):
+                reject(number, "too_deep", f"nested deeper than {_MAX_DEPTH} levels")
+                continue
+            try:
+                invalid = await runtime.emit(post)
+            except MessageSizeTooLargeError as exc:  # refused before it was queued
+                reject(number, "too_large", str(exc))
+                continue
             if invalid is None:
                 accepted += 1
             else:
                 errors.append({"line": number, "reason": invalid.reason, "error": invalid.error})
         return accepted, errors
+
+
+def _deeper_than(value: dict[str, Any], limit: int) -> bool:
+    """Whether `value` nests arrays and objects more than `limit` levels deep, itself
+    included (iteratively: it may be nested deeper than Python recurses)."""
+    stack: list[tuple[dict[str, Any] | list[Any], int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
 
 
 def _refused(verdict: Verdict, what: str) -> web.Response:
