@@ -3,10 +3,17 @@ connectors that stream over HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
-__all__ = ["LineSplitter"]
+import aiohttp
+
+from postwatch.connectors.base import SourceUnavailable
+from postwatch.connectors.http import describe, session
+from postwatch.connectors.runtime import Runtime
+
+__all__ = ["LineSplitter", "keep_streaming"]
 
 
 @dataclass
@@ -43,3 +50,37 @@ class LineSplitter:
     def rest(self) -> bytes:
         rest, self._buffer = bytes(self._buffer), bytearray()
         return rest
+
+
+async def keep_streaming(
+    runtime: Runtime,
+    client_timeout: aiohttp.ClientTimeout,
+    connect: Callable[[aiohttp.ClientSession], AbstractAsyncContextManager[aiohttp.ClientResponse]],
+    read: Callable[[aiohttp.ClientResponse, Runtime], Awaitable[None]],
+    *,
+    pace: Callable[[SourceUnavailable, int], SourceUnavailable] | None = None,
+) -> None:
+    """Open a stream with `connect` and `read` it until it ends, then again, over and over,
+    until a stop is asked (then raises `Stopped`); never returns otherwise.
+
+    One client session (`client_timeout`) serves every connection. `connect(http)` opens the
+    stream and does whatever must succeed before reading (check the status, fill a gap);
+    once it has, the backoff starts again from its first step. A stream that ends, or fails
+    with `SourceUnavailable`, an aiohttp client error or a timeout (these two as reason
+    `disconnected`), is opened again after `runtime.retry_later`, which is given
+    `pace(error, attempt)` instead of the error if `pace` is given (a source's own pace of
+    reconnection, as a longer `retry_after`). `SourceRejected` and other faults are raised."""
+    attempt = 0
+    async with session("postwatch", timeout=client_timeout) as http:
+        while True:
+            try:
+                async with connect(http) as response:
+                    attempt = 0
+                    await read(response, runtime)
+                error = SourceUnavailable("the server ended the stream", reason="disconnected")
+            except SourceUnavailable as exc:
+                error = exc
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                error = SourceUnavailable(f"connection: {describe(exc)}", reason="disconnected")
+            await runtime.retry_later(error if pace is None else pace(error, attempt), attempt)
+            attempt += 1

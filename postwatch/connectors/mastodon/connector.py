@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -16,10 +18,11 @@ from postwatch.connectors.base import (
     SourceUnavailable,
     parse_time,
 )
-from postwatch.connectors.http import check_status, describe, session
+from postwatch.connectors.http import check_status
 from postwatch.connectors.mastodon.adapter import fingerprint, post_id, status_to_post
 from postwatch.connectors.mastodon.client import SseDecoder, SseEvent, StreamSpec, id_after, rewound
 from postwatch.connectors.runtime import Runtime
+from postwatch.connectors.streaming import keep_streaming
 
 __all__ = ["MastodonConnector"]
 
@@ -78,30 +81,25 @@ class MastodonConnector:
         return {"since_id": self._since, "seen": self._seen.keys()}
 
     async def run(self, runtime: Runtime) -> None:
+        await keep_streaming(
+            runtime, self._timeout, lambda http: self._connect(http, runtime), self._read
+        )
+
+    @contextlib.asynccontextmanager
+    async def _connect(
+        self, http: aiohttp.ClientSession, runtime: Runtime
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The open stream, once what was published since the cursor is backfilled."""
         headers = {"Accept": "text/event-stream"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         path, query = self.stream.streaming()
-        attempt = 0
-        async with session("postwatch", timeout=self._timeout) as http:
-            while True:
-                try:
-                    async with http.get(
-                        self.streaming_url + path, params=query, headers=headers
-                    ) as response:
-                        check_status(response, "streaming")
-                        runtime.log.info("mastodon.connected", stream=str(self.stream))
-                        if self._since is not None:
-                            await self._backfill(http, runtime, self._since)
-                        attempt = 0
-                        await self._read(response, runtime)
-                    error = SourceUnavailable("the server ended the stream", reason="disconnected")
-                except SourceUnavailable as exc:
-                    error = exc
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    error = SourceUnavailable(f"connection: {describe(exc)}", reason="disconnected")
-                await runtime.retry_later(error, attempt)
-                attempt += 1
+        async with http.get(self.streaming_url + path, params=query, headers=headers) as response:
+            check_status(response, "streaming")
+            runtime.log.info("mastodon.connected", stream=str(self.stream))
+            if self._since is not None:
+                await self._backfill(http, runtime, self._since)
+            yield response
 
     async def _read(self, response: aiohttp.ClientResponse, runtime: Runtime) -> None:
         decoder = SseDecoder()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
 
 import aiohttp
@@ -17,8 +18,9 @@ from postwatch.connectors.base import (
     SourceUnavailable,
     parse_time,
 )
-from postwatch.connectors.http import check_status, describe, retry_after, session
+from postwatch.connectors.http import check_status, retry_after
 from postwatch.connectors.runtime import Runtime
+from postwatch.connectors.streaming import keep_streaming
 from postwatch.connectors.x.adapter import payload_to_post
 from postwatch.connectors.x.client import (
     RULES_PATH,
@@ -86,27 +88,21 @@ class XConnector:
         query = dict(STREAM_QUERY)
         if self._backfill:
             query["backfill_minutes"] = str(self._backfill)
-        attempt = 0
-        async with session("postwatch", timeout=self._timeout) as http:
-            while True:
-                try:
-                    if rules is not None:
-                        await self._sync_rules(http, runtime, rules)
-                        rules = None  # in place: reconnections leave them alone
-                    async with http.get(
-                        self.url + STREAM_PATH, params=query, headers=self._auth()
-                    ) as response:
-                        _check(response, "stream")
-                        runtime.log.info("x.connected")
-                        attempt = 0
-                        await self._read(response, runtime)
-                    error = SourceUnavailable("the server ended the stream", reason="disconnected")
-                except SourceUnavailable as exc:
-                    error = exc
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    error = SourceUnavailable(f"connection: {describe(exc)}", reason="disconnected")
-                await runtime.retry_later(self._pace.wait(error, attempt), attempt)
-                attempt += 1
+
+        @contextlib.asynccontextmanager
+        async def connect(http: aiohttp.ClientSession) -> AsyncIterator[aiohttp.ClientResponse]:
+            nonlocal rules
+            if rules is not None:
+                await self._sync_rules(http, runtime, rules)
+                rules = None  # in place: reconnections leave them alone
+            async with http.get(
+                self.url + STREAM_PATH, params=query, headers=self._auth()
+            ) as response:
+                _check(response, "stream")
+                runtime.log.info("x.connected")
+                yield response
+
+        await keep_streaming(runtime, self._timeout, connect, self._read, pace=self._pace.wait)
 
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token}"}
