@@ -465,7 +465,7 @@ def hash_files(
 @pass_context
 def worker(ctx: _Context, packs: tuple[Path, ...]) -> None:
     """Run a stream-processing worker (start several for one consumer group)."""
-    from postwatch.streams.worker import run_worker  # noqa: PLC0415 - faust is slow to import
+    from postwatch.streams.worker import run_worker  # noqa: PLC0415 - only the worker needs it
 
     settings = ctx.settings
     chosen = packs or settings.rules

@@ -1,7 +1,1 @@
-"""Thin faust wiring: topics, the app, and the agents that call the pure rules engine."""
-
-__all__ = ["StreamsError"]
-
-
-class StreamsError(Exception):
-    """Root of the errors of the stream-processing wiring (faults, never bad records)."""
+"""The worker: consumes posts in batches, calls the pure rules engine, produces alerts."""

@@ -31,7 +31,7 @@ class Metrics:
     latency: Histogram = field(init=False)
     suppressed: Counter = field(init=False)
     windows_open: Gauge = field(init=False)
-    refetched: Counter = field(init=False)
+    batch_retries: Counter = field(init=False)
 
     def __post_init__(self) -> None:
         self.posts = Counter(
@@ -68,9 +68,9 @@ class Metrics:
             "Suppression windows this worker holds open.",
             registry=self.registry,
         )
-        self.refetched = Counter(
-            "postwatch_records_refetched",
-            "Records of the posts topic that the stream skipped at a rebalance, read again.",
+        self.batch_retries = Counter(
+            "postwatch_batch_retries",
+            "Batches of posts processed again because the broker failed a send.",
             registry=self.registry,
         )
         self.packs = Counter(

@@ -19,6 +19,7 @@ __all__ = [
     "RULES",
     "RULES_HISTORY",
     "ensure_topics",
+    "suppression_changelog",
 ]
 
 POSTS = "posts"
@@ -42,10 +43,17 @@ _COMPACT = {"cleanup.policy": "compact"}
 _FOREVER = {"retention.ms": "-1"}
 
 
+def suppression_changelog(settings: Settings) -> str:
+    """Open repeat-suppression windows of the worker group (`ChangelogWindows` JSON), keyed
+    by suppression key, compacted; partition N holds the windows of posts partition N."""
+    return f"{settings.group}-suppression-changelog"
+
+
 async def ensure_topics(settings: Settings, *, live: bool = False) -> dict[str, int]:
     """Create postwatch's topics if they do not exist yet (existing ones are left alone);
     returns the number of partitions of each. `live` adds the topics of live rules and
-    learned fingerprints, which workers and the commands that publish to them need."""
+    learned fingerprints, which workers and the commands that publish to them need, and
+    the suppression changelog when repeat suppression is on."""
     wanted = [
         NewTopic(settings.topic(POSTS), settings.posts_partitions, 1),
         NewTopic(settings.topic(ALERTS), settings.posts_partitions, 1),
@@ -58,6 +66,15 @@ async def ensure_topics(settings: Settings, *, live: bool = False) -> dict[str, 
             NewTopic(settings.topic(BANKS), 1, 1, topic_configs=_COMPACT),
             NewTopic(settings.topic(LEARNED), 1, 1, topic_configs=_COMPACT),
         ]
+    if live and settings.suppress_window_s > 0:
+        wanted.append(
+            NewTopic(
+                suppression_changelog(settings),
+                settings.posts_partitions,
+                1,
+                topic_configs=_COMPACT,
+            )
+        )
     if settings.ocsf_enabled:
         wanted.append(NewTopic(settings.topic(ALERTS_OCSF), settings.posts_partitions, 1))
     admin = AIOKafkaAdminClient(**settings.kafka_client_options())

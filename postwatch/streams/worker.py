@@ -1,37 +1,250 @@
-"""Running a worker process: topics ensured, the faust app started, until a signal."""
+"""A worker: consumes the posts topic in batches, in its consumer group, and produces alerts.
+
+The loop takes up to `BATCH_MAX` records at once from aiokafka's prefetched fetches,
+evaluates them (`MatchStage.process`), and commits their offsets once everything they
+produced is acknowledged. A rebalance waits for the batch in progress to be committed
+before partitions are revoked (`_Rebalance`), and a worker reads the suppression windows of
+the partitions it is assigned before it takes their posts. If the broker fails a send, the
+batch is read again from its first offsets and processed again (same alert ids); the
+consumer and the producer reconnect by themselves.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import signal
+from collections.abc import Awaitable, Iterable
+from typing import Any
 
-import faust
 import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from postwatch.rules import Engine
+from postwatch.rules.mirror import MirrorConfig, Tracker
 from postwatch.settings import Settings
-from postwatch.streams.app import create_app
+from postwatch.streams.agents.match import Acks, MatchStage, Send
+from postwatch.streams.live import LiveFeed
 from postwatch.streams.metrics import Metrics
-from postwatch.streams.topics import ensure_topics
+from postwatch.streams.topics import (
+    ALERTS,
+    ALERTS_OCSF,
+    DEADLETTER,
+    LEARNED,
+    POSTS,
+    ensure_topics,
+    suppression_changelog,
+)
+from postwatch.streams.windows import ChangelogWindows
 
-__all__ = ["run_worker"]
+__all__ = ["BATCH_MAX", "Worker", "run_worker"]
 
 log = structlog.get_logger(__name__)
 
+BATCH_MAX = 2000
+"""Records evaluated between two commits, at most (fewer when fewer have arrived)."""
+_POLL_MS = 500
+_RETRY_S = 1.0
+_SWEEP_MIN_S = 0.5
+_SWEEP_MAX_S = 10.0
+
 
 def run_worker(settings: Settings, engine: Engine) -> None:
-    """Run one worker until SIGINT or SIGTERM; never returns (exits the process)."""
-    asyncio.run(ensure_topics(settings, live=True))
+    """Run one worker until SIGINT or SIGTERM, then leave the group and return."""
     metrics = Metrics()
     if settings.metrics_port:
         metrics.serve(settings.metrics_host, settings.metrics_port)
-    app = create_app(settings, engine, metrics)
-    log.info(
-        "worker.starting",
-        group=settings.group,
-        rules=len(engine.rules),
-        posts_topic=settings.topic("posts"),
-    )
-    worker = faust.Worker(
-        app, loglevel=settings.log_level.upper(), quiet=True, override_logging=False
-    )
-    worker.execute_from_commandline()
+    asyncio.run(Worker(settings, engine, metrics).run())
+
+
+class Worker:
+    """One member of the worker group (`settings.group`)."""
+
+    def __init__(self, settings: Settings, engine: Engine, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.engine = engine
+        self.posts = settings.topic(POSTS)
+        self._stopping = asyncio.Event()
+        self._lock = asyncio.Lock()  # a batch and its commit, a sweep, a rebalance: one at a time
+
+    async def run(self) -> None:
+        """Consume until `stop()` (or SIGINT/SIGTERM); then commit, leave, return."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop)
+        await ensure_topics(self.settings, live=True)
+        options = self.settings.kafka_client_options()
+        producer = AIOKafkaProducer(
+            acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=262_144, **options
+        )
+        await producer.start()
+        try:
+            tracker = Tracker(
+                MirrorConfig.from_settings(self.settings),
+                [account for pack in self.engine.packs for account in pack.accounts],
+            )
+            stage, windows = self._stage(producer, tracker)
+            live = LiveFeed(self.settings, stage, tracker, self.engine.packs, self.metrics)
+            log.info(
+                "worker.starting",
+                group=self.settings.group,
+                rules=len(self.engine.rules),
+                posts_topic=self.posts,
+            )
+            tasks = [asyncio.create_task(live.run(), name="live")]
+            try:
+                await self._wait_for(live.ready.wait(), tasks, interruptible=True)
+                consumer = AIOKafkaConsumer(
+                    group_id=self.settings.group,
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    **options,
+                )
+                consumer.subscribe([self.posts], listener=_Rebalance(self, windows))
+                await consumer.start()
+                try:
+                    if windows is not None:
+                        tasks.append(
+                            asyncio.create_task(self._sweep(stage, consumer), name="sweep")
+                        )
+                    await self._wait_for(self._consume(stage, consumer), tasks, interruptible=False)
+                finally:
+                    await consumer.stop()
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            await producer.stop()
+        log.info("worker.stopped", group=self.settings.group)
+
+    def stop(self) -> None:
+        """Finish the batch in progress, commit it, and return from `run`."""
+        self._stopping.set()
+
+    def _stage(
+        self, producer: AIOKafkaProducer, tracker: Tracker
+    ) -> tuple[MatchStage, ChangelogWindows | None]:
+        def sender(topic: str) -> Send:
+            name = self.settings.topic(topic)
+
+            async def send(key: bytes | None, value: bytes) -> Awaitable[Any]:
+                ack: Awaitable[Any] = await producer.send(name, value, key=key)
+                return ack
+
+            return send
+
+        acks = Acks()
+        windows = (
+            ChangelogWindows(self.settings, suppression_changelog(self.settings), producer, acks)
+            if self.settings.suppress_window_s > 0
+            else None
+        )
+        stage = MatchStage(
+            self.engine,
+            sender(ALERTS),
+            sender(DEADLETTER),
+            metrics=self.metrics,
+            send_ocsf=sender(ALERTS_OCSF) if self.settings.ocsf_enabled else None,
+            windows=windows,
+            window_s=self.settings.suppress_window_s,
+            tracker=tracker,
+            send_learned=sender(LEARNED),
+            acks=acks,
+        )
+        return stage, windows
+
+    async def _wait_for(
+        self, main: Awaitable[Any], tasks: list[asyncio.Task[Any]], *, interruptible: bool
+    ) -> None:
+        """Await `main` (and stop waiting when the worker is asked to stop, if
+        `interruptible`), unless a background task fails first: its error is raised."""
+        waited = asyncio.ensure_future(main)
+        stopping = asyncio.create_task(self._stopping.wait())
+        try:
+            await asyncio.wait(
+                [waited, *tasks, *([stopping] if interruptible else [])],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            stopping.cancel()
+        for task in tasks:
+            if task.done():
+                waited.cancel()
+                task.result()
+                raise RuntimeError(f"{task.get_name()} ended")  # they run until cancelled
+        if not waited.done():
+            waited.cancel()
+            await asyncio.gather(waited, return_exceptions=True)
+            return
+        waited.result()
+
+    async def _consume(self, stage: MatchStage, consumer: AIOKafkaConsumer) -> None:
+        while not self._stopping.is_set():
+            batches = await consumer.getmany(timeout_ms=_POLL_MS, max_records=BATCH_MAX)
+            if not batches:
+                continue
+            async with self._lock:
+                await self._batch(stage, consumer, batches)
+
+    async def _batch(
+        self,
+        stage: MatchStage,
+        consumer: AIOKafkaConsumer,
+        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> None:
+        records = [record for part in batches.values() for record in part]
+        try:
+            await stage.process(records)
+        except KafkaError as exc:  # some sends failed: this batch again, from its start
+            log.warning("batch.retry", error=repr(exc), records=len(records))
+            self.metrics.batch_retries.inc()
+            for tp, part in batches.items():
+                if tp in consumer.assignment():
+                    consumer.seek(tp, part[0].offset)
+            await asyncio.sleep(_RETRY_S)
+            return
+        offsets = {tp: part[-1].offset + 1 for tp, part in batches.items()}
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # the partitions have moved to another worker, which takes them from the last
+            # commit: the batch's alerts may be sent again there, with the same ids
+            log.warning("batch.commit_failed", error=repr(exc))
+
+    async def _sweep(self, stage: MatchStage, consumer: AIOKafkaConsumer) -> None:
+        interval = min(_SWEEP_MAX_S, max(_SWEEP_MIN_S, self.settings.suppress_window_s / 5))
+        while True:
+            await asyncio.sleep(interval)
+            async with self._lock:
+                owned = _partitions(consumer.assignment(), self.posts)
+                try:
+                    await stage.sweep(owned)
+                except KafkaError as exc:  # the next sweep sends the summaries again
+                    log.warning("sweep.deferred", error=repr(exc))
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is unannotated
+    """Partitions move only between batches; suppression windows move with them."""
+
+    def __init__(self, worker: Worker, windows: ChangelogWindows | None) -> None:
+        self.worker = worker
+        self.windows = windows
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        async with self.worker._lock:  # the batch in progress is committed first
+            if self.windows is not None:
+                self.windows.drop(_partitions(revoked, self.worker.posts))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        partitions = _partitions(assigned, self.worker.posts)
+        log.info("partitions.assigned", partitions=sorted(partitions))
+        if self.windows is not None:
+            async with self.worker._lock:
+                await self.windows.restore(partitions)
+
+
+def _partitions(tps: Iterable[TopicPartition], topic: str) -> set[int]:
+    return {tp.partition for tp in tps if tp.topic == topic}

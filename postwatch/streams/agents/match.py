@@ -1,17 +1,18 @@
 """The matching stage: Post v1 bytes in, Alert v1 records out, bad records to dead letter.
 
-Each alert is produced and acknowledged by the broker before the agent takes the next
-record, and faust commits a record's offset only after the agent has moved past it: a crash
-can repeat alerts (with the same deterministic id) but never lose one. With repeat
-suppression on, repeats are counted into the first alert's window instead (see
-`suppress.py`); with OCSF on, each alert also goes to the OCSF topic, acknowledged as well.
+Records come in batches. Everything a batch produces (alerts, OCSF findings, dead letters,
+learned fingerprints, suppression windows) is sent without waiting, and `process` returns
+once the broker has acknowledged all of it; the worker commits the batch's offsets only
+then. A crash can repeat alerts (with the same deterministic id) but never lose one. With
+repeat suppression on, repeats are counted into the first alert's window instead (see
+`suppress.py`); with OCSF on, each alert also goes to the OCSF topic.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Awaitable, Container
+from collections.abc import Awaitable, Container, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -25,7 +26,7 @@ from postwatch.rules.mirror import Tracker
 from postwatch.streams.agents.suppress import Suppressor, WindowStore
 from postwatch.streams.metrics import Metrics
 
-__all__ = ["DeadLetter", "MatchStage", "Send"]
+__all__ = ["Acks", "DeadLetter", "MatchStage", "Record", "Send"]
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +55,21 @@ class DeadLetter:
         )
 
 
+class Record(Protocol):
+    """One consumed record (aiokafka's `ConsumerRecord` is one)."""
+
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+
+
 class Send(Protocol):
     """Produce one record; the awaitable it returns completes when the broker acknowledges."""
 
@@ -61,14 +77,34 @@ class Send(Protocol):
 
 
 @dataclass
+class Acks:
+    """Broker acknowledgements not yet waited for."""
+
+    _pending: list[Awaitable[Any]] = field(default_factory=list)
+
+    def add(self, ack: Awaitable[Any]) -> None:
+        self._pending.append(ack)
+
+    async def wait(self) -> None:
+        """Return once every acknowledgement added so far has come; raises the first
+        delivery error (the others are still waited for)."""
+        pending, self._pending = self._pending, []
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+
+@dataclass
 class MatchStage:
-    """Evaluate one record, produce its alerts or its dead letter.
+    """Evaluate batches of records, produce their alerts or their dead letters.
 
     `windows` turns repeat suppression on, with windows of `window_s` seconds; `send_ocsf`
     turns on the OCSF rendering of every alert. `tracker` turns on mirror detection: its
     alerts are emitted with the engine's (never suppressed), and what a post teaches goes to
-    `send_learned` (keyed by entry) for every worker. `process`, `sweep` and
-    `replace_engine` never overlap.
+    `send_learned` (keyed by entry) for every worker. `acks` collects the acknowledgements of
+    everything sent, the window store's included. `process`, `sweep` and `replace_engine`
+    never overlap.
     """
 
     engine: Engine
@@ -80,49 +116,65 @@ class MatchStage:
     window_s: float = 0.0
     tracker: Tracker | None = None
     send_learned: Send | None = None
+    acks: Acks = field(default_factory=Acks)
     _suppressor: Suppressor | None = field(init=False, default=None)
     _lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         if self.windows is not None and self.window_s > 0:
-            self._suppressor = Suppressor(self.windows, self.window_s, self.emit)
+            self._suppressor = Suppressor(self.windows, self.window_s, self.emit, self.acks.wait)
 
-    async def process(
-        self, key: bytes | None, value: bytes | None, topic: str, partition: int, offset: int
-    ) -> int:
-        """Handle one record; returns the number of alerts produced."""
+    async def process(self, records: Sequence[Record]) -> int:
+        """Handle a batch of records, in order; returns once everything they produced is
+        acknowledged, with the number of alerts produced."""
         async with self._lock:
-            try:
-                post = parse_post(value if value is not None else b"")
-            except InvalidPost as exc:
-                letter = DeadLetter(exc.reason, exc.error, topic, partition, offset, value)
-                log.warning(
-                    "record.deadletter",
-                    reason=exc.reason,
-                    topic=topic,
-                    partition=partition,
-                    offset=offset,
-                )
-                await (await self.send_deadletter(key, letter.to_json()))
-                self.metrics.deadletters.labels(exc.reason).inc()
-                return 0
-            sent = 0
-            with structlog.contextvars.bound_contextvars(post_id=post.id):
-                matched = [(match, build_alert(match)) for match in self.engine.evaluate(post)]
-                for match, alert in matched:
-                    with structlog.contextvars.bound_contextvars(rule_id=match.rule.id):
-                        if self._suppressor is None:
-                            await self.emit(alert)
-                            sent += 1
-                        elif await self._suppressor.admit(match, alert, partition):
-                            sent += 1
-                        else:
-                            self.metrics.suppressed.labels(match.rule.id).inc()
-                if self.tracker is not None:
-                    sent += await self._track(self.tracker, post, matched)
-            self.metrics.posts.inc()
+            posts = sent = 0
+            for record in records:
+                alerts = await self._one(record)
+                if alerts is not None:
+                    posts += 1
+                    sent += alerts
+            await self.acks.wait()
+            self.metrics.posts.inc(posts)
             self._count_windows()
             return sent
+
+    async def _one(self, record: Record) -> int | None:
+        """Evaluate one record; the number of alerts it raised, None if it was dead-lettered."""
+        try:
+            post = parse_post(record.value if record.value is not None else b"")
+        except InvalidPost as exc:
+            letter = DeadLetter(
+                exc.reason, exc.error, record.topic, record.partition, record.offset, record.value
+            )
+            log.warning(
+                "record.deadletter",
+                reason=exc.reason,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            )
+            self.acks.add(await self.send_deadletter(record.key, letter.to_json()))
+            self.metrics.deadletters.labels(exc.reason).inc()
+            return None
+        matches = self.engine.evaluate(post)
+        if not matches and self.tracker is None:
+            return 0
+        sent = 0
+        with structlog.contextvars.bound_contextvars(post_id=post.id):
+            matched = [(match, build_alert(match)) for match in matches]
+            for match, alert in matched:
+                with structlog.contextvars.bound_contextvars(rule_id=match.rule.id):
+                    if self._suppressor is None:
+                        await self.emit(alert)
+                        sent += 1
+                    elif await self._suppressor.admit(match, alert, record.partition):
+                        sent += 1
+                    else:
+                        self.metrics.suppressed.labels(match.rule.id).inc()
+            if self.tracker is not None:
+                sent += await self._track(self.tracker, post, matched)
+        return sent
 
     async def _track(
         self, tracker: Tracker, post: Post, matched: list[tuple[Match, dict[str, Any]]]
@@ -131,39 +183,35 @@ class MatchStage:
         for alert in extra:
             await self.emit(alert)
         if self.send_learned is not None:
-            acks = [
-                await self.send_learned(entry.key.encode(), orjson.dumps(entry.to_json()))
-                for entry in learned
-            ]
-            for ack in acks:
-                await ack
+            for entry in learned:
+                key, value = entry.key.encode(), orjson.dumps(entry.to_json())
+                self.acks.add(await self.send_learned(key, value))
         if learned:
             self.metrics.learned.set(len(tracker.learned()))
         return len(extra)
 
     async def replace_engine(self, engine: Engine) -> None:
-        """Evaluate the posts after the current one with this engine."""
+        """Evaluate the batches after the current one with this engine."""
         async with self._lock:
             self.engine = engine
 
     async def sweep(self, partitions: Container[int]) -> int:
         """Close the suppression windows that have passed on these partitions; returns how
-        many summary alerts were sent."""
+        many summary alerts were sent (and acknowledged)."""
         if self._suppressor is None:
             return 0
         async with self._lock:
             sent = await self._suppressor.sweep(partitions)
+            await self.acks.wait()
             self._count_windows()
             return sent
 
     async def emit(self, alert: dict[str, Any]) -> None:
-        """Produce one alert (and its OCSF finding) and wait for the broker's acknowledgement."""
+        """Send one alert (and its OCSF finding); acknowledged when `acks` is waited for."""
         key = alert["alert_id"].encode()
-        acks = [await self.send_alert(key, orjson.dumps(alert))]
+        self.acks.add(await self.send_alert(key, orjson.dumps(alert)))
         if self.send_ocsf is not None:
-            acks.append(await self.send_ocsf(key, orjson.dumps(detection_finding(alert))))
-        for ack in acks:
-            await ack
+            self.acks.add(await self.send_ocsf(key, orjson.dumps(detection_finding(alert))))
         rule, post = alert["rule"], alert["post"]
         self.metrics.alerts.labels(rule["id"], rule["severity"], alert["kind"]).inc()
         if alert["kind"] == "rule" and post.get("observed_at"):

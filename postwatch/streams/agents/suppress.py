@@ -8,15 +8,16 @@ kept (up to SUPPRESSED_IDS_MAX, the count goes on past that); when the window ha
 one summary alert carries `suppressed_count` and the suppressed post ids. A window with no
 repeat closes without a summary. Nothing is dropped without being counted.
 
-Window state lives in a `WindowStore`; in the worker that is a faust table whose changelog
-is on Kafka, so open windows survive a worker restart and move with their partition. Its
-keys are hashes, so the changelog holds no author id in its keys.
+Window state lives in a `WindowStore`; in the worker that is `ChangelogWindows`, whose
+changelog is a compacted Kafka topic, so open windows survive a worker restart and move with
+their partition. Its keys are hashes, so the changelog holds no author id in its keys.
 
-Crash safety, with at-least-once delivery of the posts: a window is stored before its first
-alert is acknowledged, so a post redelivered after a crash finds its own window; if it is
-the window's first post its alert is sent again (same id), if it is a counted repeat it is
-not counted twice. A summary is acknowledged before its window is deleted, so a crash in
-between sends the summary again, with the same id.
+Crash safety, with at-least-once delivery of the posts: a window is stored, and its first
+alert sent, before the post's offset is committed, so a post redelivered after a crash
+either finds its own window (if it is the window's first post its alert is sent again, same
+id; if it is a counted repeat it is not counted twice) or opens it again. A summary is
+acknowledged before its window is deleted, so a crash in between sends the summary again,
+with the same id.
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ import structlog
 from postwatch.rules import Match
 from postwatch.rules.alerts import SUPPRESSED_IDS_MAX, build_summary, content_fingerprint
 
-__all__ = ["Emit", "Suppressor", "WindowStore", "suppression_key"]
+__all__ = ["Emit", "Flush", "Suppressor", "WindowStore", "suppression_key"]
 
 log = structlog.get_logger(__name__)
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
-"""Send one alert and return once the broker has acknowledged it."""
+"""Send one alert; it is acknowledged once the matching `Flush` returns."""
+Flush = Callable[[], Awaitable[None]]
+"""Return once every alert and window change sent so far is acknowledged."""
 
 
 class WindowStore(Protocol):
@@ -45,11 +48,11 @@ class WindowStore(Protocol):
 
     def get(self, key: str) -> dict[str, Any] | None: ...
 
-    def put(self, key: str, window: dict[str, Any]) -> None:
-        """Store a window; called only while a record of its partition is being processed."""
+    async def put(self, key: str, window: dict[str, Any]) -> None:
+        """Store a window (of the partition `window["partition"]`)."""
 
-    def delete(self, key: str, partition: int) -> None:
-        """Forget a window of the given partition; may be called between records."""
+    async def delete(self, key: str, partition: int) -> None:
+        """Forget a window of the given partition."""
 
     def items(self) -> list[tuple[str, dict[str, Any]]]: ...
 
@@ -70,11 +73,13 @@ class Suppressor:
         windows: WindowStore,
         window_s: float,
         emit: Emit,
+        flush: Flush,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.windows = windows
         self.window_s = window_s
         self.emit = emit
+        self.flush = flush
         self.clock = clock
 
     async def admit(self, match: Match, alert: dict[str, Any], partition: int) -> bool:
@@ -90,7 +95,7 @@ class Suppressor:
                 return True
             if post_id not in window["post_ids"]:  # else a counted repeat, redelivered
                 ids = window["post_ids"]
-                self.windows.put(
+                await self.windows.put(
                     key,
                     {
                         **window,
@@ -100,9 +105,9 @@ class Suppressor:
                 )
             log.info("alert.suppressed", alert_id=window["first"]["alert_id"])
             return False
-        if window is not None:
-            await self._summarise(window, now)
-        self.windows.put(
+        if window is not None and await self._summarise(window, now):
+            await self.flush()  # the summary is acknowledged before its window is replaced
+        await self.windows.put(
             key,
             {
                 "first": alert,
@@ -120,11 +125,17 @@ class Suppressor:
         """Close every window that has passed, among those of the given partitions (the ones
         this worker owns); returns how many summaries were sent."""
         now = self.clock()
+        closed = [
+            (key, window)
+            for key, window in self.windows.items()
+            if window["closes_at"] <= now and window["partition"] in partitions
+        ]
         sent = 0
-        for key, window in self.windows.items():
-            if window["closes_at"] <= now and window["partition"] in partitions:
-                sent += await self._summarise(window, now)
-                self.windows.delete(key, window["partition"])
+        for _, window in closed:
+            sent += await self._summarise(window, now)
+        await self.flush()  # summaries acknowledged before their windows are deleted
+        for key, window in closed:
+            await self.windows.delete(key, window["partition"])
         return sent
 
     async def _summarise(self, window: dict[str, Any], now: float) -> int:

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+
+@dataclass(frozen=True)
+class Record:
+    """A consumed record, as the worker hands them to the stage."""
+
+    key: bytes | None
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
 
 
 class Sink:
@@ -27,7 +39,7 @@ class Sink:
 
 
 class Windows:
-    """A WindowStore in a dict, as the faust table is one in the worker."""
+    """A WindowStore in a dict; the worker's keeps a dict too and writes it to a changelog."""
 
     def __init__(self) -> None:
         self.data: dict[str, dict[str, Any]] = {}
@@ -36,10 +48,10 @@ class Windows:
     def get(self, key: str) -> dict[str, Any] | None:
         return self.data.get(key)
 
-    def put(self, key: str, window: dict[str, Any]) -> None:
+    async def put(self, key: str, window: dict[str, Any]) -> None:
         self.data[key] = window
 
-    def delete(self, key: str, partition: int) -> None:
+    async def delete(self, key: str, partition: int) -> None:
         self.deleted.append((key, partition))
         del self.data[key]
 

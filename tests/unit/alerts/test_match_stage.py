@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import Any
 
 import orjson
 import pytest
 import structlog
+from aiokafka.errors import KafkaTimeoutError
 from prometheus_client import generate_latest
 
 from postwatch.rules import Engine
 from postwatch.streams.agents.match import MatchStage
 from postwatch.streams.metrics import Metrics
-from tests.unit.alerts.helpers import Sink, Windows
+from tests.unit.alerts.helpers import Record, Sink, Windows
 
 POST = {
     "schema": "postwatch.post/1",
@@ -52,7 +55,7 @@ def stage(
 
 def test_alerts_and_their_ocsf_findings_share_keys(engine: Engine) -> None:
     built, alerts, ocsf, letters = stage(engine)
-    assert asyncio.run(built.process(b"k", orjson.dumps(POST), "posts", 0, 5)) == 2
+    assert asyncio.run(built.process([Record(b"k", orjson.dumps(POST), "posts", 0, 5)])) == 2
     assert [v["rule"]["id"] for v in alerts.values] == ["ops-names", "ops-domain"]
     assert [k for k, _ in ocsf.records] == [k for k, _ in alerts.records]
     assert [f["class_uid"] for f in ocsf.values] == [2004, 2004]
@@ -65,8 +68,8 @@ def test_metrics_count_posts_alerts_dead_letters_and_never_label_post_data(
     metrics = Metrics()
     built, _, _, letters = stage(engine, metrics=metrics, windows=Windows(), window_s=60.0)
     for offset in range(3):
-        asyncio.run(built.process(None, post(offset), "posts", 0, offset))
-    asyncio.run(built.process(None, b"not json", "posts", 0, 3))
+        asyncio.run(built.process([Record(None, post(offset), "posts", 0, offset)]))
+    asyncio.run(built.process([Record(None, b"not json", "posts", 0, 3)]))
     value = metrics.registry.get_sample_value
     assert value("postwatch_posts_processed_total") == 3
     labels = {"rule": "ops-names", "severity": "high", "kind": "rule"}
@@ -84,7 +87,7 @@ def test_metrics_count_posts_alerts_dead_letters_and_never_label_post_data(
 def test_logs_bind_rule_and_post_ids(engine: Engine) -> None:
     built, _, _, _ = stage(engine)
     with structlog.testing.capture_logs() as logs:
-        asyncio.run(built.process(None, orjson.dumps(POST), "posts", 0, 0))
+        asyncio.run(built.process([Record(None, orjson.dumps(POST), "posts", 0, 0)]))
     alert_logs = [entry for entry in logs if entry["event"] == "alert"]
     assert {(e["rule_id"], e["post_id"]) for e in alert_logs} == {
         ("ops-names", "mastodon:secret-post-77"),
@@ -97,5 +100,34 @@ def test_without_a_window_every_match_is_an_alert(engine: Engine, window_s: floa
     windows = Windows() if window_s else None
     built, alerts, _, _ = stage(engine, windows=windows, window_s=window_s)
     for offset in range(3):
-        asyncio.run(built.process(None, post(offset), "posts", 0, offset))
+        asyncio.run(built.process([Record(None, post(offset), "posts", 0, offset)]))
     assert len(alerts.records) == (2 if window_s else 6)
+
+
+def test_a_batch_is_processed_in_order_and_counted(engine: Engine) -> None:
+    metrics = Metrics()
+    built, alerts, _, letters = stage(engine, metrics=metrics)
+    batch = [
+        Record(None, post(0), "posts", 1, 10),
+        Record(None, b"{", "posts", 1, 11),
+        Record(None, post(2), "posts", 1, 12),
+    ]
+    assert asyncio.run(built.process(batch)) == 4
+    assert [a["post"]["id"] for a in alerts.values] == [
+        f"mastodon:secret-post-{n}" for n in (0, 0, 2, 2)
+    ]
+    assert [(d["partition"], d["offset"]) for d in letters.values] == [(1, 11)]
+    assert metrics.registry.get_sample_value("postwatch_posts_processed_total") == 2
+
+
+def test_a_failed_send_fails_the_batch(engine: Engine) -> None:
+    class Refused(Sink):
+        async def __call__(self, key: bytes | None, value: bytes) -> Awaitable[Any]:
+            await super().__call__(key, value)
+            failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            failed.set_exception(KafkaTimeoutError())
+            return failed
+
+    built = MatchStage(engine, Refused(), Sink())
+    with pytest.raises(KafkaTimeoutError):
+        asyncio.run(built.process([Record(None, post(0), "posts", 0, 0)]))

@@ -22,10 +22,16 @@ class Feed:
         self.clock = Clock()
         self.windows = Windows()
         self.sent: list[dict[str, Any]] = []
-        self.suppressor = Suppressor(self.windows, WINDOW_S, self._emit, clock=self.clock)
+        self.acknowledged = 0  # how many of `sent` were flushed
+        self.suppressor = Suppressor(
+            self.windows, WINDOW_S, self._emit, self._flush, clock=self.clock
+        )
 
     async def _emit(self, alert: dict[str, Any]) -> None:
         self.sent.append(alert)
+
+    async def _flush(self) -> None:
+        self.acknowledged = len(self.sent)
 
     def offer(self, post: Post, partition: int = 0) -> bool:
         match = only_match(self.engine, post)
@@ -129,3 +135,21 @@ def test_a_flood_keeps_counting_past_the_listed_ids(engine: Engine) -> None:
     feed.sweep()
     assert feed.sent[-1]["suppressed_count"] == flood
     assert len(feed.sent[-1]["suppressed_post_ids"]) == SUPPRESSED_IDS_MAX
+
+
+def test_a_summary_is_acknowledged_before_its_window_is_deleted(engine: Engine) -> None:
+    feed = Feed(engine)
+    acknowledged_at_delete: list[int] = []
+
+    class Recording(Windows):
+        async def delete(self, key: str, partition: int) -> None:
+            acknowledged_at_delete.append(feed.acknowledged)
+            await super().delete(key, partition)
+
+    feed.windows = Recording()
+    feed.suppressor.windows = feed.windows
+    feed.offer(repeat(1))
+    feed.offer(repeat(2))
+    feed.clock.now += WINDOW_S
+    assert feed.sweep() == 1
+    assert acknowledged_at_delete == [2]  # the first alert and the summary
