@@ -19,7 +19,7 @@ import orjson
 from postwatch.connectors.base import Connector, ConnectorError
 from postwatch.logs import configure_logging
 from postwatch.progress import progress_counter
-from postwatch.rules import Engine, PackError, Severity, build_alert, load_packs, parse_post
+from postwatch.rules import Engine, PackError, Post, Severity, build_alert, load_packs, parse_post
 from postwatch.rules.alerts import isoformat
 from postwatch.rules.mirror import MirrorConfig, Tracker
 from postwatch.rules.posts import InvalidPost
@@ -322,30 +322,40 @@ def match(
         [account for pack in engine.packs for account in pack.accounts],
     )
     source: IO[bytes] = sys.stdin.buffer if str(input_path) == "-" else _open_input(input_path)
-    posts = alerts = bad = 0
+    posts = bad = 0
     hits: dict[str, list[str]] = {f"{r.pack}/{r.id}": [] for r in engine.rules}
     kinds: Counter[str] = Counter()
+
+    def evaluate(batch: list[Post], out: IO[bytes]) -> None:
+        """Alerts of a batch of posts, in file order (mirror detection depends on it)."""
+        now = datetime.now(UTC)
+        for post, found in zip(batch, engine.evaluate_many(batch), strict=True):
+            matched = [(m, build_alert(m, now)) for m in found]
+            extra, _ = tracker.observe(post, matched, now)
+            for m, _alert in matched:
+                hits[f"{m.rule.pack}/{m.rule.id}"].append(post.id)
+            for alert in [a for _, a in matched] + extra:
+                out.write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE))
+                kinds[alert["kind"]] += 1
+
+    batch: list[Post] = []
     with source, _open_output(output) as out, _match_progress(source) as progress:
         for number, line in enumerate(source, start=1):
             if line.isspace():
                 continue
             try:
-                post = parse_post(line)
+                batch.append(parse_post(line))
             except InvalidPost as exc:
                 bad += 1
                 click.echo(f"{input_path}:{number}: skipped: {exc}", err=True)
                 continue
             posts += 1
-            if not posts % 1024:
+            if not posts % _MATCH_BATCH:
+                evaluate(batch, out)
+                batch = []
                 progress(posts)
-            matched = [(found, build_alert(found)) for found in engine.evaluate(post)]
-            extra, _ = tracker.observe(post, matched, datetime.now(UTC))
-            for found, _alert in matched:
-                hits[f"{found.rule.pack}/{found.rule.id}"].append(post.id)
-            for alert in [a for _, a in matched] + extra:
-                out.write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE))
-                kinds[alert["kind"]] += 1
-                alerts += 1
+        evaluate(batch, out)
+    alerts = kinds.total()
     by_kind = "".join(f", {n} {kind}" for kind, n in sorted(kinds.items()) if kind != "rule")
     click.echo(f"{posts} posts, {alerts} alerts{by_kind}, {bad} skipped lines", err=True)
     if summary:
@@ -353,6 +363,8 @@ def match(
 
 
 _SAMPLES = 3
+_MATCH_BATCH = 1024
+"""Posts evaluated together (`Engine.evaluate_many`); the progress display moves by as many."""
 
 
 def _print_summary(hits: dict[str, list[str]], posts: int) -> None:

@@ -131,6 +131,10 @@ class Engine:
         }
         used = {f for f, _ in self._terms} | {f for f, _ in self._patterns}
         self._text_fields = [f for f in FIELDS if f in used]  # evidence in field order
+        # what evaluate_many can prefilter for many posts at once
+        self._batchable = self._text_fields in ([], ["text"]) and not (
+            self._patterns or self._domains or self._banks
+        )
         self._matcher = TextMatcher(
             dict.fromkeys(t for _, t in self._terms), dict.fromkeys(p for _, p in self._patterns)
         )
@@ -153,6 +157,20 @@ class Engine:
                 continue
             matches.append(Match(rule, post, tuple(evidence)))
         return matches
+
+    def evaluate_many(self, posts: Sequence[Post]) -> list[list[Match]]:
+        """`[self.evaluate(post) for post in posts]`, in less time when the packs look at no
+        more than keywords in the text and author ids: one scan over the texts of all the
+        posts names the few that may hold a term, and only those and the posts of listed
+        authors are evaluated."""
+        if not self._batchable:
+            return [self.evaluate(post) for post in posts]
+        suspects = self._matcher.keyword_suspects([post.text for post in posts])
+        accounts = self._accounts
+        return [
+            self.evaluate(post) if i in suspects or post.author.id in accounts else []
+            for i, post in enumerate(posts)
+        ]
 
     def _leaf_evidence(self, post: Post) -> dict[int, list[Evidence]]:
         found: dict[int, list[Evidence]] = defaultdict(list)

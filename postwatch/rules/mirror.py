@@ -266,6 +266,8 @@ class Tracker:
         post with the alert built for it), and the entries it taught. Reappearance is
         checked before learning, so that a post is never the original of its own
         reappearance."""
+        if not matched and not self._text and not self._pdq_entries and not self._watched:
+            return [], []  # nothing to learn from, compare with or look like
         extra = self._reappearances(post, now)
         extra.extend(self._lookalike_alerts(post, now))
         learned: list[Learned] = []

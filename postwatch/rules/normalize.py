@@ -34,9 +34,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import compress
+
+import numpy as np
+import numpy.typing as npt
 
 from postwatch.rules.charmap import CURRENCY_LETTERS, MARKERS, clean_table, word_table
 
@@ -47,6 +51,7 @@ __all__ = [
     "Folded",
     "clean",
     "fast_words",
+    "fast_words_many",
     "first",
     "fold",
     "fold_term",
@@ -110,6 +115,55 @@ def fast_words(text: str) -> bytes:
     if text.isascii():
         return text.encode("ascii").translate(_ascii_bytes_table())
     return text.translate(word_table()).encode("utf-8", "surrogatepass")
+
+
+_DROPPED = 0xFFFFFFFF  # a character whose step-1 form is empty
+_LONGER = 0xFFFFFFFE  # a character whose step-1 form has two or more characters
+_SEPARATOR = 0x110000  # beyond Unicode: where one text ends and the next begins
+
+
+@cache
+def _step1_array() -> npt.NDArray[np.uint32]:
+    """Code point -> its step-1 character, as `word_table` (identity where it has no
+    entry), _DROPPED or _LONGER; and the separator to NUL."""
+    table = np.arange(_SEPARATOR + 1, dtype=np.uint32)
+    for cp, word in word_table().items():
+        table[cp] = ord(word) if len(word) == 1 else _DROPPED if not word else _LONGER
+    table[0] = ord(" ")
+    table[_SEPARATOR] = 0
+    return table
+
+
+def fast_words_many(texts: Sequence[str]) -> bytes:
+    """`b" \\x00 ".join(map(fast_words, texts))`, in less time: the texts that are not
+    ASCII, where `str.translate` looks every character up in a dictionary, go through one
+    array lookup together. `fast_words` makes every NUL a space, so the NULs of the result
+    are the separators."""
+    words: list[bytes] = [b""] * len(texts)
+    others: list[int] = []
+    for i, text in enumerate(texts):
+        if text.isascii():
+            words[i] = text.encode("ascii").translate(_ascii_bytes_table())
+        else:
+            others.append(i)
+    if len(others) < 2:  # an array pass pays from two texts on
+        for i in others:
+            words[i] = fast_words(texts[i])
+        return b" \x00 ".join(words)
+    joined = "\x00".join(texts[i] for i in others).encode("utf-32-le", "surrogatepass")
+    points = np.frombuffer(joined, dtype=np.uint32).copy()
+    ends = np.cumsum([len(texts[i]) + 1 for i in others])
+    points[ends[:-1] - 1] = _SEPARATOR
+    mapped = _step1_array()[points]
+    longer = np.flatnonzero(mapped == _LONGER)
+    mapped[longer] = ord(" ")  # those texts are done again below
+    mapped = mapped[mapped != _DROPPED]
+    parts = mapped.tobytes().decode("utf-32-le", "surrogatepass").encode("utf-8", "surrogatepass")
+    for i, part in zip(others, parts.split(b"\x00"), strict=True):
+        words[i] = part
+    for k in set(np.searchsorted(ends, longer, side="right").tolist()):
+        words[others[k]] = fast_words(texts[others[k]])  # expansions: one by one
+    return b" \x00 ".join(words)
 
 
 def _join_spaced(match: re.Match[str]) -> str:

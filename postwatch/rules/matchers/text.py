@@ -33,6 +33,7 @@ large) is refused by `check_regex` when the pack loads.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -43,7 +44,15 @@ import re2
 
 from postwatch.rules.charmap import AMBIGUOUS_L, MARKERS
 from postwatch.rules.normalize import RUNS as _RUNS
-from postwatch.rules.normalize import Detail, Folded, clean, fast_words, first, fold
+from postwatch.rules.normalize import (
+    Detail,
+    Folded,
+    clean,
+    fast_words,
+    fast_words_many,
+    first,
+    fold,
+)
 
 __all__ = ["Hit", "TextMatcher", "check_regex"]
 
@@ -169,6 +178,7 @@ def _term_regex(folded: str) -> re.Pattern[str]:
 _SKELETON = str.maketrans({"i": "l"})
 _PREFILTER = bytes.maketrans(b"i" + _MARKS.encode(), b"l" + b" " * len(_MARKS))
 _DOUBLE = re.compile(r"([^ ])\1")
+_SEPARATOR = re.compile(b"\x00")
 _MAX_DOUBLES = 4  # a term's variants number 2 ** doubles; more doubles than this: all single
 
 
@@ -247,6 +257,29 @@ class _KeywordDatabase:
             found[index] = found.get(index, True) and pattern >= self._first_run
         return found
 
+    def suspects_many(self, texts: Sequence[str]) -> set[int]:
+        """The texts that may hold a term, by index: those `suspects` names and `runs_only`
+        does not clear, found by one scan over all the texts (per scan and per text costs
+        are most of what a text without a term costs)."""
+        words = fast_words_many(texts)  # the NULs in it are the separators
+        literal_part = b" ".join(words.translate(_PREFILTER).split())
+        split = len(literal_part) + 2
+        events: list[tuple[int, int]] = []
+        self._scan_state = (split, events)
+        buffer = b"".join((b" ", literal_part, b" \n", words.replace(b"\x00", b"\n")))
+        self._db.scan(buffer, match_event_handler=self._collect)
+        if not events:
+            return set()
+        # an event's last character is at end - 1; its text is the number of separators
+        # before it
+        literal_ends = [m.end() for m in _SEPARATOR.finditer(literal_part)]
+        trigger_ends = [m.end() + split for m in _SEPARATOR.finditer(words)]
+        found: dict[int, bool] = {}
+        for pattern, end in events:
+            index = bisect_left(literal_ends if end <= split else trigger_ends, end - 1)
+            found[index] = found.get(index, True) and pattern >= self._first_run
+        return {i for i, runs in found.items() if not runs or self.runs_only(texts[i])}
+
     def _collect(self, pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
         """Keep literal hits in the first part of the buffer, triggers in the second."""
         split, events = self._scan_state
@@ -318,6 +351,11 @@ class TextMatcher:
                 hits.extend(self._confirm(index, folded, term))
         hits.sort(key=lambda h: (h.index, h.span, h.key))
         return hits
+
+    def keyword_suspects(self, texts: Sequence[str]) -> set[int]:
+        """Indexes of the texts in which `keywords` may find a term: every one it finds a
+        term in, and few others."""
+        return self._keywords.suspects_many(texts) if self._keywords is not None else set()
 
     def _confirm(self, index: int, folded: Folded, number: int) -> list[Hit]:
         term = self._folded[number]

@@ -178,3 +178,48 @@ def test_alert_carries_rule_metadata_and_bounded_excerpt(engine: Engine) -> None
 def test_no_rules_match_nothing(engine: Engine) -> None:
     assert engine.evaluate(make_post(text="")) == []
     assert engine.evaluate(make_post(text="nothing to see here")) == []
+
+
+KEYWORDS_AND_ACCOUNTS = """
+pack: k
+version: 1
+rules:
+  - id: kw
+    title: names
+    match: {keywords: ["example front", "sample brigade", "soon"]}
+  - id: acct
+    title: account
+    match: {accounts: ["mastodon:x.social:42"]}
+"""
+MANY_TEXTS = [
+    "We stand with the EXAMPLE Front!",
+    "an example frontier",
+    "",
+    "s a m p l e brigade",
+    "sooooo good, the Ｅxample   Ｆront",
+    "noooo",
+    "الجبهة",
+    "ex@mple front ❤️",
+    "nothing here at all",
+    "\x00 example\x00front",
+]
+
+
+@pytest.mark.parametrize("pack", [PACK, KEYWORDS_AND_ACCOUNTS], ids=["all kinds", "keywords"])
+def test_evaluating_many_posts_gives_what_each_gives_alone(
+    engine_for: Callable[[str], Engine], pack: str
+) -> None:
+    engine = engine_for(pack)
+    posts = [
+        make_post(id=f"test:{i}", text=text, author={"id": author})
+        for i, (text, author) in enumerate(
+            (text, author)
+            for text in MANY_TEXTS
+            for author in ("test:alice", "mastodon:x.social:42")
+        )
+    ]
+    expected = [engine.evaluate(post) for post in posts]
+    assert sum(map(len, expected)) >= 10  # the batch holds matches, not only quiet posts
+    assert engine.evaluate_many(posts) == expected
+    assert engine.evaluate_many(posts[:1]) == expected[:1]
+    assert engine.evaluate_many([]) == []

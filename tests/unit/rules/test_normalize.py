@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from postwatch.rules.matchers.text import TextMatcher
-from postwatch.rules.normalize import clean, fast_words, fold, fold_term
+from postwatch.rules.normalize import clean, fast_words, fast_words_many, fold, fold_term
 
 LATIN = "example front"
 ARABIC = "الجبهة المثال"  # "the example front"
@@ -169,3 +169,27 @@ def test_every_pair_of_folded_words_is_found_in_its_text(text: str) -> None:
     assert fast_words(text)  # the prefilter form exists for every non-empty fold
     found_terms = {hit.key for hit in TextMatcher(terms).keywords([text])}
     assert found_terms == terms
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TEXTS | st.sampled_from(["\x00", "a\ud800b", "ﬁ", "x\x00y", "ok"]), max_size=6))
+def test_the_batch_step1_form_is_each_texts_own(texts: list[str]) -> None:
+    assert fast_words_many(texts) == b" \x00 ".join(map(fast_words, texts))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TEXTS, min_size=1, max_size=5))
+def test_the_batch_prefilter_names_every_text_a_term_is_in(texts: list[str]) -> None:
+    """Soundness of the prefilter over many texts: a text the matcher finds a term in, on
+    its own, is named, whatever the texts around it."""
+    terms = {
+        " ".join(words[i : i + 2])
+        for words in (fold(text).text.split() for text in texts)
+        for i in range(len(words))
+    }
+    if not terms:
+        return
+    matcher = TextMatcher(terms)
+    holding = {i for i, text in enumerate(texts) if matcher.keywords([text])}
+    assert holding == set(range(len(texts))) - {i for i, t in enumerate(texts) if not fold(t).text}
+    assert holding <= matcher.keyword_suspects(texts)
