@@ -17,11 +17,13 @@ from collections.abc import Awaitable, Iterable
 from typing import Any
 
 import structlog
+import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from postwatch.rules import Engine
+from postwatch.rules.matchers.pdq import warm_up
 from postwatch.rules.mirror import MirrorConfig, Tracker
 from postwatch.settings import Settings
 from postwatch.streams.agents.match import Acks, MatchStage, Send
@@ -52,10 +54,11 @@ _SWEEP_MAX_S = 10.0
 
 def run_worker(settings: Settings, engine: Engine) -> None:
     """Run one worker until SIGINT or SIGTERM, then leave the group and return."""
+    warm_up()
     metrics = Metrics()
     if settings.metrics_port:
         metrics.serve(settings.metrics_host, settings.metrics_port)
-    asyncio.run(Worker(settings, engine, metrics).run())
+    uvloop.run(Worker(settings, engine, metrics).run())
 
 
 class Worker:

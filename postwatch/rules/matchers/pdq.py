@@ -32,7 +32,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MAX_DISTANCE", "PDQIndex", "hashes_from_hex", "hex_of"]
+__all__ = ["MAX_DISTANCE", "PDQIndex", "hashes_from_hex", "hex_of", "warm_up"]
 
 MAX_DISTANCE = 31
 """The largest distance the index answers exactly; the bound its pigeonhole steps need."""
@@ -69,6 +69,13 @@ def _kernels() -> tuple[_Kernel, _Kernel]:
     from postwatch.rules.matchers import _pdq_kernels  # noqa: PLC0415 - see above
 
     return _pdq_kernels.search_sorted, _pdq_kernels.search_side
+
+
+def warm_up() -> None:
+    """Load the search loops now (numba's import and its cache, about a second) instead of
+    on the first search: a worker calls it at start so that its first post with media does
+    not wait, and the posts behind it neither."""
+    PDQIndex().search(hashes_from_hex(["0" * 64]), 0)
 
 
 class PDQIndex:

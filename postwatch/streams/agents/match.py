@@ -22,7 +22,7 @@ import structlog
 
 from postwatch.alerts.ocsf import detection_finding
 from postwatch.rules import Engine, InvalidPost, Match, Post, build_alert, parse_post
-from postwatch.rules.mirror import Tracker
+from postwatch.rules.mirror import Learned, Tracker
 from postwatch.streams.agents.suppress import Suppressor, WindowStore
 from postwatch.streams.metrics import Metrics
 
@@ -130,65 +130,68 @@ class MatchStage:
         async with self._lock:
             posts = sent = 0
             for record in records:
-                alerts = await self._one(record)
-                if alerts is not None:
-                    posts += 1
-                    sent += alerts
+                try:
+                    post = parse_post(record.value if record.value is not None else b"")
+                except InvalidPost as exc:
+                    await self._deadletter(record, exc)
+                    continue
+                posts += 1
+                matched = [(match, build_alert(match)) for match in self.engine.evaluate(post)]
+                extra, learned = (
+                    self.tracker.observe(post, matched, datetime.now(UTC))
+                    if self.tracker is not None
+                    else ([], [])
+                )
+                if matched or extra or learned:
+                    sent += await self._send(post, record.partition, matched, extra, learned)
             await self.acks.wait()
             self.metrics.posts.inc(posts)
             self._count_windows()
             return sent
 
-    async def _one(self, record: Record) -> int | None:
-        """Evaluate one record; the number of alerts it raised, None if it was dead-lettered."""
-        try:
-            post = parse_post(record.value if record.value is not None else b"")
-        except InvalidPost as exc:
-            letter = DeadLetter(
-                exc.reason, exc.error, record.topic, record.partition, record.offset, record.value
-            )
-            log.warning(
-                "record.deadletter",
-                reason=exc.reason,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-            )
-            self.acks.add(await self.send_deadletter(record.key, letter.to_json()))
-            self.metrics.deadletters.labels(exc.reason).inc()
-            return None
-        matches = self.engine.evaluate(post)
-        if not matches and self.tracker is None:
-            return 0
-        sent = 0
+    async def _deadletter(self, record: Record, exc: InvalidPost) -> None:
+        letter = DeadLetter(
+            exc.reason, exc.error, record.topic, record.partition, record.offset, record.value
+        )
+        log.warning(
+            "record.deadletter",
+            reason=exc.reason,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+        self.acks.add(await self.send_deadletter(record.key, letter.to_json()))
+        self.metrics.deadletters.labels(exc.reason).inc()
+
+    async def _send(
+        self,
+        post: Post,
+        partition: int,
+        matched: list[tuple[Match, dict[str, Any]]],
+        extra: list[dict[str, Any]],
+        learned: list[Learned],
+    ) -> int:
+        """Send what one post raised and taught; returns the number of alerts sent."""
+        sent = len(extra)
         with structlog.contextvars.bound_contextvars(post_id=post.id):
-            matched = [(match, build_alert(match)) for match in matches]
             for match, alert in matched:
                 with structlog.contextvars.bound_contextvars(rule_id=match.rule.id):
                     if self._suppressor is None:
                         await self.emit(alert)
                         sent += 1
-                    elif await self._suppressor.admit(match, alert, record.partition):
+                    elif await self._suppressor.admit(match, alert, partition):
                         sent += 1
                     else:
                         self.metrics.suppressed.labels(match.rule.id).inc()
-            if self.tracker is not None:
-                sent += await self._track(self.tracker, post, matched)
-        return sent
-
-    async def _track(
-        self, tracker: Tracker, post: Post, matched: list[tuple[Match, dict[str, Any]]]
-    ) -> int:
-        extra, learned = tracker.observe(post, matched, datetime.now(UTC))
-        for alert in extra:
-            await self.emit(alert)
+            for alert in extra:  # mirror detection's alerts are never suppressed
+                await self.emit(alert)
         if self.send_learned is not None:
             for entry in learned:
                 key, value = entry.key.encode(), orjson.dumps(entry.to_json())
                 self.acks.add(await self.send_learned(key, value))
-        if learned:
-            self.metrics.learned.set(len(tracker.learned()))
-        return len(extra)
+        if learned and self.tracker is not None:
+            self.metrics.learned.set(len(self.tracker.learned()))
+        return sent
 
     async def replace_engine(self, engine: Engine) -> None:
         """Evaluate the batches after the current one with this engine."""
