@@ -128,24 +128,27 @@ class MatchStage:
         """Handle a batch of records, in order; returns once everything they produced is
         acknowledged, with the number of alerts produced."""
         async with self._lock:
-            posts = sent = 0
+            posts: list[tuple[Post, int]] = []
             for record in records:
                 try:
                     post = parse_post(record.value if record.value is not None else b"")
                 except InvalidPost as exc:
                     await self._deadletter(record, exc)
                     continue
-                posts += 1
-                matched = [(match, build_alert(match)) for match in self.engine.evaluate(post)]
+                posts.append((post, record.partition))
+            sent = 0
+            found = self.engine.evaluate_many([post for post, _ in posts])
+            for (post, partition), matches in zip(posts, found, strict=True):
+                matched = [(match, build_alert(match)) for match in matches]
                 extra, learned = (
                     self.tracker.observe(post, matched, datetime.now(UTC))
                     if self.tracker is not None
                     else ([], [])
                 )
                 if matched or extra or learned:
-                    sent += await self._send(post, record.partition, matched, extra, learned)
+                    sent += await self._send(post, partition, matched, extra, learned)
             await self.acks.wait()
-            self.metrics.posts.inc(posts)
+            self.metrics.posts.inc(len(posts))
             self._count_windows()
             return sent
 
