@@ -13,8 +13,7 @@ from postwatch.alerts import AlertsError
 from postwatch.rules import InvalidPost, Post, parse_post
 from postwatch.rules.mirror import Learned, MirrorConfig, Tracker
 from postwatch.settings import Settings
-from postwatch.streams.live import scan
-from postwatch.streams.topics import ALERTS, LEARNED, POSTS, ensure_topics
+from postwatch.streams.topics import ALERTS, LEARNED, POSTS, ensure_topics, scan
 
 __all__ = ["NotFound", "confirm"]
 
@@ -24,7 +23,7 @@ class NotFound(AlertsError):
 
 
 async def _find_post(settings: Settings, post_id: str, author_id: str) -> Post:
-    async for record in scan(settings, POSTS):
+    async for record in scan(settings, settings.topic(POSTS)):
         # posts are keyed by author id: the key tells which records can be the post
         if record.key == author_id.encode() and record.value:
             try:
@@ -41,7 +40,7 @@ async def confirm(settings: Settings, alert_id: str) -> list[Learned]:
     entries (none when the text is too short and the post has no media hashes)."""
     await ensure_topics(settings, live=True)
     alert = None
-    async for record in scan(settings, ALERTS):
+    async for record in scan(settings, settings.topic(ALERTS)):
         if record.key == alert_id.encode() and record.value:
             alert = orjson.loads(record.value)
             break

@@ -7,19 +7,18 @@ one per instance. The value is JSON:
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 from types import TracebackType
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import NewTopic
+from aiokafka.errors import KafkaError
 
 from postwatch.connectors.base import DELETIONS, Cursor, StateError
 from postwatch.rules.alerts import isoformat
 from postwatch.settings import Settings
-from postwatch.streams.topics import ensure_topics
+from postwatch.streams.topics import create_topics, ensure_topics, scan
 
 __all__ = ["STATE", "CursorStore", "ensure_connector_topics"]
 
@@ -30,21 +29,13 @@ STATE = "connector-state"
 async def ensure_connector_topics(settings: Settings) -> None:
     """Create the posts topic and the connectors' own topics if they do not exist yet."""
     await ensure_topics(settings)
-    wanted = [
-        NewTopic(settings.topic(STATE), 1, 1, topic_configs={"cleanup.policy": "compact"}),
-        NewTopic(settings.topic(DELETIONS), settings.posts_partitions, 1),
-    ]
-    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [t for t in wanted if t.name not in existing]
-        if missing:
-            # another connector may create them between the listing and the request
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
-    finally:
-        await admin.close()
+    await create_topics(
+        settings,
+        [
+            NewTopic(settings.topic(STATE), 1, 1, topic_configs={"cleanup.policy": "compact"}),
+            NewTopic(settings.topic(DELETIONS), settings.posts_partitions, 1),
+        ],
+    )
 
 
 class CursorStore:
@@ -72,26 +63,14 @@ class CursorStore:
 
     async def load(self, instance: str) -> Cursor | None:
         """The last cursor saved for `instance`, or None if it never saved one."""
-        consumer = AIOKafkaConsumer(
-            enable_auto_commit=False, **self._settings.kafka_client_options()
-        )
-        partition = TopicPartition(self._topic, 0)
         key = instance.encode("utf-8")
         found: Cursor | None = None
-        await consumer.start()
         try:
-            consumer.assign([partition])
-            await consumer.seek_to_beginning(partition)
-            end = (await consumer.end_offsets([partition]))[partition]
-            while await consumer.position(partition) < end:
-                batches = await consumer.getmany(partition, timeout_ms=1000)
-                for record in batches.get(partition, []):
-                    if record.key == key:
-                        found = None if record.value is None else orjson.loads(record.value)
+            async for record in scan(self._settings, self._topic):
+                if record.key == key:
+                    found = None if record.value is None else orjson.loads(record.value)
         except (KafkaError, orjson.JSONDecodeError) as exc:
             raise StateError(f"cannot read cursors from {self._topic}: {exc!r}") from exc
-        finally:
-            await consumer.stop()
         return None if found is None else dict(found["cursor"])
 
     async def save(self, connector: str, instance: str, cursor: Cursor) -> None:

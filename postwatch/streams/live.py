@@ -14,7 +14,7 @@ worker's `Tracker`; a tombstone forgets one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import orjson
@@ -28,12 +28,12 @@ from postwatch.rules.mirror import Learned, Tracker
 from postwatch.rules.published import BankEntry, PublishedPack, compile_packs
 from postwatch.settings import Settings
 from postwatch.streams.metrics import Metrics
-from postwatch.streams.topics import BANKS, LEARNED, RULES, RULES_HISTORY
+from postwatch.streams.topics import BANKS, LEARNED, RULES, RULES_HISTORY, scan
 
 if TYPE_CHECKING:
     from postwatch.streams.agents.match import MatchStage
 
-__all__ = ["LiveFeed", "publish_bank_entries", "publish_pack", "read_all", "scan"]
+__all__ = ["LiveFeed", "publish_bank_entries", "publish_pack", "read_all"]
 
 log = structlog.get_logger(__name__)
 
@@ -73,34 +73,7 @@ async def publish_bank_entries(
 
 async def read_all(settings: Settings, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record a one-partition topic holds now, oldest first."""
-    return [record async for record in scan(settings, topic)]
-
-
-async def scan(settings: Settings, topic: str) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
-    """Every record a topic holds now, partition by partition, oldest first in each."""
-    name = settings.topic(topic)
-    # subscribed, so that start() fetches the topic's partitions; assigned one by one below
-    consumer = AIOKafkaConsumer(
-        name,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        **settings.kafka_client_options(),
-    )
-    await consumer.start()
-    try:
-        numbers = sorted(consumer.partitions_for_topic(name) or ())
-        consumer.unsubscribe()
-        for number in numbers:
-            partition = TopicPartition(name, number)
-            consumer.assign([partition])
-            await consumer.seek_to_beginning(partition)
-            end = (await consumer.end_offsets([partition]))[partition]
-            while await consumer.position(partition) < end:
-                batches = await consumer.getmany(partition, timeout_ms=1000)
-                for record in batches.get(partition, []):
-                    yield record
-    finally:
-        await consumer.stop()
+    return [record async for record in scan(settings, settings.topic(topic))]
 
 
 class LiveFeed:

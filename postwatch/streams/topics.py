@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator, Collection, Sequence
 
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -18,7 +20,9 @@ __all__ = [
     "POSTS",
     "RULES",
     "RULES_HISTORY",
+    "create_topics",
     "ensure_topics",
+    "scan",
     "suppression_changelog",
 ]
 
@@ -77,6 +81,12 @@ async def ensure_topics(settings: Settings, *, live: bool = False) -> dict[str, 
         )
     if settings.ocsf_enabled:
         wanted.append(NewTopic(settings.topic(ALERTS_OCSF), settings.posts_partitions, 1))
+    return await create_topics(settings, wanted)
+
+
+async def create_topics(settings: Settings, wanted: Sequence[NewTopic]) -> dict[str, int]:
+    """Create the topics of `wanted` that do not exist yet (existing ones are left alone);
+    returns the number of partitions of each."""
     admin = AIOKafkaAdminClient(**settings.kafka_client_options())
     await admin.start()
     try:
@@ -90,3 +100,34 @@ async def ensure_topics(settings: Settings, *, live: bool = False) -> dict[str, 
         return {t["topic"]: len(t["partitions"]) for t in described}
     finally:
         await admin.close()
+
+
+async def scan(
+    settings: Settings, name: str, partitions: Collection[int] | None = None
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Every record the topic `name` holds now (in `partitions`, all when None), partition
+    by partition, oldest first in each."""
+    # subscribed, so that start() fetches the topic's partitions; assigned one by one below
+    consumer = AIOKafkaConsumer(
+        name,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **settings.kafka_client_options(),
+    )
+    await consumer.start()
+    try:
+        numbers = sorted(consumer.partitions_for_topic(name) or ())
+        consumer.unsubscribe()
+        for number in numbers:
+            if partitions is not None and number not in partitions:
+                continue
+            partition = TopicPartition(name, number)
+            consumer.assign([partition])
+            await consumer.seek_to_beginning(partition)
+            end = (await consumer.end_offsets([partition]))[partition]
+            while await consumer.position(partition) < end:
+                batches = await consumer.getmany(partition, timeout_ms=1000)
+                for record in batches.get(partition, []):
+                    yield record
+    finally:
+        await consumer.stop()

@@ -13,10 +13,11 @@ from typing import Any
 
 import orjson
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from postwatch.settings import Settings
 from postwatch.streams.agents.match import Acks
+from postwatch.streams.topics import scan
 
 __all__ = ["ChangelogWindows"]
 
@@ -63,24 +64,10 @@ class ChangelogWindows:
         """Read the windows of these partitions from the changelog; returns how many."""
         if not partitions:
             return 0
-        tps = [TopicPartition(self.topic, p) for p in partitions]
-        consumer = AIOKafkaConsumer(
-            enable_auto_commit=False, **self.settings.kafka_client_options()
-        )
         restored: dict[str, dict[str, Any] | None] = {}
-        try:
-            await consumer.start()
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-            for tp in tps:
-                while await consumer.position(tp) < ends[tp]:
-                    batches = await consumer.getmany(tp, timeout_ms=1000)
-                    for record in batches.get(tp, []):
-                        key = (record.key or b"").decode()
-                        restored[key] = orjson.loads(record.value) if record.value else None
-        finally:
-            await consumer.stop()
+        async for record in scan(self.settings, self.topic, partitions):
+            key = (record.key or b"").decode()
+            restored[key] = orjson.loads(record.value) if record.value else None
         for key, window in restored.items():
             if window is None:
                 self.data.pop(key, None)
