@@ -128,17 +128,20 @@ class MatchStage:
         """Handle a batch of records, in order; returns once everything they produced is
         acknowledged, with the number of alerts produced."""
         async with self._lock:
-            posts: list[tuple[Post, int]] = []
+            posts: list[tuple[Post, Record]] = []
             for record in records:
                 try:
                     post = parse_post(record.value if record.value is not None else b"")
                 except InvalidPost as exc:
-                    await self._deadletter(record, exc)
+                    await self._deadletter(record, exc.reason, exc.error)
                     continue
-                posts.append((post, record.partition))
+                posts.append((post, record))
             sent = 0
-            found = self.engine.evaluate_many([post for post, _ in posts])
-            for (post, partition), matches in zip(posts, found, strict=True):
+            for (post, record), matches in zip(posts, self._evaluate(posts), strict=True):
+                if isinstance(matches, Exception):
+                    await self._deadletter(record, "evaluation_failed", repr(matches))
+                    continue
+                partition = record.partition
                 matched = [(match, build_alert(match)) for match in matches]
                 extra, learned = (
                     self.tracker.observe(post, matched, datetime.now(UTC))
@@ -152,19 +155,34 @@ class MatchStage:
             self._count_windows()
             return sent
 
-    async def _deadletter(self, record: Record, exc: InvalidPost) -> None:
+    def _evaluate(self, posts: list[tuple[Post, Record]]) -> list[list[Match] | Exception]:
+        """The matches of each post; where evaluating a post raised (a defect, which must not
+        stop the worker on every restart), the exception instead, to be dead-lettered."""
+        try:
+            return list(self.engine.evaluate_many([post for post, _ in posts]))
+        except Exception:  # find the post(s) that raise, one at a time
+            log.exception("batch.evaluation_failed", records=len(posts))
+        found: list[list[Match] | Exception] = []
+        for post, _ in posts:
+            try:
+                found.append(self.engine.evaluate(post))
+            except Exception as exc:  # dead-lettered with the error
+                found.append(exc)
+        return found
+
+    async def _deadletter(self, record: Record, reason: str, error: str) -> None:
         letter = DeadLetter(
-            exc.reason, exc.error, record.topic, record.partition, record.offset, record.value
+            reason, error, record.topic, record.partition, record.offset, record.value
         )
         log.warning(
             "record.deadletter",
-            reason=exc.reason,
+            reason=reason,
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
         )
         self.acks.add(await self.send_deadletter(record.key, letter.to_json()))
-        self.metrics.deadletters.labels(exc.reason).inc()
+        self.metrics.deadletters.labels(reason).inc()
 
     async def _send(
         self,

@@ -12,7 +12,7 @@ import structlog
 from aiokafka.errors import KafkaTimeoutError
 from prometheus_client import generate_latest
 
-from postwatch.rules import Engine
+from postwatch.rules import Engine, Match, Post
 from postwatch.streams.agents.match import MatchStage
 from postwatch.streams.metrics import Metrics
 from tests.unit.alerts.helpers import Record, Sink, Windows
@@ -131,3 +131,27 @@ def test_a_failed_send_fails_the_batch(engine: Engine) -> None:
     built = MatchStage(engine, Refused(), Sink())
     with pytest.raises(KafkaTimeoutError):
         asyncio.run(built.process([Record(None, post(0), "posts", 0, 0)]))
+
+
+def test_a_post_the_engine_fails_on_is_dead_lettered_and_the_batch_goes_on(
+    engine: Engine,
+) -> None:
+    class Faulty(Engine):
+        """Fails on one post, as a defect in the engine would."""
+
+        def evaluate(self, post: Post) -> list[Match]:
+            if post.id.endswith("-1"):
+                raise ValueError("defect")
+            return super().evaluate(post)
+
+    faulty = Faulty(engine.packs)
+    built, alerts, _, letters = stage(faulty)
+    batch = [Record(None, post(n), "posts", 0, n) for n in range(3)]
+    assert asyncio.run(built.process(batch)) == 4
+    assert {a["post"]["id"] for a in alerts.values} == {
+        "mastodon:secret-post-0",
+        "mastodon:secret-post-2",
+    }
+    [letter] = letters.values
+    assert (letter["reason"], letter["offset"]) == ("evaluation_failed", 1)
+    assert "defect" in letter["error"]
