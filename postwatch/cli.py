@@ -330,6 +330,8 @@ def match(
         """Alerts of a batch of posts, in file order (mirror detection depends on it)."""
         now = datetime.now(UTC)
         for post, found in zip(batch, engine.evaluate_many(batch), strict=True):
+            if not found and tracker.idle:
+                continue
             matched = [(m, build_alert(m, now)) for m in found]
             extra, _ = tracker.observe(post, matched, now)
             for m, _alert in matched:

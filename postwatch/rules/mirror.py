@@ -259,6 +259,12 @@ class Tracker:
         """An operator confirmed this alert of this post: learn the post's fingerprints."""
         return self._learn_post(post, alert["alert_id"], now)
 
+    @property
+    def idle(self) -> bool:
+        """Whether a post that matched no rule raises and teaches nothing here: nothing is
+        learned to reappear and no account is watched for look-alikes."""
+        return not (self._text or self._pdq_entries or self._watched)
+
     def observe(
         self, post: Post, matched: Sequence[tuple[Match, dict[str, Any]]], now: datetime
     ) -> tuple[list[dict[str, Any]], list[Learned]]:
@@ -266,8 +272,8 @@ class Tracker:
         post with the alert built for it), and the entries it taught. Reappearance is
         checked before learning, so that a post is never the original of its own
         reappearance."""
-        if not matched and not self._text and not self._pdq_entries and not self._watched:
-            return [], []  # nothing to learn from, compare with or look like
+        if not matched and self.idle:
+            return [], []
         extra = self._reappearances(post, now)
         extra.extend(self._lookalike_alerts(post, now))
         learned: list[Learned] = []

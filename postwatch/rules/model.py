@@ -69,13 +69,13 @@ _HEX64 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$")]
 _HEX32 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{32}$")]
 
 
-class Author(msgspec.Struct, frozen=True):
+class Author(msgspec.Struct, frozen=True, gc=False):
     id: SourceId
     handle: str | None = None
     display_name: str | None = None
 
 
-class Media(msgspec.Struct, frozen=True):
+class Media(msgspec.Struct, frozen=True, gc=False):
     url: str | None = None
     kind: str | None = None
     sha256: _HEX64 | None = None
@@ -84,12 +84,15 @@ class Media(msgspec.Struct, frozen=True):
     pdq_quality: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
 
 
-class Post(msgspec.Struct, frozen=True):
+class Post(msgspec.Struct, frozen=True, gc=False):
     """A Post v1 record (see the post-v1 JSON Schema); unknown fields are not kept here.
 
     Post, Author and Media are frozen msgspec Structs rather than dataclasses: typed and
     immutable all the same, and built in C, which is a third of what it costs to turn a
-    record into a Post (see `posts.parse_post` and benchmarks/match_bench.py).
+    record into a Post (see `posts.parse_post` and benchmarks/match_bench.py). They hold
+    only strings, times and one another, never a cycle, so the garbage collector does not
+    track them (`gc=False`): tracked, a batch of them costs collections that take as long
+    as decoding it.
     """
 
     id: str

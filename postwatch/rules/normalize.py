@@ -127,8 +127,12 @@ def _step1_array() -> npt.NDArray[np.uint32]:
     """Code point -> its step-1 character, as `word_table` (identity where it has no
     entry), _DROPPED or _LONGER; and the separator to NUL."""
     table = np.arange(_SEPARATOR + 1, dtype=np.uint32)
-    for cp, word in word_table().items():
-        table[cp] = ord(word) if len(word) == 1 else _DROPPED if not word else _LONGER
+    words = word_table()
+    table[np.fromiter(words, dtype=np.uint32, count=len(words))] = np.fromiter(
+        (ord(w) if len(w) == 1 else _DROPPED if not w else _LONGER for w in words.values()),
+        dtype=np.uint32,
+        count=len(words),
+    )
     table[0] = ord(" ")
     table[_SEPARATOR] = 0
     return table

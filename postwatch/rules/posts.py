@@ -26,8 +26,9 @@ _TIME = Annotated[
 ]
 
 
-class _Wire(msgspec.Struct):
-    """Post v1 as the schema states it; unknown fields are ignored."""
+class _Wire(msgspec.Struct, gc=False):
+    """Post v1 as the schema states it; unknown fields are ignored. Not tracked by the
+    garbage collector, like the Post it becomes (see `model.Post`)."""
 
     schema: Literal["postwatch.post/1"]
     id: SourceId

@@ -12,11 +12,12 @@ as whole words; its words may also be run together (`#ExampleFront`, `example_fr
 
 How a post is searched, fastest case first:
 
-1. `normalize.fast_words(text)` (one `bytes.translate` for ASCII text), with spaces made
-   single, is scanned once for every term as a literal; the same scan looks for triggers,
-   what only the full fold undoes: a character three times in a row, four one-letter
-   words in a row, a leetspeak symbol inside a word. A post with no hit and no trigger
-   (almost every post) costs nothing more;
+1. `normalize.fast_words_many(texts)` (one `bytes.translate` for an ASCII text, one array
+   lookup for all the others), with spaces made single, is scanned once for every term as
+   a literal; the same scan looks for triggers, what only the full fold undoes: a
+   character three times in a row, four one-letter words in a row, a leetspeak symbol
+   inside a word. The texts of many posts go into one scan (`Engine.evaluate_many`). A
+   text with no hit and no trigger (almost every text) costs nothing more;
 2. a post whose only trigger is a run of three (informal stretching: "sooo") is scanned
    once more with those runs folded; most stop there;
 3. otherwise the text is folded fully (`normalize.fold`) and scanned for the literals
@@ -40,6 +41,7 @@ from itertools import combinations
 from typing import Any
 
 import hyperscan
+import numpy as np
 import re2
 
 from postwatch.rules.charmap import AMBIGUOUS_L, MARKERS
@@ -179,6 +181,8 @@ _SKELETON = str.maketrans({"i": "l"})
 _PREFILTER = bytes.maketrans(b"i" + _MARKS.encode(), b"l" + b" " * len(_MARKS))
 _DOUBLE = re.compile(r"([^ ])\1")
 _SEPARATOR = re.compile(b"\x00")
+_SPACE = ord(" ")
+_ARRAY_FROM = 4096  # bytes from which an array pass makes spaces single faster
 _MAX_DOUBLES = 4  # a term's variants number 2 ** doubles; more doubles than this: all single
 
 
@@ -199,15 +203,37 @@ def _literals(term: str) -> list[str]:
     return [f" {form.translate(_SKELETON)} " for form in dict.fromkeys(forms)]
 
 
-class _KeywordDatabase:
-    """One hyperscan database of literals and triggers for all folded terms.
+def _literal_form(words: bytes) -> bytes:
+    """Where the term literals are sought: step-1 form with markers as spaces, `i` as
+    `l`, spaces single and none at either end (the words of a literal are one space
+    apart)."""
+    form = words.translate(_PREFILTER)
+    if len(form) < _ARRAY_FROM:
+        return b" ".join(form.split())
+    # the texts of many posts: an array pass, where split and join make an object a word
+    codes = np.frombuffer(form, dtype=np.uint8)
+    keep = codes != _SPACE
+    keep[1:] |= codes[:-1] != _SPACE  # a space after a non-space stays
+    single: bytes = codes[keep].tobytes()
+    return single.strip(b" ")
 
-    The buffer of a post has two parts. The first is the step-1 form with markers as
-    spaces, spaces single and `i` as `l`, where the term literals (`_literals`) are sought;
-    the second is the step-1 form itself, where the triggers are sought: a run of three,
-    four one-letter words, a leetspeak symbol inside a word or a currency sign opening
-    one, what only the full fold undoes. A hit of either means the post may hold a term;
-    the literals then name the candidates in the fully folded text.
+
+def _text_of(separators_before: Sequence[int], end: int) -> int:
+    """The index of the text in which a hit that ends at `end` (exclusive) of a buffer of
+    texts lies: the number of separators before its last byte (`separators_before` holds
+    the position after each separator)."""
+    return bisect_left(separators_before, end)
+
+
+class _KeywordDatabase:
+    """Two hyperscan databases for all folded terms: their literals and the triggers.
+
+    The literals (`_literals`) are sought in the step-1 form with markers as spaces,
+    spaces single and `i` as `l` (`_literal_form`); the triggers in the step-1 form itself:
+    a run of three, four one-letter words, a leetspeak symbol inside a word or a currency
+    sign opening one, what only the full fold undoes. A hit of either means the text may
+    hold a term; the literals then name the candidates in the fully folded text. The texts
+    of many posts are scanned at once, apart by NULs (which `fast_words` leaves in no text).
     """
 
     def __init__(self, folded: Sequence[str]) -> None:
@@ -218,104 +244,65 @@ class _KeywordDatabase:
         alphabet = sorted({ch for t in folded for ch in t if ch != " "})
         triggers = [*_TRIGGERS, *(re.escape(ch * 3) for ch in alphabet)]
         self._terms = list(literals.values())
-        self._first_trigger = len(literals)
-        self._first_run = len(literals) + len(_TRIGGERS)
-        # where the current scan's buffer parts meet, and its events (hyperscan's scratch
-        # space makes a database single-threaded anyway)
-        self._scan_state: tuple[int, list[tuple[int, int]]] = (0, [])
-        self._db = _compile(
-            [*(re.escape(x) for x in literals), *triggers],
-            [0] * len(literals) + [hyperscan.HS_FLAG_UTF8] * len(triggers),
-        )
+        self._first_run = len(_TRIGGERS)
+        self._literals = _compile([re.escape(x) for x in literals], 0)
+        self._triggers = _compile(triggers, hyperscan.HS_FLAG_UTF8)
 
-    def suspects(self, texts: Sequence[str]) -> dict[int, bool]:
-        """The texts that may hold a term, by index, each with whether only runs of three
-        or more can put it there (no literal hit, no other trigger): `runs_only` then
-        decides cheaply. Never misses a text that holds a term (property-tested)."""
-        if len(texts) == 1:  # the common case, kept short
-            words = fast_words(texts[0])
-            literal_part = b" ".join(words.translate(_PREFILTER).split())
-            buffer = b"".join((b" ", literal_part, b" \n", words))
-        else:
-            parts = [fast_words(t) for t in texts]
-            literal_part = b" \x00 ".join(b" ".join(w.translate(_PREFILTER).split()) for w in parts)
-            buffer = b"".join((b" ", literal_part, b" \n", b"\n".join(parts)))
-        split = len(literal_part) + 2
-        events: list[tuple[int, int]] = []
-        self._scan_state = (split, events)
-        self._db.scan(buffer, match_event_handler=self._collect)
-        if not events:
-            return {}
-        found: dict[int, bool] = {}
-        for pattern, end in events:
-            if len(texts) == 1:
-                index = 0
-            elif end <= split:
-                index = buffer.count(b"\x00", 0, end)
-            else:
-                index = buffer.count(b"\n", split + 1, end)
-            found[index] = found.get(index, True) and pattern >= self._first_run
-        return found
+    def suspects(self, texts: Sequence[str]) -> set[int]:
+        """The texts that may hold a term, by index; never misses one that does
+        (property-tested). A text whose only trigger is runs of three is named only if
+        it holds a literal once they are folded (informal stretching, "sooo", is common
+        and seldom part of a term)."""
+        words = fast_words_many(texts)
+        named = self._literal_texts(words)
+        triggers: dict[int, bool] = {}  # where a trigger ends: whether all there are runs
 
-    def suspects_many(self, texts: Sequence[str]) -> set[int]:
-        """The texts that may hold a term, by index: those `suspects` names and `runs_only`
-        does not clear, found by one scan over all the texts (per scan and per text costs
-        are most of what a text without a term costs)."""
-        words = fast_words_many(texts)  # the NULs in it are the separators
-        literal_part = b" ".join(words.translate(_PREFILTER).split())
-        split = len(literal_part) + 2
-        events: list[tuple[int, int]] = []
-        self._scan_state = (split, events)
-        buffer = b"".join((b" ", literal_part, b" \n", words.replace(b"\x00", b"\n")))
-        self._db.scan(buffer, match_event_handler=self._collect)
-        if not events:
+        def collect(pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
+            triggers[end] = triggers.get(end, True) and pattern >= self._first_run
+
+        self._triggers.scan(words.replace(b"\x00", b"\n"), match_event_handler=collect)
+        if not triggers:
+            return named
+        separators = [m.end() for m in _SEPARATOR.finditer(words)]
+        stretched: dict[int, bool] = {}
+        for end, runs in triggers.items():
+            index = _text_of(separators, end)
+            stretched[index] = stretched.get(index, True) and runs
+        named.update(i for i, runs in stretched.items() if not runs)
+        candidates = [i for i, runs in stretched.items() if runs and i not in named]
+        if candidates:
+            folded_runs = b" \x00 ".join(
+                _RUNS.sub(first, fast_words(texts[i]).decode("utf-8", "surrogatepass")).encode(
+                    "utf-8", "surrogatepass"
+                )
+                for i in candidates
+            )
+            named.update(candidates[k] for k in self._literal_texts(folded_runs))
+        return named
+
+    def _literal_texts(self, words: bytes) -> set[int]:
+        """Indexes of the texts (step-1 forms apart by NULs) that hold a literal."""
+        form = _literal_form(words)
+        ends: list[int] = []
+
+        def collect(_pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
+            ends.append(end - 1)  # the buffer starts with a space that `form` has not
+
+        self._literals.scan(b" " + form + b" ", match_event_handler=collect)
+        if not ends:
             return set()
-        # an event's last character is at end - 1; its text is the number of separators
-        # before it
-        literal_ends = [m.end() for m in _SEPARATOR.finditer(literal_part)]
-        trigger_ends = [m.end() + split for m in _SEPARATOR.finditer(words)]
-        found: dict[int, bool] = {}
-        for pattern, end in events:
-            index = bisect_left(literal_ends if end <= split else trigger_ends, end - 1)
-            found[index] = found.get(index, True) and pattern >= self._first_run
-        return {i for i, runs in found.items() if not runs or self.runs_only(texts[i])}
-
-    def _collect(self, pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
-        """Keep literal hits in the first part of the buffer, triggers in the second."""
-        split, events = self._scan_state
-        if (pattern < self._first_trigger) == (end <= split):
-            events.append((pattern, end))
-
-    def runs_only(self, text: str) -> bool:
-        """Whether a text whose only trigger is runs holds a literal once runs of three or
-        more are folded to one character (all that the full fold would change)."""
-        words = fast_words(text).decode("utf-8", "surrogatepass")
-        collapsed = _RUNS.sub(first, words).encode("utf-8", "surrogatepass")
-        buffer = b" " + b" ".join(collapsed.translate(_PREFILTER).split()) + b" "
-        hit: list[int] = []
-
-        def collect(pattern: int, _from: int, _end: int, _flags: int, _ctx: object) -> bool:
-            if pattern < self._first_trigger:
-                hit.append(pattern)
-                return True  # stops the scan: one hit is enough
-            return False
-
-        try:  # noqa: SIM105 - contextlib.suppress costs a fifth of a typical scan
-            self._db.scan(buffer, match_event_handler=collect)
-        except hyperscan.ScanTerminated:
-            pass
-        return bool(hit)
+        separators = [m.end() for m in _SEPARATOR.finditer(form)]
+        return {_text_of(separators, end) for end in ends}
 
     def candidates(self, folded: str) -> list[int]:
         """Numbers of the terms one of whose literals is in the folded text."""
         found: set[int] = set()
 
         def collect(pattern: int, _from: int, _end: int, _flags: int, _ctx: object) -> None:
-            if pattern < self._first_trigger:
-                found.update(self._terms[pattern])
+            found.update(self._terms[pattern])
 
         buffer = f" {folded.translate(_SKELETON)} ".encode("utf-8", "surrogatepass")
-        self._db.scan(buffer, match_event_handler=collect)
+        self._literals.scan(buffer, match_event_handler=collect)
         return sorted(found)
 
 
@@ -339,13 +326,10 @@ class TextMatcher:
     def keywords(self, texts: Sequence[str]) -> list[Hit]:
         """Every whole-word occurrence of a term in the texts, in order of text and span."""
         keywords = self._keywords
-        suspects = keywords.suspects(texts) if keywords is not None else None
-        if not suspects or keywords is None:
+        if keywords is None:
             return []
         hits: list[Hit] = []
-        for index, runs_only in sorted(suspects.items()):
-            if runs_only and not keywords.runs_only(texts[index]):
-                continue  # informal stretching ("sooo"), nothing of a term
+        for index in sorted(keywords.suspects(texts)):
             folded = fold(texts[index])
             for term in keywords.candidates(folded.text):
                 hits.extend(self._confirm(index, folded, term))
@@ -355,7 +339,7 @@ class TextMatcher:
     def keyword_suspects(self, texts: Sequence[str]) -> set[int]:
         """Indexes of the texts in which `keywords` may find a term: every one it finds a
         term in, and few others."""
-        return self._keywords.suspects_many(texts) if self._keywords is not None else set()
+        return self._keywords.suspects(texts) if self._keywords is not None else set()
 
     def _confirm(self, index: int, folded: Folded, number: int) -> list[Hit]:
         term = self._folded[number]
