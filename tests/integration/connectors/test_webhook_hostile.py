@@ -325,7 +325,7 @@ def check_batch(server: Hook, lines: list[Line], content_type: str) -> None:
 
 
 def test_batches_mixing_good_and_hostile_records(hook: Hook) -> None:
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.lists(st.one_of(good, bad), min_size=1, max_size=12))
     def batch(lines: list[Line]) -> None:
         check_batch(hook, lines, NDJSON)
@@ -336,7 +336,7 @@ def test_batches_mixing_good_and_hostile_records(hook: Hook) -> None:
 
 
 def test_single_hostile_documents(hook: Hook) -> None:
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.one_of(good, bad))
     def document(line: Line) -> None:
         check_batch(hook, [line], "application/json")
