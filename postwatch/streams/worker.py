@@ -26,7 +26,7 @@ from postwatch.rules import Engine
 from postwatch.rules.matchers.pdq import warm_up
 from postwatch.rules.mirror import MirrorConfig, Tracker
 from postwatch.settings import Settings
-from postwatch.streams.agents.match import Acks, MatchStage, Send
+from postwatch.streams.agents.match import Acks, MatchStage, Send, settle_heap
 from postwatch.streams.live import LiveFeed
 from postwatch.streams.metrics import Metrics
 from postwatch.streams.topics import (
@@ -55,6 +55,7 @@ _SWEEP_MAX_S = 10.0
 def run_worker(settings: Settings, engine: Engine) -> None:
     """Run one worker until SIGINT or SIGTERM, then leave the group and return."""
     warm_up()
+    settle_heap()
     metrics = Metrics()
     if settings.metrics_port:
         metrics.serve(settings.metrics_host, settings.metrics_port)
