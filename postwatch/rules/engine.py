@@ -133,7 +133,7 @@ class Engine:
         self._text_fields = [f for f in FIELDS if f in used]  # evidence in field order
         # what evaluate_many can prefilter for many posts at once
         self._batchable = self._text_fields in ([], ["text"]) and not (
-            self._patterns or self._domains or self._banks
+            self._patterns or self._domains
         )
         self._matcher = TextMatcher(
             dict.fromkeys(t for _, t in self._terms), dict.fromkeys(p for _, p in self._patterns)
@@ -160,15 +160,18 @@ class Engine:
 
     def evaluate_many(self, posts: Sequence[Post]) -> list[list[Match]]:
         """`[self.evaluate(post) for post in posts]`, in less time when the packs look at no
-        more than keywords in the text and author ids: one scan over the texts of all the
-        posts names the few that may hold a term, and only those and the posts of listed
-        authors are evaluated."""
+        more than keywords in the text, author ids and media hashes: one scan over the texts
+        of all the posts names the few that may hold a term, and only those, the posts of
+        listed authors and (with hash banks) the posts with media are evaluated."""
         if not self._batchable:
             return [self.evaluate(post) for post in posts]
         suspects = self._matcher.keyword_suspects([post.text for post in posts])
         accounts = self._accounts
+        banks = bool(self._banks)
         return [
-            self.evaluate(post) if i in suspects or post.author.id in accounts else []
+            self.evaluate(post)
+            if i in suspects or post.author.id in accounts or (banks and post.media)
+            else []
             for i, post in enumerate(posts)
         ]
 

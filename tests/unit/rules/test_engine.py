@@ -191,6 +191,28 @@ rules:
     title: account
     match: {accounts: ["mastodon:x.social:42"]}
 """
+KEYWORDS_AND_BANKS = """
+pack: kb
+version: 1
+banks:
+  known:
+    md5: ["d35c785545392755e7e4164457657269"]
+rules:
+  - id: kw
+    title: names
+    match: {keywords: ["example front", "sample brigade"]}
+  - id: hash
+    title: hash
+    match: {hashes: {bank: known}}
+  - id: both
+    title: names and hash
+    match: {all: [{keywords: ["sample brigade"]}, {hashes: {bank: known}}]}
+"""
+MEDIA = [
+    [],
+    [{"md5": "d35c785545392755e7e4164457657269"}],
+    [{"md5": "0" * 32}],
+]
 MANY_TEXTS = [
     "We stand with the EXAMPLE Front!",
     "an example frontier",
@@ -205,13 +227,17 @@ MANY_TEXTS = [
 ]
 
 
-@pytest.mark.parametrize("pack", [PACK, KEYWORDS_AND_ACCOUNTS], ids=["all kinds", "keywords"])
+@pytest.mark.parametrize(
+    "pack",
+    [PACK, KEYWORDS_AND_ACCOUNTS, KEYWORDS_AND_BANKS],
+    ids=["all kinds", "keywords", "keywords and banks"],
+)
 def test_evaluating_many_posts_gives_what_each_gives_alone(
     engine_for: Callable[[str], Engine], pack: str
 ) -> None:
     engine = engine_for(pack)
     posts = [
-        make_post(id=f"test:{i}", text=text, author={"id": author})
+        make_post(id=f"test:{i}", text=text, author={"id": author}, media=MEDIA[i % 3])
         for i, (text, author) in enumerate(
             (text, author)
             for text in MANY_TEXTS
