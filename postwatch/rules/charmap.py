@@ -136,12 +136,18 @@ def _strip(text: str) -> str:
 
 def _named_letter(ch: str) -> str | None:
     """The Latin letter that a symbol or small capital without a decomposition is drawn
-    as (🅴, 🆇, ᴇ, ꜰ), read from its Unicode name."""
+    as (🅴, 🆇, ᴇ, ꜰ; a regional indicator 🇪 as a word of its own), read from its
+    Unicode name."""
     name = unicodedata.name(ch, "")
     words = name.split()
+    if words[:3] == ["REGIONAL", "INDICATOR", "SYMBOL"]:
+        # they spell words (🇪🇽🇦🇲🇵🇱🇪) as well as flags (🇵🇰): each is a one-letter word,
+        # which `normalize` joins where four or more stand in a row, so that a flag written
+        # against a word ("front🇺🇸") stays apart from it
+        return f" {words[-1].lower()} "
     if "LATIN" in words and "LETTER" in words and len(words[-1]) == 1:
         return words[-1].lower()
-    return None  # regional indicators (flags) among them: not LATIN
+    return None
 
 
 def _clean_char(ch: str, confusables: dict[str, str]) -> str:

@@ -37,7 +37,6 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Any
 
 import hyperscan
@@ -111,10 +110,10 @@ def _span_regex(pattern: str) -> Any:  # re2 has no type information
     return re2.compile(pattern, options)
 
 
-def _compile(patterns: Sequence[str], flags: int | Sequence[int]) -> hyperscan.Database:
+def _compile(patterns: Sequence[str | bytes], flags: int | Sequence[int]) -> hyperscan.Database:
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(
-        expressions=[p.encode("utf-8") for p in patterns],
+        expressions=[p if isinstance(p, bytes) else p.encode("utf-8") for p in patterns],
         ids=list(range(len(patterns))),
         elements=len(patterns),
         flags=[flags] * len(patterns) if isinstance(flags, int) else list(flags),
@@ -124,7 +123,12 @@ def _compile(patterns: Sequence[str], flags: int | Sequence[int]) -> hyperscan.D
 
 @dataclass(frozen=True, slots=True)
 class _Runs:
-    """A folded word sequence as runs: (character, length, forms before leetspeak)."""
+    """A folded word sequence as runs: (character, length, forms before leetspeak).
+
+    A text's runs stand for a term's when they agree run by run, except that a run of
+    three or more stands for a run of any length, and in a term of `_DOUBLED_FROM` letters
+    or more one letter may be written twice (`exxample`): shorter words differ by one
+    doubled letter too often (`god` and `good`, `con` and `coon`)."""
 
     runs: tuple[tuple[str, int, frozenset[str]], ...]
 
@@ -146,11 +150,14 @@ class _Runs:
         """Whether these runs of a text may stand for the term's runs (see the module doc)."""
         if len(self.runs) != len(term.runs):
             return False
+        doubled = 0
         for (ch, length, raws), (term_ch, term_length, term_raws) in zip(
             self.runs, term.runs, strict=True
         ):
             if length != term_length and length < 3:
-                return False
+                if (length, term_length) != (2, 1):
+                    return False
+                doubled += 1
             if ch != term_ch and not (term_ch == "i" and ch == "l" and raws <= AMBIGUOUS_L):
                 return False
             if ch == term_ch == "l" and "i" in term_raws and not raws <= AMBIGUOUS_L:
@@ -158,13 +165,18 @@ class _Runs:
             digits = {r for r in term_raws if r.isdigit()}
             if digits and not digits <= raws <= term_raws:
                 return False  # a term's digits are matched by those digits, not by letters
-        return True
+        return not doubled or (doubled == 1 and term.letters >= _DOUBLED_FROM)
+
+    @property
+    def letters(self) -> int:
+        return sum(length for _, length, _ in self.runs)
 
 
 def _term_regex(folded: str) -> re.Pattern[str]:
     """Where a folded term stands in a folded text, as whole words: its words apart or run
-    together, a double letter also once (a run of three or more folds to one), `i` also as
-    `l`. The hits are then checked against the text's runs and forms (`_Runs`)."""
+    together, a double letter also once (a run of three or more folds to one) and a single
+    one also twice, `i` also as `l`. The hits are then checked against the text's runs and
+    forms (`_Runs`)."""
     parts: list[str] = []
     previous = ""
     for ch in folded:
@@ -172,50 +184,51 @@ def _term_regex(folded: str) -> re.Pattern[str]:
             parts.append(" ?")
         else:
             atom = "[il]" if ch == "i" else re.escape(ch)
-            parts.append(f"(?:{atom})?" if ch == previous else atom)
+            parts.append(f"(?:{atom})?" if ch == previous else f"{atom}(?:{atom})?")
         previous = ch
     return re.compile(f"(?<![^ ]){''.join(parts)}(?![^ ])")
 
 
 _SKELETON = str.maketrans({"i": "l"})
 _PREFILTER = bytes.maketrans(b"i" + _MARKS.encode(), b"l" + b" " * len(_MARKS))
-_DOUBLE = re.compile(r"([^ ])\1")
 _SEPARATOR = re.compile(b"\x00")
-_SPACE = ord(" ")
-_ARRAY_FROM = 4096  # bytes from which an array pass makes spaces single faster
-_MAX_DOUBLES = 4  # a term's variants number 2 ** doubles; more doubles than this: all single
+_BYTE_RUNS = re.compile(rb"(.)\1+", re.DOTALL)
+_ARRAY_FROM = 4096  # bytes from which an array pass makes runs single faster
+_DOUBLED_FROM = 6
 
 
-def _literals(term: str) -> list[str]:
-    """The forms in which a folded term can stand in a folded text, for literal search:
-    with `i` as `l` (either may stand for the other until a hit is confirmed), its words
-    apart or run together, and each double letter also single (a run of three or more in
-    the text folds to one letter)."""
-    doubles = [m.start() for m in _DOUBLE.finditer(term)]
-    if len(doubles) > _MAX_DOUBLES:
-        choices = [(), tuple(doubles)]
-    else:
-        choices = [c for n in range(len(doubles) + 1) for c in combinations(doubles, n)]
-    forms = []
-    for single in choices:
-        form = "".join(ch for i, ch in enumerate(term) if i not in single)
-        forms += [form, form.replace(" ", "")]
-    return [f" {form.translate(_SKELETON)} " for form in dict.fromkeys(forms)]
+def _single_runs(form: bytes) -> bytes:
+    """Every run of one byte made one byte, no space at either end. Terms and texts are
+    both searched in this form: a run of three or more stands for any run in a term, and a
+    doubled letter may stand for a single one (`_Runs`), so a literal search that tells
+    runs apart could not find them."""
+    if len(form) < _ARRAY_FROM:
+        return _BYTE_RUNS.sub(rb"\1", form).strip(b" ")
+    # the texts of many posts: one array pass rather than a substitution per run
+    codes = np.frombuffer(form, dtype=np.uint8)
+    keep = np.ones(len(codes), dtype=bool)
+    keep[1:] = codes[1:] != codes[:-1]
+    single: bytes = codes[keep].tobytes()
+    return single.strip(b" ")
+
+
+def _literals(term: str) -> list[bytes]:
+    """The forms in which a folded term can stand in a folded text, for literal search in
+    `_literal_form`: with `i` as `l` (either may stand for the other until a hit is
+    confirmed), its words apart or run together, runs single."""
+    form = term.translate(_SKELETON)
+    return list(
+        dict.fromkeys(
+            b" " + _single_runs(f.encode("utf-8", "surrogatepass")) + b" "
+            for f in (form, form.replace(" ", ""))
+        )
+    )
 
 
 def _literal_form(words: bytes) -> bytes:
     """Where the term literals are sought: step-1 form with markers as spaces, `i` as
-    `l`, spaces single and none at either end (the words of a literal are one space
-    apart)."""
-    form = words.translate(_PREFILTER)
-    if len(form) < _ARRAY_FROM:
-        return b" ".join(form.split())
-    # the texts of many posts: an array pass, where split and join make an object a word
-    codes = np.frombuffer(form, dtype=np.uint8)
-    keep = codes != _SPACE
-    keep[1:] |= codes[:-1] != _SPACE  # a space after a non-space stays
-    single: bytes = codes[keep].tobytes()
-    return single.strip(b" ")
+    `l`, runs single (of spaces too: the words of a literal are one space apart)."""
+    return _single_runs(words.translate(_PREFILTER))
 
 
 def _text_of(separators_before: Sequence[int], end: int) -> int:
@@ -228,20 +241,22 @@ def _text_of(separators_before: Sequence[int], end: int) -> int:
 class _KeywordDatabase:
     """Two hyperscan databases for all folded terms: their literals and the triggers.
 
-    The literals (`_literals`) are sought in the step-1 form with markers as spaces,
-    spaces single and `i` as `l` (`_literal_form`); the triggers in the step-1 form itself:
-    a run of three, four one-letter words, a leetspeak symbol inside a word or a currency
-    sign opening one, what only the full fold undoes. A hit of either means the text may
-    hold a term; the literals then name the candidates in the fully folded text. The texts
-    of many posts are scanned at once, apart by NULs (which `fast_words` leaves in no text).
+    The literals (`_literals`) are sought in the step-1 form with markers as spaces, `i`
+    as `l` and runs of a byte single (`_literal_form`); the triggers in the step-1 form
+    itself: a run of three of a letter outside ASCII, four one-letter words, a leetspeak
+    symbol inside a word or a currency sign opening one, what only the full fold undoes. A
+    hit of either means the text may hold a term; the literals then name the candidates in
+    the fully folded text. The texts of many posts are scanned at once, apart by NULs
+    (which `fast_words` leaves in no text).
     """
 
     def __init__(self, folded: Sequence[str]) -> None:
-        literals: dict[str, list[int]] = {}
+        literals: dict[bytes, list[int]] = {}
         for number, term in enumerate(folded):
             for literal in _literals(term):
                 literals.setdefault(literal, []).append(number)
-        alphabet = sorted({ch for t in folded for ch in t if ch != " "})
+        # the literal form makes runs of one byte single, not runs of a character of more
+        alphabet = sorted({ch for t in folded for ch in t if not ch.isascii()})
         triggers = [*_TRIGGERS, *(re.escape(ch * 3) for ch in alphabet)]
         self._terms = list(literals.values())
         self._first_run = len(_TRIGGERS)
@@ -251,8 +266,8 @@ class _KeywordDatabase:
     def suspects(self, texts: Sequence[str]) -> set[int]:
         """The texts that may hold a term, by index; never misses one that does
         (property-tested). A text whose only trigger is runs of three is named only if
-        it holds a literal once they are folded (informal stretching, "sooo", is common
-        and seldom part of a term)."""
+        it holds a literal once they are folded (stretching is common and seldom part of
+        a term)."""
         words = fast_words_many(texts)
         named = self._literal_texts(words)
         triggers: dict[int, bool] = {}  # where a trigger ends: whether all there are runs
@@ -301,8 +316,8 @@ class _KeywordDatabase:
         def collect(pattern: int, _from: int, _end: int, _flags: int, _ctx: object) -> None:
             found.update(self._terms[pattern])
 
-        buffer = f" {folded.translate(_SKELETON)} ".encode("utf-8", "surrogatepass")
-        self._literals.scan(buffer, match_event_handler=collect)
+        form = _single_runs(folded.translate(_SKELETON).encode("utf-8", "surrogatepass"))
+        self._literals.scan(b" " + form + b" ", match_event_handler=collect)
         return sorted(found)
 
 

@@ -74,6 +74,10 @@ POSITIVE = [
     ("urdu repeated", "مثاااالی محاذ", URDU),
     ("urdu bidi", "\u200fمثالی\u200f محاذ", URDU),
     ("urdu noon ghunna", "نمونہ دستوں", "نمونہ دستون"),
+    ("regional indicator letters", "🇪🇽🇦🇲🇵🇱🇪 🇫🇷🇴🇳🇹", LATIN),
+    ("flag against a word", "example front🇺🇸", LATIN),
+    ("doubled letter", "exxample front", LATIN),
+    ("doubled letter run together", "samplebrigadde", "sample brigade"),
 ]
 
 # (folding class, text that must not match any term)
@@ -93,6 +97,11 @@ NEGATIVE = [
     ("arabic other word", "الجبهة الشعبية"),
     ("urdu longer word", "مثالیں محاذوں"),
     ("urdu other word", "مثالی دوست"),
+    ("regional indicators, longer word", "🇪🇽🇦🇲🇵🇱🇪 🇫🇷🇴🇳🇹🇮🇪🇷"),
+    ("doubled letter, longer word", "exxample frontier"),
+    ("doubled letter, prefix", "counterexxample front"),
+    ("doubled letter, plural", "exxamplefronts"),
+    ("two doubled letters", "exxampple front"),
 ]
 
 
@@ -110,6 +119,14 @@ def test_evasion_is_caught_and_spans_cover_it(kind: str, text: str, term: str) -
 @pytest.mark.parametrize(("kind", "text"), NEGATIVE, ids=[n[0] for n in NEGATIVE])
 def test_near_misses_do_not_match(kind: str, text: str) -> None:
     assert found(text) == [], kind
+
+
+def test_a_doubled_letter_stands_for_one_in_long_terms_only() -> None:
+    matcher = TextMatcher(["god", "sample", "example front"])
+    assert [h.key for h in matcher.keywords(["good", "ssample", "exxample front"])] == [
+        "sample",
+        "example front",
+    ]
 
 
 def test_span_points_into_the_original_text() -> None:
