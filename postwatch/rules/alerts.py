@@ -16,6 +16,7 @@ from typing import Any
 from postwatch.rules.model import Match, Post, Status
 
 __all__ = [
+    "EVIDENCE_MAX",
     "EXCERPT_MAX",
     "SUPPRESSED_IDS_MAX",
     "alert_id",
@@ -65,6 +66,12 @@ def content_fingerprint(post: Post) -> str:
     return hashlib.sha256("\x1f".join([text, *media]).encode("utf-8")).hexdigest()[:32]
 
 
+EVIDENCE_MAX = 100
+"""Pieces of evidence an alert lists at most (the first ones); `evidence_total` then counts
+them all. A long post can hold a term tens of thousands of times, and an alert must stay
+well within one Kafka record."""
+
+
 def build_alert(match: Match, detected_at: datetime | None = None) -> dict[str, Any]:
     """The Alert v1 document for one match."""
     rule, post = match.rule, match.post
@@ -91,8 +98,9 @@ def build_alert(match: Match, detected_at: datetime | None = None) -> dict[str, 
             "author": {"id": post.author.id, "handle": post.author.handle},
             "excerpt": excerpt(post.text, first_span),
         },
-        "evidence": [e.to_json() for e in match.evidence],
+        "evidence": [e.to_json() for e in match.evidence[:EVIDENCE_MAX]],
         "shadow": rule.status is Status.SHADOW,
+        **({"evidence_total": len(match.evidence)} if len(match.evidence) > EVIDENCE_MAX else {}),
     }
 
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import orjson
 import structlog
+from aiokafka.errors import MessageSizeTooLargeError
 
 from postwatch.alerts.ocsf import detection_finding
 from postwatch.rules import Engine, InvalidPost, Match, Post, build_alert, parse_post
@@ -27,14 +28,21 @@ from postwatch.rules.mirror import Learned, Tracker
 from postwatch.streams.agents.suppress import Suppressor, WindowStore
 from postwatch.streams.metrics import Metrics
 
-__all__ = ["Acks", "DeadLetter", "MatchStage", "Record", "Send", "settle_heap"]
+__all__ = ["VALUE_MAX", "Acks", "DeadLetter", "MatchStage", "Record", "Send", "settle_heap"]
 
 log = structlog.get_logger(__name__)
 
 
+VALUE_MAX = 256 * 1024
+"""Bytes of the original record a dead letter carries at most (base64 makes them a third
+more); `value_bytes` gives the whole size, and the record stays at its topic, partition
+and offset. A dead letter must fit in one Kafka record, as the record it is about did."""
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """A record that could not be processed, with why, and its original bytes."""
+    """A record that could not be processed, with why, and its original bytes (the first
+    `VALUE_MAX` of them)."""
 
     reason: str
     error: str
@@ -51,7 +59,11 @@ class DeadLetter:
                 "topic": self.topic,
                 "partition": self.partition,
                 "offset": self.offset,
-                "value_b64": base64.b64encode(self.value).decode("ascii") if self.value else None,
+                "value_b64": (
+                    base64.b64encode(self.value[:VALUE_MAX]).decode("ascii") if self.value else None
+                ),
+                "value_bytes": len(self.value) if self.value else 0,
+                "value_truncated": bool(self.value and len(self.value) > VALUE_MAX),
             }
         )
 
@@ -159,8 +171,12 @@ class MatchStage:
                     if self.tracker is not None
                     else ([], [])
                 )
-                if matched or extra or learned:
+                if not (matched or extra or learned):
+                    continue
+                try:
                     sent += await self._send(post, partition, matched, extra, learned)
+                except MessageSizeTooLargeError as exc:  # refused before it was sent
+                    await self._deadletter(record, "alert_too_large", str(exc))
             await self.acks.wait()
             self.metrics.posts.inc(len(posts))
             self._count_windows()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Awaitable
 from typing import Any
 
@@ -13,7 +14,9 @@ from aiokafka.errors import KafkaTimeoutError
 from prometheus_client import generate_latest
 
 from postwatch.rules import Engine, Match, Post
-from postwatch.streams.agents.match import MatchStage
+from postwatch.rules.alerts import EVIDENCE_MAX
+from postwatch.schemas import validator
+from postwatch.streams.agents.match import VALUE_MAX, MatchStage
 from postwatch.streams.metrics import Metrics
 from tests.unit.alerts.helpers import Record, Sink, Windows
 
@@ -155,3 +158,20 @@ def test_a_post_the_engine_fails_on_is_dead_lettered_and_the_batch_goes_on(
     [letter] = letters.values
     assert (letter["reason"], letter["offset"]) == ("evaluation_failed", 1)
     assert "defect" in letter["error"]
+
+
+def test_dead_letters_and_alerts_stay_within_one_kafka_record(engine: Engine) -> None:
+    built, alerts, _, letters = stage(engine)
+    huge = b"{" + b"x" * (2 * VALUE_MAX)
+    many = orjson.dumps({**POST, "text": "the Example Front " * 150})
+    asyncio.run(
+        built.process([Record(None, huge, "posts", 0, 0), Record(None, many, "posts", 0, 1)])
+    )
+    [letter] = letters.values
+    assert base64.b64decode(letter["value_b64"]) == huge[:VALUE_MAX]
+    assert (letter["value_bytes"], letter["value_truncated"]) == (len(huge), True)
+    [alert] = [a for a in alerts.values if a["rule"]["id"] == "ops-names"]
+    assert len(alert["evidence"]) == EVIDENCE_MAX
+    assert alert["evidence_total"] == 150
+    assert alert["evidence"][0]["span"] == [4, 17]  # the first ones are kept
+    validator("alert")(alert)
