@@ -11,6 +11,7 @@ from pathlib import Path
 
 import orjson
 
+from postwatch.rules import alert_id
 from postwatch.settings import Settings
 from tests.conftest import ROOT, produce, read_topic
 from tests.factories import as_records, make_posts
@@ -59,3 +60,36 @@ def test_worker_alerts_exactly_the_matching_posts_and_dead_letters_bad_records(
         assert letter["topic"] == settings.topic("posts")
         assert letter["error"]
         assert isinstance(letter["offset"], int)
+
+
+def test_records_too_big_to_pass_on_whole_do_not_hold_up_their_partition(
+    settings: Settings, start_worker: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    posts, expected = make_posts(40, seed=2)
+    long_post = {**posts[0], "id": "test:long", "text": "the example front " * 50_000}
+    huge = b"{" + b"x" * 1_000_000  # as big as the broker takes; base64 would not fit
+    records = [(b"k", huge), (b"k", orjson.dumps(long_post)), *as_records(posts)]
+    worker = start_worker(PACK)
+    asyncio.run(produce(settings, settings.topic("posts"), records))
+
+    alerts = asyncio.run(
+        read_topic(settings, settings.topic("alerts"), count=len(expected) + 1, wait=90)
+    )
+    assert worker.poll() is None, "the worker stopped"
+    assert {(r.key or b"").decode() for r in alerts} == expected | {
+        alert_id("it-names", 1, "test:long")
+    }
+    [long_alert] = [
+        alert
+        for alert in (json.loads(r.value or b"") for r in alerts)
+        if alert["post"]["id"] == "test:long"
+    ]
+    assert (len(long_alert["evidence"]), long_alert["evidence_total"]) == (100, 50_000)
+
+    [letter] = asyncio.run(read_topic(settings, settings.topic("deadletter"), count=1, wait=30))
+    found = json.loads(letter.value or b"")
+    assert (found["reason"], found["value_bytes"], found["value_truncated"]) == (
+        "not_json",
+        len(huge),
+        True,
+    )
