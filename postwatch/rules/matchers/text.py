@@ -37,6 +37,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Any
 
 import hyperscan
@@ -321,6 +322,25 @@ class _KeywordDatabase:
         return sorted(found)
 
 
+_DIGRAPHS = {"f": "ph", "w": "vv"}
+_MAX_DIGRAPHS = 3  # a term has 2 ** places spellings; with more places: none or all
+
+
+def _spellings(term: str) -> list[str]:
+    """The term and its spellings with letters written as two that folding leaves apart
+    (`ph` for `f`, `vv` for `w`), each place alone and together: they are sought as
+    terms of their own, with hits named after the term."""
+    places = [i for i, ch in enumerate(term) if ch.lower() in _DIGRAPHS]
+    if len(places) > _MAX_DIGRAPHS:
+        choices: list[tuple[int, ...]] = [tuple(places)]
+    else:
+        choices = [c for n in range(1, len(places) + 1) for c in combinations(places, n)]
+    return [term] + [
+        "".join(_DIGRAPHS[ch.lower()] if i in chosen else ch for i, ch in enumerate(term))
+        for chosen in choices
+    ]
+
+
 class TextMatcher:
     """Finds keyword terms and regexes in texts; compiled once, shared by all posts."""
 
@@ -328,9 +348,12 @@ class TextMatcher:
         self.regexes = tuple(dict.fromkeys(regexes))
         written: dict[str, list[tuple[str, _Runs]]] = {}
         for term in dict.fromkeys(terms):
-            folded = fold(term)
-            runs = _Runs.of(folded.detail(), 0, len(folded.text))
-            written.setdefault(folded.text, []).append((term, runs))
+            for spelling in _spellings(term):
+                folded = fold(spelling)
+                runs = _Runs.of(folded.detail(), 0, len(folded.text))
+                same = written.setdefault(folded.text, [])
+                if all(other != term for other, _ in same):  # two spellings, one fold
+                    same.append((term, runs))
         self._folded = tuple(written)
         self._written = tuple(written.values())
         self._spans: dict[str, re.Pattern[str]] = {}

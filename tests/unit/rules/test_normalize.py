@@ -129,6 +129,22 @@ def test_a_doubled_letter_stands_for_one_in_long_terms_only() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("the vvolf front", "vvolf front"),
+        ("the wolph front", "wolph front"),
+        ("THE VVOLPH FRONT", "VVOLPH FRONT"),
+        ("the volf front", None),
+        ("the vvolf frontier", None),
+        ("a vvolf frontage", None),
+    ],
+)
+def test_letters_written_as_two_are_read_as_one(text: str, hit: str | None) -> None:
+    found = [(h.key, text[slice(*h.span)]) for h in TextMatcher(["wolf front"]).keywords([text])]
+    assert found == ([("wolf front", hit)] if hit else [])
+
+
 def test_span_points_into_the_original_text() -> None:
     text = "Ｗe back the Ｅxa\u200bmple   Ｆront, always"
     ((_, matched),) = found(text)
