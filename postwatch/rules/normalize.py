@@ -6,6 +6,8 @@ maps a span of the folded form back to the span of the original text it came fro
 
 The folded form, step by step:
 
+0. letters drawn with symbols (`|\\/|`, `|-|`, `()`) become the letter, padded with
+   zero-width spaces to the same length;
 1. every character through `charmap.word_table()`: NFKC/NFKD, case folding, invisible
    characters removed, homoglyphs (Unicode confusables), diacritics, Arabic-script
    variants and digits folded; leetspeak digits to letters (`3xample`), leetspeak symbols
@@ -110,8 +112,25 @@ def _ascii_bytes_table() -> bytes:
     return bytes(ord(table[i]) for i in range(128)) + b" " * 128
 
 
+_DRAWN = {"|\\/|": "m", "|-|": "h", "()": "o"}
+_DRAWN_LETTERS = re.compile("|".join(map(re.escape, _DRAWN)))
+_ZERO_WIDTH = "\u200b"
+
+
+def _drawn_letters(text: str) -> str:
+    """Letters drawn with symbols (`|\\/|` for m, `|-|` for h, `()` for o) written as the
+    letter and zero-width spaces, which step 1 removes: the length, and so every offset
+    into the text, stays."""
+    if "|" not in text and "()" not in text:
+        return text
+    return _DRAWN_LETTERS.sub(
+        lambda m: _DRAWN[m.group()] + _ZERO_WIDTH * (len(m.group()) - 1), text
+    )
+
+
 def fast_words(text: str) -> bytes:
     """Step 1 only, UTF-8 encoded: what the matcher's prefilter scans."""
+    text = _drawn_letters(text)
     if text.isascii():
         return text.encode("ascii").translate(_ascii_bytes_table())
     return text.translate(word_table()).encode("utf-8", "surrogatepass")
@@ -145,6 +164,7 @@ def fast_words_many(texts: Sequence[str]) -> bytes:
     are the separators."""
     words: list[bytes] = [b""] * len(texts)
     others: list[int] = []
+    texts = [_drawn_letters(text) for text in texts]
     for i, text in enumerate(texts):
         if text.isascii():
             words[i] = text.encode("ascii").translate(_ascii_bytes_table())
@@ -206,7 +226,7 @@ def first(match: re.Match[str]) -> str:
 
 def fold(text: str) -> Folded:
     """Fold text for matching; the offset map is computed only when a span is asked for."""
-    words = text.translate(word_table())
+    words = _drawn_letters(text).translate(word_table())
     if not words.isascii() or not words.islower():
         # markers are the only upper-case letters left; islower() is also False for text
         # with no cased letter at all (Arabic script), where the regex below finds nothing
@@ -241,6 +261,7 @@ def _fold_detail(text: str) -> Detail:
     """Steps 1-5 again, keeping for each folded character which step-1 characters it
     stands for, and so where it came from. Each step edits few places, so the indexes are
     carried through slices rather than character by character."""
+    text = _drawn_letters(text)  # same length
     words = text.translate(word_table())
     raws = text.translate(clean_table())  # same length: one clean character per word one
     starts, ends = _step1_offsets(text)

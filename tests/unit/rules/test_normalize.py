@@ -77,6 +77,7 @@ POSITIVE = [
     ("regional indicator letters", "🇪🇽🇦🇲🇵🇱🇪 🇫🇷🇴🇳🇹", LATIN),
     ("flag against a word", "example front🇺🇸", LATIN),
     ("doubled letter", "exxample front", LATIN),
+    ("letters drawn with symbols", "exa|\\/|ple fr()nt", LATIN),
     ("doubled letter run together", "samplebrigadde", "sample brigade"),
 ]
 
@@ -102,6 +103,8 @@ NEGATIVE = [
     ("doubled letter, prefix", "counterexxample front"),
     ("doubled letter, plural", "exxamplefronts"),
     ("two doubled letters", "exxampple front"),
+    ("letters drawn with symbols, longer word", "exa|\\/|ple fr()ntier"),
+    ("brackets apart are not a letter", "exa|\\/|ple fr( )nt"),
 ]
 
 
@@ -173,7 +176,7 @@ def test_clean_form_keeps_punctuation_and_maps_back() -> None:
 # Text drawn from the characters that folding treats specially, so that the
 # property tests reach every branch: markers, separators, runs, marks, Arabic.
 ALPHABET = st.sampled_from(
-    list("abeilnost013!@$|+.-_ \u200b\u00ad\u0301ÉéÑ")
+    list("abeilnost013!@$|+.-_ \u200b\u00ad\u0301ÉéÑ()/\\")
     + list("ابتةهیکيىأإآـَُِ")
     + ["ｅ", "𝐞", "е", "ß", "ﷺ", "\U000e0041", "😀"]
 )
