@@ -54,8 +54,6 @@ _SWEEP_MAX_S = 10.0
 
 def run_worker(settings: Settings, engine: Engine) -> None:
     """Run one worker until SIGINT or SIGTERM, then leave the group and return."""
-    warm_up()
-    settle_heap()
     metrics = Metrics()
     if settings.metrics_port:
         metrics.serve(settings.metrics_host, settings.metrics_port)
@@ -79,6 +77,8 @@ class Worker:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop)
         await ensure_topics(self.settings, live=True)
+        warm_up()
+        settle_heap()
         options = self.settings.kafka_client_options()
         producer = AIOKafkaProducer(
             acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=262_144, **options
