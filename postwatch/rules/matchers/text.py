@@ -173,31 +173,21 @@ class _Runs:
         return sum(length for _, length, _ in self.runs)
 
 
-_MAX_GAPS = 6  # a term of more words is sought with its words all apart or all together
-_CHAR_RUNS = re.compile(r"(.)\1+")
-
-
-def _shapes(folded: str) -> list[str]:
-    """The skeletons (`_skeleton`) of the ways a folded term can stand in a folded text:
-    each of its words apart from the next or run together with it."""
-    words = folded.translate(_SKELETON).split(" ")
-    gaps = len(words) - 1
-    apart = range(2**gaps) if gaps <= _MAX_GAPS else (0, 2**gaps - 1)
-    shapes = (
-        words[0] + "".join((" " if mask >> k & 1 else "") + w for k, w in enumerate(words[1:]))
-        for mask in apart
-    )
-    return list(dict.fromkeys(_CHAR_RUNS.sub(r"\1", shape) for shape in shapes))
-
-
-def _skeleton(folded: str) -> tuple[str, list[int]]:
-    """A folded text with `i` as `l` and each run of a character made one, and where in
-    the folded text each character of it starts, and the folded text's length: a term's
-    shape found in it, as whole words, is where the term may stand (its runs and forms are
-    then checked, `_Runs`)."""
-    text = folded.translate(_SKELETON)
-    starts = [i for i in range(len(text)) if not i or text[i] != text[i - 1]]
-    return "".join(map(text.__getitem__, starts)), [*starts, len(text)]
+def _term_regex(folded: str) -> re.Pattern[str]:
+    """Where a folded term stands in a folded text, as whole words: its words apart or run
+    together, a double letter also once (a run of three or more folds to one) and a single
+    one also twice, `i` also as `l`. The hits are then checked against the text's runs and
+    forms (`_Runs`)."""
+    parts: list[str] = []
+    previous = ""
+    for ch in folded:
+        if ch == " ":
+            parts.append(" ?")
+        else:
+            atom = "[il]" if ch == "i" else re.escape(ch)
+            parts.append(f"(?:{atom})?" if ch == previous else f"{atom}(?:{atom})?")
+        previous = ch
+    return re.compile(f"(?<![^ ]){''.join(parts)}(?![^ ])")
 
 
 _SKELETON = str.maketrans({"i": "l"})
@@ -366,7 +356,7 @@ class TextMatcher:
                     same.append((term, runs))
         self._folded = tuple(written)
         self._written = tuple(written.values())
-        self._shapes: dict[str, list[str]] = {}
+        self._spans: dict[str, re.Pattern[str]] = {}
         self._keywords = _KeywordDatabase(self._folded) if self._folded else None
         self._regex_db = _compile(self.regexes, _REGEX_FLAGS) if self.regexes else None
         self._regex_spans = tuple(_span_regex(p) for p in self.regexes)
@@ -379,9 +369,8 @@ class TextMatcher:
         hits: list[Hit] = []
         for index in sorted(keywords.suspects(texts)):
             folded = fold(texts[index])
-            skeleton = _skeleton(folded.text)
             for term in keywords.candidates(folded.text):
-                hits.extend(self._confirm(index, folded, skeleton, term))
+                hits.extend(self._confirm(index, folded, term))
         hits.sort(key=lambda h: (h.index, h.span, h.key))
         return hits
 
@@ -390,32 +379,17 @@ class TextMatcher:
         term in, and few others."""
         return self._keywords.suspects(texts) if self._keywords is not None else set()
 
-    def _confirm(
-        self, index: int, folded: Folded, skeleton: tuple[str, list[int]], number: int
-    ) -> list[Hit]:
+    def _confirm(self, index: int, folded: Folded, number: int) -> list[Hit]:
         term = self._folded[number]
-        shapes = self._shapes.get(term)
-        if shapes is None:
-            shapes = _shapes(term)
-            self._shapes[term] = shapes
-        text, starts = skeleton
-        places: list[tuple[int, int]] = []
-        for shape in shapes:
-            at = text.find(shape)
-            while at >= 0:
-                end = at + len(shape)
-                if (not at or text[at - 1] == " ") and (end == len(text) or text[end] == " "):
-                    places.append((starts[at], starts[end]))
-                at = text.find(shape, at + 1)
+        spans = self._spans.get(term)
+        if spans is None:
+            spans = _term_regex(term)
+            self._spans[term] = spans
         detail = folded.detail()
         hits: list[Hit] = []
-        last = 0
-        for start, end in sorted(places, key=lambda place: (place[0], -place[1])):
-            if start < last:
-                continue  # a place in the text stands for a term once, the longest first
-            last = end
-            runs = _Runs.of(detail, start, end)
-            span = folded.to_original(start, end)
+        for m in spans.finditer(detail.text):
+            runs = _Runs.of(detail, m.start(), m.end())
+            span = folded.to_original(m.start(), m.end())
             hits.extend(
                 Hit(index, written, span)
                 for written, term_runs in self._written[number]
