@@ -2,11 +2,15 @@
 
 Keywords. A term matches where its folded form (see `normalize`) occurs in the folded text
 as whole words; its words may also be run together (`#ExampleFront`, `example_front`,
-`e.x.a.m.p.l.e.f.r.o.n.t`). Two refinements are checked on each hit:
+`e.x.a.m.p.l.e.f.r.o.n.t`). A text with a mark between two letters (`.-*_·`) is searched
+with the mark as a break (`pro-example`) and without it (`ex.ample`, `exa-mple`); a term is
+also sought in its spellings with `ph` for `f` and `vv` for `w`. Two refinements are checked
+on each hit:
 
 - runs: a letter repeated three or more times in the text stands for that letter written
   any number of times in the term (`exaaample`, `alllah`); otherwise runs must be equal,
-  so that `good` is not `god` and `con` is not `coon`;
+  so that `good` is not `god` and `con` is not `coon`, except for one letter written twice
+  in a term of six letters or more (`exxample`);
 - ambiguity: `1`, `!` and `|` fold to `l`, and stand for an `i` of the term only when the
   text wrote one of them there (`br1gade` is `brigade`, `brlgade` is not).
 
@@ -341,6 +345,33 @@ def _spellings(term: str) -> list[str]:
     ]
 
 
+# one of these between two letters may be punctuation put into a word ("ex.ample") as well
+# as between two words ("pro-example")
+# (the mark comes first in the pattern, so that the search skips to marks at C speed)
+_MID_WORD = re.compile(r"[.\-*_·](?<=[^\W\d_][.\-*_·])(?=[^\W\d_])")
+_ZERO_WIDTH = "\u200b"
+
+
+def _forms(texts: Sequence[str]) -> tuple[list[str], list[int]]:
+    """The forms of the texts that keywords are sought in, and the text each is a form of:
+    each text, and a text with punctuation between letters also without it (as zero-width
+    spaces, which folding removes, so that offsets into it are offsets into the text)."""
+    forms = list(texts)
+    origin = list(range(len(texts)))
+    together = "\x00".join(texts)  # one substitution for all: most of its cost is per call
+    joined = _MID_WORD.sub(_ZERO_WIDTH, together)
+    if joined == together:
+        return forms, origin
+    parts = joined.split("\x00")
+    if len(parts) != len(texts):  # a text holds a NUL itself
+        parts = [_MID_WORD.sub(_ZERO_WIDTH, text) for text in texts]
+    for i, (text, part) in enumerate(zip(texts, parts, strict=True)):
+        if part != text:
+            forms.append(part)
+            origin.append(i)
+    return forms, origin
+
+
 class TextMatcher:
     """Finds keyword terms and regexes in texts; compiled once, shared by all posts."""
 
@@ -366,18 +397,21 @@ class TextMatcher:
         keywords = self._keywords
         if keywords is None:
             return []
-        hits: list[Hit] = []
-        for index in sorted(keywords.suspects(texts)):
-            folded = fold(texts[index])
+        forms, origin = _forms(texts)
+        hits: set[Hit] = set()
+        for index in keywords.suspects(forms):
+            folded = fold(forms[index])
             for term in keywords.candidates(folded.text):
-                hits.extend(self._confirm(index, folded, term))
-        hits.sort(key=lambda h: (h.index, h.span, h.key))
-        return hits
+                hits.update(self._confirm(origin[index], folded, term))
+        return sorted(hits, key=lambda h: (h.index, h.span, h.key))
 
     def keyword_suspects(self, texts: Sequence[str]) -> set[int]:
         """Indexes of the texts in which `keywords` may find a term: every one it finds a
         term in, and few others."""
-        return self._keywords.suspects(texts) if self._keywords is not None else set()
+        if self._keywords is None:
+            return set()
+        forms, origin = _forms(texts)
+        return {origin[i] for i in self._keywords.suspects(forms)}
 
     def _confirm(self, index: int, folded: Folded, number: int) -> list[Hit]:
         term = self._folded[number]

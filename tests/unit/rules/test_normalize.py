@@ -78,6 +78,10 @@ POSITIVE = [
     ("flag against a word", "example front🇺🇸", LATIN),
     ("doubled letter", "exxample front", LATIN),
     ("letters drawn with symbols", "exa|\\/|ple fr()nt", LATIN),
+    ("mid-word dot", "ex.ample front", LATIN),
+    ("mid-word hyphen", "exa-mple front", LATIN),
+    ("mid-word asterisks", "ex*ample fr*ont", LATIN),
+    ("mid-word punctuation, compound", "pro-example front", LATIN),
     ("doubled letter run together", "samplebrigadde", "sample brigade"),
 ]
 
@@ -104,6 +108,10 @@ NEGATIVE = [
     ("doubled letter, plural", "exxamplefronts"),
     ("two doubled letters", "exxampple front"),
     ("letters drawn with symbols, longer word", "exa|\\/|ple fr()ntier"),
+    ("mid-word punctuation, longer word", "ex.ample frontier"),
+    ("mid-word punctuation, prefix", "counterex.ample front"),
+    ("mid-word punctuation, plural", "ex-amplefronts"),
+    ("two marks in a row are a break", "ex..ample front"),
     ("brackets apart are not a letter", "exa|\\/|ple fr( )nt"),
 ]
 
