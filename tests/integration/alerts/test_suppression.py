@@ -1,6 +1,7 @@
-"""Repeat suppression on the real broker: the window's state is in a faust table whose
-changelog outlives the worker, so repeats before and after a restart land in one summary;
-the worker's /metrics counts it all without post or author data in any label."""
+"""Repeat suppression on the real broker: the windows are in a changelog topic that outlives
+the worker, so repeats before and after a restart land in one summary, and a window moves
+with its partition to another worker; the worker's /metrics counts it all without post or
+author data in any label."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -94,3 +96,35 @@ def test_repeats_before_and_after_a_restart_are_counted_in_one_summary(
     assert summary["suppressed_count"] == 4
     assert summary["suppressed_post_ids"] == [f"mastodon:{n}" for n in (2, 3, 5, 6)]
     assert len(alerts) == 3
+
+
+@pytest.mark.timeout(240)
+def test_an_open_window_moves_with_its_partition_to_another_worker(
+    settings: Settings,
+    start_alert_worker: Callable[..., subprocess.Popen[bytes]],
+    tmp_path: Path,
+) -> None:
+    first_port, second_port = free_port(), free_port()
+    first = start_alert_worker(suppress_window_s=str(WINDOW_S), metrics_port=str(first_port))
+    send(settings, post(1, TEXT), post(2, TEXT))
+    suppressed = 'postwatch_alerts_suppressed_total{rule="it-names"}'
+    wait_for_metric(first_port, suppressed, 1, timeout=90)
+    second = start_alert_worker(suppress_window_s=str(WINDOW_S), metrics_port=str(second_port))
+    log = tmp_path / "worker-1.log"
+    deadline = time.monotonic() + 60
+    while "partitions.assigned" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.5)  # until the second worker is in the group
+    assert "partitions.assigned" in log.read_text()
+    assert stop_process(first) == 0  # its partitions, and the window, go to the second
+    send(settings, post(3, TEXT))
+    wait_for_metric(second_port, suppressed, 1, timeout=90)  # counted into the moved window
+
+    records = asyncio.run(
+        read_topic(settings, settings.topic("alerts"), count=2, wait=WINDOW_S + 60)
+    )
+    assert second.poll() is None
+    alerts = [json.loads(r.value or b"") for r in records]
+    assert [a["post"]["id"] for a in alerts if a["kind"] == "rule"] == ["mastodon:1"]
+    [summary] = [a for a in alerts if a["kind"] == "summary"]
+    assert summary["summary_of"] == alert_id("it-names", 2, "mastodon:1")
+    assert summary["suppressed_post_ids"] == ["mastodon:2", "mastodon:3"]
