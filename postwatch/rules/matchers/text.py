@@ -207,9 +207,12 @@ def _single_runs(form: bytes) -> bytes:
     runs apart could not find them."""
     # an array pass: a substitution of `(.)\1+` takes twice as long on one text's bytes,
     # and far longer on many texts
+    if not form:
+        return form
     codes = np.frombuffer(form, dtype=np.uint8)
-    keep = np.ones(len(codes), dtype=bool)
-    keep[1:] = codes[1:] != codes[:-1]
+    keep = np.empty(len(codes), dtype=bool)
+    keep[0] = True
+    np.not_equal(codes[1:], codes[:-1], out=keep[1:])
     single: bytes = codes[keep].tobytes()
     return single.strip(b" ")
 
