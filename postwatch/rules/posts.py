@@ -64,6 +64,10 @@ def parse_post(data: bytes) -> Post:
         return _post(_DECODER.decode(data))
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
         failure = exc
+    except UnicodeDecodeError as exc:  # msgspec's own, for invalid UTF-8 inside a string
+        raise InvalidPost("not_utf8", str(exc)) from exc
+    except RecursionError as exc:  # msgspec follows unknown fields only so deep
+        raise InvalidPost("too_deep", "nested deeper than can be decoded") from exc
     # a wrong value can be reported before the rest of the bytes are read: is it JSON?
     try:
         doc = orjson.loads(data)

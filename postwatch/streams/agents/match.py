@@ -158,6 +158,10 @@ class MatchStage:
                 except InvalidPost as exc:
                     await self._deadletter(record, exc.reason, exc.error)
                     continue
+                except Exception as exc:  # a defect in decoding: must not stop the worker
+                    log.exception("record.decode_failed", offset=record.offset)
+                    await self._deadletter(record, "decode_failed", repr(exc))
+                    continue
                 posts.append((post, record))
             sent = 0
             for (post, record), matches in zip(posts, self._evaluate(posts), strict=True):
