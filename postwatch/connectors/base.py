@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
 
 from postwatch.rules import InvalidPost, post_from_dict
 from postwatch.rules.alerts import isoformat
@@ -237,15 +238,26 @@ class PostSink:
             await self._producer.stop()
 
     async def send(self, post: dict[str, Any]) -> None:
-        """Queue one post; raises `InvalidPost` (and sends nothing) if it breaks the schema."""
+        """Queue one post; raises `InvalidPost` (and sends nothing) if it breaks the schema,
+        is nested deeper than it can be written back (`too_deep`, past 254 levels) or is
+        bigger than one Kafka record (`too_large`)."""
         try:
-            post_from_dict(post)
+            await self._send(post)
         except InvalidPost:
             self.stats.invalid += 1
             raise
-        post.setdefault("observed_at", isoformat(datetime.now(UTC)))
-        key = post["author"]["id"].encode("utf-8")
-        await self._queue(self._topic, orjson.dumps(post), key)
+
+    async def _send(self, post: dict[str, Any]) -> None:
+        try:
+            post_from_dict(post)
+            post.setdefault("observed_at", isoformat(datetime.now(UTC)))
+            value = orjson.dumps(post)
+        except (RecursionError, orjson.JSONEncodeError) as exc:  # orjson writes 254 levels
+            raise InvalidPost("too_deep", f"nested deeper than can be written: {exc}") from exc
+        try:
+            await self._queue(self._topic, value, post["author"]["id"].encode("utf-8"))
+        except MessageSizeTooLargeError as exc:  # refused before it was queued
+            raise InvalidPost("too_large", str(exc)) from exc
 
     async def send_deletion(self, post_id: str, source: str) -> None:
         """Queue a notice that the post `post_id` was deleted at the source."""

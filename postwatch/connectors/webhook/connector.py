@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 
 import orjson
 from aiohttp import web
-from aiokafka.errors import MessageSizeTooLargeError
 
 from postwatch.connectors.base import Cursor
 from postwatch.connectors.runtime import Runtime
@@ -23,7 +22,6 @@ _LINES_PER_TURN = 1000
 """Lines handled between two turns of the event loop, so that a body of a million bad lines
 keeps no other sender waiting."""
 
-_MAX_DEPTH = 254
 """Deepest nesting of arrays and objects (the post itself counting as one) that orjson writes
 back; it reads up to 1024, so a post nested deeper parses but cannot be produced."""
 
@@ -146,32 +144,12 @@ class WebhookConnector:
             if not isinstance(post, dict):
                 reject(number, "schema", "not an object")
                 continue
-            if _deeper_than(post, _MAX_DEPTH):
-                reject(number, "too_deep", f"nested deeper than {_MAX_DEPTH} levels")
-                continue
-            try:
-                invalid = await runtime.emit(post)
-            except MessageSizeTooLargeError as exc:  # refused before it was queued
-                reject(number, "too_large", str(exc))
-                continue
+            invalid = await runtime.emit(post)
             if invalid is None:
                 accepted += 1
             else:
                 errors.append({"line": number, "reason": invalid.reason, "error": invalid.error})
         return accepted, errors
-
-
-def _deeper_than(value: dict[str, Any], limit: int) -> bool:
-    """Whether `value` nests arrays and objects more than `limit` levels deep, itself
-    included (iteratively: it may be nested deeper than Python recurses)."""
-    stack: list[tuple[dict[str, Any] | list[Any], int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item
-        if depth > limit:
-            return True
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
-    return False
 
 
 def _refused(verdict: Verdict, what: str) -> web.Response:
