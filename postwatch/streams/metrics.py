@@ -31,7 +31,6 @@ class Metrics:
     latency: Histogram = field(init=False)
     suppressed: Counter = field(init=False)
     windows_open: Gauge = field(init=False)
-    batch_retries: Counter = field(init=False)
 
     def __post_init__(self) -> None:
         self.posts = Counter(
@@ -66,11 +65,6 @@ class Metrics:
         self.windows_open = Gauge(
             "postwatch_suppression_windows_open",
             "Suppression windows this worker holds open.",
-            registry=self.registry,
-        )
-        self.batch_retries = Counter(
-            "postwatch_batch_retries",
-            "Batches of posts processed again because the broker failed a send.",
             registry=self.registry,
         )
         self.packs = Counter(

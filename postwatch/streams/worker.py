@@ -4,9 +4,10 @@ The loop takes up to `BATCH_MAX` records at once from aiokafka's prefetched fetc
 evaluates them (`MatchStage.process`), and commits their offsets once everything they
 produced is acknowledged. A rebalance waits for the batch in progress to be committed
 before partitions are revoked (`_Rebalance`), and a worker reads the suppression windows of
-the partitions it is assigned before it takes their posts. If the broker fails a send, the
-batch is read again from its first offsets and processed again (same alert ids); the
-consumer and the producer reconnect by themselves.
+the partitions it is assigned before it takes their posts. The consumer and the producer
+reconnect by themselves while the broker is away; a send still not acknowledged when the
+producer gives up (`request_timeout_ms`) stops the worker, and the one that is started
+again processes the batch again (same alert ids).
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ log = structlog.get_logger(__name__)
 BATCH_MAX = 2000
 """Records evaluated between two commits, at most (fewer when fewer have arrived)."""
 _POLL_MS = 500
-_RETRY_S = 1.0
 _SWEEP_MIN_S = 0.5
 _SWEEP_MAX_S = 10.0
 
@@ -199,17 +199,17 @@ class Worker:
         consumer: AIOKafkaConsumer,
         batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
     ) -> None:
-        records = [record for part in batches.values() for record in part]
+        owned = consumer.assignment()  # a rebalance may have come since they were fetched
+        batches = {tp: part for tp, part in batches.items() if tp in owned}
         try:
-            await stage.process(records)
-        except KafkaError as exc:  # some sends failed: this batch again, from its start
-            log.warning("batch.retry", error=repr(exc), records=len(records))
-            self.metrics.batch_retries.inc()
-            for tp, part in batches.items():
-                if tp in consumer.assignment():
-                    consumer.seek(tp, part[0].offset)
-            await asyncio.sleep(_RETRY_S)
-            return
+            await stage.process([record for part in batches.values() for record in part])
+        except KafkaError:
+            # the broker refused or never acknowledged a send, after the producer's own
+            # retries: stop, and let the restarted worker take the batch again from the last
+            # commit. Processing it again here would not do: what the batch taught the
+            # mirror tracker (look-alike pairs alerted, learned entries) is not taught twice.
+            log.exception("batch.not_acknowledged")
+            raise
         offsets = {tp: part[-1].offset + 1 for tp, part in batches.items()}
         try:
             await consumer.commit(offsets)
