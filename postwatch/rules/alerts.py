@@ -20,6 +20,7 @@ __all__ = [
     "EXCERPT_MAX",
     "SUPPRESSED_IDS_MAX",
     "alert_id",
+    "alert_post",
     "build_alert",
     "build_summary",
     "content_fingerprint",
@@ -89,18 +90,23 @@ def build_alert(match: Match, detected_at: datetime | None = None) -> dict[str, 
             "severity": rule.severity.label,
             "tags": list(rule.tags),
         },
-        "post": {
-            "id": post.id,
-            "source": post.source,
-            "url": post.url,
-            "created_at": isoformat(post.created_at),
-            "observed_at": isoformat(post.observed_at) if post.observed_at else None,
-            "author": {"id": post.author.id, "handle": post.author.handle},
-            "excerpt": excerpt(post.text, first_span),
-        },
+        "post": alert_post(post, first_span),
         "evidence": [e.to_json() for e in match.evidence[:EVIDENCE_MAX]],
         "shadow": rule.status is Status.SHADOW,
         **({"evidence_total": len(match.evidence)} if len(match.evidence) > EVIDENCE_MAX else {}),
+    }
+
+
+def alert_post(post: Post, span: tuple[int, int] | None) -> dict[str, Any]:
+    """An alert's `post` object: what identifies the post, and an excerpt around `span`."""
+    return {
+        "id": post.id,
+        "source": post.source,
+        "url": post.url,
+        "created_at": isoformat(post.created_at),
+        "observed_at": isoformat(post.observed_at) if post.observed_at else None,
+        "author": {"id": post.author.id, "handle": post.author.handle},
+        "excerpt": excerpt(post.text, span),
     }
 
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from postwatch.rules.alerts import alert_id, excerpt, isoformat
+from postwatch.rules.alerts import alert_id, alert_post, excerpt, isoformat
 from postwatch.rules.banks import HashBank
 from postwatch.rules.model import Match, Post, Severity, WatchedAccount
 from postwatch.rules.normalize import fold
@@ -460,15 +460,7 @@ class Tracker:
                 "severity": Severity.HIGH.label,
                 "tags": [kind],
             },
-            "post": {
-                "id": post.id,
-                "source": post.source,
-                "url": post.url,
-                "created_at": isoformat(post.created_at),
-                "observed_at": isoformat(post.observed_at) if post.observed_at else None,
-                "author": {"id": post.author.id, "handle": post.author.handle},
-                "excerpt": excerpt(post.text, None),
-            },
+            "post": alert_post(post, None),
             "evidence": evidence,
             "shadow": False,
         }
