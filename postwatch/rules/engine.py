@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from itertools import product
 
 from postwatch.rules.banks import BankSet
-from postwatch.rules.matchers.text import TextMatcher
+from postwatch.rules.matchers.text import Hit, TextMatcher
 from postwatch.rules.matchers.urls import host, urls_in_text
 from postwatch.rules.model import (
     FIELDS,
@@ -141,7 +142,11 @@ class Engine:
 
     def evaluate(self, post: Post) -> list[Match]:
         """Every rule (live or shadow) that matches the post, with its evidence."""
-        found = self._leaf_evidence(post)
+        return self._evaluate(post, None)
+
+    def _evaluate(self, post: Post, keywords: list[Hit] | None) -> list[Match]:
+        """`evaluate`, with the keyword hits in the post's text when they are known."""
+        found = self._leaf_evidence(post, keywords)
         if not found:
             return []
         candidates = sorted({r for leaf_id in found for r in self._leaf_rules[leaf_id]})
@@ -160,25 +165,28 @@ class Engine:
 
     def evaluate_many(self, posts: Sequence[Post]) -> list[list[Match]]:
         """`[self.evaluate(post) for post in posts]`, in less time when the packs look at no
-        more than keywords in the text, author ids and media hashes: one scan over the texts
-        of all the posts names the few that may hold a term, and only those, the posts of
-        listed authors and (with hash banks) the posts with media are evaluated."""
+        more than keywords in the text, author ids and media hashes: the keywords of all the
+        posts' texts are sought together (one prefilter scan names the few texts that may
+        hold a term), and only the posts with a keyword hit, of listed authors and (with hash
+        banks) with media are evaluated further."""
         if not self._batchable:
             return [self.evaluate(post) for post in posts]
-        suspects = self._matcher.keyword_suspects([post.text for post in posts])
+        keywords: dict[int, list[Hit]] = defaultdict(list)
+        for hit in self._matcher.keywords([post.text for post in posts]):
+            keywords[hit.index].append(replace(hit, index=0))  # the index of the post's one text
         accounts = self._accounts
         banks = bool(self._banks)
         return [
-            self.evaluate(post)
-            if i in suspects or post.author.id in accounts or (banks and post.media)
+            self._evaluate(post, keywords.get(i, []))
+            if i in keywords or post.author.id in accounts or (banks and post.media)
             else []
             for i, post in enumerate(posts)
         ]
 
-    def _leaf_evidence(self, post: Post) -> dict[int, list[Evidence]]:
+    def _leaf_evidence(self, post: Post, keywords: list[Hit] | None) -> dict[int, list[Evidence]]:
         found: dict[int, list[Evidence]] = defaultdict(list)
         if self._text_fields:
-            self._text_evidence(post, found)
+            self._text_evidence(post, found, keywords)
         for leaf_id in self._accounts.get(post.author.id, ()):
             found[leaf_id].append(Evidence("account", "author.id", post.author.id))
         if self._domains:
@@ -204,7 +212,11 @@ class Engine:
                     for leaf_id in self._bank_leaves.get((pack_id, hit.bank), ()):
                         found[leaf_id].append(evidence)
 
-    def _text_evidence(self, post: Post, found: dict[int, list[Evidence]]) -> None:
+    def _text_evidence(
+        self, post: Post, found: dict[int, list[Evidence]], keywords: list[Hit] | None
+    ) -> None:
+        """Keyword and regex evidence; `keywords`, when given, are the hits in the text
+        alone (the packs look at no other field: `evaluate_many`)."""
         if self._text_fields == ["text"]:  # the common case, kept short
             kinds = names = ["text"]
             values = [post.text]
@@ -217,7 +229,8 @@ class Engine:
                     values.append(value)
         if not any(values):
             return
-        keywords = self._matcher.keywords(values)
+        if keywords is None:
+            keywords = self._matcher.keywords(values)
         regexes = self._matcher.regex(values) if self._patterns else []
         for hits, index, kind in (
             (keywords, self._terms, "keyword"),

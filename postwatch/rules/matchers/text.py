@@ -177,21 +177,64 @@ class _Runs:
         return sum(length for _, length, _ in self.runs)
 
 
-def _term_regex(folded: str) -> re.Pattern[str]:
-    """Where a folded term stands in a folded text, as whole words: its words apart or run
-    together, a double letter also once (a run of three or more folds to one) and a single
-    one also twice, `i` also as `l`. The hits are then checked against the text's runs and
-    forms (`_Runs`)."""
-    parts: list[str] = []
+def _term_parts(folded: str) -> tuple[tuple[str, bool], ...]:
+    """How a folded term may stand in a folded text, as whole words, part by part: (the
+    characters one text character may be there, whether it may be left out). Its words
+    apart or run together (a space may be left out), a double letter also once (a run of
+    three or more folds to one) and a single one also twice, `i` also as `l`. The places
+    found (`_occurrences`) are then checked against the text's runs and forms (`_Runs`)."""
+    parts: list[tuple[str, bool]] = []
     previous = ""
     for ch in folded:
-        if ch == " ":
-            parts.append(" ?")
+        atom = "il" if ch == "i" else ch
+        if ch in {" ", previous}:
+            parts.append((atom, True))
         else:
-            atom = "[il]" if ch == "i" else re.escape(ch)
-            parts.append(f"(?:{atom})?" if ch == previous else f"{atom}(?:{atom})?")
+            parts += [(atom, False), (atom, True)]
         previous = ch
-    return re.compile(f"(?<![^ ]){''.join(parts)}(?![^ ])")
+    return tuple(parts)
+
+
+def _occurrences(parts: tuple[tuple[str, bool], ...], text: str) -> list[tuple[int, int]]:
+    """The spans of the folded text where the term's parts stand as whole words, leftmost
+    first and not overlapping; an optional part is taken where it can be, and left out
+    where taking it leads nowhere (what a regex of the parts would find, without the cost
+    of compiling one for each term: most terms are looked for once or never)."""
+    found: list[tuple[int, int]] = []
+    first = parts[0][0]
+    tried: set[tuple[int, int]] = set()  # (part, position): explored, led nowhere
+
+    def end(start: int) -> int:
+        """Where the parts end when they start at `start`, or -1: a depth-first search,
+        taking an optional part before leaving it out."""
+        stack = [(0, start)]
+        while stack:
+            k, j = stack.pop()
+            if k == len(parts):
+                if j == len(text) or text[j] == " ":
+                    return j
+                continue
+            if (k, j) in tried:
+                continue
+            tried.add((k, j))
+            chars, optional = parts[k]
+            if optional:
+                stack.append((k + 1, j))
+            if j < len(text) and text[j] in chars:
+                stack.append((k + 1, j + 1))
+        return -1
+
+    start = 0
+    while start < len(text):
+        if text[start] in first:
+            stop = end(start)
+            if stop >= 0:
+                found.append((start, stop))
+                start = stop  # ends before a space: the next word starts after it
+        start = text.find(" ", start) + 1
+        if not start:
+            break
+    return found
 
 
 _SKELETON = str.maketrans({"i": "l"})
@@ -387,7 +430,6 @@ class TextMatcher:
                     same.append((term, runs))
         self._folded = tuple(written)
         self._written = tuple(written.values())
-        self._spans: dict[str, re.Pattern[str]] = {}
         self._keywords = _KeywordDatabase(self._folded) if self._folded else None
         self._regex_db = _compile(self.regexes, _REGEX_FLAGS) if self.regexes else None
         self._regex_spans = tuple(_span_regex(p) for p in self.regexes)
@@ -405,25 +447,13 @@ class TextMatcher:
                 hits.update(self._confirm(origin[index], folded, term))
         return sorted(hits, key=lambda h: (h.index, h.span, h.key))
 
-    def keyword_suspects(self, texts: Sequence[str]) -> set[int]:
-        """Indexes of the texts in which `keywords` may find a term: every one it finds a
-        term in, and few others."""
-        if self._keywords is None:
-            return set()
-        forms, origin = _forms(texts)
-        return {origin[i] for i in self._keywords.suspects(forms)}
-
     def _confirm(self, index: int, folded: Folded, number: int) -> list[Hit]:
         term = self._folded[number]
-        spans = self._spans.get(term)
-        if spans is None:
-            spans = _term_regex(term)
-            self._spans[term] = spans
-        detail = folded.detail()
         hits: list[Hit] = []
-        for m in spans.finditer(detail.text):
-            runs = _Runs.of(detail, m.start(), m.end())
-            span = folded.to_original(m.start(), m.end())
+        for start, end in _occurrences(_term_parts(term), folded.text):
+            detail = folded.detail()  # its text is folded.text
+            runs = _Runs.of(detail, start, end)
+            span = folded.to_original(start, end)
             hits.extend(
                 Hit(index, written, span)
                 for written, term_runs in self._written[number]

@@ -3,11 +3,14 @@ offsets back to the original; the fast and the offset-keeping folds agree."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postwatch.rules.matchers.text import TextMatcher
+from postwatch.rules.matchers.text import TextMatcher, _occurrences, _term_parts
 from postwatch.rules.normalize import clean, fast_words, fast_words_many, fold, fold_term
 
 LATIN = "example front"
@@ -223,9 +226,9 @@ def test_the_batch_step1_form_is_each_texts_own(texts: list[str]) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(TEXTS, min_size=1, max_size=5))
-def test_the_batch_prefilter_names_every_text_a_term_is_in(texts: list[str]) -> None:
-    """Soundness of the prefilter over many texts: a text the matcher finds a term in, on
-    its own, is named, whatever the texts around it."""
+def test_the_terms_of_many_texts_are_those_of_each_text_alone(texts: list[str]) -> None:
+    """Soundness of the prefilter over many texts: what the matcher finds in a text on its
+    own, it finds in it among others, whatever the texts around it."""
     terms = {
         " ".join(words[i : i + 2])
         for words in (fold(text).text.split() for text in texts)
@@ -234,6 +237,36 @@ def test_the_batch_prefilter_names_every_text_a_term_is_in(texts: list[str]) -> 
     if not terms:
         return
     matcher = TextMatcher(terms)
-    holding = {i for i, text in enumerate(texts) if matcher.keywords([text])}
-    assert holding == set(range(len(texts))) - {i for i, t in enumerate(texts) if not fold(t).text}
-    assert holding <= matcher.keyword_suspects(texts)
+    alone = [
+        replace(hit, index=i) for i, text in enumerate(texts) for hit in matcher.keywords([text])
+    ]
+    assert {hit.index for hit in alone} == {i for i, t in enumerate(texts) if fold(t).text}
+    assert matcher.keywords(texts) == alone
+
+
+def _term_regex(folded: str) -> re.Pattern[str]:
+    """The places a folded term may stand in a folded text, as a regex: the specification
+    that `_occurrences` implements without compiling one regex per term."""
+    parts: list[str] = []
+    previous = ""
+    for ch in folded:
+        atom = "[il]" if ch == "i" else re.escape(ch)
+        if ch == " ":
+            parts.append(" ?")
+        else:
+            parts.append(f"(?:{atom})?" if ch == previous else f"{atom}(?:{atom})?")
+        previous = ch
+    return re.compile(f"(?<![^ ]){''.join(parts)}(?![^ ])")
+
+
+FOLDED_WORDS = st.lists(st.sampled_from("ilaob"), min_size=1, max_size=5).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(FOLDED_WORDS, min_size=1, max_size=3).map(" ".join),
+    st.lists(FOLDED_WORDS | st.sampled_from(["", "  "]), max_size=12).map(" ".join),
+)
+def test_a_term_stands_where_its_regex_would_find_it(term: str, text: str) -> None:
+    expected = [m.span() for m in _term_regex(term).finditer(text)]
+    assert _occurrences(_term_parts(term), text) == expected
