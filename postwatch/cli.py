@@ -19,7 +19,7 @@ import orjson
 from postwatch.connectors.base import Connector, ConnectorError
 from postwatch.logs import configure_logging
 from postwatch.progress import progress_counter
-from postwatch.rules import Engine, PackError, Post, Severity, build_alert, load_packs, parse_post
+from postwatch.rules import Engine, PackError, Post, Severity, build_alert, load_packs, parse_posts
 from postwatch.rules.alerts import isoformat
 from postwatch.rules.mirror import MirrorConfig, Tracker
 from postwatch.rules.posts import InvalidPost
@@ -340,23 +340,33 @@ def match(
                 out.write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE))
                 kinds[alert["kind"]] += 1
 
-    batch: list[Post] = []
+    def decode(lines: list[tuple[int, bytes]]) -> list[Post]:
+        """The posts of numbered lines; the lines that are not one are reported."""
+        nonlocal bad
+        batch: list[Post] = []
+        for (number, _), post in zip(lines, parse_posts([line for _, line in lines]), strict=True):
+            if isinstance(post, InvalidPost):
+                bad += 1
+                click.echo(f"{input_path}:{number}: skipped: {post}", err=True)
+            else:
+                batch.append(post)
+        return batch
+
+    lines: list[tuple[int, bytes]] = []
     with source, _open_output(output) as out, _match_progress(source) as progress:
         for number, line in enumerate(source, start=1):
             if line.isspace():
                 continue
-            try:
-                batch.append(parse_post(line))
-            except InvalidPost as exc:
-                bad += 1
-                click.echo(f"{input_path}:{number}: skipped: {exc}", err=True)
-                continue
-            posts += 1
-            if not posts % _MATCH_BATCH:
+            lines.append((number, line))
+            if len(lines) == _MATCH_BATCH:
+                batch = decode(lines)
                 evaluate(batch, out)
-                batch = []
+                posts += len(batch)
+                lines = []
                 progress(posts)
+        batch = decode(lines)
         evaluate(batch, out)
+        posts += len(batch)
     alerts = kinds.total()
     by_kind = "".join(f", {n} {kind}" for kind, n in sorted(kinds.items()) if kind != "rule")
     click.echo(f"{posts} posts, {alerts} alerts{by_kind}, {bad} skipped lines", err=True)

@@ -13,7 +13,7 @@ from postwatch.rules.engine import Engine
 from postwatch.rules.errors import PackError, PackProblem, RulesError
 from postwatch.rules.loader import load_pack, load_packs, parse_pack
 from postwatch.rules.model import Match, Pack, Post, Rule, Severity, Status
-from postwatch.rules.posts import InvalidPost, parse_post, post_from_dict
+from postwatch.rules.posts import InvalidPost, parse_post, parse_posts, post_from_dict
 
 __all__ = [
     "Engine",
@@ -33,5 +33,6 @@ __all__ = [
     "load_packs",
     "parse_pack",
     "parse_post",
+    "parse_posts",
     "post_from_dict",
 ]

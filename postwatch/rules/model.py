@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FIELDS",
+    "SOURCE_ID_PATTERN",
     "Accounts",
     "AllOf",
     "AnyOf",
@@ -64,7 +65,8 @@ class Status(enum.Enum):
 
 
 # The post-v1 schema's constraints, which decoding checks (constructors do not)
-SourceId = Annotated[str, msgspec.Meta(min_length=3, pattern="^[a-z0-9_-]+:.+")]
+SOURCE_ID_PATTERN = "^[a-z0-9_-]+:.+"
+SourceId = Annotated[str, msgspec.Meta(min_length=3, pattern=SOURCE_ID_PATTERN)]
 _HEX64 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$")]
 _HEX32 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{32}$")]
 

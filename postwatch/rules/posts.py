@@ -1,13 +1,21 @@
 """Post v1 records from bytes, checked against the published schema.
 
-Decoding and validation happen in one pass in C: `_Wire` below states the post-v1 JSON
-Schema's constraints as msgspec types (a property test holds the two to the same verdicts),
-and timestamps are then parsed as the schema's pattern and `datetime.fromisoformat` allow.
-A record that fails gets the JSON Schema validator's own message.
+Decoding and validation happen in C: `_Wire` below states the post-v1 JSON Schema's
+constraints as msgspec types (a property test holds the two to the same verdicts), and
+timestamps are then parsed as the schema's pattern and `datetime.fromisoformat` allow. A
+record that fails gets the JSON Schema validator's own message.
+
+Records come in batches (`parse_posts`): the schema's patterns, checked string by string,
+took half the time of decoding a post, so a batch is decoded first without them (`_Loose`)
+and each pattern is then checked once over the batch's values of its field, joined by
+newlines. Only if a value breaks one, or a record does not decode loosely, are the records
+concerned decoded again strictly, which gives the reason.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -15,15 +23,14 @@ import msgspec
 import orjson
 
 from postwatch.rules.errors import RulesError
-from postwatch.rules.model import Author, Media, Post, SourceId
+from postwatch.rules.model import SOURCE_ID_PATTERN, Author, Media, Post, SourceId
 from postwatch.schemas import SchemaViolation, validator
 
-__all__ = ["InvalidPost", "parse_post", "post_from_dict"]
+__all__ = ["InvalidPost", "parse_post", "parse_posts", "post_from_dict"]
 
-_TIME = Annotated[
-    str,
-    msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"),
-]
+_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
+_SOURCE_PATTERN = "^[a-z0-9_-]+$"
+_TIME = Annotated[str, msgspec.Meta(pattern=_TIME_PATTERN)]
 
 
 class _Wire(msgspec.Struct, gc=False):
@@ -32,7 +39,7 @@ class _Wire(msgspec.Struct, gc=False):
 
     schema: Literal["postwatch.post/1"]
     id: SourceId
-    source: Annotated[str, msgspec.Meta(min_length=1, pattern="^[a-z0-9_-]+$")]
+    source: Annotated[str, msgspec.Meta(min_length=1, pattern=_SOURCE_PATTERN)]
     author: Author
     created_at: _TIME
     text: str
@@ -46,7 +53,38 @@ class _Wire(msgspec.Struct, gc=False):
     repost_of: str | None = None
 
 
+class _LooseAuthor(msgspec.Struct, gc=False):
+    id: str
+    handle: str | None = None
+    display_name: str | None = None
+
+
+class _Loose(msgspec.Struct, gc=False):
+    """`_Wire` without its patterns on strings, which `_patterns_hold` checks in bulk."""
+
+    schema: Literal["postwatch.post/1"]
+    id: str
+    source: str
+    author: _LooseAuthor
+    created_at: str
+    text: str
+    url: str | None = None
+    observed_at: str | None = None
+    lang: str | None = None
+    links: tuple[str, ...] = ()
+    hashtags: tuple[str, ...] = ()
+    media: tuple[Media, ...] = ()
+    reply_to: str | None = None
+    repost_of: str | None = None
+
+
 _DECODER = msgspec.json.Decoder(_Wire)
+_LOOSE = msgspec.json.Decoder(_Loose)
+# the patterns of `_Wire`, one value a line: a value has no newline (see `_patterns_hold`),
+# so `^` and `$` match at each value's start and end as they do on the value alone
+_SOURCES = re.compile(_SOURCE_PATTERN, re.MULTILINE)
+_IDS = re.compile(SOURCE_ID_PATTERN, re.MULTILINE)
+_TIMES = re.compile(_TIME_PATTERN, re.MULTILINE)
 
 
 class InvalidPost(RulesError):
@@ -61,13 +99,15 @@ class InvalidPost(RulesError):
 def parse_post(data: bytes) -> Post:
     """Decode one Post v1 JSON record; raises `InvalidPost` with the reason it is not one."""
     try:
-        return _post(_DECODER.decode(data))
+        wire = _DECODER.decode(data)
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
         failure = exc
     except UnicodeDecodeError as exc:  # msgspec's own, for invalid UTF-8 inside a string
         raise InvalidPost("not_utf8", str(exc)) from exc
     except RecursionError as exc:  # msgspec follows unknown fields only so deep
         raise InvalidPost("too_deep", "nested deeper than can be decoded") from exc
+    else:
+        return _post(wire, wire.author)
     # a wrong value can be reported before the rest of the bytes are read: is it JSON?
     try:
         doc = orjson.loads(data)
@@ -82,12 +122,61 @@ def parse_post(data: bytes) -> Post:
     raise _schema_error(doc, failure) from failure
 
 
+def parse_posts(records: Sequence[bytes]) -> list[Post | InvalidPost]:
+    """Decode Post v1 JSON records: for each, its Post or the `InvalidPost` saying why it
+    is not one (what `parse_post` returns or raises for it alone), in less time than
+    `parse_post` one by one."""
+    loose: list[_Loose | None] = []
+    for data in records:
+        try:
+            loose.append(_LOOSE.decode(data))
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            loose.append(None)  # decoded again strictly below, for the reason
+    if not _patterns_hold([wire for wire in loose if wire is not None]):
+        return [_strict(data) for data in records]
+    return [
+        _strict(data) if wire is None else _built(wire, _author(wire.author))
+        for wire, data in zip(loose, records, strict=True)
+    ]
+
+
+def _patterns_hold(wires: Sequence[_Loose]) -> bool:
+    """Whether every id, source and timestamp of the records matches its pattern in the
+    schema (False also when a value holds a newline: those are checked one by one)."""
+    ids = [value for wire in wires for value in (wire.id, wire.author.id)]
+    times = [wire.created_at for wire in wires]
+    times += [wire.observed_at for wire in wires if wire.observed_at is not None]
+    sources = list({wire.source: None for wire in wires})
+    return all(
+        _all_lines_match(pattern, values)
+        for pattern, values in ((_IDS, ids), (_TIMES, times), (_SOURCES, sources))
+    )
+
+
+def _all_lines_match(pattern: re.Pattern[str], values: list[str]) -> bool:
+    if not values:
+        return True
+    joined = "\n".join(values)
+    if joined.count("\n") != len(values) - 1:
+        return False
+    return len(pattern.findall(joined)) == len(values)
+
+
+def _strict(data: bytes) -> Post | InvalidPost:
+    """The record decoded with every constraint of `_Wire`, or the reason it breaks one."""
+    try:
+        return parse_post(data)
+    except InvalidPost as exc:
+        return exc
+
+
 def post_from_dict(doc: Any) -> Post:
     """Build a Post from a decoded JSON value; raises `InvalidPost` if it breaks the schema."""
     try:
-        return _post(msgspec.convert(doc, _Wire))
+        wire = msgspec.convert(doc, _Wire)
     except msgspec.ValidationError as exc:
         raise _schema_error(doc, exc) from exc
+    return _post(wire, wire.author)
 
 
 def _schema_error(doc: Any, exc: msgspec.ValidationError) -> InvalidPost:
@@ -99,11 +188,22 @@ def _schema_error(doc: Any, exc: msgspec.ValidationError) -> InvalidPost:
     return InvalidPost("schema", str(exc))
 
 
-def _post(wire: _Wire) -> Post:
+def _author(loose: _LooseAuthor) -> Author:
+    return Author(loose.id, loose.handle, loose.display_name)
+
+
+def _built(wire: _Loose, author: Author) -> Post | InvalidPost:
+    try:
+        return _post(wire, author)
+    except InvalidPost as exc:
+        return exc
+
+
+def _post(wire: _Wire | _Loose, author: Author) -> Post:
     return Post(
         wire.id,
         wire.source,
-        wire.author,
+        author,
         _timestamp(wire.created_at),
         wire.text,
         wire.url,

@@ -23,7 +23,7 @@ import structlog
 from aiokafka.errors import MessageSizeTooLargeError
 
 from postwatch.alerts.ocsf import detection_finding
-from postwatch.rules import Engine, InvalidPost, Match, Post, build_alert, parse_post
+from postwatch.rules import Engine, InvalidPost, Match, Post, build_alert, parse_post, parse_posts
 from postwatch.rules.mirror import Learned, Tracker
 from postwatch.streams.agents.suppress import Suppressor, WindowStore
 from postwatch.streams.metrics import Metrics
@@ -152,17 +152,13 @@ class MatchStage:
         acknowledged, with the number of alerts produced."""
         async with self._lock:
             posts: list[tuple[Post, Record]] = []
-            for record in records:
-                try:
-                    post = parse_post(record.value if record.value is not None else b"")
-                except InvalidPost as exc:
-                    await self._deadletter(record, exc.reason, exc.error)
-                    continue
-                except Exception as exc:  # a defect in decoding: must not stop the worker
-                    log.exception("record.decode_failed", offset=record.offset)
-                    await self._deadletter(record, "decode_failed", repr(exc))
-                    continue
-                posts.append((post, record))
+            for record, post in zip(records, self._decode(records), strict=True):
+                if isinstance(post, InvalidPost):
+                    await self._deadletter(record, post.reason, post.error)
+                elif isinstance(post, Exception):
+                    await self._deadletter(record, "decode_failed", repr(post))
+                else:
+                    posts.append((post, record))
             sent = 0
             for (post, record), matches in zip(posts, self._evaluate(posts), strict=True):
                 if isinstance(matches, Exception):
@@ -185,6 +181,26 @@ class MatchStage:
             self.metrics.posts.inc(len(posts))
             self._count_windows()
             return sent
+
+    def _decode(self, records: Sequence[Record]) -> list[Post | Exception]:
+        """Each record's post, or why it is none: `InvalidPost`, or another exception
+        for a defect in decoding (logged), which must not stop the worker. The batch is
+        decoded together, and record by record if that fails."""
+        values = [record.value if record.value is not None else b"" for record in records]
+        try:
+            return list(parse_posts(values))
+        except Exception:  # find the record(s) that raise, one at a time
+            log.exception("batch.decode_failed", records=len(records))
+        decoded: list[Post | Exception] = []
+        for record, value in zip(records, values, strict=True):
+            try:
+                decoded.append(parse_post(value))
+            except InvalidPost as exc:
+                decoded.append(exc)
+            except Exception as exc:  # a defect in decoding: must not stop the worker
+                log.exception("record.decode_failed", offset=record.offset)
+                decoded.append(exc)
+        return decoded
 
     def _evaluate(self, posts: list[tuple[Post, Record]]) -> list[list[Match] | Exception]:
         """The matches of each post; where evaluating a post raised (a defect, which must not

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postwatch.rules import InvalidPost, parse_post, post_from_dict
+from postwatch.rules import InvalidPost, parse_post, parse_posts, post_from_dict
 from postwatch.schemas import SchemaViolation, validator
 
 VALID: dict[str, Any] = {
@@ -73,6 +73,12 @@ TRICKY: st.SearchStrategy[Any] = st.sampled_from(
         "2025-13-45T10:00:00Z",
         "2025-07-25T10:00:00.5-05:00",
         "２０２５-07-25T10:00:00Z",
+        # a pattern's `$` matches before a final newline: these pass, "x:\ny" does not
+        "2025-07-25T10:00:00Z\n",
+        "bluesky\n",
+        "a:b\nc",
+        "x:\ny",
+        "a:b\n",
         [],
         ["a"],
         [1],
@@ -149,6 +155,25 @@ def test_decoding_gives_the_schemas_verdict(doc: dict[str, Any]) -> None:
         except InvalidPost as exc:
             verdict = exc.reason
         assert verdict == (None if expected else "schema")
+
+
+def _outcome(result: object) -> object:
+    return (result.reason, result.error) if isinstance(result, InvalidPost) else result
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(mutated() | st.just(VALID), max_size=6), st.sampled_from([b"", b"{", b"\xff"]))
+def test_a_batch_of_records_decodes_as_each_alone(docs: list[dict[str, Any]], junk: bytes) -> None:
+    """The batch's checks of every id, source and time at once give each record the
+    verdict, reason and message it has alone, whatever the records around it."""
+    records = [orjson.dumps(doc) for doc in docs] + [junk]
+    alone: list[object] = []
+    for data in records:
+        try:
+            alone.append(parse_post(data))
+        except InvalidPost as exc:
+            alone.append((exc.reason, exc.error))
+    assert [_outcome(result) for result in parse_posts(records)] == alone
 
 
 def test_a_valid_post_keeps_every_field() -> None:
