@@ -4,12 +4,14 @@
     python benchmarks/pdq_bench.py [--size 1000000] [--queries 2000] [--posts 20000]
 
 Builds a bank of random PDQ hashes with planted near-duplicates, and measures in one run,
-on one core: queries per second of `PDQIndex` at distance <= 31 (in one batch, and one
-query at a time as the stream asks them) and of FAISS `IndexBinaryFlat` on the same queries;
-build time; memory per hash; recall against the brute-force answer (must be 1.0); the cost
-of adding hashes one at a time. Then it times `postwatch match` over posts carrying PDQ
-hashes against a rule pack whose bank file holds the same million hashes, loading included.
-Prints figures; asserts nothing but recall.
+on one core: queries per second of `PDQIndex` at distance <= 31 and of FAISS
+`IndexBinaryFlat` on the same queries; build time; memory per hash; recall against the
+brute-force answer (must be 1.0); the cost of adding hashes one at a time. Queries are
+timed all in one batch, in batches of 200 (what a worker's batch of 2,000 posts with 10 %
+media asks) and one at a time, best of three rounds. Then it times `postwatch match` over
+posts carrying PDQ hashes against a rule pack whose bank file holds the same million
+hashes, loading included (`--posts 0` leaves it out). Prints figures; asserts nothing but
+recall.
 """
 
 from __future__ import annotations
@@ -23,10 +25,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from postwatch.rules.matchers.pdq import PDQIndex
+
 RADIUS = 31
+BATCH = 200
 
 
 def main() -> None:
@@ -58,14 +65,10 @@ def main() -> None:
     flat.add(bank.view(np.uint8))
     print(f"FAISS IndexBinaryFlat: build {time.perf_counter() - started:.2f} s, 32 B/hash")
 
-    started = time.perf_counter()
     ours = index.search(queries, RADIUS)
-    ours_qps = len(queries) / (time.perf_counter() - started)
-    single = queries[: min(500, len(queries))]
-    started = time.perf_counter()
-    for row in range(len(single)):
-        index.search(single[row : row + 1], RADIUS)
-    single_qps = len(single) / (time.perf_counter() - started)
+    ours_qps = rate(index, queries, len(queries))
+    batch_qps = rate(index, queries, BATCH)
+    single_qps = rate(index, queries, 1)
 
     started = time.perf_counter()
     limits, distances, ids = flat.range_search(queries.view(np.uint8), RADIUS + 1)  # d < r
@@ -82,7 +85,10 @@ def main() -> None:
     print(
         f"matches at d <= {RADIUS}: {expected:,} (brute force), recall {recall:.4f}, {extra} extra"
     )
-    print(f"queries/s, one core: PDQIndex {ours_qps:,.0f} batched, {single_qps:,.0f} one by one;")
+    print(
+        f"queries/s, one core: PDQIndex {ours_qps:,.0f} in one batch, {batch_qps:,.0f} in "
+        f"batches of {BATCH}, {single_qps:,.0f} one by one;"
+    )
     print(f"                     FAISS IndexBinaryFlat {flat_qps:,.0f}")
     print(
         f"ratio PDQIndex / FAISS flat: {ours_qps / flat_qps:.1f}x batched, "
@@ -101,7 +107,19 @@ def main() -> None:
         f"on average, sorted views merged once past the side buffer"
     )
 
-    time_match(rng, bank, args.posts)
+    if args.posts:
+        time_match(rng, bank, args.posts)
+
+
+def rate(index: PDQIndex, queries: np.ndarray, batch: int, rounds: int = 3) -> float:
+    """Queries per second searching `queries` in batches of `batch`, best of `rounds`."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for first in range(0, len(queries), batch):
+            index.search(queries[first : first + batch], RADIUS)
+        best = min(best, time.perf_counter() - started)
+    return len(queries) / best
 
 
 def workload(rng: np.random.Generator, size: int, count: int) -> tuple[np.ndarray, np.ndarray]:

@@ -4,15 +4,54 @@ search only: importing numba takes most of a second."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 import numba
 import numpy as np
 import numpy.typing as npt
+from llvmlite import ir  # type: ignore[import-untyped]  # llvmlite ships no type hints
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 __all__ = ["search_side", "search_sorted"]
 
 _CHUNKS = 16
+_FLIPS = 16  # the buckets one bit away from a chunk's own
+# How many probes ahead of the one being scanned its bucket is prefetched. A bucket costs
+# a cache miss or two; the scan of one is short (15 entries at a million hashes), so the
+# loads of a dozen buckets must be in flight at once to keep the scan from waiting.
+# Measured at a million hashes: 8 and 16 did as well as 12, 32 did worse.
+_AHEAD = 12
+_LINE = 8  # 64-bit words in a cache line
+_PREFETCH_LINES = 3  # a bucket of 15 words spans 2 or 3 lines; longer ones stream
+
+
+def _prefetch_typing(typingctx: Any, array: Any, row: Any, column: Any) -> Any:
+    """Ask the CPU to bring array[row, column] into its cache (llvm.prefetch: read, keep in
+    all levels), without waiting for it and without faulting if it is out of bounds."""
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        kind = signature.args[0]
+        data = context.make_array(kind)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(  # type: ignore[no-untyped-call]  # numba's cgutils has no annotations
+            context, builder, kind, data, [args[1], args[2]], wraparound=False
+        )
+        bytes_pointer = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        prefetch = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call]  # as above
+            builder.module,
+            ir.FunctionType(ir.VoidType(), [bytes_pointer, i32, i32, i32]),
+            "llvm.prefetch.p0",
+        )
+        builder.call(prefetch, [builder.bitcast(pointer, bytes_pointer), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return numba.types.void(array, row, column), codegen
+
+
+# Any: numba types the intrinsic with the typing context as an argument its callers never pass
+_prefetch: Any = intrinsic(_prefetch_typing)
+
 
 U64Array = npt.NDArray[np.uint64]
 I32Array = npt.NDArray[np.int32]
@@ -70,6 +109,45 @@ def _found_earlier(  # noqa: PLR0917 - numba kernels take their arguments positi
 _found_earlier_jit = numba.njit(inline="always")(_found_earlier)
 
 
+def _bucket_bounds(starts: I64Array, queries: U64Array, per_chunk: int) -> I64Array:
+    """The (first, end) entries of every bucket the queries probe, in probe order: probe
+    j is query j // (16 * per_chunk), chunk j // per_chunk % 16, flip j % per_chunk (0 the
+    chunk's own value, f the value with bit f - 1 flipped)."""
+    probes = queries.shape[0] * _CHUNKS * per_chunk
+    keys = np.empty(probes, dtype=np.int64)
+    j = 0
+    for qi in range(queries.shape[0]):
+        for c in range(_CHUNKS):
+            own = _chunk_jit(queries[qi, c >> 2], c)
+            keys[j] = np.int64(own)
+            for f in range(1, per_chunk):
+                keys[j + f] = np.int64(own ^ (np.uint64(1) << np.uint64(f - 1)))
+            j += per_chunk
+    bounds = np.empty((probes, 2), dtype=np.int64)
+    for j in range(probes):
+        if j + _AHEAD < probes:
+            _prefetch(starts, (j + _AHEAD) // per_chunk % _CHUNKS, keys[j + _AHEAD])
+        c = j // per_chunk % _CHUNKS
+        bounds[j, 0] = starts[c, keys[j]]
+        bounds[j, 1] = starts[c, keys[j] + 1]
+    return bounds
+
+
+_bucket_bounds_jit = numba.njit(inline="always")(_bucket_bounds)
+
+
+def _prefetch_bucket(words: U64Array, c: int, first: int, end: int) -> None:
+    """Prefetch the first lines of words[c, first:end]."""
+    last = min(end, first + _PREFETCH_LINES * _LINE) - 1
+    for p in range(first, last, _LINE):
+        _prefetch(words, c, p)
+    if last >= first:
+        _prefetch(words, c, last)
+
+
+_prefetch_bucket_jit = numba.njit(inline="always")(_prefetch_bucket)
+
+
 def _search_sorted(  # noqa: PLR0917 - numba kernels take their arguments positionally
     hashes: U64Array,
     order: I32Array,
@@ -79,32 +157,43 @@ def _search_sorted(  # noqa: PLR0917 - numba kernels take their arguments positi
     radius: int,
     out: I64Array,
 ) -> int:
-    """Fill `out` with (query, id, distance) rows; return how many there are (may exceed it)."""
+    """Fill `out` with (query, id, distance) rows; return how many there are (may exceed it).
+
+    Every query's buckets are located first and then scanned, each prefetched `_AHEAD`
+    probes before its scan: the cost is cache misses, and this keeps many in flight where
+    probing one bucket after another waited for each.
+    """
     word_radius = radius // 4
     chunk_radius = word_radius // 4
+    per_chunk = _FLIPS + 1 if chunk_radius >= 1 else 1
+    bounds = _bucket_bounds_jit(starts, queries, per_chunk)
+    probes = bounds.shape[0]
     n = 0
-    for qi in range(queries.shape[0]):
-        for c in range(_CHUNKS):
-            qword = queries[qi, c >> 2]
-            own = _chunk_jit(qword, c)
-            flips = 16 if chunk_radius >= 1 else 0
-            for f in range(flips + 1):
-                key = own if f == 0 else own ^ (np.uint64(1) << np.uint64(f - 1))
-                k = np.int64(key)
-                for p in range(starts[c, k], starts[c, k + 1]):
-                    if _popcount_jit(words[c, p] ^ qword) > word_radius:
-                        continue
-                    i = order[c, p]
-                    d = _distance_jit(hashes, i, queries, qi)
-                    if d > radius or _found_earlier_jit(
-                        hashes, i, queries, qi, c, word_radius, chunk_radius
-                    ):
-                        continue
-                    if n < out.shape[0]:
-                        out[n, 0] = qi
-                        out[n, 1] = i
-                        out[n, 2] = d
-                    n += 1
+    for j in range(probes):
+        if j + _AHEAD < probes:
+            _prefetch_bucket_jit(
+                words,
+                (j + _AHEAD) // per_chunk % _CHUNKS,
+                bounds[j + _AHEAD, 0],
+                bounds[j + _AHEAD, 1],
+            )
+        qi = j // (_CHUNKS * per_chunk)
+        c = j // per_chunk % _CHUNKS
+        qword = queries[qi, c >> 2]
+        for p in range(bounds[j, 0], bounds[j, 1]):
+            if _popcount_jit(words[c, p] ^ qword) > word_radius:
+                continue
+            i = order[c, p]
+            d = _distance_jit(hashes, i, queries, qi)
+            if d > radius or _found_earlier_jit(
+                hashes, i, queries, qi, c, word_radius, chunk_radius
+            ):
+                continue
+            if n < out.shape[0]:
+                out[n, 0] = qi
+                out[n, 1] = i
+                out[n, 2] = d
+            n += 1
     return n
 
 

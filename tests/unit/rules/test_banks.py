@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from postwatch.rules.banks import (
     BankSet,
@@ -127,6 +129,89 @@ def test_negative_banks_suppress_every_match_of_the_media() -> None:
     # 25 bits from the known hash in other places: 45 from the benign one
     other = f"{int(PDQ, 16) ^ (((1 << 25) - 1) << 100):064x}"
     assert [h.distance for h in banks.lookup(Media(pdq=other))] == [25]
+
+
+BENIGN = f"{int(PDQ, 16) ^ (((1 << 36) - 1) << 120):064x}"  # 36 bits from PDQ
+HALFWAY = f"{int(PDQ, 16) ^ (((1 << 18) - 1) << 120):064x}"  # 18 from PDQ and from BENIGN
+
+
+def mixed_banks() -> BankSet:
+    """Two PDQ hashes 6 bits apart with exact ones, a strict bank (distance 10, quality 80)
+    and a negative bank."""
+    return BankSet(
+        [
+            bank_of({"pdq": [PDQ, flipped(PDQ, 6)], "sha256": [SHA256], "md5": [MD5]}),
+            load_bank(
+                BankSpec.parse(
+                    "strict",
+                    {"pdq": [flipped(PDQ, 100)], "pdq_max_distance": 10, "min_quality": 80},
+                    Path(),
+                )
+            ),
+            load_bank(BankSpec.parse("benign", {"pdq": [BENIGN], "negative": True}, Path())),
+        ]
+    )
+
+
+def test_a_batch_of_media_gets_each_its_own_hits() -> None:
+    near_strict = flipped(PDQ, 104)  # 4 bits from the strict bank's hash
+    media = [
+        Media(pdq=flipped(PDQ, 3).upper(), pdq_quality=90),
+        Media(pdq=flipped(PDQ, 40)),
+        Media(pdq=near_strict, pdq_quality=90),
+        Media(pdq=near_strict, pdq_quality=70),  # too blurry for the strict bank only
+        Media(pdq=HALFWAY, sha256=SHA256),  # suppressed, SHA-256 and all
+        Media(sha256=SHA256, md5=MD5.upper()),
+        Media(pdq="not a hash", md5="0" * 32),
+        Media(),
+    ]
+    found = mixed_banks().lookup_many(media)
+    assert [[(h.bank, h.algo, h.distance, h.matched) for h in hits] for hits in found] == [
+        [
+            ("known", "pdq", 3, flipped(PDQ, 3).upper()),
+            ("known", "pdq", 3, flipped(PDQ, 3).upper()),
+        ],
+        [],
+        [("strict", "pdq", 4, near_strict)],
+        [],
+        [],
+        [("known", "sha256", 0, SHA256), ("known", "md5", 0, MD5.upper())],
+        [],
+        [],
+    ]
+    assert [h.value for h in found[0]] == [PDQ, flipped(PDQ, 6)]  # same distance: bank order
+    assert mixed_banks().lookup_many([]) == []
+
+
+def some_bits(draw: st.DrawFn, value: str) -> str:
+    bits = draw(st.lists(st.integers(0, 255), max_size=40, unique=True))
+    return f"{int(value, 16) ^ sum(1 << bit for bit in bits):064x}"
+
+
+@st.composite
+def some_media(draw: st.DrawFn) -> Media:
+    """Media near the banks' hashes or not, of any quality, with or without exact hashes."""
+    pdq = draw(
+        st.one_of(
+            st.sampled_from([None, "xyz", PDQ.upper()]),
+            st.sampled_from([PDQ, flipped(PDQ, 100), HALFWAY]).map(lambda v: some_bits(draw, v)),
+        )
+    )
+    return Media(
+        pdq=pdq,
+        pdq_quality=draw(st.sampled_from([None, 0, 49, 50, 79, 80, 100])),
+        sha256=draw(st.sampled_from([None, SHA256, SHA256.upper(), "0" * 64])),
+        md5=draw(st.sampled_from([None, MD5, "1" * 32])),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(media=st.lists(some_media(), max_size=30))
+def test_looking_up_a_batch_equals_looking_up_its_media_one_by_one(media: list[Media]) -> None:
+    banks = mixed_banks()
+    assert banks.lookup_many(media) == [banks.lookup(item) for item in media]
+    for bank in banks.banks.values():
+        assert bank.lookup_many(media) == [bank.lookup(item) for item in media]
 
 
 def test_hashes_added_later_match_at_once() -> None:

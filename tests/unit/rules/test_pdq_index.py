@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from postwatch.rules.matchers.pdq import MAX_DISTANCE, PDQIndex, hashes_from_hex, hex_of
 from tests.conftest import SHARED_DATA
@@ -39,6 +41,58 @@ def workload() -> tuple[Hashes, Hashes]:
     stored[:300] = flip_bits(rng, stored[300:600], rng.integers(0, 12, 300))  # near-duplicates
     queries = flip_bits(rng, stored[rng.integers(0, len(stored), 600)], rng.integers(0, 41, 600))
     return stored, queries
+
+
+@pytest.fixture(scope="module")
+def indexed(workload: tuple[Hashes, Hashes]) -> tuple[Hashes, PDQIndex]:
+    """The workload's hashes in an index, the last 200 added one at a time (side buffer)."""
+    stored = workload[0]
+    index = PDQIndex()
+    index.add(stored[:-200])
+    for row in range(len(stored) - 200, len(stored)):
+        index.add(stored[row : row + 1])
+    return stored, index
+
+
+@st.composite
+def query_batches(draw: st.DrawFn, stored: Hashes) -> Hashes:
+    """1 to 60 queries: stored hashes (often the planted near-duplicates, 0..299, or those
+    they copy, 300..599) with 0 to 40 bits flipped, and random hashes."""
+    some_stored = st.one_of(st.integers(0, 599), st.integers(0, len(stored) - 1))
+    rows = []
+    for _ in range(draw(st.integers(1, 60))):
+        if draw(st.booleans()):
+            row = stored[draw(some_stored)].copy()
+            for bit in draw(st.lists(st.integers(0, 255), max_size=40, unique=True)):
+                row[bit // 64] ^= np.uint64(1) << np.uint64(bit % 64)
+        else:
+            words = draw(st.lists(st.integers(0, 2**64 - 1), min_size=4, max_size=4))
+            row = np.array(words, dtype=np.uint64)
+        rows.append(row)
+    return np.stack(rows)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), radius=st.integers(0, MAX_DISTANCE))
+def test_a_batch_finds_what_its_queries_find_one_by_one_and_brute_force_finds(
+    indexed: tuple[Hashes, PDQIndex], data: st.DataObject, radius: int
+) -> None:
+    stored, index = indexed
+    queries = data.draw(query_batches(stored))
+    batched = index.search(queries, radius)
+    assert batched == [index.search(queries[i : i + 1], radius)[0] for i in range(len(queries))]
+    assert batched == brute_force(stored, queries, radius)
+
+
+def test_more_matches_than_the_first_guess_are_all_returned() -> None:
+    rng = np.random.default_rng(3)
+    stored = rng.integers(0, 2**64, size=(20_000, 4), dtype=np.uint64)
+    stored[:500] = stored[500]  # 501 copies: more rows than the kernel first makes room for
+    index = PDQIndex()
+    index.add(stored)
+    [found] = index.search(stored[500:501], 31)
+    assert found == [(i, 0) for i in range(501)]
+    assert index.search(np.empty((0, 4), dtype=np.uint64), 31) == []
 
 
 @pytest.mark.parametrize("radius", [0, 3, 7, 15, 16, 24, 31])
