@@ -38,10 +38,10 @@ large) is refused by `check_regex` when the pack loads.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import accumulate, combinations
 from typing import Any
 
 import hyperscan
@@ -239,7 +239,6 @@ def _occurrences(parts: tuple[tuple[str, bool], ...], text: str) -> list[tuple[i
 
 _SKELETON = str.maketrans({"i": "l"})
 _PREFILTER = bytes.maketrans(b"i" + _MARKS.encode(), b"l" + b" " * len(_MARKS))
-_SEPARATOR = re.compile(b"\x00")
 _DOUBLED_FROM = 6
 
 
@@ -279,11 +278,12 @@ def _literal_form(words: bytes) -> bytes:
     return _single_runs(words.translate(_PREFILTER))
 
 
-def _text_of(separators_before: Sequence[int], end: int) -> int:
-    """The index of the text in which a hit that ends at `end` (exclusive) of a buffer of
-    texts lies: the number of separators before its last byte (`separators_before` holds
-    the position after each separator)."""
-    return bisect_left(separators_before, end)
+def _texts_of(buffer: bytes, ends: Sequence[int]) -> list[int]:
+    """The index of the text in which each hit lies, given where it ends (exclusive) in a
+    buffer of texts apart by NULs: the number of NULs before its last byte."""
+    separators = np.flatnonzero(np.frombuffer(buffer, dtype=np.uint8) == 0)
+    indexes: list[int] = np.searchsorted(separators, np.asarray(ends) - 1).tolist()
+    return indexes
 
 
 class _KeywordDatabase:
@@ -326,10 +326,8 @@ class _KeywordDatabase:
         self._triggers.scan(words.replace(b"\x00", b"\n"), match_event_handler=collect)
         if not triggers:
             return named
-        separators = [m.end() for m in _SEPARATOR.finditer(words)]
         stretched: dict[int, bool] = {}
-        for end, runs in triggers.items():
-            index = _text_of(separators, end)
+        for index, runs in zip(_texts_of(words, list(triggers)), triggers.values(), strict=True):
             stretched[index] = stretched.get(index, True) and runs
         named.update(i for i, runs in stretched.items() if not runs)
         candidates = [i for i, runs in stretched.items() if runs and i not in named]
@@ -354,8 +352,7 @@ class _KeywordDatabase:
         self._literals.scan(b" " + form + b" ", match_event_handler=collect)
         if not ends:
             return set()
-        separators = [m.end() for m in _SEPARATOR.finditer(form)]
-        return {_text_of(separators, end) for end in ends}
+        return set(_texts_of(form, ends))
 
     def candidates(self, folded: str) -> list[int]:
         """Numbers of the terms one of whose literals is in the folded text."""
@@ -401,17 +398,15 @@ def _forms(texts: Sequence[str]) -> tuple[list[str], list[int]]:
     spaces, which folding removes, so that offsets into it are offsets into the text)."""
     forms = list(texts)
     origin = list(range(len(texts)))
-    together = "\x00".join(texts)  # one substitution for all: most of its cost is per call
-    joined = _MID_WORD.sub(_ZERO_WIDTH, together)
-    if joined == together:
+    # one search over all: most of its cost is per call (no match spans two texts: a NUL
+    # is no letter)
+    marks = [m.start() for m in _MID_WORD.finditer("\x00".join(texts))]
+    if not marks:
         return forms, origin
-    parts = joined.split("\x00")
-    if len(parts) != len(texts):  # a text holds a NUL itself
-        parts = [_MID_WORD.sub(_ZERO_WIDTH, text) for text in texts]
-    for i, (text, part) in enumerate(zip(texts, parts, strict=True)):
-        if part != text:
-            forms.append(part)
-            origin.append(i)
+    starts = list(accumulate((len(text) + 1 for text in texts), initial=0))
+    for i in sorted({bisect_right(starts, mark) - 1 for mark in marks}):
+        forms.append(_MID_WORD.sub(_ZERO_WIDTH, texts[i]))
+        origin.append(i)
     return forms, origin
 
 
