@@ -22,6 +22,9 @@ _FLIPS = 16  # the buckets one bit away from a chunk's own
 # loads of a dozen buckets must be in flight at once to keep the scan from waiting.
 # Measured at a million hashes: 8 and 16 did as well as 12, 32 did worse.
 _AHEAD = 12
+# Queries located and scanned together: their buckets' bounds (1.1 MB at most) stay in the
+# L2 cache, and a search of a million hashes for duplicates does not take 400 MB of them.
+_BLOCK = 256
 _LINE = 8  # 64-bit words in a cache line
 _PREFETCH_LINES = 3  # a bucket of 15 words spans 2 or 3 lines; longer ones stream
 
@@ -109,28 +112,35 @@ def _found_earlier(  # noqa: PLR0917 - numba kernels take their arguments positi
 _found_earlier_jit = numba.njit(inline="always")(_found_earlier)
 
 
-def _bucket_bounds(starts: I64Array, queries: U64Array, per_chunk: int) -> I64Array:
-    """The (first, end) entries of every bucket the queries probe, in probe order: probe
-    j is query j // (16 * per_chunk), chunk j // per_chunk % 16, flip j % per_chunk (0 the
-    chunk's own value, f the value with bit f - 1 flipped)."""
-    probes = queries.shape[0] * _CHUNKS * per_chunk
-    keys = np.empty(probes, dtype=np.int64)
+def _bucket_bounds(  # noqa: PLR0917 - numba kernels take their arguments positionally
+    starts: I64Array,
+    queries: U64Array,
+    first: int,
+    per_chunk: int,
+    keys: I64Array,
+    bounds: I64Array,
+) -> int:
+    """Fill `bounds` with the (first, end) entries of every bucket that the block of queries
+    from `first` probes, in probe order, and return how many there are. Probe j is query
+    first + j // (16 * per_chunk), chunk j // per_chunk % 16, flip j % per_chunk (0: the
+    chunk's own value, f: that value with bit f - 1 flipped). `keys` is scratch space."""
+    stop: int = min(first + _BLOCK, queries.shape[0])
+    probes = (stop - first) * _CHUNKS * per_chunk
     j = 0
-    for qi in range(queries.shape[0]):
+    for qi in range(first, stop):
         for c in range(_CHUNKS):
             own = _chunk_jit(queries[qi, c >> 2], c)
             keys[j] = np.int64(own)
             for f in range(1, per_chunk):
                 keys[j + f] = np.int64(own ^ (np.uint64(1) << np.uint64(f - 1)))
             j += per_chunk
-    bounds = np.empty((probes, 2), dtype=np.int64)
     for j in range(probes):
         if j + _AHEAD < probes:
             _prefetch(starts, (j + _AHEAD) // per_chunk % _CHUNKS, keys[j + _AHEAD])
         c = j // per_chunk % _CHUNKS
         bounds[j, 0] = starts[c, keys[j]]
         bounds[j, 1] = starts[c, keys[j] + 1]
-    return bounds
+    return probes
 
 
 _bucket_bounds_jit = numba.njit(inline="always")(_bucket_bounds)
@@ -159,41 +169,44 @@ def _search_sorted(  # noqa: PLR0917 - numba kernels take their arguments positi
 ) -> int:
     """Fill `out` with (query, id, distance) rows; return how many there are (may exceed it).
 
-    Every query's buckets are located first and then scanned, each prefetched `_AHEAD`
-    probes before its scan: the cost is cache misses, and this keeps many in flight where
-    probing one bucket after another waited for each.
+    The buckets of a block of queries are located first and then scanned, each prefetched
+    `_AHEAD` probes before its scan: the cost is cache misses, and this keeps many in flight
+    where probing one bucket after another waited for each.
     """
     word_radius = radius // 4
     chunk_radius = word_radius // 4
     per_chunk = _FLIPS + 1 if chunk_radius >= 1 else 1
-    bounds = _bucket_bounds_jit(starts, queries, per_chunk)
-    probes = bounds.shape[0]
+    room = min(_BLOCK, queries.shape[0]) * _CHUNKS * per_chunk
+    keys = np.empty(room, dtype=np.int64)
+    bounds = np.empty((room, 2), dtype=np.int64)
     n = 0
-    for j in range(probes):
-        if j + _AHEAD < probes:
-            _prefetch_bucket_jit(
-                words,
-                (j + _AHEAD) // per_chunk % _CHUNKS,
-                bounds[j + _AHEAD, 0],
-                bounds[j + _AHEAD, 1],
-            )
-        qi = j // (_CHUNKS * per_chunk)
-        c = j // per_chunk % _CHUNKS
-        qword = queries[qi, c >> 2]
-        for p in range(bounds[j, 0], bounds[j, 1]):
-            if _popcount_jit(words[c, p] ^ qword) > word_radius:
-                continue
-            i = order[c, p]
-            d = _distance_jit(hashes, i, queries, qi)
-            if d > radius or _found_earlier_jit(
-                hashes, i, queries, qi, c, word_radius, chunk_radius
-            ):
-                continue
-            if n < out.shape[0]:
-                out[n, 0] = qi
-                out[n, 1] = i
-                out[n, 2] = d
-            n += 1
+    for first in range(0, queries.shape[0], _BLOCK):
+        probes = _bucket_bounds_jit(starts, queries, first, per_chunk, keys, bounds)
+        for j in range(probes):
+            if j + _AHEAD < probes:
+                _prefetch_bucket_jit(
+                    words,
+                    (j + _AHEAD) // per_chunk % _CHUNKS,
+                    bounds[j + _AHEAD, 0],
+                    bounds[j + _AHEAD, 1],
+                )
+            qi = first + j // (_CHUNKS * per_chunk)
+            c = j // per_chunk % _CHUNKS
+            qword = queries[qi, c >> 2]
+            for p in range(bounds[j, 0], bounds[j, 1]):
+                if _popcount_jit(words[c, p] ^ qword) > word_radius:
+                    continue
+                i = order[c, p]
+                d = _distance_jit(hashes, i, queries, qi)
+                if d > radius or _found_earlier_jit(
+                    hashes, i, queries, qi, c, word_radius, chunk_radius
+                ):
+                    continue
+                if n < out.shape[0]:
+                    out[n, 0] = qi
+                    out[n, 1] = i
+                    out[n, 2] = d
+                n += 1
     return n
 
 
