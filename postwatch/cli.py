@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -352,21 +353,15 @@ def match(
                 batch.append(post)
         return batch
 
-    lines: list[tuple[int, bytes]] = []
     with source, _open_output(output) as out, _match_progress(source) as progress:
-        for number, line in enumerate(source, start=1):
-            if line.isspace():
-                continue
-            lines.append((number, line))
-            if len(lines) == _MATCH_BATCH:
-                batch = decode(lines)
-                evaluate(batch, out)
-                posts += len(batch)
-                lines = []
-                progress(posts)
-        batch = decode(lines)
-        evaluate(batch, out)
-        posts += len(batch)
+        read = 0
+        while chunk := list(islice(source, _MATCH_BATCH)):
+            lines = [(n, line) for n, line in enumerate(chunk, read + 1) if not line.isspace()]
+            read += len(chunk)
+            batch = decode(lines)
+            evaluate(batch, out)
+            posts += len(batch)
+            progress(posts)
     alerts = kinds.total()
     by_kind = "".join(f", {n} {kind}" for kind, n in sorted(kinds.items()) if kind != "rule")
     click.echo(f"{posts} posts, {alerts} alerts{by_kind}, {bad} skipped lines", err=True)

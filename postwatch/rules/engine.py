@@ -174,14 +174,15 @@ class Engine:
         keywords: dict[int, list[Hit]] = defaultdict(list)
         for hit in self._matcher.keywords([post.text for post in posts]):
             keywords[hit.index].append(replace(hit, index=0))  # the index of the post's one text
-        accounts = self._accounts
-        banks = bool(self._banks)
-        return [
-            self._evaluate(post, keywords.get(i, []))
-            if i in keywords or post.author.id in accounts or (banks and post.media)
-            else []
-            for i, post in enumerate(posts)
-        ]
+        further = set(keywords)
+        if self._accounts:
+            further.update(i for i, post in enumerate(posts) if post.author.id in self._accounts)
+        if self._banks:
+            further.update(i for i, post in enumerate(posts) if post.media)
+        found: list[list[Match]] = [[] for _ in posts]
+        for i in further:
+            found[i] = self._evaluate(posts[i], keywords.get(i, []))
+        return found
 
     def _leaf_evidence(self, post: Post, keywords: list[Hit] | None) -> dict[int, list[Evidence]]:
         found: dict[int, list[Evidence]] = defaultdict(list)

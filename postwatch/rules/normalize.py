@@ -122,7 +122,7 @@ def _drawn_letters(text: str) -> str:
     """Letters drawn with symbols (`|\\/|` for m, `|-|` for h, `()` for o) written as the
     letter and zero-width spaces, which step 1 removes: the length, and so every offset
     into the text, stays."""
-    if "|" not in text and "()" not in text:
+    if all(drawn not in text for drawn in _DRAWN):  # substring searches, faster than a regex's
         return text
     return _DRAWN_LETTERS.sub(
         lambda m: _DRAWN[m.group()] + _ZERO_WIDTH * (len(m.group()) - 1), text

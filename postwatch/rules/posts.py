@@ -80,11 +80,22 @@ class _Loose(msgspec.Struct, gc=False):
 
 _DECODER = msgspec.json.Decoder(_Wire)
 _LOOSE = msgspec.json.Decoder(_Loose)
-# the patterns of `_Wire`, one value a line: a value has no newline (see `_patterns_hold`),
-# so `^` and `$` match at each value's start and end as they do on the value alone
-_SOURCES = re.compile(_SOURCE_PATTERN, re.MULTILINE)
-_IDS = re.compile(SOURCE_ID_PATTERN, re.MULTILINE)
-_TIMES = re.compile(_TIME_PATTERN, re.MULTILINE)
+
+
+def _lines_of(pattern: str) -> re.Pattern[str]:
+    """A regex that matches values each followed by a newline when the pattern (anchored
+    at its start) matches each value, searched as the schema searches: for values that
+    hold no newline, where `$` matches at the value's end only."""
+    anchored = pattern.removeprefix("^").removesuffix("$")
+    rest = "" if pattern.endswith("$") else ".*"  # what an unanchored end leaves on the line
+    # atomic: a line matched is not taken apart again when a later line fails, which
+    # would try every way of matching each line before it (`.+.*`)
+    return re.compile(f"(?:(?>{anchored}{rest})\n)*")
+
+
+_SOURCES = _lines_of(_SOURCE_PATTERN)
+_IDS = _lines_of(SOURCE_ID_PATTERN)
+_TIMES = _lines_of(_TIME_PATTERN)
 
 
 class InvalidPost(RulesError):
@@ -156,10 +167,8 @@ def _patterns_hold(wires: Sequence[_Loose]) -> bool:
 def _all_lines_match(pattern: re.Pattern[str], values: list[str]) -> bool:
     if not values:
         return True
-    joined = "\n".join(values)
-    if joined.count("\n") != len(values) - 1:
-        return False
-    return len(pattern.findall(joined)) == len(values)
+    joined = "\n".join(values) + "\n"
+    return joined.count("\n") == len(values) and pattern.fullmatch(joined) is not None
 
 
 def _strict(data: bytes) -> Post | InvalidPost:
