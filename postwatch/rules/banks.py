@@ -286,10 +286,10 @@ class HashBank:
 
     def _exact_hits(self, media: HashedMedia) -> list[BankHit]:
         hits: list[BankHit] = []
-        for algo in EXACT_ALGORITHMS:
-            given = getattr(media, algo, None)
+        for algo, known in self._exact.items():
+            given = getattr(media, algo, None) if known else None  # none of that type to match
             value = given.lower() if isinstance(given, str) else ""
-            if _is_hex(value, _HEX_LENGTHS[algo]) and bytes.fromhex(value) in self._exact[algo]:
+            if _is_hex(value, _HEX_LENGTHS[algo]) and bytes.fromhex(value) in known:
                 hits.append(BankHit(self.name, algo, value, str(given), 0))
         return hits
 

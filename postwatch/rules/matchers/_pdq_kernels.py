@@ -41,10 +41,10 @@ def _prefetch_typing(typingctx: Any, array: Any, row: Any, column: Any) -> Any:
         )
         bytes_pointer = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
-        prefetch = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call]  # as above
-            builder.module,
+        prefetch = builder.module.declare_intrinsic(  # named as this LLVM's pointers need
+            "llvm.prefetch",
+            [bytes_pointer],
             ir.FunctionType(ir.VoidType(), [bytes_pointer, i32, i32, i32]),
-            "llvm.prefetch.p0",
         )
         builder.call(prefetch, [builder.bitcast(pointer, bytes_pointer), i32(0), i32(3), i32(1)])
         return context.get_dummy_value()
