@@ -35,7 +35,6 @@ prefilter to never losing a hit.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -72,15 +71,21 @@ _GAPS = re.compile(r" +")
 class Detail:
     """The folded text character by character.
 
-    For folded character i: `spans[i]` is the span of the original text it came from,
-    `counts[i]` how many equal characters of step 4 it stands for (1, or 3 and more), and
-    `raws[i]` its form before leetspeak (the clean form: `1` for an `l` written as `1`).
+    For folded character i: `starts[i]` and `ends[i]` delimit the span of the original text
+    it came from, `counts[i]` is how many equal characters of step 4 it stands for (1, or 3
+    and more), and `raw(i)` its form before leetspeak (the clean form: `1` for an `l`
+    written as `1`; the sorted distinct forms of a run of step 4).
     """
 
     text: str
-    spans: tuple[tuple[int, int], ...]
-    counts: tuple[int, ...]
-    raws: tuple[str, ...]
+    starts: list[int]
+    ends: list[int]
+    counts: list[int]
+    raws: str  # the clean form of each folded character
+    run_raws: dict[int, str]  # ...but for the runs of step 4
+
+    def raw(self, i: int) -> str:
+        return self.run_raws.get(i) or self.raws[i]
 
 
 class Folded:
@@ -100,10 +105,10 @@ class Folded:
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """The span of the original text that the folded span [start, end) came from."""
-        spans = self.detail().spans
+        detail = self.detail()
         if end <= start:
-            return spans[start][0], spans[start][0]
-        return spans[start][0], spans[end - 1][1]
+            return detail.starts[start], detail.starts[start]
+        return detail.starts[start], detail.ends[end - 1]
 
 
 @cache
@@ -262,32 +267,52 @@ def fold_term(term: str) -> str:
     return fold(term).text
 
 
-def _step1_offsets(text: str) -> tuple[list[int], list[int]]:
-    """Start and end in the original text of each character of the step-1 form."""
+def _codes(text: str) -> npt.NDArray[np.uint32]:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _text_of(codes: npt.NDArray[np.uint32]) -> str:
+    text: str = codes.tobytes().decode("utf-32-le", "surrogatepass")
+    return text
+
+
+@cache
+def _irregular() -> dict[int, str]:
+    """NUL for the characters whose step-1 form is not one character (a table for
+    `str.translate`, which is faster than a regex over so many characters)."""
+    table = _step1_array()
+    return dict.fromkeys(np.flatnonzero((table == _DROPPED) | (table == _LONGER)).tolist(), "\x00")
+
+
+def _step1_offsets(text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Start and end in the original text of each character of the step-1 form. A
+    character whose step-1 form is empty (a mark, an invisible) joins the one before it."""
+    if text.isascii() or "\x00" not in text.translate(_irregular()):  # one for one
+        return np.arange(len(text)), np.arange(1, len(text) + 1)
+    codes = _codes(text)
+    mapped = _step1_array()[codes]
+    sizes = (mapped != _DROPPED).astype(np.int64)
     word = word_table()
-    if text.isascii() or all(len(word.get(ord(ch), ch)) == 1 for ch in text):
-        return list(range(len(text))), list(range(1, len(text) + 1))
-    starts: list[int] = []
-    ends: list[int] = []
-    for i, ch in enumerate(text):
-        size = len(word.get(ord(ch), ch))
-        if not size and ends and ends[-1] == i:
-            ends[-1] = i + 1  # a removed mark or invisible joins the character before it
-        starts.extend([i] * size)
-        ends.extend([i + 1] * size)
+    for i in np.flatnonzero(mapped == _LONGER).tolist():
+        sizes[i] = len(word[int(codes[i])])
+    kept = np.flatnonzero(sizes)
+    starts = np.repeat(np.arange(len(text)), sizes)
+    ends = starts + 1
+    # the last character each kept one gives ends where the next kept one starts
+    ends[np.cumsum(sizes)[kept] - 1] = np.append(kept[1:], len(text))
     return starts, ends
 
 
 def _fold_detail(text: str) -> Detail:
     """Steps 1-5 again, keeping for each folded character which step-1 characters it
     stands for, and so where it came from. Each step edits few places, so the indexes are
-    carried through slices rather than character by character."""
+    carried through as arrays, edited where the step edits."""
     text = _drawn_letters(text)  # same length
     words = text.translate(word_table())
     raws = text.translate(clean_table())  # same length: one clean character per word one
     starts, ends = _step1_offsets(text)
-    # step 2 changes no length
-    words = _MARKER_RUNS.sub(_resolve_markers, words)
+    if not words.isascii() or not words.islower():  # as in `fold`
+        words = _MARKER_RUNS.sub(_resolve_markers, words)  # step 2 changes no length
     # step 3: keep (indexes of) the letters and one space per wider gap
     keep: list[int] = []
     last = 0
@@ -301,29 +326,39 @@ def _fold_detail(text: str) -> Detail:
                 keep.append(a)
             keep.append(b)
         last = match.end()
-    keep.extend(range(last, len(words)))
+    kept = np.arange(len(words)) if not last else np.array(keep + list(range(last, len(words))))
+    codes = _codes(words)[kept]
+    joined = _text_of(codes)
     # steps 4 and 5: of a run of three or more keep the first, of spaces one between words
-    joined = "".join(map(words.__getitem__, keep))
-    mask = bytearray(b"\x01" * len(joined))
+    mask = np.ones(len(codes), dtype=bool)
     runs = [m.span() for m in RUNS.finditer(joined)]
     for a, b in runs:
-        mask[a + 1 : b] = bytes(b - a - 1)
-    for gap in _GAPS.finditer(joined):
-        a, b = gap.span()
-        first = a if a == 0 or b == len(joined) else a + 1
-        mask[first:b] = bytes(b - first)
-    selected = list(compress(range(len(joined)), mask))
-    origin = list(map(keep.__getitem__, selected))
-    spans = list(zip(map(starts.__getitem__, origin), map(ends.__getitem__, origin), strict=True))
-    counts = [1] * len(selected)
-    folded_raws = list(map(raws.__getitem__, origin))
-    for a, b in runs:
-        at = bisect_left(selected, a)
-        spans[at] = (spans[at][0], ends[keep[b - 1]])
-        counts[at] = b - a
-        folded_raws[at] = "".join(sorted({raws[k] for k in keep[a:b]}))
-    text_out = "".join(map(joined.__getitem__, selected))
-    return Detail(text_out, tuple(spans), tuple(counts), tuple(folded_raws))
+        mask[a + 1 : b] = False
+    space = codes == ord(" ")
+    mask[1:] &= ~(space[1:] & space[:-1])  # a space after a space
+    letters = np.flatnonzero(~space)
+    mask[: letters[0] if len(letters) else len(mask)] = False  # spaces before the first word
+    if len(letters):
+        mask[letters[-1] + 1 :] = False  # ...and after the last
+    selected = np.flatnonzero(mask)
+    origin = kept[selected]
+    folded_ends = ends[origin]
+    counts = np.ones(len(selected), dtype=np.int64)
+    run_raws: dict[int, str] = {}
+    if runs:
+        at = np.searchsorted(selected, [a for a, _ in runs]).tolist()
+        for k, (a, b) in zip(at, runs, strict=True):
+            folded_ends[k] = ends[kept[b - 1]]
+            counts[k] = b - a
+            run_raws[k] = "".join(sorted({raws[j] for j in kept[a:b].tolist()}))
+    return Detail(
+        _text_of(codes[selected]),
+        starts[origin].tolist(),
+        folded_ends.tolist(),
+        counts.tolist(),
+        _text_of(_codes(raws)[origin]),
+        run_raws,
+    )
 
 
 class Cleaned:

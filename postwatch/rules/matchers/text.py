@@ -146,9 +146,9 @@ class _Runs:
                 continue
             if runs and runs[-1][0] == ch:
                 last = runs[-1]
-                runs[-1] = (ch, last[1] + detail.counts[i], last[2] | set(detail.raws[i]))
+                runs[-1] = (ch, last[1] + detail.counts[i], last[2] | set(detail.raw(i)))
             else:
-                runs.append((ch, detail.counts[i], frozenset(detail.raws[i])))
+                runs.append((ch, detail.counts[i], frozenset(detail.raw(i))))
         return cls(tuple(runs))
 
     def stands_for(self, term: _Runs) -> bool:

@@ -200,8 +200,9 @@ def test_fast_fold_and_offset_fold_agree(text: str) -> None:
     folded = fold(text)
     detail = folded.detail()
     assert detail.text == folded.text
-    assert len(detail.spans) == len(detail.counts) == len(detail.raws) == len(folded.text)
-    for start, end in detail.spans:
+    assert len(detail.starts) == len(detail.ends) == len(detail.counts) == len(folded.text)
+    assert len(detail.raws) == len(folded.text)
+    for start, end in zip(detail.starts, detail.ends, strict=True):
         assert 0 <= start <= end <= len(text)
 
 
@@ -219,7 +220,9 @@ def test_every_pair_of_folded_words_is_found_in_its_text(text: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(TEXTS | st.sampled_from(["\x00", "a\ud800b", "ﬁ", "x\x00y", "ok", "مثال"]), max_size=6))
+@given(
+    st.lists(TEXTS | st.sampled_from(["\x00", "a\ud800b", "ﬁ", "x\x00y", "ok", "مثال"]), max_size=6)
+)
 def test_the_batch_step1_form_is_each_texts_own(texts: list[str]) -> None:
     assert fast_words_many(texts) == b" \x00 ".join(map(fast_words, texts))
 
