@@ -67,8 +67,9 @@ class Status(enum.Enum):
 # The post-v1 schema's constraints, which decoding checks (constructors do not)
 SOURCE_ID_PATTERN = "^[a-z0-9_-]+:.+"
 SourceId = Annotated[str, msgspec.Meta(min_length=3, pattern=SOURCE_ID_PATTERN)]
-_HEX64 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$")]
-_HEX32 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{32}$")]
+# \Z, not $: Python's $ also matches before a final newline, the schema's does not
+_HEX64 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{64}\Z")]
+_HEX32 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{32}\Z")]
 
 
 class Author(msgspec.Struct, frozen=True, gc=False):

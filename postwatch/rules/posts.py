@@ -28,8 +28,10 @@ from postwatch.schemas import SchemaViolation, validator
 
 __all__ = ["InvalidPost", "parse_post", "parse_posts", "post_from_dict"]
 
-_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
-_SOURCE_PATTERN = "^[a-z0-9_-]+$"
+# the schema's patterns, ending in \Z where the schema's end in $: Python's $ also matches
+# before a final newline, the schema's (ECMA 262) does not
+_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})\Z"
+_SOURCE_PATTERN = r"^[a-z0-9_-]+\Z"
 _TIME = Annotated[str, msgspec.Meta(pattern=_TIME_PATTERN)]
 
 
@@ -84,10 +86,10 @@ _LOOSE = msgspec.json.Decoder(_Loose)
 
 def _lines_of(pattern: str) -> re.Pattern[str]:
     """A regex that matches values each followed by a newline when the pattern (anchored
-    at its start) matches each value, searched as the schema searches: for values that
-    hold no newline, where `$` matches at the value's end only."""
-    anchored = pattern.removeprefix("^").removesuffix("$")
-    rest = "" if pattern.endswith("$") else ".*"  # what an unanchored end leaves on the line
+    at its start; at its end by `\\Z` or not at all) matches each value, for values that
+    hold no newline."""
+    anchored = pattern.removeprefix("^").removesuffix("\\Z")
+    rest = "" if pattern.endswith("\\Z") else ".*"  # what an unanchored end leaves on the line
     # atomic: a line matched is not taken apart again when a later line fails, which
     # would try every way of matching each line before it (`.+.*`)
     return re.compile(f"(?:(?>{anchored}{rest})\n)*")

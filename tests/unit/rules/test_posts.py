@@ -73,7 +73,7 @@ TRICKY: st.SearchStrategy[Any] = st.sampled_from(
         "2025-13-45T10:00:00Z",
         "2025-07-25T10:00:00.5-05:00",
         "２０２５-07-25T10:00:00Z",
-        # a pattern's `$` matches before a final newline: these pass, "x:\ny" does not
+        # newlines: the schema's `$` does not match before a final one (Python's does)
         "2025-07-25T10:00:00Z\n",
         "bluesky\n",
         "a:b\nc",
