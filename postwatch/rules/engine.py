@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
-from itertools import product
+from itertools import accumulate, pairwise, product
 
-from postwatch.rules.banks import BankSet
+from postwatch.rules.banks import BankHit, BankSet
 from postwatch.rules.matchers.text import Hit, TextMatcher
 from postwatch.rules.matchers.urls import host, urls_in_text
 from postwatch.rules.model import (
@@ -45,6 +45,9 @@ from postwatch.rules.model import (
 )
 
 __all__ = ["Engine"]
+
+_MediaHits = list[list[tuple[str, BankHit]]]
+"""A post's bank hits: for each of its media, (pack id, hit) in pack order."""
 
 
 def _leaves(condition: Condition) -> list[Leaf]:
@@ -142,11 +145,14 @@ class Engine:
 
     def evaluate(self, post: Post) -> list[Match]:
         """Every rule (live or shadow) that matches the post, with its evidence."""
-        return self._evaluate(post, None)
+        return self._evaluate(post, None, None)
 
-    def _evaluate(self, post: Post, keywords: list[Hit] | None) -> list[Match]:
-        """`evaluate`, with the keyword hits in the post's text when they are known."""
-        found = self._leaf_evidence(post, keywords)
+    def _evaluate(
+        self, post: Post, keywords: list[Hit] | None, hashes: _MediaHits | None
+    ) -> list[Match]:
+        """`evaluate`, with the keyword hits in the post's text and the bank hits of its
+        media when they are known."""
+        found = self._leaf_evidence(post, keywords, hashes)
         if not found:
             return []
         candidates = sorted({r for leaf_id in found for r in self._leaf_rules[leaf_id]})
@@ -167,8 +173,9 @@ class Engine:
         """`[self.evaluate(post) for post in posts]`, in less time when the packs look at no
         more than keywords in the text, author ids and media hashes: the keywords of all the
         posts' texts are sought together (one prefilter scan names the few texts that may
-        hold a term), and only the posts with a keyword hit, of listed authors and (with hash
-        banks) with media are evaluated further."""
+        hold a term), the media of all of them looked up in each pack's banks together, and
+        only the posts with a keyword hit, of listed authors and with media are evaluated
+        further."""
         if not self._batchable:
             return [self.evaluate(post) for post in posts]
         keywords: dict[int, list[Hit]] = defaultdict(list)
@@ -177,14 +184,21 @@ class Engine:
         further = set(keywords)
         if self._accounts:
             further.update(i for i, post in enumerate(posts) if post.author.id in self._accounts)
+        hashes: dict[int, _MediaHits] = {}
         if self._banks:
-            further.update(i for i, post in enumerate(posts) if post.media)
+            with_media = [i for i, post in enumerate(posts) if post.media]
+            hashes = dict(
+                zip(with_media, self._bank_hits([posts[i] for i in with_media]), strict=True)
+            )
+            further.update(with_media)
         found: list[list[Match]] = [[] for _ in posts]
         for i in further:
-            found[i] = self._evaluate(posts[i], keywords.get(i, []))
+            found[i] = self._evaluate(posts[i], keywords.get(i, []), hashes.get(i, []))
         return found
 
-    def _leaf_evidence(self, post: Post, keywords: list[Hit] | None) -> dict[int, list[Evidence]]:
+    def _leaf_evidence(
+        self, post: Post, keywords: list[Hit] | None, hashes: _MediaHits | None
+    ) -> dict[int, list[Evidence]]:
         found: dict[int, list[Evidence]] = defaultdict(list)
         if self._text_fields:
             self._text_evidence(post, found, keywords)
@@ -193,25 +207,36 @@ class Engine:
         if self._domains:
             self._domain_evidence(post, found)
         if self._banks:
-            self._bank_evidence(post, found)
+            self._bank_evidence(found, hashes if hashes is not None else self._bank_hits([post])[0])
         return found
 
-    def _bank_evidence(self, post: Post, found: dict[int, list[Evidence]]) -> None:
+    def _bank_hits(self, posts: Sequence[Post]) -> list[_MediaHits]:
+        """For each post, for each of its media, the (pack id, hit) of each pack's banks:
+        every pack's banks are searched once for the media of all the posts."""
+        media = [item for post in posts for item in post.media]
+        by_pack = [(pack_id, banks.lookup_many(media)) for pack_id, banks in self._banks.items()]
+        hits = [
+            [(pack_id, hit) for pack_id, found in by_pack for hit in found[k]]
+            for k in range(len(media))
+        ]
+        starts = list(accumulate((len(post.media) for post in posts), initial=0))
+        return [hits[a:b] for a, b in pairwise(starts)]
+
+    def _bank_evidence(self, found: dict[int, list[Evidence]], hashes: _MediaHits) -> None:
         """Hash evidence: `value` is the bank's hash, `matched` the post's; PDQ evidence
         also has the distance between them."""
-        for i, media in enumerate(post.media):
-            for pack_id, banks in self._banks.items():
-                for hit in banks.lookup(media):
-                    evidence = Evidence(
-                        hit.algo,
-                        f"media[{i}]",
-                        hit.value,
-                        matched=hit.matched,
-                        bank=hit.bank,
-                        distance=hit.distance if hit.algo == "pdq" else None,
-                    )
-                    for leaf_id in self._bank_leaves.get((pack_id, hit.bank), ()):
-                        found[leaf_id].append(evidence)
+        for i, media_hits in enumerate(hashes):
+            for pack_id, hit in media_hits:
+                evidence = Evidence(
+                    hit.algo,
+                    f"media[{i}]",
+                    hit.value,
+                    matched=hit.matched,
+                    bank=hit.bank,
+                    distance=hit.distance if hit.algo == "pdq" else None,
+                )
+                for leaf_id in self._bank_leaves.get((pack_id, hit.bank), ()):
+                    found[leaf_id].append(evidence)
 
     def _text_evidence(
         self, post: Post, found: dict[int, list[Evidence]], keywords: list[Hit] | None
