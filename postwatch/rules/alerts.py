@@ -103,8 +103,8 @@ def alert_post(post: Post, span: tuple[int, int] | None) -> dict[str, Any]:
         "id": post.id,
         "source": post.source,
         "url": post.url,
-        "created_at": isoformat(post.created_at),
-        "observed_at": isoformat(post.observed_at) if post.observed_at else None,
+        "created_at": isoformat(post.created),
+        "observed_at": isoformat(observed) if (observed := post.observed) else None,
         "author": {"id": post.author.id, "handle": post.author.handle},
         "excerpt": excerpt(post.text, span),
     }

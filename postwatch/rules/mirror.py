@@ -416,14 +416,15 @@ class Tracker:
             return []
         state = self._authors.setdefault(post.author.id, _AuthorAlerts())
         window = timedelta(seconds=self.config.escalation_window_s)
-        state.recent.extend((post.created_at, a["alert_id"]) for a in alerts)
-        while state.recent and state.recent[0][0] < post.created_at - window:
+        created = post.created
+        state.recent.extend((created, a["alert_id"]) for a in alerts)
+        while state.recent and state.recent[0][0] < created - window:
             state.recent.popleft()
         if len(state.recent) < count or (
-            state.escalated_at is not None and state.escalated_at >= post.created_at - window
+            state.escalated_at is not None and state.escalated_at >= created - window
         ):
             return []
-        state.escalated_at = post.created_at
+        state.escalated_at = created
         listed = [alert for _, alert in state.recent]
         evidence = [{"type": "alert", "field": "author.id", "value": a} for a in listed]
         return [

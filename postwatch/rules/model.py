@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
@@ -73,7 +73,7 @@ _HEX32 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{32}\Z")]
 
 
 class Author(msgspec.Struct, frozen=True, gc=False):
-    id: SourceId
+    id: str  # a SourceId: `posts` checks it
     handle: str | None = None
     display_name: str | None = None
 
@@ -91,26 +91,35 @@ class Post(msgspec.Struct, frozen=True, gc=False):
     """A Post v1 record (see the post-v1 JSON Schema); unknown fields are not kept here.
 
     Post, Author and Media are frozen msgspec Structs rather than dataclasses: typed and
-    immutable all the same, and built in C, which is a third of what it costs to turn a
-    record into a Post (see `posts.parse_post` and benchmarks/match_bench.py). They hold
-    only strings, times and one another, never a cycle, so the garbage collector does not
+    immutable all the same, and decoded straight from a record in C (see `posts`). They
+    hold only strings and one another, never a cycle, so the garbage collector does not
     track them (`gc=False`): tracked, a batch of them costs collections that take as long
-    as decoding it.
+    as decoding it. Times are kept as written (RFC 3339, checked); `created` and
+    `observed` give them as datetimes.
     """
 
+    schema: Literal["postwatch.post/1"]
     id: str
     source: str
     author: Author
-    created_at: datetime
+    created_at: str
     text: str
     url: str | None = None
-    observed_at: datetime | None = None
+    observed_at: str | None = None
     lang: str | None = None
     links: tuple[str, ...] = ()
     hashtags: tuple[str, ...] = ()
     media: tuple[Media, ...] = ()
     reply_to: str | None = None
     repost_of: str | None = None
+
+    @property
+    def created(self) -> datetime:
+        return datetime.fromisoformat(self.created_at)
+
+    @property
+    def observed(self) -> datetime | None:
+        return datetime.fromisoformat(self.observed_at) if self.observed_at else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ timestamps are then parsed as the schema's pattern and `datetime.fromisoformat` 
 record that fails gets the JSON Schema validator's own message.
 
 Records come in batches (`parse_posts`): the schema's patterns, checked string by string,
-took half the time of decoding a post, so a batch is decoded first without them (`_Loose`)
+took half the time of decoding a post, so a batch is decoded first without them (into `Post`)
 and each pattern is then checked once over the batch's values of its field, joined by
 newlines. Only if a value breaks one, or a record does not decode loosely, are the records
 concerned decoded again strictly, which gives the reason.
@@ -35,14 +35,20 @@ _SOURCE_PATTERN = r"^[a-z0-9_-]+\Z"
 _TIME = Annotated[str, msgspec.Meta(pattern=_TIME_PATTERN)]
 
 
+class _WireAuthor(msgspec.Struct, gc=False):
+    id: SourceId
+    handle: str | None = None
+    display_name: str | None = None
+
+
 class _Wire(msgspec.Struct, gc=False):
-    """Post v1 as the schema states it; unknown fields are ignored. Not tracked by the
-    garbage collector, like the Post it becomes (see `model.Post`)."""
+    """Post v1 as the schema states it, patterns included; unknown fields are ignored.
+    `Post` is the same without the patterns, which `_patterns_hold` checks in bulk."""
 
     schema: Literal["postwatch.post/1"]
     id: SourceId
     source: Annotated[str, msgspec.Meta(min_length=1, pattern=_SOURCE_PATTERN)]
-    author: Author
+    author: _WireAuthor
     created_at: _TIME
     text: str
     url: str | None = None
@@ -55,33 +61,8 @@ class _Wire(msgspec.Struct, gc=False):
     repost_of: str | None = None
 
 
-class _LooseAuthor(msgspec.Struct, gc=False):
-    id: str
-    handle: str | None = None
-    display_name: str | None = None
-
-
-class _Loose(msgspec.Struct, gc=False):
-    """`_Wire` without its patterns on strings, which `_patterns_hold` checks in bulk."""
-
-    schema: Literal["postwatch.post/1"]
-    id: str
-    source: str
-    author: _LooseAuthor
-    created_at: str
-    text: str
-    url: str | None = None
-    observed_at: str | None = None
-    lang: str | None = None
-    links: tuple[str, ...] = ()
-    hashtags: tuple[str, ...] = ()
-    media: tuple[Media, ...] = ()
-    reply_to: str | None = None
-    repost_of: str | None = None
-
-
 _DECODER = msgspec.json.Decoder(_Wire)
-_LOOSE = msgspec.json.Decoder(_Loose)
+_LOOSE = msgspec.json.Decoder(Post)  # `_Wire` without the patterns
 
 
 def _lines_of(pattern: str) -> re.Pattern[str]:
@@ -120,7 +101,7 @@ def parse_post(data: bytes) -> Post:
     except RecursionError as exc:  # msgspec follows unknown fields only so deep
         raise InvalidPost("too_deep", "nested deeper than can be decoded") from exc
     else:
-        return _post(wire, wire.author)
+        return _post(wire)
     # a wrong value can be reported before the rest of the bytes are read: is it JSON?
     try:
         doc = orjson.loads(data)
@@ -139,21 +120,21 @@ def parse_posts(records: Sequence[bytes]) -> list[Post | InvalidPost]:
     """Decode Post v1 JSON records: for each, its Post or the `InvalidPost` saying why it
     is not one (what `parse_post` returns or raises for it alone), in less time than
     `parse_post` one by one."""
-    loose: list[_Loose | None] = []
+    loose: list[Post | None] = []
     for data in records:
         try:
             loose.append(_LOOSE.decode(data))
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             loose.append(None)  # decoded again strictly below, for the reason
-    if not _patterns_hold([wire for wire in loose if wire is not None]):
+    if not _patterns_hold([post for post in loose if post is not None]):
         return [_strict(data) for data in records]
     return [
-        _strict(data) if wire is None else _built(wire, _author(wire.author))
-        for wire, data in zip(loose, records, strict=True)
+        _strict(data) if post is None else _times_checked(post)
+        for post, data in zip(loose, records, strict=True)
     ]
 
 
-def _patterns_hold(wires: Sequence[_Loose]) -> bool:
+def _patterns_hold(wires: Sequence[Post]) -> bool:
     """Whether every id, source and timestamp of the records matches its pattern in the
     schema (False also when a value holds a newline: those are checked one by one)."""
     ids = [value for wire in wires for value in (wire.id, wire.author.id)]
@@ -187,7 +168,7 @@ def post_from_dict(doc: Any) -> Post:
         wire = msgspec.convert(doc, _Wire)
     except msgspec.ValidationError as exc:
         raise _schema_error(doc, exc) from exc
-    return _post(wire, wire.author)
+    return _post(wire)
 
 
 def _schema_error(doc: Any, exc: msgspec.ValidationError) -> InvalidPost:
@@ -199,26 +180,17 @@ def _schema_error(doc: Any, exc: msgspec.ValidationError) -> InvalidPost:
     return InvalidPost("schema", str(exc))
 
 
-def _author(loose: _LooseAuthor) -> Author:
-    return Author(loose.id, loose.handle, loose.display_name)
-
-
-def _built(wire: _Loose, author: Author) -> Post | InvalidPost:
-    try:
-        return _post(wire, author)
-    except InvalidPost as exc:
-        return exc
-
-
-def _post(wire: _Wire | _Loose, author: Author) -> Post:
-    return Post(
+def _post(wire: _Wire) -> Post:
+    """The post of a record decoded strictly, its times checked."""
+    post = Post(
+        wire.schema,
         wire.id,
         wire.source,
-        author,
-        _timestamp(wire.created_at),
+        Author(wire.author.id, wire.author.handle, wire.author.display_name),
+        wire.created_at,
         wire.text,
         wire.url,
-        _timestamp(wire.observed_at) if wire.observed_at else None,
+        wire.observed_at,
         wire.lang,
         wire.links,
         wire.hashtags,
@@ -226,10 +198,23 @@ def _post(wire: _Wire | _Loose, author: Author) -> Post:
         wire.reply_to,
         wire.repost_of,
     )
+    bad = _bad_time(post)
+    if bad is not None:
+        raise bad
+    return post
 
 
-def _timestamp(value: str) -> datetime:
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError as exc:  # the schema's pattern admits e.g. month 13
-        raise InvalidPost("schema", f"not a timestamp: {value!r}") from exc
+def _times_checked(post: Post) -> Post | InvalidPost:
+    """The post, or why its times are none: the schema's pattern admits e.g. month 13."""
+    return _bad_time(post) or post
+
+
+def _bad_time(post: Post) -> InvalidPost | None:
+    for value in (post.created_at, post.observed_at):
+        if value is None:
+            continue
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            return InvalidPost("schema", f"not a timestamp: {value!r}")
+    return None

@@ -179,9 +179,10 @@ def test_a_batch_of_records_decodes_as_each_alone(docs: list[dict[str, Any]], ju
 def test_a_valid_post_keeps_every_field() -> None:
     post = parse_post(orjson.dumps(VALID))
     assert post.author.display_name == "Ex"
-    assert post.created_at == datetime(2025, 7, 25, 10, tzinfo=UTC)
-    assert post.observed_at is not None
-    assert post.observed_at.utcoffset() is not None
+    assert post.created == datetime(2025, 7, 25, 10, tzinfo=UTC)
+    assert post.created_at == VALID["created_at"]  # as written
+    assert post.observed is not None
+    assert post.observed.utcoffset() is not None
     assert post.links == ("https://example.org/page",)
     assert post.media[0].pdq_quality == 100
     assert post.media[0].md5 == "B" * 32
