@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -315,7 +316,8 @@ def match(
 
     Alerts are written as JSON lines; lines that are not valid Post v1 are reported on
     standard error with their line number and skipped. On a terminal a progress bar shows
-    how much of the file is done.
+    how much of the file is done; at the end, standard error has the counts and how long
+    the posts took once the packs were compiled.
     """
     engine = _engine(packs)
     tracker = Tracker(
@@ -353,6 +355,7 @@ def match(
                 batch.append(post)
         return batch
 
+    started = time.perf_counter()
     with source, _open_output(output) as out, _match_progress(source) as progress:
         read = 0
         while chunk := list(islice(source, _MATCH_BATCH)):
@@ -364,7 +367,12 @@ def match(
             progress(posts)
     alerts = kinds.total()
     by_kind = "".join(f", {n} {kind}" for kind, n in sorted(kinds.items()) if kind != "rule")
-    click.echo(f"{posts} posts, {alerts} alerts{by_kind}, {bad} skipped lines", err=True)
+    elapsed = time.perf_counter() - started
+    click.echo(
+        f"{posts} posts, {alerts} alerts{by_kind}, {bad} skipped lines "
+        f"in {elapsed:.2f} s after start-up ({posts / max(elapsed, 1e-9):,.0f} posts/s)",
+        err=True,
+    )
     if summary:
         _print_summary(hits, posts)
 
