@@ -3,8 +3,10 @@
 Keywords. A term matches where its folded form (see `normalize`) occurs in the folded text
 as whole words; its words may also be run together (`#ExampleFront`, `example_front`,
 `e.x.a.m.p.l.e.f.r.o.n.t`). A text with a mark between two letters (`.-*_·`) is searched
-with the mark as a break (`pro-example`) and without it (`ex.ample`, `exa-mple`); a term is
-also sought in its spellings with `ph` for `f` and `vv` for `w`. Two refinements are checked
+with the mark as a break (`pro-example`) and without it (`ex.ample`, `exa-mple`); a text
+with two or more letters that only upside-down writing uses (`ɐ ǝ ɹ ʇ ...`) is also searched
+turned the right way up (`ʇuoɹɟ ǝldɯɐxǝ`); a term is also sought in its spellings with `ph`
+for `f` and `vv` for `w`. Two refinements are checked
 on each hit:
 
 - runs: a letter repeated three or more times in the text stands for that letter written
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, combinations
@@ -388,26 +391,57 @@ def _spellings(term: str) -> list[str]:
 # one of these between two letters may be punctuation put into a word ("ex.ample") as well
 # as between two words ("pro-example")
 # (the mark comes first in the pattern, so that the search skips to marks at C speed)
+_TURNED_FROM = 2
 _MID_WORD = re.compile(r"[.\-*_·](?<=[^\W\d_][.\-*_·])(?=[^\W\d_])")
 _ZERO_WIDTH = "\u200b"
 
 
-def _forms(texts: Sequence[str]) -> tuple[list[str], list[int]]:
-    """The forms of the texts that keywords are sought in, and the text each is a form of:
-    each text, and a text with punctuation between letters also without it (as zero-width
-    spaces, which folding removes, so that offsets into it are offsets into the text)."""
+# upside-down writing: the letter each character stands for when the text is turned the
+# right way up (read backwards); letters that look the same turned (o, s, x, z, l) stay
+_TURNED = str.maketrans(
+    {
+        **dict(zip("ɐqɔpǝɟƃɓɥᴉıɾʞןɯunɹʇʌʍʎbd", "abcdefgghiijklmnurtvwyqp", strict=True)),  # noqa: RUF001 - turned letters on purpose
+        **dict(zip("∀ꓭƆꓷƎℲ⅁ſꓘ˥Ԁꓤꓕ⊥∩ΛW⅄M", "abcdefgjklprttuvmyw", strict=True)),
+        **dict(zip("ƖᄅƐㄣϛ9ㄥ6", "12345679", strict=True)),
+    }
+)
+# characters that stand turned and hardly occur otherwise: two of them make a text be read
+# turned too
+_TURNED_ONLY = re.compile("[ɐǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ꓭƆꓷƎℲ⅁ꓘ˥ԀꓤꓕΛ⅄]")
+
+
+def _forms(texts: Sequence[str]) -> tuple[list[str], list[int], set[int]]:
+    """The forms of the texts that keywords are sought in, the text each is a form of, and
+    which forms are a text read backwards: each text; a text with punctuation between
+    letters also without it (as zero-width spaces, which folding removes, so that offsets
+    into it are offsets into the text); a text written upside down also turned the right
+    way up (read backwards, one character for one: offset i of the form is offset n - 1 - i
+    of the text)."""
     forms = list(texts)
     origin = list(range(len(texts)))
     # one search over all: most of its cost is per call (no match spans two texts: a NUL
     # is no letter)
-    marks = [m.start() for m in _MID_WORD.finditer("\x00".join(texts))]
-    if not marks:
-        return forms, origin
+    joined = "\x00".join(texts)
+    marks = [m.start() for m in _MID_WORD.finditer(joined)]
+    turned_marks = [m.start() for m in _TURNED_ONLY.finditer(joined)]
+    if not marks and not turned_marks:
+        return forms, origin, set()
     starts = list(accumulate((len(text) + 1 for text in texts), initial=0))
     for i in sorted({bisect_right(starts, mark) - 1 for mark in marks}):
         forms.append(_MID_WORD.sub(_ZERO_WIDTH, texts[i]))
         origin.append(i)
-    return forms, origin
+    turned: set[int] = set()
+    written = Counter(bisect_right(starts, mark) - 1 for mark in turned_marks)
+    for i in sorted(i for i, count in written.items() if count >= _TURNED_FROM):
+        turned.add(len(forms))
+        forms.append(texts[i][::-1].translate(_TURNED))
+        origin.append(i)
+    return forms, origin, turned
+
+
+def _backwards(hits: list[Hit], length: int) -> list[Hit]:
+    """Hits in a text read backwards, with spans of the text itself."""
+    return [Hit(hit.index, hit.key, (length - hit.span[1], length - hit.span[0])) for hit in hits]
 
 
 class TextMatcher:
@@ -434,12 +468,13 @@ class TextMatcher:
         keywords = self._keywords
         if keywords is None:
             return []
-        forms, origin = _forms(texts)
+        forms, origin, turned = _forms(texts)
         hits: set[Hit] = set()
         for index in keywords.suspects(forms):
             folded = fold(forms[index])
             for term in keywords.candidates(folded.text):
-                hits.update(self._confirm(origin[index], folded, term))
+                found = self._confirm(origin[index], folded, term)
+                hits.update(_backwards(found, len(forms[index])) if index in turned else found)
         return sorted(hits, key=lambda h: (h.index, h.span, h.key))
 
     def _confirm(self, index: int, folded: Folded, number: int) -> list[Hit]:

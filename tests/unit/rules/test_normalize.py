@@ -86,6 +86,10 @@ POSITIVE = [
     ("mid-word asterisks", "ex*ample fr*ont", LATIN),
     ("mid-word punctuation, compound", "pro-example front", LATIN),
     ("doubled letter run together", "samplebrigadde", "sample brigade"),
+    ("upside down", "ʇuoɹɟ ǝldɯɐxǝ", LATIN),
+    ("upside down, i as dotless", "ǝpɐƃᴉɹq ǝldɯɐs", "sample brigade"),
+    ("upside down capitals", "ꓕNOꓤℲ Ǝ˥ԀW∀XƎ", LATIN),
+    ("upside down, one word", "ʇuoɹɟǝldɯɐxǝ", LATIN),
 ]
 
 # (folding class, text that must not match any term)
@@ -116,6 +120,10 @@ NEGATIVE = [
     ("mid-word punctuation, plural", "ex-amplefronts"),
     ("two marks in a row are a break", "ex..ample front"),
     ("brackets apart are not a letter", "exa|\\/|ple fr( )nt"),
+    ("upside down, longer word", "ɹǝᴉʇuoɹɟ ǝldɯɐxǝ"),
+    ("upside down, prefix", "ʇuoɹɟ ǝldɯɐxǝɹǝʇunoɔ"),
+    ("upside down, plural", "sʇuoɹɟǝldɯɐxǝ"),
+    ("upside down, reversed order", "ǝldɯɐxǝ ʇuoɹɟ"),
 ]
 
 
