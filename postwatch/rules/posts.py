@@ -8,8 +8,8 @@ record that fails gets the JSON Schema validator's own message.
 Records come in batches (`parse_posts`): the schema's patterns, checked string by string,
 took half the time of decoding a post, so a batch is decoded first without them (into `Post`)
 and each pattern is then checked once over the batch's values of its field, joined by
-newlines. Only if a value breaks one, or a record does not decode loosely, are the records
-concerned decoded again strictly, which gives the reason.
+newlines. A record that does not decode loosely, and every record of a batch in which a
+value breaks a pattern, is decoded again strictly, which gives the reason.
 """
 
 from __future__ import annotations
@@ -134,13 +134,13 @@ def parse_posts(records: Sequence[bytes]) -> list[Post | InvalidPost]:
     ]
 
 
-def _patterns_hold(wires: Sequence[Post]) -> bool:
-    """Whether every id, source and timestamp of the records matches its pattern in the
+def _patterns_hold(posts: Sequence[Post]) -> bool:
+    """Whether every id, source and timestamp of the posts matches its pattern in the
     schema (False also when a value holds a newline: those are checked one by one)."""
-    ids = [value for wire in wires for value in (wire.id, wire.author.id)]
-    times = [wire.created_at for wire in wires]
-    times += [wire.observed_at for wire in wires if wire.observed_at is not None]
-    sources = list({wire.source: None for wire in wires})
+    ids = [value for post in posts for value in (post.id, post.author.id)]
+    times = [post.created_at for post in posts]
+    times += [post.observed_at for post in posts if post.observed_at is not None]
+    sources = list({post.source: None for post in posts})
     return all(
         _all_lines_match(pattern, values)
         for pattern, values in ((_IDS, ids), (_TIMES, times), (_SOURCES, sources))

@@ -4,9 +4,9 @@ Keywords. A term matches where its folded form (see `normalize`) occurs in the f
 as whole words; its words may also be run together (`#ExampleFront`, `example_front`,
 `e.x.a.m.p.l.e.f.r.o.n.t`). A text with a mark between two letters (`.-*_·`) is searched
 with the mark as a break (`pro-example`) and without it (`ex.ample`, `exa-mple`); a text
-with two or more letters that only upside-down writing uses (`ɐ ǝ ɹ ʇ ...`) is also searched
-turned the right way up (`ʇuoɹɟ ǝldɯɐxǝ`); a term is also sought in its spellings with `ph`
-for `f` and `vv` for `w`. Two refinements are checked
+with two or more letters that only upside-down writing uses (turned a, e, r, t, ...) is also
+searched turned the right way up (see `_TURNED`); a term is also sought in its spellings with
+`ph` for `f` and `vv` for `w`. Two refinements are checked
 on each hit:
 
 - runs: a letter repeated three or more times in the text stands for that letter written
