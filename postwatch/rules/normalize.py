@@ -25,11 +25,12 @@ The folded form, step by step:
 
 Keyword terms are folded by the same function, so a term and the text it should match
 agree. Three functions produce the form: `fast_words` (step 1 only, as bytes, for the
-matcher's prefilter), `fold` (all steps with `str.translate` and precompiled regexes, the
-hot path) and `Folded.detail()` (all steps again, carrying each character's offsets, run
-length and pre-leetspeak form through the few places each step edits; computed only when
-a hit needs them). Property tests hold `fold` and `detail` to the same text, and the
-prefilter to never losing a hit.
+matcher's prefilter; `fast_words_many` makes it for many texts in one compiled pass),
+`fold` (all steps with `str.translate` and precompiled regexes, the hot path) and
+`Folded.detail()` (all steps again, carrying each character's offsets, run length and
+pre-leetspeak form through the few places each step edits; computed only when a hit needs
+them). Property tests hold `fold` and `detail` to the same text, `fast_words_many` to
+`fast_words`, and the prefilter to never losing a hit.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import compress
+from itertools import accumulate
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
@@ -46,16 +48,24 @@ import numpy.typing as npt
 from postwatch.rules.charmap import CURRENCY_LETTERS, MARKERS, clean_table, word_table
 
 __all__ = [
+    "DROPPED",
+    "EXPANDED",
+    "LETTER",
+    "MARK",
     "RUNS",
+    "TURNED",
     "Cleaned",
     "Detail",
     "Folded",
+    "Words",
     "clean",
     "fast_words",
     "fast_words_many",
     "first",
     "fold",
     "fold_term",
+    "single_runs",
+    "step1_table",
 ]
 
 _MARKER_CHARS = frozenset(MARKERS.values())
@@ -112,10 +122,10 @@ class Folded:
 
 
 @cache
-def _ascii_bytes_table(*, separator: bool = False) -> bytes:
-    """Step 1 for ASCII bytes; with `separator`, NUL stays NUL (it separates texts)."""
+def _ascii_bytes_table() -> bytes:
+    """Step 1 for ASCII bytes."""
     table = word_table()
-    return bytes(0 if separator and i == 0 else ord(table[i]) for i in range(128)) + b" " * 128
+    return bytes(ord(table[i]) for i in range(128)) + b" " * 128
 
 
 _DRAWN = {"|\\/|": "m", "|-|": "h", "()": "o"}
@@ -142,78 +152,87 @@ def fast_words(text: str) -> bytes:
     return text.translate(word_table()).encode("utf-8", "surrogatepass")
 
 
-_DROPPED = 0xFFFFFFFF  # a character whose step-1 form is empty
-_LONGER = 0xFFFFFFFE  # a character whose step-1 form has two or more characters
-_SEPARATOR = 0x110000  # beyond Unicode: where one text ends and the next begins
+DROPPED = 0xFFFFFFFF
+"""In `step1_table()`: a character whose step-1 form is empty."""
+EXPANDED = 0x80000000
+"""In `step1_table()`: EXPANDED | k, a character whose step-1 form is the k-th expansion."""
+LETTER, MARK, TURNED = 1, 2, 4
+"""Classes of a character in a table given to `fast_words_many`, which it counts per text."""
 
 
 @cache
-def _step1_array() -> npt.NDArray[np.uint32]:
-    """Code point -> its step-1 character, as `word_table` (identity where it has no
-    entry), _DROPPED or _LONGER; and the separator to NUL."""
-    table = np.arange(_SEPARATOR + 1, dtype=np.uint32)
+def step1_table() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """Step 1 as arrays: code point -> its step-1 character (itself where `word_table` has
+    no entry), DROPPED, or EXPANDED | k; and the expansions, UTF-8, one after the other,
+    with where each starts (and where the last ends)."""
+    table = np.arange(0x110000, dtype=np.uint32)
     words = word_table()
-    table[np.fromiter(words, dtype=np.uint32, count=len(words))] = np.fromiter(
-        (ord(w) if len(w) == 1 else _DROPPED if not w else _LONGER for w in words.values()),
-        dtype=np.uint32,
-        count=len(words),
+    expansions: list[bytes] = []
+    values: list[int] = []
+    for word in words.values():
+        if len(word) == 1:
+            values.append(ord(word))
+        elif not word:
+            values.append(DROPPED)
+        else:
+            values.append(EXPANDED | len(expansions))
+            expansions.append(word.encode("utf-8"))
+    table[np.fromiter(words, dtype=np.uint32, count=len(words))] = values
+    starts = np.fromiter(accumulate(map(len, expansions), initial=0), dtype=np.int64)
+    return table, np.frombuffer(b"".join(expansions), dtype=np.uint8), starts
+
+
+@cache
+def _growth() -> int:
+    """The most bytes of step-1 form one byte of UTF-8 text can give (3 for a separator)."""
+    table, _, starts = step1_table()
+    sizes = np.diff(starts)
+    expanded = np.flatnonzero((table >= EXPANDED) & (table != DROPPED))
+    own = np.array([len(chr(cp).encode("utf-8", "surrogatepass")) for cp in expanded])
+    return max(3, int(np.ceil(sizes[table[expanded] ^ EXPANDED] / own).max()))
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """The step-1 forms of texts (`fast_words_many`), and what it counted in each."""
+
+    form: bytes  # `b" \x00 ".join(map(fast_words, texts))`
+    marked: npt.NDArray[np.bool_]  # a MARK stands between two LETTERs
+    turned: npt.NDArray[np.int64]  # how many TURNED characters it holds
+
+
+def fast_words_many(texts: Sequence[str], classes: npt.NDArray[np.uint8]) -> Words:
+    """`b" \x00 ".join(map(fast_words, texts))` in one compiled pass over their UTF-8
+    bytes, which also tells, by the class of each character in `classes`, which texts
+    have a MARK between two LETTERs and how many TURNED characters each holds.
+    `fast_words` makes every NUL a space, so the NULs of the form are the separators."""
+    joined = "\x00".join(texts)
+    if joined.count("\x00") >= len(texts):  # a text holds a NUL, which step 1 makes a space
+        joined = "\x00".join(text.replace("\x00", " ") for text in texts)
+    src = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    table, expansions, starts = step1_table()
+    out = np.empty(len(src) * _growth(), dtype=np.uint8)
+    marked = np.zeros(len(texts), dtype=np.bool_)
+    turned = np.zeros(len(texts), dtype=np.int64)
+    size = _kernels().step1(src, table, classes, expansions, starts, out, marked, turned)
+    return Words(out[:size].tobytes(), marked, turned)
+
+
+def single_runs(data: bytes, table: bytes) -> bytes:
+    """`data` through the byte table (`bytes.translate`), each run of one byte made one
+    byte, no space at either end, in one compiled pass."""
+    out = np.empty(len(data), dtype=np.uint8)
+    size = _kernels().single_runs(
+        np.frombuffer(data, dtype=np.uint8), np.frombuffer(table, dtype=np.uint8), out
     )
-    table[0] = ord(" ")
-    table[_SEPARATOR] = 0
-    return table
+    return out[:size].tobytes()
 
 
-def fast_words_many(texts: Sequence[str]) -> bytes:
-    """`b" \\x00 ".join(map(fast_words, texts))`, in less time: the ASCII texts go through
-    one `bytes.translate` together, and the others, where `str.translate` would look every
-    character up in a dictionary, through one array lookup together. `fast_words` makes
-    every NUL a space, so the NULs of the result are the separators."""
-    if len(texts) == 1:  # one post's text: as short as the one-text function
-        return fast_words(texts[0])
-    joined = _drawn_letters("\x00".join(texts))  # no drawn letter spans two texts
-    if joined.count("\x00") != len(texts) - 1:  # a text holds a NUL: one by one
-        return b" \x00 ".join(map(fast_words, texts))
-    if joined.isascii():
-        return (
-            joined.encode("ascii")
-            .translate(_ascii_bytes_table(separator=True))
-            .replace(b"\x00", b" \x00 ")
-        )
-    texts = joined.split("\x00")
-    ascii_texts = [text.isascii() for text in texts]
-    words = (
-        "\x00".join(compress(texts, ascii_texts))
-        .encode("ascii")
-        .translate(_ascii_bytes_table(separator=True))
-        .split(b"\x00")
-        if any(ascii_texts)
-        else []
-    )
-    others = [i for i, is_ascii in enumerate(ascii_texts) if not is_ascii]
-    for i, word in zip(others, _non_ascii_words([texts[i] for i in others]), strict=True):
-        words.insert(i, word)  # ascending positions: the texts before are in place
-    return b" \x00 ".join(words)
+@cache
+def _kernels() -> ModuleType:
+    from postwatch.rules import _fold_kernels  # noqa: PLC0415 - see its module doc
 
-
-def _non_ascii_words(texts: list[str]) -> list[bytes]:
-    """`fast_words` of each text, through one array lookup for all."""
-    if len(texts) < 2:  # an array pass pays from two texts on
-        return [fast_words(text) for text in texts]
-    joined = "\x00".join(texts).encode("utf-32-le", "surrogatepass")
-    points = np.frombuffer(joined, dtype=np.uint32).copy()
-    ends = np.cumsum([len(text) + 1 for text in texts])
-    points[ends[:-1] - 1] = _SEPARATOR
-    mapped = _step1_array()[points]
-    longer = np.flatnonzero(mapped == _LONGER)
-    mapped[longer] = ord(" ")  # those texts are done again below
-    mapped = mapped[mapped != _DROPPED]
-    parts: bytes = (
-        mapped.tobytes().decode("utf-32-le", "surrogatepass").encode("utf-8", "surrogatepass")
-    )
-    words = parts.split(b"\x00")
-    for k in set(np.searchsorted(ends, longer, side="right").tolist()):
-        words[k] = fast_words(texts[k])  # expansions: one by one
-    return words
+    return _fold_kernels
 
 
 def _join_spaced(match: re.Match[str]) -> str:
@@ -280,8 +299,8 @@ def _text_of(codes: npt.NDArray[np.uint32]) -> str:
 def _irregular() -> dict[int, str]:
     """NUL for the characters whose step-1 form is not one character (a table for
     `str.translate`, which is faster than a regex over so many characters)."""
-    table = _step1_array()
-    return dict.fromkeys(np.flatnonzero((table == _DROPPED) | (table == _LONGER)).tolist(), "\x00")
+    table, _, _ = step1_table()
+    return dict.fromkeys(np.flatnonzero(table >= EXPANDED).tolist(), "\x00")
 
 
 def _step1_offsets(text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -290,10 +309,10 @@ def _step1_offsets(text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int
     if text.isascii() or "\x00" not in text.translate(_irregular()):  # one for one
         return np.arange(len(text)), np.arange(1, len(text) + 1)
     codes = _codes(text)
-    mapped = _step1_array()[codes]
-    sizes = (mapped != _DROPPED).astype(np.int64)
+    mapped = step1_table()[0][codes]
+    sizes = (mapped != DROPPED).astype(np.int64)
     word = word_table()
-    for i in np.flatnonzero(mapped == _LONGER).tolist():
+    for i in np.flatnonzero((mapped >= EXPANDED) & (mapped != DROPPED)).tolist():
         sizes[i] = len(word[int(codes[i])])
     kept = np.flatnonzero(sizes)
     starts = np.repeat(np.arange(len(text)), sizes)

@@ -18,12 +18,13 @@ on each hit:
 
 How a post is searched, fastest case first:
 
-1. `normalize.fast_words_many(texts)` (one `bytes.translate` for an ASCII text, one array
-   lookup for all the others), with spaces made single, is scanned once for every term as
-   a literal; the same scan looks for triggers, what only the full fold undoes: a
-   character three times in a row, four one-letter words in a row, a leetspeak symbol
-   inside a word. The texts of many posts go into one scan (`Engine.evaluate_many`). A
-   text with no hit and no trigger (almost every text) costs nothing more;
+1. `normalize.fast_words_many(texts)` (one compiled pass over all the texts' bytes, which
+   also names the texts to search in a second form, see `_forms`), with runs made single,
+   is scanned once for every term as a literal; the same scan looks for triggers, what
+   only the full fold undoes: a character three times in a row, four one-letter words in
+   a row, a leetspeak symbol inside a word. The texts of many posts go into one scan
+   (`Engine.evaluate_many`). A text with no hit and no trigger (almost every text) costs
+   nothing more;
 2. a post whose only trigger is a run of three (informal stretching: "sooo") is scanned
    once more with those runs folded; most stop there;
 3. otherwise the text is folded fully (`normalize.fold`) and scanned for the literals
@@ -40,20 +41,23 @@ large) is refused by `check_regex` when the pack loads.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
-from collections import Counter
+import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, combinations
+from functools import cache
+from itertools import combinations
 from typing import Any
 
 import hyperscan
 import numpy as np
+import numpy.typing as npt
 import re2
 
 from postwatch.rules.charmap import AMBIGUOUS_L, MARKERS
-from postwatch.rules.normalize import RUNS as _RUNS
 from postwatch.rules.normalize import (
+    LETTER,
+    MARK,
+    TURNED,
     Detail,
     Folded,
     clean,
@@ -61,7 +65,9 @@ from postwatch.rules.normalize import (
     fast_words_many,
     first,
     fold,
+    single_runs,
 )
+from postwatch.rules.normalize import RUNS as _RUNS
 
 __all__ = ["Hit", "TextMatcher", "check_regex"]
 
@@ -245,21 +251,7 @@ _PREFILTER = bytes.maketrans(b"i" + _MARKS.encode(), b"l" + b" " * len(_MARKS))
 _DOUBLED_FROM = 6
 
 
-def _single_runs(form: bytes) -> bytes:
-    """Every run of one byte made one byte, no space at either end. Terms and texts are
-    both searched in this form: a run of three or more stands for any run in a term, and a
-    doubled letter may stand for a single one (`_Runs`), so a literal search that tells
-    runs apart could not find them."""
-    # an array pass: a substitution of `(.)\1+` takes twice as long on one text's bytes,
-    # and far longer on many texts
-    if not form:
-        return form
-    codes = np.frombuffer(form, dtype=np.uint8)
-    keep = np.empty(len(codes), dtype=bool)
-    keep[0] = True
-    np.not_equal(codes[1:], codes[:-1], out=keep[1:])
-    single: bytes = codes[keep].tobytes()
-    return single.strip(b" ")
+_IDENTITY = bytes(range(256))
 
 
 def _literals(term: str) -> list[bytes]:
@@ -269,7 +261,7 @@ def _literals(term: str) -> list[bytes]:
     form = term.translate(_SKELETON)
     return list(
         dict.fromkeys(
-            b" " + _single_runs(f.encode("utf-8", "surrogatepass")) + b" "
+            b" " + single_runs(f.encode("utf-8", "surrogatepass"), _IDENTITY) + b" "
             for f in (form, form.replace(" ", ""))
         )
     )
@@ -277,8 +269,11 @@ def _literals(term: str) -> list[bytes]:
 
 def _literal_form(words: bytes) -> bytes:
     """Where the term literals are sought: step-1 form with markers as spaces, `i` as
-    `l`, runs single (of spaces too: the words of a literal are one space apart)."""
-    return _single_runs(words.translate(_PREFILTER))
+    `l`, every run of one byte single (of spaces too: the words of a literal are one space
+    apart), no space at either end. Terms and texts are both sought in this form: a run of
+    three or more stands for any run in a term, and a doubled letter may stand for a single
+    one (`_Runs`), so a literal search that tells runs apart could not find them."""
+    return single_runs(words, _PREFILTER)
 
 
 def _texts_of(buffer: bytes, ends: Sequence[int]) -> list[int]:
@@ -314,12 +309,11 @@ class _KeywordDatabase:
         self._literals = _compile([re.escape(x) for x in literals], 0)
         self._triggers = _compile(triggers, hyperscan.HS_FLAG_UTF8)
 
-    def suspects(self, texts: Sequence[str]) -> set[int]:
-        """The texts that may hold a term, by index; never misses one that does
-        (property-tested). A text whose only trigger is runs of three is named only if
-        it holds a literal once they are folded (stretching is common and seldom part of
-        a term)."""
-        words = fast_words_many(texts)
+    def suspects(self, texts: Sequence[str], words: bytes) -> set[int]:
+        """The texts that may hold a term, by index, given their step-1 forms (`words`:
+        `fast_words_many`); never misses one that does (property-tested). A text whose
+        only trigger is runs of three is named only if it holds a literal once they are
+        folded (stretching is common and seldom part of a term)."""
         named = self._literal_texts(words)
         triggers: dict[int, bool] = {}  # where a trigger ends: whether all there are runs
 
@@ -364,7 +358,7 @@ class _KeywordDatabase:
         def collect(pattern: int, _from: int, _end: int, _flags: int, _ctx: object) -> None:
             found.update(self._terms[pattern])
 
-        form = _single_runs(folded.translate(_SKELETON).encode("utf-8", "surrogatepass"))
+        form = single_runs(folded.translate(_SKELETON).encode("utf-8", "surrogatepass"), _IDENTITY)
         self._literals.scan(b" " + form + b" ", match_event_handler=collect)
         return sorted(found)
 
@@ -388,11 +382,14 @@ def _spellings(term: str) -> list[str]:
     ]
 
 
+_TURNED_FROM = 2
 # one of these between two letters may be punctuation put into a word ("ex.ample") as well
 # as between two words ("pro-example")
 # (the mark comes first in the pattern, so that the search skips to marks at C speed)
-_TURNED_FROM = 2
-_MID_WORD = re.compile(r"[.\-*_·](?<=[^\W\d_][.\-*_·])(?=[^\W\d_])")
+_MID_WORD_MARKS = ".-*_·"
+_MID_WORD = re.compile(
+    f"[{re.escape(_MID_WORD_MARKS)}](?<=[^\\W\\d_][{re.escape(_MID_WORD_MARKS)}])(?=[^\\W\\d_])"
+)
 _ZERO_WIDTH = "\u200b"
 
 
@@ -407,36 +404,45 @@ _TURNED = str.maketrans(
 )
 # characters that stand turned and hardly occur otherwise: two of them make a text be read
 # turned too
-_TURNED_ONLY = re.compile("[ɐǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ꓭƆꓷƎℲ⅁ꓘ˥ԀꓤꓕΛ⅄]")
+_TURNED_ONLY = "ɐǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ꓭƆꓷƎℲ⅁ꓘ˥ԀꓤꓕΛ⅄"
 
 
-def _forms(texts: Sequence[str]) -> tuple[list[str], list[int], set[int]]:
-    """The forms of the texts that keywords are sought in, the text each is a form of, and
-    which forms are a text read backwards: each text; a text with punctuation between
-    letters also without it (as zero-width spaces, which folding removes, so that offsets
-    into it are offsets into the text); a text written upside down also turned the right
-    way up (read backwards, one character for one: offset i of the form is offset n - 1 - i
-    of the text)."""
+@cache
+def _classes() -> npt.NDArray[np.uint8]:
+    """The classes `fast_words_many` counts: a mark of `_MID_WORD`; around it, a letter as
+    it has it, or any character outside ASCII (its class costs a second of start-up to
+    tell; `_forms` asks the regex then); the characters of `_TURNED_ONLY`."""
+    classes = np.full(0x110000, LETTER, dtype=np.uint8)
+    classes[:0x80] = 0
+    classes[[ord(ch) for ch in string.ascii_letters]] = LETTER
+    classes[[ord(ch) for ch in _MID_WORD_MARKS]] = MARK
+    classes[[ord(ch) for ch in _TURNED_ONLY]] |= TURNED
+    return classes
+
+
+def _forms(texts: Sequence[str]) -> tuple[list[str], list[int], set[int], bytes]:
+    """The forms of the texts that keywords are sought in, the text each is a form of,
+    which forms are a text read backwards, and the step-1 forms of all (`fast_words_many`):
+    each text; a text with punctuation between letters also without it (as zero-width
+    spaces, which folding removes, so that offsets into it are offsets into the text); a
+    text written upside down also turned the right way up (read backwards, one character
+    for one: offset i of the form is offset n - 1 - i of the text)."""
+    words = fast_words_many(texts, _classes())
     forms = list(texts)
     origin = list(range(len(texts)))
-    # one search over all: most of its cost is per call (no match spans two texts: a NUL
-    # is no letter)
-    joined = "\x00".join(texts)
-    marks = [m.start() for m in _MID_WORD.finditer(joined)]
-    turned_marks = [m.start() for m in _TURNED_ONLY.finditer(joined)]
-    if not marks and not turned_marks:
-        return forms, origin, set()
-    starts = list(accumulate((len(text) + 1 for text in texts), initial=0))
-    for i in sorted({bisect_right(starts, mark) - 1 for mark in marks}):
-        forms.append(_MID_WORD.sub(_ZERO_WIDTH, texts[i]))
-        origin.append(i)
+    for i in np.flatnonzero(words.marked).tolist():
+        if _MID_WORD.search(texts[i]):
+            forms.append(_MID_WORD.sub(_ZERO_WIDTH, texts[i]))
+            origin.append(i)
     turned: set[int] = set()
-    written = Counter(bisect_right(starts, mark) - 1 for mark in turned_marks)
-    for i in sorted(i for i, count in written.items() if count >= _TURNED_FROM):
+    for i in np.flatnonzero(words.turned >= _TURNED_FROM).tolist():
         turned.add(len(forms))
         forms.append(texts[i][::-1].translate(_TURNED))
         origin.append(i)
-    return forms, origin, turned
+    if len(forms) == len(texts):
+        return forms, origin, turned, words.form
+    more = fast_words_many(forms[len(texts) :], _classes()).form
+    return forms, origin, turned, words.form + b" \x00 " + more
 
 
 def _backwards(hits: list[Hit], length: int) -> list[Hit]:
@@ -468,9 +474,9 @@ class TextMatcher:
         keywords = self._keywords
         if keywords is None:
             return []
-        forms, origin, turned = _forms(texts)
+        forms, origin, turned, words = _forms(texts)
         hits: set[Hit] = set()
-        for index in keywords.suspects(forms):
+        for index in keywords.suspects(forms, words):
             folded = fold(forms[index])
             for term in keywords.candidates(folded.text):
                 found = self._confirm(origin[index], folded, term)

@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postwatch.rules.matchers.text import TextMatcher, _occurrences, _term_parts
+from postwatch.rules.matchers.text import (
+    _MID_WORD,
+    _TURNED_ONLY,
+    TextMatcher,
+    _classes,
+    _occurrences,
+    _term_parts,
+)
 from postwatch.rules.normalize import clean, fast_words, fast_words_many, fold, fold_term
 
 LATIN = "example front"
@@ -227,12 +234,23 @@ def test_every_pair_of_folded_words_is_found_in_its_text(text: str) -> None:
     assert found_terms == terms
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
-    st.lists(TEXTS | st.sampled_from(["\x00", "a\ud800b", "ﬁ", "x\x00y", "ok", "مثال"]), max_size=6)
+    st.lists(
+        TEXTS
+        | st.lists(ALPHABET | st.sampled_from([*"*·ɐǝʇ", "|\\/|", "|-|"]), max_size=9).map("".join)
+        | st.sampled_from(["\x00", "a\ud800b", "ﬁ", "x\x00y", "ok", "مثال", "(", "|\\/"]),
+        max_size=6,
+    )
 )
 def test_the_batch_step1_form_is_each_texts_own(texts: list[str]) -> None:
-    assert fast_words_many(texts) == b" \x00 ".join(map(fast_words, texts))
+    """One pass over many texts gives each text's step-1 form, names every text with a
+    mark inside a word, and counts the letters only upside-down writing uses."""
+    words = fast_words_many(texts, _classes())
+    assert words.form == b" \x00 ".join(map(fast_words, texts))
+    for text, marked, turned in zip(texts, words.marked, words.turned, strict=True):
+        assert marked or not _MID_WORD.search(text)
+        assert turned == sum(ch in _TURNED_ONLY for ch in text)
 
 
 @settings(max_examples=200, deadline=None)
