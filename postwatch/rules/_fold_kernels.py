@@ -39,33 +39,59 @@ def _step1(  # noqa: PLR0917, PLR0912, PLR0915 - one pass, positional for numba
     expansions: Any,
     expansion_starts: Any,
     out: Any,
+    unmarked: Any,
+    drops: Any,
     marked: Any,
     turned: Any,
-) -> int:
+) -> tuple[int, int]:
     """Step 1 (`normalize.fast_words`) of the UTF-8 texts in `src`, apart by NULs, which
-    become b" \\x00 " in `out`. For each text, by the class of each character in `classes`,
-    whether a MARK stands between two LETTERs (`marked`) and how many TURNED characters it
-    holds (`turned`). A drawn letter counts as a letter. Returns the length of `out` used."""
+    become b" \\x00 " in `out`. By the class of each character in `classes`: for each text,
+    how many TURNED characters it holds (`turned`), and whether a MARK stands between two
+    LETTERs in it (`marked`; a drawn letter is no letter, as its symbols are none); for
+    each such text, in `unmarked`, its step-1 form without those marks, apart by b" \\x00 ".
+    `drops` is room for the places of those marks in one text's form. Returns the lengths
+    of `out` and `unmarked` used."""
     i = 0  # in src
     n = 0  # in out
+    n_unmarked = 0
     text = 0
+    start = 0  # where the text's form starts in out
+    dropped = 0  # marks between letters in the text, at drops[:dropped]
     before_letter = False  # the character before was a letter
-    mark_after_letter = False  # ...a mark after a letter
+    mark = -1  # where in out the character before, a mark after a letter, went
     turned_here = 0
-    while i < len(src):
-        b = int(src[i])
-        if b == 0:
-            out[n] = 32
-            out[n + 1] = 0
-            out[n + 2] = 32
-            n += 3
-            i += 1
+    while i <= len(src):
+        b = int(src[i]) if i < len(src) else 0
+        if b == 0:  # the end of a text
             turned[text] = turned_here
+            if dropped:
+                marked[text] = True
+                if n_unmarked:
+                    unmarked[n_unmarked] = 32
+                    unmarked[n_unmarked + 1] = 0
+                    unmarked[n_unmarked + 2] = 32
+                    n_unmarked += 3
+                drops[dropped] = n
+                begin = start
+                for k in range(dropped + 1):
+                    size = drops[k] - begin
+                    unmarked[n_unmarked : n_unmarked + size] = out[begin : drops[k]]
+                    n_unmarked += size
+                    begin = drops[k] + 1
+            if i < len(src):
+                out[n] = 32
+                out[n + 1] = 0
+                out[n + 2] = 32
+                n += 3
+            i += 1
             text += 1
+            start = n
+            dropped = 0
             turned_here = 0
             before_letter = False
-            mark_after_letter = False
+            mark = -1
             continue
+        kind = int(classes[b])
         if b < 0x80:
             cp, size = _drawn_jit(src, i) if b == 40 or b == 124 else (b, 1)  # noqa: PLR1714 - a set is built at each byte
         elif b < 0xE0:
@@ -81,13 +107,15 @@ def _step1(  # noqa: PLR0917, PLR0912, PLR0915 - one pass, positional for numba
                 | (int(src[i + 3]) & 0x3F)
             )
             size = 4
+        if b >= 0x80:
+            kind = int(classes[cp])
         i += size
-        kind = int(classes[cp])  # without branches: letters and marks alternate unforeseeably
-        letter = kind & LETTER
-        if letter and mark_after_letter:
-            marked[text] = True
-        mark_after_letter = before_letter and (kind & MARK) != 0
-        before_letter = letter != 0
+        letter = (kind & LETTER) != 0
+        if letter and mark >= 0:
+            drops[dropped] = mark
+            dropped += 1
+        mark = n if before_letter and (kind & MARK) else -1  # a MARK's step-1 form is a space
+        before_letter = letter
         turned_here += (kind & TURNED) != 0
         mapped = int(table[cp])
         if mapped < 0x80:
@@ -116,9 +144,7 @@ def _step1(  # noqa: PLR0917, PLR0912, PLR0915 - one pass, positional for numba
             out[n + 2] = 0x80 | ((mapped >> 6) & 0x3F)
             out[n + 3] = 0x80 | (mapped & 0x3F)
             n += 4
-    if text < len(turned):
-        turned[text] = turned_here
-    return n
+    return n, n_unmarked
 
 
 def _single_runs(src: Any, table: Any, out: Any) -> int:

@@ -194,28 +194,36 @@ def _growth() -> int:
 
 @dataclass(frozen=True, slots=True)
 class Words:
-    """The step-1 forms of texts (`fast_words_many`), and what it counted in each."""
+    """The step-1 forms of texts (`fast_words_many`), and what it found in each."""
 
     form: bytes  # `b" \x00 ".join(map(fast_words, texts))`
     marked: npt.NDArray[np.bool_]  # a MARK stands between two LETTERs
+    unmarked: bytes  # the forms of the marked texts without those marks, apart by b" \x00 "
     turned: npt.NDArray[np.int64]  # how many TURNED characters it holds
 
 
 def fast_words_many(texts: Sequence[str], classes: npt.NDArray[np.uint8]) -> Words:
     """`b" \x00 ".join(map(fast_words, texts))` in one compiled pass over their UTF-8
-    bytes, which also tells, by the class of each character in `classes`, which texts
-    have a MARK between two LETTERs and how many TURNED characters each holds.
-    `fast_words` makes every NUL a space, so the NULs of the form are the separators."""
+    bytes, which also finds, by the class of each character in `classes`, the texts with a
+    MARK between two LETTERs (and their step-1 forms without those marks, which step 1
+    makes spaces) and how many TURNED characters each holds. `fast_words` makes every NUL
+    a space, so the NULs of the forms are the separators."""
+    marked = np.zeros(len(texts), dtype=np.bool_)
+    turned = np.zeros(len(texts), dtype=np.int64)
+    if not texts:
+        return Words(b"", marked, b"", turned)
     joined = "\x00".join(texts)
     if joined.count("\x00") >= len(texts):  # a text holds a NUL, which step 1 makes a space
         joined = "\x00".join(text.replace("\x00", " ") for text in texts)
     src = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
     table, expansions, starts = step1_table()
     out = np.empty(len(src) * _growth(), dtype=np.uint8)
-    marked = np.zeros(len(texts), dtype=np.bool_)
-    turned = np.zeros(len(texts), dtype=np.int64)
-    size = _kernels().step1(src, table, classes, expansions, starts, out, marked, turned)
-    return Words(out[:size].tobytes(), marked, turned)
+    unmarked = np.empty_like(out)
+    drops = np.empty(len(src) + 1, dtype=np.int64)
+    size, unmarked_size = _kernels().step1(
+        src, table, classes, expansions, starts, out, unmarked, drops, marked, turned
+    )
+    return Words(out[:size].tobytes(), marked, unmarked[:unmarked_size].tobytes(), turned)
 
 
 def single_runs(data: bytes, table: bytes) -> bytes:

@@ -19,7 +19,7 @@ on each hit:
 How a post is searched, fastest case first:
 
 1. `normalize.fast_words_many(texts)` (one compiled pass over all the texts' bytes, which
-   also names the texts to search in a second form, see `_forms`), with runs made single,
+   also makes the second forms of some texts, see `_Forms`), with runs made single,
    is scanned once for every term as a literal; the same scan looks for triggers, what
    only the full fold undoes: a character three times in a row, four one-letter words in
    a row, a leetspeak symbol inside a word. The texts of many posts go into one scan
@@ -41,8 +41,7 @@ large) is refused by `check_regex` when the pack loads.
 from __future__ import annotations
 
 import re
-import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
@@ -309,9 +308,10 @@ class _KeywordDatabase:
         self._literals = _compile([re.escape(x) for x in literals], 0)
         self._triggers = _compile(triggers, hyperscan.HS_FLAG_UTF8)
 
-    def suspects(self, texts: Sequence[str], words: bytes) -> set[int]:
+    def suspects(self, text: Callable[[int], str], words: bytes) -> set[int]:
         """The texts that may hold a term, by index, given their step-1 forms (`words`:
-        `fast_words_many`); never misses one that does (property-tested). A text whose
+        `fast_words_many`) and the text of each index; never misses one that does
+        (property-tested). A text whose
         only trigger is runs of three is named only if it holds a literal once they are
         folded (stretching is common and seldom part of a term)."""
         named = self._literal_texts(words)
@@ -330,7 +330,7 @@ class _KeywordDatabase:
         candidates = [i for i, runs in stretched.items() if runs and i not in named]
         if candidates:
             folded_runs = b" \x00 ".join(
-                _RUNS.sub(first, fast_words(texts[i]).decode("utf-8", "surrogatepass")).encode(
+                _RUNS.sub(first, fast_words(text(i)).decode("utf-8", "surrogatepass")).encode(
                     "utf-8", "surrogatepass"
                 )
                 for i in candidates
@@ -387,6 +387,7 @@ _TURNED_FROM = 2
 # as between two words ("pro-example")
 # (the mark comes first in the pattern, so that the search skips to marks at C speed)
 _MID_WORD_MARKS = ".-*_·"
+_LETTERS = re.compile(r"[^\W\d_]+")
 _MID_WORD = re.compile(
     f"[{re.escape(_MID_WORD_MARKS)}](?<=[^\\W\\d_][{re.escape(_MID_WORD_MARKS)}])(?=[^\\W\\d_])"
 )
@@ -409,40 +410,50 @@ _TURNED_ONLY = "ɐǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ꓭƆꓷƎℲ⅁ꓘ˥ԀꓤꓕΛ�
 
 @cache
 def _classes() -> npt.NDArray[np.uint8]:
-    """The classes `fast_words_many` counts: a mark of `_MID_WORD`; around it, a letter as
-    it has it, or any character outside ASCII (its class costs a second of start-up to
-    tell; `_forms` asks the regex then); the characters of `_TURNED_ONLY`."""
-    classes = np.full(0x110000, LETTER, dtype=np.uint8)
-    classes[:0x80] = 0
-    classes[[ord(ch) for ch in string.ascii_letters]] = LETTER
+    """The classes `fast_words_many` finds: a letter (of `_MID_WORD`), one of its marks, one
+    of the characters of `_TURNED_ONLY`."""
+    every = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    classes = np.zeros(0x110000, dtype=np.uint8)
+    for letters in _LETTERS.finditer(every):  # a few hundred runs
+        classes[letters.start() : letters.end()] = LETTER
     classes[[ord(ch) for ch in _MID_WORD_MARKS]] = MARK
     classes[[ord(ch) for ch in _TURNED_ONLY]] |= TURNED
     return classes
 
 
-def _forms(texts: Sequence[str]) -> tuple[list[str], list[int], set[int], bytes]:
-    """The forms of the texts that keywords are sought in, the text each is a form of,
-    which forms are a text read backwards, and the step-1 forms of all (`fast_words_many`):
-    each text; a text with punctuation between letters also without it (as zero-width
-    spaces, which folding removes, so that offsets into it are offsets into the text); a
-    text written upside down also turned the right way up (read backwards, one character
-    for one: offset i of the form is offset n - 1 - i of the text)."""
-    words = fast_words_many(texts, _classes())
-    forms = list(texts)
-    origin = list(range(len(texts)))
-    for i in np.flatnonzero(words.marked).tolist():
-        if _MID_WORD.search(texts[i]):
-            forms.append(_MID_WORD.sub(_ZERO_WIDTH, texts[i]))
+@dataclass(frozen=True, slots=True)
+class _Forms:
+    """The forms of texts that keywords are sought in: each text; a text with punctuation
+    between letters also without it (as zero-width spaces, which folding removes, so that
+    offsets into it are offsets into the text); a text written upside down also turned the
+    right way up (read backwards, one character for one: offset i of the form is offset
+    n - 1 - i of the text). `words` holds the step-1 forms of all, in that order, from
+    `fast_words_many`; the form itself is made when asked for (`text`), which few are."""
+
+    texts: Sequence[str]
+    origin: list[int]  # the text each form is a form of
+    turned: dict[int, str]  # the forms that are a text read backwards
+    words: bytes
+
+    @classmethod
+    def of(cls, texts: Sequence[str]) -> _Forms:
+        words = fast_words_many(texts, _classes())
+        origin = [*range(len(texts)), *np.flatnonzero(words.marked).tolist()]
+        form = words.form + b" \x00 " + words.unmarked if words.unmarked else words.form
+        turned: dict[int, str] = {}
+        for i in np.flatnonzero(words.turned >= _TURNED_FROM).tolist():
+            turned[len(origin)] = texts[i][::-1].translate(_TURNED)
             origin.append(i)
-    turned: set[int] = set()
-    for i in np.flatnonzero(words.turned >= _TURNED_FROM).tolist():
-        turned.add(len(forms))
-        forms.append(texts[i][::-1].translate(_TURNED))
-        origin.append(i)
-    if len(forms) == len(texts):
-        return forms, origin, turned, words.form
-    more = fast_words_many(forms[len(texts) :], _classes()).form
-    return forms, origin, turned, words.form + b" \x00 " + more
+        if turned:
+            form += b" \x00 " + fast_words_many(list(turned.values()), _classes()).form
+        return cls(texts, origin, turned, form)
+
+    def text(self, k: int) -> str:
+        if k < len(self.texts):
+            return self.texts[k]
+        if k in self.turned:
+            return self.turned[k]
+        return _MID_WORD.sub(_ZERO_WIDTH, self.texts[self.origin[k]])
 
 
 def _backwards(hits: list[Hit], length: int) -> list[Hit]:
@@ -474,13 +485,14 @@ class TextMatcher:
         keywords = self._keywords
         if keywords is None:
             return []
-        forms, origin, turned, words = _forms(texts)
+        forms = _Forms.of(texts)
         hits: set[Hit] = set()
-        for index in keywords.suspects(forms, words):
-            folded = fold(forms[index])
+        for index in keywords.suspects(forms.text, forms.words):
+            form = forms.text(index)
+            folded = fold(form)
             for term in keywords.candidates(folded.text):
-                found = self._confirm(origin[index], folded, term)
-                hits.update(_backwards(found, len(forms[index])) if index in turned else found)
+                found = self._confirm(forms.origin[index], folded, term)
+                hits.update(_backwards(found, len(form)) if index in forms.turned else found)
         return sorted(hits, key=lambda h: (h.index, h.span, h.key))
 
     def _confirm(self, index: int, folded: Folded, number: int) -> list[Hit]:
