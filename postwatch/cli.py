@@ -332,36 +332,39 @@ def match(
     def evaluate(batch: list[Post], out: IO[bytes]) -> None:
         """Alerts of a batch of posts, in file order (mirror detection depends on it)."""
         now = datetime.now(UTC)
+        idle = tracker.idle  # changes only when the tracker observes a post
         for post, found in zip(batch, engine.evaluate_many(batch), strict=True):
-            if not found and tracker.idle:
+            if not found and idle:
                 continue
             matched = [(m, build_alert(m, now)) for m in found]
             extra, _ = tracker.observe(post, matched, now)
+            idle = tracker.idle
             for m, _alert in matched:
                 hits[f"{m.rule.pack}/{m.rule.id}"].append(post.id)
             for alert in [a for _, a in matched] + extra:
                 out.write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE))
                 kinds[alert["kind"]] += 1
 
-    def decode(lines: list[tuple[int, bytes]]) -> list[Post]:
-        """The posts of numbered lines; the lines that are not one are reported."""
+    def decode(lines: list[bytes], first: int) -> list[Post]:
+        """The posts of lines numbered from `first`; the lines that are not one are
+        reported, except blank ones."""
         nonlocal bad
-        batch: list[Post] = []
-        for (number, _), post in zip(lines, parse_posts([line for _, line in lines]), strict=True):
-            if isinstance(post, InvalidPost):
+        decoded = parse_posts(lines)
+        batch = [post for post in decoded if not isinstance(post, InvalidPost)]
+        if len(batch) == len(decoded):
+            return batch
+        for number, (line, post) in enumerate(zip(lines, decoded, strict=True), first):
+            if isinstance(post, InvalidPost) and not line.isspace():
                 bad += 1
                 click.echo(f"{input_path}:{number}: skipped: {post}", err=True)
-            else:
-                batch.append(post)
         return batch
 
     started = time.perf_counter()
     with source, _open_output(output) as out, _match_progress(source) as progress:
         read = 0
         while chunk := list(islice(source, _MATCH_BATCH)):
-            lines = [(n, line) for n, line in enumerate(chunk, read + 1) if not line.isspace()]
+            batch = decode(chunk, read + 1)
             read += len(chunk)
-            batch = decode(lines)
             evaluate(batch, out)
             posts += len(batch)
             progress(posts)

@@ -477,6 +477,7 @@ class TextMatcher:
         self._folded = tuple(written)
         self._written = tuple(written.values())
         self._keywords = _KeywordDatabase(self._folded) if self._folded else None
+        self.keywords([""])  # builds the prefilter's tables and loads its compiled loops now
         self._regex_db = _compile(self.regexes, _REGEX_FLAGS) if self.regexes else None
         self._regex_spans = tuple(_span_regex(p) for p in self.regexes)
 
