@@ -71,8 +71,8 @@ from postwatch.rules.normalize import RUNS as _RUNS
 __all__ = ["Hit", "TextMatcher", "check_regex"]
 
 _MARKS = "".join(sorted(set(MARKERS.values())))
-_SEP = f"[ {_MARKS}\\n]"
-_NOT_SEP = f"[^ {_MARKS}\\n]"
+_SEP = f"[ {_MARKS}\\x00]"  # NUL: where one text ends and the next begins
+_NOT_SEP = f"[^ {_MARKS}\\x00]"
 # hyperscan tells which regexes match a text; re2, linear-time too, then finds the leftmost,
 # longest match of just those. hyperscan's own start-of-match tracking (SOM_LEFTMOST) crashes
 # the python-hyperscan 0.9.1 wheel on texts of a few hundred bytes ("a+b" over 400 "a"s).
@@ -82,8 +82,8 @@ _TRIGGERS = (
     f"(?:^|{_SEP}){_NOT_SEP}(?:[ {_MARKS}]+{_NOT_SEP}){{3}}(?:{_SEP}|$)",
     # a leetspeak symbol inside a word, or a currency sign at either end of one
     f"{_NOT_SEP}[{_MARKS}]+{_NOT_SEP}",
-    f"(?:^|[ \\n])[{_MARKS}]*[SEC][{_MARKS}]*{_NOT_SEP}",
-    f"{_NOT_SEP}[{_MARKS}]*[SEC][{_MARKS}]*(?:[ \\n]|$)",
+    f"(?:^|[ \\x00])[{_MARKS}]*[SEC][{_MARKS}]*{_NOT_SEP}",
+    f"{_NOT_SEP}[{_MARKS}]*[SEC][{_MARKS}]*(?:[ \\x00]|$)",
 )
 _UNSUPPORTED = ("Zero-width", "Back-reference", "back reference", "Atomic", "Possessive")
 
@@ -209,8 +209,8 @@ def _occurrences(parts: tuple[tuple[str, bool], ...], text: str) -> list[tuple[i
     where taking it leads nowhere (what a regex of the parts would find, without the cost
     of compiling one for each term: most terms are looked for once or never)."""
     found: list[tuple[int, int]] = []
-    first = parts[0][0]
     tried: set[tuple[int, int]] = set()  # (part, position): explored, led nowhere
+    size, last = len(text), len(parts)
 
     def end(start: int) -> int:
         """Where the parts end when they start at `start`, or -1: a depth-first search,
@@ -218,8 +218,8 @@ def _occurrences(parts: tuple[tuple[str, bool], ...], text: str) -> list[tuple[i
         stack = [(0, start)]
         while stack:
             k, j = stack.pop()
-            if k == len(parts):
-                if j == len(text) or text[j] == " ":
+            if k == last:
+                if j == size or text[j] == " ":
                     return j
                 continue
             if (k, j) in tried:
@@ -228,21 +228,24 @@ def _occurrences(parts: tuple[tuple[str, bool], ...], text: str) -> list[tuple[i
             chars, optional = parts[k]
             if optional:
                 stack.append((k + 1, j))
-            if j < len(text) and text[j] in chars:
+            if j < size and text[j] in chars:
                 stack.append((k + 1, j + 1))
         return -1
 
-    start = 0
-    while start < len(text):
-        if text[start] in first:
-            stop = end(start)
-            if stop >= 0:
-                found.append((start, stop))
-                start = stop  # ends before a space: the next word starts after it
-        start = text.find(" ", start) + 1
-        if not start:
-            break
+    starts = _word_starts(parts[0][0])  # the first part is a letter, never left out
+    position = 0
+    while (at := starts.search(text, position)) is not None:
+        stop = end(at.start())
+        position = at.start() + 1 if stop < 0 else stop  # a stop is a space or the end
+        if stop >= 0:
+            found.append((at.start(), stop))
     return found
+
+
+@cache
+def _word_starts(first: str) -> re.Pattern[str]:
+    """Where a word starts with one of the characters."""
+    return re.compile(f"(?<![^ ])[{re.escape(first)}]")
 
 
 _SKELETON = str.maketrans({"i": "l"})
@@ -320,7 +323,7 @@ class _KeywordDatabase:
         def collect(pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
             triggers[end] = triggers.get(end, True) and pattern >= self._first_run
 
-        self._triggers.scan(words.replace(b"\x00", b"\n"), match_event_handler=collect)
+        self._triggers.scan(words, match_event_handler=collect)
         if not triggers:
             return named
         stretched: dict[int, bool] = {}
