@@ -8,10 +8,11 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import numba
+import numpy as np
 
 from postwatch.rules.normalize import DROPPED, EXPANDED, LETTER, MARK, TURNED
 
-__all__ = ["single_runs", "step1"]
+__all__ = ["detail", "single_runs", "step1"]
 
 
 def _drawn(src: Any, i: int) -> tuple[int, int]:
@@ -163,5 +164,161 @@ def _single_runs(src: Any, table: Any, out: Any) -> int:
     return n
 
 
+def _join_spaced(letters: Any, count: int, done: int, kept: Any, n_kept: int) -> int:
+    """Step 3 for one run of `count` one-letter words at `letters`: the places before it
+    from `done` on, then its letters, with a space where a gap is wider than the narrowest
+    (the first space of the gap), go into `kept`; returns its new length."""
+    for j in range(done, letters[0]):
+        kept[n_kept] = j
+        n_kept += 1
+    narrow = letters[1] - letters[0]
+    for k in range(2, count):
+        narrow = min(narrow, letters[k] - letters[k - 1])
+    kept[n_kept] = letters[0]
+    n_kept += 1
+    for k in range(1, count):
+        if letters[k] - letters[k - 1] > narrow:
+            kept[n_kept] = letters[k - 1] + 1
+            n_kept += 1
+        kept[n_kept] = letters[k]
+        n_kept += 1
+    return n_kept
+
+
+_join_spaced_jit = numba.njit(inline="always")(_join_spaced)
+
+
+def _detail(  # noqa: PLR0912, PLR0915 - one pass per step, as `normalize.fold`
+    codes: Any, words: Any, table: Any, lengths: Any, symbols: Any
+) -> tuple[Any, Any, Any, Any, Any, Any, Any]:
+    """Steps 2-5 of `normalize.fold` over the step-1 form `words` of the text `codes` (code
+    points), keeping for each folded character where it came from. Returns the folded
+    characters; for each, its start and end in the text, how many equal characters of step
+    4 it stands for, and its place in `words`; the places in `words` left after step 3
+    (`kept`); and the runs of step 4 as (folded character, first and end place in `kept`)."""
+    size = len(words)
+    starts = np.empty(size, dtype=np.int64)
+    ends = np.empty(size, dtype=np.int64)
+    # step 1: a character whose step-1 form is empty joins the one before it
+    made = 0
+    last = -1
+    for i in range(len(codes)):
+        mapped = int(table[codes[i]])
+        width = 0 if mapped == DROPPED else lengths[mapped ^ EXPANDED] if mapped >= EXPANDED else 1
+        if width:
+            if last >= 0:
+                ends[last] = i
+            for _ in range(width):
+                starts[made] = i
+                ends[made] = i + 1
+                made += 1
+            last = made - 1
+    if last >= 0:
+        ends[last] = len(codes)
+    # step 2: runs of markers (A-Z) inside a word are letters; at its start (end), symbols
+    # there are separators; a word of markers alone is separators
+    w = words.astype(np.int64)
+    j = 0
+    while j < size:
+        if not 65 <= w[j] <= 90:
+            j += 1
+            continue
+        a = j
+        while j < size and 65 <= w[j] <= 90:
+            j += 1
+        at_start = a == 0 or w[a - 1] == 32
+        at_end = j == size or w[j] == 32
+        low, high = a, j
+        if at_start and at_end:
+            high = low
+            w[a:j] = 32
+        elif at_start:
+            while low < j and symbols[w[low]]:
+                w[low] = 32
+                low += 1
+        elif at_end:
+            while high > low and symbols[w[high - 1]]:
+                w[high - 1] = 32
+                high -= 1
+        for k in range(low, high):
+            w[k] += 32  # lower case
+    # step 3: four or more one-letter words in a row are joined
+    kept = np.empty(size, dtype=np.int64)
+    letters = np.empty(size, dtype=np.int64)
+    n_kept = 0
+    count = 0
+    done = 0
+    i = 0
+    while i < size:
+        if w[i] == 32:
+            i += 1
+            continue
+        j = i
+        while j < size and w[j] != 32:
+            j += 1
+        if j - i == 1:
+            letters[count] = i
+            count += 1
+        else:
+            if count >= 4:
+                n_kept = _join_spaced_jit(letters, count, done, kept, n_kept)
+                done = letters[count - 1] + 1
+            count = 0
+        i = j
+    if count >= 4:
+        n_kept = _join_spaced_jit(letters, count, done, kept, n_kept)
+        done = letters[count - 1] + 1
+    for j in range(done, size):
+        kept[n_kept] = j
+        n_kept += 1
+    kept = kept[:n_kept]
+    # steps 4 and 5: of a run of three or more keep the first, of spaces one between words
+    first_letter = -1
+    last_letter = -1
+    for t in range(n_kept):
+        if w[kept[t]] != 32:
+            if first_letter < 0:
+                first_letter = t
+            last_letter = t
+    chars = np.empty(n_kept, dtype=np.uint32)
+    folded_starts = np.empty(n_kept, dtype=np.int64)
+    folded_ends = np.empty(n_kept, dtype=np.int64)
+    counts = np.empty(n_kept, dtype=np.int64)
+    origin = np.empty(n_kept, dtype=np.int64)
+    run_at = np.empty(n_kept, dtype=np.int64)
+    run_first = np.empty(n_kept, dtype=np.int64)
+    run_end = np.empty(n_kept, dtype=np.int64)
+    n = 0
+    runs = 0
+    t = max(first_letter, 0)
+    while first_letter >= 0 and t <= last_letter:
+        c = w[kept[t]]
+        u = t + 1
+        if c == 32:
+            if w[kept[t - 1]] == 32:  # a space after a space
+                t = u
+                continue
+        else:
+            while u <= last_letter and w[kept[u]] == c:
+                u += 1
+            if u - t < 3:
+                u = t + 1
+        chars[n] = c
+        origin[n] = kept[t]
+        folded_starts[n] = starts[kept[t]]
+        folded_ends[n] = ends[kept[u - 1]]
+        counts[n] = u - t
+        if u - t > 1:
+            run_at[runs] = n
+            run_first[runs] = t
+            run_end[runs] = u
+            runs += 1
+        n += 1
+        t = u
+    runs_found = (run_at[:runs], run_first[:runs], run_end[:runs])
+    return chars[:n], folded_starts[:n], folded_ends[:n], counts[:n], origin[:n], kept, runs_found
+
+
+detail = cast(Callable[..., Any], numba.njit(cache=True, nogil=True)(_detail))
 step1 = cast(Callable[..., int], numba.njit(cache=True, nogil=True)(_step1))
 single_runs = cast(Callable[..., int], numba.njit(cache=True, nogil=True)(_single_runs))

@@ -27,10 +27,10 @@ Keyword terms are folded by the same function, so a term and the text it should 
 agree. Three functions produce the form: `fast_words` (step 1 only, as bytes, for the
 matcher's prefilter; `fast_words_many` makes it for many texts in one compiled pass),
 `fold` (all steps with `str.translate` and precompiled regexes, the hot path) and
-`Folded.detail()` (all steps again, carrying each character's offsets, run length and
-pre-leetspeak form through the few places each step edits; computed only when a hit needs
-them). Property tests hold `fold` and `detail` to the same text, `fast_words_many` to
-`fast_words`, and the prefilter to never losing a hit.
+`Folded.detail()` (all steps again, in compiled passes that carry each character's offsets,
+run length and pre-leetspeak form; computed only when a hit needs them). Property tests
+hold `fold` and `detail` to the same text, `fast_words_many` to `fast_words`, and the
+prefilter to never losing a hit.
 """
 
 from __future__ import annotations
@@ -161,13 +161,15 @@ LETTER, MARK, TURNED = 1, 2, 4
 
 
 @cache
-def step1_table() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+def step1_table() -> tuple[
+    npt.NDArray[np.uint32], npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64]
+]:
     """Step 1 as arrays: code point -> its step-1 character (itself where `word_table` has
-    no entry), DROPPED, or EXPANDED | k; and the expansions, UTF-8, one after the other,
-    with where each starts (and where the last ends)."""
+    no entry), DROPPED, or EXPANDED | k; the expansions, UTF-8, one after the other, with
+    where each starts (and where the last ends); and how many characters each has."""
     table = np.arange(0x110000, dtype=np.uint32)
     words = word_table()
-    expansions: list[bytes] = []
+    expansions: list[str] = []
     values: list[int] = []
     for word in words.values():
         if len(word) == 1:
@@ -176,16 +178,18 @@ def step1_table() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint8], npt.ND
             values.append(DROPPED)
         else:
             values.append(EXPANDED | len(expansions))
-            expansions.append(word.encode("utf-8"))
+            expansions.append(word)
     table[np.fromiter(words, dtype=np.uint32, count=len(words))] = values
-    starts = np.fromiter(accumulate(map(len, expansions), initial=0), dtype=np.int64)
-    return table, np.frombuffer(b"".join(expansions), dtype=np.uint8), starts
+    encoded = [expansion.encode("utf-8") for expansion in expansions]
+    starts = np.fromiter(accumulate(map(len, encoded), initial=0), dtype=np.int64)
+    lengths = np.fromiter(map(len, expansions), dtype=np.int64, count=len(expansions))
+    return table, np.frombuffer(b"".join(encoded), dtype=np.uint8), starts, lengths
 
 
 @cache
 def _growth() -> int:
     """The most bytes of step-1 form one byte of UTF-8 text can give (3 for a separator)."""
-    table, _, starts = step1_table()
+    table, _, starts, _ = step1_table()
     sizes = np.diff(starts)
     expanded = np.flatnonzero((table >= EXPANDED) & (table != DROPPED))
     own = np.array([len(chr(cp).encode("utf-8", "surrogatepass")) for cp in expanded])
@@ -216,7 +220,7 @@ def fast_words_many(texts: Sequence[str], classes: npt.NDArray[np.uint8]) -> Wor
     if joined.count("\x00") >= len(texts):  # a text holds a NUL, which step 1 makes a space
         joined = "\x00".join(text.replace("\x00", " ") for text in texts)
     src = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-    table, expansions, starts = step1_table()
+    table, expansions, starts, _ = step1_table()
     out = np.empty(len(src) * _growth(), dtype=np.uint8)
     unmarked = np.empty_like(out)
     drops = np.empty(len(src) + 1, dtype=np.int64)
@@ -303,85 +307,26 @@ def _text_of(codes: npt.NDArray[np.uint32]) -> str:
     return text
 
 
-@cache
-def _irregular() -> dict[int, str]:
-    """NUL for the characters whose step-1 form is not one character (a table for
-    `str.translate`, which is faster than a regex over so many characters)."""
-    table, _, _ = step1_table()
-    return dict.fromkeys(np.flatnonzero(table >= EXPANDED).tolist(), "\x00")
-
-
-def _step1_offsets(text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Start and end in the original text of each character of the step-1 form. A
-    character whose step-1 form is empty (a mark, an invisible) joins the one before it."""
-    if text.isascii() or "\x00" not in text.translate(_irregular()):  # one for one
-        return np.arange(len(text)), np.arange(1, len(text) + 1)
-    codes = _codes(text)
-    mapped = step1_table()[0][codes]
-    sizes = (mapped != DROPPED).astype(np.int64)
-    word = word_table()
-    for i in np.flatnonzero((mapped >= EXPANDED) & (mapped != DROPPED)).tolist():
-        sizes[i] = len(word[int(codes[i])])
-    kept = np.flatnonzero(sizes)
-    starts = np.repeat(np.arange(len(text)), sizes)
-    ends = starts + 1
-    # the last character each kept one gives ends where the next kept one starts
-    ends[np.cumsum(sizes)[kept] - 1] = np.append(kept[1:], len(text))
-    return starts, ends
+_SYMBOLS = np.array([chr(i) in _SYMBOL_CHARS for i in range(128)])
 
 
 def _fold_detail(text: str) -> Detail:
-    """Steps 1-5 again, keeping for each folded character which step-1 characters it
-    stands for, and so where it came from. Each step edits few places, so the indexes are
-    carried through as arrays, edited where the step edits."""
+    """Steps 1-5 again, keeping for each folded character where it came from, in one
+    compiled pass per step (`_fold_kernels.detail`)."""
     text = _drawn_letters(text)  # same length
-    words = text.translate(word_table())
-    raws = text.translate(clean_table())  # same length: one clean character per word one
-    starts, ends = _step1_offsets(text)
-    if not words.isascii() or not words.islower():  # as in `fold`
-        words = _MARKER_RUNS.sub(_resolve_markers, words)  # step 2 changes no length
-    # step 3: keep (indexes of) the letters and one space per wider gap
-    keep: list[int] = []
-    last = 0
-    for match in _SPACED.finditer(words):
-        keep.extend(range(last, match.start()))
-        gaps = [g.span() for g in _GAPS.finditer(words, match.start(), match.end())]
-        narrow = min(b - a for a, b in gaps)
-        keep.append(match.start())
-        for a, b in gaps:
-            if b - a > narrow:
-                keep.append(a)
-            keep.append(b)
-        last = match.end()
-    kept = np.arange(len(words)) if not last else np.array(keep + list(range(last, len(words))))
-    codes = _codes(words)[kept]
-    joined = _text_of(codes)
-    # steps 4 and 5: of a run of three or more keep the first, of spaces one between words
-    mask = np.ones(len(codes), dtype=bool)
-    runs = [m.span() for m in RUNS.finditer(joined)]
-    for a, b in runs:
-        mask[a + 1 : b] = False
-    space = codes == ord(" ")
-    mask[1:] &= ~(space[1:] & space[:-1])  # a space after a space
-    letters = np.flatnonzero(~space)
-    mask[: letters[0] if len(letters) else len(mask)] = False  # spaces before the first word
-    if len(letters):
-        mask[letters[-1] + 1 :] = False  # ...and after the last
-    selected = np.flatnonzero(mask)
-    origin = kept[selected]
-    folded_ends = ends[origin]
-    counts = np.ones(len(selected), dtype=np.int64)
-    run_raws: dict[int, str] = {}
-    if runs:
-        at = np.searchsorted(selected, [a for a, _ in runs]).tolist()
-        for k, (a, b) in zip(at, runs, strict=True):
-            folded_ends[k] = ends[kept[b - 1]]
-            counts[k] = b - a
-            run_raws[k] = "".join(sorted({raws[j] for j in kept[a:b].tolist()}))
+    raws = text.translate(clean_table())  # same length as the step-1 form: a character each
+    table, _, _, lengths = step1_table()
+    chars, starts, ends, counts, origin, kept, runs = _kernels().detail(
+        _codes(text), _codes(text.translate(word_table())), table, lengths, _SYMBOLS
+    )
+    run_raws = {
+        k: "".join(sorted({raws[j] for j in kept[first:end].tolist()}))
+        for k, first, end in zip(*(run.tolist() for run in runs), strict=True)
+    }
     return Detail(
-        _text_of(codes[selected]),
-        starts[origin].tolist(),
-        folded_ends.tolist(),
+        _text_of(chars),
+        starts.tolist(),
+        ends.tolist(),
         counts.tolist(),
         _text_of(_codes(raws)[origin]),
         run_raws,
