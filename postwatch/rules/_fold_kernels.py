@@ -15,6 +15,26 @@ from postwatch.rules.normalize import DROPPED, EXPANDED, LETTER, MARK, TURNED
 __all__ = ["detail", "single_runs", "step1"]
 
 
+def _code_point(src: Any, i: int) -> tuple[int, int]:
+    """The code point whose UTF-8 form starts at src[i], and the length of that form."""
+    b = int(src[i])
+    if b < 0x80:
+        return b, 1
+    if b < 0xE0:
+        return ((b & 0x1F) << 6) | (int(src[i + 1]) & 0x3F), 2
+    if b < 0xF0:
+        return ((b & 0x0F) << 12) | ((int(src[i + 1]) & 0x3F) << 6) | (int(src[i + 2]) & 0x3F), 3
+    return (
+        ((b & 0x07) << 18)
+        | ((int(src[i + 1]) & 0x3F) << 12)
+        | ((int(src[i + 2]) & 0x3F) << 6)
+        | (int(src[i + 3]) & 0x3F)
+    ), 4
+
+
+_code_point_jit = numba.njit(inline="always")(_code_point)
+
+
 def _drawn(src: Any, i: int) -> tuple[int, int]:
     """The letter drawn with symbols at src[i] (`|\\/|` m, `|-|` h, `()` o, tried in that
     order, as `normalize._drawn_letters`) and its length in bytes; else the byte and 1."""
@@ -58,8 +78,7 @@ def _step1(  # noqa: PLR0917, PLR0912, PLR0915 - one pass, positional for numba
     text = 0
     start = 0  # where the text's form starts in out
     dropped = 0  # marks between letters in the text, at drops[:dropped]
-    before_letter = False  # the character before was a letter
-    mark = -1  # where in out the character before, a mark after a letter, went
+    previous = 0  # the character before (of a drawn letter, its last symbol)
     turned_here = 0
     while i <= len(src):
         b = int(src[i]) if i < len(src) else 0
@@ -89,35 +108,27 @@ def _step1(  # noqa: PLR0917, PLR0912, PLR0915 - one pass, positional for numba
             start = n
             dropped = 0
             turned_here = 0
-            before_letter = False
-            mark = -1
+            previous = 0
             continue
-        kind = int(classes[b])
-        if b < 0x80:
-            cp, size = _drawn_jit(src, i) if b == 40 or b == 124 else (b, 1)  # noqa: PLR1714 - a set is built at each byte
-        elif b < 0xE0:
-            cp, size = ((b & 0x1F) << 6) | (int(src[i + 1]) & 0x3F), 2
-        elif b < 0xF0:
-            cp = ((b & 0x0F) << 12) | ((int(src[i + 1]) & 0x3F) << 6) | (int(src[i + 2]) & 0x3F)
-            size = 3
+        if b == 40 or b == 124:  # noqa: PLR1714 - a set is built at each byte
+            cp, size = _drawn_jit(src, i)  # ( or |: perhaps a drawn letter, no letter itself
+            kind = 0 if size > 1 else int(classes[cp])
+            last = int(src[i + size - 1])
         else:
-            cp = (
-                ((b & 0x07) << 18)
-                | ((int(src[i + 1]) & 0x3F) << 12)
-                | ((int(src[i + 2]) & 0x3F) << 6)
-                | (int(src[i + 3]) & 0x3F)
-            )
-            size = 4
-        if b >= 0x80:
+            cp, size = _code_point_jit(src, i)
             kind = int(classes[cp])
+            last = cp
+        # letters are looked at only around a mark: a branch per character on whether it is
+        # a letter would be mispredicted at every word's start and end
+        if kind & (MARK | TURNED):
+            turned_here += (kind & TURNED) != 0
+            if kind & MARK and classes[previous] & LETTER and i + size < len(src):
+                after, _ = _code_point_jit(src, i + size)
+                if classes[after] & LETTER:
+                    drops[dropped] = n  # where its step-1 form, a space, goes
+                    dropped += 1
+        previous = last
         i += size
-        letter = (kind & LETTER) != 0
-        if letter and mark >= 0:
-            drops[dropped] = mark
-            dropped += 1
-        mark = n if before_letter and (kind & MARK) else -1  # a MARK's step-1 form is a space
-        before_letter = letter
-        turned_here += (kind & TURNED) != 0
         mapped = int(table[cp])
         if mapped < 0x80:
             out[n] = mapped
@@ -152,13 +163,12 @@ def _single_runs(src: Any, table: Any, out: Any) -> int:
     """`src` through the byte table, each run of one byte made one byte, and no space at
     either end; returns the length of `out` used."""
     n = 0
-    last = -1
+    last = 32  # as if after a space: spaces at the start are a run of it
     for i in range(len(src)):
         b = table[src[i]]
-        if b != last and not (n == 0 and b == 32):
-            out[n] = b
-            n += 1
-            last = b
+        out[n] = b  # without a branch: kept where it differs from the byte before
+        n += b != last
+        last = b
     if n and out[n - 1] == 32:
         n -= 1
     return n

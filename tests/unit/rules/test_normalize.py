@@ -18,7 +18,14 @@ from postwatch.rules.matchers.text import (
     _occurrences,
     _term_parts,
 )
-from postwatch.rules.normalize import clean, fast_words, fast_words_many, fold, fold_term
+from postwatch.rules.normalize import (
+    clean,
+    fast_words,
+    fast_words_many,
+    fold,
+    fold_term,
+    single_runs,
+)
 
 LATIN = "example front"
 ARABIC = "الجبهة المثال"  # "the example front"
@@ -305,3 +312,13 @@ FOLDED_WORDS = st.lists(st.sampled_from("ilaob"), min_size=1, max_size=5).map(""
 def test_a_term_stands_where_its_regex_would_find_it(term: str, text: str) -> None:
     expected = [m.span() for m in _term_regex(term).finditer(text)]
     assert _occurrences(_term_parts(term), text) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=30) | st.lists(st.sampled_from(b"  aab\x00LS il"), max_size=20).map(bytes)
+)
+def test_single_runs_translates_and_makes_runs_single(data: bytes) -> None:
+    table = bytes.maketrans(b"iAS", b"l  ")
+    expected = re.sub(rb"(.)\1+", rb"\1", data.translate(table), flags=re.DOTALL).strip(b" ")
+    assert single_runs(data, table) == expected
