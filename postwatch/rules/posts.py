@@ -139,12 +139,12 @@ def _patterns_hold(posts: Sequence[Post]) -> bool:
     schema, and every timestamp is a time (False also when a value holds a newline: those
     are checked one by one). Each distinct source and time is checked once: the posts of a
     batch come from a few sources within a few seconds."""
-    ids = [value for post in posts for value in (post.id, post.author.id)]
+    ids = [post.id for post in posts] + [post.author.id for post in posts]
     times = list(
-        dict.fromkeys(post.created_at for post in posts).keys()
+        {post.created_at for post in posts}
         | {post.observed_at for post in posts if post.observed_at is not None}
     )
-    sources = list({post.source: None for post in posts})
+    sources = list({post.source for post in posts})
     return all(
         _all_lines_match(pattern, values)
         for pattern, values in ((_IDS, ids), (_TIMES, times), (_SOURCES, sources))
