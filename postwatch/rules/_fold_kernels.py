@@ -1,6 +1,7 @@
 """The compiled loops of the keyword prefilter (`normalize.fast_words_many`,
-`normalize.single_runs`): passes over UTF-8 bytes that Python would make character by
-character. Imported on first use: importing numba takes most of a second."""
+`normalize.single_runs`) and of a hit's offsets (`normalize.Folded.detail`): passes over
+bytes or code points that Python would make character by character. Imported on first use:
+importing numba takes most of a second."""
 
 from __future__ import annotations
 

@@ -314,9 +314,9 @@ class _KeywordDatabase:
     def suspects(self, text: Callable[[int], str], words: bytes) -> set[int]:
         """The texts that may hold a term, by index, given their step-1 forms (`words`:
         `fast_words_many`) and the text of each index; never misses one that does
-        (property-tested). A text whose
-        only trigger is runs of three is named only if it holds a literal once they are
-        folded (stretching is common and seldom part of a term)."""
+        (property-tested). A text whose only trigger is runs of three is named only if it
+        holds a literal once they are folded (stretching is common and seldom part of a
+        term)."""
         named = self._literal_texts(words)
         triggers: dict[int, bool] = {}  # where a trigger ends: whether all there are runs
 
@@ -388,9 +388,9 @@ def _spellings(term: str) -> list[str]:
 _TURNED_FROM = 2
 # one of these between two letters may be punctuation put into a word ("ex.ample") as well
 # as between two words ("pro-example")
-# (the mark comes first in the pattern, so that the search skips to marks at C speed)
 _MID_WORD_MARKS = ".-*_·"
-_LETTERS = re.compile(r"[^\W\d_]+")
+_LETTERS = re.compile(r"[^\W\d_]+")  # the letters of the pattern below
+# (the mark comes first in the pattern, so that the search skips to marks at C speed)
 _MID_WORD = re.compile(
     f"[{re.escape(_MID_WORD_MARKS)}](?<=[^\\W\\d_][{re.escape(_MID_WORD_MARKS)}])(?=[^\\W\\d_])"
 )
