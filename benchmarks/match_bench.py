@@ -170,8 +170,8 @@ def _all(rates: list[float]) -> str:
 
 
 def engines(phrases: list[str], posts: Path, n: int) -> None:
-    from postwatch.rules.matchers.text import TextMatcher  # noqa: PLC0415
-    from postwatch.rules.normalize import fold  # noqa: PLC0415
+    from postwatch.rules.matching.matchers.text import TextMatcher  # noqa: PLC0415
+    from postwatch.rules.matching.normalize import fold  # noqa: PLC0415
 
     texts = []
     with posts.open("rb") as f:

@@ -2,7 +2,7 @@
 
     python benchmarks/mirror_bench.py [--corpus CSV] [--sample 2000]
 
-Fingerprints every tweet of the Davidson corpus as `postwatch.rules.mirror` does (MinHash of
+Fingerprints every tweet of the Davidson corpus as `rules.detectors.mirror` does (MinHash of
 folded word bigrams; tweets under MirrorConfig.min_words words are not fingerprinted) and,
 for each candidate threshold, prints:
 
@@ -27,8 +27,8 @@ from pathlib import Path
 
 from datasketch import MinHashLSH
 
-from postwatch.rules.mirror import NUM_PERM, MirrorConfig, fingerprint, similarity
-from postwatch.rules.normalize import fold
+from postwatch.rules.detectors.mirror import NUM_PERM, MirrorConfig, fingerprint, similarity
+from postwatch.rules.matching.normalize import fold
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 UNRELATED = 0.2

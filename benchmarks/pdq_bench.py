@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from postwatch.rules.matchers.pdq import PDQIndex
+    from postwatch.rules.matching.matchers.pdq import PDQIndex
 
 RADIUS = 31
 BATCH = 200
@@ -47,7 +47,7 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import faiss  # noqa: PLC0415 - after the thread count is set
 
-    from postwatch.rules.matchers.pdq import PDQIndex  # noqa: PLC0415
+    from postwatch.rules.matching.matchers.pdq import PDQIndex  # noqa: PLC0415
 
     faiss.omp_set_num_threads(1)
     rng = np.random.default_rng(args.seed)
@@ -127,8 +127,8 @@ def rate(index: PDQIndex, queries: np.ndarray, batch: int, rounds: int = 3) -> f
 def time_banks(bank: np.ndarray, queries: np.ndarray) -> None:
     """Media per second through `BankSet`, as the engine asks: one at a time (`lookup`)
     and in batches of 200 (`lookup_many`), hits built included."""
-    from postwatch.rules.banks import BankSet, HashBank  # noqa: PLC0415 - see main
-    from postwatch.rules.model import Media  # noqa: PLC0415
+    from postwatch.rules.language.model import Media  # noqa: PLC0415
+    from postwatch.rules.matching.banks import BankSet, HashBank  # noqa: PLC0415 - see main
 
     hashes = HashBank("bench")
     hashes.add_many(("pdq", row.tobytes().hex(), None) for row in bank)

@@ -23,9 +23,9 @@ from postwatch.logs import configure_logging
 from postwatch.progress import progress_counter
 from postwatch.rules import Engine, PackError, Post, Severity, build_alert, load_packs, parse_posts
 from postwatch.rules.alerts import isoformat
-from postwatch.rules.mirror import MirrorConfig, Tracker
+from postwatch.rules.detectors.mirror import MirrorConfig, Tracker
+from postwatch.rules.language.selftest import TestOutcome, compile_tested, failures, run_tests
 from postwatch.rules.posts import InvalidPost
-from postwatch.rules.selftest import TestOutcome, compile_tested, failures, run_tests
 from postwatch.schemas import SCHEMAS, schema_text
 from postwatch.settings import DEFAULT_BOOTSTRAP, Settings, SettingsError
 
@@ -150,7 +150,7 @@ def rules_publish(ctx: _Context, packs: tuple[Path, ...]) -> None:
     within seconds, without restarting. A pack must stand alone (inline bank hashes only)."""
     import getpass  # noqa: PLC0415 - only this command names a publisher
 
-    from postwatch.rules.published import PublishedPack, changes, content_hash  # noqa: PLC0415
+    from postwatch.rules.language.published import PublishedPack, changes, content_hash  # noqa: PLC0415
     from postwatch.streams.live import publish_pack, read_all  # noqa: PLC0415 - aiokafka
     from postwatch.streams.topics import RULES, ensure_topics  # noqa: PLC0415
 
@@ -226,8 +226,8 @@ def rules_bank(
 ) -> None:
     """Add hashes to (or remove them from) a bank of a pack on every worker, one record per
     hash on the banks topic: no pack is published again."""
-    from postwatch.rules.banks import BankSpec, HashBank, load_bank  # noqa: PLC0415
-    from postwatch.rules.published import BankEntry  # noqa: PLC0415
+    from postwatch.rules.language.published import BankEntry  # noqa: PLC0415
+    from postwatch.rules.matching.banks import BankSpec, HashBank, load_bank  # noqa: PLC0415
     from postwatch.streams.live import publish_bank_entries  # noqa: PLC0415 - aiokafka
     from postwatch.streams.topics import ensure_topics  # noqa: PLC0415
 
@@ -252,7 +252,7 @@ def rules_bank(
 def rules_history(ctx: _Context) -> None:
     """Every published version of every pack, oldest first: when, by whom, content hash and
     what changed."""
-    from postwatch.rules.published import PublishedPack  # noqa: PLC0415
+    from postwatch.rules.language.published import PublishedPack  # noqa: PLC0415
     from postwatch.streams.live import read_all  # noqa: PLC0415 - aiokafka
     from postwatch.streams.topics import RULES_HISTORY, ensure_topics  # noqa: PLC0415
 

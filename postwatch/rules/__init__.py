@@ -9,10 +9,10 @@ beyond reading pack files.
 """
 
 from postwatch.rules.alerts import alert_id, build_alert
-from postwatch.rules.engine import Engine
-from postwatch.rules.errors import PackError, PackProblem, RulesError
-from postwatch.rules.loader import load_pack, load_packs, parse_pack
-from postwatch.rules.model import Match, Pack, Post, Rule, Severity, Status
+from postwatch.rules.language.errors import PackError, PackProblem, RulesError
+from postwatch.rules.language.loader import load_pack, load_packs, parse_pack
+from postwatch.rules.language.model import Match, Pack, Post, Rule, Severity, Status
+from postwatch.rules.matching.engine import Engine
 from postwatch.rules.posts import InvalidPost, parse_post, parse_posts, post_from_dict
 
 __all__ = [

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from postwatch.rules.model import Match, Post, Status
+from postwatch.rules.language.model import Match, Post, Status
 
 __all__ = [
     "EVIDENCE_MAX",

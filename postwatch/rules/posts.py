@@ -23,8 +23,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 import orjson
 
-from postwatch.rules.errors import RulesError
-from postwatch.rules.model import SOURCE_ID_PATTERN, Author, Media, Post, SourceId
+from postwatch.rules.language.errors import RulesError
+from postwatch.rules.language.model import SOURCE_ID_PATTERN, Author, Media, Post, SourceId
 from postwatch.schemas import SchemaViolation, validator
 
 __all__ = ["InvalidPost", "parse_post", "parse_posts", "post_from_dict"]

@@ -23,9 +23,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from postwatch.rules import Engine, Pack, PackError
-from postwatch.rules.banks import HashBank
-from postwatch.rules.mirror import Learned, Tracker
-from postwatch.rules.published import BankEntry, PublishedPack, compile_packs
+from postwatch.rules.detectors.mirror import Learned, Tracker
+from postwatch.rules.language.published import BankEntry, PublishedPack, compile_packs
+from postwatch.rules.matching.banks import HashBank
 from postwatch.settings import Settings
 from postwatch.streams.metrics import Metrics
 from postwatch.streams.topics import BANKS, LEARNED, RULES, RULES_HISTORY, scan

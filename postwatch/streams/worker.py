@@ -24,8 +24,8 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from postwatch.rules import Engine
-from postwatch.rules.matchers.pdq import warm_up
-from postwatch.rules.mirror import MirrorConfig, Tracker
+from postwatch.rules.detectors.mirror import MirrorConfig, Tracker
+from postwatch.rules.matching.matchers.pdq import warm_up
 from postwatch.settings import Settings
 from postwatch.streams.agents.match import Acks, MatchStage, Send, settle_heap
 from postwatch.streams.live import LiveFeed

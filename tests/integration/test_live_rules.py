@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from PIL import Image
 
 from postwatch.media.hashing import HashOptions, hash_bytes
-from postwatch.rules.published import PublishedPack, content_hash
+from postwatch.rules.language.published import PublishedPack, content_hash
 from postwatch.settings import Settings
 from postwatch.streams.live import publish_pack
 from tests.conftest import SHARED_DATA, env_for, stop_process

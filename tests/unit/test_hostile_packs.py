@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from postwatch.rules import Engine, PackError, parse_pack
-from postwatch.rules.loader import MAX_CONDITION_DEPTH, MAX_PACK_CHARS
+from postwatch.rules.language.loader import MAX_CONDITION_DEPTH, MAX_PACK_CHARS
 from tests.unit.rules.conftest import make_post
 
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
 from postwatch.media import HashOptions, MediaHashes, hash_bytes, hash_path
-from postwatch.rules.banks import HashBank
+from postwatch.rules.matching.banks import HashBank
 from tests.conftest import SHARED_DATA
 
 PDQ_DATA = SHARED_DATA / "pdq"

@@ -3,7 +3,7 @@ perceptual (PDQ, matched within a per-bank Hamming distance), loaded from a pack
 entries and the hash-list files they name.
 
     >>> from pathlib import Path
-    >>> from postwatch.rules.model import Media
+    >>> from postwatch.rules.language.model import Media
     >>> spec = BankSpec.parse("known", {"pdq": ["f" * 64], "pdq_max_distance": 20}, Path("."))
     >>> bank = load_bank(spec)
     >>> [(h.algo, h.distance) for h in bank.lookup(Media(pdq="f" * 63 + "0", pdq_quality=90))]
@@ -40,8 +40,8 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TextIO
 
-from postwatch.rules.errors import PackError, PackProblem, RulesError
-from postwatch.rules.matchers.pdq import MAX_DISTANCE, PDQIndex, hashes_from_hex, hex_of
+from postwatch.rules.language.errors import PackError, PackProblem, RulesError
+from postwatch.rules.matching.matchers.pdq import MAX_DISTANCE, PDQIndex, hashes_from_hex, hex_of
 
 __all__ = [
     "EXACT_ALGORITHMS",

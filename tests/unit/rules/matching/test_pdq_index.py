@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from postwatch.rules.matchers.pdq import MAX_DISTANCE, PDQIndex, hashes_from_hex, hex_of
+from postwatch.rules.matching.matchers.pdq import MAX_DISTANCE, PDQIndex, hashes_from_hex, hex_of
 from tests.conftest import SHARED_DATA
 
 Hashes = npt.NDArray[np.uint64]

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from postwatch.rules.engine import Engine
-from postwatch.rules.errors import PackError, PackProblem
-from postwatch.rules.loader import load_packs
-from postwatch.rules.model import Rule, RuleTest
+from postwatch.rules.language.errors import PackError, PackProblem
+from postwatch.rules.language.loader import load_packs
+from postwatch.rules.language.model import Rule, RuleTest
+from postwatch.rules.matching.engine import Engine
 
 __all__ = ["TestOutcome", "compile_tested", "failures", "run_tests"]
 

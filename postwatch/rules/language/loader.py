@@ -15,10 +15,8 @@ from typing import Any
 
 import yaml
 
-from postwatch.rules.banks import BankSpec, BankSpecError, HashBank, load_bank
-from postwatch.rules.errors import PackError, PackProblem
-from postwatch.rules.matchers.text import check_regex
-from postwatch.rules.model import (
+from postwatch.rules.language.errors import PackError, PackProblem
+from postwatch.rules.language.model import (
     FIELDS,
     Accounts,
     AllOf,
@@ -38,7 +36,9 @@ from postwatch.rules.model import (
     Status,
     WatchedAccount,
 )
-from postwatch.rules.normalize import fold_term
+from postwatch.rules.matching.banks import BankSpec, BankSpecError, HashBank, load_bank
+from postwatch.rules.matching.matchers.text import check_regex
+from postwatch.rules.matching.normalize import fold_term
 from postwatch.rules.posts import InvalidPost, post_from_dict
 
 __all__ = ["load_pack", "load_packs", "parse_pack"]

@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from postwatch.rules.alerts import alert_id, alert_post, excerpt, isoformat
-from postwatch.rules.banks import HashBank
-from postwatch.rules.model import Match, Post, Severity, WatchedAccount
-from postwatch.rules.normalize import fold
+from postwatch.rules.language.model import Match, Post, Severity, WatchedAccount
+from postwatch.rules.matching.banks import HashBank
+from postwatch.rules.matching.normalize import fold
 
 if TYPE_CHECKING:
     from datasketch import MinHash, MinHashLSH

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from postwatch.cli import main
 
-FILES = Path(__file__).parents[2] / "files"
+FILES = Path(__file__).parents[3] / "files"
 PACKS = FILES / "packs"
 
 

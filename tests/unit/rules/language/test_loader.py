@@ -6,7 +6,7 @@ import pytest
 
 from postwatch.rules import PackError, Severity, Status, load_pack, load_packs, parse_pack
 
-FILES = Path(__file__).parents[2] / "files" / "packs"
+FILES = Path(__file__).parents[3] / "files" / "packs"
 
 
 def problems(text: str) -> list[str]:

@@ -20,8 +20,8 @@ from PIL import Image
 from postwatch.cli import main
 from postwatch.media.hashing import HashOptions, hash_bytes
 from postwatch.rules import Engine, PackError, Post, build_alert, parse_pack, post_from_dict
-from postwatch.rules.mirror import Learned, MirrorConfig, Tracker
-from postwatch.rules.model import WatchedAccount
+from postwatch.rules.detectors.mirror import Learned, MirrorConfig, Tracker
+from postwatch.rules.language.model import WatchedAccount
 from postwatch.schemas import validator
 from tests.conftest import SHARED_DATA
 

@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from postwatch.rules.alerts import isoformat
-from postwatch.rules.banks import HashBank
-from postwatch.rules.engine import Engine
-from postwatch.rules.errors import PackError
-from postwatch.rules.loader import parse_pack
-from postwatch.rules.model import Pack, Rule
-from postwatch.rules.selftest import failures, run_tests
+from postwatch.rules.language.errors import PackError
+from postwatch.rules.language.loader import parse_pack
+from postwatch.rules.language.model import Pack, Rule
+from postwatch.rules.language.selftest import failures, run_tests
+from postwatch.rules.matching.banks import HashBank
+from postwatch.rules.matching.engine import Engine
 
 __all__ = [
     "BankEntry",

@@ -12,7 +12,7 @@ import pytest
 from postwatch.rules import Engine, load_packs, post_from_dict
 from tests.conftest import SHARED_DATA
 
-ROOT = Path(__file__).parents[3]
+ROOT = Path(__file__).parents[4]
 PACKS = [
     ROOT / "postwatch" / "data" / "demo" / "pack.yaml",
     ROOT / "tests" / "files" / "packs" / "selftested.yaml",
@@ -22,7 +22,7 @@ PACKS = [
 
 def test_shipped_confusables_are_verbatim_lines_of_unicode_data() -> None:
     shipped = (
-        resources.files("postwatch.rules")
+        resources.files("postwatch.rules.matching")
         .joinpath("data/confusables-14.0.0-latin.txt")
         .read_text(encoding="utf-8")
         .splitlines()

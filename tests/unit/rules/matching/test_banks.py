@@ -13,7 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postwatch.rules.banks import (
+from postwatch.rules.language.errors import PackError
+from postwatch.rules.language.model import Media
+from postwatch.rules.matching.banks import (
     BankSet,
     BankSpec,
     BankSpecError,
@@ -22,8 +24,6 @@ from postwatch.rules.banks import (
     export_plain,
     load_bank,
 )
-from postwatch.rules.errors import PackError
-from postwatch.rules.model import Media
 from tests.conftest import SHARED_DATA
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"  # sample-b.jpg

@@ -45,7 +45,7 @@ from types import ModuleType
 import numpy as np
 import numpy.typing as npt
 
-from postwatch.rules.charmap import CURRENCY_LETTERS, MARKERS, clean_table, word_table
+from postwatch.rules.matching.charmap import CURRENCY_LETTERS, MARKERS, clean_table, word_table
 
 __all__ = [
     "DROPPED",
@@ -242,7 +242,7 @@ def single_runs(data: bytes, table: bytes) -> bytes:
 
 @cache
 def _kernels() -> ModuleType:
-    from postwatch.rules import _fold_kernels  # noqa: PLC0415 - see its module doc
+    from postwatch.rules.matching import _fold_kernels  # noqa: PLC0415 - see its module doc
 
     return _fold_kernels
 

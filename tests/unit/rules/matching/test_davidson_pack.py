@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from postwatch.rules import Engine, post_from_dict
-from postwatch.rules.selftest import compile_tested
+from postwatch.rules.language.selftest import compile_tested
 from tests.conftest import SHARED_DATA
 
-PACK = Path(__file__).parents[3] / "examples" / "packs" / "davidson.yaml"
+PACK = Path(__file__).parents[4] / "examples" / "packs" / "davidson.yaml"
 CORPUS = SHARED_DATA / "corpus_tweets_davidson"
 LABELS = {"0": "hate speech", "1": "offensive", "2": "neither"}
 

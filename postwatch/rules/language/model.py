@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 
 if TYPE_CHECKING:
-    from postwatch.rules.banks import HashBank
+    from postwatch.rules.matching.banks import HashBank
 
 __all__ = [
     "FIELDS",
@@ -172,7 +172,7 @@ class Regex:
 @dataclass(frozen=True, slots=True)
 class Hashes:
     """Any of the post's media matches the named bank of the named pack: an exact hash, or
-    a PDQ hash within the bank's distance (see `postwatch.rules.banks`)."""
+    a PDQ hash within the bank's distance (see `postwatch.rules.matching.banks`)."""
 
     pack: str
     bank: str

@@ -72,7 +72,7 @@ def hex_of(words: U64Array) -> str:
 def _kernels() -> tuple[_Kernel, _Kernel]:
     """The compiled search loops. numba is imported (0.7 s) and the loops compiled, or
     loaded from numba's cache, on the first search: packs without PDQ banks never pay."""
-    from postwatch.rules.matchers import _pdq_kernels  # noqa: PLC0415 - see above
+    from postwatch.rules.matching.matchers import _pdq_kernels  # noqa: PLC0415 - see above
 
     return _pdq_kernels.search_sorted, _pdq_kernels.search_side
 

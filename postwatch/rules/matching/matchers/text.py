@@ -52,8 +52,8 @@ import numpy as np
 import numpy.typing as npt
 import re2
 
-from postwatch.rules.charmap import AMBIGUOUS_L, MARKERS
-from postwatch.rules.normalize import (
+from postwatch.rules.matching.charmap import AMBIGUOUS_L, MARKERS
+from postwatch.rules.matching.normalize import (
     LETTER,
     MARK,
     TURNED,
@@ -66,7 +66,7 @@ from postwatch.rules.normalize import (
     fold,
     single_runs,
 )
-from postwatch.rules.normalize import RUNS as _RUNS
+from postwatch.rules.matching.normalize import RUNS as _RUNS
 
 __all__ = ["Hit", "TextMatcher", "check_regex"]
 

@@ -20,10 +20,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from itertools import accumulate, pairwise, product
 
-from postwatch.rules.banks import BankHit, BankSet
-from postwatch.rules.matchers.text import Hit, TextMatcher
-from postwatch.rules.matchers.urls import host, urls_in_text
-from postwatch.rules.model import (
+from postwatch.rules.language.model import (
     FIELDS,
     Accounts,
     AllOf,
@@ -43,6 +40,9 @@ from postwatch.rules.model import (
     Rule,
     Status,
 )
+from postwatch.rules.matching.banks import BankHit, BankSet
+from postwatch.rules.matching.matchers.text import Hit, TextMatcher
+from postwatch.rules.matching.matchers.urls import host, urls_in_text
 
 __all__ = ["Engine"]
 

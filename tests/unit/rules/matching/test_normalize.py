@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postwatch.rules.matchers.text import (
+from postwatch.rules.matching.matchers.text import (
     _MID_WORD,
     _TURNED_ONLY,
     TextMatcher,
@@ -18,7 +18,7 @@ from postwatch.rules.matchers.text import (
     _occurrences,
     _term_parts,
 )
-from postwatch.rules.normalize import (
+from postwatch.rules.matching.normalize import (
     clean,
     fast_words,
     fast_words_many,

@@ -1,0 +1,1 @@
+"""Matching: folding text, the compiled engine, its matchers and the hash banks."""
