@@ -11,7 +11,7 @@ from typing import Any, cast
 import numba
 import numpy as np
 
-from postwatch.rules.matching.normalize import DROPPED, EXPANDED, LETTER, MARK, TURNED
+from postwatch.rules.matching.charmap import DROPPED, EXPANDED, LETTER, MARK, TURNED
 
 __all__ = ["detail", "single_runs", "step1"]
 

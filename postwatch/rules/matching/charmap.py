@@ -15,6 +15,10 @@ Two tables, both built once (lazily, ~0.3 s) and used with `str.translate`:
   upper-case letter is left), and everything that is not a letter, digit or spacing mark to
   " ". Keyword matching starts from this form (see `normalize`).
 
+`step1_table()` is the word form as arrays, for the compiled passes of `normalize` (in
+`_fold_kernels`), with the codes DROPPED and EXPANDED in it; LETTER, MARK and TURNED are
+the classes of characters that the step-1 pass counts.
+
 Code points above U+1FFFF other than tags and variation selectors (CJK extensions, private
 use) are letters or unassigned and pass through unchanged.
 """
@@ -24,15 +28,25 @@ from __future__ import annotations
 import unicodedata
 from functools import cache
 from importlib import resources
+from itertools import accumulate
+
+import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "AMBIGUOUS_L",
     "CURRENCY_LETTERS",
+    "DROPPED",
+    "EXPANDED",
     "LEET_DIGITS",
     "LEET_SYMBOLS",
+    "LETTER",
+    "MARK",
     "MARKERS",
+    "TURNED",
     "clean_table",
     "is_word_char",
+    "step1_table",
     "word_table",
 ]
 
@@ -225,3 +239,39 @@ def clean_table() -> dict[int, str]:
 def word_table() -> dict[int, str]:
     """Code point -> word form (see the module doc); total like `clean_table`."""
     return {cp: "".join(_word_char(c) for c in clean) for cp, clean in clean_table().items()}
+
+
+DROPPED = 0xFFFFFFFF
+"""In `step1_table()`: a character whose step-1 form is empty."""
+EXPANDED = 0x80000000
+"""In `step1_table()`: EXPANDED | k, a character whose step-1 form is the k-th expansion."""
+LETTER, MARK, TURNED = 1, 2, 4
+"""Classes of a character in a table given to `normalize.fast_words_many`, which it counts
+per text."""
+
+
+@cache
+def step1_table() -> tuple[
+    npt.NDArray[np.uint32], npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64]
+]:
+    """`word_table()` as arrays (step 1 of `normalize`, for its compiled passes): code
+    point -> its step-1 character (itself where `word_table` has no entry), DROPPED, or
+    EXPANDED | k; the expansions, UTF-8, one after the other, with where each starts (and
+    where the last ends); and how many characters each has."""
+    table = np.arange(0x110000, dtype=np.uint32)
+    words = word_table()
+    expansions: list[str] = []
+    values: list[int] = []
+    for word in words.values():
+        if len(word) == 1:
+            values.append(ord(word))
+        elif not word:
+            values.append(DROPPED)
+        else:
+            values.append(EXPANDED | len(expansions))
+            expansions.append(word)
+    table[np.fromiter(words, dtype=np.uint32, count=len(words))] = values
+    encoded = [expansion.encode("utf-8") for expansion in expansions]
+    starts = np.fromiter(accumulate(map(len, encoded), initial=0), dtype=np.int64)
+    lengths = np.fromiter(map(len, expansions), dtype=np.int64, count=len(expansions))
+    return table, np.frombuffer(b"".join(encoded), dtype=np.uint8), starts, lengths

@@ -39,21 +39,23 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import accumulate
 from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
 
-from postwatch.rules.matching.charmap import CURRENCY_LETTERS, MARKERS, clean_table, word_table
+from postwatch.rules.matching.charmap import (
+    CURRENCY_LETTERS,
+    DROPPED,
+    EXPANDED,
+    MARKERS,
+    clean_table,
+    step1_table,
+    word_table,
+)
 
 __all__ = [
-    "DROPPED",
-    "EXPANDED",
-    "LETTER",
-    "MARK",
     "RUNS",
-    "TURNED",
     "Cleaned",
     "Detail",
     "Folded",
@@ -65,7 +67,6 @@ __all__ = [
     "fold",
     "fold_term",
     "single_runs",
-    "step1_table",
 ]
 
 _MARKER_CHARS = frozenset(MARKERS.values())
@@ -150,40 +151,6 @@ def fast_words(text: str) -> bytes:
     if text.isascii():
         return text.encode("ascii").translate(_ascii_bytes_table())
     return text.translate(word_table()).encode("utf-8", "surrogatepass")
-
-
-DROPPED = 0xFFFFFFFF
-"""In `step1_table()`: a character whose step-1 form is empty."""
-EXPANDED = 0x80000000
-"""In `step1_table()`: EXPANDED | k, a character whose step-1 form is the k-th expansion."""
-LETTER, MARK, TURNED = 1, 2, 4
-"""Classes of a character in a table given to `fast_words_many`, which it counts per text."""
-
-
-@cache
-def step1_table() -> tuple[
-    npt.NDArray[np.uint32], npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64]
-]:
-    """Step 1 as arrays: code point -> its step-1 character (itself where `word_table` has
-    no entry), DROPPED, or EXPANDED | k; the expansions, UTF-8, one after the other, with
-    where each starts (and where the last ends); and how many characters each has."""
-    table = np.arange(0x110000, dtype=np.uint32)
-    words = word_table()
-    expansions: list[str] = []
-    values: list[int] = []
-    for word in words.values():
-        if len(word) == 1:
-            values.append(ord(word))
-        elif not word:
-            values.append(DROPPED)
-        else:
-            values.append(EXPANDED | len(expansions))
-            expansions.append(word)
-    table[np.fromiter(words, dtype=np.uint32, count=len(words))] = values
-    encoded = [expansion.encode("utf-8") for expansion in expansions]
-    starts = np.fromiter(accumulate(map(len, encoded), initial=0), dtype=np.int64)
-    lengths = np.fromiter(map(len, expansions), dtype=np.int64, count=len(expansions))
-    return table, np.frombuffer(b"".join(encoded), dtype=np.uint8), starts, lengths
 
 
 @cache

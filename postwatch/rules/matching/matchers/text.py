@@ -52,11 +52,9 @@ import numpy as np
 import numpy.typing as npt
 import re2
 
-from postwatch.rules.matching.charmap import AMBIGUOUS_L, MARKERS
+from postwatch.rules.matching.charmap import AMBIGUOUS_L, LETTER, MARK, MARKERS, TURNED
+from postwatch.rules.matching.normalize import RUNS as _RUNS
 from postwatch.rules.matching.normalize import (
-    LETTER,
-    MARK,
-    TURNED,
     Detail,
     Folded,
     clean,
@@ -66,7 +64,6 @@ from postwatch.rules.matching.normalize import (
     fold,
     single_runs,
 )
-from postwatch.rules.matching.normalize import RUNS as _RUNS
 
 __all__ = ["Hit", "TextMatcher", "check_regex"]
 
