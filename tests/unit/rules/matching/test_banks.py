@@ -246,10 +246,53 @@ def test_plain_file_problems_carry_file_and_line(tmp_path: Path) -> None:
         bank_of({"file": "list.txt"}, tmp_path)
     assert [(p.line, p.message.split(":")[0]) for p in caught.value.problems] == [
         (3, "64 hex digits may be SHA-256 or PDQ"),
-        (5, "not a hash"),
-        (6, "not a pdq hash"),
+        (5, "not a hex hash of a known length"),
+        (6, "not a pdq hash (64 hex digits)"),
     ]
     assert all(p.file == str(listing) for p in caught.value.problems)
+
+
+ENVIRON_LINE = "TOKEN=s3cr3t-9f8e7d"  # what a file a pack names must never show in an error
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fmt", "lines"),
+    [
+        ("environ", f"HOME=/root\0{ENVIRON_LINE}\0", None, [1]),  # as /proc/self/environ reads
+        ("list.txt", f"# ok\npdq {ENVIRON_LINE}\n{ENVIRON_LINE}\n", None, [2, 3]),
+        ("list.txt", f"{MD5}\n{ENVIRON_LINE}\n", "md5", [2]),
+        ("list.csv", f"signal_type,signal_str\npdq,{ENVIRON_LINE}\n", None, [2]),
+        ("list.csv", f"sha256,quality\n{ENVIRON_LINE},{ENVIRON_LINE}\n", None, [2]),
+        (
+            "tat.json",
+            json.dumps({"results": [{"hash_digest": ENVIRON_LINE, "algorithm": "MD5"}]}),
+            None,
+            [0],
+        ),
+        (
+            "bank.jsonl",
+            json.dumps({"signals": {"pdq": ENVIRON_LINE}}) + f"\n{{{ENVIRON_LINE}\n",
+            None,
+            [1, 2],
+        ),
+    ],
+)
+def test_file_problems_name_lines_and_never_quote_the_file(
+    tmp_path: Path, name: str, content: str, fmt: str | None, lines: list[int]
+) -> None:
+    (tmp_path / name).write_text(content)
+    with pytest.raises(PackError) as caught:
+        bank_of({"file": name} | ({"format": fmt} if fmt else {}), tmp_path)
+    assert [p.line for p in caught.value.problems] == lines
+    assert "s3cr3t" not in str(caught.value)
+
+
+def test_a_file_that_is_not_utf8_is_named_by_its_line_alone(tmp_path: Path) -> None:
+    (tmp_path / "list.txt").write_bytes(f"md5 {MD5}\n".encode() + b"\xff" + ENVIRON_LINE.encode())
+    with pytest.raises(PackError) as caught:
+        bank_of({"file": "list.txt"}, tmp_path)
+    assert [(p.line, p.message) for p in caught.value.problems] == [(2, "not UTF-8 text")]
+    assert "s3cr3t" not in str(caught.value)
 
 
 def test_single_type_files_take_bare_hashes(tmp_path: Path) -> None:
@@ -333,9 +376,9 @@ def test_malformed_tat_entries_are_named() -> None:
     with pytest.raises(PackError) as caught:
         bank_of({"file": str(source), "format": "tat"})
     assert [p.message for p in caught.value.problems] == [
-        "results[0]: not a MD5 hash: '123abc'",
-        "results[1]: not a MD5 hash: '456def'",
-        "results[2]: not a PDQ hash: '789ghi'",
+        "results[0]: not a md5 hash (32 hex digits)",
+        "results[1]: not a md5 hash (32 hex digits)",
+        "results[2]: not a pdq hash (64 hex digits)",
     ]
 
 
@@ -506,7 +549,7 @@ def test_bank_problems_in_a_pack_carry_the_pack_and_the_list_lines(tmp_path: Pat
     with pytest.raises(PackError) as caught:
         load_pack(tmp_path / "pack.yaml")
     assert [str(p) for p in caught.value.problems] == [
-        f"{tmp_path / 'list.txt'}:2: not a pdq hash: 'nothex'",
+        f"{tmp_path / 'list.txt'}:2: not a pdq hash (64 hex digits)",
         f"{tmp_path / 'pack.yaml'}:7: not a pdq hex digest: '12'",
         f"{tmp_path / 'pack.yaml'}:8: bank 'other' pdq_max_distance must be an integer 0..31",
     ]
