@@ -2,7 +2,7 @@
 
     python benchmarks/mirror_bench.py [--corpus CSV] [--sample 2000]
 
-Fingerprints every tweet of the Davidson corpus as `rules.detectors.mirror` does (MinHash of
+Fingerprints every tweet of the Davidson corpus as `rules.detectors.learning` does (MinHash of
 folded word bigrams; tweets under MirrorConfig.min_words words are not fingerprinted) and,
 for each candidate threshold, prints:
 
@@ -27,7 +27,8 @@ from pathlib import Path
 
 from datasketch import MinHashLSH
 
-from postwatch.rules.detectors.mirror import NUM_PERM, MirrorConfig, fingerprint, similarity
+from postwatch.rules.detectors.learning import NUM_PERM, fingerprint, similarity
+from postwatch.rules.detectors.mirror import MirrorConfig
 from postwatch.rules.matching.normalize import fold
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)

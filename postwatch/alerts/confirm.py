@@ -11,7 +11,8 @@ from aiokafka import AIOKafkaProducer
 
 from postwatch.alerts import AlertsError
 from postwatch.rules import InvalidPost, Post, parse_post
-from postwatch.rules.detectors.mirror import Learned, MirrorConfig, Tracker
+from postwatch.rules.detectors.learning import Learned
+from postwatch.rules.detectors.mirror import MirrorConfig, Tracker
 from postwatch.settings import Settings
 from postwatch.streams.topics import ALERTS, LEARNED, POSTS, ensure_topics, scan
 

@@ -23,7 +23,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from postwatch.rules import Engine, Pack, PackError
-from postwatch.rules.detectors.mirror import Learned, Tracker
+from postwatch.rules.detectors.learning import Learned
+from postwatch.rules.detectors.mirror import Tracker
 from postwatch.rules.language.published import BankEntry, PublishedPack, compile_packs
 from postwatch.rules.matching.banks import HashBank
 from postwatch.settings import Settings

@@ -24,7 +24,8 @@ from aiokafka.errors import MessageSizeTooLargeError
 
 from postwatch.alerts.ocsf import detection_finding
 from postwatch.rules import Engine, InvalidPost, Match, Post, build_alert, parse_post, parse_posts
-from postwatch.rules.detectors.mirror import Learned, Tracker
+from postwatch.rules.detectors.learning import Learned
+from postwatch.rules.detectors.mirror import Tracker
 from postwatch.streams.agents.suppress import Suppressor, WindowStore
 from postwatch.streams.metrics import Metrics
 

@@ -1,0 +1,61 @@
+"""Escalation: an author with `count` alerts within a window raises one `escalation` alert
+listing them; the next comes once a whole window has passed since it."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from postwatch.rules.detectors.alerting import detector_alert
+from postwatch.rules.language.model import Post
+
+__all__ = ["Escalation"]
+
+
+@dataclass
+class _AuthorAlerts:
+    recent: deque[tuple[datetime, str]] = field(default_factory=deque)
+    escalated_at: datetime | None = None
+
+
+class Escalation:
+    """The recent alerts of each author, by the time of their posts; `count` below 1 turns
+    escalation off."""
+
+    def __init__(self, count: int, window_s: float) -> None:
+        self.count = count
+        self.window = timedelta(seconds=window_s)
+        self._authors: dict[str, _AuthorAlerts] = {}
+
+    def alerts(
+        self, post: Post, alerts: Sequence[dict[str, Any]], now: datetime
+    ) -> list[dict[str, Any]]:
+        """The escalation, if any, that the post's alerts make for its author."""
+        if self.count < 1 or not alerts:
+            return []
+        state = self._authors.setdefault(post.author.id, _AuthorAlerts())
+        window = self.window
+        created = post.created
+        state.recent.extend((created, a["alert_id"]) for a in alerts)
+        while state.recent and state.recent[0][0] < created - window:
+            state.recent.popleft()
+        if len(state.recent) < self.count or (
+            state.escalated_at is not None and state.escalated_at >= created - window
+        ):
+            return []
+        state.escalated_at = created
+        listed = [alert for _, alert in state.recent]
+        evidence = [{"type": "alert", "field": "author.id", "value": a} for a in listed]
+        return [
+            detector_alert(
+                "escalation",
+                post,
+                now,
+                rule_id=f"escalation/{post.author.id}",
+                title=f"{len(listed)} alerts for one author within {window}",
+                evidence=evidence,
+            )
+        ]

@@ -1,0 +1,218 @@
+"""Learning: what mirror detection remembers of a post, and how it finds it again.
+
+A post's text is remembered as a fingerprint, the MinHash of its folded word bigrams (texts
+under `min_words` folded words are not fingerprinted), and its media by their PDQ hashes.
+Each is a `Learned` entry that carries its provenance (the post, its author, the alert that
+taught it); entries are plain records (`to_json` / `from_json`) so that a worker can share
+them with every other. `LearnedBank` holds them, searchable by similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from postwatch.rules.alerts import excerpt, isoformat
+from postwatch.rules.language.model import Media, Post
+from postwatch.rules.matching.banks import BankHit, HashBank
+from postwatch.rules.matching.normalize import fold
+
+if TYPE_CHECKING:
+    from datasketch import MinHash, MinHashLSH
+
+__all__ = ["NUM_PERM", "Learned", "LearnedBank", "fingerprint", "similarity"]
+
+NUM_PERM = 128
+"""MinHash permutations: the estimate's standard error is about 1/sqrt(128) = 0.09."""
+SHINGLE_WORDS = 2
+_SEED = 1
+_SCHEME = "affine32"  # datasketch 2's default; named, as restored signatures must say it
+
+
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """One learned fingerprint with its provenance.
+
+    `kind` is `text` (value: the MinHash signature, hex of NUM_PERM little-endian uint32) or
+    `pdq` (value: the hash, hex). `key` identifies the entry (a compacted topic's key)."""
+
+    kind: str
+    value: str
+    alert_id: str
+    post_id: str
+    author_id: str
+    author_handle: str | None
+    learned_at: datetime
+    excerpt: str = ""
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha256(self.value.encode("ascii")).hexdigest()[:32]
+        return f"{self.kind}/{digest}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "value": self.value,
+            "alert_id": self.alert_id,
+            "post_id": self.post_id,
+            "author_id": self.author_id,
+            "author_handle": self.author_handle,
+            "learned_at": isoformat(self.learned_at),
+            "excerpt": self.excerpt,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Learned:
+        """Raises KeyError or ValueError for a document `to_json` did not make."""
+        return cls(
+            doc["kind"],
+            doc["value"],
+            doc["alert_id"],
+            doc["post_id"],
+            doc["author_id"],
+            doc.get("author_handle"),
+            datetime.fromisoformat(doc["learned_at"]),
+            doc.get("excerpt", ""),
+        )
+
+
+def fingerprint(text: str, min_words: int) -> MinHash | None:
+    """The MinHash of the folded word bigrams of a text (a set: order of sentences matters
+    only at their joins), or None for a text of fewer than `min_words` folded words."""
+    words = fold(text).text.split()
+    if len(words) < min_words:
+        return None
+    shingles = {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - 1)}
+    from datasketch import MinHash  # noqa: PLC0415 - datasketch imports scipy (0.6 s)
+
+    signature = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME)
+    signature.update_batch([s.encode() for s in sorted(shingles)])
+    return signature
+
+
+def similarity(a: MinHash, b: MinHash) -> float:
+    """The estimated Jaccard similarity of the two shingle sets."""
+    return float(a.jaccard(b))
+
+
+def _to_hex(signature: MinHash) -> str:
+    return bytes(signature.hashvalues.astype("<u4").tobytes()).hex()
+
+
+def _from_hex(value: str) -> MinHash:
+    values = np.frombuffer(bytes.fromhex(value), dtype="<u4").astype(np.uint32)
+    from datasketch import MinHash  # noqa: PLC0415 - datasketch imports scipy (0.6 s)
+
+    return MinHash(num_perm=NUM_PERM, seed=_SEED, hashvalues=values, scheme=_SCHEME)
+
+
+class LearnedBank:
+    """Learned entries, searchable: text fingerprints in a MinHash LSH index (made with the
+    first of them), PDQ hashes in a `HashBank` within `pdq_max_distance`."""
+
+    def __init__(self, *, text_threshold: float, pdq_max_distance: int) -> None:
+        self.text_threshold = text_threshold
+        self.pdq_max_distance = pdq_max_distance
+        self._lsh: MinHashLSH | None = None
+        self._text: dict[str, tuple[MinHash, Learned]] = {}
+        self._pdq = self._empty_pdq()
+        self._pdq_entries: dict[str, Learned] = {}
+
+    def _empty_pdq(self) -> HashBank:
+        return HashBank("learned", pdq_max_distance=self.pdq_max_distance, min_quality=0)
+
+    def _text_index(self) -> MinHashLSH:
+        if self._lsh is None:
+            from datasketch import MinHashLSH  # noqa: PLC0415 - datasketch imports scipy (0.6 s)
+
+            # candidates from a lower LSH threshold, so that pairs just above the real one
+            # are not lost to banding; each is then scored against text_threshold
+            lsh_threshold = max(0.1, self.text_threshold - 0.1)
+            self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=NUM_PERM)
+        return self._lsh
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self._text)
+
+    @property
+    def has_media(self) -> bool:
+        return bool(self._pdq_entries)
+
+    def entries(self) -> list[Learned]:
+        """Every learned entry, text ones first, each in the order learned."""
+        return [entry for _, entry in self._text.values()] + list(self._pdq_entries.values())
+
+    def learn(self, entry: Learned) -> bool:
+        """Add a learned entry (from this bank or another); False if it was known."""
+        if entry.kind == "text":
+            if entry.key in self._text:
+                return False
+            signature = _from_hex(entry.value)
+            self._text[entry.key] = (signature, entry)
+            self._text_index().insert(entry.key, signature)
+            return True
+        if entry.value in self._pdq_entries:
+            return False
+        self._pdq.add("pdq", entry.value)
+        self._pdq_entries[entry.value] = entry
+        return True
+
+    def forget(self, key: str) -> None:
+        """Remove a learned entry by key (a tombstone on the learned topic)."""
+        if key in self._text:
+            del self._text[key]
+            self._text_index().remove(key)
+            return
+        # PDQIndex has no removal: the bank is rebuilt without the entry
+        kept = [e for e in self._pdq_entries.values() if e.key != key]
+        if len(kept) != len(self._pdq_entries):
+            self._pdq = self._empty_pdq()
+            self._pdq_entries = {}
+            for entry in kept:
+                self.learn(entry)
+
+    def learn_post(
+        self, post: Post, source_alert: str, now: datetime, min_words: int
+    ) -> list[Learned]:
+        """Learn the post's text fingerprint and media PDQ hashes, which `source_alert` (an
+        alert of the post) taught; returns the entries that were new."""
+
+        def entry(kind: str, value: str) -> Learned:
+            return Learned(
+                kind,
+                value,
+                source_alert,
+                post.id,
+                post.author.id,
+                post.author.handle,
+                now,
+                excerpt(post.text, None),
+            )
+
+        found: list[Learned] = []
+        signature = fingerprint(post.text, min_words)
+        if signature is not None:
+            found.append(entry("text", _to_hex(signature)))
+        found.extend(entry("pdq", m.pdq.lower()) for m in post.media if m.pdq)
+        return [e for e in found if self.learn(e)]
+
+    def similar_texts(self, signature: MinHash) -> list[tuple[Learned, float]]:
+        """The learned texts whose similarity to the fingerprint is `text_threshold` or
+        more, with it, in the order of their keys."""
+        found: list[tuple[Learned, float]] = []
+        for key in sorted(self._text_index().query(signature)):
+            original_signature, original = self._text[key]
+            score = similarity(signature, original_signature)
+            if score >= self.text_threshold:
+                found.append((original, score))
+        return found
+
+    def near_media(self, media: Media) -> list[tuple[Learned, BankHit]]:
+        """The learned PDQ hashes near the media's, each with its hit, nearest first."""
+        return [(self._pdq_entries[hit.value], hit) for hit in self._pdq.lookup(media)]

@@ -1,0 +1,106 @@
+"""What the mirror detection tests share: a pack that learns from a listed account, its
+statement and an edited copy, posts, PDQ hashes of real images, and two ways to run it
+(`postwatch match`, and a `Tracker` fed one post at a time)."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from PIL import Image
+
+from postwatch.cli import main
+from postwatch.media.hashing import HashOptions, hash_bytes
+from postwatch.rules import Engine, Post, build_alert, post_from_dict
+from postwatch.rules.detectors.mirror import Tracker
+from postwatch.schemas import validator
+from tests.conftest import SHARED_DATA
+
+IMAGES = SHARED_DATA / "pdq" / "data" / "misc-images"
+STATEMENT = (
+    "The Example Front will march on the capital next Saturday at noon. Bring flags, "
+    "bring your friends, and do not talk to the press about the plan."
+)
+EDITED = (
+    "The Example Front will march on the capital this Saturday at noon. Bring banners, "
+    "bring your friends, and never talk to the press about the plan 🔥"
+)
+PACK = """
+pack: mirrors
+version: 1
+watchlists:
+  listed:
+    - {id: "test:front", handle: "examplefront", display_name: "Example Front"}
+rules:
+  - id: listed-account
+    title: Posts of listed accounts
+    severity: high
+    learn: true
+    match:
+      watchlist: listed
+"""
+T0 = datetime(2025, 7, 25, 10, tzinfo=UTC)
+
+
+def post(
+    post_id: str,
+    author: str,
+    text: str,
+    *,
+    minutes: int = 0,
+    handle: str | None = None,
+    name: str | None = None,
+    pdq: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "schema": "postwatch.post/1",
+        "id": f"test:{post_id}",
+        "source": "test",
+        "author": {"id": f"test:{author}", "handle": handle or author, "display_name": name},
+        "created_at": (T0 + timedelta(minutes=minutes)).isoformat(),
+        "text": text,
+        "media": [{"kind": "image", "pdq": pdq, "pdq_quality": 100}] if pdq else [],
+    }
+
+
+def image_pdq(path: Path, size: tuple[int, int] | None = None, fmt: str = "PNG") -> str:
+    """The PDQ of an image, resized and re-encoded first when asked."""
+    with Image.open(path) as image:
+        picture = image.convert("RGB")
+    if size is not None:
+        picture = picture.resize(size)
+    buffer = io.BytesIO()
+    picture.save(buffer, format=fmt, **({"quality": 70} if fmt == "JPEG" else {}))
+    hashes = hash_bytes(buffer.getvalue(), HashOptions())
+    assert hashes.pdq is not None
+    return hashes.pdq
+
+
+def run_match(tmp_path: Path, posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alerts of `postwatch match` over the posts with PACK, each valid Alert v1."""
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(PACK)
+    posts_file = tmp_path / "posts.jsonl"
+    posts_file.write_text("".join(json.dumps(p) + "\n" for p in posts))
+    out = tmp_path / "alerts.jsonl"
+    result = CliRunner().invoke(
+        main, ["match", "--rules", str(pack), "--input", str(posts_file), "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    alerts = [json.loads(line) for line in out.read_text().splitlines()]
+    validate = validator("alert")
+    for alert in alerts:
+        validate(alert)
+    return alerts
+
+
+def observe(tracker: Tracker, engine: Engine, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rule alerts and then the tracker's alerts of one post."""
+    item: Post = post_from_dict(doc)
+    matched = [(m, build_alert(m)) for m in engine.evaluate(item)]
+    extra, _ = tracker.observe(item, matched, T0)
+    return [a for _, a in matched] + extra
