@@ -75,8 +75,10 @@ def read_hash_list(
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line = exc.object.count(b"\n", 0, exc.start) + 1  # the object: past a BOM
         raise PackError([PackProblem(str(path), line, "not UTF-8 text")]) from None
+    if "\r" in text:  # universal newlines, as reading the file as text gives
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     problems: list[PackProblem] = []
     hashes: list[_Hash] = []
     for entry in _READERS[fmt or _format_of(path, text)](text):

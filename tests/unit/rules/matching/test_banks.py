@@ -287,8 +287,21 @@ def test_file_problems_name_lines_and_never_quote_the_file(
     assert "s3cr3t" not in str(caught.value)
 
 
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_lines_end_in_any_way(tmp_path: Path, end: str) -> None:
+    (tmp_path / "list.csv").write_bytes(
+        end.join(["\ufeffhash_type,hash_value", f"PDQ,{PDQ}", f"MD5,{MD5}", "MD5,abc", ""]).encode()
+    )
+    with pytest.raises(PackError) as caught:
+        bank_of({"file": "list.csv"}, tmp_path)
+    assert [(p.line, p.message) for p in caught.value.problems] == [
+        (4, "not a md5 hash (32 hex digits)")
+    ]
+
+
 def test_a_file_that_is_not_utf8_is_named_by_its_line_alone(tmp_path: Path) -> None:
-    (tmp_path / "list.txt").write_bytes(f"md5 {MD5}\n".encode() + b"\xff" + ENVIRON_LINE.encode())
+    text = f"\ufeffmd5 {MD5}\r\n".encode() + b"\xff" + ENVIRON_LINE.encode()
+    (tmp_path / "list.txt").write_bytes(text)
     with pytest.raises(PackError) as caught:
         bank_of({"file": "list.txt"}, tmp_path)
     assert [(p.line, p.message) for p in caught.value.problems] == [(2, "not UTF-8 text")]
