@@ -113,15 +113,20 @@ def _from_hex(value: str) -> MinHash:
 
 class LearnedBank:
     """Learned entries, searchable: text fingerprints in a MinHash LSH index (made with the
-    first of them), PDQ hashes in a `HashBank` within `pdq_max_distance`."""
+    first of them), PDQ hashes in a `HashBank` within `pdq_max_distance`.
+
+    `texts` (key -> signature and entry) and `media` (PDQ hex -> entry) are for reading
+    only: an empty one is how a post's check is passed over cheaply (a worker asks for
+    every post).
+    """
 
     def __init__(self, *, text_threshold: float, pdq_max_distance: int) -> None:
         self.text_threshold = text_threshold
         self.pdq_max_distance = pdq_max_distance
         self._lsh: MinHashLSH | None = None
-        self._text: dict[str, tuple[MinHash, Learned]] = {}
+        self.texts: dict[str, tuple[MinHash, Learned]] = {}
+        self.media: dict[str, Learned] = {}
         self._pdq = self._empty_pdq()
-        self._pdq_entries: dict[str, Learned] = {}
 
     def _empty_pdq(self) -> HashBank:
         return HashBank("learned", pdq_max_distance=self.pdq_max_distance, min_quality=0)
@@ -136,44 +141,36 @@ class LearnedBank:
             self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=NUM_PERM)
         return self._lsh
 
-    @property
-    def has_text(self) -> bool:
-        return bool(self._text)
-
-    @property
-    def has_media(self) -> bool:
-        return bool(self._pdq_entries)
-
     def entries(self) -> list[Learned]:
         """Every learned entry, text ones first, each in the order learned."""
-        return [entry for _, entry in self._text.values()] + list(self._pdq_entries.values())
+        return [entry for _, entry in self.texts.values()] + list(self.media.values())
 
     def learn(self, entry: Learned) -> bool:
         """Add a learned entry (from this bank or another); False if it was known."""
         if entry.kind == "text":
-            if entry.key in self._text:
+            if entry.key in self.texts:
                 return False
             signature = _from_hex(entry.value)
-            self._text[entry.key] = (signature, entry)
+            self.texts[entry.key] = (signature, entry)
             self._text_index().insert(entry.key, signature)
             return True
-        if entry.value in self._pdq_entries:
+        if entry.value in self.media:
             return False
         self._pdq.add("pdq", entry.value)
-        self._pdq_entries[entry.value] = entry
+        self.media[entry.value] = entry
         return True
 
     def forget(self, key: str) -> None:
         """Remove a learned entry by key (a tombstone on the learned topic)."""
-        if key in self._text:
-            del self._text[key]
+        if key in self.texts:
+            del self.texts[key]
             self._text_index().remove(key)
             return
         # PDQIndex has no removal: the bank is rebuilt without the entry
-        kept = [e for e in self._pdq_entries.values() if e.key != key]
-        if len(kept) != len(self._pdq_entries):
+        kept = [e for e in self.media.values() if e.key != key]
+        if len(kept) != len(self.media):
             self._pdq = self._empty_pdq()
-            self._pdq_entries = {}
+            self.media = {}
             for entry in kept:
                 self.learn(entry)
 
@@ -207,7 +204,7 @@ class LearnedBank:
         more, with it, in the order of their keys."""
         found: list[tuple[Learned, float]] = []
         for key in sorted(self._text_index().query(signature)):
-            original_signature, original = self._text[key]
+            original_signature, original = self.texts[key]
             score = similarity(signature, original_signature)
             if score >= self.text_threshold:
                 found.append((original, score))
@@ -215,4 +212,4 @@ class LearnedBank:
 
     def near_media(self, media: Media) -> list[tuple[Learned, BankHit]]:
         """The learned PDQ hashes near the media's, each with its hit, nearest first."""
-        return [(self._pdq_entries[hit.value], hit) for hit in self._pdq.lookup(media)]
+        return [(self.media[hit.value], hit) for hit in self._pdq.lookup(media)]

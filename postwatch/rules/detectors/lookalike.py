@@ -18,33 +18,30 @@ __all__ = ["Lookalikes"]
 class Lookalikes:
     """Watched accounts and the look-alikes found of them. Names are compared folded
     (homoglyphs, leetspeak) without separators; a name shorter than `min_length` is not
-    watched, and `max_distance` is the most edits a look-alike is from it."""
+    watched, and `max_distance` is the most edits a look-alike is from it. `watched`
+    (account id -> the account and its names) is for reading only."""
 
     def __init__(
         self, max_distance: int, min_length: int, accounts: Iterable[WatchedAccount] = ()
     ) -> None:
         self.max_distance = max_distance
         self.min_length = min_length
-        self._watched: dict[str, tuple[WatchedAccount, list[str]]] = {}
+        self.watched: dict[str, tuple[WatchedAccount, list[str]]] = {}
         self._found: set[tuple[str, str]] = set()
         for account in accounts:
             self.watch(account)
-
-    def __bool__(self) -> bool:
-        """Whether any account is watched."""
-        return bool(self._watched)
 
     def watch(self, account: WatchedAccount) -> None:
         """Look-alikes of this account's handle and display name raise alerts from now on."""
         names = [_compact(n) for n in (account.handle, account.display_name) if n]
         names = [n for n in dict.fromkeys(names) if len(n) >= self.min_length]
-        self._watched[account.id] = (account, names)
+        self.watched[account.id] = (account, names)
 
     def alerts(self, post: Post, now: datetime) -> list[dict[str, Any]]:
         """An alert for each watched account the post's author looks like, the first time
         this author does; none for a watched author."""
         author = post.author
-        if author.id in self._watched or not self._watched:
+        if author.id in self.watched or not self.watched:
             return []
         names = {
             field: _compact(value)
@@ -55,7 +52,7 @@ class Lookalikes:
             if value
         }
         alerts: list[dict[str, Any]] = []
-        for watched_id, (account, watched_names) in self._watched.items():
+        for watched_id, (account, watched_names) in self.watched.items():
             if (author.id, watched_id) in self._found:
                 continue
             evidence = [

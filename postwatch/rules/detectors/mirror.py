@@ -97,7 +97,7 @@ class Tracker:
     def idle(self) -> bool:
         """Whether a post that matched no rule raises and teaches nothing here: nothing is
         learned to reappear and no account is watched for look-alikes."""
-        return not (self._learned.has_text or self._learned.has_media or self._lookalikes)
+        return not (self._learned.texts or self._learned.media or self._lookalikes.watched)
 
     def observe(
         self, post: Post, matched: Sequence[tuple[Match, dict[str, Any]]], now: datetime

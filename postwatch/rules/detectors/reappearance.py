@@ -20,7 +20,7 @@ def reappearances(
     """An alert for each learned entry of another post that this post's text (of
     `min_words` folded words or more) or media comes near: text ones first."""
     hits: list[tuple[Learned, dict[str, Any]]] = []
-    signature = fingerprint(post.text, min_words) if learned.has_text else None
+    signature = fingerprint(post.text, min_words) if learned.texts else None
     if signature is not None:
         hits.extend(
             (
@@ -31,7 +31,7 @@ def reappearances(
             if original.post_id != post.id
         )
     for i, media in enumerate(post.media):
-        if not media.pdq or not learned.has_media:
+        if not media.pdq or not learned.media:
             continue
         hits.extend(
             (
