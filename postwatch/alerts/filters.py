@@ -10,7 +10,7 @@ from typing import Any
 from postwatch.alerts import AlertsError
 from postwatch.rules import Severity
 
-__all__ = ["AlertFilter", "BadSince", "parse_since", "severity_of"]
+__all__ = ["AlertFilter", "BadSince", "parse_since", "section", "severity_of"]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -20,9 +20,17 @@ class BadSince(AlertsError):
     """A `--since` value that is neither a duration nor a timestamp."""
 
 
+def section(alert: dict[str, Any], name: str) -> dict[str, Any]:
+    """`alert[name]` (`rule`, `post`, a post's `author`) when it is an object, else an empty
+    one: a record on the alerts topic is read as it comes, and one in another shape is shown
+    or forwarded as far as it goes rather than stopping its reader."""
+    value = alert.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def severity_of(alert: dict[str, Any]) -> Severity:
     """The severity of an alert's rule (INFO when it names none this version knows)."""
-    label = str(alert.get("rule", {}).get("severity", "info")).upper()
+    label = str(section(alert, "rule").get("severity", "info")).upper()
     return Severity[label] if label in Severity.__members__ else Severity.INFO
 
 
@@ -38,9 +46,13 @@ class AlertFilter:
     def __call__(self, alert: dict[str, Any]) -> bool:
         if severity_of(alert) < self.min_severity:
             return False
-        if self.rules and alert.get("rule", {}).get("id") not in self.rules:
+        if self.rules and not _among(section(alert, "rule").get("id"), self.rules):
             return False
-        return not self.sources or alert.get("post", {}).get("source") in self.sources
+        return not self.sources or _among(section(alert, "post").get("source"), self.sources)
+
+
+def _among(value: object, names: frozenset[str]) -> bool:
+    return isinstance(value, str) and value in names
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:

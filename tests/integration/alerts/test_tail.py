@@ -15,6 +15,7 @@ from typing import Any
 from postwatch.settings import Settings
 from tests.conftest import env_for, stop_process
 from tests.integration.alerts.conftest import alerts_for, post, publish_alerts
+from tests.terminal import HOSTILE, HOSTILE_TEXT, acting
 
 NAMES = "Join the Sample Brigade"
 LINK = "see https://example.org/a"
@@ -109,3 +110,31 @@ def test_tail_names_a_missing_topic_and_creates_none(settings: Settings) -> None
         timeout=60,
     )
     assert listed.returncode == 1  # still missing: looking for it did not create it
+
+
+def test_tail_shows_hostile_text_without_obeying_it_and_reads_past_odd_records(
+    settings: Settings,
+) -> None:
+    hostile = alerts_for(post(1, f"Join the Sample Brigade {HOSTILE_TEXT}"))[0]
+    hostile["rule"]["title"] = HOSTILE["title"]
+    hostile["post"]["author"]["handle"] = HOSTILE["clipboard"]
+    hostile["post"]["url"] = f"https://mastodon.example/{HOSTILE['c1 csi']}"
+    odd = {"alert_id": "odd", "rule": "it-names", "post": ["mastodon"], "evidence": "text"}
+    publish_alerts(settings, [odd, hostile])
+    env = env_for(settings, COLUMNS="200", FORCE_COLOR="1", TERM="xterm-256color")
+
+    def run(*args: str) -> str:
+        command = [sys.executable, "-m", "postwatch", "alerts", "tail", "--from-beginning"]
+        done = subprocess.run(
+            [*command, *args], env=env, capture_output=True, check=False, timeout=60
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout.decode()
+
+    text = run("--limit", "2")
+    assert "\x1b[" in text  # coloured
+    assert acting(text) == []
+    assert "@\\u001b]52;c;cHduZWQ=\\u0007" in text
+    lines = run("--json", "--limit", "1", "--rule", "it-names")
+    assert acting(lines) == []
+    assert [json.loads(line) for line in lines.splitlines()] == [hostile]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
+from typing import Any
 
+import pytest
 from rich.console import Console
 
 from postwatch.alerts.tail import render_feed_entry
 from postwatch.rules import Engine
 from postwatch.rules.alerts import build_alert, build_summary
-from tests.unit.alerts.conftest import make_post, only_match
+from tests.terminal import HOSTILE, HOSTILE_TEXT, acting
+from tests.unit.conftest import make_post, only_match
 
 T0 = datetime(2025, 7, 25, 10, tzinfo=UTC)
 
@@ -40,3 +44,53 @@ def test_a_summary_says_how_many_repeats_it_collapsed(engine: Engine) -> None:
         window_end=T0,
     )
     assert "collapsed 12 repeat(s): m:2, m:3 and 10 more" in shown(summary)
+
+
+def raw(alert: dict[str, Any]) -> str:
+    """What `alerts tail` writes to a colour terminal, escape sequences and all."""
+    screen = io.StringIO()
+    Console(file=screen, width=200, force_terminal=True, color_system="truecolor").print(
+        render_feed_entry(alert)
+    )
+    return screen.getvalue()
+
+
+def test_what_a_post_or_a_pack_says_cannot_drive_the_terminal(engine: Engine) -> None:
+    first = build_alert(only_match(engine, make_post()))
+    alert = build_summary(
+        first,
+        suppressed_count=3,
+        suppressed_post_ids=[f"m:{HOSTILE['clipboard']}", HOSTILE["c1 csi"]],
+        window_start=T0,
+        window_end=T0,
+    )
+    alert["rule"].update(id=HOSTILE["title"], title=HOSTILE_TEXT, severity=HOSTILE["c1 osc"])
+    alert["post"].update(
+        source=HOSTILE["bidi"],
+        excerpt=f"We stand {HOSTILE['concealed']} with the Example Front{HOSTILE['overwrite']}",
+        url=f"https://mastodon.example/{HOSTILE['delete']}",
+    )
+    alert["post"]["author"]["handle"] = HOSTILE["clipboard"]
+    alert["evidence"][0].update(value=HOSTILE["title"], matched=f"Front{HOSTILE['overwrite']}")
+    output = raw(alert)
+    assert acting(output) == []
+    assert "\\u001b]52;c;cHduZWQ=\\u0007" in output  # shown, for the operator to see
+    assert "\\u202etxt.exe" in output
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"rule": "ops-names"},
+        {"post": ["not", "an", "object"]},
+        {"evidence": "text"},
+        {"evidence": [1, {"field": "text", "matched": 7}]},
+        {"post": {"author": "alice", "url": 5}},
+        {"kind": "summary", "suppressed_count": "many", "suppressed_post_ids": "m:2"},
+    ],
+)
+def test_an_alert_in_an_unexpected_shape_is_shown_as_far_as_it_goes(
+    engine: Engine, change: dict[str, Any]
+) -> None:
+    alert = {**build_alert(only_match(engine, make_post())), **change}
+    assert "ops-names" in shown(alert) or "?" in shown(alert)
