@@ -42,8 +42,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from postwatch.kafka.topics import ensure_topics
 from postwatch.settings import Settings
-from postwatch.streams.topics import ensure_topics
 
 PACK = Path(__file__).parents[1] / "postwatch" / "data" / "demo" / "pack.yaml"
 SAMPLE_EVERY_S = 0.25

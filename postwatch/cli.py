@@ -150,9 +150,9 @@ def rules_publish(ctx: _Context, packs: tuple[Path, ...]) -> None:
     within seconds, without restarting. A pack must stand alone (inline bank hashes only)."""
     import getpass  # noqa: PLC0415 - only this command names a publisher
 
+    from postwatch.kafka.topics import RULES, ensure_topics  # noqa: PLC0415
     from postwatch.rules.language.published import PublishedPack, changes, content_hash  # noqa: PLC0415
     from postwatch.streams.live import publish_pack, read_all  # noqa: PLC0415 - aiokafka
-    from postwatch.streams.topics import RULES, ensure_topics  # noqa: PLC0415
 
     settings = ctx.settings
     engine = _engine(packs)
@@ -226,10 +226,10 @@ def rules_bank(
 ) -> None:
     """Add hashes to (or remove them from) a bank of a pack on every worker, one record per
     hash on the banks topic: no pack is published again."""
+    from postwatch.kafka.topics import ensure_topics  # noqa: PLC0415
     from postwatch.rules.language.published import BankEntry  # noqa: PLC0415
     from postwatch.rules.matching.banks import BankSpec, HashBank, load_bank  # noqa: PLC0415
     from postwatch.streams.live import publish_bank_entries  # noqa: PLC0415 - aiokafka
-    from postwatch.streams.topics import ensure_topics  # noqa: PLC0415
 
     check = HashBank(bank, min_quality=0)
     try:
@@ -252,9 +252,9 @@ def rules_bank(
 def rules_history(ctx: _Context) -> None:
     """Every published version of every pack, oldest first: when, by whom, content hash and
     what changed."""
+    from postwatch.kafka.topics import RULES_HISTORY, ensure_topics  # noqa: PLC0415
     from postwatch.rules.language.published import PublishedPack  # noqa: PLC0415
     from postwatch.streams.live import read_all  # noqa: PLC0415 - aiokafka
-    from postwatch.streams.topics import RULES_HISTORY, ensure_topics  # noqa: PLC0415
 
     settings = ctx.settings
     asyncio.run(ensure_topics(settings, live=True))

@@ -16,13 +16,13 @@ from typing import IO
 
 import click
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Console
 
+from postwatch.alerts.tail import render_alert
 from postwatch.connectors.jsonl import run_jsonl
-from postwatch.console import render_alert
+from postwatch.kafka.clients import TopicPartition, new_consumer
+from postwatch.kafka.topics import ALERTS, ensure_topics
 from postwatch.settings import Settings
-from postwatch.streams.topics import ALERTS, ensure_topics
 
 __all__ = ["DEMO_PACK", "DEMO_POSTS", "kafka_script", "run_demo"]
 
@@ -95,7 +95,7 @@ async def _show_alerts(
     posts: IO[bytes],
 ) -> None:
     partition_counts = await ensure_topics(settings)
-    consumer = AIOKafkaConsumer(enable_auto_commit=False, **settings.kafka_client_options())
+    consumer = new_consumer(settings)
     await consumer.start()
     try:
         topic = settings.topic(ALERTS)

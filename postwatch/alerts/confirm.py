@@ -7,14 +7,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
-from aiokafka import AIOKafkaProducer
 
 from postwatch.alerts import AlertsError
+from postwatch.kafka.clients import new_producer
+from postwatch.kafka.topics import ALERTS, LEARNED, POSTS, ensure_topics, scan
 from postwatch.rules import InvalidPost, Post, parse_post
 from postwatch.rules.detectors.learning import Learned
 from postwatch.rules.detectors.mirror import MirrorConfig, Tracker
 from postwatch.settings import Settings
-from postwatch.streams.topics import ALERTS, LEARNED, POSTS, ensure_topics, scan
 
 __all__ = ["NotFound", "confirm"]
 
@@ -49,7 +49,7 @@ async def confirm(settings: Settings, alert_id: str) -> list[Learned]:
         raise NotFound(f"alert {alert_id} is not on {settings.topic(ALERTS)}")
     post = await _find_post(settings, alert["post"]["id"], alert["post"]["author"]["id"])
     entries = Tracker(MirrorConfig.from_settings(settings)).confirm(alert, post, datetime.now(UTC))
-    producer = AIOKafkaProducer(acks="all", **settings.kafka_client_options())
+    producer = new_producer(settings)
     await producer.start()
     try:
         for entry in entries:

@@ -14,12 +14,17 @@ from typing import Any, Literal
 
 import orjson
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from postwatch.alerts import MissingTopic
+from postwatch.kafka.clients import (
+    AIOKafkaConsumer,
+    ConsumerRebalanceListener,
+    TopicPartition,
+    new_admin,
+    new_consumer,
+)
+from postwatch.kafka.topics import ALERTS
 from postwatch.settings import Settings
-from postwatch.streams.topics import ALERTS
 
 __all__ = ["AlertRecord", "Start", "read_alerts"]
 
@@ -49,11 +54,8 @@ async def read_alerts(
     logged and skipped. With `group`, the group's committed positions win over `start`,
     which then only says where a new group begins (`end`, or else the beginning)."""
     topic = settings.topic(ALERTS)
-    consumer = AIOKafkaConsumer(
-        enable_auto_commit=False,
-        group_id=group,
-        auto_offset_reset="latest" if start == "end" else "earliest",
-        **settings.kafka_client_options(),
+    consumer = new_consumer(
+        settings, group_id=group, auto_offset_reset="latest" if start == "end" else "earliest"
     )
     await consumer.start()
     try:
@@ -86,7 +88,7 @@ class _NewGroupStart(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
 
 
 async def _partitions(settings: Settings, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
+    admin = new_admin(settings)
     await admin.start()
     try:
         # asking for an unknown topic by name would have the broker create it

@@ -24,15 +24,15 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from postwatch.alerts import BadDestination
 from postwatch.alerts.feed import AlertRecord, Start, read_alerts
 from postwatch.alerts.filters import severity_of
+from postwatch.kafka.clients import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition, new_producer
+from postwatch.kafka.deadletter import dead_letter
+from postwatch.kafka.topics import DEADLETTER
 from postwatch.rules import Severity
 from postwatch.settings import Settings
-from postwatch.streams.agents.match import DeadLetter
-from postwatch.streams.topics import DEADLETTER
 
 __all__ = ["Destination", "RetryPolicy", "deliver", "forward", "slack_message"]
 
@@ -183,7 +183,7 @@ async def forward(
     include_shadow: bool = False,
 ) -> None:
     """Forward alerts until cancelled; a new consumer group begins at `start`."""
-    producer = AIOKafkaProducer(acks="all", **settings.kafka_client_options())
+    producer = new_producer(settings)
     await producer.start()
     timeout = aiohttp.ClientTimeout(total=policy.timeout_s)
     group = f"{settings.topic_prefix}-forward"
@@ -230,14 +230,7 @@ class _Forwarder:
             if error is None:
                 log.info("forward.delivered", destination=destination.label, alert_id=alert_id)
                 continue
-            letter = DeadLetter(
-                "delivery_failed",
-                f"{destination.label}: {error}",
-                record.topic,
-                record.partition,
-                record.offset,
-                record.value,
-            )
+            letter = dead_letter(record, "delivery_failed", f"{destination.label}: {error}")
             await self.producer.send_and_wait(
                 self.settings.topic(DEADLETTER), letter.to_json(), key=record.key
             )

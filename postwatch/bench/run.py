@@ -1,6 +1,6 @@
 """Measurements on the real broker, all in one run so that they compare:
 
-(a) the raw ceiling: an aiokafka consumer that reads the posts topic and produces each
+(a) the raw ceiling: a consumer that reads the posts topic and produces each
     record unchanged to another topic, no parsing;
 (b) one `postwatch worker` over the same records;
 (c) two workers in one consumer group, over the records twice;
@@ -31,13 +31,19 @@ from pathlib import Path
 
 import orjson
 import uvloop
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from postwatch.bench.workload import Workload
+from postwatch.kafka.clients import (
+    AIOKafkaAdminClient,
+    NewTopic,
+    TopicPartition,
+    new_admin,
+    new_consumer,
+    new_producer,
+)
+from postwatch.kafka.topics import ALERTS, POSTS, create_topics, ensure_topics
 from postwatch.rules.alerts import isoformat
 from postwatch.settings import Settings
-from postwatch.streams.topics import ensure_topics
 
 __all__ = ["BenchResult", "run_bench"]
 
@@ -83,12 +89,10 @@ def _fresh(settings: Settings, label: str) -> Settings:
 async def _fill(settings: Settings, lines: list[bytes]) -> None:
     """Produce every post line to the posts topic as fast as the broker takes them."""
     await ensure_topics(settings)
-    producer = AIOKafkaProducer(
-        acks="all", linger_ms=20, max_batch_size=262_144, **settings.kafka_client_options()
-    )
+    producer = new_producer(settings, linger_ms=20, max_batch_size=262_144)
     await producer.start()
     try:
-        topic = settings.topic("posts")
+        topic = settings.topic(POSTS)
         observed = isoformat(datetime.now(UTC)).encode()
         pending = []
         for line in lines:
@@ -123,7 +127,7 @@ async def _throughput(
 ) -> float:
     """Posts/s at which the group's committed offsets went from their first value, once the
     group has its `members` members and is not rebalancing, to `total`."""
-    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
+    admin = new_admin(settings)
     await admin.start()
     try:
         start = time.monotonic()
@@ -149,25 +153,17 @@ class BenchError(Exception):
 
 async def _raw_ceiling(settings: Settings, total: int) -> float:
     """Consume the posts topic and produce each record unchanged to a copy topic."""
-    source = settings.topic("posts")
+    source = settings.topic(POSTS)
     target = settings.topic("bench-copy")
-    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(target, settings.posts_partitions, 1)])
-    finally:
-        await admin.close()
-    consumer = AIOKafkaConsumer(
+    await create_topics(settings, [NewTopic(target, settings.posts_partitions, 1)])
+    consumer = new_consumer(
+        settings,
         source,
         group_id=f"{settings.topic_prefix}-raw",
         auto_offset_reset="earliest",
-        enable_auto_commit=False,
         max_poll_records=2000,
-        **settings.kafka_client_options(),
     )
-    producer = AIOKafkaProducer(
-        acks="all", linger_ms=5, max_batch_size=262_144, **settings.kafka_client_options()
-    )
+    producer = new_producer(settings, linger_ms=5, max_batch_size=262_144)
     await consumer.start()
     await producer.start()
     try:
@@ -222,7 +218,7 @@ def _workers(settings: Settings, pack: Path, count: int, logs: Path) -> Iterator
 
 
 async def _count(settings: Settings, topic: str) -> int:
-    consumer = AIOKafkaConsumer(**settings.kafka_client_options())
+    consumer = new_consumer(settings)
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in range(settings.posts_partitions)]
@@ -237,10 +233,8 @@ async def _latency(
 ) -> list[float]:
     """Feed posts at `rate` for `seconds`; the latency (ms) of every alert they raise."""
     await ensure_topics(settings)
-    alerts = AIOKafkaConsumer(
-        settings.topic("alerts"), auto_offset_reset="earliest", **settings.kafka_client_options()
-    )
-    producer = AIOKafkaProducer(acks="all", linger_ms=1, **settings.kafka_client_options())
+    alerts = new_consumer(settings, settings.topic(ALERTS), auto_offset_reset="earliest")
+    producer = new_producer(settings, linger_ms=1)
     await alerts.start()
     await producer.start()
     latencies: list[float] = []
@@ -255,7 +249,7 @@ async def _latency(
 
     collector = asyncio.create_task(collect())
     try:
-        topic = settings.topic("posts")
+        topic = settings.topic(POSTS)
         # warm-up: the first post of the workload matches; once its alert is back, the
         # worker is in its group with its rules loaded and the clock can start
         warm = orjson.loads(lines[0])
@@ -313,7 +307,7 @@ def run_bench(
     asyncio.run(_fill(one, lines))
     with _workers(one, workload.pack, 1, logs):
         one_rate = asyncio.run(_throughput(one, total, one.group, deadline))
-    alerts_one = asyncio.run(_count(one, one.topic("alerts")))
+    alerts_one = asyncio.run(_count(one, one.topic(ALERTS)))
     progress(
         f"    {one_rate:,.0f} posts/s, {alerts_one:,} alerts (expected {workload.matching_posts:,})"
     )

@@ -1,18 +1,21 @@
-"""What every connector builds on: the `Connector` protocol, its errors, the resume cursor,
-backoff, and the `PostSink` that produces Post v1 records to the posts topic.
+"""What every connector builds on: the `Connector` protocol, the `Runtime` it talks to, its
+errors, the resume cursor, and backoff.
 
-A connector turns one source's native events into Post v1 dicts and hands them to the
-runtime (`postwatch.connectors.runtime`), which sends them through a `PostSink`: each post is
-checked against the schema and produced keyed by `author.id`, with acks=all and idempotence,
-so a post the sink reports as sent is on every in-sync replica. The runtime stores the
-connector's cursor only after the posts up to it were acknowledged.
+A connector turns one source's native events into Post v1 dicts and hands them to its
+`Runtime` (run by `postwatch.connectors.runtime.run_connector`), which produces them to the
+posts topic through a `postwatch.connectors.sink.PostSink`: each post is checked against
+the schema and produced keyed by `author.id`, with acks=all and idempotence, so a post the
+sink reports as sent is on every in-sync replica. The runtime stores the connector's cursor
+only after the posts up to it were acknowledged.
 
 A complete connector that counts to three and resumes where it stopped (to run, it is
 added to `postwatch.connectors.registry` under its `source`):
 
+    >>> import asyncio
     >>> from typing import ClassVar
-    >>> from postwatch.connectors.base import Cursor
-    >>> from postwatch.connectors.runtime import Runtime, run_connector
+    >>> from postwatch.connectors.base import Cursor, Runtime
+    >>> from postwatch.connectors.runtime import run_connector
+    >>> from postwatch.settings import Settings
     >>> class Counter:
     ...     source: ClassVar[str] = "count"
     ...     def __init__(self) -> None:
@@ -36,46 +39,33 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
-import orjson
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import MessageSizeTooLargeError
+from structlog.typing import FilteringBoundLogger
 
-from postwatch.rules import InvalidPost, post_from_dict
-from postwatch.rules.alerts import isoformat
-from postwatch.settings import Settings
-from postwatch.streams.topics import POSTS
-
-if TYPE_CHECKING:
-    from postwatch.connectors.runtime import Runtime
+from postwatch.connectors.metrics import InstanceMetrics
+from postwatch.rules import InvalidPost
 
 __all__ = [
-    "DELETIONS",
     "Backoff",
     "Connector",
     "ConnectorError",
     "Cursor",
     "MalformedEvent",
-    "PostSink",
     "RecentKeys",
-    "SinkStats",
+    "Runtime",
     "SourceRejected",
     "SourceUnavailable",
     "StateError",
+    "Stopped",
     "UnknownConnector",
     "parse_time",
 ]
 
-_IN_FLIGHT = 1000
-
-DELETIONS = "post-deletions"
-"""Topic (after the prefix) of deletion notices, keyed by post id, so that downstream can
-mark alerts on posts their author deleted."""
+T = TypeVar("T")
 
 Cursor = dict[str, Any]
 """A connector's resume position: a JSON object only the connector itself interprets."""
@@ -122,6 +112,11 @@ class UnknownConnector(ConnectorError):
     """A connector that is not in the registry was asked to run."""
 
 
+class Stopped(ConnectorError):
+    """Raised by `Runtime.sleep` and `Runtime.interruptible` once a stop was asked: `run`
+    lets it propagate and the runtime treats it as the normal end."""
+
+
 def parse_time(value: object) -> datetime:
     """A timestamp from a source (ISO 8601 / RFC 3339), timezone-aware; raises
     `MalformedEvent("bad_timestamp")` for anything else. Naive times are taken as UTC."""
@@ -132,6 +127,50 @@ def parse_time(value: object) -> datetime:
     except ValueError as exc:
         raise MalformedEvent("bad_timestamp", f"not a timestamp: {value!r}") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class Runtime(Protocol):
+    """What a running connector talks to: one per connector instance."""
+
+    stopping: asyncio.Event
+    """Set once the connector is asked to stop."""
+    metrics: InstanceMetrics
+    log: FilteringBoundLogger
+    """Bound to the connector's name and instance."""
+
+    def event(self, source_time: datetime | None = None) -> None:
+        """Count one event read from the source; `source_time` is when the source says it
+        happened (for the seconds-behind gauge)."""
+
+    async def emit(self, post: dict[str, Any]) -> InvalidPost | None:
+        """Queue one Post v1: None once queued, or (counted and logged) the `InvalidPost`
+        that kept it out because it breaks the schema."""
+
+    async def delete(self, post_id: str) -> None:
+        """Record that the source deleted `post_id`."""
+
+    def skip(self, reason: str, *, quiet: bool = False, **context: Any) -> None:
+        """Count and log one event that is not produced; `quiet` for the expected kinds
+        (duplicates, events that are not posts), logged at debug level."""
+
+    async def flush(self) -> None:
+        """Wait until the broker acknowledged every post queued so far."""
+
+    async def checkpoint(self) -> None:
+        """Store the connector's cursor once the posts it covers are acknowledged."""
+
+    async def retry_later(self, error: SourceUnavailable, attempt: int) -> None:
+        """Log and count a fault, then wait (backoff with jitter, at least the source's
+        `Retry-After`) before attempt number `attempt` (0 for the first retry)."""
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds`; raises `Stopped` as soon as a stop is asked."""
+
+    async def interruptible(self, awaitable: Awaitable[T]) -> T:
+        """Await a read from the source, abandoning it (`Stopped`) when a stop is asked.
+
+        Only reads go through here: a read abandoned half-way has changed nothing, so the
+        cursor stays exact."""
 
 
 class Connector(Protocol):
@@ -196,87 +235,3 @@ class RecentKeys:
     def keys(self) -> list[str]:
         """Oldest first, as `RecentKeys(capacity, keys)` takes them back."""
         return list(self._keys)
-
-
-@dataclass
-class SinkStats:
-    produced: int = 0
-    invalid: int = 0
-
-
-class PostSink:
-    """Validates Post v1 dicts and produces them to the posts topic.
-
-    `send` returns once the record is queued; `flush` (and leaving the `async with` block)
-    waits until the broker has acknowledged every record sent so far, deletion notices
-    included.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self._topic = settings.topic(POSTS)
-        self._deletions = settings.topic(DELETIONS)
-        self._producer = AIOKafkaProducer(
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=5,
-            **settings.kafka_client_options(),
-        )
-        self._pending: list[asyncio.Future[Any]] = []
-        self.stats = SinkStats()
-
-    async def __aenter__(self) -> PostSink:
-        await self._producer.start()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        try:
-            if kind is None:
-                await self.flush()
-        finally:
-            await self._producer.stop()
-
-    async def send(self, post: dict[str, Any]) -> None:
-        """Queue one post; raises `InvalidPost` (and sends nothing) if it breaks the schema,
-        is nested deeper than it can be written back (`too_deep`, past 254 levels) or is
-        bigger than one Kafka record (`too_large`)."""
-        try:
-            await self._send(post)
-        except InvalidPost:
-            self.stats.invalid += 1
-            raise
-
-    async def _send(self, post: dict[str, Any]) -> None:
-        try:
-            post_from_dict(post)
-            post.setdefault("observed_at", isoformat(datetime.now(UTC)))
-            value = orjson.dumps(post)
-        except (RecursionError, orjson.JSONEncodeError) as exc:  # orjson writes 254 levels
-            raise InvalidPost("too_deep", f"nested deeper than can be written: {exc}") from exc
-        try:
-            await self._queue(self._topic, value, post["author"]["id"].encode("utf-8"))
-        except MessageSizeTooLargeError as exc:  # refused before it was queued
-            raise InvalidPost("too_large", str(exc)) from exc
-
-    async def send_deletion(self, post_id: str, source: str) -> None:
-        """Queue a notice that the post `post_id` was deleted at the source."""
-        notice = {
-            "schema": "postwatch.deletion/1",
-            "id": post_id,
-            "source": source,
-            "observed_at": isoformat(datetime.now(UTC)),
-        }
-        await self._queue(self._deletions, orjson.dumps(notice), post_id.encode("utf-8"))
-
-    async def _queue(self, topic: str, value: bytes, key: bytes) -> None:
-        self._pending.append(await self._producer.send(topic, value, key=key))
-        if len(self._pending) >= _IN_FLIGHT:
-            await self.flush()
-
-    async def flush(self) -> None:
-        """Wait for the broker to acknowledge every record sent so far."""
-        pending, self._pending = self._pending, []
-        if pending:
-            await asyncio.gather(*pending)
-            self.stats.produced += len(pending)

@@ -9,9 +9,8 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from postwatch.connectors.base import SourceRejected, SourceUnavailable
+from postwatch.connectors.base import Runtime, SourceRejected, SourceUnavailable, Stopped
 from postwatch.connectors.http import describe
-from postwatch.connectors.runtime import Runtime, Stopped
 
 __all__ = ["follow_all", "keep_polling"]
 

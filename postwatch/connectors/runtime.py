@@ -19,18 +19,20 @@ import structlog
 from postwatch.connectors.base import (
     Backoff,
     Connector,
-    ConnectorError,
     Cursor,
-    PostSink,
     SourceRejected,
     SourceUnavailable,
+    Stopped,
 )
 from postwatch.connectors.metrics import InstanceMetrics, serve_metrics
-from postwatch.connectors.state import CursorStore, ensure_connector_topics
+from postwatch.connectors.registry import check_registered
+from postwatch.connectors.sink import PostSink
+from postwatch.connectors.state import CursorStore
+from postwatch.kafka.topics import ensure_connector_topics
 from postwatch.rules import InvalidPost
 from postwatch.settings import Settings
 
-__all__ = ["Enrich", "Runtime", "Stopped", "run_connector"]
+__all__ = ["Enrich", "InstanceRuntime", "run_connector"]
 
 log = structlog.get_logger(__name__)
 
@@ -42,13 +44,9 @@ Enrich = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 _STOP_GRACE_S = 10.0
 
 
-class Stopped(ConnectorError):
-    """Raised by `Runtime.interruptible` once a stop was asked: `run` lets it propagate and
-    the runtime treats it as the normal end."""
-
-
-class Runtime:
-    """What a running connector talks to. One per connector instance."""
+class InstanceRuntime:
+    """The `Runtime` (`postwatch.connectors.base`) of one running connector instance: what
+    each of its methods promises is written there."""
 
     def __init__(
         self,
@@ -71,14 +69,10 @@ class Runtime:
         self._saved: Cursor | None = None
 
     def event(self, source_time: datetime | None = None) -> None:
-        """Count one event read from the source; `source_time` is when the source says it
-        happened (for the seconds-behind gauge)."""
         lag = None if source_time is None else time.time() - source_time.timestamp()
         self.metrics.event(lag)
 
     async def emit(self, post: dict[str, Any]) -> InvalidPost | None:
-        """Queue one Post v1: None once queued, or (counted and logged) the `InvalidPost`
-        that kept it out because it breaks the schema."""
         if self._enrich is not None:
             post = await self._enrich(post)
         try:
@@ -90,13 +84,10 @@ class Runtime:
         return None
 
     async def delete(self, post_id: str) -> None:
-        """Record that the source deleted `post_id`."""
         await self._sink.send_deletion(post_id, self.connector.source)
         self.metrics.deleted()
 
     def skip(self, reason: str, *, quiet: bool = False, **context: Any) -> None:
-        """Count and log one event that is not produced; `quiet` for the expected kinds
-        (duplicates, events that are not posts), logged at debug level."""
         self.metrics.skipped(reason)
         if quiet:
             self.log.debug("connector.skipped", reason=reason, **context)
@@ -104,13 +95,11 @@ class Runtime:
             self.log.warning("connector.skipped", reason=reason, **context)
 
     async def flush(self) -> None:
-        """Wait until the broker acknowledged every post queued so far."""
         await self._sink.flush()
         self.metrics.produced(self._unacked)
         self._unacked = 0
 
     async def checkpoint(self) -> None:
-        """Store the connector's cursor once the posts it covers are acknowledged."""
         cursor = self.connector.snapshot()
         await self.flush()
         if self._store is None or cursor == self._saved:
@@ -120,8 +109,6 @@ class Runtime:
         self.metrics.checkpointed()
 
     async def retry_later(self, error: SourceUnavailable, attempt: int) -> None:
-        """Log and count a fault, then wait (backoff with jitter, at least the source's
-        `Retry-After`) before attempt number `attempt` (0 for the first retry)."""
         delay = self._backoff.delay(attempt, error.retry_after)
         self.metrics.error(error.reason)
         self.metrics.reconnected()
@@ -135,17 +122,12 @@ class Runtime:
         await self.sleep(delay)
 
     async def sleep(self, seconds: float) -> None:
-        """Wait `seconds`; raises `Stopped` as soon as a stop is asked."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stopping.wait(), seconds)
         if self.stopping.is_set():
             raise Stopped("stop requested")
 
     async def interruptible(self, awaitable: Awaitable[T]) -> T:
-        """Await a read from the source, abandoning it (`Stopped`) when a stop is asked.
-
-        Only reads go through here: a read abandoned half-way has changed nothing, so the
-        cursor stays exact."""
         if self.stopping.is_set():
             raise Stopped("stop requested")
         read = asyncio.ensure_future(awaitable)
@@ -175,9 +157,6 @@ async def run_connector(
     """Run `connector` until it ends, SIGTERM/SIGINT arrives or `stop` is set; then flush
     the producer and store the final cursor. Raises `ConnectorError` on faults it cannot
     retry (`SourceRejected`, `StateError`, `UnknownConnector`)."""
-    # the registry imports every connector, and they import this module
-    from postwatch.connectors.registry import check_registered  # noqa: PLC0415
-
     check_registered(connector)
     if metrics_port:
         serve_metrics(metrics_port)
@@ -186,7 +165,9 @@ async def run_connector(
         cursor = await store.load(connector.instance)
         if cursor is not None:
             connector.restore(cursor)
-        runtime = Runtime(connector, sink, store, backoff=backoff or Backoff(), enrich=enrich)
+        runtime = InstanceRuntime(
+            connector, sink, store, backoff=backoff or Backoff(), enrich=enrich
+        )
         runtime.log.info("connector.started", resumed=cursor is not None)
         loop = asyncio.get_running_loop()
         handled = _on_signals(loop, runtime.stopping.set)
@@ -231,7 +212,7 @@ async def _until_done(
         await checkpoints  # raises the checkpoint's fault, if that is what ended the run
 
 
-async def _checkpoints(runtime: Runtime, interval: float) -> None:
+async def _checkpoints(runtime: InstanceRuntime, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         await runtime.checkpoint()

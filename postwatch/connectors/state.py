@@ -8,37 +8,19 @@ one per instance. The value is JSON:
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import TracebackType
 
 import orjson
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import NewTopic
-from aiokafka.errors import KafkaError
 
-from postwatch.connectors.base import DELETIONS, Cursor, StateError
+from postwatch.connectors.base import Cursor, StateError
+from postwatch.kafka.clients import KafkaError, ProducerOwner, new_producer
+from postwatch.kafka.topics import CONNECTOR_STATE, scan
 from postwatch.rules.alerts import isoformat
 from postwatch.settings import Settings
-from postwatch.streams.topics import create_topics, ensure_topics, scan
 
-__all__ = ["STATE", "CursorStore", "ensure_connector_topics"]
-
-STATE = "connector-state"
-"""Topic (after the prefix) of the connectors' resume cursors; compacted, keyed by instance."""
+__all__ = ["CursorStore"]
 
 
-async def ensure_connector_topics(settings: Settings) -> None:
-    """Create the posts topic and the connectors' own topics if they do not exist yet."""
-    await ensure_topics(settings)
-    await create_topics(
-        settings,
-        [
-            NewTopic(settings.topic(STATE), 1, 1, topic_configs={"cleanup.policy": "compact"}),
-            NewTopic(settings.topic(DELETIONS), settings.posts_partitions, 1),
-        ],
-    )
-
-
-class CursorStore:
+class CursorStore(ProducerOwner):
     """Reads and writes the cursors of connector instances.
 
     `save` returns once the broker acknowledged the record (acks=all), so a cursor that was
@@ -46,20 +28,9 @@ class CursorStore:
     """
 
     def __init__(self, settings: Settings) -> None:
+        super().__init__(new_producer(settings, enable_idempotence=True))
         self._settings = settings
-        self._topic = settings.topic(STATE)
-        self._producer = AIOKafkaProducer(
-            acks="all", enable_idempotence=True, **settings.kafka_client_options()
-        )
-
-    async def __aenter__(self) -> CursorStore:
-        await self._producer.start()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self._producer.stop()
+        self._topic = settings.topic(CONNECTOR_STATE)
 
     async def load(self, instance: str) -> Cursor | None:
         """The last cursor saved for `instance`, or None if it never saved one."""

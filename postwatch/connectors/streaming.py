@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from postwatch.connectors.base import SourceUnavailable
+from postwatch.connectors.base import Runtime, SourceUnavailable
 from postwatch.connectors.http import describe, session
-from postwatch.connectors.runtime import Runtime
 
 __all__ = ["LineSplitter", "keep_streaming"]
 

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 import orjson
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.structs import ConsumerRecord
 
+from postwatch.kafka.clients import ConsumerRecord, TopicPartition, new_consumer, new_producer
+from postwatch.kafka.topics import BANKS, LEARNED, RULES, RULES_HISTORY, scan
 from postwatch.rules import Engine, Pack, PackError
 from postwatch.rules.detectors.learning import Learned
 from postwatch.rules.detectors.mirror import Tracker
@@ -29,7 +29,6 @@ from postwatch.rules.language.published import BankEntry, PublishedPack, compile
 from postwatch.rules.matching.banks import HashBank
 from postwatch.settings import Settings
 from postwatch.streams.metrics import Metrics
-from postwatch.streams.topics import BANKS, LEARNED, RULES, RULES_HISTORY, scan
 
 if TYPE_CHECKING:
     from postwatch.streams.agents.match import MatchStage
@@ -41,7 +40,7 @@ log = structlog.get_logger(__name__)
 
 async def publish_pack(settings: Settings, published: PublishedPack) -> None:
     """Put a published pack on the rules and history topics, acknowledged by the broker."""
-    producer = AIOKafkaProducer(acks="all", **settings.kafka_client_options())
+    producer = new_producer(settings)
     await producer.start()
     try:
         value = orjson.dumps(published.to_json())
@@ -56,7 +55,7 @@ async def publish_bank_entries(
     settings: Settings, entries: Sequence[BankEntry], *, remove: bool = False
 ) -> None:
     """Put bank entries (or, with `remove`, their tombstones) on the banks topic."""
-    producer = AIOKafkaProducer(acks="all", linger_ms=20, **settings.kafka_client_options())
+    producer = new_producer(settings, linger_ms=20)
     await producer.start()
     try:
         acks = [
@@ -103,11 +102,7 @@ class LiveFeed:
 
     async def run(self) -> None:
         """Read both topics from the beginning, then follow them, until cancelled."""
-        consumer = AIOKafkaConsumer(
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            **self.settings.kafka_client_options(),
-        )
+        consumer = new_consumer(self.settings, auto_offset_reset="earliest")
         await consumer.start()
         rules = TopicPartition(self.settings.topic(RULES), 0)
         learned = TopicPartition(self.settings.topic(LEARNED), 0)

@@ -13,11 +13,11 @@ from typing import Any
 
 import orjson
 import structlog
-from aiokafka import AIOKafkaProducer
 
+from postwatch.kafka.clients import AIOKafkaProducer
+from postwatch.kafka.topics import scan
 from postwatch.settings import Settings
 from postwatch.streams.agents.match import Acks
-from postwatch.streams.topics import scan
 
 __all__ = ["ChangelogWindows"]
 

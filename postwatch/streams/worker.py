@@ -1,6 +1,6 @@
 """A worker: consumes the posts topic in batches, in its consumer group, and produces alerts.
 
-The loop takes up to `BATCH_MAX` records at once from aiokafka's prefetched fetches,
+The loop takes up to `BATCH_MAX` records at once from the consumer's prefetched fetches,
 evaluates them (`MatchStage.process`), and commits their offsets once everything they
 produced is acknowledged. A rebalance waits for the batch in progress to be committed
 before partitions are revoked (`_Rebalance`), and a worker reads the suppression windows of
@@ -19,18 +19,20 @@ from typing import Any
 
 import structlog
 import uvloop
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
-from postwatch.rules import Engine
-from postwatch.rules.detectors.mirror import MirrorConfig, Tracker
-from postwatch.rules.matching.matchers.pdq import warm_up
-from postwatch.settings import Settings
-from postwatch.streams.agents.match import Acks, MatchStage, Send, settle_heap
-from postwatch.streams.live import LiveFeed
-from postwatch.streams.metrics import Metrics
-from postwatch.streams.topics import (
+from postwatch.kafka.clients import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    CommitFailedError,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    IllegalStateError,
+    KafkaError,
+    TopicPartition,
+    new_consumer,
+    new_producer,
+)
+from postwatch.kafka.topics import (
     ALERTS,
     ALERTS_OCSF,
     DEADLETTER,
@@ -39,6 +41,13 @@ from postwatch.streams.topics import (
     ensure_topics,
     suppression_changelog,
 )
+from postwatch.rules import Engine
+from postwatch.rules.detectors.mirror import MirrorConfig, Tracker
+from postwatch.rules.matching.matchers.pdq import warm_up
+from postwatch.settings import Settings
+from postwatch.streams.agents.match import Acks, MatchStage, Send, settle_heap
+from postwatch.streams.live import LiveFeed
+from postwatch.streams.metrics import Metrics
 from postwatch.streams.windows import ChangelogWindows
 
 __all__ = ["BATCH_MAX", "Worker", "run_worker"]
@@ -79,9 +88,8 @@ class Worker:
         await ensure_topics(self.settings, live=True)
         warm_up()
         settle_heap()
-        options = self.settings.kafka_client_options()
-        producer = AIOKafkaProducer(
-            acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=262_144, **options
+        producer = new_producer(
+            self.settings, enable_idempotence=True, linger_ms=5, max_batch_size=262_144
         )
         await producer.start()
         try:
@@ -100,11 +108,8 @@ class Worker:
             tasks = [asyncio.create_task(live.run(), name="live")]
             try:
                 await self._wait_for(live.ready.wait(), tasks, interruptible=True)
-                consumer = AIOKafkaConsumer(
-                    group_id=self.settings.group,
-                    enable_auto_commit=False,
-                    auto_offset_reset="earliest",
-                    **options,
+                consumer = new_consumer(
+                    self.settings, group_id=self.settings.group, auto_offset_reset="earliest"
                 )
                 consumer.subscribe([self.posts], listener=_Rebalance(self, windows))
                 await consumer.start()

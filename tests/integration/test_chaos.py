@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from postwatch.kafka.topics import ensure_topics
 from postwatch.settings import Settings
-from postwatch.streams.topics import ensure_topics
 from tests.brokers import private_broker
 from tests.conftest import ROOT, env_for, produce, read_topic, stop_process
 from tests.factories import as_records, make_posts

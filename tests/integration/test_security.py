@@ -17,8 +17,8 @@ import trustme
 from aiokafka import AIOKafkaConsumer
 from cryptography.hazmat.primitives import serialization
 
+from postwatch.kafka.topics import ensure_topics
 from postwatch.settings import Settings
-from postwatch.streams.topics import ensure_topics
 from tests.brokers import PrivateBroker, free_port, private_broker, shared_lib
 from tests.conftest import ROOT, env_for, stop_process
 from tests.factories import make_posts

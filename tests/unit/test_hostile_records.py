@@ -12,9 +12,9 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from postwatch.kafka.deadletter import DeadLetter
 from postwatch.rules import Engine, InvalidPost, build_alert, load_packs, parse_post
 from postwatch.schemas import validator
-from postwatch.streams.agents.match import DeadLetter
 
 PACK = Path(__file__).parents[1] / "files" / "integration" / "pack.yaml"
 ENGINE = Engine(load_packs([PACK]))

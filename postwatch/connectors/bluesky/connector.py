@@ -11,7 +11,13 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
-from postwatch.connectors.base import Cursor, MalformedEvent, SourceRejected, SourceUnavailable
+from postwatch.connectors.base import (
+    Cursor,
+    MalformedEvent,
+    Runtime,
+    SourceRejected,
+    SourceUnavailable,
+)
 from postwatch.connectors.bluesky.adapter import (
     CDN,
     POST_COLLECTION,
@@ -22,7 +28,6 @@ from postwatch.connectors.bluesky.adapter import (
 )
 from postwatch.connectors.bluesky.client import subscribe_url
 from postwatch.connectors.http import retry_after
-from postwatch.connectors.runtime import Runtime
 
 __all__ = ["BlueskyConnector"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import orjson
 import structlog
 
-from postwatch.connectors.base import PostSink
+from postwatch.connectors.sink import PostSink
 from postwatch.rules import InvalidPost
 from postwatch.settings import Settings
 

@@ -15,13 +15,13 @@ from postwatch.connectors.base import (
     Cursor,
     MalformedEvent,
     RecentKeys,
+    Runtime,
     SourceUnavailable,
     parse_time,
 )
 from postwatch.connectors.http import check_status
 from postwatch.connectors.mastodon.adapter import fingerprint, post_id, status_to_post
 from postwatch.connectors.mastodon.client import SseDecoder, SseEvent, StreamSpec, id_after, rewound
-from postwatch.connectors.runtime import Runtime
 from postwatch.connectors.streaming import keep_streaming
 
 __all__ = ["MastodonConnector"]

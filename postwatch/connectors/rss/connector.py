@@ -14,6 +14,7 @@ from postwatch.connectors.base import (
     Cursor,
     MalformedEvent,
     RecentKeys,
+    Runtime,
     SourceRejected,
     SourceUnavailable,
 )
@@ -21,7 +22,6 @@ from postwatch.connectors.http import check_status, session
 from postwatch.connectors.polling import follow_all, keep_polling
 from postwatch.connectors.rss.adapter import entry_key, entry_to_post
 from postwatch.connectors.rss.feeds import Feed
-from postwatch.connectors.runtime import Runtime
 
 __all__ = ["RssConnector"]
 

@@ -8,10 +8,9 @@ from typing import Any, ClassVar
 
 import aiohttp
 
-from postwatch.connectors.base import Cursor, RecentKeys, SourceRejected
+from postwatch.connectors.base import Cursor, RecentKeys, Runtime, SourceRejected
 from postwatch.connectors.http import check_status, session
 from postwatch.connectors.polling import follow_all, keep_polling
-from postwatch.connectors.runtime import Runtime
 from postwatch.connectors.telegram.adapter import fingerprint, message_to_post, post_id
 from postwatch.connectors.telegram.client import CHANNEL_NAME, Message, Page, parse_page
 

@@ -9,8 +9,7 @@ from typing import Any, ClassVar
 import orjson
 from aiohttp import web
 
-from postwatch.connectors.base import Cursor
-from postwatch.connectors.runtime import Runtime
+from postwatch.connectors.base import Cursor, Runtime
 from postwatch.connectors.webhook.auth import SIGNATURE, TIMESTAMP, Auth, Verdict
 
 __all__ = ["NDJSON_TYPES", "WebhookConnector"]

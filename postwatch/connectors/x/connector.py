@@ -14,12 +14,12 @@ from postwatch.connectors.base import (
     Cursor,
     MalformedEvent,
     RecentKeys,
+    Runtime,
     SourceRejected,
     SourceUnavailable,
     parse_time,
 )
 from postwatch.connectors.http import check_status, retry_after
-from postwatch.connectors.runtime import Runtime
 from postwatch.connectors.streaming import keep_streaming
 from postwatch.connectors.x.adapter import payload_to_post
 from postwatch.connectors.x.client import (

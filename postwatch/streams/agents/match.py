@@ -11,7 +11,6 @@ repeat suppression on, repeats are counted into the first alert's window instead
 from __future__ import annotations
 
 import asyncio
-import base64
 import gc
 from collections.abc import Awaitable, Container, Sequence
 from dataclasses import dataclass, field
@@ -20,53 +19,19 @@ from typing import Any, Protocol
 
 import orjson
 import structlog
-from aiokafka.errors import MessageSizeTooLargeError
 
 from postwatch.alerts.ocsf import detection_finding
+from postwatch.kafka.clients import MessageSizeTooLargeError
+from postwatch.kafka.deadletter import Record, dead_letter
 from postwatch.rules import Engine, InvalidPost, Match, Post, build_alert, parse_post, parse_posts
 from postwatch.rules.detectors.learning import Learned
 from postwatch.rules.detectors.mirror import Tracker
 from postwatch.streams.agents.suppress import Suppressor, WindowStore
 from postwatch.streams.metrics import Metrics
 
-__all__ = ["VALUE_MAX", "Acks", "DeadLetter", "MatchStage", "Record", "Send", "settle_heap"]
+__all__ = ["Acks", "MatchStage", "Send", "settle_heap"]
 
 log = structlog.get_logger(__name__)
-
-
-VALUE_MAX = 256 * 1024
-"""Bytes of the original record a dead letter carries at most (base64 makes them a third
-more); `value_bytes` gives the whole size, and the record stays at its topic, partition
-and offset. A dead letter must fit in one Kafka record, as the record it is about did."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A record that could not be processed, with why, and its original bytes (the first
-    `VALUE_MAX` of them)."""
-
-    reason: str
-    error: str
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
-
-    def to_json(self) -> bytes:
-        return orjson.dumps(
-            {
-                "reason": self.reason,
-                "error": self.error,
-                "topic": self.topic,
-                "partition": self.partition,
-                "offset": self.offset,
-                "value_b64": (
-                    base64.b64encode(self.value[:VALUE_MAX]).decode("ascii") if self.value else None
-                ),
-                "value_bytes": len(self.value) if self.value else 0,
-                "value_truncated": bool(self.value and len(self.value) > VALUE_MAX),
-            }
-        )
 
 
 def settle_heap() -> None:
@@ -77,21 +42,6 @@ def settle_heap() -> None:
     gc.unfreeze()  # the engine this one replaces may be garbage now
     gc.collect()
     gc.freeze()
-
-
-class Record(Protocol):
-    """One consumed record (aiokafka's `ConsumerRecord` is one)."""
-
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
 
 
 class Send(Protocol):
@@ -219,9 +169,7 @@ class MatchStage:
         return found
 
     async def _deadletter(self, record: Record, reason: str, error: str) -> None:
-        letter = DeadLetter(
-            reason, error, record.topic, record.partition, record.offset, record.value
-        )
+        letter = dead_letter(record, reason, error)
         log.warning(
             "record.deadletter",
             reason=reason,

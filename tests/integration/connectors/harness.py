@@ -15,8 +15,9 @@ from typing import Any
 import orjson
 from prometheus_client import REGISTRY
 
-from postwatch.connectors.base import DELETIONS, Backoff, Connector
+from postwatch.connectors.base import Backoff, Connector
 from postwatch.connectors.runtime import run_connector
+from postwatch.kafka.topics import DELETIONS
 from postwatch.settings import Settings
 from tests.conftest import env_for, read_topic, stop_process
 

@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
+from postwatch.kafka.topics import ensure_topics
 from postwatch.settings import Settings
-from postwatch.streams.topics import ensure_topics
 from tests.conftest import read_topic, stop_process
 from tests.integration.connectors.harness import free_port, start_process
 

@@ -20,7 +20,7 @@ from postwatch.rules.alerts import (
     content_fingerprint,
 )
 from postwatch.schemas import schema_text
-from tests.unit.alerts.conftest import make_post, only_match
+from tests.unit.conftest import make_post, only_match
 
 SCHEMA = json.loads(schema_text("alert"))
 T0 = datetime(2025, 7, 25, 10, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from postwatch.alerts.feed import AlertRecord
 from postwatch.alerts.forward import Destination, RetryPolicy, deliver, slack_message
 from postwatch.rules import Engine, Severity
 from postwatch.rules.alerts import build_alert
-from tests.unit.alerts.conftest import make_post, only_match
+from tests.unit.conftest import make_post, only_match
 
 FAST = RetryPolicy(attempts=4, backoff_s=0.01, max_backoff_s=0.05, timeout_s=2.0)
 

@@ -19,7 +19,7 @@ from postwatch.demo import DEMO_PACK, DEMO_POSTS
 from postwatch.rules import Engine, load_packs, parse_post
 from postwatch.rules.alerts import build_alert, build_summary
 from tests.conftest import SHARED_DATA
-from tests.unit.alerts.conftest import make_post, only_match
+from tests.unit.conftest import make_post, only_match
 
 T0 = datetime(2025, 7, 25, 10, 0, tzinfo=UTC)
 

@@ -13,12 +13,13 @@ import structlog
 from aiokafka.errors import KafkaTimeoutError
 from prometheus_client import generate_latest
 
+from postwatch.kafka.deadletter import VALUE_MAX
 from postwatch.rules import Engine, Match, Post
 from postwatch.rules.alerts import EVIDENCE_MAX
 from postwatch.schemas import validator
-from postwatch.streams.agents.match import VALUE_MAX, MatchStage
+from postwatch.streams.agents.match import MatchStage
 from postwatch.streams.metrics import Metrics
-from tests.unit.alerts.helpers import Record, Sink, Windows
+from tests.unit.streams.agents.helpers import Record, Sink, Windows
 
 POST = {
     "schema": "postwatch.post/1",

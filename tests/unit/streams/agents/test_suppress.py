@@ -8,8 +8,8 @@ from typing import Any
 from postwatch.rules import Engine, Post
 from postwatch.rules.alerts import SUPPRESSED_IDS_MAX, build_alert
 from postwatch.streams.agents.suppress import Suppressor
-from tests.unit.alerts.conftest import make_post, only_match
-from tests.unit.alerts.helpers import Clock, Windows
+from tests.unit.conftest import make_post, only_match
+from tests.unit.streams.agents.helpers import Clock, Windows
 
 WINDOW_S = 300.0
 

@@ -1,4 +1,5 @@
-"""A small rule pack and posts for the alert tests; matching runs the real engine."""
+"""A small rule pack (`ops`) and posts, for the tests of alerts and of the worker's stages;
+matching runs the real engine."""
 
 from __future__ import annotations
 

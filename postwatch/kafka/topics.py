@@ -1,26 +1,37 @@
-"""Every topic postwatch uses, and their creation."""
+"""Every topic postwatch uses, their creation, and reading one whole.
+
+The names here are those after the prefix (`Settings.topic` gives the full name), except
+the suppression changelog's, which belongs to the worker group.
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Collection, Sequence
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
-
+from postwatch.kafka.clients import (
+    ConsumerRecord,
+    NewTopic,
+    TopicAlreadyExistsError,
+    TopicPartition,
+    new_admin,
+    new_consumer,
+)
 from postwatch.settings import Settings
 
 __all__ = [
     "ALERTS",
     "ALERTS_OCSF",
     "BANKS",
+    "CONNECTOR_STATE",
     "DEADLETTER",
+    "DELETIONS",
     "LEARNED",
     "POSTS",
     "RULES",
     "RULES_HISTORY",
     "create_topics",
+    "ensure_connector_topics",
     "ensure_topics",
     "scan",
     "suppression_changelog",
@@ -43,6 +54,12 @@ BANKS = "banks"
 removes one."""
 LEARNED = "learned"
 """Learned fingerprints (`Learned` JSON), keyed by entry key, compacted; a tombstone forgets."""
+CONNECTOR_STATE = "connector-state"
+"""The connectors' resume cursors, keyed by connector instance, compacted: the latest of each
+(`postwatch.connectors.state`)."""
+DELETIONS = "post-deletions"
+"""Notices that a source deleted a post, keyed by post id, so that downstream can mark the
+alerts on posts their author deleted."""
 _COMPACT = {"cleanup.policy": "compact"}
 _FOREVER = {"retention.ms": "-1"}
 
@@ -84,10 +101,22 @@ async def ensure_topics(settings: Settings, *, live: bool = False) -> dict[str, 
     return await create_topics(settings, wanted)
 
 
+async def ensure_connector_topics(settings: Settings) -> None:
+    """Create the posts topic and the connectors' own topics if they do not exist yet."""
+    await ensure_topics(settings)
+    await create_topics(
+        settings,
+        [
+            NewTopic(settings.topic(CONNECTOR_STATE), 1, 1, topic_configs=_COMPACT),
+            NewTopic(settings.topic(DELETIONS), settings.posts_partitions, 1),
+        ],
+    )
+
+
 async def create_topics(settings: Settings, wanted: Sequence[NewTopic]) -> dict[str, int]:
     """Create the topics of `wanted` that do not exist yet (existing ones are left alone);
     returns the number of partitions of each."""
-    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
+    admin = new_admin(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -108,12 +137,7 @@ async def scan(
     """Every record the topic `name` holds now (in `partitions`, all when None), partition
     by partition, oldest first in each."""
     # subscribed, so that start() fetches the topic's partitions; assigned one by one below
-    consumer = AIOKafkaConsumer(
-        name,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        **settings.kafka_client_options(),
-    )
+    consumer = new_consumer(settings, name, auto_offset_reset="earliest")
     await consumer.start()
     try:
         numbers = sorted(consumer.partitions_for_topic(name) or ())

@@ -1,0 +1,1 @@
+"""Connectors: one package per source, turning its native events into Post v1 records."""
