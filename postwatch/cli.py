@@ -19,6 +19,7 @@ import click
 import orjson
 
 from postwatch.connectors.base import Connector, ConnectorError
+from postwatch.console import printable
 from postwatch.logs import configure_logging
 from postwatch.progress import progress_counter
 from postwatch.rules import Engine, PackError, Post, Severity, build_alert, load_packs, parse_posts
@@ -70,7 +71,7 @@ def _engine(packs: tuple[Path, ...]) -> Engine:
         return compile_tested(packs)
     except PackError as exc:
         for problem in exc.problems:
-            click.echo(str(problem), err=True)
+            click.echo(printable(str(problem)), err=True)
         raise click.ClickException(f"{len(exc.problems)} problem(s) in rule packs") from exc
 
 
@@ -95,16 +96,18 @@ def rules_lint(packs: tuple[Path, ...]) -> None:
         loaded = load_packs(list(packs))
     except PackError as exc:
         for problem in exc.problems:
-            click.echo(str(problem))
+            click.echo(printable(str(problem)))
         sys.exit(1)
     failed = failures(run_tests(Engine(loaded)))
     for problem in failed:
-        click.echo(str(problem))
+        click.echo(printable(str(problem)))
     if failed:
         sys.exit(1)
     for pack in loaded:
         click.echo(
-            f"{pack.source_file}: ok: pack {pack.id} v{pack.version}, {len(pack.rules)} rules"
+            printable(
+                f"{pack.source_file}: ok: pack {pack.id} v{pack.version}, {len(pack.rules)} rules"
+            )
         )
 
 
@@ -115,26 +118,29 @@ def rules_test(packs: tuple[Path, ...]) -> None:
     any miss."""
     from rich.console import Console  # noqa: PLC0415 - only this command draws tables
     from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
 
     try:
         outcomes = run_tests(Engine(load_packs(list(packs))))
     except PackError as exc:
         for problem in exc.problems:
-            click.echo(str(problem), err=True)
+            click.echo(printable(str(problem)), err=True)
         raise click.ClickException(f"{len(exc.problems)} problem(s) in rule packs") from exc
     console = Console(soft_wrap=False)
     by_rule: dict[str, list[TestOutcome]] = {}
     for outcome in outcomes:
         by_rule.setdefault(f"{outcome.rule.pack}/{outcome.rule.id}", []).append(outcome)
     for name, rule_outcomes in by_rule.items():
-        table = Table(title=f"{name}: {rule_outcomes[0].rule.title}", title_justify="left")
+        # Text, not str: rich would read markup in a title or a test's text
+        title = Text(printable(f"{name}: {rule_outcomes[0].rule.title}"))
+        table = Table(title=title, title_justify="left")
         for column in ("test", "line", "post", "result"):
             table.add_column(column)
         for o in rule_outcomes:
             post = o.test.post
             text = post.text or post.author.handle or post.author.display_name or post.id
             result = "[green]ok[/]" if o.passed else "[bold red]FAIL[/]"
-            table.add_row(o.label, str(o.test.line), text[:60], result)
+            table.add_row(o.label, str(o.test.line), Text(printable(text[:60])), result)
         console.print(table)
     failed = sum(not o.passed for o in outcomes)
     click.echo(f"{len(outcomes)} tests, {failed} failed, {len(by_rule)} rules with tests")
@@ -167,7 +173,7 @@ def rules_publish(ctx: _Context, packs: tuple[Path, ...]) -> None:
         text = path.read_text(encoding="utf-8")
         before = current.get(pack.id)
         if before is not None and before.content_hash == content_hash(text):
-            click.echo(f"{path}: pack {pack.id} v{pack.version} is published already")
+            click.echo(printable(f"{path}: pack {pack.id} v{pack.version} is published already"))
             continue
         old = None
         if before is not None:
@@ -186,12 +192,14 @@ def rules_publish(ctx: _Context, packs: tuple[Path, ...]) -> None:
             published.load()  # what every worker will do with it
         except PackError as exc:
             for problem in exc.problems:
-                click.echo(str(problem), err=True)
-            raise click.ClickException(f"{path}: pack does not stand alone") from exc
+                click.echo(printable(str(problem)), err=True)
+            raise click.ClickException(printable(f"{path}: pack does not stand alone")) from exc
         asyncio.run(publish_pack(settings, published))
         click.echo(
-            f"{path}: published pack {pack.id} v{pack.version} "
-            f"({published.content_hash[:12]}): {'; '.join(published.changes)}"
+            printable(
+                f"{path}: published pack {pack.id} v{pack.version} "
+                f"({published.content_hash[:12]}): {'; '.join(published.changes)}"
+            )
         )
 
 
@@ -263,8 +271,10 @@ def rules_history(ctx: _Context) -> None:
             continue
         item = PublishedPack.from_json(orjson.loads(record.value))
         click.echo(
-            f"{isoformat(item.published_at)}  {item.pack} v{item.version}  "
-            f"by {item.published_by}  {item.content_hash[:12]}  {'; '.join(item.changes)}"
+            printable(
+                f"{isoformat(item.published_at)}  {item.pack} v{item.version}  "
+                f"by {item.published_by}  {item.content_hash[:12]}  {'; '.join(item.changes)}"
+            )
         )
 
 
@@ -356,7 +366,7 @@ def match(
         for number, (line, post) in enumerate(zip(lines, decoded, strict=True), first):
             if isinstance(post, InvalidPost) and not line.isspace():
                 bad += 1
-                click.echo(f"{input_path}:{number}: skipped: {post}", err=True)
+                click.echo(printable(f"{input_path}:{number}: skipped: {post}"), err=True)
         return batch
 
     started = time.perf_counter()
@@ -392,7 +402,7 @@ def _print_summary(hits: dict[str, list[str]], posts: int) -> None:
     for name, ids in sorted(hits.items(), key=lambda item: (-len(item[1]), item[0])):
         share = f"{len(ids) / posts:.3%}" if posts else "-"
         samples = ", ".join(ids[:_SAMPLES])
-        click.echo(f"{name:{width}}  {len(ids):>8}  {share:>8}  {samples}", err=True)
+        click.echo(printable(f"{name:{width}}  {len(ids):>8}  {share:>8}  {samples}"), err=True)
 
 
 @contextmanager

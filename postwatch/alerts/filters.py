@@ -10,7 +10,7 @@ from typing import Any
 from postwatch.alerts import AlertsError
 from postwatch.rules import Severity
 
-__all__ = ["AlertFilter", "BadSince", "parse_since", "section", "severity_of"]
+__all__ = ["AlertFilter", "BadSince", "evidence", "parse_since", "section", "severity_of"]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -26,6 +26,13 @@ def section(alert: dict[str, Any], name: str) -> dict[str, Any]:
     or forwarded as far as it goes rather than stopping its reader."""
     value = alert.get(name)
     return value if isinstance(value, dict) else {}
+
+
+def evidence(alert: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pieces of evidence of an alert that are objects (none when `evidence` is not a
+    list)."""
+    pieces = alert.get("evidence")
+    return [e for e in pieces if isinstance(e, dict)] if isinstance(pieces, list) else []
 
 
 def severity_of(alert: dict[str, Any]) -> Severity:

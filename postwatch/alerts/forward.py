@@ -10,16 +10,22 @@ Delivery is at least once: the forwarder reads in its own consumer group and com
 alert only when every destination has taken it or its failure is on the dead-letter topic
 (reason `delivery_failed`, the destination without its URL path, the alert's bytes).
 Connection errors, time-outs, 408, 429 and 5xx are retried with exponential backoff (a
-`Retry-After` is honoured up to the backoff cap); other answers are final at once.
+`Retry-After` is honoured up to the backoff cap); other answers are final at once, redirects
+too: they are not followed (a webhook that moves is a configuration to change, and a POST
+sent on to wherever a server points is not what was configured).
+
+A webhook URL holds its secret in its path, query or credentials: nothing logged, dead-lettered
+or printed names more of it than scheme, host and port, error messages included.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import orjson
@@ -27,7 +33,8 @@ import structlog
 
 from postwatch.alerts import BadDestination
 from postwatch.alerts.feed import AlertRecord, Start, read_alerts
-from postwatch.alerts.filters import severity_of
+from postwatch.alerts.filters import evidence, section, severity_of
+from postwatch.console import printable
 from postwatch.kafka.clients import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition, new_producer
 from postwatch.kafka.deadletter import dead_letter
 from postwatch.kafka.topics import DEADLETTER
@@ -42,6 +49,18 @@ Kind = Literal["json", "slack"]
 _KINDS: tuple[Kind, ...] = ("json", "slack")
 _RETRIED = frozenset({408, 429})
 _SLACK_TEXT_MAX = 2900  # a section block takes 3000 characters
+# A URL in a message: its scheme, its authority (up to the path; a backslash ends it too, as
+# browsers read it), and the rest up to the next space, quotes included: an error that quotes
+# a URL puts a quote after it, but a path may hold one too.
+_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#\\\s]*)\S*")
+# what a link in a Slack message keeps as it is; the rest (`<`, `>`, `|`, spaces) is encoded
+_LINK_SAFE = ":/?#[]@!$&'()*+,;=%~"
+
+
+def _without_secrets(text: str) -> str:
+    """`text` with every URL in it cut back to scheme, host and port (no credentials, path
+    or query)."""
+    return _URL.sub(lambda found: f"{found[1]}://{found[2].rpartition('@')[2]}", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,26 +73,33 @@ class Destination:
 
     @classmethod
     def parse(cls, spec: str) -> Destination:
-        """`KIND:MIN_SEVERITY:URL`; raises BadDestination saying what is wrong."""
+        """`KIND:MIN_SEVERITY:URL`; raises BadDestination saying what is wrong, without
+        repeating more of `spec` than a kind and a severity it knows."""
         kind, _, rest = spec.partition(":")
         severity, _, url = rest.partition(":")
         if kind not in _KINDS:
-            raise BadDestination(f"{spec!r}: kind must be one of {', '.join(_KINDS)}")
+            raise BadDestination(
+                f"a destination is KIND:MIN_SEVERITY:URL, with kind one of {', '.join(_KINDS)}"
+            )
         if severity.upper() not in Severity.__members__:
             raise BadDestination(
-                f"{spec!r}: minimum severity must be one of " + ", ".join(s.label for s in Severity)
+                f"{kind}:…: minimum severity must be one of " + ", ".join(s.label for s in Severity)
             )
-        parts = urlsplit(url)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise BadDestination(f"{kind}:{severity}:…: the URL must be http(s)://host/…")
+        try:
+            parts = urlsplit(url)
+            # .port raises ValueError for a port that is not one
+            usable = parts.scheme in {"http", "https"} and bool(parts.hostname) and parts.port != 0
+        except ValueError:
+            usable = False
+        if not usable:
+            raise BadDestination(f"{kind}:{severity}:…: the URL must be http(s)://host[:port]/…")
         return cls(kind, Severity[severity.upper()], url)
 
     @property
     def label(self) -> str:
-        """The destination as logs and dead letters name it: no URL path (webhook URLs carry
-        their secret there)."""
-        parts = urlsplit(self.url)
-        return f"{self.kind}:{self.min_severity.label}:{parts.scheme}://{parts.netloc}"
+        """The destination as logs and dead letters name it: scheme, host and port of its URL
+        (webhook URLs carry their secret in the rest)."""
+        return f"{self.kind}:{self.min_severity.label}:{_without_secrets(self.url)}"
 
     def wants(self, alert: dict[str, Any], include_shadow: bool) -> bool:
         if alert.get("shadow") and not include_shadow:
@@ -103,31 +129,50 @@ class RetryPolicy:
         return min(wait, self.max_backoff_s)
 
 
-def _mrkdwn(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _mrkdwn(value: object) -> str:
+    """`value` as Slack text: its `&`, `<` and `>` escaped as Slack asks, so that a post
+    cannot make a mention (`<!channel>`) or a link of its own."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _web_link(url: object) -> str | None:
+    """`url` as the target of a Slack link when it is http(s) with a host, its `<`, `>`,
+    `|` and spaces percent-encoded; None for anything else."""
+    if not isinstance(url, str):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return None
+    return quote(url, safe=_LINK_SAFE)
 
 
 def slack_message(alert: dict[str, Any]) -> dict[str, Any]:
-    """A Slack incoming-webhook message: a plain `text` fallback and mrkdwn blocks."""
-    rule, post = alert["rule"], alert["post"]
-    author = post["author"].get("handle") or post["author"]["id"]
-    severity = rule["severity"].upper()
-    headline = f"[{severity}] {rule['id']} {rule['title']}"
+    """A Slack incoming-webhook message: a `text` fallback and mrkdwn blocks, everything
+    from the alert escaped; parts in shapes Alert v1 does not have go in as far as they go."""
+    rule, post = section(alert, "rule"), section(alert, "post")
+    author = section(post, "author")
+    who = author.get("handle") or author.get("id", "?")
+    headline = f"[{str(rule.get('severity', 'info')).upper()}] {rule.get('id', '?')} "
+    headline += str(rule.get("title", ""))
     if alert.get("kind") == "summary":
-        headline += f" (collapsed {alert['suppressed_count']} repeats)"
+        headline += f" (collapsed {alert.get('suppressed_count', '?')} repeats)"
     if alert.get("shadow"):
         headline += " (shadow rule)"
-    evidence = ", ".join(f"{e['type']}: {e['value']}" for e in alert["evidence"])
+    found = ", ".join(f"{e.get('type')}: {e.get('value')}" for e in evidence(alert))
     lines = [
         f"*{_mrkdwn(headline)}*",
-        f"{_mrkdwn(author)} on {_mrkdwn(post['source'])}",
-        f"> {_mrkdwn(post['excerpt'])}",
-        f"evidence: {_mrkdwn(evidence)}",
+        f"{_mrkdwn(who)} on {_mrkdwn(post.get('source', '?'))}",
+        f"> {_mrkdwn(post.get('excerpt', ''))}",
+        f"evidence: {_mrkdwn(found)}",
     ]
-    if post.get("url"):
-        lines.append(f"<{post['url'].replace('|', '%7C').replace('>', '%3E')}|open the post>")
+    link = _web_link(post.get("url"))
+    if link:
+        lines.append(f"<{link}|open the post>")
     return {
-        "text": f"{headline} by {author} on {post['source']}",
+        "text": _mrkdwn(f"{headline} by {who} on {post.get('source', '?')}"),
         "blocks": [
             {
                 "type": "section",
@@ -135,7 +180,12 @@ def slack_message(alert: dict[str, Any]) -> dict[str, Any]:
             },
             {
                 "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"postwatch alert {alert['alert_id']}"}],
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"postwatch alert {_mrkdwn(alert.get('alert_id', '?'))}",
+                    }
+                ],
             },
         ],
     }
@@ -148,26 +198,33 @@ async def deliver(
     policy: RetryPolicy,
 ) -> str | None:
     """Post one alert to one destination, retrying as the policy says; None once it was
-    taken (2xx), else what went wrong on the last attempt."""
+    taken (2xx), else what went wrong on the last attempt (no URL in it but scheme, host and
+    port)."""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": f"postwatch/{metadata.version('postwatch')}",
-        "X-Postwatch-Alert-Id": str(record.alert.get("alert_id", "")),
+        # an id with control characters in it would be refused by the client (or split the
+        # header): it goes as `printable` makes it
+        "X-Postwatch-Alert-Id": printable(str(record.alert.get("alert_id", ""))),
     }
     body = destination.body(record)
     error = "no attempt made"
     for attempt in range(policy.attempts):
         retry_after = None
         try:
-            async with session.post(destination.url, data=body, headers=headers) as response:
+            async with session.post(
+                destination.url, data=body, headers=headers, allow_redirects=False
+            ) as response:
                 if 200 <= response.status < 300:
                     return None
                 error = f"HTTP {response.status}"
+                if 300 <= response.status < 400:
+                    return f"{error}: redirects are not followed"
                 if response.status < 500 and response.status not in _RETRIED:
                     return error
                 retry_after = response.headers.get("Retry-After")
         except (aiohttp.ClientError, TimeoutError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = f"{type(exc).__name__}: {_without_secrets(str(exc))}"
         log.info("forward.retry", destination=destination.label, attempt=attempt + 1, error=error)
         if attempt + 1 < policy.attempts:
             await asyncio.sleep(policy.delay(attempt, retry_after))

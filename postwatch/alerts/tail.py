@@ -1,4 +1,5 @@
-"""`postwatch alerts tail`: the alerts topic as a live terminal feed, or as JSON lines."""
+"""`postwatch alerts tail`: the alerts topic as a live terminal feed, or as JSON lines; an
+alert rendered for a terminal (also `postwatch demo`'s)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,53 @@ from rich.console import Console
 from rich.text import Text
 
 from postwatch.alerts.feed import Start, read_alerts
-from postwatch.alerts.filters import AlertFilter
-from postwatch.console import printable, render_alert
+from postwatch.alerts.filters import AlertFilter, evidence, section
+from postwatch.console import printable
 from postwatch.settings import Settings
 
-__all__ = ["render_feed_entry", "tail"]
+__all__ = ["render_alert", "render_feed_entry", "tail"]
+
+_SEVERITY_STYLES = {
+    "info": "dim",
+    "low": "cyan",
+    "medium": "yellow",
+    "high": "bold red",
+    "critical": "bold white on red",
+}
+
+
+def _shown(value: object) -> str:
+    return printable(str(value))
+
+
+def render_alert(alert: dict[str, Any]) -> Text:
+    """One alert as a few lines of styled text; the matched words in the excerpt are bold.
+    Every value is shown `printable`; parts in shapes Alert v1 does not have are shown as
+    far as they go."""
+    rule, post = section(alert, "rule"), section(alert, "post")
+    author = section(post, "author")
+    pieces = evidence(alert)
+    severity = _shown(rule.get("severity", "info"))
+    line = Text()
+    line.append(f" {severity.upper():8} ", style=_SEVERITY_STYLES.get(severity, ""))
+    if alert.get("shadow"):
+        line.append(" shadow ", style="reverse")
+    line.append(f" {_shown(rule.get('id', '?'))} ", style="bold")
+    line.append(_shown(rule.get("title", "")))
+    line.append(f"  @{_shown(author.get('handle') or author.get('id', '?'))}", style="magenta")
+    line.append(f" ({_shown(post.get('source', '?'))})", style="dim")
+    excerpt = Text("   " + printable(str(post.get("excerpt", "")).replace("\n", " ")))
+    for piece in pieces:
+        matched = piece.get("matched")
+        if piece.get("field") == "text" and isinstance(matched, str) and matched:
+            excerpt.highlight_words([printable(matched)], style="bold underline yellow")
+    line.append("\n")
+    line.append_text(excerpt)
+    kinds = ", ".join(f"{e.get('type')}: {e.get('value')}" for e in pieces)
+    line.append(f"\n   evidence: {printable(kinds)}", style="dim")
+    if post.get("url"):
+        line.append(f"\n   {_shown(post['url'])}", style="blue underline")
+    return line
 
 
 def render_feed_entry(alert: dict[str, Any]) -> Text:
@@ -22,7 +65,7 @@ def render_feed_entry(alert: dict[str, Any]) -> Text:
     text = render_alert(alert)
     if alert.get("kind") == "summary":
         listed = alert.get("suppressed_post_ids")
-        ids = [printable(str(i)) for i in listed] if isinstance(listed, list) else []
+        ids = [_shown(i) for i in listed] if isinstance(listed, list) else []
         count = alert.get("suppressed_count")
         count = count if isinstance(count, int) else len(ids)
         more = f" and {count - len(ids)} more" if count > len(ids) else ""
