@@ -155,8 +155,8 @@ def slack_message(alert: dict[str, Any]) -> dict[str, Any]:
     rule, post = section(alert, "rule"), section(alert, "post")
     author = section(post, "author")
     who = author.get("handle") or author.get("id", "?")
-    headline = f"[{str(rule.get('severity', 'info')).upper()}] {rule.get('id', '?')} "
-    headline += str(rule.get("title", ""))
+    severity = str(rule.get("severity", "info")).upper()
+    headline = f"[{severity}] {rule.get('id', '?')} {rule.get('title', '')}".rstrip()
     if alert.get("kind") == "summary":
         headline += f" (collapsed {alert.get('suppressed_count', '?')} repeats)"
     if alert.get("shadow"):

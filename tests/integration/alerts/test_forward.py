@@ -15,6 +15,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from aiohttp import web
 
 from postwatch.settings import Settings
 from tests.conftest import env_for, read_topic, stop_process
@@ -129,3 +130,51 @@ def test_a_restarted_forwarder_resumes_after_the_last_alert_it_handled(
         run_until(hook, 2, "--to", f"json:info:{hook.url()}")
         time.sleep(1)  # anything delivered twice would show up by now
     assert hook.delivered() == [orjson.dumps(first), orjson.dumps(second)]
+
+
+class RedirectingHook(HookServer):
+    """A webhook that sends every request back to where it came (a redirect loop)."""
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        self.requests.append((307, await request.read()))
+        raise web.HTTPTemporaryRedirect(str(request.url))
+
+
+@pytest.mark.timeout(120)
+def test_a_redirect_is_dead_lettered_without_the_url_and_odd_records_pass(
+    settings: Settings, tmp_path: Path
+) -> None:
+    named = alerts_for(post(1, "Join the Sample Brigade"))[0]
+    odd = {"alert_id": "odd\r\nX-Injected: 1", "rule": "it-names", "post": ["x"], "evidence": 1}
+    publish_alerts(settings, [odd, named])
+    path = "/hook/secret-part?key=secret-query"
+    with RedirectingHook() as moved, HookServer() as slack:
+        moved_url = moved.url(path).replace("//", "//user:pw@")
+        args = ["--from-beginning", "--attempts", "3", "--backoff", "0.1"]
+        args += ["--to", f"json:info:{moved_url}"]
+        args += ["--to", f"slack:info:{slack.url('/services/T0/B0/secret-part')}"]
+        forwarder = subprocess.Popen(
+            [sys.executable, "-m", "postwatch", "alerts", "forward", *args],
+            env=env_for(settings),
+            stdout=(tmp_path / "forward.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until(lambda: len(slack.delivered()) == 2, 60)
+            letters = asyncio.run(
+                read_topic(settings, settings.topic("deadletter"), count=2, wait=60)
+            )
+            assert forwarder.poll() is None, (tmp_path / "forward.log").read_text()
+        finally:
+            assert stop_process(forwarder) == 0
+
+    assert len(moved.requests) == 2  # once each: not retried, and the redirect not followed
+    errors = [json.loads(record.value or b"")["error"] for record in letters]
+    refused = f"json:info:http://127.0.0.1:{moved.port}: HTTP 307: redirects are not followed"
+    assert errors == [refused, refused]
+    for text in (json.dumps(errors), (tmp_path / "forward.log").read_text()):
+        for part in ("secret-part", "secret-query", "user:pw"):
+            assert part not in text
+    texts = sorted(json.loads(body)["text"] for body in slack.delivered())
+    assert texts[0].startswith("[HIGH] it-names Names of listed organisations by alice")
+    assert texts[1] == "[INFO] ? by ? on ?"
