@@ -1,17 +1,24 @@
 """Rule packs: YAML in, validated `Pack` out, or every problem found with its file and line.
 
 A pack is loaded whole or not at all: `load_pack` raises `PackError` listing each problem
-as `file:line: rule-id: message`. YAML anchors and aliases are refused (they buy nothing in
-a rule pack and are the vehicle of "billion laughs" documents).
+as `file:line: rule-id: message`, and nothing else, whatever the pack holds. Packs come from
+untrusted hands, so loading one is bounded: its size (`MAX_PACK_CHARS`), its nesting, what
+its YAML may hold (anchors and aliases are refused: they buy nothing in a rule pack and are
+the vehicle of "billion laughs" documents), the files its banks may read (regular files
+inside the pack's folder, `MAX_BANK_FILE_BYTES` at most; a pack given as text names none)
+and the work its regexes may ask of the compiler (`check_regexes`).
 """
 
 from __future__ import annotations
 
+import csv
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import stat
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -37,14 +44,26 @@ from postwatch.rules.language.model import (
     WatchedAccount,
 )
 from postwatch.rules.matching.banks import BankSpec, BankSpecError, HashBank, load_bank
-from postwatch.rules.matching.matchers.text import check_regex
+from postwatch.rules.matching.matchers.text import MAX_REGEXES, check_regexes
 from postwatch.rules.matching.normalize import fold_term
 from postwatch.rules.posts import InvalidPost, post_from_dict
 
-__all__ = ["load_pack", "load_packs", "parse_pack"]
+__all__ = [
+    "MAX_BANK_FILE_BYTES",
+    "MAX_PACK_CHARS",
+    "load_pack",
+    "load_packs",
+    "pack_text",
+    "parse_pack",
+    "plain_document",
+]
 
-MAX_PACK_CHARS = 16 * 1024 * 1024
-"""Packs from untrusted hands load within bounded time and memory: bigger ones are refused."""
+MAX_PACK_CHARS = 1_000_000
+"""Packs from untrusted hands load within bounded time and memory: bigger ones are refused.
+The worst a million characters can hold, half a million one-letter list items, parses in
+about 3 s; a pack of 10,000 phrases is 200,000 characters."""
+MAX_BANK_FILE_BYTES = 256 * 1024 * 1024
+"""A bank's file may be this large (3.5 million PDQ hashes, read in about 10 s)."""
 MAX_CONDITION_DEPTH = 32
 _PACK_KEYS = {"pack", "version", "description", "lists", "watchlists", "banks", "rules"}
 _RULE_KEYS = {
@@ -65,40 +84,58 @@ _TEST_KEYS = {"match", "no_match"}
 _TEST_TIME = "2025-01-01T00:00:00Z"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9-]{1,63}$")
+# what a bank file's reader may raise for content it did not foresee (a CSV field over the
+# csv module's limit, an integer of more digits than int() reads, JSON nested too deeply)
+_READER_FAULTS = (ValueError, csv.Error, RecursionError)
 
 
 class _Map(dict[str, Any]):
     """A YAML mapping that remembers the line of each key (1-based)."""
 
-    line: int
-    key_lines: dict[str, int]
+    line: int = 0
+    key_lines: Mapping[str, int] = MappingProxyType({})
 
 
 class _Seq(list[Any]):
     """A YAML sequence that remembers the line of each item (1-based)."""
 
-    line: int
-    item_lines: list[int]
+    line: int = 0
+    item_lines: Sequence[int] = ()
 
 
-class _Loader(yaml.SafeLoader):
-    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
-            raise yaml.MarkedYAMLError(
-                problem="anchors and aliases are not allowed in rule packs",
-                problem_mark=event.start_mark,
-            )
-        return super().compose_node(parent, index)
+# libyaml's parser where PyYAML has it (2 MB of short list items: 8 s instead of 40, 400 MiB
+# instead of 700); it also refuses nesting deeper than 1,000 levels
+if TYPE_CHECKING:
+    _SafeLoader = yaml.CSafeLoader
+else:
+    _SafeLoader = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+
+
+class _Alias(Exception):
+    """A node of the document is reached a second time: through an alias."""
+
+
+class _Loader(_SafeLoader):
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node in self.constructed_objects or node in self.recursive_objects:
+            raise _Alias
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, OverflowError) as exc:  # a 5,000-digit int, 2025-13-45
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                problem=f"cannot read this value as {kind}", problem_mark=node.start_mark
+            ) from exc
 
     def construct_line_map(self, node: yaml.MappingNode) -> _Map:
         out = _Map()
         out.line = node.start_mark.line + 1
-        out.key_lines = {}
+        key_lines: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             out[str(key)] = self.construct_object(value_node, deep=True)
-            out.key_lines[str(key)] = key_node.start_mark.line + 1
+            key_lines[str(key)] = key_node.start_mark.line + 1
+        out.key_lines = key_lines
         return out
 
     def construct_line_seq(self, node: yaml.SequenceNode) -> _Seq:
@@ -123,11 +160,14 @@ def _line_of(container: Any, key: str | int, default: int) -> int:
 @dataclass
 class _Context:
     file: str
+    folder: Path | None  # where bank files are read; None: the pack may name none
     problems: list[PackProblem] = field(default_factory=list)
     lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
     watchlists: dict[str, frozenset[str]] = field(default_factory=dict)
     accounts: dict[str, WatchedAccount] = field(default_factory=dict)
     banks: dict[str, HashBank] = field(default_factory=dict)
+    # each regex of the pack -> where it is written (line, rule id)
+    regexes: dict[str, list[tuple[int, str | None]]] = field(default_factory=dict)
     rule_id: str | None = None
     depth: int = 0
     pack: str = ""
@@ -161,44 +201,83 @@ def load_packs(paths: list[Path]) -> list[Pack]:
 
 
 def load_pack(path: Path) -> Pack:
-    """Load and validate one rule pack file."""
+    """Load and validate one rule pack file; its banks' files are read from its folder."""
+    return parse_pack(pack_text(path), str(path), folder=path.parent)
+
+
+def pack_text(path: Path) -> str:
+    """The text of a pack file, read no further than a pack may be long."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            data = f.read(4 * MAX_PACK_CHARS + 1)  # UTF-8 takes 4 bytes a character at most
+        if len(data) > 4 * MAX_PACK_CHARS:
+            raise PackError([_too_large(str(path))])
+        return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PackError([PackProblem(str(path), 0, f"cannot read pack: {exc}")]) from exc
-    return parse_pack(text, str(path))
 
 
-def parse_pack(text: str, file: str) -> Pack:
-    """Parse and validate the YAML text of a pack; `file` names it in error messages."""
-    ctx = _Context(file)
-    if len(text) > MAX_PACK_CHARS:
-        raise PackError(
-            [
-                PackProblem(
-                    file,
-                    0,
-                    f"pack is larger than {MAX_PACK_CHARS:,} characters: put "
-                    "large hash lists in bank files and large term lists in several packs",
-                )
-            ]
-        )
-    try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-    except RecursionError as exc:
-        raise PackError([PackProblem(file, 0, "invalid YAML: nested too deeply")]) from exc
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        raise PackError([PackProblem(file, line, f"invalid YAML: {exc.problem}")]) from exc
-    except yaml.YAMLError as exc:
-        raise PackError([PackProblem(file, 0, f"invalid YAML: {exc}")]) from exc
+def _too_large(file: str) -> PackProblem:
+    return PackProblem(
+        file,
+        0,
+        f"pack is larger than {MAX_PACK_CHARS:,} characters: put "
+        "large hash lists in bank files and large term lists in several packs",
+    )
+
+
+def parse_pack(text: str, file: str, *, folder: Path | None = None) -> Pack:
+    """Parse and validate the YAML text of a pack; `file` names it in error messages.
+    Bank files are read from `folder` (and from within it only); with no folder, a bank
+    that names a file is a problem (a pack from the rules topic carries its hashes)."""
+    ctx = _Context(file, folder)
+    doc = _document(text, file)
     if not isinstance(doc, _Map):
         raise PackError([PackProblem(file, 1, "a pack must be a YAML mapping")])
     pack = _parse_pack(doc, ctx)
     if ctx.problems or pack is None:
         raise PackError(sorted(ctx.problems, key=lambda p: p.line))
     return pack
+
+
+def plain_document(text: str, file: str) -> Any:
+    """The YAML of a pack as plain data (dicts, lists, scalars), with the refusals of
+    `parse_pack` (size, aliases, tags, nesting); raises `PackError`."""
+    return _plain(_document(text, file))
+
+
+def _document(text: str, file: str) -> Any:
+    if len(text) > MAX_PACK_CHARS:
+        raise PackError([_too_large(file)])
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except _Alias:
+        problem = "anchors and aliases are not allowed in rule packs"
+        raise PackError(
+            [PackProblem(file, _alias_line(text), f"invalid YAML: {problem}")]
+        ) from None
+    except RecursionError as exc:
+        raise PackError([PackProblem(file, 0, "invalid YAML: nested too deeply")]) from exc
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        # libyaml places the end of a text with no final newline on a line after it
+        line = min(mark.line + 1, text.count("\n") + 1) if mark is not None else 0
+        deep = "nesting depth" in str(exc.problem)  # libyaml's words for it
+        what = "nested too deeply" if deep else exc.problem
+        raise PackError([PackProblem(file, line, f"invalid YAML: {what}")]) from exc
+    except yaml.YAMLError as exc:
+        raise PackError([PackProblem(file, 0, f"invalid YAML: {exc}")]) from exc
+    except UnicodeEncodeError as exc:  # libyaml reads UTF-8, which has no lone surrogates
+        problem = "invalid YAML: a lone surrogate is no character"
+        raise PackError([PackProblem(file, 0, problem)]) from exc
+
+
+def _alias_line(text: str) -> int:
+    """The line of the first alias in a document that has one."""
+    for event in yaml.parse(text, Loader=_SafeLoader):
+        if isinstance(event, yaml.AliasEvent) and event.start_mark is not None:
+            return int(event.start_mark.line) + 1
+    return 0
 
 
 def _parse_pack(doc: _Map, ctx: _Context) -> Pack | None:
@@ -233,6 +312,7 @@ def _parse_pack(doc: _Map, ctx: _Context) -> Pack | None:
             rule = _parse_rule(rule_doc, line, pack=pack_id, version=version, ctx=ctx)
             if rule is not None:
                 rules.append(rule)
+        _check_regexes(ctx)
     if ctx.problems or not isinstance(pack_id, str) or not isinstance(version, int):
         return None
     return Pack(
@@ -293,8 +373,9 @@ def _parse_watchlists(doc: _Map, ctx: _Context) -> None:
 
 
 def _parse_banks(doc: _Map, ctx: _Context) -> None:
-    """Check each `banks:` entry and load it, hash-list file included (relative to the
-    pack); a bank's own problems and its file's (with that file's lines) join the pack's."""
+    """Check each `banks:` entry and load it, hash-list file included (one inside the
+    pack's folder); a bank's own problems and its file's (with that file's lines) join the
+    pack's."""
     banks = _mapping(doc, "banks", ctx)
     for name, entry in (banks or {}).items():
         line = _line_of(banks, name, 0)
@@ -303,13 +384,57 @@ def _parse_banks(doc: _Map, ctx: _Context) -> None:
             ctx.problem(line, f"bank {name!r} must be a mapping")
             continue
         try:
-            spec = BankSpec.parse(name, entry, Path(ctx.file).parent)
-            ctx.banks[name] = load_bank(spec)
+            spec = BankSpec.parse(name, entry, ctx.folder or Path())
         except BankSpecError as exc:
             for key, message in exc.problems:
                 ctx.problem(_line_of(entry, key, line) if key else line, message)
+            continue
+        file_line = _line_of(entry, "file", line)
+        if spec.file is not None:
+            file = _bank_file(name, entry["file"], spec.file, ctx, file_line)
+            if file is None:
+                continue
+            spec = replace(spec, file=file)
+        try:
+            ctx.banks[name] = load_bank(spec)
         except PackError as exc:
             ctx.problems.extend(exc.problems)
+        except _READER_FAULTS as exc:  # the message may quote the file: name the fault only
+            fault = f"{type(exc).__module__.lstrip('_')}.{type(exc).__qualname__}"
+            fault = fault.removeprefix("builtins.")
+            ctx.problem(file_line, f"bank {name!r} file {entry['file']!r} cannot be read ({fault})")
+
+
+def _bank_file(name: str, written: str, path: Path, ctx: _Context, line: int) -> Path | None:
+    """The bank file's real path when it may be read: a regular file, no larger than
+    `MAX_BANK_FILE_BYTES`, inside the pack's folder once links are followed (a pack must
+    not read what its folder does not hold: /proc/self/environ, /dev/zero, the worker's
+    files); a problem and None otherwise."""
+    about = f"bank {name!r} file {written!r}"
+    if ctx.folder is None:
+        ctx.problem(
+            line,
+            f"bank {name!r} names a file, which a pack from the rules topic may not: "
+            "`rules publish` puts the file's hashes in the pack",
+        )
+        return None
+    try:
+        real = path.resolve(strict=True)
+        if not real.is_relative_to(ctx.folder.resolve(strict=True)):
+            ctx.problem(line, f"{about} is not inside the pack's folder")
+            return None
+        info = real.stat()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop of links
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a loop of links"
+        ctx.problem(line, f"{about} cannot be read: {reason}")
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        ctx.problem(line, f"{about} is not a regular file")
+        return None
+    if info.st_size > MAX_BANK_FILE_BYTES:
+        ctx.problem(line, f"{about} is larger than {MAX_BANK_FILE_BYTES:,} bytes")
+        return None
+    return real
 
 
 def _parse_rule(doc: Any, line: int, *, pack: str, version: int, ctx: _Context) -> Rule | None:
@@ -454,7 +579,9 @@ def _parse_tests(
             if not isinstance(fields, _Map):
                 ctx.problem(post_line, f"tests {kind}[{i}] must be a mapping of post fields")
                 continue
-            author = {"id": "test:author", **dict(fields.get("author") or {})}
+            author = fields.get("author") or {}
+            if isinstance(author, dict):  # anything else is the post's problem, told below
+                author = {"id": "test:author", **author}
             doc_post = {**defaults, "id": f"test:{rule_id}/{kind}/{i}", **fields, "author": author}
             try:
                 post = post_from_dict(_plain(doc_post))
@@ -563,12 +690,24 @@ def _parse_regex(value: Any, line: int, ctx: _Context) -> Condition | None:
         return None
     patterns: list[str] = []
     for item, item_line in _strings(form[0], line, "'regex'", ctx):
-        reason = check_regex(item)
-        if reason is not None:
-            ctx.problem(item_line, f"regex /{item}/ {reason}")
-        else:
-            patterns.append(item)
+        ctx.regexes.setdefault(item, []).append((item_line, ctx.rule_id))
+        if len(ctx.regexes) == MAX_REGEXES + 1 and len(ctx.regexes[item]) == 1:
+            ctx.problem(item_line, f"more than {MAX_REGEXES:,} regexes in the pack")
+        patterns.append(item)
     return Regex(tuple(dict.fromkeys(patterns)), form[1]) if patterns else None
+
+
+def _check_regexes(ctx: _Context) -> None:
+    """Whether each regex of the pack can be used (`check_regexes`, all in one go: compiling
+    runs in a child process, with a time limit); a problem where each one that cannot is
+    written. Not when there are too many: the pack is refused for that already."""
+    if not ctx.regexes or len(ctx.regexes) > MAX_REGEXES:
+        return
+    patterns = list(ctx.regexes)
+    for index, reason in sorted(check_regexes(patterns).items()):
+        pattern = patterns[index]
+        for line, rule_id in ctx.regexes[pattern]:
+            ctx.problems.append(PackProblem(ctx.file, line, f"regex /{pattern}/ {reason}", rule_id))
 
 
 def _parse_not(value: Any, line: int, ctx: _Context) -> Condition | None:

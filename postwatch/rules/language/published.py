@@ -3,7 +3,9 @@ puts it on the rules topic and workers compile it.
 
 A published pack replaces the pack of the same id that a worker loaded from a file. Compiling
 checks it like a file (`load`, then its own tests): a pack that fails is refused with its
-problems, and the caller keeps what it had.
+problems, and the caller keeps what it had. A published pack names no files (a worker would
+read them from its own disk): `publishable_text` puts the hashes of a pack's bank files in
+the text that is published.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from postwatch.rules.alerts import isoformat
-from postwatch.rules.language.errors import PackError
-from postwatch.rules.language.loader import parse_pack
+from postwatch.rules.language.errors import PackError, PackProblem
+from postwatch.rules.language.loader import MAX_PACK_CHARS, pack_text, parse_pack, plain_document
 from postwatch.rules.language.model import Pack, Rule
 from postwatch.rules.language.selftest import failures, run_tests
-from postwatch.rules.matching.banks import HashBank
+from postwatch.rules.matching.banks import EXACT_ALGORITHMS, HashBank
 from postwatch.rules.matching.engine import Engine
 
 __all__ = [
@@ -28,6 +33,7 @@ __all__ = [
     "changes",
     "compile_packs",
     "content_hash",
+    "publishable_text",
     "with_entries",
 ]
 
@@ -79,6 +85,36 @@ class PublishedPack:
         if problems:
             raise PackError(problems)
         return pack
+
+
+def publishable_text(path: Path) -> str:
+    """The text `rules publish` puts on the rules topic for a pack file: the file's own text
+    when no bank of the pack names a file, otherwise the pack with each such bank's `file`
+    (and `format`) replaced by the hashes the bank holds. Raises `PackError` when the pack
+    does not load, or when with those hashes it is larger than a pack may be (they go on
+    the banks topic then: `postwatch rules bank`)."""
+    text = pack_text(path)
+    pack = parse_pack(text, str(path), folder=path.parent)
+    doc = plain_document(text, str(path))
+    banks: dict[str, dict[str, Any]] = doc.get("banks") or {}
+    named = [name for name, entry in banks.items() if "file" in entry]
+    if not named:
+        return text
+    for name in named:
+        hashes: dict[str, list[str]] = {}
+        for algo, value in pack.banks[name].entries():
+            hashes.setdefault(algo, []).append(value)
+        leave_out = {"file", "format", "pdq", *EXACT_ALGORITHMS}
+        banks[name] = hashes | {k: v for k, v in banks[name].items() if k not in leave_out}
+    inlined = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+    if len(inlined) > MAX_PACK_CHARS:
+        message = (
+            f"with the hashes of its bank files the pack is larger than {MAX_PACK_CHARS:,}"
+            f" characters: send the hashes with `postwatch rules bank {pack.id} BANK --file"
+            " FILE` and leave the file out of the pack"
+        )
+        raise PackError([PackProblem(str(path), 0, message)])
+    return inlined
 
 
 def _rule_view(rule: Rule) -> tuple[object, ...]:

@@ -9,6 +9,9 @@ it and so the only rules that can match; just those rules' condition trees are t
 evaluated. The cost of a post therefore
 grows with what it matches, not with the number of rules.
 
+At most `MAX_REGEXES` regexes are compiled, for all the packs together: more is a
+`PackError`.
+
 Results are deterministic: matches come in pack order, then rule order, and evidence in the
 order of the rule's conditions and of the positions in the post.
 """
@@ -20,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from itertools import accumulate, pairwise, product
 
+from postwatch.rules.language.errors import PackError, PackProblem
 from postwatch.rules.language.model import (
     FIELDS,
     Accounts,
@@ -41,7 +45,7 @@ from postwatch.rules.language.model import (
     Status,
 )
 from postwatch.rules.matching.banks import BankHit, BankSet
-from postwatch.rules.matching.matchers.text import Hit, TextMatcher
+from postwatch.rules.matching.matchers.text import MAX_REGEXES, Hit, TextMatcher
 from postwatch.rules.matching.matchers.urls import host, urls_in_text
 
 __all__ = ["Engine"]
@@ -58,6 +62,24 @@ def _leaves(condition: Condition) -> list[Leaf]:
             return _leaves(child)
         case _:
             return [condition]
+
+
+def _count_regexes(rules: Sequence[Rule]) -> None:
+    """Raises `PackError`, naming the pack that goes over, when the rules hold more than
+    `MAX_REGEXES` regexes together."""
+    patterns: set[str] = set()
+    over: Rule | None = None
+    for rule in rules:
+        conditions = [rule.match] if rule.exceptions is None else [rule.match, rule.exceptions]
+        for condition in conditions:
+            patterns.update(
+                p for leaf in _leaves(condition) if isinstance(leaf, Regex) for p in leaf.patterns
+            )
+        if over is None and len(patterns) > MAX_REGEXES:
+            over = rule
+    if over is not None:
+        message = f"the packs hold {len(patterns):,} regexes together, more than {MAX_REGEXES:,}"
+        raise PackError([PackProblem(over.source_file, 0, message)])
 
 
 def _field_values(post: Post, field: str) -> list[tuple[str, str]]:
@@ -78,13 +100,15 @@ def _field_values(post: Post, field: str) -> list[tuple[str, str]]:
 
 
 class Engine:
-    """All rules of the given packs, compiled into one matcher."""
+    """All rules of the given packs, compiled into one matcher; raises `PackError` when
+    they hold more than `MAX_REGEXES` regexes."""
 
     def __init__(self, packs: Sequence[Pack]) -> None:
         self.packs = tuple(packs)
         self.rules: tuple[Rule, ...] = tuple(
             rule for pack in packs for rule in pack.rules if rule.status is not Status.DISABLED
         )
+        _count_regexes(self.rules)
         leaf_ids: dict[Leaf, int] = {}
         self._leaf_rules: list[list[int]] = []
         for rule_index, rule in enumerate(self.rules):

@@ -35,12 +35,17 @@ Regexes run on the clean form (`normalize.clean`: case, width, homoglyphs, diacr
 invisible characters folded; punctuation and spacing as written), UTF-8, case-insensitive,
 leftmost start. Hyperscan guarantees matching time linear in the input; a pattern it cannot
 compile that way (back-references, lookaround, atomic groups, possessive quantifiers, or too
-large) is refused by `check_regex` when the pack loads.
+large) is refused by `check_regexes` when the pack loads, and so is one that would take the
+compiler long: it repeats more than `MAX_REPEAT` (counted from the pattern, before anything
+is compiled), or its compile, which runs in a child process, goes on past a time limit.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -65,7 +70,18 @@ from postwatch.rules.matching.normalize import (
     single_runs,
 )
 
-__all__ = ["Hit", "TextMatcher", "check_regex"]
+__all__ = ["COMPILE_SECONDS", "MAX_REGEXES", "MAX_REPEAT", "Hit", "TextMatcher", "check_regexes"]
+
+MAX_REPEAT = 100
+"""How much one regex may repeat: the sum of its bounded repeats' upper bounds, each times the
+size of what it repeats (so nested repeats multiply). Hyperscan's compile time grows faster
+than that (UTF-8 mode): `abcdef.{0,100}ghijkl` compiles in 0.3 s, with `.{0,150}` 2.3 s,
+and `.{0,10000}x.{0,10000}y` ran 89 s before it failed."""
+MAX_REGEXES = 1_000
+"""Regexes in one pack, and in all the packs one engine compiles (1,000 typical ones compile
+in 2.7 s)."""
+COMPILE_SECONDS = 10.0
+"""How long the regexes of a pack may take to compile, all together, when it loads."""
 
 _MARKS = "".join(sorted(set(MARKERS.values())))
 _SEP = f"[ {_MARKS}\\x00]"  # NUL: where one text ends and the next begins
@@ -97,20 +113,171 @@ class Hit:
     span: tuple[int, int]
 
 
-def check_regex(pattern: str) -> str | None:
-    """Why the pattern cannot be used (None if it can): not valid, or not linear-time."""
+def check_regexes(patterns: Sequence[str], *, seconds: float = COMPILE_SECONDS) -> dict[int, str]:
+    """Why each pattern that cannot be used cannot, by its index (empty: all can be): it
+    repeats more than `MAX_REPEAT`; hyperscan cannot compile it (not valid, or not
+    linear-time); re2 cannot compile it for spans; or compiling runs past `seconds`, for all
+    the patterns together (the ones after the pattern it was at are then not compiled: the
+    one named is reason enough to refuse them all). Hyperscan compiles in a child process,
+    so that one that runs long can be stopped, with its memory limited too."""
+    reasons: dict[int, str] = {}
+    for index, pattern in enumerate(patterns):
+        cost = _repeat_cost(pattern)
+        if cost > MAX_REPEAT:
+            reasons[index] = (
+                f"repeats too much ({cost:,} in all: {{n,m}} bounds, nested ones multiplied;"
+                f" at most {MAX_REPEAT} in a regex)"
+            )
+    rest = [i for i in range(len(patterns)) if i not in reasons]
+    compiled = _compile_each([patterns[i] for i in rest], seconds)
+    for index, reason in zip(rest, compiled, strict=False):
+        if reason is not None:
+            reasons[index] = reason
+            continue
+        try:
+            _span_regex(patterns[index])
+        except re2.error as exc:
+            reasons[index] = f"cannot be compiled for spans ({exc})"
+    return reasons
+
+
+_COUNT_LIMIT = 10_000_000  # a repeat count is read no further than this
+_QUANTIFIER = re.compile(r"\{(\d*)(?:,(\d*))?\}")
+_BRACED_ESCAPES = frozenset("xopPNgk")  # \x{41}, \p{L}, ...: the braces are the escape's
+# a group's opening with what may follow it: (?:  (?i)  (?i-s:  (?P<name>  (?<name>  (?=  (?<!
+_GROUP = re.compile(r"\((?:\?(?:P?<\w*>|'\w*'|<?[=!]|[>|]|[\w^-]*:?))?")
+
+
+def _repeat_cost(pattern: str) -> int:
+    """How much the pattern repeats (see `MAX_REPEAT`), read from its text alone; it counts
+    more rather than less where the syntax leaves room (alternatives are added up, `{,n}` is
+    taken for a repeat)."""
+    # one frame per open group: its size and cost, and the size and cost of its last atom
+    # (what a quantifier repeats; None after `|` or at the start)
+    frames: list[list[int]] = [[0, 0]]
+    lasts: list[tuple[int, int] | None] = [None]
+
+    def atom(size: int, cost: int) -> None:
+        frames[-1][0] += size
+        frames[-1][1] += cost
+        lasts[-1] = (size, cost)
+
+    i = 0
+    while i < len(pattern):
+        quantifier = _QUANTIFIER.match(pattern, i) if pattern[i] == "{" else None
+        if quantifier is not None and any(quantifier.groups()) and lasts[-1] is not None:
+            bound = min(int((quantifier[2] or quantifier[1])[:8]), _COUNT_LIMIT)
+            size, cost = lasts[-1]
+            frames[-1][0] += size * bound - size
+            frames[-1][1] += size * bound - cost
+            lasts[-1] = (size * bound, size * bound)
+            i = quantifier.end()
+            continue
+        kind, atoms, i = _token(pattern, i)
+        if kind == "open":
+            frames.append([0, 0])
+            lasts.append(None)
+        elif kind == "close" and len(frames) > 1:
+            size, cost = frames.pop()
+            lasts.pop()
+            atom(size, cost)
+        elif kind == "or":
+            lasts[-1] = None
+        elif atoms:  # literals, of which a quantifier repeats the last
+            frames[-1][0] += atoms - 1
+            atom(1, 0)
+    return sum(cost for _, cost in frames)
+
+
+def _token(pattern: str, i: int) -> tuple[str, int, int]:
+    """The token at `i` other than a bounded repeat: its kind (open, close, or, atoms), how
+    many atoms it is, and where it ends."""
+    ch = pattern[i]
+    if pattern.startswith("\\Q", i):  # quoted: literals up to \E
+        close = pattern.find("\\E", i + 2)
+        close = len(pattern) if close < 0 else close
+        return "atoms", close - i - 2, close + 2
+    if ch == "\\":
+        braced = pattern[i + 1 : i + 2] in _BRACED_ESCAPES and pattern[i + 2 : i + 3] == "{"
+        close = pattern.find("}", i) if braced else i + 1
+        return "atoms", 1, len(pattern) if close < 0 else close + 1
+    if ch == "[":
+        return "atoms", 1, _class_end(pattern, i)
+    if pattern.startswith("(?#", i):  # a comment
+        close = pattern.find(")", i)
+        return "atoms", 0, len(pattern) if close < 0 else close + 1
+    if ch == "(":
+        return "open", 0, _GROUP.match(pattern, i).end()  # type: ignore[union-attr]  # "(" matches
+    # an unbounded repeat (* + ?) costs what its atom costs: no atoms of its own
+    return {")": "close", "|": "or"}.get(ch, "atoms"), 0 if ch in "*+?)|" else 1, i + 1
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """Where the character class opening at `start` ends (after its `]`)."""
+    i = start + 1
+    if pattern[i : i + 1] == "^":
+        i += 1
+    if pattern[i : i + 1] == "]":  # a `]` first is a member
+        i += 1
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            i += 2
+        elif pattern.startswith("[:", i) and (close := pattern.find(":]", i + 2)) >= 0:
+            i = close + 2
+        elif pattern[i] == "]":
+            return i + 1
+        else:
+            i += 1
+    return len(pattern)
+
+
+_CHILD_MEMORY = 2 * 1024 * 1024 * 1024
+# compiles each pattern of a JSON list read from stdin alone; writes hyperscan's error (or
+# null) for each as a JSON line, at once, so that the parent knows how far it came
+_CHILD = f"""
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, ({_CHILD_MEMORY}, {_CHILD_MEMORY}))
+import hyperscan
+for pattern in json.load(sys.stdin):
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     try:
-        _compile([pattern], _REGEX_FLAGS)
+        db.compile(expressions=[pattern.encode()], ids=[0], elements=1, flags=[{_REGEX_FLAGS}])
+        error = None
     except hyperscan.error as exc:
-        reason = str(exc).rstrip(".")
-        if any(word in reason for word in _UNSUPPORTED):
-            return f"needs a backtracking engine ({reason}); only linear-time regexes run"
-        return f"cannot be compiled ({reason})"
-    try:
-        _span_regex(pattern)
-    except re2.error as exc:
-        return f"cannot be compiled for spans ({exc})"
-    return None
+        error = str(exc)
+    print(json.dumps(error), flush=True)
+"""
+
+
+def _compile_each(patterns: Sequence[str], seconds: float) -> list[str | None]:
+    """Why hyperscan cannot compile each pattern alone (None: it can), compiled in a child
+    process that is stopped after `seconds`; shorter than `patterns` when the child stopped
+    early, the last reason then saying why."""
+    if not patterns:
+        return []
+    with subprocess.Popen(  # noqa: S603 - this interpreter, running the code above
+        [sys.executable, "-c", _CHILD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    ) as child:
+        try:
+            out, _ = child.communicate(json.dumps(patterns).encode(), timeout=seconds)
+            stopped = f"stopped the compiler (exit status {child.returncode})"
+        except subprocess.TimeoutExpired:
+            child.kill()
+            out, _ = child.communicate()
+            stopped = f"took longer than {seconds:g} s to compile (with the regexes before it)"
+    errors: list[str | None] = [json.loads(line) for line in out.splitlines()]
+    reasons = [None if error is None else _compile_reason(error) for error in errors]
+    return reasons if len(reasons) == len(patterns) else [*reasons, stopped]
+
+
+def _compile_reason(error: str) -> str:
+    reason = error.rstrip(".")
+    if any(word in reason for word in _UNSUPPORTED):
+        return f"needs a backtracking engine ({reason}); only linear-time regexes run"
+    return f"cannot be compiled ({reason})"
 
 
 def _span_regex(pattern: str) -> Any:  # re2 has no type information

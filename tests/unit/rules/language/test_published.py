@@ -1,0 +1,87 @@
+"""Published packs stand alone: a worker never reads a file a published pack names, and
+`rules publish` sends a bank file's hashes in the pack."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from postwatch.rules import PackError
+from postwatch.rules.language.loader import MAX_PACK_CHARS
+from postwatch.rules.language.published import PublishedPack, content_hash, publishable_text
+
+PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+SHA256 = "b5b0799616df52d475a3968dc7e54f1d0724c912244ffa6175bc786375dd7298"
+MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+PACK = f"""pack: banked
+version: 2
+# the known hashes come from a file next to the pack
+banks:
+  known:
+    file: lists/known.txt
+    pdq_max_distance: 20
+  inline: {{md5: ['{MD5}']}}
+rules:
+  - id: known-media
+    title: Known media
+    match:
+      any: [{{hashes: {{bank: known}}}}, {{hashes: {{bank: inline}}}}]
+"""
+
+
+def published(text: str) -> PublishedPack:
+    return PublishedPack("banked", 2, text, content_hash(text), datetime.now(UTC), "someone")
+
+
+def write(folder: Path, pack: str, hashes: str) -> Path:
+    (folder / "lists").mkdir()
+    (folder / "lists" / "known.txt").write_text(hashes)
+    path = folder / "pack.yaml"
+    path.write_text(pack)
+    return path
+
+
+def test_a_bank_file_is_published_as_the_hashes_it_holds(tmp_path: Path) -> None:
+    text = publishable_text(write(tmp_path, PACK, f"pdq {PDQ}\nsha256 {SHA256}\n"))
+    pack = published(text).load()
+    assert sorted(pack.banks["known"].entries()) == [("pdq", PDQ), ("sha256", SHA256)]
+    assert pack.banks["known"].pdq_max_distance == 20
+    assert list(pack.banks["inline"].entries()) == [("md5", MD5)]
+    assert "known.txt" not in text
+    assert publishable_text(tmp_path / "pack.yaml") == text  # the same pack, the same text
+
+
+def test_a_pack_whose_banks_name_no_file_is_published_as_written(tmp_path: Path) -> None:
+    without_file = PACK.replace("    file: lists/known.txt\n", f"    pdq: ['{PDQ}']\n")
+    path = write(tmp_path, without_file, "")
+    assert publishable_text(path) == without_file
+
+
+def test_a_bank_file_too_large_to_carry_in_the_pack_is_refused_with_the_way_to_send_it(
+    tmp_path: Path,
+) -> None:
+    count = MAX_PACK_CHARS // 64 + 1
+    hashes = "".join(f"pdq {n:064x}\n" for n in range(count))
+    with pytest.raises(PackError) as caught:
+        publishable_text(write(tmp_path, PACK, hashes))
+    [problem] = caught.value.problems
+    assert str(problem) == (
+        f"{tmp_path / 'pack.yaml'}:0: with the hashes of its bank files the pack is larger than"
+        f" {MAX_PACK_CHARS:,} characters: send the hashes with"
+        " `postwatch rules bank banked BANK --file FILE` and leave the file out of the pack"
+    )
+
+
+def test_a_worker_never_reads_a_file_a_published_pack_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, PACK, f"pdq {PDQ}\n")
+    monkeypatch.chdir(tmp_path)  # where a worker would have found lists/known.txt
+    with pytest.raises(PackError) as caught:
+        published(PACK).load()
+    assert [str(p) for p in caught.value.problems] == [
+        "banked@v2:6: bank 'known' names a file, which a pack from the rules topic may not:"
+        " `rules publish` puts the file's hashes in the pack"
+    ]
