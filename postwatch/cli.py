@@ -782,14 +782,16 @@ def connect_rss(
     multiple=True,
     envvar="POSTWATCH_WEBHOOK_TOKENS",
     show_envvar=True,
-    help="Accepted bearer token (repeat to rotate; in the environment, separated by spaces).",
+    help="Accepted bearer token (repeat to rotate; in the environment, separated by spaces); "
+    "better from the environment, where the process list does not show it.",
 )
 @click.option(
     "--hmac-secret",
     default=None,
     envvar="POSTWATCH_WEBHOOK_HMAC_SECRET",
     show_envvar=True,
-    help="Shared secret of the HMAC-SHA256 signature.",
+    help="Shared secret of the HMAC-SHA256 signature; better from the environment, where the "
+    "process list does not show it.",
 )
 @click.option(
     "--max-bytes",
@@ -1113,14 +1115,35 @@ def alerts_tail(
 @click.option("--from-beginning", is_flag=True, help="Load every alert kept, not the last day.")
 @click.option("--since", default="24h", show_default=True, help="Load alerts from then on.")
 @click.option("--backlog", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option(
+    "--secure-cookie",
+    is_flag=True,
+    help="Mark the token cookie Secure always (served over HTTPS by a proxy, e.g.).",
+)
+@click.option(
+    "--trust-proxy",
+    is_flag=True,
+    help="Believe the proxy in front: X-Forwarded-Proto: https makes the cookie Secure. "
+    "Only behind a proxy that sets that header itself.",
+)
 @pass_context
 def alerts_serve(
-    ctx: _Context, *, host: str, port: int, from_beginning: bool, since: str, backlog: int
+    ctx: _Context,
+    *,
+    host: str,
+    port: int,
+    from_beginning: bool,
+    since: str,
+    backlog: int,
+    secure_cookie: bool,
+    trust_proxy: bool,
 ) -> None:
     """Serve the live web alert feed (read-only; needs POSTWATCH_ALERTS_TOKEN).
 
     Open http://HOST:PORT/?token=TOKEN in a browser; the page shows the last BACKLOG alerts
-    and each new one as it arrives, with filters by severity, rule and source.
+    and each new one as it arrives, with filters by severity, rule and source. The token is
+    taken from the environment only: on the command line, the process list would show it.
+    Served over HTTPS (by a proxy in front), give --secure-cookie or --trust-proxy.
     """
     from postwatch.alerts.serve import run_server  # noqa: PLC0415
 
@@ -1128,7 +1151,16 @@ def alerts_serve(
     if not settings.alerts_token:
         raise click.UsageError("set POSTWATCH_ALERTS_TOKEN: the feed is only served with a token")
     start = _start(from_beginning, None if from_beginning else since)
-    run_server(settings, settings.alerts_token, start, host=host, port=port, backlog=backlog)
+    run_server(
+        settings,
+        settings.alerts_token,
+        start,
+        host=host,
+        port=port,
+        backlog=backlog,
+        secure_cookie=secure_cookie,
+        trust_proxy=trust_proxy,
+    )
 
 
 @alerts.command("forward")

@@ -3,8 +3,13 @@
 One page (`/`), its script and style sheet, and a server-sent-events stream (`/events`) of
 the alerts read from the topic. Every request needs the token: as `Authorization: Bearer
 TOKEN`, or in the browser by opening `/?token=TOKEN` once, which sets an HttpOnly cookie and
-takes the token out of the address bar. Without it: 401. Anything but GET and HEAD: 405.
-The page loads nothing from anywhere else, and its Content-Security-Policy forbids it to.
+takes the token out of the address bar. Without it, or with a credential that is not even
+text: 401. Anything but GET and HEAD: 405. The page loads nothing from anywhere else, and
+its Content-Security-Policy forbids it to.
+
+The cookie is `Secure` when the browser came over HTTPS: to this server itself, or, with
+`trust_proxy`, to the proxy in front of it that says so in `X-Forwarded-Proto`; with
+`secure_cookie`, always (a TLS proxy that sets no such header).
 
 The server keeps the last `backlog` alerts; a page that connects gets those, then each new
 one. A page that reconnects sends the id of the last event it has and gets only what it
@@ -50,6 +55,8 @@ _SECURITY_HEADERS = {
 
 HUB: web.AppKey[AlertHub] = web.AppKey("hub")
 TOKEN: web.AppKey[str] = web.AppKey("token")
+SECURE_COOKIE: web.AppKey[bool] = web.AppKey("secure_cookie")
+TRUST_PROXY: web.AppKey[bool] = web.AppKey("trust_proxy")
 
 
 class _Listener:
@@ -96,7 +103,26 @@ class AlertHub:
 
 
 def _authorised(token: str, offered: str | None) -> bool:
-    return offered is not None and hmac.compare_digest(offered.encode(), token.encode())
+    """Whether `offered` is the token. Header bytes that are not UTF-8 arrive as surrogates
+    (so may a token from the environment): compared as the bytes they stand for, they are
+    simply not the token."""
+    if offered is None:
+        return False
+    return hmac.compare_digest(
+        offered.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass")
+    )
+
+
+def _over_https(request: web.Request) -> bool:
+    """Whether the browser reached the feed over HTTPS: this connection, or, when the proxy
+    in front is trusted, the last `X-Forwarded-Proto` value (the one that proxy added; a
+    client may have sent earlier ones itself)."""
+    if request.secure:
+        return True
+    if not request.app[TRUST_PROXY]:
+        return False
+    forwarded = request.headers.get("X-Forwarded-Proto", "")
+    return forwarded.rpartition(",")[2].strip().lower() == "https"
 
 
 def _offered_token(request: web.Request) -> str | None:
@@ -123,9 +149,8 @@ async def _guard(
         if not _authorised(token, request.query["token"]):
             raise web.HTTPUnauthorized(text=_UNAUTHORISED, headers={"WWW-Authenticate": "Bearer"})
         found = web.HTTPSeeOther("/")
-        found.set_cookie(
-            COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/"
-        )
+        secure = request.app[SECURE_COOKIE] or _over_https(request)
+        found.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=secure, path="/")
         raise found
     if not _authorised(token, _offered_token(request)):
         raise web.HTTPUnauthorized(text=_UNAUTHORISED, headers={"WWW-Authenticate": "Bearer"})
@@ -197,11 +222,16 @@ async def _pump(settings: Settings, start: Start, hub: AlertHub) -> None:
             await asyncio.sleep(_RETRY_S)
 
 
-def create_web_app(token: str, hub: AlertHub) -> web.Application:
-    """The web feed: the page and the events of `hub`, behind the token."""
+def create_web_app(
+    token: str, hub: AlertHub, *, secure_cookie: bool = False, trust_proxy: bool = False
+) -> web.Application:
+    """The web feed: the page and the events of `hub`, behind the token; `secure_cookie`
+    and `trust_proxy` as the module says."""
     app = web.Application(middlewares=[_guard])
     app[TOKEN] = token
     app[HUB] = hub
+    app[SECURE_COOKIE] = secure_cookie
+    app[TRUST_PROXY] = trust_proxy
     app.on_response_prepare.append(_secure_headers)
     app.router.add_get("/", _index)
     app.router.add_get("/static/{name}", _static)
@@ -210,11 +240,19 @@ def create_web_app(token: str, hub: AlertHub) -> web.Application:
 
 
 def run_server(
-    settings: Settings, token: str, start: Start, *, host: str, port: int, backlog: int
+    settings: Settings,
+    token: str,
+    start: Start,
+    *,
+    host: str,
+    port: int,
+    backlog: int,
+    secure_cookie: bool = False,
+    trust_proxy: bool = False,
 ) -> None:
     """Serve the feed of the alerts topic, read from `start`, until SIGINT or SIGTERM."""
     hub = AlertHub(backlog)
-    app = create_web_app(token, hub)
+    app = create_web_app(token, hub, secure_cookie=secure_cookie, trust_proxy=trust_proxy)
 
     async def reading(_app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(_pump(settings, start, hub))

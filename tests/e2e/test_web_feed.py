@@ -5,6 +5,7 @@ should; the page loads nothing from anywhere but the feed's own server."""
 
 from __future__ import annotations
 
+import http.client
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,9 +60,9 @@ def demo_alerts() -> list[dict[str, Any]]:
     return list(alerts.values())
 
 
-@pytest.fixture
-def feed(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """A running `postwatch alerts serve`; yields its base URL."""
+@contextmanager
+def serving(settings: Settings, log: Path, *args: str) -> Iterator[str]:
+    """A running `postwatch alerts serve` with these options; yields its base URL."""
     port = free_port()
     server = subprocess.Popen(
         [
@@ -72,9 +74,10 @@ def feed(settings: Settings, tmp_path: Path) -> Iterator[str]:
             "--port",
             str(port),
             "--from-beginning",
+            *args,
         ],
         env=env_for(settings, POSTWATCH_ALERTS_TOKEN=TOKEN),
-        stdout=(tmp_path / "serve.log").open("wb"),
+        stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -90,6 +93,13 @@ def feed(settings: Settings, tmp_path: Path) -> Iterator[str]:
         yield base
     finally:
         assert stop_process(server) == 0
+
+
+@pytest.fixture
+def feed(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """A running `postwatch alerts serve`; yields its base URL."""
+    with serving(settings, tmp_path / "serve.log") as base:
+        yield base
 
 
 def publish(settings: Settings, alerts: list[dict[str, Any]]) -> None:
@@ -174,3 +184,32 @@ def test_alerts_appear_live_and_the_filters_hide_what_they_should(
     assert requests
     outside = [url for url in requests if not url.startswith(feed + "/")]
     assert outside == [], f"the page fetched from elsewhere: {outside}"
+
+
+def cookie_flags(base: str, headers: dict[str, str]) -> set[str]:
+    """The attributes of the cookie the feed sets for a browser that opens it with the
+    token, over plain HTTP, with these headers (a proxy's)."""
+    host, _, port = base.removeprefix("http://").partition(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("GET", f"/?token={TOKEN}", headers=headers)
+        answer = connection.getresponse()
+        assert answer.status == 303
+        cookie = answer.getheader("Set-Cookie") or ""
+    finally:
+        connection.close()
+    return {part.strip().lower() for part in cookie.split(";")[1:]}
+
+
+def test_the_cookie_is_secure_behind_a_trusted_tls_proxy_or_when_told(
+    settings: Settings, tmp_path: Path
+) -> None:
+    https = {"X-Forwarded-Proto": "https"}
+    with serving(settings, tmp_path / "plain.log") as base:
+        assert "secure" not in cookie_flags(base, https)  # a proxy not trusted
+        assert {"httponly", "samesite=strict"} <= cookie_flags(base, {})
+    with serving(settings, tmp_path / "proxied.log", "--trust-proxy") as base:
+        assert "secure" in cookie_flags(base, https)
+        assert "secure" not in cookie_flags(base, {})
+    with serving(settings, tmp_path / "secure.log", "--secure-cookie") as base:
+        assert "secure" in cookie_flags(base, {})

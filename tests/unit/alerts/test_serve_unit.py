@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from http.cookies import Morsel
 from typing import TypeVar
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from postwatch.alerts.serve import COOKIE, AlertHub, create_web_app
@@ -18,8 +20,8 @@ T = TypeVar("T")
 
 
 @asynccontextmanager
-async def served(hub: AlertHub) -> AsyncIterator[str]:
-    runner = web.AppRunner(create_web_app(TOKEN, hub), shutdown_timeout=0.5)
+async def served(hub: AlertHub, token: str = TOKEN, **options: bool) -> AsyncIterator[str]:
+    runner = web.AppRunner(create_web_app(token, hub, **options), shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -29,11 +31,17 @@ async def served(hub: AlertHub) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-def run(hub: AlertHub, body: Callable[[str, aiohttp.ClientSession], Awaitable[T]]) -> T:
+def run(
+    hub: AlertHub,
+    body: Callable[[str, aiohttp.ClientSession], Awaitable[T]],
+    token: str = TOKEN,
+    **options: bool,
+) -> T:
     async def main() -> T:
         # unsafe: the jar otherwise keeps no cookie from an IP address such as 127.0.0.1
         jar = aiohttp.CookieJar(unsafe=True)
-        async with served(hub) as base, aiohttp.ClientSession(cookie_jar=jar) as session:
+        served_here = served(hub, token, **options)
+        async with served_here as base, aiohttp.ClientSession(cookie_jar=jar) as session:
             return await body(base, session)
 
     return asyncio.run(main())
@@ -128,3 +136,65 @@ def test_a_page_fed_by_an_earlier_run_of_the_server_gets_the_whole_backlog() -> 
         hub.publish(b'{"n": %d}' % n)
     assert [number for number, _ in hub.after(2)] == [3]
     assert [number for number, _ in hub.after(900)] == [1, 2, 3]
+
+
+async def status_of(base: str, path: bytes, headers: bytes) -> int:
+    """The status the feed answers a GET with these raw header lines (bytes that are not
+    UTF-8 included, which an HTTP client library would not send)."""
+    host, _, port = base.removeprefix("http://").partition(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"GET %s HTTP/1.1\r\nHost: feed\r\n%sConnection: close\r\n\r\n" % (path, headers))
+    status = await reader.readline()
+    writer.close()
+    return int(status.split()[1])
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Authorization: Bearer \xff\xfe\r\n",
+        b"Authorization: Bearer s3cret-t\xc3\xb6ken\r\n",
+        b"Authorization: Bearer \xed\xa0\x80\r\n",  # a surrogate, in UTF-8's form
+        b"Cookie: postwatch_token=\xe9\xff\r\n",
+        b'Cookie: postwatch_token="\xc3\xa9"; other=\x80\r\n',
+        b"Authorization: Basic \xff\r\nCookie: postwatch_token=\xff\r\n",
+    ],
+)
+def test_a_credential_that_is_not_text_is_a_wrong_one(headers: bytes) -> None:
+    async def body(base: str, _session: aiohttp.ClientSession) -> list[int]:
+        return [await status_of(base, path, headers) for path in (b"/", b"/events")]
+
+    assert run(AlertHub(10), body) == [401, 401]
+
+
+def test_a_token_beyond_ascii_works() -> None:
+    token = "t\u00f8ken-\u00e9"  # noqa: S105 - the test server's own token
+
+    async def body(base: str, _session: aiohttp.ClientSession) -> int:
+        return await status_of(base, b"/", b"Authorization: Bearer %s\r\n" % token.encode())
+
+    assert run(AlertHub(10), body, token=token) == 200
+
+
+def cookie_from(path: str, headers: dict[str, str], **options: bool) -> Morsel[str]:
+    """The cookie the feed sets for a browser opening `path` (with the token) over HTTP."""
+
+    async def body(base: str, session: aiohttp.ClientSession) -> Morsel[str]:
+        async with session.get(base + path, headers=headers, allow_redirects=False) as answer:
+            assert answer.status == 303
+            return answer.cookies[COOKIE]
+
+    return run(AlertHub(10), body, TOKEN, **options)
+
+
+def test_the_cookie_is_secure_when_told_or_behind_a_trusted_tls_proxy() -> None:
+    opening = f"/?token={TOKEN}"
+    https = {"X-Forwarded-Proto": "https"}
+    assert not cookie_from(opening, {})["secure"]
+    assert cookie_from(opening, {}, secure_cookie=True)["secure"]
+    # the proxy's word is taken only when it is trusted, and only its own (the last) value
+    assert not cookie_from(opening, https)["secure"]
+    assert cookie_from(opening, https, trust_proxy=True)["secure"]
+    assert cookie_from(opening, {"X-Forwarded-Proto": "http, HTTPS"}, trust_proxy=True)["secure"]
+    spoofed = {"X-Forwarded-Proto": "https, http"}
+    assert not cookie_from(opening, spoofed, trust_proxy=True)["secure"]
