@@ -1030,7 +1030,7 @@ def demo(ctx: _Context, rate: float) -> None:
 
     Starts a local Kafka broker unless POSTWATCH_KAFKA_BOOTSTRAP names another, creates the
     topics, starts a worker with the demo rule pack, replays the bundled sample posts, and
-    prints each alert as it arrives. Ctrl-C stops what it started.
+    prints each alert as it arrives. Ctrl-C or SIGTERM stops what it started.
     """
     from postwatch.demo import run_demo  # noqa: PLC0415
 

@@ -10,8 +10,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from types import FrameType
 from typing import IO
 
 import click
@@ -39,8 +41,8 @@ def kafka_script() -> Path:
     return Path(__file__).resolve().parent.parent / "deploy" / "kafka" / "kafka.sh"
 
 
-def _local_broker(console: Console) -> bool:
-    """Start the local broker unless it runs; True if this call started it."""
+def _broker_to_start(console: Console) -> Path | None:
+    """kafka.sh when the local broker must be started, None when it runs already."""
     missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
     if missing:
         raise click.ClickException(
@@ -52,14 +54,37 @@ def _local_broker(console: Console) -> bool:
     status = subprocess.run(["bash", str(script), "status"], capture_output=True, check=False)
     if status.returncode == 0:
         console.print("[dim]local Kafka broker already running[/]")
-        return False
+        return None
+    return script
+
+
+def _start_broker(console: Console, script: Path) -> None:
     console.print(
         "starting a local Kafka broker (the first run downloads its jars from Maven "
         "Central, which takes a minute or two)…"
     )
     if subprocess.run(["bash", str(script), "start"], check=False).returncode != 0:
         raise click.ClickException("the local Kafka broker did not start; see the messages above")
-    return True
+
+
+def _interrupt(_signum: int, frame: FrameType | None) -> None:
+    """SIGTERM taken as Ctrl-C: handled by whatever handles SIGINT at the moment (within
+    asyncio.run, cancelling the main task so that its own cleanup runs first; elsewhere,
+    raising KeyboardInterrupt, as also when SIGINT is ignored)."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        signal.default_int_handler(signal.SIGINT, frame)
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
@@ -121,22 +146,29 @@ async def _show_alerts(
 
 
 def run_demo(settings: Settings, *, rate: float, local_broker: bool) -> None:
-    """Run the demo until Ctrl-C; `local_broker` starts (and later stops) a local broker."""
+    """Run the demo until Ctrl-C or SIGTERM (a service manager's or `timeout`'s stop), which
+    stop the worker it started and, with `local_broker`, the local broker if it started it
+    (or was starting it when stopped)."""
     console = Console(highlight=False)
-    started_broker = _local_broker(console) if local_broker else False
-    log_path = Path(tempfile.gettempdir()) / "postwatch-demo-worker.log"
-    worker = _start_worker(settings, log_path)
-    console.print(
-        f"worker started (log: {log_path}); replaying {DEMO_POSTS.name} at "
-        f"{rate:g} posts/s with the rule pack {DEMO_PACK.name}. Ctrl-C to stop."
-    )
-    try:
-        with DEMO_POSTS.open("rb") as posts:
-            asyncio.run(_show_alerts(settings, rate, console, worker, posts))
-    except KeyboardInterrupt:
-        console.print("\nstopping…")
-    finally:
-        _stop(worker)
-        if started_broker:
-            with contextlib.suppress(OSError):
-                subprocess.run(["bash", str(kafka_script()), "stop"], check=False)
+    with _sigterm_as_ctrl_c():
+        broker = _broker_to_start(console) if local_broker else None
+        worker: subprocess.Popen[bytes] | None = None
+        try:
+            if broker is not None:
+                _start_broker(console, broker)
+            log_path = Path(tempfile.gettempdir()) / "postwatch-demo-worker.log"
+            worker = _start_worker(settings, log_path)
+            console.print(
+                f"worker started (log: {log_path}); replaying {DEMO_POSTS.name} at "
+                f"{rate:g} posts/s with the rule pack {DEMO_PACK.name}. Ctrl-C to stop."
+            )
+            with DEMO_POSTS.open("rb") as posts:
+                asyncio.run(_show_alerts(settings, rate, console, worker, posts))
+        except KeyboardInterrupt:
+            console.print("\nstopping…")
+        finally:
+            if worker is not None:
+                _stop(worker)
+            if broker is not None:
+                with contextlib.suppress(OSError):
+                    subprocess.run(["bash", str(broker), "stop"], check=False)

@@ -1,0 +1,65 @@
+"""`postwatch demo` stopped by SIGTERM, as a service manager or `timeout` stops it, stops
+what it started as Ctrl-C does. Here that is its worker: the broker is the shared one, which
+the demo finds running, so it neither starts nor stops it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from postwatch.settings import Settings
+from tests.conftest import env_for, stop_process
+from tests.e2e.test_pipeline import read_until
+
+
+def running_children(pid: int) -> list[int]:
+    """The processes, not yet exited, that `pid` started."""
+    found: list[int] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent = stat.read_text().rpartition(")")[2].split()[:2]
+        except OSError:  # gone while looking
+            continue
+        if int(parent) == pid and state != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.timeout(240)
+def test_sigterm_stops_the_demo_and_its_worker(settings: Settings) -> None:
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "postwatch", "demo", "--rate", "100"],
+        env=env_for(settings, COLUMNS="200"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert demo.stdout is not None
+    children: list[int] = []
+    try:
+        output = read_until(demo.stdout, "evidence:", 1, timeout=120)
+        assert "evidence:" in output, output
+        children = running_children(demo.pid)
+        assert children, "the demo runs no worker"
+        demo.send_signal(signal.SIGTERM)
+        code = demo.wait(60)
+        output += demo.stdout.read().decode(errors="replace")
+    finally:
+        stop_process(demo)
+        left = [pid for pid in children if running(pid)]
+        for pid in left:  # a worker the demo left behind: this test's to stop
+            os.kill(pid, signal.SIGKILL)
+    assert left == []
+    assert code == 0
+    assert "stopping" in output
