@@ -4,18 +4,23 @@
 topic). Every worker runs a `LiveFeed`: a consumer in no group that reads the rules and learned
 topics from the beginning and then follows them. A published pack is checked and compiled off
 the event loop and the new engine replaces the old one between two records (`MatchStage`
-holds a lock per record), so no post is lost or evaluated twice; a pack that fails is
-refused (logged, counted) and the last good engine stays. Bank entries from the banks
+holds a lock per record), so no post is lost or evaluated twice. Bank entries from the banks
 topic are added to their pack's bank: at once when the bank is one this feed made, otherwise
 (and after a tombstone) by compiling again, off the loop as well. Learned entries go into the
 worker's `Tracker`; a tombstone forgets one.
+
+A record of any of the three topics that fails, for whatever reason, is that record's
+failure alone: it is refused (logged with the reason, counted) and the feed goes on with
+the next, keeping the last good rules. Anything else would stop every worker at the same
+record, again on every restart (the topics are compacted and read from the start).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import fields
+from typing import TYPE_CHECKING, get_type_hints
 
 import orjson
 import structlog
@@ -23,7 +28,7 @@ import structlog
 from postwatch.kafka.clients import ConsumerRecord, TopicPartition, new_consumer, new_producer
 from postwatch.kafka.topics import BANKS, LEARNED, RULES, RULES_HISTORY, scan
 from postwatch.rules import Engine, Pack, PackError
-from postwatch.rules.detectors.learning import Learned
+from postwatch.rules.detectors.learning import NUM_PERM, Learned
 from postwatch.rules.detectors.mirror import Tracker
 from postwatch.rules.language.published import BankEntry, PublishedPack, compile_packs
 from postwatch.rules.matching.banks import HashBank
@@ -127,52 +132,61 @@ class LiveFeed:
             await consumer.stop()
 
     def _learned(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        if record.value is None:
-            if record.key is not None:
-                self.tracker.forget(record.key.decode())
-        else:
-            try:
-                self.tracker.learn(Learned.from_json(orjson.loads(record.value)))
-            except (KeyError, TypeError, ValueError) as exc:
-                log.warning("learned.malformed", offset=record.offset, error=str(exc))
+        try:
+            if record.value is None:
+                if record.key is not None:
+                    self.tracker.forget(record.key.decode())
+            else:
+                self.tracker.learn(_learned_entry(record.value))
+        except Exception as exc:  # whatever it is, it is this record's failure alone
+            self._refuse_record(LEARNED, record, exc)
         self.metrics.learned.set(len(self.tracker.learned()))
 
     async def _packs(self, records: list[ConsumerRecord[bytes, bytes]], *, stale: bool) -> None:
         """Apply the latest record of each pack in the batch; one engine for all of them,
-        compiled also when no pack changed but the bank entries are `stale`."""
+        compiled also when no pack changed but the bank entries are `stale`. A record that
+        fails to load, and every pack of the batch when their engine fails to compile, is
+        refused; the engine before stays."""
         latest: dict[bytes, ConsumerRecord[bytes, bytes]] = {}
         for record in records:
             latest[record.key or b""] = record
         candidates = dict(self.published)
-        hashes: dict[str, str] = {}
+        applied: dict[str, tuple[PublishedPack, int]] = {}  # pack id -> the record's
         for record in latest.values():
             try:
                 published = PublishedPack.from_json(orjson.loads(record.value or b""))
-            except (KeyError, TypeError, ValueError) as exc:
-                self._refuse(None, record.offset, [str(exc)])
+            except Exception as exc:  # whatever it is, it is this record's failure alone
+                self._refuse(None, record.offset, [_reason(exc)])
                 continue
             if self.versions.get(published.pack) == published.content_hash:
                 continue
             try:
                 candidates[published.pack] = await asyncio.to_thread(published.load)
-            except PackError as exc:
-                self._refuse(published, record.offset, [str(p) for p in exc.problems])
+            except Exception as exc:  # a PackError lists the pack's problems
+                self._refuse(published, record.offset, _problems(exc))
                 continue
-            hashes[published.pack] = published.content_hash
-        if not hashes and not stale:
+            applied[published.pack] = (published, record.offset)
+        if not applied and not stale:
             return
         entries = list(self.entries.values())
-        engine: Engine = await asyncio.to_thread(
-            compile_packs, self.file_packs, candidates, entries
-        )
+        try:
+            engine: Engine = await asyncio.to_thread(
+                compile_packs, self.file_packs, candidates, entries
+            )
+        except Exception as exc:  # too many regexes together, say: these packs' failure
+            for published, offset in applied.values():
+                self._refuse(published, offset, _problems(exc))
+            if not applied:
+                log.exception("bank_entries.not_applied")
+            return
         await self.stage.replace_engine(engine)
         self._copied = {(e.pack, e.bank) for e in entries}
         self.published = candidates
-        self.versions.update(hashes)
+        self.versions.update({pack_id: p.content_hash for pack_id, (p, _) in applied.items()})
         for pack in engine.packs:
             for account in pack.accounts:
                 self.tracker.watch(account)
-        for pack_id in hashes:
+        for pack_id in applied:
             self.metrics.packs.labels("applied").inc()
             version = candidates[pack_id].version
             log.info("pack.applied", pack=pack_id, version=version, rules=len(engine.rules))
@@ -186,15 +200,15 @@ class LiveFeed:
             for name, bank in pack.banks.items()
         }
         for record in records:
-            key = (record.key or b"").decode()
-            if record.value is None:
-                stale |= self.entries.pop(key, None) is not None
-                continue
             try:
+                key = (record.key or b"").decode()
+                if record.value is None:
+                    stale |= self.entries.pop(key, None) is not None
+                    continue
                 entry = BankEntry.from_json(orjson.loads(record.value))
                 HashBank("check").add(entry.algo, entry.value)  # raises ValueError if malformed
-            except (KeyError, TypeError, ValueError) as exc:
-                log.warning("bank_entry.malformed", offset=record.offset, error=str(exc))
+            except Exception as exc:  # whatever it is, it is this record's failure alone
+                self._refuse_record(BANKS, record, exc)
                 continue
             self.entries[key] = entry
             if (entry.pack, entry.bank) in self._copied:
@@ -212,3 +226,43 @@ class LiveFeed:
             offset=offset,
             problems=problems[:20],
         )
+
+    def _refuse_record(
+        self, topic: str, record: ConsumerRecord[bytes, bytes], exc: Exception
+    ) -> None:
+        self.metrics.live_refused.labels(topic).inc()
+        event = "bank_entry.refused" if topic == BANKS else "learned.refused"
+        log.warning(event, offset=record.offset, error=_reason(exc))
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong, for the log: the kind of exception and its message, bounded."""
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _problems(exc: Exception) -> list[str]:
+    return [str(p) for p in exc.problems] if isinstance(exc, PackError) else [_reason(exc)]
+
+
+_LEARNED_TYPES = get_type_hints(Learned)
+
+
+def _learned_entry(value: bytes) -> Learned:
+    """The learned entry a record holds; raises for one `Learned.to_json` did not make:
+    fields of other types (which would fail later, in every post's alerts), a time with no
+    zone, a kind or value the learned bank does not take."""
+    entry = Learned.from_json(orjson.loads(value))
+    wrong = [
+        f.name
+        for f in fields(entry)
+        if not isinstance(getattr(entry, f.name), _LEARNED_TYPES[f.name])
+    ]
+    if wrong:
+        raise TypeError(f"learned entry fields of the wrong type: {', '.join(wrong)}")
+    if entry.learned_at.tzinfo is None:
+        raise ValueError("learned_at has no time zone")
+    if entry.kind not in {"text", "pdq"}:
+        raise ValueError(f"unknown kind {entry.kind!r}")
+    if entry.kind == "text" and len(bytes.fromhex(entry.value)) != 4 * NUM_PERM:
+        raise ValueError(f"a text fingerprint is {4 * NUM_PERM} bytes")
+    return entry

@@ -73,6 +73,12 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.live_refused = Counter(
+            "postwatch_live_records_refused",
+            "Records of the banks and learned topics this worker refused, by topic.",
+            ["topic"],
+            registry=self.registry,
+        )
         self.learned = Gauge(
             "postwatch_learned_fingerprints",
             "Learned text fingerprints and PDQ hashes this worker matches against.",

@@ -58,12 +58,12 @@ __all__ = [
     "plain_document",
 ]
 
-MAX_PACK_CHARS = 1_000_000
+MAX_PACK_CHARS = 500_000
 """Packs from untrusted hands load within bounded time and memory: bigger ones are refused.
-The worst a million characters can hold, half a million one-letter list items, parses in
-about 3 s; a pack of 10,000 phrases is 200,000 characters."""
-MAX_BANK_FILE_BYTES = 256 * 1024 * 1024
-"""A bank's file may be this large (3.5 million PDQ hashes, read in about 10 s)."""
+The worst half a million characters hold (125,000 one-item lists) parse in about 3 s and
+200 MiB; a pack of 10,000 phrases is 200,000 characters and loads in 0.9 s."""
+MAX_BANK_FILE_BYTES = 64 * 1024 * 1024
+"""A bank's file may be this large: 970,000 PDQ hashes, read in about 10 s into 650 MiB."""
 MAX_CONDITION_DEPTH = 32
 _PACK_KEYS = {"pack", "version", "description", "lists", "watchlists", "banks", "rules"}
 _RULE_KEYS = {
@@ -103,8 +103,8 @@ class _Seq(list[Any]):
     item_lines: Sequence[int] = ()
 
 
-# libyaml's parser where PyYAML has it (2 MB of short list items: 8 s instead of 40, 400 MiB
-# instead of 700); it also refuses nesting deeper than 1,000 levels
+# libyaml's parser where PyYAML has it (500,000 characters of one-item lists: 3.2 s instead of
+# 14, 200 MiB instead of 275); it also refuses nesting deeper than 1,000 levels
 if TYPE_CHECKING:
     _SafeLoader = yaml.CSafeLoader
 else:
