@@ -79,8 +79,17 @@ class PublishedPack:
         )
 
     def load(self) -> Pack:
-        """The pack, checked and self-tested; raises `PackError` with its problems."""
-        pack = parse_pack(self.text, f"{self.pack}@v{self.version}")
+        """The pack, checked and self-tested; raises `PackError` with its problems, and when
+        the text is another pack or version than the record says (it would stand beside the
+        pack of its own id, or be taken for another version)."""
+        file = f"{self.pack}@v{self.version}"
+        pack = parse_pack(self.text, file)
+        if (pack.id, pack.version) != (self.pack, self.version):
+            message = (
+                f"the text is pack {pack.id} v{pack.version}, "
+                f"the record says {self.pack} v{self.version}"
+            )
+            raise PackError([PackProblem(file, 1, message)])
         problems = failures(run_tests(Engine([pack])))
         if problems:
             raise PackError(problems)

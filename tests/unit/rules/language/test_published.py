@@ -85,3 +85,16 @@ def test_a_worker_never_reads_a_file_a_published_pack_names(
         "banked@v2:6: bank 'known' names a file, which a pack from the rules topic may not:"
         " `rules publish` puts the file's hashes in the pack"
     ]
+
+
+@pytest.mark.parametrize(("pack", "version"), [("demo", 2), ("banked", 3)])
+def test_a_record_whose_pack_or_version_is_not_its_texts_is_refused(
+    pack: str, version: int
+) -> None:
+    text = PACK.replace("    file: lists/known.txt\n", f"    pdq: ['{PDQ}']\n")
+    record = PublishedPack(pack, version, text, content_hash(text), datetime.now(UTC), "x")
+    with pytest.raises(PackError) as caught:
+        record.load()
+    assert [str(p) for p in caught.value.problems] == [
+        f"{pack}@v{version}:1: the text is pack banked v2, the record says {pack} v{version}"
+    ]
