@@ -195,6 +195,16 @@ def test_bank_files_inside_the_packs_folder_load_through_links_and_dots(tmp_path
         assert pack.banks["known"].counts()["pdq"] == 1
 
 
+def test_a_bank_file_name_that_is_no_path_is_refused(tmp_path: Path) -> None:
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(
+        rule_pack("{hashes: {bank: known}}", banks='banks:\n  known:\n    file: "a\\0b"\n')
+    )
+    assert pack_problems(pack) == [
+        f"{pack}:5: bank 'known' file 'a\\x00b' cannot be read: a name no file can have"
+    ]
+
+
 @pytest.mark.parametrize("kind", ["folder", "fifo", "device"])
 def test_a_bank_file_that_is_not_a_regular_file_is_refused(tmp_path: Path, kind: str) -> None:
     target = tmp_path / "odd"

@@ -390,9 +390,17 @@ def _parse_banks(doc: _Map, ctx: _Context) -> None:
                 ctx.problem(_line_of(entry, key, line) if key else line, message)
             continue
         file_line = _line_of(entry, "file", line)
-        if spec.file is not None:
-            file = _bank_file(name, entry["file"], spec.file, ctx, file_line)
-            if file is None:
+        if spec.file is not None and ctx.folder is None:
+            ctx.problem(
+                file_line,
+                f"bank {name!r} names a file, which a pack from the rules topic may not: "
+                "`rules publish` puts the file's hashes in the pack",
+            )
+            continue
+        if spec.file is not None and ctx.folder is not None:
+            file = _bank_file(spec.file, ctx.folder)
+            if isinstance(file, str):
+                ctx.problem(file_line, f"bank {name!r} file {entry['file']!r} {file}")
                 continue
             spec = replace(spec, file=file)
         try:
@@ -405,35 +413,28 @@ def _parse_banks(doc: _Map, ctx: _Context) -> None:
             ctx.problem(file_line, f"bank {name!r} file {entry['file']!r} cannot be read ({fault})")
 
 
-def _bank_file(name: str, written: str, path: Path, ctx: _Context, line: int) -> Path | None:
-    """The bank file's real path when it may be read: a regular file, no larger than
-    `MAX_BANK_FILE_BYTES`, inside the pack's folder once links are followed (a pack must
-    not read what its folder does not hold: /proc/self/environ, /dev/zero, the worker's
-    files); a problem and None otherwise."""
-    about = f"bank {name!r} file {written!r}"
-    if ctx.folder is None:
-        ctx.problem(
-            line,
-            f"bank {name!r} names a file, which a pack from the rules topic may not: "
-            "`rules publish` puts the file's hashes in the pack",
-        )
-        return None
+def _bank_file(path: Path, folder: Path) -> Path | str:
+    """The real path of a bank's file when it may be read, or what is wrong with it: it
+    must be a regular file, no larger than `MAX_BANK_FILE_BYTES`, inside the pack's folder
+    once links are followed (a pack must not read what its folder does not hold:
+    /proc/self/environ, /dev/zero, the worker's files)."""
     try:
         real = path.resolve(strict=True)
-        if not real.is_relative_to(ctx.folder.resolve(strict=True)):
-            ctx.problem(line, f"{about} is not inside the pack's folder")
-            return None
+        inside = real.is_relative_to(folder.resolve(strict=True))
         info = real.stat()
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop of links
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a loop of links"
-        ctx.problem(line, f"{about} cannot be read: {reason}")
-        return None
-    if not stat.S_ISREG(info.st_mode):
-        ctx.problem(line, f"{about} is not a regular file")
-        return None
-    if info.st_size > MAX_BANK_FILE_BYTES:
-        ctx.problem(line, f"{about} is larger than {MAX_BANK_FILE_BYTES:,} bytes")
-        return None
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    except RuntimeError:
+        return "cannot be read: a loop of links"
+    except ValueError:  # a NUL in it, say
+        return "cannot be read: a name no file can have"
+    for wrong, what in (
+        (not inside, "is not inside the pack's folder"),
+        (not stat.S_ISREG(info.st_mode), "is not a regular file"),
+        (info.st_size > MAX_BANK_FILE_BYTES, f"is larger than {MAX_BANK_FILE_BYTES:,} bytes"),
+    ):
+        if wrong:
+            return what
     return real
 
 

@@ -67,6 +67,17 @@ values = st.recursive(
 )
 
 
+file_names = (
+    st.sampled_from(
+        [
+            *("list.txt", "long-field.csv", "link-out", "../outside.txt", "/proc/self/environ"),
+            *("/dev/zero", "a\x00b", ".", "", "missing.txt", "list.txt/..", "x" * 5000),
+        ]
+    )
+    | values
+)
+
+
 def paths(doc: Any, here: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
     """Every place in the document: keys of mappings, indexes of lists."""
     yield here
@@ -96,8 +107,11 @@ def mutated(draw: st.DrawFn) -> str:
         parent = doc
         for step in parents:
             parent = parent[step]
-        kind = draw(st.sampled_from(["replace", "add", "remove", "wrap", "deep"]))
-        if kind == "replace":
+        kind = draw(st.sampled_from(["replace", "add", "remove", "wrap", "deep", "file"]))
+        if kind == "file":  # a bank's file: the names of the folder's files, and odd ones
+            bank = {"file": draw(file_names), **draw(st.sampled_from([{}, {"format": "csv"}]))}
+            doc["banks"] = {"b": bank}
+        elif kind == "replace":
             parent[last] = draw(values)
         elif kind == "add" and isinstance(parent, dict):
             parent[draw(odd_text)] = draw(values)
