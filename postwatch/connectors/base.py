@@ -119,14 +119,19 @@ class Stopped(ConnectorError):
 
 def parse_time(value: object) -> datetime:
     """A timestamp from a source (ISO 8601 / RFC 3339), timezone-aware; raises
-    `MalformedEvent("bad_timestamp")` for anything else. Naive times are taken as UTC."""
+    `MalformedEvent("bad_timestamp")` for anything else, and for a time whose offset takes
+    it out of the years 1 to 9999 once in UTC (`9999-12-31T23:59:59-12:00`), which could be
+    neither compared nor written. Naive times are taken as UTC."""
     if not isinstance(value, str):
-        raise MalformedEvent("bad_timestamp", f"not a timestamp: {value!r}")
+        raise MalformedEvent("bad_timestamp", f"not a timestamp: {value!r:.80}")
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise MalformedEvent("bad_timestamp", f"not a timestamp: {value!r}") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        moment.astimezone(UTC)  # raises OverflowError where UTC has no such year
+    except (ValueError, OverflowError) as exc:
+        raise MalformedEvent("bad_timestamp", f"not a timestamp: {value!r:.80}") from exc
+    return moment
 
 
 class Runtime(Protocol):

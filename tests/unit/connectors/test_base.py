@@ -16,6 +16,7 @@ from postwatch.connectors.base import (
 from postwatch.connectors.http import retry_after
 from postwatch.connectors.registry import CONNECTORS, check_registered
 from postwatch.connectors.rss import RssConnector
+from postwatch.rules.alerts import isoformat
 
 
 def test_backoff_grows_to_its_ceiling_with_full_jitter() -> None:
@@ -51,6 +52,27 @@ def test_source_times_are_timezone_aware() -> None:
         with pytest.raises(MalformedEvent) as caught:
             parse_time(bad)
         assert caught.value.reason == "bad_timestamp"
+
+
+@pytest.mark.parametrize(
+    "beyond",
+    ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+12:00", "0001-01-01T00:00:00.5+00:01"],
+)
+def test_a_time_that_leaves_the_years_1_to_9999_in_utc_is_malformed(beyond: str) -> None:
+    with pytest.raises(MalformedEvent) as caught:
+        parse_time(beyond)
+    assert caught.value.reason == "bad_timestamp"
+
+
+def test_the_extreme_times_that_stay_in_range_are_read_and_written() -> None:
+    for edge, written in (
+        ("9999-12-31T23:59:59.999+00:00", "9999-12-31T23:59:59.999Z"),
+        ("9999-12-31T10:00:00-12:00", "9999-12-31T22:00:00.000Z"),
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z"),
+    ):
+        moment = parse_time(edge)
+        assert isoformat(moment) == written
+        assert isinstance(moment.timestamp(), float)
 
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:
