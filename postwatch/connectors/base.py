@@ -122,8 +122,8 @@ def parse_time(value: object) -> datetime:
     `MalformedEvent("bad_timestamp")` for anything else, and for a time whose offset takes
     it out of the years 1 to 9999 once in UTC (`9999-12-31T23:59:59-12:00`), which could be
     neither compared nor written. Naive times are taken as UTC."""
-    if not isinstance(value, str):
-        raise MalformedEvent("bad_timestamp", f"not a timestamp: {value!r:.80}")
+    if not isinstance(value, str):  # not shown: a value nested deep enough breaks repr
+        raise MalformedEvent("bad_timestamp", f"not a timestamp: a {type(value).__name__}")
     try:
         moment = datetime.fromisoformat(value)
         if moment.tzinfo is None:

@@ -36,8 +36,11 @@ def event_time(event: dict[str, Any]) -> datetime:
     """When Jetstream saw the event (`time_us`, microseconds since the epoch)."""
     time_us = event.get("time_us")
     if not isinstance(time_us, int) or isinstance(time_us, bool):
-        raise MalformedEvent("bad_event", f"time_us is not an integer: {time_us!r}")
-    return datetime.fromtimestamp(time_us / 1_000_000, UTC)
+        raise MalformedEvent("bad_event", f"time_us is not an integer: {time_us!r:.80}")
+    try:
+        return datetime.fromtimestamp(time_us / 1_000_000, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise MalformedEvent("bad_event", f"time_us is no time: {time_us}") from exc
 
 
 def record_to_post(
@@ -46,27 +49,39 @@ def record_to_post(
     """The Post v1 of one post record; raises `MalformedEvent` if it is not one.
 
     `created_at` is the record's own `createdAt`; a client that wrote an unreadable one
-    gets Jetstream's time instead, because losing the post would be worse.
+    gets Jetstream's time instead, because losing the post would be worse. For the same
+    reason, `langs` that are no list of strings give no language, and an `embed` that is no
+    object is no embed. Other parts of the wrong shape (a facet that is no object, an image
+    without a CID) make the record malformed; a link, tag, mention or alt text that is no
+    string is left out.
     """
     if not isinstance(record, dict) or not isinstance(record.get("text", ""), str):
         raise MalformedEvent("bad_record", "a post record is an object with a text")
+    try:
+        return _post(did, rkey, record, seen_at, cdn)
+    except MalformedEvent:
+        raise
+    except Exception as exc:  # hostile input: whatever else it breaks is this record's failure
+        raise MalformedEvent("bad_record", f"unexpected shape: {exc!r:.200}") from exc
+
+
+def _post(
+    did: str, rkey: str, record: dict[str, Any], seen_at: datetime, cdn: str
+) -> dict[str, Any]:
     try:
         created = parse_time(record.get("createdAt"))
     except MalformedEvent:
         created = seen_at
     uri = record_uri(did, POST_COLLECTION, rkey)
-    try:
-        links, hashtags, mentions = _facets(record.get("facets") or ())
-        embed: dict[str, Any] = record["embed"] if isinstance(record.get("embed"), dict) else {}
-        if embed.get("$type") == _EXTERNAL and embed["external"].get("uri"):
-            links.append(str(embed["external"]["uri"]))
-        hashtags.extend(str(tag) for tag in record.get("tags") or ())
-        media = _images(did, embed, cdn)
-        langs = record.get("langs") or []
-        reply = record.get("reply") or {}
-        parent = reply.get("parent", {}).get("uri") if reply else None
-    except (AttributeError, KeyError, TypeError) as exc:
-        raise MalformedEvent("bad_record", f"unexpected shape: {exc!r}") from exc
+    links, hashtags, mentions = _facets(_array(record.get("facets"), "facets"))
+    embed = record["embed"] if isinstance(record.get("embed"), dict) else {}
+    if embed.get("$type") == _EXTERNAL:
+        links += _strings(_object(embed.get("external"), "external").get("uri"))
+    hashtags += [tag for item in _array(record.get("tags"), "tags") for tag in _strings(item)]
+    langs = record.get("langs")
+    lang = langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None
+    parent = _object(_object(record.get("reply"), "reply").get("parent"), "reply parent")
+    replied = _strings(parent.get("uri"))
     post: dict[str, Any] = {
         "schema": "postwatch.post/1",
         "id": post_id(uri),
@@ -75,11 +90,11 @@ def record_to_post(
         "created_at": isoformat(created),
         "author": {"id": f"{SOURCE}:{did}"},
         "text": record.get("text", ""),
-        "lang": str(langs[0]) if langs else None,
+        "lang": lang or None,
         "links": list(dict.fromkeys(links)),
         "hashtags": list(dict.fromkeys(hashtags)),
-        "media": media,
-        "reply_to": post_id(str(parent)) if parent else None,
+        "media": _images(did, embed, cdn),
+        "reply_to": post_id(replied[0]) if replied else None,
         "repost_of": None,
     }
     if mentions:
@@ -87,36 +102,61 @@ def record_to_post(
     return post
 
 
-def _facets(facets: Any) -> tuple[list[str], list[str], list[str]]:
+def _facets(facets: list[Any]) -> tuple[list[str], list[str], list[str]]:
     links: list[str] = []
     hashtags: list[str] = []
     mentions: list[str] = []
     for facet in facets:
-        for feature in facet.get("features") or ():
+        for item in _array(_object(facet, "facet").get("features"), "features"):
+            feature = _object(item, "feature")
             kind = feature.get("$type")
-            if kind == "app.bsky.richtext.facet#link" and feature.get("uri"):
-                links.append(str(feature["uri"]))
-            elif kind == "app.bsky.richtext.facet#tag" and feature.get("tag"):
-                hashtags.append(str(feature["tag"]))
-            elif kind == "app.bsky.richtext.facet#mention" and feature.get("did"):
-                mentions.append(f"{SOURCE}:{feature['did']}")
+            if kind == "app.bsky.richtext.facet#link":
+                links += _strings(feature.get("uri"))
+            elif kind == "app.bsky.richtext.facet#tag":
+                hashtags += _strings(feature.get("tag"))
+            elif kind == "app.bsky.richtext.facet#mention":
+                mentions += [f"{SOURCE}:{did}" for did in _strings(feature.get("did"))]
     return links, hashtags, mentions
 
 
 def _images(did: str, embed: dict[str, Any], cdn: str) -> list[dict[str, Any]]:
     if embed.get("$type") == _WITH_MEDIA:
-        embed = embed.get("media") or {}
+        embed = _object(embed.get("media"), "media")
     if embed.get("$type") != _IMAGES:
         return []
     media: list[dict[str, Any]] = []
-    for image in embed.get("images") or ():
-        ref = image["image"]["ref"]
+    for entry in _array(embed.get("images"), "images"):
+        image = _object(entry, "image")
+        ref = _object(image.get("image"), "blob").get("ref")
         # the firehose form is {"$link": cid}; some relays flatten it to the CID string
         cid = ref.get("$link") if isinstance(ref, dict) else ref
         if not isinstance(cid, str) or not cid:
-            raise MalformedEvent("bad_record", f"image without a CID: {ref!r}")
+            raise MalformedEvent("bad_record", f"image without a CID: {ref!r:.80}")
         item: dict[str, Any] = {"url": f"{cdn}/{did}/{cid}@jpeg", "kind": "image"}
-        if image.get("alt"):
-            item["alt"] = str(image["alt"])
+        if isinstance(image.get("alt"), str) and image["alt"]:
+            item["alt"] = image["alt"]
         media.append(item)
     return media
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    """`value`, an object (absent: an empty one); raises `MalformedEvent` for another type."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedEvent("bad_record", f"{what} is not an object")
+    return value
+
+
+def _array(value: Any, what: str) -> list[Any]:
+    """`value`, an array (absent: an empty one); raises `MalformedEvent` for another type."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedEvent("bad_record", f"{what} is not an array")
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    """`[value]` if it is a non-empty string, else `[]`."""
+    return [value] if isinstance(value, str) and value else []

@@ -128,9 +128,9 @@ class BlueskyConnector:
         commit = event.get("commit")
         did = event.get("did")
         if event.get("kind") != "commit" or not isinstance(commit, dict):
-            runtime.skip("not_a_post", quiet=True, kind=str(event.get("kind")))
+            runtime.skip("not_a_post", quiet=True, kind=_shown(event.get("kind")))
         elif commit.get("collection") != POST_COLLECTION:
-            runtime.skip("not_a_post", quiet=True, collection=str(commit.get("collection")))
+            runtime.skip("not_a_post", quiet=True, collection=_shown(commit.get("collection")))
         elif not isinstance(did, str) or not isinstance(commit.get("rkey"), str):
             raise MalformedEvent("bad_event", "a commit names its did and rkey")
         elif self._wanted and did not in self._wanted:
@@ -156,8 +156,9 @@ class BlueskyConnector:
             self._remember_key(key, time_us)
             return
         if operation not in ("create", "update"):
-            raise MalformedEvent("bad_event", f"unknown operation {operation!r}")
-        key = f"{uri}#{commit.get('cid')}"
+            raise MalformedEvent("bad_event", f"unknown operation {_shown(operation)}")
+        cid = commit.get("cid")
+        key = f"{uri}#{cid if isinstance(cid, str) else ''}"
         if key in self._seen:
             runtime.skip("duplicate", quiet=True, post_id=post_id(uri))
             return
@@ -169,6 +170,12 @@ class BlueskyConnector:
         self._seen[key] = time_us
         while len(self._seen) > self._remember:
             del self._seen[next(iter(self._seen))]
+
+
+def _shown(value: Any) -> str:
+    """A value from an event, for a log: a string cut short, else only its type (printing
+    a value nested a thousand levels deep raises `RecursionError`)."""
+    return repr(value[:80]) if isinstance(value, str) else f"a {type(value).__name__}"
 
 
 def _status_error(exc: InvalidStatus) -> SourceUnavailable:

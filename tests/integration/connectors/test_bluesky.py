@@ -156,6 +156,71 @@ def test_every_post_arrives_mapped_and_malformed_frames_are_counted(settings: Se
     asyncio.run(scenario())
 
 
+def _post_event(rkey: str, record: Any, **commit: Any) -> str:
+    event = {
+        "did": "did:plc:hostile",
+        "time_us": 1783175888000000,
+        "kind": "commit",
+        "commit": {
+            "operation": "create",
+            "collection": POST,
+            "rkey": rkey,
+            "cid": f"cid-{rkey}",
+            "record": record,
+            **commit,
+        },
+    }
+    return json.dumps(event).replace('"<deep>"', DEEP)
+
+
+DEEP = "[" * 1000 + "]" * 1000
+"""An array 1000 levels deep: more than Python's `str` and `repr` go through."""
+HOSTILE: list[str | bytes] = [
+    _post_event("far", {"text": "far", "createdAt": "9999-12-31T23:59:59-12:00"}),
+    _post_event("object", {"text": "object", "langs": {"en": True}}),
+    _post_event("integer", {"text": "integer", "langs": 7}),
+    _post_event("deep", {"text": "deep", "createdAt": "<deep>"}),
+    _post_event("cid", {"text": "cid"}, cid="<deep>"),
+    _post_event("op", {"text": "x"}, operation="<deep>"),
+    _post_event("facets", {"text": "x", "facets": 7}),
+    json.dumps({"did": "did:plc:x", "time_us": 2**63 - 1, "kind": "commit", "commit": {}}),
+    _post_event("kind", {"text": "x"}).replace('"commit"', DEEP, 1),
+]
+
+
+def test_hostile_events_are_counted_and_every_post_after_them_arrives(
+    settings: Settings,
+) -> None:
+    async def scenario() -> None:
+        events = recorded_events()
+        replay = JetstreamReplay(events, inject=list(HOSTILE))
+        server, url = await replay.start()
+        name = f"{settings.topic_prefix}-b6"
+        try:
+            async with running(settings, BlueskyConnector(url, instance=name)) as task:
+                got = await posts(settings, count=22)
+                assert not task.done()
+        finally:
+            server.close()
+        assert Counter(p["id"] for p in got) == created_ids(events) + Counter(
+            f"bluesky:at://did:plc:hostile/{POST}/{rkey}"
+            for rkey in ("far", "object", "integer", "deep", "cid")
+        )
+        by_text = {p["text"]: p for p in got}
+        seen = "2026-07-04T14:38:08.000Z"  # Jetstream's time, in place of the record's
+        assert (by_text["far"]["created_at"], by_text["deep"]["created_at"]) == (seen, seen)
+        assert by_text["object"]["lang"] is by_text["integer"]["lang"] is None
+        labels = {"connector": "bluesky", "instance": name}
+        skipped = "postwatch_connector_skipped_total"
+        assert metric(skipped, reason="bad_event", **labels) == 2
+        assert metric(skipped, reason="bad_record", **labels) == 1
+        assert (
+            metric(skipped, reason="not_a_post", **labels) == 3
+        )  # identity, account, the deep kind
+
+    asyncio.run(scenario())
+
+
 def test_a_cut_mid_stream_resumes_from_the_rewound_cursor_without_repeats(
     settings: Settings,
 ) -> None:

@@ -64,6 +64,15 @@ def test_a_time_that_leaves_the_years_1_to_9999_in_utc_is_malformed(beyond: str)
     assert caught.value.reason == "bad_timestamp"
 
 
+def test_a_value_too_deep_to_print_is_a_bad_timestamp_too() -> None:
+    deep: list[object] = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(MalformedEvent) as caught:
+        parse_time(deep)
+    assert caught.value.detail == "not a timestamp: a list"
+
+
 def test_the_extreme_times_that_stay_in_range_are_read_and_written() -> None:
     for edge, written in (
         ("9999-12-31T23:59:59.999+00:00", "9999-12-31T23:59:59.999Z"),

@@ -8,13 +8,17 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from postwatch.connectors.base import MalformedEvent
-from postwatch.connectors.bluesky.adapter import event_time, record_to_post
+from postwatch.connectors.bluesky.adapter import POST_COLLECTION, event_time, record_to_post
 from postwatch.connectors.bluesky.client import subscribe_url
 from tests.conftest import SHARED_DATA
+from tests.unit.connectors.mutations import adapted_or_malformed, mutated
 
 EMBEDS = SHARED_DATA / "bluesky" / "embeds"
+CORPUS = SHARED_DATA / "bluesky" / "corpus"
 DID = "did:plc:hfgp6pj3akhqxntgqwramlbg"
 SEEN = datetime(2026, 7, 4, 14, 38, 8, tzinfo=UTC)
 
@@ -123,3 +127,48 @@ def test_the_subscribe_url_asks_for_posts_accounts_and_a_cursor() -> None:
         "cursor": ["1783175888085434"],
     }
     assert "cursor" not in subscribe_url("wss://j.example/subscribe", ["c"], [], None)
+
+
+def test_a_created_at_beyond_year_9999_in_utc_gives_jetstreams_time() -> None:
+    record = {"text": "x", "createdAt": "9999-12-31T23:59:59-12:00"}
+    assert record_to_post(DID, "r", record, SEEN)["created_at"] == "2026-07-04T14:38:08.000Z"
+
+
+@pytest.mark.parametrize(
+    ("langs", "lang"),
+    [({"en": True}, None), (7, None), ("en", None), ([7, "en"], None), ([], None), (["ru"], "ru")],
+)
+def test_langs_that_are_not_a_list_of_codes_give_no_language(langs: Any, lang: str | None) -> None:
+    assert record_to_post(DID, "r", {"text": "x", "langs": langs}, SEEN)["lang"] == lang
+
+
+@pytest.mark.parametrize("time_us", [2**63 - 1, -(2**63), 2**62])
+def test_a_time_us_no_clock_can_show_is_malformed(time_us: int) -> None:
+    with pytest.raises(MalformedEvent) as caught:
+        event_time({"time_us": time_us})
+    assert caught.value.reason == "bad_event"
+
+
+def recorded_posts() -> list[dict[str, Any]]:
+    events = [json.loads(line) for line in (CORPUS / "expected_v1.jsonl").read_text().splitlines()]
+    return [e for e in events if e.get("commit", {}).get("collection") == POST_COLLECTION]
+
+
+RECORDS = [e["commit"].get("record") for e in recorded_posts()] + [record_with_images()]
+
+
+@given(st.sampled_from([r for r in RECORDS if r is not None]).flatmap(mutated))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_mutation_of_a_recorded_post_record_is_a_post_or_malformed(record: Any) -> None:
+    post = adapted_or_malformed(lambda: record_to_post(DID, "r", record, SEEN))
+    assert post is None or post["id"] == f"bluesky:at://{DID}/{POST_COLLECTION}/r"
+
+
+@given(st.sampled_from(recorded_posts()).flatmap(mutated))
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_mutation_of_a_recorded_event_has_a_time_or_is_malformed(event: Any) -> None:
+    try:
+        seen = event_time(event) if isinstance(event, dict) else None
+    except MalformedEvent:
+        return
+    assert seen is None or seen.tzinfo is UTC
