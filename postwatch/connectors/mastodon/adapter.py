@@ -13,7 +13,7 @@ from postwatch.connectors.base import MalformedEvent, parse_time
 from postwatch.connectors.html import html_to_text
 from postwatch.rules.alerts import isoformat
 
-__all__ = ["fingerprint", "post_id", "status_to_post"]
+__all__ = ["fingerprint", "post_id", "status_id", "status_to_post"]
 
 SOURCE = "mastodon"
 
@@ -22,65 +22,108 @@ def post_id(domain: str, status_id: str) -> str:
     return f"{SOURCE}:{domain}:{status_id}"
 
 
+def status_id(status: dict[str, Any]) -> str | None:
+    """The status's id as text, or None when it has none (ids are strings; some servers
+    write numbers)."""
+    return _native(status.get("id"))
+
+
 def fingerprint(status: dict[str, Any]) -> str:
     """Names one version of a status: the same status fetched twice (stream and REST
     backfill) gives the same fingerprint, an edit gives a new one."""
     version = "\x1f".join(
-        str(status.get(field) or "") for field in ("edited_at", "spoiler_text", "content")
+        _string_or_none(status.get(field)) or ""
+        for field in ("edited_at", "spoiler_text", "content")
     )
-    return f"{status.get('id')}:{hashlib.sha256(version.encode('utf-8')).hexdigest()[:16]}"
+    return f"{status_id(status)}:{hashlib.sha256(version.encode('utf-8')).hexdigest()[:16]}"
 
 
 def status_to_post(status: Any, domain: str) -> dict[str, Any]:
-    """The Post v1 of a Status; raises `MalformedEvent` if it lacks what a post needs.
+    """The Post v1 of a Status; raises `MalformedEvent` if it lacks what a post needs (ids,
+    the account, a creation time) or its content is no string.
 
     A boost becomes a post by the booster carrying the boosted text, with `repost_of` set;
-    a content warning (`spoiler_text`) is kept as the first paragraph of `text`.
+    a content warning (`spoiler_text`) is kept as the first paragraph of `text`. Optional
+    fields of the wrong type (a `language` or media URL that is no string) are left out.
     """
     if not isinstance(status, dict):
-        raise MalformedEvent("bad_status", f"a status is a JSON object, not {type(status)}")
+        raise MalformedEvent(
+            "bad_status", f"a status is a JSON object, not a {type(status).__name__}"
+        )
     try:
         post = _post(status, domain)
-    except (AttributeError, KeyError, TypeError) as exc:
-        raise MalformedEvent("bad_status", f"unexpected shape: {exc!r}") from exc
-    if status.get("edited_at"):
-        post["edited_at"] = isoformat(parse_time(status["edited_at"]))
+        if status.get("edited_at"):
+            post["edited_at"] = isoformat(parse_time(status["edited_at"]))
+    except MalformedEvent:
+        raise
+    except Exception as exc:  # hostile input: whatever else it breaks is this status's failure
+        raise MalformedEvent("bad_status", f"unexpected shape: {exc!r:.200}") from exc
     return post
 
 
 def _post(status: dict[str, Any], domain: str) -> dict[str, Any]:
-    account = status["account"]
-    acct = _string(account.get("acct") or account["username"])
+    account = status.get("account")
+    if not isinstance(account, dict):
+        raise MalformedEvent("bad_status", "a status has an account")
+    acct = _id(account.get("acct") or account.get("username"))
     shown = status["reblog"] if isinstance(status.get("reblog"), dict) else status
-    body = html_to_text(str(shown.get("content") or ""))
-    spoiler = str(shown.get("spoiler_text") or "").strip()
+    content = shown.get("content")
+    if not isinstance(content, str | None):
+        raise MalformedEvent("bad_status", "the content is not a string")
+    body = html_to_text(content or "")
+    spoiler = (_string_or_none(shown.get("spoiler_text")) or "").strip()
+    reply = status.get("in_reply_to_id")
     return {
         "schema": "postwatch.post/1",
-        "id": post_id(domain, _string(status["id"])),
+        "id": post_id(domain, _id(status.get("id"))),
         "source": SOURCE,
-        "url": status.get("url") or status.get("uri"),
+        "url": _string_or_none(status.get("url")) or _string_or_none(status.get("uri")),
         "created_at": isoformat(parse_time(status.get("created_at"))),
         "author": {
-            "id": f"{SOURCE}:{domain}:{_string(account['id'])}",
+            "id": f"{SOURCE}:{domain}:{_id(account.get('id'))}",
             "handle": acct if "@" in acct else f"{acct}@{domain}",
-            "display_name": account.get("display_name") or None,
+            "display_name": _string_or_none(account.get("display_name")) or None,
         },
         "text": f"{spoiler}\n\n{body.text}" if spoiler else body.text,
-        "lang": shown.get("language"),
+        "lang": _string_or_none(shown.get("language")),
         "links": list(body.links),
-        "hashtags": [str(tag["name"]) for tag in shown.get("tags") or () if tag.get("name")],
-        "media": [
-            {"url": media.get("url") or media.get("remote_url"), "kind": media.get("type")}
-            for media in shown.get("media_attachments") or ()
+        "hashtags": [
+            tag["name"]
+            for tag in _list(shown.get("tags"))
+            if isinstance(tag, dict) and _string_or_none(tag.get("name"))
         ],
-        "reply_to": (
-            post_id(domain, str(status["in_reply_to_id"])) if status.get("in_reply_to_id") else None
-        ),
-        "repost_of": post_id(domain, str(shown["id"])) if shown is not status else None,
+        "media": [
+            {
+                "url": _string_or_none(media.get("url"))
+                or _string_or_none(media.get("remote_url")),
+                "kind": _string_or_none(media.get("type")),
+            }
+            for media in _list(shown.get("media_attachments"))
+            if isinstance(media, dict)
+        ],
+        "reply_to": post_id(domain, replied) if (replied := _native(reply)) else None,
+        "repost_of": post_id(domain, _id(shown.get("id"))) if shown is not status else None,
     }
 
 
-def _string(value: Any) -> str:
-    if not isinstance(value, str | int) or value == "":
-        raise MalformedEvent("bad_status", f"not an id: {value!r}")
+def _native(value: Any) -> str | None:
+    """An id or account name (a string, or a number) as text; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        return None
     return str(value)
+
+
+def _id(value: Any) -> str:
+    """`_native(value)`; raises `MalformedEvent` where that is None."""
+    native = _native(value)
+    if native is None:
+        raise MalformedEvent("bad_status", f"not an id: a {type(value).__name__}")
+    return native
+
+
+def _string_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

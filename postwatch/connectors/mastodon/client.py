@@ -110,7 +110,7 @@ def rewound(status_id: str, seconds: float) -> str:
     """A status id `seconds` earlier than `status_id`, for a backfill that also catches
     statuses that reached the server late (federated ones carry their origin's time).
     Ids that are not snowflakes are returned as they are."""
-    if not status_id.isdigit():
+    if not (status_id.isascii() and status_id.isdigit()):  # "²" is a digit to isdigit only
         return status_id
     millis = int(status_id) >> _SNOWFLAKE_SHIFT
     if millis < _SNOWFLAKE_MIN_MS:

@@ -20,7 +20,7 @@ from postwatch.connectors.base import (
     parse_time,
 )
 from postwatch.connectors.http import check_status
-from postwatch.connectors.mastodon.adapter import fingerprint, post_id, status_to_post
+from postwatch.connectors.mastodon.adapter import fingerprint, post_id, status_id, status_to_post
 from postwatch.connectors.mastodon.client import SseDecoder, SseEvent, StreamSpec, id_after, rewound
 from postwatch.connectors.streaming import keep_streaming
 
@@ -143,19 +143,19 @@ class MastodonConnector:
             return
         if await runtime.emit(post) is None:
             self._seen.add(key)
-            status_id = str(status["id"])
-            if self._since is None or id_after(status_id, self._since):
-                self._since = status_id
+            native = status_id(status)
+            if native is not None and (self._since is None or id_after(native, self._since)):
+                self._since = native
 
-    async def _on_delete(self, status_id: str, runtime: Runtime) -> None:
-        if not status_id or not status_id.isalnum():
-            runtime.skip("bad_delete", error=f"not a status id: {status_id[:40]!r}")
+    async def _on_delete(self, native: str, runtime: Runtime) -> None:
+        if not native or not native.isalnum():
+            runtime.skip("bad_delete", error=f"not a status id: {native[:40]!r}")
             return
-        key = f"delete:{status_id}"
+        key = f"delete:{native}"
         if key in self._seen:
-            runtime.skip("duplicate", quiet=True, post_id=post_id(self.domain, status_id))
+            runtime.skip("duplicate", quiet=True, post_id=post_id(self.domain, native))
             return
-        await runtime.delete(post_id(self.domain, status_id))
+        await runtime.delete(post_id(self.domain, native))
         self._seen.add(key)
 
     async def _backfill(
@@ -168,7 +168,7 @@ class MastodonConnector:
             {**query, "since_id": since, "limit": str(self._page_limit)}
         )
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
-        found: list[Any] = []
+        found: list[tuple[str, Any]] = []
         for _ in range(self._max_pages):
             if url is None:
                 break
@@ -180,15 +180,27 @@ class MastodonConnector:
                     raise SourceUnavailable(
                         f"timeline: not JSON: {exc}", reason="bad_response"
                     ) from exc
-                next_link = response.links.get("next")
+                next_url = _next_page(response, runtime)
             if not isinstance(page, list) or not page:
                 break
-            newer = [s for s in page if isinstance(s, dict) and id_after(str(s.get("id")), since)]
+            ids = [(status_id(s) if isinstance(s, dict) else None, s) for s in page]
+            newer = [(native, s) for native, s in ids if native and id_after(native, since)]
             found.extend(newer)
             if len(newer) < len(page):
-                break  # reached statuses the cursor already covers
-            url = URL(str(next_link["url"])) if next_link else None
-        found.sort(key=lambda s: (len(str(s["id"])), str(s["id"])))
+                break  # reached statuses the cursor already covers (or ones without an id)
+            url = next_url
+        found.sort(key=lambda pair: (len(pair[0]), pair[0]))
         runtime.log.info("mastodon.backfilled", since_id=since, statuses=len(found))
-        for status in found:
+        for _, status in found:
             await self._on_status(status, runtime)
+
+
+def _next_page(response: aiohttp.ClientResponse, runtime: Runtime) -> URL | None:
+    """The `rel="next"` URL of the `Link` header; None (and a warning) for a header that is
+    no list of URLs."""
+    try:
+        link = response.links.get("next")
+    except ValueError as exc:  # a malformed URL in the header
+        runtime.log.warning("mastodon.bad_link_header", error=str(exc))
+        return None
+    return URL(str(link["url"])) if link else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,56 @@ def test_every_post_arrives_mapped_and_malformed_frames_are_counted(settings: Se
         assert metric("postwatch_connector_posts_total", **labels) == 7
         assert server.connections == 1
         assert server.timeline_queries == []
+
+    asyncio.run(scenario())
+
+
+def _update(native: str, **changes: Any) -> bytes:
+    """An `update` frame of the recording's first status, with another id and `changes`."""
+    first = recorded_frames()[0].decode().split("data: ", 1)[1]
+    data = json.dumps({**json.loads(first), "id": native, **changes})
+    return f"event: update\ndata: {data}\n\n".replace('"<deep>"', DEEP).encode()
+
+
+DEEP = "[" * 1000 + "]" * 1000
+"""An array 1000 levels deep: more than Python's `str` and `repr` go through."""
+BOOSTED = json.loads(recorded_frames()[0].decode().split("data: ", 1)[1])
+HOSTILE = [
+    _update("1", content="<p>x<![ y</p>"),  # Python's HTML parser asserted on it
+    _update("²³"),
+    _update("3", language=7),
+    _update("4", content="<deep>", reblog=BOOSTED),
+    _update("5", content="<deep>"),
+    _update("6", created_at="9999-12-31T23:59:59-12:00"),
+    _update("7", edited_at="<deep>"),
+    _update("8", account="<deep>"),
+]
+
+
+def test_hostile_statuses_are_counted_and_every_post_after_them_arrives(
+    settings: Settings,
+) -> None:
+    async def scenario() -> None:
+        server = MastodonReplay(recorded_frames(), inject=list(HOSTILE))
+        runner, url = await start(server.app())
+        name = f"{settings.topic_prefix}-m5"
+        try:
+            async with running(settings, connector(url, name)) as task:
+                got = await posts(settings, count=11)
+                assert not task.done()
+        finally:
+            await runner.cleanup()
+        assert Counter(p["id"] for p in got) == EXPECTED + Counter(
+            status(n) for n in ("1", "²³", "3", "4")
+        )
+        by_id = {p["id"]: p for p in got}
+        assert by_id[status("1")]["text"] == "x"
+        assert by_id[status("3")]["lang"] is None
+        assert by_id[status("4")]["repost_of"] == FREON["id"]
+        labels = {"connector": "mastodon", "instance": name}
+        skipped = "postwatch_connector_skipped_total"
+        assert metric(skipped, reason="bad_status", **labels) == 2
+        assert metric(skipped, reason="bad_timestamp", **labels) == 2
 
     asyncio.run(scenario())
 

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from postwatch.connectors.base import MalformedEvent
 from postwatch.connectors.mastodon.adapter import fingerprint, status_to_post
@@ -17,6 +19,7 @@ from postwatch.connectors.mastodon.client import (
     rewound,
 )
 from tests.conftest import SHARED_DATA
+from tests.unit.connectors.mutations import adapted_or_malformed, mutated
 
 MASTODON = SHARED_DATA / "mastodon"
 
@@ -185,3 +188,61 @@ def test_an_edit_has_another_fingerprint_a_refetch_the_same() -> None:
 def test_what_is_not_a_status_is_malformed(status: Any) -> None:
     with pytest.raises(MalformedEvent):
         status_to_post(status, "mastodon.social")
+
+
+def recorded_statuses() -> list[dict[str, Any]]:
+    """Every Status of the recordings: the entity examples, the REST answers and the stream."""
+    rest = json.loads((MASTODON / "rest_status_responses.json").read_text(encoding="utf-8"))
+    stream = [
+        json.loads(line)
+        for line in (MASTODON / "streaming_sse_examples_parsed.jsonl").read_text().splitlines()
+    ]
+    return [
+        *entities()["Status"],
+        *(s for answers in rest.values() for s in answers),
+        *(e["data"] for e in stream if e["event"] in ("update", "status.update")),
+    ]
+
+
+@given(st.sampled_from(recorded_statuses()).flatmap(mutated))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_mutation_of_a_recorded_status_is_a_post_or_malformed(status: Any) -> None:
+    post = adapted_or_malformed(lambda: status_to_post(status, "mastodon.social"))
+    if post is not None:
+        assert fingerprint(status).startswith(f"{status['id']}:")
+        rewound(str(status["id"]), 300)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"content": "x<![ y"},
+        {"content": [[[[[]]]]]},
+        {"spoiler_text": {"a": 1}},
+        {"language": 7},
+        {"url": 7},
+        {"media_attachments": [{"url": 7, "type": ["image"]}]},
+        {"tags": [{"name": {"a": 1}}]},
+        {"edited_at": "9999-12-31T23:59:59-12:00"},
+        {"id": "²"},
+    ],
+)
+def test_hostile_values_make_a_valid_post_or_a_malformed_status(change: dict[str, Any]) -> None:
+    status = {**entities()["Status"][0], **change}
+    adapted_or_malformed(lambda: status_to_post(status, "mastodon.social"))
+    fingerprint(status)
+
+
+def test_a_deep_value_is_never_printed() -> None:
+    deep: list[Any] = []
+    for _ in range(1000):
+        deep = [deep]
+    for name in ("content", "spoiler_text", "edited_at", "created_at", "id"):
+        status = {**entities()["Status"][0], name: deep}
+        adapted_or_malformed(lambda status=status: status_to_post(status, "mastodon.social"))
+        fingerprint(status)
+
+
+def test_ids_that_look_like_digits_only_to_unicode_are_no_snowflakes() -> None:
+    assert rewound("²³", 300) == "²³"
+    assert rewound("١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨", 300) == "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨"
