@@ -27,27 +27,36 @@ def post_id(native: str) -> str:
 
 def payload_to_post(payload: dict[str, Any]) -> dict[str, Any]:
     """The Post v1 of one stream payload; raises `MalformedEvent` if it lacks what a post
-    needs."""
+    needs (the post's id, author id and creation time). Optional parts of the wrong type
+    (a `lang` or media URL that is no string, an include without an id) are left out."""
     try:
         return _post(payload)
-    except (AttributeError, KeyError, TypeError) as exc:
-        raise MalformedEvent("bad_post", f"unexpected shape: {exc!r}") from exc
+    except MalformedEvent:
+        raise
+    except Exception as exc:  # hostile input: whatever else it breaks is this payload's failure
+        raise MalformedEvent("bad_post", f"unexpected shape: {exc!r:.200}") from exc
 
 
 def _post(payload: dict[str, Any]) -> dict[str, Any]:
-    tweet = payload["data"]
-    includes = payload.get("includes") or {}
-    users = {str(u["id"]): u for u in includes.get("users") or ()}
-    tweets = {str(t["id"]): t for t in includes.get("tweets") or ()}
-    media = {str(m["media_key"]): m for m in includes.get("media") or ()}
-    native = _string(tweet["id"])
-    author_native = _string(tweet["author_id"])
+    tweet = payload.get("data")
+    if not isinstance(tweet, dict):
+        raise MalformedEvent("bad_post", "the payload's data is not an object")
+    includes = _object(payload.get("includes"))
+    users = _by_id(includes.get("users"), "id")
+    tweets = _by_id(includes.get("tweets"), "id")
+    media = _by_id(includes.get("media"), "media_key")
+    native = _id(tweet.get("id"))
+    author_native = _id(tweet.get("author_id"))
     author = users.get(author_native, {})
-    refs = {str(r["type"]): str(r["id"]) for r in tweet.get("referenced_tweets") or ()}
+    refs = {
+        kind: ref_id
+        for ref in _list(tweet.get("referenced_tweets"))
+        if (kind := _string(_object(ref).get("type"))) and (ref_id := _native(ref.get("id")))
+    }
     shown = tweets.get(refs.get("retweeted", ""), tweet)
-    entities = shown.get("entities") or {}
-    handle = author.get("username")
-    lang = tweet.get("lang")
+    entities = _object(shown.get("entities"))
+    handle = _string(author.get("username"))
+    lang = _string(tweet.get("lang"))
     post: dict[str, Any] = {
         "schema": "postwatch.post/1",
         "id": post_id(native),
@@ -57,51 +66,102 @@ def _post(payload: dict[str, Any]) -> dict[str, Any]:
         "author": {
             "id": post_id(author_native),
             "handle": handle,
-            "display_name": author.get("name"),
+            "display_name": _string(author.get("name")),
         },
-        "text": str((shown.get("note_tweet") or {}).get("text") or shown.get("text") or ""),
-        "lang": None if lang in (None, "und") else lang,
+        "text": _string(_object(shown.get("note_tweet")).get("text"))
+        or _string(shown.get("text"))
+        or "",
+        "lang": None if lang == "und" else lang,
         "links": list(dict.fromkeys(_links(entities))),
-        "hashtags": [str(h["tag"]) for h in entities.get("hashtags") or () if h.get("tag")],
+        "hashtags": [
+            tag for h in _list(entities.get("hashtags")) if (tag := _string(_object(h).get("tag")))
+        ],
         "media": [
             _media(media[key])
-            for key in (shown.get("attachments") or {}).get("media_keys") or ()
-            if key in media
+            for key in _list(_object(shown.get("attachments")).get("media_keys"))
+            if isinstance(key, str) and key in media
         ],
         "reply_to": post_id(refs["replied_to"]) if "replied_to" in refs else None,
         "repost_of": post_id(refs["retweeted"]) if "retweeted" in refs else None,
     }
     if "quoted" in refs:
         post["quote_of"] = post_id(refs["quoted"])
-    rules = payload.get("matching_rules")
+    rules = [_object(r) for r in _list(payload.get("matching_rules"))]
     if rules:
-        post["matching_rules"] = [{"id": str(r.get("id")), "tag": r.get("tag")} for r in rules]
+        post["matching_rules"] = [
+            {"id": _native(r.get("id")), "tag": _string(r.get("tag"))} for r in rules
+        ]
     return post
 
 
 def _links(entities: dict[str, Any]) -> list[str]:
     found = []
-    for url in entities.get("urls") or ():
-        if url.get("media_key") or str(url.get("display_url", "")).startswith(_OWN_MEDIA_HOSTS):
+    for item in _list(entities.get("urls")):
+        url = _object(item)
+        shown = _string(url.get("display_url")) or ""
+        if url.get("media_key") or shown.startswith(_OWN_MEDIA_HOSTS):
             continue
-        target = url.get("unwound_url") or url.get("expanded_url") or url.get("url")
+        target = (
+            _string(url.get("unwound_url"))
+            or _string(url.get("expanded_url"))
+            or _string(url.get("url"))
+        )
         if target:
-            found.append(str(target))
+            found.append(target)
     return found
 
 
 def _media(item: dict[str, Any]) -> dict[str, Any]:
     """A photo as an image; a video or GIF as its best MP4, else its poster image."""
     if item.get("type") == "photo":
-        return {"url": item.get("url"), "kind": "image"}
-    mp4 = [v for v in item.get("variants") or () if v.get("content_type") == "video/mp4"]
-    if mp4:
-        best = max(mp4, key=lambda v: v.get("bit_rate") or 0)
-        return {"url": best.get("url"), "kind": "video"}
-    return {"url": item.get("preview_image_url"), "kind": "image"}
+        return {"url": _string(item.get("url")), "kind": "image"}
+    best: tuple[float, str] | None = None
+    for entry in _list(item.get("variants")):
+        variant = _object(entry)
+        url = _string(variant.get("url"))
+        rate = variant.get("bit_rate")
+        if variant.get("content_type") != "video/mp4" or not url:
+            continue
+        rate = rate if isinstance(rate, int | float) and not isinstance(rate, bool) else 0
+        if best is None or rate > best[0]:
+            best = (rate, url)
+    if best is not None:
+        return {"url": best[1], "kind": "video"}
+    return {"url": _string(item.get("preview_image_url")), "kind": "image"}
 
 
-def _string(value: Any) -> str:
-    if not isinstance(value, str | int) or value == "":
-        raise MalformedEvent("bad_post", f"not an id: {value!r}")
+def _by_id(items: Any, key: str) -> dict[str, dict[str, Any]]:
+    """The objects among `items` by their id under `key` (those without one left out)."""
+    found: dict[str, dict[str, Any]] = {}
+    for item in _list(items):
+        native = _native(_object(item).get(key))
+        if native is not None:
+            found[native] = item
+    return found
+
+
+def _native(value: Any) -> str | None:
+    """An id (a string, or a number) as text; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        return None
     return str(value)
+
+
+def _id(value: Any) -> str:
+    """`_native(value)`; raises `MalformedEvent` where that is None."""
+    native = _native(value)
+    if native is None:
+        raise MalformedEvent("bad_post", f"not an id: a {type(value).__name__}")
+    return native
+
+
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

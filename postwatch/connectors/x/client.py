@@ -80,14 +80,29 @@ def read_rules(path: Path) -> list[Rule]:
     return list(rules.values())
 
 
-def plan_rules(current: Sequence[dict[str, Any]], wanted: Sequence[Rule]) -> RuleChanges:
+def plan_rules(current: Any, wanted: Sequence[Rule]) -> RuleChanges:
     """What to send so that the rules in place (`GET …/rules` data: `id`, `value`, `tag`)
-    become `wanted`: a rule whose tag changed is deleted and added again."""
-    have = {Rule(str(r["value"]), r.get("tag")): str(r["id"]) for r in current}
+    become `wanted`: a rule whose tag changed is deleted and added again. Raises
+    `SourceUnavailable` (`bad_response`) if `current` is no list of such rules."""
+    if not isinstance(current, list):
+        raise SourceUnavailable("rules: the rules in place are no list", reason="bad_response")
+    have = {_rule(r): str(r["id"]) for r in current}
     return RuleChanges(
         add=tuple(rule for rule in wanted if rule not in have),
         delete=tuple(rule_id for rule, rule_id in have.items() if rule not in wanted),
     )
+
+
+def _rule(entry: Any) -> Rule:
+    """A rule in place, as `GET …/rules` lists it; raises `SourceUnavailable` for another
+    shape."""
+    item = entry if isinstance(entry, dict) else {}
+    native, value, tag = item.get("id"), item.get("value"), item.get("tag")
+    if not (
+        isinstance(native, str | int) and isinstance(value, str) and isinstance(tag, str | None)
+    ):
+        raise SourceUnavailable("rules: a rule in place without id or value", reason="bad_response")
+    return Rule(value, tag)
 
 
 @dataclass

@@ -145,7 +145,7 @@ class XConnector:
             _check(response, "rules")
             answer = await _json(response, "rules")
         refused = [
-            e for e in answer.get("errors") or () if e.get("title") != "DuplicateRule"
+            e for e in _error_objects(answer) if e.get("title") != "DuplicateRule"
         ]  # a rule already in place is what was wanted
         if refused:
             raise SourceRejected(f"rules: X refused them: {_errors({'errors': refused})}")
@@ -176,8 +176,7 @@ class XConnector:
             return
         if not isinstance(payload, dict) or "data" not in payload:
             runtime.event()
-            errors = payload.get("errors") if isinstance(payload, dict) else None
-            if errors:
+            if isinstance(payload, dict) and payload.get("errors"):
                 runtime.skip("stream_error", error=_errors(payload))
             else:
                 runtime.skip("not_a_post", quiet=True)
@@ -205,7 +204,7 @@ def _check(response: aiohttp.ClientResponse, what: str) -> None:
     if response.status == _TOO_MANY_REQUESTS:
         wait = retry_after(response.headers.get("Retry-After")) or 0.0
         reset = response.headers.get("x-rate-limit-reset", "")
-        if reset.isdigit():
+        if reset.isascii() and reset.isdigit():  # "²" is a digit to isdigit, not to float
             wait = max(wait, float(reset) - time.time())
         raise SourceUnavailable(f"{what}: HTTP 429", reason="rate_limited", retry_after=wait)
     check_status(response, what)
@@ -221,10 +220,16 @@ async def _json(response: aiohttp.ClientResponse, what: str = "rules") -> dict[s
     return body
 
 
+def _error_objects(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects of X's `errors` array (anything else in it, or in its place, ignored)."""
+    errors = body.get("errors")
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
 def _errors(body: dict[str, Any]) -> str:
-    """X's error objects in one line: title, detail and the rule value they concern."""
+    """X's error objects in one line: title, detail and the rule value they concern (their
+    strings only: another value could be nested too deep to print)."""
     return "; ".join(
-        " ".join(str(e[k]) for k in ("title", "detail", "value") if e.get(k))
-        for e in body.get("errors") or ()
-        if isinstance(e, dict)
+        " ".join(e[k] for k in ("title", "detail", "value") if isinstance(e.get(k), str) and e[k])
+        for e in _error_objects(body)
     )

@@ -89,6 +89,58 @@ def test_the_recorded_stream_arrives_with_authors_and_media_and_bad_lines_are_co
     asyncio.run(scenario())
 
 
+DEEP = b"[" * 1000 + b"]" * 1000
+"""An array 1000 levels deep: more than Python's `str` and `repr` go through."""
+
+
+def _hostile_lines() -> list[bytes]:
+    first = orjson.loads(STREAM.read_bytes().splitlines()[0])
+
+    def changed(native: str, **data: object) -> bytes:
+        payload = {**first, "data": {**first["data"], "id": native, **data}}
+        return orjson.dumps(payload).replace(b'"<deep>"', DEEP)
+
+    return [
+        b'{"errors": 5}',
+        b'{"errors": [{"title": ' + DEEP + b"}]}",
+        orjson.dumps({**first, "matching_rules": [{"id": "<deep>"}]}).replace(b'"<deep>"', DEEP),
+        changed("1", lang=7),
+        changed("2", text="<deep>"),
+        changed("3", created_at="9999-12-31T23:59:59-12:00"),
+        changed("4", author_id="<deep>"),
+    ]
+
+
+def test_hostile_lines_are_counted_and_every_post_after_them_arrives(
+    settings: Settings, tmp_path: Path
+) -> None:
+    hostile = tmp_path / "hostile.jsonl"
+    hostile.write_bytes(b"\n".join(_hostile_lines()) + b"\n" + STREAM.read_bytes())
+
+    async def scenario() -> None:
+        server = XReplay(recordings=[hostile])
+        runner, base = await start(server.app())
+        name = f"{settings.topic_prefix}-x3"
+        connector = XConnector(TOKEN, url=base, instance=name, pace=QUICK)
+        try:
+            async with running(settings, connector) as task:
+                got = await posts(settings, count=9)
+                assert not task.done()
+        finally:
+            await runner.cleanup()
+        assert Counter(p["id"] for p in got) == Counter([*recorded_ids(), "x:1", "x:2"])
+        by_id = {p["id"]: p for p in got}
+        assert by_id["x:1"]["lang"] is None
+        assert by_id["x:2"]["text"] == ""
+        labels = {"connector": "x", "instance": name}
+        skipped = "postwatch_connector_skipped_total"
+        assert metric(skipped, reason="stream_error", **labels) == 3  # with the recording's
+        assert metric(skipped, reason="bad_timestamp", **labels) == 1
+        assert metric(skipped, reason="bad_post", **labels) == 1
+
+    asyncio.run(scenario())
+
+
 def test_rules_are_synced_from_a_file_and_a_restart_repeats_nothing(
     settings: Settings, tmp_path: Path
 ) -> None:

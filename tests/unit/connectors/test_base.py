@@ -91,6 +91,7 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after("Sat, 04 Jul 2026 13:00:00 GMT", now) == 0.0
     assert retry_after(None) is None
     assert retry_after("soon") is None
+    assert retry_after("²") is None  # a digit to str.isdigit, not to float
 
 
 def test_registered_names_are_the_sources_and_strangers_are_refused() -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from postwatch.connectors.base import MalformedEvent, SourceUnavailable
 from postwatch.connectors.x import Pace, Rule, RuleFileError, read_rules
@@ -15,6 +17,7 @@ from postwatch.connectors.x.adapter import payload_to_post
 from postwatch.connectors.x.client import LineDecoder, plan_rules
 from postwatch.rules import post_from_dict
 from tests.conftest import SHARED_DATA
+from tests.unit.connectors.mutations import adapted_or_malformed, mutated
 
 RECORDED = SHARED_DATA / "x_api_v2"
 
@@ -191,3 +194,59 @@ def test_the_pace_x_asks_for_each_kind_of_error() -> None:
     assert [wait("http_503", n) for n in range(8)] == [5, 10, 20, 40, 80, 160, 320, 320]
     assert [wait("rate_limited", n) for n in range(3)] == [60, 120, 240]
     assert wait("rate_limited", 0, retry_after=900.0) == 900.0  # until the limit resets
+
+
+def recorded_payloads() -> list[dict[str, Any]]:
+    """Every post payload of the recordings, the search page's as the stream would send it."""
+    streamed = []
+    for name in ("twarc_csv_streaming_output.jsonl", "twarc_csv_streaming_output_with_error.jsonl"):
+        for line in lines(name):
+            try:
+                streamed.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                continue  # the recording's truncated line
+    page = orjson.loads(lines("twarc_csv_media_tweet.jsonl")[0])
+    paged = [{"data": tweet, "includes": page["includes"]} for tweet in page["data"]]
+    return [p for p in [*streamed, *paged] if "data" in p]
+
+
+@given(st.sampled_from(recorded_payloads()).flatmap(mutated))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_mutation_of_a_recorded_payload_is_a_post_or_malformed(payload: Any) -> None:
+    if isinstance(payload, dict) and "data" in payload:  # what the connector adapts
+        adapted_or_malformed(lambda: payload_to_post(payload))
+
+
+DEEP = orjson.loads(b"[" * 1000 + b"]" * 1000)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"matching_rules": [{"id": DEEP, "tag": DEEP}]},
+        {"matching_rules": 7},
+        {"includes": {"users": [{"id": DEEP}]}},
+        {"includes": {"media": [{"media_key": "3_1377650087799754753", "url": 7}]}},
+        {"data": {**payload(0)["data"], "lang": 7, "note_tweet": {"text": DEEP}}},
+        {"data": {**payload(0)["data"], "created_at": "9999-12-31T23:59:59-12:00"}},
+        {"data": {**payload(0)["data"], "referenced_tweets": [{"type": DEEP, "id": "1"}]}},
+    ],
+)
+def test_hostile_values_make_a_valid_post_or_a_malformed_payload(change: dict[str, Any]) -> None:
+    adapted_or_malformed(lambda: payload_to_post({**payload(0), **change}))
+
+
+@pytest.mark.parametrize(
+    "current",
+    [
+        [{"id": "1"}],
+        [7],
+        [{"id": "1", "value": "cat", "tag": ["unhashable"]}],
+        [{"id": DEEP, "value": "cat"}],
+        {"id": "1"},
+    ],
+)
+def test_rules_in_place_that_are_no_list_of_rules_are_a_bad_answer(current: Any) -> None:
+    with pytest.raises(SourceUnavailable) as caught:
+        plan_rules(current, [Rule("cat")])
+    assert caught.value.reason == "bad_response"
