@@ -10,6 +10,7 @@ the text that is published.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from postwatch.rules.alerts import isoformat
@@ -24,16 +26,20 @@ from postwatch.rules.language.errors import PackError, PackProblem
 from postwatch.rules.language.loader import MAX_PACK_CHARS, pack_text, parse_pack, plain_document
 from postwatch.rules.language.model import Pack, Rule
 from postwatch.rules.language.selftest import failures, run_tests
-from postwatch.rules.matching.banks import EXACT_ALGORITHMS, HashBank
+from postwatch.rules.matching.banks import EXACT_ALGORITHMS, BankSpec, HashBank, load_bank
 from postwatch.rules.matching.engine import Engine
 
 __all__ = [
     "BankEntry",
+    "NotStandalone",
     "PublishedPack",
+    "bank_entries",
     "changes",
     "compile_packs",
     "content_hash",
     "publishable_text",
+    "published_versions",
+    "to_publish",
     "with_entries",
 ]
 
@@ -206,3 +212,76 @@ def with_entries(packs: Sequence[Pack], entries: Iterable[BankEntry]) -> list[Pa
                 banks[name] = copy
         out.append(replace(pack, banks=banks) if banks != pack.banks else pack)
     return out
+
+
+class NotStandalone(PackError):
+    """A pack whose published version would not load as every worker loads it (one of its
+    banks names a file, say); `source_file` is the pack's file, `problems` what fails."""
+
+    def __init__(self, source_file: str, problems: Sequence[PackProblem]) -> None:
+        super().__init__(list(problems))
+        self.source_file = source_file
+
+
+def published_versions(values: Iterable[bytes | None]) -> list[PublishedPack]:
+    """The published packs among the values of the rules or history topic, in their order.
+    A tombstone, or a value that is no published pack, is passed over: every worker refuses
+    it and keeps the version before."""
+    versions: list[PublishedPack] = []
+    for value in values:
+        if value is None:
+            continue
+        try:
+            versions.append(PublishedPack.from_json(orjson.loads(value)))
+        except (ValueError, KeyError, TypeError, RecursionError):  # orjson's errors are ValueErrors
+            continue
+    return versions
+
+
+def to_publish(
+    packs: Sequence[tuple[Pack, str]],
+    published: Iterable[PublishedPack],
+    *,
+    now: datetime,
+    by: str,
+) -> list[PublishedPack | None]:
+    """What publishing `packs` (each with the text it was loaded from) puts on the rules
+    topic, given the versions `published` there, oldest first: for each pack, in order, its
+    record, whose `changes` say what differs from the last version, or None when the last
+    version has the same text. Raises `NotStandalone` for the first pack whose record would
+    not load as every worker loads it: then none is to be published."""
+    latest = {version.pack: version for version in published}
+    records: list[PublishedPack | None] = []
+    for pack, text in packs:
+        before = latest.get(pack.id)
+        if before is not None and before.content_hash == content_hash(text):
+            records.append(None)
+            continue
+        old = None
+        if before is not None:
+            with contextlib.suppress(PackError):  # a refused version changes nothing
+                old = before.load()
+        record = PublishedPack(
+            pack.id, pack.version, text, content_hash(text), now, by, changes(old, pack)
+        )
+        try:
+            record.load()  # what every worker will do with it
+        except PackError as exc:
+            raise NotStandalone(pack.source_file, list(exc.problems)) from exc
+        records.append(record)
+    return records
+
+
+def bank_entries(
+    pack: str, bank: str, hashes: Iterable[tuple[str, str]], file: Path | None = None
+) -> list[BankEntry]:
+    """The entries that put `hashes` ((algorithm, hex) pairs) and those of a hash-list
+    `file` (the formats of a bank's file) in a bank of a pack: each hash once, checked and
+    in the bank's spelling. Raises ValueError for a malformed hash or an unknown algorithm,
+    `PackError` for a file that cannot be read or holds malformed hashes."""
+    checked = HashBank(bank, min_quality=0)
+    checked.add_many([(algo, value, None) for algo, value in hashes])
+    if file is not None:
+        loaded = load_bank(BankSpec(bank, file=file.resolve(), min_quality=0))
+        checked.add_many([(algo, value, None) for algo, value in loaded.entries()])
+    return [BankEntry(pack, bank, algo, value) for algo, value in checked.entries()]
