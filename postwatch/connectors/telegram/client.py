@@ -98,6 +98,8 @@ def parse_page(html: str, page_url: str) -> Page:
             messages.append(_message(node, page_url))
         except MalformedEvent as exc:
             broken.append(exc)
+        except Exception as exc:  # hostile input: whatever else it breaks is this message's
+            broken.append(MalformedEvent("bad_message", f"unreadable: {exc!r:.200}"))
     preview = tree.css_first("section.tgme_channel_history") is not None
     return Page(preview, tuple(messages), tuple(broken))
 
@@ -105,7 +107,7 @@ def parse_page(html: str, page_url: str) -> Page:
 def _message(node: LexborNode, page_url: str) -> Message:
     post = node.attributes.get("data-post") or ""
     channel, _, number = post.partition("/")
-    if not CHANNEL_NAME.fullmatch(channel) or not number.isdigit():
+    if not CHANNEL_NAME.fullmatch(channel) or not _is_number(number):
         raise MalformedEvent("bad_message", f"not a channel post: {post!r}")
     date = node.css_first("a.tgme_widget_message_date")
     moment = date.css_first("time[datetime]") if date is not None else None
@@ -139,26 +141,24 @@ def _message(node: LexborNode, page_url: str) -> Message:
 
 def _text(node: LexborNode, page_url: str) -> tuple[str, list[str], list[str]]:
     """Text, links and hashtags of a message text: `<br>` is a line break; the source's own
-    line breaks are only layout."""
+    line breaks are only layout. The nodes are visited in document order without recursion,
+    however deep the markup nests."""
     parts: list[str] = []
     links: list[str] = []
     hashtags: list[str] = []
-
-    def walk(parent: LexborNode) -> None:
-        for child in parent.iter(include_text=True):
-            if child.is_text_node:
-                parts.append((child.text_content or "").replace("\n", " "))
-            elif child.tag == "br":
-                parts.append("\n")
-            else:
-                href = child.attributes.get("href") if child.tag == "a" else None
-                if href and href.startswith(_HASHTAG_LINK):
-                    hashtags.append(unquote(href[len(_HASHTAG_LINK) :]))
-                elif href:
-                    links.append(urljoin(page_url, href))
-                walk(child)
-
-    walk(node)
+    for child in node.traverse(include_text=True):
+        if child.mem_id == node.mem_id:
+            continue
+        if child.is_text_node:
+            parts.append((child.text_content or "").replace("\n", " "))
+        elif child.tag == "br":
+            parts.append("\n")
+        elif child.tag == "a":
+            href = child.attributes.get("href")
+            if href and href.startswith(_HASHTAG_LINK):
+                hashtags.append(unquote(href[len(_HASHTAG_LINK) :]))
+            elif href:
+                links.append(urljoin(page_url, href))
     lines = (line.strip() for line in "".join(parts).split("\n"))
     return "\n".join(lines).strip(), links, hashtags
 
@@ -219,9 +219,14 @@ def channel_post(url: str) -> tuple[str, int] | None:
     parts = urlsplit(url).path.strip("/").split("/")
     if parts and parts[0] == "s":
         parts = parts[1:]
-    if len(parts) == 2 and CHANNEL_NAME.fullmatch(parts[0]) and parts[1].isdigit():
+    if len(parts) == 2 and CHANNEL_NAME.fullmatch(parts[0]) and _is_number(parts[1]):
         return parts[0], int(parts[1])
     return None
+
+
+def _is_number(text: str) -> bool:
+    """Whether `text` is a message id: ASCII digits ("²" is a digit to `str.isdigit` only)."""
+    return text.isascii() and text.isdigit()
 
 
 def _text_of(node: LexborNode | None) -> str | None:

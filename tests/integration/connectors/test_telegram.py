@@ -33,6 +33,53 @@ def without_observed(post: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in post.items() if k != "observed_at"}
 
 
+def _hostile_messages() -> dict[int, str]:
+    """Copies of a recorded message under new ids, each with one hostile change."""
+    plain = recorded_messages()["tchantest"][6]
+
+    def copy(number: int, *changes: tuple[str, str]) -> str:
+        html = plain.replace("tchantest/6", f"tchantest/{number}")
+        for old, new in changes:
+            assert old in html
+            html = html.replace(old, new)
+        return html
+
+    deep = "<b>" * 5000 + "deep" + "</b>" * 5000
+    return {
+        300: copy(300, ('data-post="tchantest/300"', 'data-post="tchantest/²"')),
+        301: copy(301, ('datetime="', 'datetime="9999-12-31T23:59:59-12:00" x="')),
+        302: copy(302, ("Unsigned message", deep)),
+        303: copy(303, ('href="https://t.me/tchantest/303"', 'href="http://[::1/303"')),
+        304: copy(304),
+    }
+
+
+def test_hostile_messages_are_counted_and_the_others_arrive(settings: Settings) -> None:
+    recorded = recorded_messages()["tchantest"]
+    expected = {f"telegram:tchantest/{n}" for n in [*recorded, 302, 304] if n not in SERVICE}
+
+    async def scenario() -> None:
+        server = TelegramReplay(page_size=50)
+        server.publish("tchantest", {**recorded, **_hostile_messages()})
+        runner, base = await start(server.app())
+        name = f"{settings.topic_prefix}-t4"
+        connector = TelegramConnector(["tchantest"], url=base, instance=name, interval=0.3)
+        try:
+            async with running(settings, connector) as task:
+                got = await posts(settings, count=len(expected))
+                assert not task.done()
+        finally:
+            await runner.cleanup()
+        assert Counter(p["id"] for p in got) == Counter(expected)
+        assert {p["id"]: p["text"] for p in got}["telegram:tchantest/302"] == "deep"
+        labels = {"connector": "telegram", "instance": name}
+        skipped = "postwatch_connector_skipped_total"
+        assert metric(skipped, reason="bad_message", **labels) >= 2  # every poll reads them
+        assert metric(skipped, reason="bad_timestamp", **labels) >= 1
+
+    asyncio.run(scenario())
+
+
 def test_every_recorded_message_arrives_mapped_and_service_messages_are_skipped(
     settings: Settings,
 ) -> None:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from postwatch.connectors.telegram import channel_name
 from postwatch.connectors.telegram.adapter import fingerprint, message_to_post
 from postwatch.connectors.telegram.client import Message, channel_post, parse_page
 from postwatch.rules import post_from_dict
 from tests.conftest import SHARED_DATA
+from tests.unit.connectors.mutations import (
+    EXTREME_DATES,
+    ODD_TEXTS,
+    adapted_or_malformed,
+)
 
 FIXTURES = SHARED_DATA / "telegram"
 PAGE = "https://t.me/s/tchantest"
@@ -229,3 +237,81 @@ def test_channel_names_and_post_links() -> None:
     assert channel_post("https://t.me/tchantest/19") == ("tchantest", 19)
     assert channel_post("https://t.me/s/tchantest/19") == ("tchantest", 19)
     assert channel_post("https://t.me/some_user") is None
+
+
+HOSTILE_IN_HTML = [
+    *EXTREME_DATES,
+    *ODD_TEXTS,
+    "tchantest/²",
+    "tchantest/99999999999999999999999999",
+    "tchantest/-1",
+    "http://[::1/x",
+    "https://t.me/tchantest/²",
+    "background-image:url('http://[::1')",
+    "<b>" * 2000,
+    "</div>",
+]
+_ATTRIBUTE_OR_TEXT = re.compile(r'="([^"]*)"|>([^<]+)<')
+
+
+def mutated_page(html: str) -> st.SearchStrategy[str]:
+    """`html` with up to three attribute values or texts replaced by hostile ones, or cut
+    out (markup included, up to the next place)."""
+    places = [
+        m.span(1) if m.group(1) is not None else m.span(2)
+        for m in _ATTRIBUTE_OR_TEXT.finditer(html)
+    ]
+
+    def apply(changes: list[tuple[int, str | None]]) -> str:
+        text = html
+        for index, value in sorted(changes, reverse=True):
+            start, end = places[index]
+            if value is None:
+                end = places[index + 1][0] if index + 1 < len(places) else len(text)
+            text = text[:start] + (value or "") + text[end:]
+        return text
+
+    change = st.tuples(
+        st.integers(0, len(places) - 1),
+        st.none() | st.sampled_from(HOSTILE_IN_HTML) | st.text(max_size=12),
+    )
+    return st.lists(change, min_size=1, max_size=3, unique_by=lambda c: c[0]).map(apply)
+
+
+RECORDED_PAGES = sorted(p.read_text(encoding="utf-8") for p in FIXTURES.glob("*.html"))
+
+
+@given(st.sampled_from(RECORDED_PAGES).flatmap(mutated_page))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_mutation_of_a_recorded_page_is_read_into_posts_or_broken_messages(html: str) -> None:
+    page = parse_page(html, PAGE)
+    for broken in page.broken:
+        assert broken.reason
+    for message in page.messages:
+        assert adapted_or_malformed(lambda message=message: message_to_post(message)) is not None
+        fingerprint(message)
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [
+        ('data-post="tchantest/16"', 'data-post="tchantest/²"'),
+        ('datetime="2023-02-24T07:', 'datetime="9999-12-31T23:59:59-12:00" x="'),
+        ('href="https://t.me/tchantest/16"', 'href="http://[::1/16"'),
+    ],
+)
+def test_hostile_attributes_make_a_broken_message_or_a_valid_post(
+    attribute: str, value: str
+) -> None:
+    html = fixture("test_parse_photo_single").read_text(encoding="utf-8")
+    assert attribute in html
+    page = parse_page(html.replace(attribute, value, 1), PAGE)
+    for message in page.messages:
+        adapted_or_malformed(lambda message=message: message_to_post(message))
+
+
+def test_a_message_text_nested_deeper_than_python_recurses_is_read() -> None:
+    html = fixture("test_parse_unsigned_text_message").read_text(encoding="utf-8")
+    nested = "<b>" * 5000 + "deep" + "</b>" * 5000
+    (message,) = parse_page(html.replace("Unsigned message", nested, 1), PAGE).messages
+    assert message.text == "deep"
