@@ -1,23 +1,32 @@
 """Every connector the runtime can run, by its stable name.
 
 The name is the `source` of the posts a connector produces, the `connector` label of its
-metrics and the command under `postwatch connect`; it ends up in stored data, so it never
-changes. The registry is written out here, not discovered at import time.
+metrics and the command under `postwatch connect`, which offers the options the connector
+declares; it ends up in stored data, so it never changes. The registry is written out here,
+not discovered at import time.
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from postwatch.connectors.base import Connector, UnknownConnector
 from postwatch.connectors.bluesky import BlueskyConnector
 from postwatch.connectors.mastodon import MastodonConnector
+from postwatch.connectors.options import FromOptions
 from postwatch.connectors.rss import RssConnector
 from postwatch.connectors.telegram import TelegramConnector
 from postwatch.connectors.webhook import WebhookConnector
 from postwatch.connectors.x import XConnector
 
-__all__ = ["CONNECTORS", "check_registered"]
+__all__ = ["CONNECTORS", "Registered", "check_registered"]
 
-CONNECTORS: dict[str, type[Connector]] = {
+
+class Registered(Connector, FromOptions, Protocol):
+    """A connector that the runtime runs and `postwatch connect` builds from its options."""
+
+
+CONNECTORS: dict[str, type[Registered]] = {
     "bluesky": BlueskyConnector,
     "mastodon": MastodonConnector,
     "rss": RssConnector,
@@ -27,7 +36,7 @@ CONNECTORS: dict[str, type[Connector]] = {
 }
 
 
-def _check(registry: dict[str, type[Connector]]) -> None:
+def _check(registry: dict[str, type[Registered]]) -> None:
     for name, cls in registry.items():
         if cls.source != name:
             raise RuntimeError(f"connector {cls.__name__} is registered as {name!r}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -28,6 +28,7 @@ from postwatch.connectors.bluesky.adapter import (
 )
 from postwatch.connectors.bluesky.client import subscribe_url
 from postwatch.connectors.http import retry_after
+from postwatch.connectors.options import BadOption, Option
 
 __all__ = ["BlueskyConnector"]
 
@@ -48,6 +49,25 @@ class BlueskyConnector:
     """
 
     source: ClassVar[str] = "bluesky"
+    summary: ClassVar[str] = (
+        "Follow Bluesky posts through Jetstream until stopped (SIGTERM or Ctrl-C)."
+    )
+    options: ClassVar[tuple[Option, ...]] = (
+        Option(
+            "--url",
+            "Jetstream subscribe URL, e.g. wss://jetstream2.us-east.bsky.network/subscribe",
+            required=True,
+        ),
+        Option("--did", "Follow only this account (repeatable).", multiple=True),
+        Option(
+            "--rewind",
+            "Seconds the cursor is rewound on every (re)connection.",
+            kind=float,
+            minimum=0,
+            default=5.0,
+        ),
+        Option("--image-cdn", "Base URL of full-size images (default: Bluesky's CDN)."),
+    )
 
     def __init__(
         self,
@@ -70,6 +90,22 @@ class BlueskyConnector:
         self._wanted = frozenset(self.dids)
         self._cursor_us: int | None = None
         self._seen: dict[str, int] = {}
+
+    @classmethod
+    def from_options(
+        cls, values: Mapping[str, Any], *, instance: str | None, warn: Callable[[str], None]
+    ) -> BlueskyConnector:
+        dids: tuple[str, ...] = values["did"]
+        bad = [did for did in dids if not did.startswith("did:")]
+        if bad:
+            raise BadOption("--did", f"not a DID: {', '.join(bad)}")
+        return cls(
+            values["url"],
+            dids=dids,
+            instance=instance,
+            rewind_seconds=values["rewind"],
+            image_cdn=values["image_cdn"] or CDN,
+        )
 
     def restore(self, cursor: Cursor) -> None:
         self._cursor_us = cursor.get("time_us")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from postwatch.connectors.base import (
 from postwatch.connectors.http import check_status
 from postwatch.connectors.mastodon.adapter import fingerprint, post_id, status_id, status_to_post
 from postwatch.connectors.mastodon.client import SseDecoder, SseEvent, StreamSpec, id_after, rewound
+from postwatch.connectors.options import BadOption, Option
 from postwatch.connectors.streaming import keep_streaming
 
 __all__ = ["MastodonConnector"]
@@ -43,6 +44,28 @@ class MastodonConnector:
     """
 
     source: ClassVar[str] = "mastodon"
+    summary: ClassVar[str] = (
+        "Follow a Mastodon streaming timeline until stopped (SIGTERM or Ctrl-C)."
+    )
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("--url", "The server, e.g. https://mastodon.social", required=True),
+        Option("--stream", "public, public:local, hashtag:TAG or list:ID.", default="public"),
+        Option(
+            "--token",
+            "Access token (needed for lists and some servers)",
+            envvar="POSTWATCH_MASTODON_TOKEN",
+            secret=True,
+        ),
+        Option("--streaming-url", "Base URL of the streaming server when it is not --url."),
+        Option("--domain", "Domain in post and author ids (default: the host of --url)."),
+        Option(
+            "--rewind",
+            "Seconds before the newest status seen that a backfill starts from.",
+            kind=float,
+            minimum=0,
+            default=300.0,
+        ),
+    )
 
     def __init__(
         self,
@@ -72,6 +95,24 @@ class MastodonConnector:
         self._timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_read=read_timeout)
         self._since: str | None = None
         self._seen = RecentKeys(remember)
+
+    @classmethod
+    def from_options(
+        cls, values: Mapping[str, Any], *, instance: str | None, warn: Callable[[str], None]
+    ) -> MastodonConnector:
+        try:
+            stream = StreamSpec.parse(values["stream"])
+        except ValueError as exc:
+            raise BadOption("--stream", str(exc)) from exc
+        return cls(
+            values["url"],
+            stream,
+            token=values["token"],
+            streaming_url=values["streaming_url"],
+            domain=values["domain"],
+            instance=instance,
+            rewind_seconds=values["rewind"],
+        )
 
     def restore(self, cursor: Cursor) -> None:
         self._since = cursor.get("since_id")

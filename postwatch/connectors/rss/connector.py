@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -19,9 +19,10 @@ from postwatch.connectors.base import (
     SourceUnavailable,
 )
 from postwatch.connectors.http import check_status, session
+from postwatch.connectors.options import BadOption, Option
 from postwatch.connectors.polling import follow_all, keep_polling
 from postwatch.connectors.rss.adapter import entry_key, entry_to_post
-from postwatch.connectors.rss.feeds import Feed
+from postwatch.connectors.rss.feeds import Feed, FeedListError, feeds_from
 
 __all__ = ["RssConnector"]
 
@@ -40,6 +41,22 @@ class RssConnector:
     """
 
     source: ClassVar[str] = "rss"
+    summary: ClassVar[str] = "Poll RSS and Atom feeds until stopped (SIGTERM or Ctrl-C)."
+    options: ClassVar[tuple[Option, ...]] = (
+        Option(
+            "--feeds",
+            "A feed URL, or a file listing feeds (OPML, or one URL per line); repeatable.",
+            required=True,
+            multiple=True,
+        ),
+        Option(
+            "--interval",
+            "Seconds between polls of a feed whose list gives no interval of its own.",
+            kind=float,
+            minimum=1,
+            default=300.0,
+        ),
+    )
 
     def __init__(
         self,
@@ -56,6 +73,18 @@ class RssConnector:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_bytes = max_bytes
         self._state: dict[str, _FeedState] = {f.url: _FeedState(remember) for f in self.feeds}
+
+    @classmethod
+    def from_options(
+        cls, values: Mapping[str, Any], *, instance: str | None, warn: Callable[[str], None]
+    ) -> RssConnector:
+        try:
+            feeds = feeds_from(values["feeds"], values["interval"])
+        except FeedListError as exc:
+            raise BadOption("--feeds", str(exc)) from exc
+        if not feeds:
+            raise BadOption("--feeds", "no feeds in the lists given")
+        return cls(feeds, instance=instance or cls.source)
 
     def restore(self, cursor: Cursor) -> None:
         for url, saved in (cursor.get("feeds") or {}).items():

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import aiohttp
 
 from postwatch.connectors.base import Cursor, RecentKeys, Runtime, SourceRejected
 from postwatch.connectors.http import check_status, session
+from postwatch.connectors.options import BadOption, Option
 from postwatch.connectors.polling import follow_all, keep_polling
 from postwatch.connectors.telegram.adapter import fingerprint, message_to_post, post_id
 from postwatch.connectors.telegram.client import CHANNEL_NAME, Message, Page, parse_page
@@ -44,6 +45,27 @@ class TelegramConnector:
     """
 
     source: ClassVar[str] = "telegram"
+    summary: ClassVar[str] = (
+        "Poll public Telegram channels through their web preview until stopped."
+    )
+    options: ClassVar[tuple[Option, ...]] = (
+        Option(
+            "--channels",
+            "Public channel username (name or @name); repeatable, or several separated by commas.",
+            required=True,
+            multiple=True,
+        ),
+        Option(
+            "--url", "Where the channel previews (/s/CHANNEL) are served.", default="https://t.me"
+        ),
+        Option(
+            "--interval",
+            "Seconds between two polls of a channel (each spread by up to 20% at random).",
+            kind=float,
+            minimum=1,
+            default=300.0,
+        ),
+    )
 
     def __init__(
         self,
@@ -66,6 +88,21 @@ class TelegramConnector:
         self._remember = remember
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._state = {c: _ChannelState(remember) for c in self.channels}
+
+    @classmethod
+    def from_options(
+        cls, values: Mapping[str, Any], *, instance: str | None, warn: Callable[[str], None]
+    ) -> TelegramConnector:
+        channels = [c for given in values["channels"] for c in given.split(",") if c.strip()]
+        try:
+            return cls(
+                channels,
+                url=values["url"],
+                interval=values["interval"],
+                instance=instance or cls.source,
+            )
+        except ValueError as exc:  # a name that is no public channel's
+            raise BadOption("--channels", str(exc)) from exc
 
     def restore(self, cursor: Cursor) -> None:
         for channel, saved in (cursor.get("channels") or {}).items():

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import orjson
 from aiohttp import web
 
 from postwatch.connectors.base import Cursor, Runtime
+from postwatch.connectors.options import BadOption, Option
 from postwatch.connectors.webhook.auth import SIGNATURE, TIMESTAMP, Auth, Verdict
 
 __all__ = ["NDJSON_TYPES", "WebhookConnector"]
@@ -41,6 +43,37 @@ class WebhookConnector:
     """
 
     source: ClassVar[str] = "webhook"
+    summary: ClassVar[str] = "Accept pushed posts over HTTP until stopped (SIGTERM or Ctrl-C)."
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("--listen", "HOST:PORT to serve POST /v1/posts on.", default="127.0.0.1:8080"),
+        Option(
+            "--token",
+            "Accepted bearer token (repeat to rotate; in the environment, separated by spaces)",
+            multiple=True,
+            envvar="POSTWATCH_WEBHOOK_TOKENS",
+            secret=True,
+        ),
+        Option(
+            "--hmac-secret",
+            "Shared secret of the HMAC-SHA256 signature",
+            envvar="POSTWATCH_WEBHOOK_HMAC_SECRET",
+            secret=True,
+        ),
+        Option(
+            "--max-bytes",
+            "Largest request body accepted (413 above).",
+            kind=int,
+            minimum=1,
+            default=1024 * 1024,
+        ),
+        Option(
+            "--tolerance",
+            "Seconds a signed timestamp may differ from now.",
+            kind=float,
+            minimum=1,
+            default=300.0,
+        ),
+    )
 
     def __init__(
         self,
@@ -58,6 +91,24 @@ class WebhookConnector:
         self.max_bytes = max_bytes
         self.bound_port: int | None = None
         """The port actually listened on once running (differs from `port` when it is 0)."""
+
+    @classmethod
+    def from_options(
+        cls, values: Mapping[str, Any], *, instance: str | None, warn: Callable[[str], None]
+    ) -> WebhookConnector:
+        host, _, port = values["listen"].rpartition(":")
+        if not host or not (port.isascii() and port.isdigit()):  # "²" is a digit to isdigit
+            raise BadOption("--listen", "expected HOST:PORT")
+        tokens: tuple[str, ...] = values["token"]
+        secret: str | None = values["hmac_secret"]
+        if not tokens and not secret:
+            warn("no --token and no --hmac-secret: anyone can push posts")
+        auth = Auth(
+            tokens=tokens,
+            secret=secret.encode("utf-8") if secret else None,
+            tolerance=values["tolerance"],
+        )
+        return cls(host, int(port), auth=auth, max_bytes=values["max_bytes"], instance=instance)
 
     def restore(self, cursor: Cursor) -> None:
         """Nothing to restore: a pushing platform retries what was not acknowledged."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import aiohttp
@@ -20,6 +21,7 @@ from postwatch.connectors.base import (
     parse_time,
 )
 from postwatch.connectors.http import check_status, retry_after
+from postwatch.connectors.options import BadOption, Option
 from postwatch.connectors.streaming import keep_streaming
 from postwatch.connectors.x.adapter import payload_to_post
 from postwatch.connectors.x.client import (
@@ -29,7 +31,9 @@ from postwatch.connectors.x.client import (
     LineDecoder,
     Pace,
     Rule,
+    RuleFileError,
     plan_rules,
+    read_rules,
 )
 
 __all__ = ["XConnector"]
@@ -54,6 +58,33 @@ class XConnector:
     """
 
     source: ClassVar[str] = "x"
+    summary: ClassVar[str] = (
+        "Follow the X API v2 filtered stream until stopped (SIGTERM or Ctrl-C)."
+    )
+    options: ClassVar[tuple[Option, ...]] = (
+        Option(
+            "--bearer-token",
+            "The app's bearer token",
+            required=True,
+            envvar="POSTWATCH_X_BEARER_TOKEN",
+            secret=True,
+        ),
+        Option("--url", "Base URL of the X API.", default="https://api.x.com"),
+        Option(
+            "--rules",
+            "YAML list of stream rules (a value, or value and tag) to put in place of the "
+            "current ones; without it the rules are left as they are.",
+            kind=Path,
+        ),
+        Option(
+            "--backfill-minutes",
+            "Minutes X replays after a reconnection (on the plans that offer it).",
+            kind=int,
+            minimum=0,
+            maximum=5,
+            default=0,
+        ),
+    )
 
     def __init__(
         self,
@@ -76,6 +107,22 @@ class XConnector:
         self._remember = remember
         self._timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_read=stall_timeout)
         self._seen = RecentKeys(remember)
+
+    @classmethod
+    def from_options(
+        cls, values: Mapping[str, Any], *, instance: str | None, warn: Callable[[str], None]
+    ) -> XConnector:
+        try:
+            rules = None if values["rules"] is None else read_rules(values["rules"])
+        except RuleFileError as exc:
+            raise BadOption("--rules", str(exc)) from exc
+        return cls(
+            values["bearer_token"],
+            url=values["url"],
+            rules=rules,
+            backfill_minutes=values["backfill_minutes"],
+            instance=instance or cls.source,
+        )
 
     def restore(self, cursor: Cursor) -> None:
         self._seen = RecentKeys(self._remember, cursor.get("seen", ()))
