@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import jsonschema
+import pytest
 from click.testing import CliRunner
 
 from postwatch.cli import main
-from postwatch.rules import alert_id
+from postwatch.connectors.registry import CONNECTORS
+from postwatch.rules import Severity, alert_id
 
 FILES = Path(__file__).parents[1] / "files"
 
@@ -79,3 +81,97 @@ def test_match_with_a_broken_pack_fails_with_its_problems() -> None:
     assert result.exit_code == 1
     assert "bad.yaml:13: r1: 'severity' must be one of" in result.stderr
     assert "12 problem(s) in rule packs" in result.stderr
+
+
+def options_of(help_text: str) -> dict[str, str]:
+    """The options a command's help lists: each flag with its help, whitespace folded."""
+    blocks: dict[str, list[str]] = {}
+    lines = help_text.split("\nOptions:\n", 1)[1].splitlines()
+    for line in lines:
+        if line.startswith("  -"):
+            flag = line.split()[0].rstrip(",")
+            blocks[flag] = line.split()[1:]
+        elif line.strip() and blocks:
+            blocks[flag] += line.split()
+    return {flag: " ".join(words) for flag, words in blocks.items()}
+
+
+def test_connect_offers_every_registered_connector_with_its_options_then_the_common_ones() -> None:
+    code, out, _ = run("connect", "--help")
+    assert code == 0
+    commands = out.split("\nCommands:\n", 1)[1].split()
+    assert [word for word in commands if word in CONNECTORS or word == "jsonl"] == sorted(
+        [*CONNECTORS, "jsonl"]
+    )
+    for name, connector in CONNECTORS.items():
+        code, out, _ = run("connect", name, "--help")
+        assert code == 0
+        assert connector.summary in " ".join(out.split())
+        options = options_of(out)
+        assert list(options) == [
+            *(option.flag for option in connector.options),
+            "--metrics-port",
+            "--media-private",
+            "--fetch-media",
+            "--name",
+            "-h",
+        ]
+        for option in connector.options:
+            assert " ".join(option.help.split()) in options[option.flag]
+            if option.envvar:
+                assert f"env var: {option.envvar}" in options[option.flag]
+            if option.secret:
+                assert (
+                    "better from the environment, where the process list does not show it"
+                    in (options[option.flag])
+                )
+
+
+def test_every_option_that_takes_a_secret_is_read_from_the_environment_too() -> None:
+    secrets = {
+        f"{name} {option.flag}"
+        for name, connector in CONNECTORS.items()
+        for option in connector.options
+        if option.secret
+    }
+    assert secrets == {
+        "mastodon --token",
+        "webhook --token",
+        "webhook --hmac-secret",
+        "x --bearer-token",
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["webhook", "--listen", "8080"], "Invalid value for --listen: expected HOST:PORT"),
+        (["webhook", "--listen", "host:²"], "Invalid value for --listen: expected HOST:PORT"),
+        (
+            ["bluesky", "--url", "wss://j.example/subscribe", "--did", "did:plc:a", "--did", "b"],
+            "Invalid value for --did: not a DID: b",
+        ),
+        (
+            ["mastodon", "--url", "https://m.example", "--stream", "nope"],
+            "Invalid value for --stream: ",
+        ),
+        (
+            ["telegram", "--channels", "examplenews,not a name"],
+            "Invalid value for --channels: not a public channel username: 'not a name'",
+        ),
+        (["x", "--bearer-token", "t", "--backfill-minutes", "6"], "'--backfill-minutes'"),
+    ],
+)
+def test_a_value_a_connector_cannot_take_is_refused_with_its_option(
+    args: list[str], message: str
+) -> None:
+    code, _, err = run("connect", *args)
+    assert code == 2
+    assert message in err
+
+
+def test_tail_offers_every_severity_as_the_minimum() -> None:
+    code, out, _ = run("alerts", "tail", "--help")
+    assert code == 0
+    labels = "|".join(severity.name.lower() for severity in Severity)
+    assert f"--min-severity [{labels}]" in out

@@ -1,0 +1,189 @@
+"""`postwatch alerts`: confirm an alert, watch alerts in a terminal or a browser, forward them
+to webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import click
+
+from postwatch.cli.shared import CommandContext, pass_context
+from postwatch.rules import Severity
+
+if TYPE_CHECKING:
+    from postwatch.alerts.feed import Start
+
+__all__ = ["alerts"]
+
+
+@click.group()
+def alerts() -> None:
+    """Watch alerts (terminal, web) and forward them to webhooks."""
+
+
+def _start(from_beginning: bool, since: str | None) -> Start:
+    from postwatch.alerts.filters import BadSince, parse_since  # noqa: PLC0415
+
+    if from_beginning and since:
+        raise click.UsageError("--from-beginning and --since exclude each other")
+    if from_beginning:
+        return "beginning"
+    try:
+        return parse_since(since) if since else "end"
+    except BadSince as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+
+
+@alerts.command("confirm")
+@click.argument("alert_id")
+@pass_context
+def alerts_confirm(ctx: CommandContext, alert_id: str) -> None:
+    """Confirm an alert: its post's text fingerprint and media PDQ hashes are learned by
+    every worker, and later posts near them raise `reappearance` alerts."""
+    from postwatch.alerts.confirm import NotFound, confirm  # noqa: PLC0415 - aiokafka
+
+    try:
+        entries = asyncio.run(confirm(ctx.settings, alert_id))
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    kinds = ", ".join(entry.kind for entry in entries) or "nothing (short text, no media)"
+    click.echo(f"alert {alert_id}: learned {kinds}")
+
+
+@alerts.command("tail")
+@click.option("--from-beginning", is_flag=True, help="Start at the oldest alert kept.")
+@click.option("--since", help="Start that long ago (30s, 15m, 2h, 1d) or at a timestamp.")
+@click.option(
+    "--min-severity",
+    type=click.Choice([severity.label for severity in Severity]),
+    default=Severity.INFO.label,
+    show_default=True,
+)
+@click.option("--rule", "rule_ids", multiple=True, help="Only this rule id (repeatable).")
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Alert v1 JSON lines, e.g. for jq.")
+@click.option("--limit", type=click.IntRange(min=1), help="Stop after this many alerts.")
+@pass_context
+def alerts_tail(
+    ctx: CommandContext,
+    *,
+    from_beginning: bool,
+    since: str | None,
+    min_severity: str,
+    rule_ids: tuple[str, ...],
+    sources: tuple[str, ...],
+    as_json: bool,
+    limit: int | None,
+) -> None:
+    """Show alerts as they arrive (from now unless told otherwise), until Ctrl-C."""
+    from postwatch.alerts import AlertsError  # noqa: PLC0415
+    from postwatch.alerts.filters import AlertFilter  # noqa: PLC0415
+    from postwatch.alerts.running import run_until_stopped  # noqa: PLC0415
+    from postwatch.alerts.tail import tail  # noqa: PLC0415
+
+    keep = AlertFilter(Severity[min_severity.upper()], frozenset(rule_ids), frozenset(sources))
+    start = _start(from_beginning, since)
+    try:
+        run_until_stopped(tail(ctx.settings, start, keep, as_json=as_json, limit=limit))
+    except AlertsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@alerts.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--from-beginning", is_flag=True, help="Load every alert kept, not the last day.")
+@click.option("--since", default="24h", show_default=True, help="Load alerts from then on.")
+@click.option("--backlog", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option(
+    "--secure-cookie",
+    is_flag=True,
+    help="Mark the token cookie Secure always (served over HTTPS by a proxy, e.g.).",
+)
+@click.option(
+    "--trust-proxy",
+    is_flag=True,
+    help="Believe the proxy in front: X-Forwarded-Proto: https makes the cookie Secure. "
+    "Only behind a proxy that sets that header itself.",
+)
+@pass_context
+def alerts_serve(
+    ctx: CommandContext,
+    *,
+    host: str,
+    port: int,
+    from_beginning: bool,
+    since: str,
+    backlog: int,
+    secure_cookie: bool,
+    trust_proxy: bool,
+) -> None:
+    """Serve the live web alert feed (read-only; needs POSTWATCH_ALERTS_TOKEN).
+
+    Open http://HOST:PORT/?token=TOKEN in a browser; the page shows the last BACKLOG alerts
+    and each new one as it arrives, with filters by severity, rule and source. The token is
+    taken from the environment only: on the command line, the process list would show it.
+    Served over HTTPS (by a proxy in front), give --secure-cookie or --trust-proxy.
+    """
+    from postwatch.alerts.serve import run_server  # noqa: PLC0415
+
+    settings = ctx.settings
+    if not settings.alerts_token:
+        raise click.UsageError("set POSTWATCH_ALERTS_TOKEN: the feed is only served with a token")
+    start = _start(from_beginning, None if from_beginning else since)
+    run_server(
+        settings,
+        settings.alerts_token,
+        start,
+        host=host,
+        port=port,
+        backlog=backlog,
+        secure_cookie=secure_cookie,
+        trust_proxy=trust_proxy,
+    )
+
+
+@alerts.command("forward")
+@click.option(
+    "--to",
+    "specs",
+    multiple=True,
+    help="KIND:MIN_SEVERITY:URL, KIND json or slack (repeatable); default POSTWATCH_FORWARD_TO.",
+)
+@click.option("--attempts", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--backoff", type=click.FloatRange(min=0), default=0.5, show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0)
+@click.option("--from-beginning", is_flag=True, help="A new forwarder starts at the oldest alert.")
+@click.option("--include-shadow", is_flag=True, help="Forward alerts of shadow rules too.")
+@pass_context
+def alerts_forward(
+    ctx: CommandContext,
+    *,
+    specs: tuple[str, ...],
+    attempts: int,
+    backoff: float,
+    timeout: float,
+    from_beginning: bool,
+    include_shadow: bool,
+) -> None:
+    """Deliver alerts to webhooks; failed deliveries go to the dead-letter topic.
+
+    Each alert goes to every destination whose minimum severity it reaches, retried up to
+    ATTEMPTS times with exponential backoff from BACKOFF seconds. The forwarder resumes
+    where it stopped (consumer group <prefix>-forward); a new one starts with the next alert.
+    """
+    from postwatch.alerts import BadDestination  # noqa: PLC0415
+    from postwatch.alerts.forward import Destination, RetryPolicy, forward  # noqa: PLC0415
+    from postwatch.alerts.running import run_until_stopped  # noqa: PLC0415
+
+    settings = ctx.settings
+    try:
+        destinations = [Destination.parse(spec) for spec in specs or settings.forward_to]
+    except BadDestination as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from exc
+    if not destinations:
+        raise click.UsageError("no destinations: pass --to KIND:MIN_SEVERITY:URL")
+    policy = RetryPolicy(attempts=attempts, backoff_s=backoff, timeout_s=timeout)
+    start: Start = "beginning" if from_beginning else "end"
+    run_until_stopped(forward(settings, destinations, policy, start, include_shadow=include_shadow))

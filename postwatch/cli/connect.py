@@ -1,0 +1,196 @@
+"""`postwatch connect`: `jsonl` replays a file; every connector of the registry runs under its
+name, with the options it declares and those every connector takes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from postwatch.cli.shared import CommandContext, open_input, pass_context
+from postwatch.progress import progress_counter
+
+if TYPE_CHECKING:
+    from postwatch.connectors.base import Connector
+    from postwatch.connectors.options import Option
+    from postwatch.connectors.registry import Registered
+
+__all__ = ["connect"]
+
+_PREFER_ENVIRONMENT = "; better from the environment, where the process list does not show it."
+"""Ends the help of a secret: a value on the command line is in the process list."""
+
+
+def _common() -> list[click.Parameter]:
+    """The options every connector takes, after its own."""
+    return [
+        click.Option(
+            ["--metrics-port"],
+            type=click.IntRange(0, 65535),
+            default=0,
+            help="Serve Prometheus /metrics on this port (default 0: off).",
+        ),
+        click.Option(
+            ["--media-private"],
+            is_flag=True,
+            help="With --fetch-media: also fetch from loopback and private addresses.",
+        ),
+        click.Option(
+            ["--fetch-media"],
+            is_flag=True,
+            help="Download each post's images and fill their SHA-256, MD5 and PDQ hashes.",
+        ),
+        click.Option(
+            ["--name"],
+            default=None,
+            help="Instance name; keys the stored resume cursor (default: derived from the source).",
+        ),
+    ]
+
+
+class _Connect(click.Group):
+    """`connect` with a command for each registered connector, made when first asked for:
+    the registry imports every connector's client libraries, which other commands need not
+    wait for."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self._registered: dict[str, click.Command] | None = None
+
+    def registered(self) -> dict[str, click.Command]:
+        if self._registered is None:
+            from postwatch.connectors.registry import CONNECTORS  # noqa: PLC0415 - see above
+
+            self._registered = {name: _command(name, cls) for name, cls in CONNECTORS.items()}
+        return self._registered
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.registered()])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self.registered().get(cmd_name)
+
+
+@click.group(cls=_Connect)
+def connect() -> None:
+    """Run a connector that produces posts to the posts topic."""
+
+
+@connect.command("jsonl")
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="Post v1 JSON lines; - for standard input.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Posts per second (default: as fast as the broker takes them).",
+)
+@pass_context
+def connect_jsonl(ctx: CommandContext, input_path: Path, rate: float | None) -> None:
+    """Replay a file of Post v1 lines into the posts topic, then exit."""
+    from postwatch.connectors.jsonl import run_jsonl  # noqa: PLC0415
+
+    source = open_input(input_path)
+    with source, progress_counter("posts produced") as progress:
+        report = asyncio.run(run_jsonl(ctx.settings, source, rate=rate, progress=progress))
+    click.echo(f"{report.produced} posts produced, {report.skipped} lines skipped", err=True)
+
+
+def _command(source: str, cls: type[Registered]) -> click.Command:
+    """`connect SOURCE`: the connector's options, then the common ones; builds the connector
+    from their values and runs it."""
+
+    @pass_context
+    def run(
+        ctx: CommandContext,
+        /,
+        *,
+        name: str | None,
+        metrics_port: int,
+        fetch_media: bool,
+        media_private: bool,
+        **values: Any,
+    ) -> None:
+        from postwatch.connectors.options import BadOption  # noqa: PLC0415
+
+        def warn(message: str) -> None:
+            click.echo(f"warning: {message}", err=True)
+
+        try:
+            connector = cls.from_options(values, instance=name, warn=warn)
+        except BadOption as exc:
+            raise click.BadParameter(str(exc), param_hint=exc.flag) from exc
+        _run_connector(
+            ctx,
+            connector,
+            metrics_port=metrics_port,
+            fetch_media=fetch_media,
+            media_private=media_private,
+        )
+
+    params = [_option(option) for option in cls.options] + _common()
+    return click.Command(source, callback=run, params=params, help=cls.summary)
+
+
+def _option(option: Option) -> click.Option:
+    return click.Option(
+        [option.flag],
+        type=_type(option),
+        default=option.default,
+        show_default=option.default is not None,
+        required=option.required,
+        multiple=option.multiple,
+        envvar=option.envvar,
+        show_envvar=option.envvar is not None,
+        help=option.help + (_PREFER_ENVIRONMENT if option.secret else ""),
+    )
+
+
+def _type(option: Option) -> click.ParamType[Any]:
+    bounded = option.minimum is not None or option.maximum is not None
+    if option.kind is Path:
+        return click.Path(exists=True, dir_okay=False, path_type=Path)
+    if option.kind is int and bounded:
+        low, high = option.minimum, option.maximum
+        return click.IntRange(
+            None if low is None else int(low), None if high is None else int(high)
+        )
+    if option.kind is float and bounded:
+        return click.FloatRange(option.minimum, option.maximum)
+    return click.types.convert_type(option.kind)
+
+
+def _run_connector(
+    ctx: CommandContext,
+    connector: Connector,
+    *,
+    metrics_port: int,
+    fetch_media: bool,
+    media_private: bool,
+) -> None:
+    from postwatch.connectors.base import ConnectorError  # noqa: PLC0415
+    from postwatch.connectors.runtime import run_connector  # noqa: PLC0415
+
+    async def run() -> None:
+        if not fetch_media:
+            await run_connector(ctx.settings, connector, metrics_port=metrics_port or None)
+            return
+        from postwatch.media.fetch import FetchOptions, MediaFetcher  # noqa: PLC0415
+
+        options = FetchOptions(allow_private_addresses=media_private)
+        async with MediaFetcher(options) as fetcher:
+            await run_connector(
+                ctx.settings, connector, metrics_port=metrics_port or None, enrich=fetcher.enrich
+            )
+
+    try:
+        asyncio.run(run())
+    except ConnectorError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -1,0 +1,204 @@
+"""`postwatch match` (a file of posts through the rules, offline) and `postwatch hash` (the
+hashes of media files)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import IO
+
+import click
+import orjson
+
+from postwatch.cli.shared import CommandContext, compiled, open_input, pass_context
+from postwatch.console import printable
+from postwatch.progress import progress_counter
+from postwatch.rules.detectors.mirror import MirrorConfig, Tracker
+from postwatch.rules.offline import FileMatch, RuleHits
+
+__all__ = ["hash_files", "match"]
+
+_MATCH_BATCH = 1024
+"""Posts evaluated together (`Engine.evaluate_many`); the progress display moves by as many."""
+
+
+@click.command()
+@click.option(
+    "--rules",
+    "packs",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Rule pack file (repeat for several).",
+)
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="Post v1 JSON lines; - for standard input.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write alerts here instead of standard output.",
+)
+@click.option(
+    "--summary",
+    is_flag=True,
+    help="Print hits per rule (count, share of posts, sample post ids) on standard error.",
+)
+@pass_context
+def match(
+    ctx: CommandContext,
+    packs: tuple[Path, ...],
+    input_path: Path,
+    output: Path | None,
+    summary: bool,
+) -> None:
+    """Offline: evaluate a file of posts with the same engine as the workers.
+
+    Mirror detection runs too, in file order: posts of `learn: true` rules teach their
+    fingerprints, later posts near them raise `reappearance` alerts, look-alikes of watched
+    accounts `lookalike_account`, and authors with many alerts `escalation` alerts.
+
+    Alerts are written as JSON lines; lines that are not valid Post v1 are reported on
+    standard error with their line number and skipped. On a terminal a progress bar shows
+    how much of the file is done; at the end, standard error has the counts and how long
+    the posts took once the packs were compiled.
+    """
+    engine = compiled(packs)
+    tracker = Tracker(
+        MirrorConfig.from_settings(ctx.settings),
+        [account for pack in engine.packs for account in pack.accounts],
+    )
+    run = FileMatch(engine, tracker)
+    source = open_input(input_path)
+    started = time.perf_counter()
+    with source, _open_output(output) as out, _match_progress(source) as progress:
+        while chunk := list(islice(source, _MATCH_BATCH)):
+            alerts, skipped = run.feed(chunk, datetime.now(UTC))
+            for number, invalid in skipped:
+                click.echo(printable(f"{input_path}:{number}: skipped: {invalid}"), err=True)
+            for alert in alerts:
+                out.write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE))
+            progress(run.posts)
+    elapsed = time.perf_counter() - started
+    by_kind = "".join(f", {n} {kind}" for kind, n in sorted(run.kinds.items()) if kind != "rule")
+    click.echo(
+        f"{run.posts} posts, {run.kinds.total()} alerts{by_kind}, {run.skipped} skipped lines "
+        f"in {elapsed:.2f} s after start-up ({run.posts / max(elapsed, 1e-9):,.0f} posts/s)",
+        err=True,
+    )
+    if summary:
+        _echo_summary(run.hits())
+
+
+def _echo_summary(hits: list[RuleHits]) -> None:
+    """The hits of each rule as a table on standard error."""
+    width = max((len(rule.rule) for rule in hits), default=4)
+    click.echo(f"{'rule':{width}}  {'hits':>8}  {'share':>8}  sample post ids", err=True)
+    for rule in hits:
+        share = "-" if rule.share is None else f"{rule.share:.3%}"
+        samples = ", ".join(rule.samples)
+        click.echo(
+            printable(f"{rule.rule:{width}}  {rule.hits:>8}  {share:>8}  {samples}"), err=True
+        )
+
+
+@contextmanager
+def _open_output(path: Path | None) -> Iterator[IO[bytes]]:
+    if path is None:
+        yield sys.stdout.buffer
+    else:
+        with path.open("wb") as out:
+            yield out
+
+
+@contextmanager
+def _match_progress(source: IO[bytes]) -> Iterator[Callable[[int], None]]:
+    """A bar over the bytes of a regular input file on a terminal; otherwise a counter."""
+    try:
+        size = os.fstat(source.fileno()).st_size if sys.stderr.isatty() else 0
+    except (OSError, ValueError):  # standard input of a test runner has no descriptor
+        size = 0
+    if not size:
+        with progress_counter("posts matched") as update:
+            yield update
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+
+    with Progress(
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%  {task.fields[posts]:,} posts"),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("match", total=size, posts=0)
+        yield lambda count: bar.update(task, completed=source.tell(), posts=count)
+
+
+@click.command("hash")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--dihedral", is_flag=True, help="Also the PDQ of the 8 rotations and flips.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=20.0,
+    show_default=True,
+    help="Seconds one file may take to decode and hash.",
+)
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=64 * 1024 * 1024,
+    show_default=True,
+    help="Larger files are refused unread.",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=50_000_000,
+    show_default=True,
+    help="Images with more pixels are refused undecoded.",
+)
+def hash_files(
+    files: tuple[Path, ...], dihedral: bool, timeout: float, max_bytes: int, max_pixels: int
+) -> None:
+    """SHA-256, MD5 and PDQ (with quality) of media files, as JSON lines.
+
+    Images (JPEG, PNG, WebP, GIF's first frame) get PDQ; videos get vPDQ frame hashes when
+    the vpdq package is installed. Files are decoded in a child process with the limits
+    above; a file that cannot be hashed gets a line with its "error" and makes the exit
+    status 1.
+    """
+    from postwatch.media import VPDQ_AVAILABLE, Hasher, HashOptions, MediaError  # noqa: PLC0415
+
+    options = HashOptions(
+        max_bytes=max_bytes, max_pixels=max_pixels, timeout=timeout, dihedral=dihedral
+    )
+    failed = videos = 0
+    with Hasher(options) as hasher:
+        for path in files:
+            try:
+                hashes = hasher.hash_file(path)
+            except MediaError as exc:
+                failed += 1
+                line = {"file": str(path), "error": exc.reason, "message": str(exc)}
+            else:
+                videos += hashes.kind == "video"
+                line = {"file": str(path), **hashes.to_json()}
+            sys.stdout.buffer.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+            sys.stdout.buffer.flush()
+    if videos and not VPDQ_AVAILABLE:
+        click.echo("vpdq is not installed: videos got exact hashes only", err=True)
+    if failed:
+        click.echo(f"{failed} of {len(files)} files not hashed", err=True)
+        sys.exit(1)

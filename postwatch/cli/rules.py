@@ -1,0 +1,207 @@
+"""`postwatch rules`: check, test and publish rule packs, add to their banks, list what was
+published."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from postwatch.cli.shared import CommandContext, compiled, echo_problems, pass_context, refused
+from postwatch.console import printable
+from postwatch.rules import Engine, Pack, PackError, load_packs
+from postwatch.rules.alerts import isoformat
+from postwatch.rules.language.selftest import TestOutcome, failures, run_tests
+from postwatch.settings import Settings
+
+__all__ = ["rules"]
+
+
+@click.group()
+def rules() -> None:
+    """Work with rule packs."""
+
+
+@rules.command("lint")
+@click.argument("packs", nargs=-1, required=True, type=click.Path(path_type=Path))
+def rules_lint(packs: tuple[Path, ...]) -> None:
+    """Check rule packs and run their tests; print every problem as
+    file:line: rule-id: message, exit 1 if any."""
+    try:
+        loaded = load_packs(list(packs))
+    except PackError as exc:
+        echo_problems(exc, err=False)
+        sys.exit(1)
+    failed = failures(run_tests(Engine(loaded)))
+    for problem in failed:
+        click.echo(printable(str(problem)))
+    if failed:
+        sys.exit(1)
+    for pack in loaded:
+        click.echo(
+            printable(
+                f"{pack.source_file}: ok: pack {pack.id} v{pack.version}, {len(pack.rules)} rules"
+            )
+        )
+
+
+@rules.command("test")
+@click.argument("packs", nargs=-1, required=True, type=click.Path(path_type=Path))
+def rules_test(packs: tuple[Path, ...]) -> None:
+    """Run each rule's own tests (tests.match, tests.no_match); a table per rule, exit 1 on
+    any miss."""
+    from rich.console import Console  # noqa: PLC0415 - only this command draws tables
+    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    try:
+        outcomes = run_tests(Engine(load_packs(list(packs))))
+    except PackError as exc:
+        raise refused(exc) from exc
+    console = Console(soft_wrap=False)
+    by_rule: dict[str, list[TestOutcome]] = {}
+    for outcome in outcomes:
+        by_rule.setdefault(f"{outcome.rule.pack}/{outcome.rule.id}", []).append(outcome)
+    for name, rule_outcomes in by_rule.items():
+        # Text, not str: rich would read markup in a title or a test's text
+        title = Text(printable(f"{name}: {rule_outcomes[0].rule.title}"))
+        table = Table(title=title, title_justify="left")
+        for column in ("test", "line", "post", "result"):
+            table.add_column(column)
+        for o in rule_outcomes:
+            post = o.test.post
+            text = post.text or post.author.handle or post.author.display_name or post.id
+            result = "[green]ok[/]" if o.passed else "[bold red]FAIL[/]"
+            table.add_row(o.label, str(o.test.line), Text(printable(text[:60])), result)
+        console.print(table)
+    failed = sum(not o.passed for o in outcomes)
+    click.echo(f"{len(outcomes)} tests, {failed} failed, {len(by_rule)} rules with tests")
+    if failed:
+        sys.exit(1)
+
+
+@rules.command("publish")
+@click.argument("packs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pass_context
+def rules_publish(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
+    """Check and test packs, then publish them to the rules topic: every worker applies them
+    within seconds, without restarting. A pack must stand alone (inline bank hashes only)."""
+    from postwatch.rules.language.loader import pack_text  # noqa: PLC0415
+
+    settings = ctx.settings
+    engine = compiled(packs)
+    try:
+        texts = [(pack, pack_text(path)) for path, pack in zip(packs, engine.packs, strict=True)]
+    except PackError as exc:
+        raise refused(exc) from exc
+    asyncio.run(_publish(settings, texts))
+
+
+async def _publish(settings: Settings, texts: list[tuple[Pack, str]]) -> None:
+    """Publish what changed against the rules topic, saying what for each pack."""
+    import getpass  # noqa: PLC0415 - only this command names a publisher
+
+    from postwatch.kafka.topics import RULES, ensure_topics  # noqa: PLC0415
+    from postwatch.rules.language.published import (  # noqa: PLC0415
+        NotStandalone,
+        published_versions,
+        to_publish,
+    )
+    from postwatch.streams.live import publish_pack, read_all  # noqa: PLC0415 - aiokafka
+
+    await ensure_topics(settings, live=True)
+    current = published_versions(record.value for record in await read_all(settings, RULES))
+    by = settings.published_by or getpass.getuser()
+    try:
+        records = to_publish(texts, current, now=datetime.now(UTC), by=by)
+    except NotStandalone as exc:
+        echo_problems(exc)
+        message = f"{exc.source_file}: pack does not stand alone"
+        raise click.ClickException(printable(message)) from exc
+    for (pack, _), published in zip(texts, records, strict=True):
+        if published is None:
+            where = f"{pack.source_file}: pack {pack.id} v{pack.version}"
+            click.echo(printable(f"{where} is published already"))
+            continue
+        await publish_pack(settings, published)
+        click.echo(
+            printable(
+                f"{pack.source_file}: published pack {pack.id} v{pack.version} "
+                f"({published.content_hash[:12]}): {'; '.join(published.changes)}"
+            )
+        )
+
+
+@rules.command("bank")
+@click.argument("pack_id")
+@click.argument("bank")
+@click.argument("hashes", nargs=-1)
+@click.option(
+    "--algo",
+    type=click.Choice(["pdq", "sha256", "md5", "sha512"]),
+    default="pdq",
+    show_default=True,
+    help="Algorithm of the HASHES given on the command line.",
+)
+@click.option(
+    "--file",
+    "hash_file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="A hash list (same formats as a bank's file) to publish too.",
+)
+@click.option("--remove", is_flag=True, help="Remove these hashes instead of adding them.")
+@pass_context
+def rules_bank(
+    ctx: CommandContext,
+    pack_id: str,
+    bank: str,
+    hashes: tuple[str, ...],
+    *,
+    algo: str,
+    hash_file: Path | None,
+    remove: bool,
+) -> None:
+    """Add hashes to (or remove them from) a bank of a pack on every worker, one record per
+    hash on the banks topic: no pack is published again."""
+    from postwatch.kafka.topics import ensure_topics  # noqa: PLC0415
+    from postwatch.rules.language.published import bank_entries  # noqa: PLC0415
+    from postwatch.streams.live import publish_bank_entries  # noqa: PLC0415 - aiokafka
+
+    try:
+        entries = bank_entries(pack_id, bank, [(algo, value) for value in hashes], hash_file)
+    except (ValueError, PackError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not entries:
+        raise click.UsageError("no hashes: give HASHES or --file")
+
+    async def publish(settings: Settings) -> None:
+        await ensure_topics(settings, live=True)
+        await publish_bank_entries(settings, entries, remove=remove)
+
+    asyncio.run(publish(ctx.settings))
+    click.echo(f"{'removed' if remove else 'added'} {len(entries)} hashes: {pack_id}/{bank}")
+
+
+@rules.command("history")
+@pass_context
+def rules_history(ctx: CommandContext) -> None:
+    """Every published version of every pack, oldest first: when, by whom, content hash and
+    what changed."""
+    from postwatch.kafka.topics import RULES_HISTORY, ensure_topics  # noqa: PLC0415
+    from postwatch.rules.language.published import published_versions  # noqa: PLC0415
+    from postwatch.streams.live import read_all  # noqa: PLC0415 - aiokafka
+
+    async def history(settings: Settings) -> list[bytes | None]:
+        await ensure_topics(settings, live=True)
+        return [record.value for record in await read_all(settings, RULES_HISTORY)]
+
+    for item in published_versions(asyncio.run(history(ctx.settings))):
+        click.echo(
+            printable(
+                f"{isoformat(item.published_at)}  {item.pack} v{item.version}  "
+                f"by {item.published_by}  {item.content_hash[:12]}  {'; '.join(item.changes)}"
+            )
+        )

@@ -1,0 +1,117 @@
+"""`postwatch worker`, `bench` and `demo`, the processes that run the pipeline, and `schema`,
+the contracts they keep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from postwatch.cli.shared import CommandContext, compiled, pass_context
+from postwatch.schemas import SCHEMAS, schema_text
+from postwatch.settings import DEFAULT_BOOTSTRAP
+
+__all__ = ["bench", "demo", "schema", "worker"]
+
+
+@click.command()
+@click.argument("name", type=click.Choice(sorted(SCHEMAS)))
+def schema(name: str) -> None:
+    """Print the JSON Schema of Post v1 (post) or Alert v1 (alert)."""
+    click.echo(schema_text(name), nl=False)
+
+
+@click.command()
+@click.option(
+    "--rules",
+    "packs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Rule pack file (repeat for several); default: POSTWATCH_RULES.",
+)
+@pass_context
+def worker(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
+    """Run a stream-processing worker (start several for one consumer group)."""
+    from postwatch.streams.worker import run_worker  # noqa: PLC0415 - only the worker needs it
+
+    settings = ctx.settings
+    chosen = packs or settings.rules
+    if not chosen:
+        raise click.UsageError("no rule packs: pass --rules PACK or set POSTWATCH_RULES")
+    run_worker(settings, compiled(tuple(chosen)))
+
+
+@click.command()
+@click.option("--posts", default=200_000, show_default=True, help="Posts in the workload.")
+@click.option("--terms", default=10_000, show_default=True, help="Keyword phrases in the pack.")
+@click.option("--hashes", default=1_000_000, show_default=True, help="PDQ hashes in the bank.")
+@click.option(
+    "--latency-seconds",
+    default=30.0,
+    show_default=True,
+    help="How long to feed posts at half rate for the latency figures.",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the workload and worker logs (default: a temporary folder).",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the figures to this file as JSON.",
+)
+@pass_context
+def bench(
+    ctx: CommandContext,
+    *,
+    posts: int,
+    terms: int,
+    hashes: int,
+    latency_seconds: float,
+    workdir: Path | None,
+    json_path: Path | None,
+) -> None:
+    """Measure throughput and latency on the configured broker, against its raw ceiling.
+
+    Generates a workload (posts in several scripts, 10 % with media hashes, 0.5 % matching; a
+    pack of TERMS phrases and a bank of HASHES PDQ hashes), then measures in one run: (a) a
+    bare consume-and-produce loop with no parsing, (b) one worker, (c) two workers in one
+    group, and the latency observed_at → alert at half of (b)'s rate. Uses fresh topics.
+    """
+    from postwatch.bench.report import bench_command  # noqa: PLC0415 - only bench needs it
+
+    bench_command(
+        ctx.settings,
+        posts=posts,
+        terms=terms,
+        hashes=hashes,
+        latency_s=latency_seconds,
+        workdir=workdir,
+        json_path=json_path,
+    )
+
+
+@click.command()
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Posts per second to replay.",
+)
+@pass_context
+def demo(ctx: CommandContext, rate: float) -> None:
+    """Run everything on a local broker with sample posts and print alerts until Ctrl-C.
+
+    Starts a local Kafka broker unless POSTWATCH_KAFKA_BOOTSTRAP names another, creates the
+    topics, starts a worker with the demo rule pack, replays the bundled sample posts, and
+    prints each alert as it arrives. Ctrl-C or SIGTERM stops what it started.
+    """
+    from postwatch.demo import run_demo  # noqa: PLC0415
+
+    settings = ctx.settings
+    run_demo(settings, rate=rate, local_broker=settings.kafka_bootstrap == DEFAULT_BOOTSTRAP)

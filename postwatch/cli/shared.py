@@ -1,0 +1,74 @@
+"""What the command modules share: the settings, read when a command first needs them; rule
+packs compiled, or their problems printed; input files opened, or a clean error.
+
+A module of its own because `postwatch.cli` imports every command module to register it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import IO
+
+import click
+
+from postwatch.console import printable
+from postwatch.logs import configure_logging
+from postwatch.rules import Engine, PackError
+from postwatch.rules.language.selftest import compile_tested
+from postwatch.settings import Settings, SettingsError
+
+__all__ = ["CommandContext", "compiled", "echo_problems", "open_input", "pass_context", "refused"]
+
+
+class CommandContext:
+    """Carried from the group to its commands: the settings, read from the environment (and
+    the file it names) the first time a command asks, so that commands which need none, and
+    `--help`, work with broken settings."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = Settings.from_env()
+            except SettingsError as exc:
+                raise click.ClickException(str(exc)) from exc
+            configure_logging(self._settings.log_level)
+        return self._settings
+
+
+pass_context = click.make_pass_decorator(CommandContext, ensure=True)
+
+
+def echo_problems(exc: PackError, *, err: bool = True) -> None:
+    """Print every problem of packs that failed, one a line (file:line: rule-id: message)."""
+    for problem in exc.problems:
+        click.echo(printable(str(problem)), err=err)
+
+
+def refused(exc: PackError) -> click.ClickException:
+    """Print the problems of packs that do not load on standard error; returns the error
+    that ends the command with exit status 1."""
+    echo_problems(exc)
+    return click.ClickException(f"{len(exc.problems)} problem(s) in rule packs")
+
+
+def compiled(packs: tuple[Path, ...]) -> Engine:
+    """The engine of packs that load and pass their own tests; otherwise their problems on
+    standard error, and exit status 1."""
+    try:
+        return compile_tested(packs)
+    except PackError as exc:
+        raise refused(exc) from exc
+
+
+def open_input(path: Path) -> IO[bytes]:
+    """The file to read, or standard input for `-`."""
+    if str(path) == "-":
+        return sys.stdin.buffer
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
