@@ -149,7 +149,9 @@ def alerts_serve(
     "--to",
     "specs",
     multiple=True,
-    help="KIND:MIN_SEVERITY:URL, KIND json or slack (repeatable); default POSTWATCH_FORWARD_TO.",
+    help="KIND:MIN_SEVERITY:URL, KIND json or slack (repeatable); default "
+    "POSTWATCH_FORWARD_TO, better for a URL that holds a secret (a Slack webhook's, say): "
+    "the process list does not show it.",
 )
 @click.option("--attempts", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--backoff", type=click.FloatRange(min=0), default=0.5, show_default=True)

@@ -117,14 +117,12 @@ def test_connect_offers_every_registered_connector_with_its_options_then_the_com
             "-h",
         ]
         for option in connector.options:
-            assert " ".join(option.help.split()) in options[option.flag]
+            shown = options[option.flag]
+            assert " ".join(option.help.split()) in shown
             if option.envvar:
-                assert f"env var: {option.envvar}" in options[option.flag]
+                assert f"env var: {option.envvar}" in shown
             if option.secret:
-                assert (
-                    "better from the environment, where the process list does not show it"
-                    in (options[option.flag])
-                )
+                assert "better from the environment, where the process list does not show" in shown
 
 
 def test_every_option_that_takes_a_secret_is_read_from_the_environment_too() -> None:
@@ -140,6 +138,15 @@ def test_every_option_that_takes_a_secret_is_read_from_the_environment_too() -> 
         "webhook --hmac-secret",
         "x --bearer-token",
     }
+
+
+def test_forward_says_a_destination_that_holds_a_secret_is_better_in_the_environment() -> None:
+    code, out, _ = run("alerts", "forward", "--help")
+    assert code == 0
+    assert (
+        "default POSTWATCH_FORWARD_TO, better for a URL that holds a secret"
+        in options_of(out)["--to"]
+    )
 
 
 @pytest.mark.parametrize(
