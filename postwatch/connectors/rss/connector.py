@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import aiohttp
-import feedparser
 
 from postwatch.connectors.base import (
     Cursor,
-    MalformedEvent,
     RecentKeys,
     Runtime,
     SourceRejected,
@@ -21,8 +18,8 @@ from postwatch.connectors.base import (
 from postwatch.connectors.http import check_status, session
 from postwatch.connectors.options import BadOption, Option
 from postwatch.connectors.polling import follow_all, keep_polling
-from postwatch.connectors.rss.adapter import entry_key, entry_to_post
 from postwatch.connectors.rss.feeds import Feed, FeedListError, feeds_from
+from postwatch.connectors.rss.reading import FeedUnreadable, ReadFeed, ReadLimits, read_in_child
 
 __all__ = ["RssConnector"]
 
@@ -38,6 +35,11 @@ class RssConnector:
     answer), so an unchanged feed costs one 304. Entries are told apart by id, else link,
     else a digest of their text; the cursor keeps, per feed, the validators and the keys of
     the latest entries produced, so a restart produces only what is new.
+
+    A feed is read (parsed, its entries mapped) in a child process of its own, which may
+    take `read_seconds` and 1 GiB (`reading.ReadLimits`): a feed that takes more is that
+    feed's failure, logged and counted as rejected, and that version of it (by its
+    validators) is not read again.
     """
 
     source: ClassVar[str] = "rss"
@@ -66,12 +68,14 @@ class RssConnector:
         remember: int = 1000,
         timeout: float = 30.0,
         max_bytes: int = 16 * 1024 * 1024,
+        read_seconds: float = 60.0,
     ) -> None:
         self.feeds = tuple(feeds)
         self.instance = instance
         self._remember = remember
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_bytes = max_bytes
+        self._limits = ReadLimits(seconds=read_seconds)
         self._state: dict[str, _FeedState] = {f.url: _FeedState(remember) for f in self.feeds}
 
     @classmethod
@@ -130,32 +134,36 @@ class RssConnector:
                 "content-type": response.headers.get("Content-Type", ""),
                 "content-location": str(response.url),
             }
-        parsed = await asyncio.to_thread(feedparser.parse, bytes(body), response_headers=context)
-        if parsed.bozo and not parsed.entries and not parsed.version:
-            raise SourceUnavailable(
-                f"{feed.url}: not a feed: {parsed.get('bozo_exception')!r}", reason="not_a_feed"
+        try:
+            read = await read_in_child(
+                bytes(body), context, feed.url, datetime.now(UTC), self._limits
             )
-        await self._produce(feed, parsed, state, runtime)
+        except FeedUnreadable as exc:
+            # this version of the feed is not read again: a 304 until it changes
+            state.etag, state.modified = validators
+            raise SourceRejected(f"{feed.url}: {exc.reason}: {exc}") from exc
+        if read.not_a_feed is not None:
+            raise SourceUnavailable(
+                f"{feed.url}: not a feed: {read.not_a_feed}", reason="not_a_feed"
+            )
+        await self._produce(feed, read, state, runtime)
         state.etag, state.modified = validators
 
-    async def _produce(self, feed: Feed, parsed: Any, state: _FeedState, runtime: Runtime) -> None:
-        now = datetime.now(UTC)
+    async def _produce(
+        self, feed: Feed, read: ReadFeed, state: _FeedState, runtime: Runtime
+    ) -> None:
         # oldest first, as feeds list newest first
-        for entry in reversed(parsed.entries):
-            key = entry_key(entry)
-            if key in state.seen:
+        for entry in reversed(read.entries):
+            if entry.key in state.seen:
                 runtime.event()
                 runtime.skip("duplicate", quiet=True, feed=feed.url)
-                continue
-            try:
-                post = entry_to_post(entry, feed.url, parsed.feed, key, now)
-            except MalformedEvent as exc:
+            elif entry.post is None:
                 runtime.event()
-                runtime.skip(exc.reason, feed=feed.url, error=exc.detail)
-                continue
-            runtime.event(datetime.fromisoformat(post["created_at"]))
-            if await runtime.emit(post) is None:
-                state.seen.add(key)
+                runtime.skip(entry.reason or "bad_entry", feed=feed.url, error=entry.detail)
+            else:
+                runtime.event(datetime.fromisoformat(entry.post["created_at"]))
+                if await runtime.emit(entry.post) is None:
+                    state.seen.add(entry.key)
 
 
 class _FeedState:

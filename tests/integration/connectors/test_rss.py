@@ -177,3 +177,70 @@ def test_a_restarted_process_asks_conditionally_and_produces_only_new_entries(
         assert by_feed(got, base) == Counter({LARGE: 15, other: 1}), log.read_text()
 
     asyncio.run(scenario())
+
+
+HOSTILE_FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>hostile</title>
+<item><guid>far</guid><title>far</title><pubDate>9999-12-31T23:59:59-12:00</pubDate></item>
+<item><guid>marked</guid><title>marked</title><description>x&lt;![ y</description></item>
+<item><guid>plain</guid><title>plain</title><description>fine</description></item>
+</channel></rss>"""
+
+
+def test_hostile_entries_are_counted_and_every_other_entry_and_feed_arrives(
+    settings: Settings,
+) -> None:
+    other = "wellformed/namespace/rss1.0withModules.xml"
+
+    async def scenario() -> None:
+        server = FeedServer(bodies={"hostile.xml": HOSTILE_FEED})
+        runner, base = await start(server.app())
+        name = f"{settings.topic_prefix}-r4"
+        feeds = [Feed(f"{base}/feeds/{path}", 0.3) for path in ("hostile.xml", other)]
+        started = datetime.now(UTC)
+        try:
+            async with running(settings, RssConnector(feeds, instance=name)) as task:
+                got = await posts(settings, count=4)
+                await until(lambda: len(server.served(304)) >= 2)
+                assert not task.done()
+        finally:
+            await runner.cleanup()
+        assert by_feed(got, base) == Counter({"hostile.xml": 3, other: 1})
+        texts = {p["text"].split("\n")[0]: p for p in got}
+        assert texts["marked"]["text"].startswith("marked\n\nx")
+        far = datetime.fromisoformat(texts["far"]["created_at"])  # its first sight instead
+        assert started - timedelta(seconds=1) <= far <= datetime.now(UTC)
+
+    asyncio.run(scenario())
+
+
+def test_a_feed_that_takes_too_long_to_read_is_that_feeds_failure(settings: Settings) -> None:
+    """feedparser's time grows with the square of a run of `<!--` (280 KB: about 9 s)."""
+    other = "wellformed/namespace/rss1.0withModules.xml"
+    comments = b"&lt;!--" * 40_000
+    slow = b'<rss version="2.0"><channel><item><title>slow</title><description>'
+    slow += comments + b"</description></item></channel></rss>"
+
+    async def scenario() -> None:
+        server = FeedServer(bodies={"slow.xml": slow})
+        runner, base = await start(server.app())
+        name = f"{settings.topic_prefix}-r5"
+        feeds = [Feed(f"{base}/feeds/{path}", 0.5) for path in ("slow.xml", other)]
+        labels = {"connector": "rss", "instance": name}
+        connector = RssConnector(feeds, instance=name, read_seconds=1.0)
+        try:
+            async with running(settings, connector) as task:
+                got = await posts(settings, count=1, wait=10)
+                await until(
+                    lambda: (
+                        metric("postwatch_connector_errors_total", reason="rejected", **labels) >= 1
+                    ),
+                    wait=5,
+                )
+                # the version that could not be read is not read again
+                await until(lambda: "slow.xml" in server.served(304), wait=10)
+                assert not task.done()
+        finally:
+            await runner.cleanup()
+        assert by_feed(got, base) == Counter({other: 1})
+
+    asyncio.run(scenario())

@@ -2,7 +2,8 @@
 
 `mutated(doc)` draws a copy of a recorded JSON document in which a few values, anywhere in
 it, were replaced by hostile ones (another JSON type, huge, negative or odd numbers, extreme
-dates, deep nesting, odd Unicode, huge lists) or removed. `adapted_or_malformed` runs an
+dates, deep nesting, odd Unicode, huge lists) or removed; `mutated_markup(text)` does the
+same to the attribute values and texts of recorded HTML or XML. `adapted_or_malformed` runs an
 adapter and checks the one contract every adapter keeps: a post the sink takes, or
 `MalformedEvent`.
 """
@@ -10,7 +11,8 @@ adapter and checks the one contract every adapter keeps: a post the sink takes, 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -19,7 +21,14 @@ from hypothesis import strategies as st
 from postwatch.connectors.base import MalformedEvent
 from postwatch.rules import post_from_dict
 
-__all__ = ["EXTREME_DATES", "ODD_TEXTS", "adapted_or_malformed", "hostile_values", "mutated"]
+__all__ = [
+    "EXTREME_DATES",
+    "ODD_TEXTS",
+    "adapted_or_malformed",
+    "hostile_values",
+    "mutated",
+    "mutated_markup",
+]
 
 Path = tuple[str | int, ...]
 
@@ -142,14 +151,43 @@ def mutated(
     )
 
 
+_ATTRIBUTE_OR_TEXT = re.compile(r'="([^"]*)"|>([^<]+)<')
+
+
+def mutated_markup(markup: str, extra: Sequence[str] = ()) -> st.SearchStrategy[str]:
+    """`markup` with one to three attribute values or texts replaced by hostile strings
+    (`EXTREME_DATES`, `ODD_TEXTS`, `extra`, any short text), or cut out together with the
+    markup up to the next such place. The strings go in as they are, unescaped: they may
+    break the markup around them too."""
+    places = [
+        m.span(1) if m.group(1) is not None else m.span(2)
+        for m in _ATTRIBUTE_OR_TEXT.finditer(markup)
+    ]
+
+    def apply(changes: list[tuple[int, str | None]]) -> str:
+        text = markup
+        for index, value in sorted(changes, key=lambda change: change[0], reverse=True):
+            start, end = places[index]
+            if value is None:
+                end = places[index + 1][0] if index + 1 < len(places) else len(text)
+            text = text[:start] + (value or "") + text[end:]
+        return text
+
+    strings = st.sampled_from([*EXTREME_DATES, *ODD_TEXTS, *extra]) | st.text(max_size=12)
+    change = st.tuples(st.integers(0, len(places) - 1), st.none() | strings)
+    return st.lists(change, min_size=1, max_size=3, unique_by=lambda c: c[0]).map(apply)
+
+
 def adapted_or_malformed(adapt: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
     """What `adapt()` made: a Post v1 the sink takes (valid, and writable as JSON), or None
     when it raised `MalformedEvent`. Anything else it raises fails the test."""
     try:
         post = adapt()
     except MalformedEvent as exc:
-        assert exc.reason
-        return None
-    post_from_dict(post)
-    orjson.dumps(post)
-    return post
+        reason = exc.reason
+    else:
+        post_from_dict(post)
+        orjson.dumps(post)
+        return post
+    assert reason, "a malformed event says why"
+    return None

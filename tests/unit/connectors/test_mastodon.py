@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import pytest
@@ -239,7 +240,7 @@ def test_a_deep_value_is_never_printed() -> None:
         deep = [deep]
     for name in ("content", "spoiler_text", "edited_at", "created_at", "id"):
         status = {**entities()["Status"][0], name: deep}
-        adapted_or_malformed(lambda status=status: status_to_post(status, "mastodon.social"))
+        adapted_or_malformed(partial(status_to_post, status, "mastodon.social"))
         fingerprint(status)
 
 
