@@ -3,8 +3,11 @@ and the body.
 
 The signature header is `X-Postwatch-Signature: sha256=<hex>` with the digest of
 `<timestamp>.<body>` under the shared secret, and `X-Postwatch-Timestamp` holds the Unix
-time in seconds; a timestamp further than `tolerance` from now is refused, so a captured
-request cannot be replayed later.
+time in whole seconds (ASCII digits only); a timestamp further than `tolerance` from now is
+refused, so a captured request cannot be replayed later.
+
+Credentials arrive as header values that aiohttp decodes from UTF-8, bytes that are not
+UTF-8 as lone surrogates: any of them is judged (malformed means wrong), never an error.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ __all__ = ["SIGNATURE", "TIMESTAMP", "Auth", "Verdict", "sign"]
 
 SIGNATURE = "X-Postwatch-Signature"
 TIMESTAMP = "X-Postwatch-Timestamp"
+
+_DIGITS = 12
+"""Most digits a timestamp has (Unix seconds reach 12 digits in the year 33658)."""
 
 
 class Verdict(Enum):
@@ -54,7 +60,7 @@ class Auth:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return Verdict.MISSING
-        given = token.strip().encode("utf-8")
+        given = token.strip().encode("utf-8", "surrogateescape")  # the bytes as sent
         matched = False
         for accepted in self.tokens:  # no early exit: the time taken tells nothing
             matched |= hmac.compare_digest(given, accepted.encode("utf-8"))
@@ -67,11 +73,11 @@ class Auth:
             return Verdict.OK
         if not timestamp or not signature:
             return Verdict.MISSING
-        try:
-            sent = float(timestamp)
-        except ValueError:
+        # whole seconds only: a float() would take "nan", which is never too old
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= _DIGITS):
             return Verdict.INVALID
-        if abs(now - sent) > self.tolerance:
+        if abs(now - int(timestamp)) > self.tolerance:
             return Verdict.INVALID
-        expected = sign(self.secret, timestamp, body)
-        return Verdict.OK if hmac.compare_digest(expected, signature.strip()) else Verdict.INVALID
+        expected = sign(self.secret, timestamp, body).encode("ascii")
+        given = signature.strip().encode("utf-8", "surrogateescape")
+        return Verdict.OK if hmac.compare_digest(expected, given) else Verdict.INVALID

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import orjson
@@ -14,7 +15,7 @@ from postwatch.connectors.base import Cursor, Runtime
 from postwatch.connectors.options import BadOption, Option
 from postwatch.connectors.webhook.auth import SIGNATURE, TIMESTAMP, Auth, Verdict
 
-__all__ = ["NDJSON_TYPES", "WebhookConnector"]
+__all__ = ["ERRORS_LISTED", "NDJSON_TYPES", "WebhookConnector"]
 
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
 """Content types read as one post per line; anything else is one JSON document."""
@@ -23,8 +24,11 @@ _LINES_PER_TURN = 1000
 """Lines handled between two turns of the event loop, so that a body of a million bad lines
 keeps no other sender waiting."""
 
-"""Deepest nesting of arrays and objects (the post itself counting as one) that orjson writes
-back; it reads up to 1024, so a post nested deeper parses but cannot be produced."""
+ERRORS_LISTED = 100
+"""Bad lines an answer lists (and the log shows as warnings) by number; the others are only
+counted, so that a body of half a million bad lines gets a short answer, not 64 MB."""
+_ERROR_CHARS = 300
+"""Longest error message given for a line (a schema's message may quote the value)."""
 
 
 class WebhookConnector:
@@ -33,9 +37,10 @@ class WebhookConnector:
     Answers, in the order they are checked:
     401 without the configured credentials (bearer token, HMAC signature), 403 with wrong
     or stale ones, 413 over `max_bytes`, then 202 `{"accepted", "rejected": 0}` once the
-    broker acknowledged every post, or 400 with the same counts and `errors` listing each
-    bad line by number (`{"line", "reason", "error"}`) while the good lines are produced
-    all the same. 503 if the broker did not acknowledge. Pushes carry no cursor.
+    broker acknowledged every post, or 400 with the same counts and `errors` listing the
+    first `ERRORS_LISTED` bad lines by number (`{"line", "reason", "error"}`), and
+    `errors_not_listed` how many more there were, while the good lines are produced all
+    the same. 503 if the broker did not acknowledge. Pushes carry no cursor.
 
     Reasons: `not_json` (not JSON, not UTF-8, or an empty JSON body; blank NDJSON lines are
     skipped), `schema` (not a Post v1), `too_deep` (arrays and objects nested deeper than
@@ -142,16 +147,13 @@ class WebhookConnector:
             lines = [(n, line) for n, line in enumerate(admitted.split(b"\n"), 1) if line.strip()]
         else:
             lines = [(1, admitted)]
-        accepted, errors = await self._produce(lines, runtime)
+        outcome = await self._produce(lines, runtime)
         try:
             await runtime.flush()
         except Exception as exc:  # any broker fault means the same to the sender: try again
             runtime.log.warning("webhook.not_acknowledged", error=repr(exc))
             return web.json_response({"error": "the broker did not acknowledge"}, status=503)
-        result: dict[str, Any] = {"accepted": accepted, "rejected": len(errors)}
-        if errors:
-            result["errors"] = errors
-        return web.json_response(result, status=400 if errors else 202)
+        return web.json_response(outcome.answer(), status=400 if outcome.rejected else 202)
 
     async def _admit(self, request: web.Request) -> bytes | web.Response:
         """The body of an authorised request within the size limit, else the refusal."""
@@ -171,16 +173,13 @@ class WebhookConnector:
             return _refused(verdict, "signature")
         return body
 
-    async def _produce(
-        self, lines: list[tuple[int, bytes]], runtime: Runtime
-    ) -> tuple[int, list[dict[str, Any]]]:
-        """Queue every good line; returns how many, and the bad ones by line number."""
-        accepted = 0
-        errors: list[dict[str, Any]] = []
+    async def _produce(self, lines: list[tuple[int, bytes]], runtime: Runtime) -> _Outcome:
+        """Queue every good line; the outcome counts them and the bad ones."""
+        outcome = _Outcome()
 
         def reject(number: int, reason: str, error: str) -> None:
-            runtime.skip(reason, line=number, error=error)
-            errors.append({"line": number, "reason": reason, "error": error})
+            listed = outcome.refused(number, reason, error)
+            runtime.skip(reason, quiet=not listed, line=number, error=error[:_ERROR_CHARS])
 
         for count, (number, line) in enumerate(lines, start=1):
             if count % _LINES_PER_TURN == 0:
@@ -194,12 +193,38 @@ class WebhookConnector:
             if not isinstance(post, dict):
                 reject(number, "schema", "not an object")
                 continue
-            invalid = await runtime.emit(post)
+            invalid = await runtime.emit(post)  # which counts and logs an invalid post
             if invalid is None:
-                accepted += 1
+                outcome.accepted += 1
             else:
-                errors.append({"line": number, "reason": invalid.reason, "error": invalid.error})
-        return accepted, errors
+                outcome.refused(number, invalid.reason, invalid.error)
+        return outcome
+
+
+@dataclass
+class _Outcome:
+    """What became of the lines of one request."""
+
+    accepted: int = 0
+    rejected: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    """The first `ERRORS_LISTED` bad lines."""
+
+    def refused(self, number: int, reason: str, error: str) -> bool:
+        """Count a bad line; whether it is one of those listed."""
+        self.rejected += 1
+        if len(self.errors) == ERRORS_LISTED:
+            return False
+        self.errors.append({"line": number, "reason": reason, "error": error[:_ERROR_CHARS]})
+        return True
+
+    def answer(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {"accepted": self.accepted, "rejected": self.rejected}
+        if self.errors:
+            answer["errors"] = self.errors
+        if self.rejected > len(self.errors):
+            answer["errors_not_listed"] = self.rejected - len(self.errors)
+        return answer
 
 
 def _refused(verdict: Verdict, what: str) -> web.Response:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import http.client
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +15,7 @@ import aiohttp
 import orjson
 
 from postwatch.connectors.webhook import Auth, WebhookConnector, sign
+from postwatch.connectors.webhook.connector import ERRORS_LISTED
 from postwatch.settings import Settings
 from tests.integration.connectors.harness import (
     free_port,
@@ -195,3 +199,116 @@ def test_the_command_serves_until_sigterm(settings: Settings, tmp_path: Path) ->
         assert code == 0
 
     asyncio.run(scenario())
+
+
+def raw_post(port: int, body: bytes, headers: dict[str, bytes]) -> int:
+    """The status of a POST with header values as raw bytes (aiohttp's client would refuse
+    to send some)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.putrequest("POST", "/v1/posts")
+        for name, value in {**headers, "Content-Length": str(len(body)).encode()}.items():
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def test_malformed_credentials_are_refused_and_stale_ones_never_pass(settings: Settings) -> None:
+    auth = Auth(tokens=(TOKEN,), secret=SECRET, tolerance=300)
+    hook = WebhookConnector("127.0.0.1", 0, auth=auth, instance=f"{settings.topic_prefix}-w4")
+    one = orjson.dumps(post(1))
+    bearer = f"Bearer {TOKEN}".encode()
+
+    def signed_at(timestamp: str) -> dict[str, bytes]:
+        signature = hmac.new(SECRET, timestamp.encode() + b"." + one, hashlib.sha256).hexdigest()
+        return {
+            "X-Postwatch-Timestamp": timestamp.encode(),
+            "X-Postwatch-Signature": f"sha256={signature}".encode(),
+        }
+
+    async def scenario() -> list[tuple[str, int]]:
+        answers = []
+        async with running(settings, hook):
+            port = await listening(hook)
+
+            def ask(case: str, headers: dict[str, bytes]) -> None:
+                answers.append((case, raw_post(port, one, headers)))
+
+            now = str(int(time.time()))
+            fresh = signed_at(now)
+            await asyncio.to_thread(
+                ask, "token not UTF-8", {"Authorization": b"Bearer \xff\xfe", **fresh}
+            )
+            await asyncio.to_thread(
+                ask, "token not ASCII", {"Authorization": "Bearer é".encode(), **fresh}
+            )
+            await asyncio.to_thread(
+                ask, "scheme not UTF-8", {"Authorization": b"\xff " + TOKEN.encode(), **fresh}
+            )
+            for stamp in (
+                "nan",
+                "NaN",
+                "inf",
+                "-inf",
+                "1e3",
+                f"{now}.5",
+                f"+{now}",
+                "１７５０",
+                "-1",
+            ):
+                await asyncio.to_thread(
+                    ask, f"timestamp {stamp}", {"Authorization": bearer, **signed_at(stamp)}
+                )
+            for signature in (b"sha256=\xff", "sha256=é".encode()):
+                headers = {**fresh, "X-Postwatch-Signature": signature}
+                await asyncio.to_thread(
+                    ask, f"signature {signature!r}", {"Authorization": bearer, **headers}
+                )
+            await asyncio.to_thread(
+                ask,
+                "timestamp not UTF-8",
+                {"Authorization": bearer, **fresh, "X-Postwatch-Timestamp": b"\xff"},
+            )
+            await asyncio.to_thread(
+                ask,
+                "cookie not UTF-8",
+                {"Authorization": bearer, **fresh, "Cookie": b"a=\xff\xc3\xa9"},
+            )
+        return answers
+
+    answers = asyncio.run(scenario())
+    assert answers[-1] == ("cookie not UTF-8", 202)  # a cookie is no credential here
+    refused = dict.fromkeys(dict(answers[:-1]), 403)  # wrong credentials
+    refused["scheme not UTF-8"] = 401  # no bearer token at all
+    assert dict(answers[:-1]) == refused
+
+
+def test_the_errors_of_a_body_of_bad_lines_are_listed_up_to_a_limit(settings: Settings) -> None:
+    hook = WebhookConnector("127.0.0.1", 0, auth=Auth(), instance=f"{settings.topic_prefix}-w5")
+    lines = 400_000
+    body = b"1\n" * lines  # 800 KB: within the body limit
+
+    async def scenario() -> tuple[int, bytes]:
+        async with running(settings, hook):
+            port = await listening(hook)
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(
+                    URL.format(port=port),
+                    data=body,
+                    headers={"Content-Type": "application/x-ndjson"},
+                ) as response,
+            ):
+                return response.status, await response.read()
+
+    status, raw = asyncio.run(scenario())
+    answer = orjson.loads(raw)
+    assert status == 400
+    assert len(raw) < 64 * 1024
+    assert (answer["accepted"], answer["rejected"]) == (0, lines)
+    assert [e["line"] for e in answer["errors"]] == list(range(1, ERRORS_LISTED + 1))
+    assert answer["errors_not_listed"] == lines - ERRORS_LISTED

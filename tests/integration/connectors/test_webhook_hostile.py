@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
+from postwatch.connectors.webhook.connector import ERRORS_LISTED
 from postwatch.kafka.topics import ensure_topics
 from postwatch.settings import Settings
 from tests.conftest import read_topic, stop_process
@@ -391,4 +392,5 @@ def test_a_body_of_bad_lines_keeps_no_other_sender_waiting(hook: Hook) -> None:
     assert status == 400
     assert (answer["accepted"], answer["rejected"]) == (0, lines)
     assert {e["reason"] for e in answer["errors"]} == {"schema"}
-    assert [e["line"] for e in answer["errors"]] == list(range(1, lines + 1))
+    assert [e["line"] for e in answer["errors"]] == list(range(1, ERRORS_LISTED + 1))
+    assert answer["errors_not_listed"] == lines - ERRORS_LISTED

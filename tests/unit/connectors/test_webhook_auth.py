@@ -47,3 +47,24 @@ def test_an_open_endpoint_is_known_as_such() -> None:
     assert not Auth(tokens=("t",)).open
     assert not Auth(secret=b"k").open
     assert "k" not in repr(Auth(tokens=("secret-token",), secret=b"k"))
+
+
+def test_only_whole_seconds_are_a_timestamp() -> None:
+    """`float` reads "nan", and a NaN is never further than the tolerance from now: a
+    request signed at "nan" would be fresh for ever."""
+    auth = Auth(secret=b"k", tolerance=300)
+    for stamp in ("nan", "NaN", "inf", "-inf", "1750000000.0", "1.75e9", "+1750000000",
+                  " 1750000000", "１７５００００００００", "1" * 5000):  # fmt: skip
+        digest = hmac.new(b"k", stamp.encode() + b"." + BODY, hashlib.sha256).hexdigest()
+        assert auth.check_signature(stamp, f"sha256={digest}", BODY, NOW) is Verdict.INVALID
+
+
+def test_credentials_that_are_not_ascii_or_not_utf8_are_wrong_not_an_error() -> None:
+    # aiohttp reads header bytes that are not UTF-8 as lone surrogates
+    tokens = Auth(tokens=("one",))
+    assert tokens.check_token("Bearer \udcff\udcfe") is Verdict.INVALID
+    assert tokens.check_token("Bearer é") is Verdict.INVALID
+    assert Auth(tokens=("é",)).check_token("Bearer é") is Verdict.OK
+    signed = Auth(secret=b"k", tolerance=300)
+    for signature in ("sha256=\udcff", "sha256=é", "\udcff"):
+        assert signed.check_signature("1750000000", signature, BODY, NOW) is Verdict.INVALID
