@@ -25,11 +25,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
+from postwatch.connectors.mastodon.adapter import status_to_post
 from postwatch.connectors.webhook.connector import ERRORS_LISTED
+from postwatch.connectors.x.adapter import payload_to_post
 from postwatch.kafka.topics import ensure_topics
 from postwatch.settings import Settings
 from tests.conftest import read_topic, stop_process
 from tests.integration.connectors.harness import free_port, start_process
+from tests.unit.connectors.mutations import mutated
+from tests.unit.connectors.test_mastodon import recorded_statuses
+from tests.unit.connectors.test_x import recorded_payloads
 
 TOKEN = "hostile-token"  # noqa: S105 - a test credential for a local server
 MAX_BYTES = 1024 * 1024
@@ -345,6 +350,35 @@ def test_single_hostile_documents(hook: Hook) -> None:
     document()
     hook.assert_serving()
     hook.assert_topic_holds_exactly_the_accepted()
+
+
+def recorded_posts() -> list[dict[str, Any]]:
+    """Post v1 records as the connectors make them from the recorded Mastodon statuses and
+    X payloads: what a platform pushing posts sends."""
+    mastodon = [status_to_post(s, "mastodon.social") for s in recorded_statuses()]
+    x = [payload_to_post(p) for p in recorded_payloads()]
+    return [*mastodon, *x]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(recorded_posts()).flatmap(mutated))
+def test_any_mutation_of_a_recorded_post_is_accepted_or_refused_with_its_reason(
+    hook: Hook, doc: Any
+) -> None:
+    if isinstance(doc, dict) and isinstance(doc.get("id"), str):
+        doc["id"] = f"hook:{uuid.uuid4().hex}"  # each example a post of its own
+    try:
+        body = orjson.dumps(doc)
+    except orjson.JSONEncodeError:  # nested deeper than JSON can be written
+        return
+    status, answer = hook.post(body)
+    if status == 202:
+        assert answer == {"accepted": 1, "rejected": 0}
+        hook.accepted[doc["id"]] = doc["text"]
+    else:
+        assert status == 400, answer
+        [error] = answer["errors"]
+        assert error["reason"] in {"schema", "too_deep", "too_large"}, answer
 
 
 def test_empty_bodies(hook: Hook) -> None:

@@ -198,9 +198,10 @@ def recorded_statuses() -> list[dict[str, Any]]:
         json.loads(line)
         for line in (MASTODON / "streaming_sse_examples_parsed.jsonl").read_text().splitlines()
     ]
+    answers = [a for answers in rest.values() for a in answers]  # a status, or a list of them
     return [
         *entities()["Status"],
-        *(s for answers in rest.values() for s in answers),
+        *(s for a in answers for s in (a if isinstance(a, list) else [a])),
         *(e["data"] for e in stream if e["event"] in ("update", "status.update")),
     ]
 
