@@ -9,20 +9,27 @@
 
 `enrich` takes a Post v1 dict and returns a copy in which each `media[i]` with an http(s)
 `url`, of a kind being fetched and not hashed yet, has `sha256`, `md5` and (images) `pdq`
-and `pdq_quality` filled. A download is refused, before its body is read where possible,
+and `pdq_quality` filled. A URL a post names twice is fetched once; past `max_media` URLs
+a post's media are not fetched (counted in `stats.skipped` as `too_many` and logged), and
+a post gets `post_timeout` seconds in all (then what is left is counted as failed,
+`post_timeout`). A download holds its slot (one of `concurrency`) until it is hashed, so
+the bytes waiting for a hashing process are never more than `concurrency` downloads.
+A download is refused, before its body is read where possible,
 when the server answers with another status than 200 after at most `max_redirects`
 redirects, a content type that is not one of the media types of those kinds, a size over
 `max_bytes`, or bytes whose magic number is not such a format; and when it takes longer
 than `timeout`. Unless `allow_private_addresses` is set, URLs that lead (directly, by DNS
-or by redirect) to loopback, private or otherwise non-global addresses are refused, so a
-post cannot make the fetcher probe the network it runs in. Every failure is counted in
-`stats.failed` under its reason and logged; the post comes back with that item unhashed.
-Nothing a post or a server does makes `enrich` raise.
+or by redirect) to loopback, private or otherwise non-global addresses are refused, IPv6
+addresses that carry an IPv4 one (IPv4-compatible `::/96`, NAT64 `64:ff9b::/96` and
+`64:ff9b:1::/48`) included, so a post cannot make the fetcher probe the network it runs in.
+Every failure is counted in `stats.failed` under its reason and logged; the post comes
+back with that item unhashed. Nothing a post or a server does makes `enrich` raise.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from collections import Counter
@@ -37,10 +44,10 @@ from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
 from postwatch.media.errors import FetchError, MediaError, TooLarge
-from postwatch.media.hashing import FORMATS, HashOptions, sniff
+from postwatch.media.hashing import FORMATS, HashOptions, MediaHashes, sniff
 from postwatch.media.worker import Hasher
 
-__all__ = ["FetchOptions", "FetchStats", "MediaFetcher"]
+__all__ = ["FetchOptions", "FetchStats", "MediaFetcher", "is_public_address"]
 
 log = structlog.get_logger("postwatch.media.fetch")
 
@@ -58,7 +65,13 @@ class FetchOptions:
     """Seconds for one download, redirects included (hashing has its own limit)."""
     max_redirects: int = 3
     concurrency: int = 4
-    """Downloads in flight at once, over all posts."""
+    """Downloads in flight or waiting to be hashed at once, over all posts."""
+    max_media: int = 16
+    """Different URLs fetched for one post; the platforms attach at most 4 (X, Bluesky,
+    Mastodon) or 10 (a Telegram album)."""
+    post_timeout: float = 60.0
+    """Seconds all the media of one post may take, hashing included (a hash already
+    running when they are up is waited for: it holds its download's bytes)."""
     hash_processes: int = 1
     """Child processes that decode and hash (see `postwatch.media.worker.Hasher`)."""
     kinds: frozenset[str] = frozenset({"image"})
@@ -71,10 +84,13 @@ class FetchOptions:
 
 @dataclass
 class FetchStats:
-    """Counters since the fetcher started; `failed` is keyed by a stable reason code."""
+    """Counters of media items since the fetcher started, by a stable reason code:
+    `skipped` are the items not fetched (`not_wanted`: no http(s) URL, a kind not fetched
+    or hashed already; `same_url`: a URL the post named before, given its hashes;
+    `too_many`: past `max_media`), `failed` the ones whose fetch failed."""
 
     fetched: int = 0
-    skipped: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
 
 
@@ -92,7 +108,7 @@ class _PublicResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         results = [
-            r for r in await self._inner.resolve(host, port, family) if _is_global(r["host"])
+            r for r in await self._inner.resolve(host, port, family) if is_public_address(r["host"])
         ]
         if not results:
             raise _BlockedAddress(f"{host} resolves to no public address")
@@ -102,11 +118,32 @@ class _PublicResolver(AbstractResolver):
         await self._inner.close()
 
 
-def _is_global(address: str) -> bool:
+_EMBEDDING = tuple(
+    ipaddress.IPv6Network(net)
+    for net in (
+        "::/96",  # IPv4-compatible (deprecated): ::7f00:1 is 127.0.0.1
+        "64:ff9b::/96",  # NAT64: the gateway connects to the IPv4 address in the last bits
+        "64:ff9b:1::/48",  # NAT64 for local use
+        "fec0::/10",  # site-local (deprecated): Python still calls it global
+    )
+)
+
+
+def is_public_address(address: str) -> bool:
+    """Whether the fetcher may connect to `address` (an IP address as text): a global one,
+    and not one of the IPv6 ranges that carry an IPv4 address to a translator (Python calls
+    them global); an IPv4-mapped or 6to4 address is judged by the IPv4 address it holds."""
     try:
-        return ipaddress.ip_address(address).is_global
+        ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in net for net in _EMBEDDING):
+            return False
+        carried = ip.ipv4_mapped or ip.sixtofour
+        if carried is not None:
+            return carried.is_global
+    return ip.is_global
 
 
 class MediaFetcher:
@@ -148,9 +185,33 @@ class MediaFetcher:
         if not isinstance(media, list) or not media:
             return post
         items = [dict(m) if isinstance(m, dict) else m for m in media]
-        wanted = [(i, m) for i, m in enumerate(items) if self._wanted(m)]
-        self.stats.skipped += len(items) - len(wanted)
-        await asyncio.gather(*(self._fill(post.get("id"), i, m) for i, m in wanted))
+        by_url: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for index, item in enumerate(items):
+            if not self._wanted(item):
+                self.stats.skipped["not_wanted"] += 1
+                continue
+            if item["url"] in by_url:
+                self.stats.skipped["same_url"] += 1
+            by_url.setdefault(item["url"], []).append((index, item))
+        urls = list(by_url)[: self.options.max_media]
+        if len(by_url) > len(urls):
+            self.stats.skipped["too_many"] += len(by_url) - len(urls)
+            log.warning(
+                "media not fetched",
+                reason="too_many",
+                post=post.get("id"),
+                urls=len(by_url) - len(urls),
+                max_media=self.options.max_media,
+            )
+        fetches = {url: asyncio.create_task(self._hashes(url)) for url in urls}
+        if fetches:
+            _, late = await asyncio.wait(fetches.values(), timeout=self.options.post_timeout)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)  # each holds its slot until its hashing is over
+        for url, task in fetches.items():
+            self._record(post.get("id"), by_url[url], task)
         return {**post, "media": items}
 
     def _wanted(self, item: Any) -> bool:
@@ -165,28 +226,54 @@ class MediaFetcher:
             and not item.get("sha256")
         )
 
-    async def _fill(self, post_id: Any, index: int, item: dict[str, Any]) -> None:
-        url = item["url"]
+    async def _hashes(self, url: str) -> MediaHashes:
+        """Download and hash; raises `MediaError`. The download slot is held until the
+        hashing is over, even when the caller gives up waiting (cancels): until then the
+        bytes are held too."""
         assert self._hasher is not None, "use the fetcher in `async with`"
-        try:
-            async with self._limit:
-                data = await self._download(url)
+        async with self._limit:
+            data = await self._download(url)
             fmt = sniff(data[:16])
             if fmt is None or fmt.kind not in self.options.kinds:
                 raise FetchError("magic", "the bytes are not an image or video postwatch hashes")
-            hashes = await asyncio.to_thread(self._hasher.hash_bytes, data)
-        except MediaError as exc:
-            self.stats.failed[exc.reason] += 1
+            hashing = asyncio.ensure_future(asyncio.to_thread(self._hasher.hash_bytes, data))
+            try:
+                return await asyncio.shield(hashing)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):  # its outcome no longer counts, its end does
+                    await hashing
+                raise
+
+    def _record(
+        self, post_id: Any, named: list[tuple[int, dict[str, Any]]], task: asyncio.Task[MediaHashes]
+    ) -> None:
+        """Fill the hashes into every item that names the URL, or count and log why not."""
+        if task.cancelled():
+            error: BaseException | None = FetchError(
+                "post_timeout", f"the post's media took over {self.options.post_timeout:g} s"
+            )
+        else:
+            error = task.exception()
+        if error is not None:
+            if not isinstance(error, MediaError):
+                raise error
+            self.stats.failed[error.reason] += 1
             log.warning(
-                "media not hashed", reason=exc.reason, error=str(exc), post=post_id, media=index
+                "media not hashed",
+                reason=error.reason,
+                error=str(error),
+                post=post_id,
+                media=[index for index, _ in named],
             )
             return
-        item["sha256"] = hashes.sha256
-        item["md5"] = hashes.md5
-        if hashes.pdq is not None:
-            item["pdq"] = hashes.pdq
-            item["pdq_quality"] = hashes.pdq_quality
-        item.setdefault("kind", hashes.kind)
+        hashes = task.result()
+        for _, item in named:
+            item["sha256"] = hashes.sha256
+            item["md5"] = hashes.md5
+            if hashes.pdq is not None:
+                item["pdq"] = hashes.pdq
+                item["pdq_quality"] = hashes.pdq_quality
+            item.setdefault("kind", hashes.kind)
         self.stats.fetched += 1
 
     async def _download(self, url: str) -> bytes:
@@ -226,10 +313,10 @@ class MediaFetcher:
         if self.options.allow_private_addresses:
             return
         try:
-            literal = ipaddress.ip_address(url.host)
+            ipaddress.ip_address(url.host)
         except ValueError:
-            return  # a name: the resolver keeps only its global addresses
-        if not literal.is_global:
+            return  # a name: the resolver keeps only its public addresses
+        if not is_public_address(url.host):
             raise FetchError("address", f"{url.host} is not a public address")
 
     async def _read(self, response: aiohttp.ClientResponse) -> bytes:

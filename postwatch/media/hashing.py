@@ -107,8 +107,10 @@ class HashOptions:
 
     max_bytes: int = 64 * 1024 * 1024
     """Files larger than this are refused unread."""
-    max_pixels: int = 50_000_000
-    """Images with more pixels than this (told by their header) are refused undecoded."""
+    max_pixels: int = 4096 * 4096
+    """Images with more pixels than this (told by their header) are refused undecoded. The
+    largest images the platforms serve are 4096 pixels a side; hashing takes about 35 bytes
+    a pixel (a 7000 x 7000 PNG of 142 KB took 1.7 GiB)."""
     timeout: float = 20.0
     """Seconds one file may take to decode and hash (enforced by `worker.Hasher`)."""
     dihedral: bool = False
@@ -117,6 +119,15 @@ class HashOptions:
     """Hash video frames with vPDQ (when the vpdq package is installed)."""
     vpdq_seconds_per_hash: float = 1.0
     """vPDQ hashes one frame per this many seconds of video."""
+
+    memory_bytes: int | None = None
+    """Address space a hashing process may use (enforced by `worker.Hasher`); None for what
+    the libraries take and 48 bytes a pixel of `max_pixels` (1.06 GiB by default)."""
+
+    @property
+    def memory_limit(self) -> int:
+        """`memory_bytes`, or what None stands for."""
+        return self.memory_bytes or 256 * 1024 * 1024 + 48 * self.max_pixels
 
 
 @dataclass(frozen=True, slots=True)

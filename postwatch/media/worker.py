@@ -6,14 +6,17 @@ child process, never the caller.
     >>> with Hasher(HashOptions(timeout=5)) as hasher:              # doctest: +SKIP
     ...     print(hasher.hash_file(Path("photo.jpg")).pdq)
 
-Each child runs `hash_bytes` / `hash_path` on one job at a time. A job that has not answered
-within `HashOptions.timeout` seconds gets its child killed and raises `DecodeTimeout`; a
-child that dies raises `DecoderCrashed`. Either way a fresh child takes the next job.
+Each child runs `hash_bytes` / `hash_path` on one job at a time, in at most
+`HashOptions.memory_limit` bytes of address space (a job that needs more raises `TooLarge`).
+A job that has not answered within `HashOptions.timeout` seconds gets its child killed and
+raises `DecodeTimeout`; a child that dies raises `DecoderCrashed`. Either way a fresh child
+takes the next job.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import resource
 import threading
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -42,6 +45,8 @@ _START_TIMEOUT = 60.0  # a child imports numpy, Pillow and pdqhash before it is 
 
 def _serve(conn: Connection, options: HashOptions) -> None:
     """The child's loop: hash each job received, answer ("ok", hashes) or ("error", ...)."""
+    limit = options.memory_limit
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     conn.send(("ready",))  # imports done: from now on the parent's clock is the job's
     while True:
         try:
@@ -57,6 +62,8 @@ def _serve(conn: Connection, options: HashOptions) -> None:
                 result = hash_bytes(payload, options)
         except MediaError as exc:
             conn.send(("error", exc.reason, str(exc)))
+        except MemoryError:  # what the job held is freed as the error unwinds: go on
+            conn.send(("error", TooLarge.reason, f"needs more than {limit} bytes of memory"))
         else:
             conn.send(("ok", result))
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+import tracemalloc
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
+from io import BytesIO
 from typing import Any
 
+import pytest
 from aiohttp import web
+from PIL import Image
 
 from postwatch.media import HashOptions
 from postwatch.media.fetch import FetchOptions, MediaFetcher
@@ -61,6 +67,23 @@ async def _big_streamed(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@cache
+def noise_png() -> bytes:
+    """A PNG of noise: 3 MB that hash in a fraction of a second."""
+    out = BytesIO()
+    Image.effect_noise((1000, 1000), 64).convert("RGB").save(out, format="PNG", compress_level=0)
+    return out.getvalue()
+
+
+async def _noise(_: web.Request) -> web.Response:
+    return web.Response(body=noise_png(), content_type="image/png")
+
+
+async def _late(_: web.Request) -> web.Response:
+    await asyncio.sleep(3)  # within the download limit, past the post's
+    return web.Response(body=(RESOURCES / "LA.png").read_bytes(), content_type="image/png")
+
+
 async def _slow(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "image/png"})
     await response.prepare(request)
@@ -71,8 +94,17 @@ async def _slow(request: web.Request) -> web.StreamResponse:
 
 
 @asynccontextmanager
-async def media_server() -> AsyncIterator[str]:
-    app = web.Application()
+async def media_server(asked: Counter[str] | None = None) -> AsyncIterator[str]:
+    """The server's base URL; `asked` counts the requests by path."""
+
+    @web.middleware
+    async def count(request: web.Request, handler: Any) -> web.StreamResponse:
+        if asked is not None:
+            asked[request.path] += 1
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    app = web.Application(middlewares=[count])
     app.router.add_get("/img/{name}", _file)
     app.router.add_get("/redirect/{hops}", _redirect)
     app.router.add_get("/page", _html)
@@ -81,6 +113,8 @@ async def media_server() -> AsyncIterator[str]:
     app.router.add_get("/big.jpg", _big)
     app.router.add_get("/big-streamed.png", _big_streamed)
     app.router.add_get("/slow.png", _slow)
+    app.router.add_get("/noise/{n}.png", _noise)
+    app.router.add_get("/late.png", _late)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -144,7 +178,7 @@ def test_images_are_hashed_and_every_failure_is_counted() -> None:
         assert "pdq" not in item
     assert media[12]["sha256"] == "0" * 64
     assert fetcher.stats.fetched == 2
-    assert fetcher.stats.skipped == 3
+    assert fetcher.stats.skipped == {"not_wanted": 3}
     assert fetcher.stats.failed == {
         "redirects": 1,
         "content_type": 1,
@@ -185,4 +219,92 @@ def test_the_post_is_returned_unchanged_where_there_is_nothing_to_fetch() -> Non
 
     enriched, fetcher = asyncio.run(run())
     assert enriched["media"] == [{"url": "ftp://example.org/a.png"}]
-    assert fetcher.stats.skipped == 1
+    assert fetcher.stats.skipped == {"not_wanted": 1}
+
+
+def test_a_url_named_many_times_is_fetched_once_and_its_hashes_given_to_each() -> None:
+    asked: Counter[str] = Counter()
+
+    async def run() -> tuple[dict[str, Any], MediaFetcher]:
+        async with media_server(asked) as base, MediaFetcher(LOCAL) as fetcher:
+            post = post_with([{"url": f"{base}/img/LA.png", "kind": "image"}] * 200)
+            return await fetcher.enrich(post), fetcher
+
+    enriched, fetcher = asyncio.run(run())
+    assert asked == {"/img/LA.png": 1}
+    assert {item["pdq"] for item in enriched["media"]} == {LA_PDQ}
+    assert (fetcher.stats.fetched, fetcher.stats.skipped) == (1, {"same_url": 199})
+
+
+def test_media_past_the_cap_are_not_fetched_and_counted_as_such() -> None:
+    asked: Counter[str] = Counter()
+    options = FetchOptions(allow_private_addresses=True, max_media=5)
+
+    async def run() -> tuple[dict[str, Any], MediaFetcher]:
+        async with media_server(asked) as base, MediaFetcher(options) as fetcher:
+            post = post_with([{"url": f"{base}/noise/{n}.png", "kind": "image"} for n in range(40)])
+            return await fetcher.enrich(post), fetcher
+
+    enriched, fetcher = asyncio.run(run())
+    assert sum(asked.values()) == 5
+    assert [("sha256" in item) for item in enriched["media"]] == [True] * 5 + [False] * 35
+    assert (fetcher.stats.fetched, fetcher.stats.skipped) == (5, {"too_many": 35})
+
+
+def test_downloads_wait_for_their_hashing_instead_of_piling_up_in_memory() -> None:
+    """Forty media of 15 MB took 804 MiB: every download finished long before it was hashed."""
+    size = len(noise_png())
+    options = FetchOptions(allow_private_addresses=True, concurrency=2, max_media=20)
+
+    async def run() -> MediaFetcher:
+        async with media_server() as base, MediaFetcher(options) as fetcher:
+            post = post_with([{"url": f"{base}/noise/{n}.png", "kind": "image"} for n in range(20)])
+            tracemalloc.start()
+            try:
+                await fetcher.enrich(post)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            assert peak < 10 * size, f"{peak / size:.1f} downloads held at once"
+            return fetcher
+
+    assert asyncio.run(run()).stats.fetched == 20
+
+
+def test_a_post_gets_its_time_and_the_next_post_is_not_held_up() -> None:
+    options = FetchOptions(allow_private_addresses=True, timeout=10, post_timeout=1.0)
+
+    async def run() -> tuple[float, dict[str, Any], dict[str, Any], MediaFetcher]:
+        async with media_server() as base, MediaFetcher(options) as fetcher:
+            started = time.monotonic()
+            slow = await fetcher.enrich(post_with([{"url": f"{base}/late.png"}]))
+            took = time.monotonic() - started
+            fast = await fetcher.enrich(post_with([{"url": f"{base}/img/LA.png"}]))
+            return took, slow, fast, fetcher
+
+    took, slow, fast, fetcher = asyncio.run(run())
+    assert took < 2.5
+    assert "sha256" not in slow["media"][0]
+    assert fast["media"][0]["pdq"] == LA_PDQ
+    assert fetcher.stats.failed == {"post_timeout": 1}
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "[::7f00:1]",  # IPv4-compatible: 127.0.0.1
+        "[::a00:1]",  # 10.0.0.1
+        "[64:ff9b::7f00:1]",  # NAT64 of 127.0.0.1
+        "[64:ff9b:1::a00:1]",  # local-use NAT64
+        "[::ffff:127.0.0.1]",  # IPv4-mapped
+        "[2002:7f00:1::1]",  # 6to4 of 127.0.0.1
+        "[fec0::1]",  # site-local
+    ],
+)
+def test_ipv6_addresses_that_carry_a_private_ipv4_one_are_refused(host: str) -> None:
+    async def run() -> MediaFetcher:
+        async with MediaFetcher(FetchOptions(timeout=5)) as fetcher:
+            await fetcher.enrich(post_with([{"url": f"http://{host}:8080/a.png", "kind": "image"}]))
+            return fetcher
+
+    assert asyncio.run(run()).stats.failed == {"address": 1}

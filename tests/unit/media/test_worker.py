@@ -93,3 +93,24 @@ def test_several_threads_share_the_children() -> None:
         for thread in threads:
             thread.join()
     assert results == [expected] * 6
+
+
+def _plain_png(side: int) -> bytes:
+    """A PNG of one colour: a few hundred KB that decode to `side` squared pixels."""
+    out = BytesIO()
+    Image.new("RGB", (side, side), (10, 20, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_an_image_of_7000_pixels_a_side_is_refused_before_it_is_decoded() -> None:
+    """142 KB of PNG that took 1.7 GiB to hash under the former cap of 50 million pixels."""
+    with Hasher() as hasher, pytest.raises(TooLarge, match="7000x7000 pixels"):
+        hasher.hash_bytes(_plain_png(7000))
+
+
+def test_a_job_that_needs_more_memory_than_allowed_is_too_large_and_the_next_one_runs() -> None:
+    options = HashOptions(max_pixels=7000 * 7000, memory_bytes=600 * 1024 * 1024)
+    with Hasher(options) as hasher:
+        with pytest.raises(TooLarge, match="memory"):
+            hasher.hash_bytes(_plain_png(7000))
+        assert hasher.hash_file(SMALL).pdq == hash_path(SMALL, HashOptions()).pdq
