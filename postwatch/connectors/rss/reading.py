@@ -72,7 +72,10 @@ class ReadFeed:
 def read_feed(body: bytes, headers: dict[str, str], url: str, first_seen: datetime) -> ReadFeed:
     """Parse the feed at `url` and map its entries (this process, no limits: see
     `read_in_child`); an entry that is no post is kept with the reason."""
-    parsed = feedparser.parse(body, response_headers=headers)
+    try:
+        parsed = feedparser.parse(body, response_headers=headers)
+    except ValueError as exc:  # feedparser decoding the bytes (a NUL where it reads an encoding)
+        return ReadFeed((), f"{exc!s:.200}")
     if parsed.bozo and not parsed.entries and not parsed.version:
         return ReadFeed((), f"{parsed.get('bozo_exception')!s:.200}")
     entries = []

@@ -179,3 +179,10 @@ def test_a_feed_that_needs_more_memory_than_allowed_is_unreadable() -> None:
     # and with the default limit, the same feed is read
     read = asyncio.run(read_in_child(large, {}, FEED_URL, FIRST_SEEN, ReadLimits()))
     assert len(read.entries) == 20_000
+
+
+def test_a_feed_in_an_encoding_named_with_a_nul_is_no_feed() -> None:
+    body = b'<?xml version="1.0" encoding="\x00"?><rss version="2.0"><channel/></rss>'
+    read = read_feed(body, {}, FEED_URL, FIRST_SEEN)
+    assert read.entries == ()
+    assert read.not_a_feed
