@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import msgspec
 import orjson
 
 from postwatch.alerts import AlertsError
 from postwatch.kafka.clients import new_producer
 from postwatch.kafka.topics import ALERTS, LEARNED, POSTS, ensure_topics, scan
 from postwatch.rules import InvalidPost, Post, parse_post
+from postwatch.rules.alerts import decode
 from postwatch.rules.detectors.learning import Learned
 from postwatch.rules.detectors.mirror import MirrorConfig, Tracker
 from postwatch.settings import Settings
@@ -43,12 +45,16 @@ async def confirm(settings: Settings, alert_id: str) -> list[Learned]:
     alert = None
     async for record in scan(settings, settings.topic(ALERTS)):
         if record.key == alert_id.encode() and record.value:
-            alert = orjson.loads(record.value)
+            try:
+                alert = decode(record.value)
+            except msgspec.DecodeError as exc:
+                raise AlertsError(f"alert {alert_id} is no Alert v1: {exc}") from exc
             break
     if alert is None:
         raise NotFound(f"alert {alert_id} is not on {settings.topic(ALERTS)}")
-    post = await _find_post(settings, alert["post"]["id"], alert["post"]["author"]["id"])
-    entries = Tracker(MirrorConfig.from_settings(settings)).confirm(alert, post, datetime.now(UTC))
+    post = await _find_post(settings, alert.post.id, alert.post.author.id)
+    tracker = Tracker(MirrorConfig.from_settings(settings))
+    entries = tracker.confirm(alert.alert_id, post, datetime.now(UTC))
     producer = new_producer(settings)
     await producer.start()
     try:

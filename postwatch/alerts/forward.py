@@ -289,7 +289,7 @@ class _Forwarder:
                 continue
             letter = dead_letter(record, "delivery_failed", f"{destination.label}: {error}")
             await self.producer.send_and_wait(
-                self.settings.topic(DEADLETTER), letter.to_json(), key=record.key
+                self.settings.topic(DEADLETTER), letter.encode(), key=record.key
             )
             log.warning(
                 "forward.failed", destination=destination.label, alert_id=alert_id, error=error

@@ -10,11 +10,15 @@ its repeats and whose start and end times are the suppression window.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from importlib import metadata
 from typing import Any
+
+import msgspec
+
+from postwatch.rules.alerts import Alert
+from postwatch.rules.language.model import Evidence
 
 __all__ = ["OCSF_VERSION", "detection_finding"]
 
@@ -44,12 +48,18 @@ def _ms(timestamp: str) -> int:
     return int(datetime.fromisoformat(timestamp).timestamp() * 1000)
 
 
-def detection_finding(alert: Mapping[str, Any]) -> dict[str, Any]:
-    """The OCSF Detection Finding for one Alert v1 document (which must be valid Alert v1)."""
-    rule, post = alert["rule"], alert["post"]
-    author = post["author"]
-    severity_id, severity = _SEVERITY[rule["severity"]]
-    detected = _ms(alert["detected_at"])
+def _json(evidence: Evidence) -> dict[str, Any]:
+    """The evidence as JSON holds it (lists, not tuples)."""
+    out: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(evidence))
+    return out
+
+
+def detection_finding(alert: Alert) -> dict[str, Any]:
+    """The OCSF Detection Finding for one alert."""
+    rule, post = alert.rule, alert.post
+    author = post.author
+    severity_id, severity = _SEVERITY[rule.severity]
+    detected = _ms(alert.detected_at)
     finding: dict[str, Any] = {
         "activity_id": _CREATE,
         "activity_name": "Create",
@@ -64,12 +74,12 @@ def detection_finding(alert: Mapping[str, Any]) -> dict[str, Any]:
         "status_id": _STATUS_NEW,
         "status": "New",
         "time": detected,
-        "message": rule["title"],
+        "message": rule.title,
         "metadata": {
             "version": OCSF_VERSION,
-            "uid": alert["alert_id"],
-            "correlation_uid": alert.get("summary_of", alert["alert_id"]),
-            "labels": list(rule["tags"]),
+            "uid": alert.alert_id,
+            "correlation_uid": alert.summary_of or alert.alert_id,
+            "labels": list(rule.tags),
             "product": {
                 "name": "postwatch",
                 "vendor_name": "postwatch",
@@ -77,61 +87,62 @@ def detection_finding(alert: Mapping[str, Any]) -> dict[str, Any]:
             },
         },
         "finding_info": {
-            "uid": alert["alert_id"],
-            "title": rule["title"],
-            "types": [alert["kind"]],
+            "uid": alert.alert_id,
+            "title": rule.title,
+            "types": [alert.kind],
             "created_time": detected,
-            "first_seen_time": _ms(post["created_at"]),
-            "data_sources": [post["source"]],
+            "first_seen_time": _ms(post.created_at),
+            "data_sources": [post.source],
             "analytic": {
-                "uid": rule["id"],
-                "name": rule["title"],
+                "uid": rule.id,
+                "name": rule.title,
                 "type_id": _ANALYTIC_RULE,
                 "type": "Rule",
-                "version": str(rule["version"]),
-                "category": rule["pack"],
+                "version": str(rule.version),
+                "category": rule.pack,
             },
         },
         "resources": [
             {
-                "uid": post["id"],
+                "uid": post.id,
                 "type": "post",
-                "labels": [post["source"]],
+                "labels": [post.source],
                 "data": {
-                    "url": post.get("url"),
-                    "created_at": post["created_at"],
-                    "author": {"id": author["id"], "handle": author.get("handle")},
-                    "excerpt": post["excerpt"],
+                    "url": post.url,
+                    "created_at": post.created_at,
+                    "author": {"id": author.id, "handle": author.handle},
+                    "excerpt": post.excerpt,
                 },
             }
         ],
         "evidences": [
-            {"name": f"{item['type']} in {item['field']}", "data": dict(item)}
-            for item in alert["evidence"]
+            {"name": f"{item.type} in {item.field}", "data": _json(item)} for item in alert.evidence
         ],
         "observables": [
             {
                 "name": "resources[0].data.author.id",
                 "type_id": _OBSERVABLE_OTHER,
                 "type": "Other",
-                "value": author["id"],
+                "value": author.id,
             }
         ],
-        "unmapped": {"postwatch": {"kind": alert["kind"], "shadow": alert["shadow"]}},
+        "unmapped": {"postwatch": {"kind": alert.kind, "shadow": alert.shadow}},
     }
-    if post.get("url"):
-        finding["finding_info"]["src_url"] = post["url"]
+    if post.url:
+        finding["finding_info"]["src_url"] = post.url
         finding["observables"].append(
             {
                 "name": "resources[0].data.url",
                 "type_id": _OBSERVABLE_URL_STRING,
                 "type": "URL String",
-                "value": post["url"],
+                "value": post.url,
             }
         )
-    if alert["kind"] == "summary":
-        finding["count"] = 1 + alert["suppressed_count"]
-        finding["start_time"] = _ms(alert["window"]["start"])
-        finding["end_time"] = _ms(alert["window"]["end"])
-        finding["unmapped"]["postwatch"]["suppressed_post_ids"] = alert["suppressed_post_ids"]
+    if alert.kind == "summary" and alert.window is not None:
+        finding["count"] = 1 + (alert.suppressed_count or 0)
+        finding["start_time"] = _ms(alert.window.start)
+        finding["end_time"] = _ms(alert.window.end)
+        finding["unmapped"]["postwatch"]["suppressed_post_ids"] = list(
+            alert.suppressed_post_ids or ()
+        )
     return finding

@@ -42,7 +42,7 @@ from postwatch.kafka.clients import (
     new_producer,
 )
 from postwatch.kafka.topics import ALERTS, POSTS, create_topics, ensure_topics
-from postwatch.rules.alerts import isoformat
+from postwatch.rules.alerts import decode, isoformat
 from postwatch.settings import Settings
 
 __all__ = ["BenchResult", "run_bench"]
@@ -242,8 +242,10 @@ async def _latency(
 
     async def collect() -> None:
         async for record in alerts:
-            alert = orjson.loads(record.value)
-            observed = datetime.fromisoformat(alert["post"]["observed_at"]).timestamp()
+            post = decode(record.value).post
+            if post.observed_at is None:  # no post of the bench's
+                continue
+            observed = datetime.fromisoformat(post.observed_at).timestamp()
             latencies.append(record.timestamp - observed * 1000)
             first_alert.set()
 

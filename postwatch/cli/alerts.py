@@ -41,11 +41,12 @@ def _start(from_beginning: bool, since: str | None) -> Start:
 def alerts_confirm(ctx: CommandContext, alert_id: str) -> None:
     """Confirm an alert: its post's text fingerprint and media PDQ hashes are learned by
     every worker, and later posts near them raise `reappearance` alerts."""
-    from postwatch.alerts.confirm import NotFound, confirm  # noqa: PLC0415 - aiokafka
+    from postwatch.alerts import AlertsError  # noqa: PLC0415 - aiokafka
+    from postwatch.alerts.confirm import confirm  # noqa: PLC0415 - aiokafka
 
     try:
         entries = asyncio.run(confirm(ctx.settings, alert_id))
-    except NotFound as exc:
+    except AlertsError as exc:
         raise click.ClickException(str(exc)) from exc
     kinds = ", ".join(entry.kind for entry in entries) or "nothing (short text, no media)"
     click.echo(f"alert {alert_id}: learned {kinds}")

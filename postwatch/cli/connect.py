@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from postwatch.cli.shared import CommandContext, open_input, pass_context
+from postwatch.cli.shared import CommandContext, open_input, pass_context, posts_input
 from postwatch.progress import progress_counter
 
 if TYPE_CHECKING:
@@ -79,13 +79,7 @@ def connect() -> None:
 
 
 @connect.command("jsonl")
-@click.option(
-    "--input",
-    "input_path",
-    required=True,
-    type=click.Path(path_type=Path, allow_dash=True),
-    help="Post v1 JSON lines; - for standard input.",
-)
+@posts_input
 @click.option(
     "--rate",
     type=click.FloatRange(min=0, min_open=True),

@@ -16,9 +16,10 @@ from typing import IO
 import click
 import orjson
 
-from postwatch.cli.shared import CommandContext, compiled, open_input, pass_context
+from postwatch.cli.shared import CommandContext, compiled, open_input, pass_context, posts_input
 from postwatch.console import printable
 from postwatch.progress import progress_counter
+from postwatch.rules.alerts import encode
 from postwatch.rules.detectors.mirror import MirrorConfig, Tracker
 from postwatch.rules.offline import FileMatch, RuleHits
 
@@ -37,13 +38,7 @@ _MATCH_BATCH = 1024
     type=click.Path(path_type=Path),
     help="Rule pack file (repeat for several).",
 )
-@click.option(
-    "--input",
-    "input_path",
-    required=True,
-    type=click.Path(path_type=Path, allow_dash=True),
-    help="Post v1 JSON lines; - for standard input.",
-)
+@posts_input
 @click.option(
     "--output",
     type=click.Path(path_type=Path),
@@ -87,8 +82,9 @@ def match(
             alerts, skipped = run.feed(chunk, datetime.now(UTC))
             for number, invalid in skipped:
                 click.echo(printable(f"{input_path}:{number}: skipped: {invalid}"), err=True)
-            for alert in alerts:
-                out.write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE))
+            for alert in alerts:  # a terminal sees escapes, not the controls of a post
+                line = encode(alert)
+                out.write((line if output else printable(line.decode()).encode()) + b"\n")
             progress(run.posts)
     elapsed = time.perf_counter() - started
     by_kind = "".join(f", {n} {kind}" for kind, n in sorted(run.kinds.items()) if kind != "rule")
@@ -165,9 +161,9 @@ def _match_progress(source: IO[bytes]) -> Iterator[Callable[[int], None]]:
 @click.option(
     "--max-pixels",
     type=click.IntRange(min=1),
-    default=50_000_000,
+    default=4096 * 4096,
     show_default=True,
-    help="Images with more pixels are refused undecoded.",
+    help="Images with more pixels are refused undecoded (the platforms serve 4096 a side).",
 )
 def hash_files(
     files: tuple[Path, ...], dihedral: bool, timeout: float, max_bytes: int, max_pixels: int
@@ -187,18 +183,25 @@ def hash_files(
     failed = videos = 0
     with Hasher(options) as hasher:
         for path in files:
+            name = _utf8(str(path))
             try:
                 hashes = hasher.hash_file(path)
             except MediaError as exc:
                 failed += 1
-                line = {"file": str(path), "error": exc.reason, "message": str(exc)}
+                line = {"file": name, "error": exc.reason, "message": _utf8(str(exc))}
             else:
                 videos += hashes.kind == "video"
-                line = {"file": str(path), **hashes.to_json()}
-            sys.stdout.buffer.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+                line = {"file": name, **hashes.to_json()}
+            sys.stdout.buffer.write(printable(orjson.dumps(line).decode()).encode() + b"\n")
             sys.stdout.buffer.flush()
     if videos and not VPDQ_AVAILABLE:
         click.echo("vpdq is not installed: videos got exact hashes only", err=True)
     if failed:
         click.echo(f"{failed} of {len(files)} files not hashed", err=True)
         sys.exit(1)
+
+
+def _utf8(text: str) -> str:
+    """`text` with what UTF-8 cannot hold (the undecodable bytes of a file name, which
+    Python keeps as lone surrogates) written as backslash escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

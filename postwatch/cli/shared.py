@@ -17,7 +17,15 @@ from postwatch.rules import Engine, PackError
 from postwatch.rules.language.selftest import compile_tested
 from postwatch.settings import Settings, SettingsError
 
-__all__ = ["CommandContext", "compiled", "echo_problems", "open_input", "pass_context", "refused"]
+__all__ = [
+    "CommandContext",
+    "compiled",
+    "echo_problems",
+    "open_input",
+    "pass_context",
+    "posts_input",
+    "refused",
+]
 
 
 class CommandContext:
@@ -62,6 +70,16 @@ def compiled(packs: tuple[Path, ...]) -> Engine:
         return compile_tested(packs)
     except PackError as exc:
         raise refused(exc) from exc
+
+
+posts_input = click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="Post v1 JSON lines; - for standard input.",
+)
+"""The `--input` of the commands that read a file of posts (`open_input` opens it)."""
 
 
 def open_input(path: Path) -> IO[bytes]:

@@ -9,10 +9,9 @@ could not deliver.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from typing import Protocol
 
-import orjson
+import msgspec
 
 __all__ = ["VALUE_MAX", "DeadLetter", "Record", "dead_letter"]
 
@@ -37,36 +36,49 @@ class Record(Protocol):
     def offset(self) -> int: ...
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A record that could not be processed, with why, and its original bytes (the first
-    `VALUE_MAX` of them)."""
+class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
+    """A record that could not be processed, with why, where it was, and its original bytes
+    (the first `VALUE_MAX` of them, base64; `value_bytes` is the whole size). `encode` gives
+    the dead-letter record's value, `decode` reads one back."""
 
     reason: str
     error: str
     topic: str
     partition: int
     offset: int
-    value: bytes | None
+    value_b64: str | None
+    value_bytes: int
+    value_truncated: bool
 
-    def to_json(self) -> bytes:
-        return orjson.dumps(
-            {
-                "reason": self.reason,
-                "error": self.error,
-                "topic": self.topic,
-                "partition": self.partition,
-                "offset": self.offset,
-                "value_b64": (
-                    base64.b64encode(self.value[:VALUE_MAX]).decode("ascii") if self.value else None
-                ),
-                "value_bytes": len(self.value) if self.value else 0,
-                "value_truncated": bool(self.value and len(self.value) > VALUE_MAX),
-            }
-        )
+    def encode(self) -> bytes:
+        return _ENCODER.encode(self)
+
+    @classmethod
+    def decode(cls, data: bytes) -> DeadLetter:
+        """Raises msgspec.DecodeError for bytes that are no dead letter."""
+        return _DECODER.decode(data)
+
+    @property
+    def value(self) -> bytes | None:
+        """The bytes of the record kept here (all of them unless `value_truncated`)."""
+        return None if self.value_b64 is None else base64.b64decode(self.value_b64)
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(DeadLetter)
 
 
 def dead_letter(record: Record, reason: str, error: str) -> DeadLetter:
     """The dead letter of `record`: it could not be handled for `reason` (`error` says
     more)."""
-    return DeadLetter(reason, error, record.topic, record.partition, record.offset, record.value)
+    value = record.value
+    return DeadLetter(
+        reason=reason,
+        error=error,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        value_b64=base64.b64encode(value[:VALUE_MAX]).decode("ascii") if value else None,
+        value_bytes=len(value) if value else 0,
+        value_truncated=bool(value and len(value) > VALUE_MAX),
+    )

@@ -2,13 +2,13 @@
 beyond reading pack files.
 
     >>> from pathlib import Path
-    >>> from postwatch.rules import Engine, build_alert, load_packs, parse_post
+    >>> from postwatch.rules import Alert, Engine, load_packs, parse_post
     >>> engine = Engine(load_packs([Path("pack.yaml")]))          # doctest: +SKIP
     >>> for match in engine.evaluate(parse_post(raw_bytes)):      # doctest: +SKIP
-    ...     print(build_alert(match)["alert_id"])
+    ...     print(Alert.of_match(match).alert_id)
 """
 
-from postwatch.rules.alerts import alert_id, build_alert
+from postwatch.rules.alerts import Alert, alert_id
 from postwatch.rules.language.errors import PackError, PackProblem, RulesError
 from postwatch.rules.language.loader import load_pack, load_packs, parse_pack
 from postwatch.rules.language.model import Match, Pack, Post, Rule, Severity, Status
@@ -16,6 +16,7 @@ from postwatch.rules.matching.engine import Engine
 from postwatch.rules.posts import InvalidPost, parse_post, parse_posts, post_from_dict
 
 __all__ = [
+    "Alert",
     "Engine",
     "InvalidPost",
     "Match",
@@ -28,7 +29,6 @@ __all__ = [
     "Severity",
     "Status",
     "alert_id",
-    "build_alert",
     "load_pack",
     "load_packs",
     "parse_pack",

@@ -1,8 +1,11 @@
-"""Alert v1 records built from matches (see the alert-v1 JSON Schema).
+"""Alert v1, the record workers produce to the alerts topic (see the alert-v1 JSON Schema,
+which `tests/unit/alerts/test_alert_v1.py` holds to this struct).
 
-Two kinds come from here: the alert for one match (`build_alert`) and the summary that closes
-a repeat-suppression window (`build_summary`), which carries how many repeats were collapsed
-into the window's first alert and which posts they were.
+Three constructors make every alert there is: `Alert.of_match` for one rule match,
+`Alert.detected` for the alerts of the detectors (reappearance, look-alike accounts,
+escalation), and `Alert.summary` for the summary that closes a repeat-suppression window,
+which carries how many repeats were collapsed into the window's first alert and which posts
+they were. `encode` and `decode` are its bytes on a topic.
 """
 
 from __future__ import annotations
@@ -11,19 +14,27 @@ import hashlib
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Literal, get_args
 
-from postwatch.rules.language.model import Match, Post, Status
+import msgspec
+
+from postwatch.rules.language.model import Evidence, Match, Post, Severity, SeverityLabel, Status
 
 __all__ = [
+    "ALERT_KINDS",
     "EVIDENCE_MAX",
     "EXCERPT_MAX",
+    "MIRROR_PACK",
     "SUPPRESSED_IDS_MAX",
+    "Alert",
+    "AlertAuthor",
+    "AlertPost",
+    "AlertRule",
+    "AlertWindow",
     "alert_id",
-    "alert_post",
-    "build_alert",
-    "build_summary",
     "content_fingerprint",
+    "decode",
+    "encode",
     "excerpt",
     "isoformat",
 ]
@@ -72,68 +83,180 @@ EVIDENCE_MAX = 100
 them all. A long post can hold a term tens of thousands of times, and an alert must stay
 well within one Kafka record."""
 
+MIRROR_PACK = "postwatch.mirror"
+"""The `rule.pack` of the detectors' alerts: no pack's rule raised them."""
 
-def build_alert(match: Match, detected_at: datetime | None = None) -> dict[str, Any]:
-    """The Alert v1 document for one match."""
-    rule, post = match.rule, match.post
-    first_span = next((e.span for e in match.evidence if e.field == "text" and e.span), None)
-    return {
-        "schema": "postwatch.alert/1",
-        "alert_id": alert_id(rule.id, rule.version, post.id),
-        "kind": "rule",
-        "detected_at": isoformat(detected_at or datetime.now(UTC)),
-        "rule": {
-            "id": rule.id,
-            "version": rule.version,
-            "pack": rule.pack,
-            "title": rule.title,
-            "severity": rule.severity.label,
-            "tags": list(rule.tags),
-        },
-        "post": alert_post(post, first_span),
-        "evidence": [e.to_json() for e in match.evidence[:EVIDENCE_MAX]],
-        "shadow": rule.status is Status.SHADOW,
-        **({"evidence_total": len(match.evidence)} if len(match.evidence) > EVIDENCE_MAX else {}),
-    }
+AlertKind = Literal["rule", "reappearance", "lookalike_account", "escalation", "summary"]
+ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
+_Id = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}\Z")]
+_Name = Annotated[str, msgspec.Meta(min_length=1)]
 
 
-def alert_post(post: Post, span: tuple[int, int] | None) -> dict[str, Any]:
-    """An alert's `post` object: what identifies the post, and an excerpt around `span`."""
-    return {
-        "id": post.id,
-        "source": post.source,
-        "url": post.url,
-        "created_at": isoformat(post.created),
-        "observed_at": isoformat(observed) if (observed := post.observed) else None,
-        "author": {"id": post.author.id, "handle": post.author.handle},
-        "excerpt": excerpt(post.text, span),
-    }
+class AlertRule(msgspec.Struct, frozen=True, kw_only=True):
+    """The rule that raised an alert, as it was when it did."""
+
+    id: _Name
+    version: Annotated[int, msgspec.Meta(ge=1)]
+    pack: _Name
+    title: str
+    severity: SeverityLabel
+    tags: tuple[str, ...]
 
 
-def build_summary(
-    first: dict[str, Any],
-    *,
-    suppressed_count: int,
-    suppressed_post_ids: Sequence[str],
-    window_start: datetime,
-    window_end: datetime,
-    detected_at: datetime | None = None,
-) -> dict[str, Any]:
-    """The summary alert that closes a suppression window opened by the alert `first`.
+class AlertAuthor(msgspec.Struct, frozen=True, kw_only=True):
+    id: _Name
+    handle: str | None = None
 
-    It repeats the first alert's rule, post and evidence, names that alert in `summary_of`,
-    and counts every repeat collapsed into it; at most SUPPRESSED_IDS_MAX of their post ids
-    are listed (the earliest ones). Its id is deterministic from the first alert's rule and
-    post, so a summary sent again after a crash has the same id.
-    """
-    rule, post = first["rule"], first["post"]
-    return {
-        **first,
-        "alert_id": alert_id(rule["id"], rule["version"], post["id"], "summary"),
-        "kind": "summary",
-        "detected_at": isoformat(detected_at or datetime.now(UTC)),
-        "summary_of": first["alert_id"],
-        "suppressed_count": suppressed_count,
-        "suppressed_post_ids": list(suppressed_post_ids[:SUPPRESSED_IDS_MAX]),
-        "window": {"start": isoformat(window_start), "end": isoformat(window_end)},
-    }
+
+class AlertPost(msgspec.Struct, frozen=True, kw_only=True):
+    """What identifies the post an alert is about, and an excerpt of its text."""
+
+    id: _Name
+    source: _Name
+    url: str | None = None
+    created_at: str
+    observed_at: str | None = None
+    author: AlertAuthor
+    excerpt: str
+
+    @classmethod
+    def of(cls, post: Post, span: tuple[int, int] | None) -> AlertPost:
+        """The alert's view of `post`, its excerpt around `span`."""
+        return cls(
+            id=post.id,
+            source=post.source,
+            url=post.url,
+            created_at=isoformat(post.created),
+            observed_at=isoformat(observed) if (observed := post.observed) else None,
+            author=AlertAuthor(id=post.author.id, handle=post.author.handle),
+            excerpt=excerpt(post.text, span),
+        )
+
+
+class AlertWindow(msgspec.Struct, frozen=True, kw_only=True):
+    """When a suppression window opened (its first alert) and closed."""
+
+    start: str
+    end: str
+
+
+class Alert(
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    omit_defaults=True,
+    tag_field="schema",
+    tag="postwatch.alert/1",
+):
+    """One Alert v1. The last five fields are those of some alerts only: `evidence_total`
+    when the evidence was cut to EVIDENCE_MAX pieces, the others on summaries."""
+
+    alert_id: _Id
+    kind: AlertKind
+    detected_at: str
+    rule: AlertRule
+    post: AlertPost
+    evidence: Annotated[tuple[Evidence, ...], msgspec.Meta(min_length=1)]
+    shadow: bool
+    evidence_total: int | None = None
+    summary_of: _Id | None = None
+    suppressed_count: int | None = None
+    suppressed_post_ids: tuple[str, ...] | None = None
+    window: AlertWindow | None = None
+
+    @classmethod
+    def of_match(cls, match: Match, detected_at: datetime | None = None) -> Alert:
+        """The alert for one rule match."""
+        rule, post, evidence = match.rule, match.post, match.evidence
+        first_span = next((e.span for e in evidence if e.field == "text" and e.span), None)
+        return cls(
+            alert_id=alert_id(rule.id, rule.version, post.id),
+            kind="rule",
+            detected_at=isoformat(detected_at or datetime.now(UTC)),
+            rule=AlertRule(
+                id=rule.id,
+                version=rule.version,
+                pack=rule.pack,
+                title=rule.title,
+                severity=rule.severity.label,
+                tags=rule.tags,
+            ),
+            post=AlertPost.of(post, first_span),
+            evidence=evidence[:EVIDENCE_MAX],
+            shadow=rule.status is Status.SHADOW,
+            evidence_total=len(evidence) if len(evidence) > EVIDENCE_MAX else None,
+        )
+
+    @classmethod
+    def detected(
+        cls,
+        kind: AlertKind,
+        post: Post,
+        now: datetime,
+        *,
+        rule_id: str,
+        title: str,
+        evidence: Sequence[Evidence],
+    ) -> Alert:
+        """An alert a detector raises for `post`: of its own kind, under a rule of its own
+        (version 1, pack MIRROR_PACK, severity high, tagged with the kind); its id is
+        deterministic from rule and post."""
+        return cls(
+            alert_id=alert_id(rule_id, 1, post.id, kind),
+            kind=kind,
+            detected_at=isoformat(now),
+            rule=AlertRule(
+                id=rule_id,
+                version=1,
+                pack=MIRROR_PACK,
+                title=title,
+                severity=Severity.HIGH.label,
+                tags=(kind,),
+            ),
+            post=AlertPost.of(post, None),
+            evidence=tuple(evidence),
+            shadow=False,
+        )
+
+    def summary(
+        self,
+        *,
+        suppressed_count: int,
+        suppressed_post_ids: Sequence[str],
+        window_start: datetime,
+        window_end: datetime,
+        detected_at: datetime | None = None,
+    ) -> Alert:
+        """The summary alert that closes the suppression window this alert opened.
+
+        It repeats this alert's rule, post and evidence, names this alert in `summary_of`,
+        and counts every repeat collapsed into it; at most SUPPRESSED_IDS_MAX of their post
+        ids are listed (the earliest ones). Its id is deterministic from this alert's rule
+        and post, so a summary sent again after a crash has the same id.
+        """
+        rule, post = self.rule, self.post
+        return msgspec.structs.replace(
+            self,
+            alert_id=alert_id(rule.id, rule.version, post.id, "summary"),
+            kind="summary",
+            detected_at=isoformat(detected_at or datetime.now(UTC)),
+            summary_of=self.alert_id,
+            suppressed_count=suppressed_count,
+            suppressed_post_ids=tuple(suppressed_post_ids[:SUPPRESSED_IDS_MAX]),
+            window=AlertWindow(start=isoformat(window_start), end=isoformat(window_end)),
+        )
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(Alert)
+
+
+def encode(alert: Alert) -> bytes:
+    """The alert's JSON, as it goes on the alerts topic."""
+    return _ENCODER.encode(alert)
+
+
+def decode(data: bytes) -> Alert:
+    """An alert from its JSON; raises msgspec.DecodeError (msgspec.ValidationError for JSON
+    that is no Alert v1)."""
+    return _DECODER.decode(data)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from postwatch.rules.alerts import build_alert
+from postwatch.rules.alerts import Alert
 from postwatch.rules.detectors.mirror import Tracker
+from postwatch.rules.evaluate import Failed, evaluate_batch
 from postwatch.rules.language.model import Post
 from postwatch.rules.matching.engine import Engine
 from postwatch.rules.posts import InvalidPost, parse_posts
@@ -34,7 +34,7 @@ class RuleHits:
 class FileMatch:
     """Reads the lines of a file of Post v1 lines, batch after batch in file order (mirror
     detection depends on it), and counts: `lines` read, `posts` among them, `skipped` lines
-    that are no post, alerts raised by `kinds`."""
+    (no post, or a post whose evaluation failed), alerts raised by `kinds`."""
 
     def __init__(self, engine: Engine, tracker: Tracker) -> None:
         self.engine = engine
@@ -48,41 +48,39 @@ class FileMatch:
 
     def feed(
         self, lines: list[bytes], now: datetime
-    ) -> tuple[list[dict[str, Any]], list[tuple[int, InvalidPost]]]:
+    ) -> tuple[list[Alert], list[tuple[int, InvalidPost]]]:
         """The alerts of the next lines of the file, in order, detected at `now`; and the
-        lines among them that are no post, with their number in the file (from 1). Blank
+        lines among them that were skipped, with their number in the file (from 1): lines
+        that are no post, and posts whose evaluation failed (`evaluation_failed`). Blank
         lines are passed over."""
         first = self.lines + 1
         self.lines += len(lines)
-        decoded = parse_posts(lines)
-        batch = [post for post in decoded if not isinstance(post, InvalidPost)]
-        skipped = [
-            (number, post)
-            for number, (line, post) in enumerate(zip(lines, decoded, strict=True), first)
-            if isinstance(post, InvalidPost) and not line.isspace()
-        ]
-        self.posts += len(batch)
-        self.skipped += len(skipped)
-        return self._evaluate(batch, now), skipped
-
-    def _evaluate(self, batch: list[Post], now: datetime) -> list[dict[str, Any]]:
-        alerts: list[dict[str, Any]] = []
-        idle = self.tracker.idle  # changes only when the tracker observes a post
-        for post, found in zip(batch, self.engine.evaluate_many(batch), strict=True):
-            if not found and idle:
+        batch: list[Post] = []
+        numbers: list[int] = []
+        skipped: list[tuple[int, InvalidPost]] = []
+        for number, (line, post) in enumerate(zip(lines, parse_posts(lines), strict=True), first):
+            if not isinstance(post, InvalidPost):
+                batch.append(post)
+                numbers.append(number)
+            elif not line.isspace():
+                skipped.append((number, post))
+        alerts: list[Alert] = []
+        for outcome in evaluate_batch(self.engine, self.tracker, batch, now):
+            if isinstance(outcome, Failed):
+                invalid = InvalidPost("evaluation_failed", repr(outcome.error))
+                skipped.append((numbers[outcome.index], invalid))
                 continue
-            matched = [(m, build_alert(m, now)) for m in found]
-            extra, _ = self.tracker.observe(post, matched, now)
-            idle = self.tracker.idle
-            for m, _alert in matched:
+            for m, _alert in outcome.matched:
                 rule = f"{m.rule.pack}/{m.rule.id}"
                 self._hits[rule] += 1
                 samples = self._samples.setdefault(rule, [])
                 if len(samples) < SAMPLES:
-                    samples.append(post.id)
-            alerts += [a for _, a in matched] + extra
-        self.kinds.update(alert["kind"] for alert in alerts)
-        return alerts
+                    samples.append(outcome.post.id)
+            alerts += outcome.alerts
+        self.posts += len(batch)
+        self.skipped += len(skipped)
+        self.kinds.update(alert.kind for alert in alerts)
+        return alerts, sorted(skipped, key=lambda item: item[0])
 
     def hits(self) -> list[RuleHits]:
         """Hits of every rule, noisiest first (then by name), so that a rule writer sees

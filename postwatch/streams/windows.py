@@ -9,19 +9,22 @@ partitions taken from it; so open windows survive a restart and move with their 
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
 
-import orjson
+import msgspec
 import structlog
 
 from postwatch.kafka.clients import AIOKafkaProducer
 from postwatch.kafka.topics import scan
 from postwatch.settings import Settings
 from postwatch.streams.agents.match import Acks
+from postwatch.streams.agents.suppress import Window
 
 __all__ = ["ChangelogWindows"]
 
 log = structlog.get_logger(__name__)
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(Window)
 
 
 class ChangelogWindows:
@@ -35,16 +38,16 @@ class ChangelogWindows:
         self.topic = topic
         self.producer = producer
         self.acks = acks
-        self.data: dict[str, dict[str, Any]] = {}
+        self.data: dict[str, Window] = {}
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> Window | None:
         return self.data.get(key)
 
-    async def put(self, key: str, window: dict[str, Any]) -> None:
+    async def put(self, key: str, window: Window) -> None:
         self.data[key] = window
         self.acks.add(
             await self.producer.send(
-                self.topic, orjson.dumps(window), key=key.encode(), partition=window["partition"]
+                self.topic, _ENCODER.encode(window), key=key.encode(), partition=window.partition
             )
         )
 
@@ -54,7 +57,7 @@ class ChangelogWindows:
             await self.producer.send(self.topic, None, key=key.encode(), partition=partition)
         )
 
-    def items(self) -> list[tuple[str, dict[str, Any]]]:
+    def items(self) -> list[tuple[str, Window]]:
         return list(self.data.items())
 
     def __len__(self) -> int:
@@ -64,10 +67,18 @@ class ChangelogWindows:
         """Read the windows of these partitions from the changelog; returns how many."""
         if not partitions:
             return 0
-        restored: dict[str, dict[str, Any] | None] = {}
+        restored: dict[str, Window | None] = {}
         async for record in scan(self.settings, self.topic, partitions):
-            key = (record.key or b"").decode()
-            restored[key] = orjson.loads(record.value) if record.value else None
+            key = (record.key or b"").decode("utf-8", "replace")
+            try:
+                restored[key] = _DECODER.decode(record.value) if record.value else None
+            except msgspec.DecodeError as exc:  # not a window this code wrote: passed over
+                log.warning(
+                    "windows.unreadable",
+                    partition=record.partition,
+                    offset=record.offset,
+                    error=str(exc)[:300],
+                )
         for key, window in restored.items():
             if window is None:
                 self.data.pop(key, None)
@@ -80,4 +91,4 @@ class ChangelogWindows:
     def drop(self, partitions: Collection[int]) -> None:
         """Forget the windows of partitions this worker no longer owns (kept in the
         changelog for their new owner)."""
-        self.data = {k: w for k, w in self.data.items() if w["partition"] not in partitions}
+        self.data = {k: w for k, w in self.data.items() if w.partition not in partitions}

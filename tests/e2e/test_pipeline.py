@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 
 from postwatch.demo import DEMO_PACK, DEMO_POSTS
-from postwatch.rules import Engine, build_alert, load_packs, parse_post
+from postwatch.rules import Alert, Engine, load_packs, parse_post
 from postwatch.schemas import schema_text
 from postwatch.settings import Settings
 from tests.conftest import env_for, stop_process
@@ -28,7 +28,7 @@ def expected_alert_ids() -> set[str]:
     engine = Engine(load_packs([DEMO_PACK]))
     with DEMO_POSTS.open("rb") as lines:
         return {
-            build_alert(m)["alert_id"] for line in lines for m in engine.evaluate(parse_post(line))
+            Alert.of_match(m).alert_id for line in lines for m in engine.evaluate(parse_post(line))
         }
 
 

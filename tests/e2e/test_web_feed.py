@@ -24,10 +24,10 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from postwatch.demo import DEMO_PACK, DEMO_POSTS
 from postwatch.rules import Engine, load_packs, parse_post
-from postwatch.rules.alerts import build_alert, build_summary
 from postwatch.settings import Settings
 from tests.conftest import env_for, stop_process
 from tests.integration.alerts.conftest import free_port, publish_alerts
+from tests.unit.conftest import alert_doc, summary_doc
 
 TOKEN = "ops-room-token"  # noqa: S105 - the test server's own token
 CHROMIUM = "/usr/bin/chromium"
@@ -55,7 +55,7 @@ def demo_alerts() -> list[dict[str, Any]]:
     with DEMO_POSTS.open("rb") as lines:
         for line in lines:
             for match in engine.evaluate(parse_post(line)):
-                alert = build_alert(match)
+                alert = alert_doc(match)
                 alerts[alert["alert_id"]] = alert
     return list(alerts.values())
 
@@ -128,7 +128,7 @@ def test_alerts_appear_live_and_the_filters_hide_what_they_should(
     alerts = demo_alerts()
     shadowed = next(a for a in alerts if a["rule"]["id"] == "demo-0006")
     now = datetime.now(UTC)
-    summary = build_summary(
+    summary = summary_doc(
         shadowed,
         suppressed_count=7,
         suppressed_post_ids=[f"bluesky:repeat-{n}" for n in range(7)],

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 
-from postwatch.rules import Engine, Match, Post, parse_pack, post_from_dict
+from postwatch.rules import Alert, Engine, Match, Post, parse_pack, post_from_dict
+from postwatch.rules.alerts import decode, encode
 
 PACK = """
 pack: ops
@@ -56,3 +58,15 @@ def only_match(engine: Engine, post: Post) -> Match:
     matches = engine.evaluate(post)
     assert len(matches) == 1, matches
     return matches[0]
+
+
+def alert_doc(match: Match, detected_at: datetime | None = None) -> dict[str, Any]:
+    """The alert for a match, as JSON on the alerts topic."""
+    doc: dict[str, Any] = orjson.loads(encode(Alert.of_match(match, detected_at)))
+    return doc
+
+
+def summary_doc(first: dict[str, Any], **window: Any) -> dict[str, Any]:
+    """The summary of the window the alert `first` (as JSON) opened, as JSON."""
+    doc: dict[str, Any] = orjson.loads(encode(decode(orjson.dumps(first)).summary(**window)))
+    return doc

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import json
 import resource
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from postwatch.kafka.deadletter import DeadLetter
-from postwatch.rules import Engine, InvalidPost, build_alert, load_packs, parse_post
+from postwatch.kafka.deadletter import VALUE_MAX, DeadLetter, dead_letter
+from postwatch.rules import Alert, Engine, InvalidPost, load_packs, parse_post
+from postwatch.rules.alerts import encode
 from postwatch.schemas import validator
 
 PACK = Path(__file__).parents[1] / "files" / "integration" / "pack.yaml"
@@ -57,6 +59,17 @@ post_like = st.fixed_dictionaries(
 )
 
 
+@dataclass(frozen=True)
+class Consumed:
+    """A record as the worker consumes it."""
+
+    value: bytes
+    key: bytes | None = None
+    topic: str = "t"
+    partition: int = 0
+    offset: int = 0
+
+
 def outcome(data: bytes) -> str:
     """What happens to one record: `dead:<reason>` or `alerts:<n>` (each alert validated)."""
     invalid: InvalidPost | None = None
@@ -66,13 +79,13 @@ def outcome(data: bytes) -> str:
         invalid = exc
     if invalid is not None:
         assert invalid.reason in REASONS
-        letter = DeadLetter(invalid.reason, invalid.error, "t", 0, 0, data).to_json()
-        assert json.loads(letter)["reason"] == invalid.reason
+        letter = dead_letter(Consumed(data), invalid.reason, invalid.error).encode()
+        assert DeadLetter.decode(letter).reason == invalid.reason
+        assert (DeadLetter.decode(letter).value or b"") == data[:VALUE_MAX]
         return f"dead:{invalid.reason}"
-    alerts = [build_alert(m) for m in ENGINE.evaluate(post)]
+    alerts = [Alert.of_match(m) for m in ENGINE.evaluate(post)]
     for alert in alerts:
-        validator("alert")(alert)
-        orjson.dumps(alert)
+        validator("alert")(orjson.loads(encode(alert)))
     return f"alerts:{len(alerts)}"
 
 

@@ -7,10 +7,9 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from postwatch.rules.detectors.alerting import detector_alert
-from postwatch.rules.language.model import Post
+from postwatch.rules.alerts import Alert
+from postwatch.rules.language.model import Evidence, Post
 
 __all__ = ["Escalation"]
 
@@ -30,16 +29,14 @@ class Escalation:
         self.window = timedelta(seconds=window_s)
         self._authors: dict[str, _AuthorAlerts] = {}
 
-    def alerts(
-        self, post: Post, alerts: Sequence[dict[str, Any]], now: datetime
-    ) -> list[dict[str, Any]]:
+    def alerts(self, post: Post, alerts: Sequence[Alert], now: datetime) -> list[Alert]:
         """The escalation, if any, that the post's alerts make for its author."""
         if self.count < 1 or not alerts:
             return []
         state = self._authors.setdefault(post.author.id, _AuthorAlerts())
         window = self.window
         created = post.created
-        state.recent.extend((created, a["alert_id"]) for a in alerts)
+        state.recent.extend((created, a.alert_id) for a in alerts)
         while state.recent and state.recent[0][0] < created - window:
             state.recent.popleft()
         if len(state.recent) < self.count or (
@@ -48,9 +45,9 @@ class Escalation:
             return []
         state.escalated_at = created
         listed = [alert for _, alert in state.recent]
-        evidence = [{"type": "alert", "field": "author.id", "value": a} for a in listed]
+        evidence = [Evidence("alert", "author.id", a) for a in listed]
         return [
-            detector_alert(
+            Alert.detected(
                 "escalation",
                 post,
                 now,

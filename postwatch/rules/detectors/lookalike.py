@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
-from postwatch.rules.detectors.alerting import detector_alert
-from postwatch.rules.language.model import Post, WatchedAccount
+from postwatch.rules.alerts import Alert
+from postwatch.rules.language.model import Evidence, Post, WatchedAccount
 from postwatch.rules.matching.normalize import fold
 
 __all__ = ["Lookalikes"]
@@ -37,7 +36,7 @@ class Lookalikes:
         names = [n for n in dict.fromkeys(names) if len(n) >= self.min_length]
         self.watched[account.id] = (account, names)
 
-    def alerts(self, post: Post, now: datetime) -> list[dict[str, Any]]:
+    def alerts(self, post: Post, now: datetime) -> list[Alert]:
         """An alert for each watched account the post's author looks like, the first time
         this author does; none for a watched author."""
         author = post.author
@@ -51,19 +50,19 @@ class Lookalikes:
             )
             if value
         }
-        alerts: list[dict[str, Any]] = []
+        alerts: list[Alert] = []
         for watched_id, (account, watched_names) in self.watched.items():
             if (author.id, watched_id) in self._found:
                 continue
             evidence = [
-                {
-                    "type": "lookalike",
-                    "field": field,
-                    "value": watched,
-                    "matched": name,
-                    "distance": _edit_distance(name, watched, self.max_distance),
-                    "watched_account_id": watched_id,
-                }
+                Evidence(
+                    "lookalike",
+                    field,
+                    watched,
+                    matched=name,
+                    distance=_edit_distance(name, watched, self.max_distance),
+                    watched_account_id=watched_id,
+                )
                 for field, name in names.items()
                 for watched in watched_names
                 if watched in name
@@ -73,7 +72,7 @@ class Lookalikes:
                 self._found.add((author.id, watched_id))
                 label = account.handle or account.display_name or watched_id
                 alerts.append(
-                    detector_alert(
+                    Alert.detected(
                         "lookalike_account",
                         post,
                         now,

@@ -23,8 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from postwatch.rules.alerts import Alert
 from postwatch.rules.detectors.escalation import Escalation
 from postwatch.rules.detectors.learning import Learned, LearnedBank
 from postwatch.rules.detectors.lookalike import Lookalikes
@@ -89,9 +90,10 @@ class Tracker:
         """Remove a learned entry by key (a tombstone on the learned topic)."""
         self._learned.forget(key)
 
-    def confirm(self, alert: dict[str, Any], post: Post, now: datetime) -> list[Learned]:
-        """An operator confirmed this alert of this post: learn the post's fingerprints."""
-        return self._learned.learn_post(post, alert["alert_id"], now, self.config.min_words)
+    def confirm(self, alert_id: str, post: Post, now: datetime) -> list[Learned]:
+        """An operator confirmed the alert `alert_id` of this post: learn the post's
+        fingerprints."""
+        return self._learned.learn_post(post, alert_id, now, self.config.min_words)
 
     @property
     def idle(self) -> bool:
@@ -100,8 +102,8 @@ class Tracker:
         return not (self._learned.texts or self._learned.media or self._lookalikes.watched)
 
     def observe(
-        self, post: Post, matched: Sequence[tuple[Match, dict[str, Any]]], now: datetime
-    ) -> tuple[list[dict[str, Any]], list[Learned]]:
+        self, post: Post, matched: Sequence[tuple[Match, Alert]], now: datetime
+    ) -> tuple[list[Alert], list[Learned]]:
         """The alerts this post raises beyond the engine's (`matched`: each match of the
         post with the alert built for it), and the entries it taught. Reappearance is
         checked before learning, so that a post is never the original of its own
@@ -114,6 +116,6 @@ class Tracker:
         learned: list[Learned] = []
         for match, alert in matched:
             if match.rule.learn and match.rule.severity >= self.config.learn_severity:
-                learned.extend(self._learned.learn_post(post, alert["alert_id"], now, min_words))
+                learned.extend(self._learned.learn_post(post, alert.alert_id, now, min_words))
         extra.extend(self._escalation.alerts(post, [a for _, a in matched] + extra, now))
         return extra, learned

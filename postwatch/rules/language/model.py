@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import msgspec
 
@@ -35,6 +35,7 @@ __all__ = [
     "RuleTest",
     "Scope",
     "Severity",
+    "SeverityLabel",
     "SourceId",
     "Status",
     "WatchedAccount",
@@ -54,8 +55,11 @@ class Severity(enum.IntEnum):
     CRITICAL = 4
 
     @property
-    def label(self) -> str:
-        return self.name.lower()
+    def label(self) -> SeverityLabel:
+        return cast("SeverityLabel", self.name.lower())
+
+
+SeverityLabel = Literal["info", "low", "medium", "high", "critical"]
 
 
 class Status(enum.Enum):
@@ -122,12 +126,13 @@ class Post(msgspec.Struct, frozen=True, gc=False):
         return datetime.fromisoformat(self.observed_at) if self.observed_at else None
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """One piece of evidence: what matched, in which field, and where.
+class Evidence(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One piece of evidence, as an alert lists it: what matched, in which field, and where.
 
     `span` indexes into the original value of `field` (for `text`, the post's text as
-    published), never into the folded form.
+    published), never into the folded form. The fields after `distance` are those of the
+    detectors' evidence (see `postwatch.rules.detectors`); a field left at its default is
+    left out of the alert.
     """
 
     type: str
@@ -137,18 +142,13 @@ class Evidence:
     matched: str | None = None
     bank: str | None = None
     distance: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type, "field": self.field, "value": self.value}
-        if self.span is not None:
-            out["span"] = list(self.span)
-        if self.matched is not None:
-            out["matched"] = self.matched
-        if self.bank is not None:
-            out["bank"] = self.bank
-        if self.distance is not None:
-            out["distance"] = self.distance
-        return out
+    similarity: float | None = None
+    original_post_id: str | None = None
+    original_author_id: str | None = None
+    original_author_handle: str | msgspec.UnsetType | None = msgspec.UNSET
+    original_alert_id: str | None = None
+    relation: Literal["mirror", "repeat"] | None = None
+    watched_account_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,10 @@ import structlog
 from postwatch.alerts.ocsf import detection_finding
 from postwatch.kafka.clients import MessageSizeTooLargeError
 from postwatch.kafka.deadletter import Record, dead_letter
-from postwatch.rules import Engine, InvalidPost, Match, Post, build_alert, parse_post, parse_posts
-from postwatch.rules.detectors.learning import Learned
+from postwatch.rules import Engine, InvalidPost, Post, parse_post, parse_posts
+from postwatch.rules.alerts import Alert, encode
 from postwatch.rules.detectors.mirror import Tracker
+from postwatch.rules.evaluate import Failed, Raised, evaluate_batch
 from postwatch.streams.agents.suppress import Suppressor, WindowStore
 from postwatch.streams.metrics import Metrics
 
@@ -111,21 +112,15 @@ class MatchStage:
                 else:
                     posts.append((post, record))
             sent = 0
-            for (post, record), matches in zip(posts, self._evaluate(posts), strict=True):
-                if isinstance(matches, Exception):
-                    await self._deadletter(record, "evaluation_failed", repr(matches))
-                    continue
-                partition = record.partition
-                matched = [(match, build_alert(match)) for match in matches]
-                extra, learned = (
-                    self.tracker.observe(post, matched, datetime.now(UTC))
-                    if self.tracker is not None
-                    else ([], [])
-                )
-                if not (matched or extra or learned):
+            batch = [post for post, _ in posts]
+            for outcome in evaluate_batch(self.engine, self.tracker, batch, datetime.now(UTC)):
+                record = posts[outcome.index][1]
+                if isinstance(outcome, Failed):
+                    log.error("record.evaluation_failed", exc_info=outcome.error)
+                    await self._deadletter(record, "evaluation_failed", repr(outcome.error))
                     continue
                 try:
-                    sent += await self._send(post, partition, matched, extra, learned)
+                    sent += await self._send(outcome, record.partition)
                 except MessageSizeTooLargeError as exc:  # refused before it was sent
                     await self._deadletter(record, "alert_too_large", str(exc))
             await self.acks.wait()
@@ -153,21 +148,6 @@ class MatchStage:
                 decoded.append(exc)
         return decoded
 
-    def _evaluate(self, posts: list[tuple[Post, Record]]) -> list[list[Match] | Exception]:
-        """The matches of each post; where evaluating a post raised (a defect, which must not
-        stop the worker on every restart), the exception instead, to be dead-lettered."""
-        try:
-            return list(self.engine.evaluate_many([post for post, _ in posts]))
-        except Exception:  # find the post(s) that raise, one at a time
-            log.exception("batch.evaluation_failed", records=len(posts))
-        found: list[list[Match] | Exception] = []
-        for post, _ in posts:
-            try:
-                found.append(self.engine.evaluate(post))
-            except Exception as exc:  # dead-lettered with the error
-                found.append(exc)
-        return found
-
     async def _deadletter(self, record: Record, reason: str, error: str) -> None:
         letter = dead_letter(record, reason, error)
         log.warning(
@@ -177,21 +157,14 @@ class MatchStage:
             partition=record.partition,
             offset=record.offset,
         )
-        self.acks.add(await self.send_deadletter(record.key, letter.to_json()))
+        self.acks.add(await self.send_deadletter(record.key, letter.encode()))
         self.metrics.deadletters.labels(reason).inc()
 
-    async def _send(
-        self,
-        post: Post,
-        partition: int,
-        matched: list[tuple[Match, dict[str, Any]]],
-        extra: list[dict[str, Any]],
-        learned: list[Learned],
-    ) -> int:
+    async def _send(self, raised: Raised, partition: int) -> int:
         """Send what one post raised and taught; returns the number of alerts sent."""
-        sent = len(extra)
-        with structlog.contextvars.bound_contextvars(post_id=post.id):
-            for match, alert in matched:
+        sent = len(raised.extra)
+        with structlog.contextvars.bound_contextvars(post_id=raised.post.id):
+            for match, alert in raised.matched:
                 with structlog.contextvars.bound_contextvars(rule_id=match.rule.id):
                     if self._suppressor is None:
                         await self.emit(alert)
@@ -200,13 +173,13 @@ class MatchStage:
                         sent += 1
                     else:
                         self.metrics.suppressed.labels(match.rule.id).inc()
-            for alert in extra:  # mirror detection's alerts are never suppressed
+            for alert in raised.extra:  # mirror detection's alerts are never suppressed
                 await self.emit(alert)
         if self.send_learned is not None:
-            for entry in learned:
+            for entry in raised.learned:
                 key, value = entry.key.encode(), orjson.dumps(entry.to_json())
                 self.acks.add(await self.send_learned(key, value))
-        if learned and self.tracker is not None:
+        if raised.learned and self.tracker is not None:
             self.metrics.learned.set(len(self.tracker.learned()))
         return sent
 
@@ -227,24 +200,24 @@ class MatchStage:
             self._count_windows()
             return sent
 
-    async def emit(self, alert: dict[str, Any]) -> None:
+    async def emit(self, alert: Alert) -> None:
         """Send one alert (and its OCSF finding); acknowledged when `acks` is waited for."""
-        key = alert["alert_id"].encode()
-        self.acks.add(await self.send_alert(key, orjson.dumps(alert)))
+        key = alert.alert_id.encode()
+        self.acks.add(await self.send_alert(key, encode(alert)))
         if self.send_ocsf is not None:
             self.acks.add(await self.send_ocsf(key, orjson.dumps(detection_finding(alert))))
-        rule, post = alert["rule"], alert["post"]
-        self.metrics.alerts.labels(rule["id"], rule["severity"], alert["kind"]).inc()
-        if alert["kind"] == "rule" and post.get("observed_at"):
-            observed = datetime.fromisoformat(post["observed_at"])
+        rule, post = alert.rule, alert.post
+        self.metrics.alerts.labels(rule.id, rule.severity, alert.kind).inc()
+        if alert.kind == "rule" and post.observed_at:
+            observed = datetime.fromisoformat(post.observed_at)
             self.metrics.latency.observe((datetime.now(UTC) - observed).total_seconds())
         log.info(
             "alert",
-            alert_id=alert["alert_id"],
-            kind=alert["kind"],
-            rule_id=rule["id"],
-            post_id=post["id"],
-            suppressed_count=alert.get("suppressed_count"),
+            alert_id=alert.alert_id,
+            kind=alert.kind,
+            rule_id=rule.id,
+            post_id=post.id,
+            suppressed_count=alert.suppressed_count,
         )
 
     def _count_windows(self) -> None:

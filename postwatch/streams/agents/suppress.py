@@ -26,35 +26,49 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable, Container
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
+import msgspec
 import structlog
 
 from postwatch.rules import Match
-from postwatch.rules.alerts import SUPPRESSED_IDS_MAX, build_summary, content_fingerprint
+from postwatch.rules.alerts import SUPPRESSED_IDS_MAX, Alert, content_fingerprint
 
-__all__ = ["Emit", "Flush", "Suppressor", "WindowStore", "suppression_key"]
+__all__ = ["Emit", "Flush", "Suppressor", "Window", "WindowStore", "suppression_key"]
 
 log = structlog.get_logger(__name__)
 
-Emit = Callable[[dict[str, Any]], Awaitable[None]]
+Emit = Callable[[Alert], Awaitable[None]]
 """Send one alert; it is acknowledged once the matching `Flush` returns."""
 Flush = Callable[[], Awaitable[None]]
 """Return once every alert and window change sent so far is acknowledged."""
 
 
+class Window(msgspec.Struct, frozen=True, kw_only=True):
+    """An open suppression window: its `first` alert (sent), when it opened and closes
+    (seconds since the epoch), the repeats counted into it and their post ids (at most
+    SUPPRESSED_IDS_MAX), and the partition of the post that opened it."""
+
+    first: Alert
+    opened_at: float
+    closes_at: float
+    count: int = 0
+    post_ids: tuple[str, ...] = ()
+    partition: int
+
+
 class WindowStore(Protocol):
-    """Where open windows are kept, keyed by `suppression_key`; values are JSON objects."""
+    """Where open windows are kept, keyed by `suppression_key`."""
 
-    def get(self, key: str) -> dict[str, Any] | None: ...
+    def get(self, key: str) -> Window | None: ...
 
-    async def put(self, key: str, window: dict[str, Any]) -> None:
-        """Store a window (of the partition `window["partition"]`)."""
+    async def put(self, key: str, window: Window) -> None:
+        """Store a window (of the partition `window.partition`)."""
 
     async def delete(self, key: str, partition: int) -> None:
         """Forget a window of the given partition."""
 
-    def items(self) -> list[tuple[str, dict[str, Any]]]: ...
+    def items(self) -> list[tuple[str, Window]]: ...
 
     def __len__(self) -> int: ...
 
@@ -82,41 +96,34 @@ class Suppressor:
         self.flush = flush
         self.clock = clock
 
-    async def admit(self, match: Match, alert: dict[str, Any], partition: int) -> bool:
+    async def admit(self, match: Match, alert: Alert, partition: int) -> bool:
         """Send `alert` unless it repeats one whose window is open; True if it was sent,
         False if it was counted into the window instead. `partition` is that of the post."""
         key = suppression_key(match)
         now = self.clock()
         window = self.windows.get(key)
-        if window is not None and now < window["closes_at"]:
+        if window is not None and now < window.closes_at:
             post_id = match.post.id
-            if post_id == window["first"]["post"]["id"]:  # redelivered after a crash
+            if post_id == window.first.post.id:  # redelivered after a crash
                 await self.emit(alert)
                 return True
-            if post_id not in window["post_ids"]:  # else a counted repeat, redelivered
-                ids = window["post_ids"]
+            if post_id not in window.post_ids:  # else a counted repeat, redelivered
+                ids = window.post_ids
                 await self.windows.put(
                     key,
-                    {
-                        **window,
-                        "count": window["count"] + 1,
-                        "post_ids": [*ids, post_id] if len(ids) < SUPPRESSED_IDS_MAX else ids,
-                    },
+                    msgspec.structs.replace(
+                        window,
+                        count=window.count + 1,
+                        post_ids=(*ids, post_id) if len(ids) < SUPPRESSED_IDS_MAX else ids,
+                    ),
                 )
-            log.info("alert.suppressed", alert_id=window["first"]["alert_id"])
+            log.info("alert.suppressed", alert_id=window.first.alert_id)
             return False
         if window is not None and await self._summarise(window, now):
             await self.flush()  # the summary is acknowledged before its window is replaced
         await self.windows.put(
             key,
-            {
-                "first": alert,
-                "opened_at": now,
-                "closes_at": now + self.window_s,
-                "count": 0,
-                "post_ids": [],
-                "partition": partition,
-            },
+            Window(first=alert, opened_at=now, closes_at=now + self.window_s, partition=partition),
         )
         await self.emit(alert)
         return True
@@ -128,26 +135,25 @@ class Suppressor:
         closed = [
             (key, window)
             for key, window in self.windows.items()
-            if window["closes_at"] <= now and window["partition"] in partitions
+            if window.closes_at <= now and window.partition in partitions
         ]
         sent = 0
         for _, window in closed:
             sent += await self._summarise(window, now)
         await self.flush()  # summaries acknowledged before their windows are deleted
         for key, window in closed:
-            await self.windows.delete(key, window["partition"])
+            await self.windows.delete(key, window.partition)
         return sent
 
-    async def _summarise(self, window: dict[str, Any], now: float) -> int:
-        if window["count"] == 0:
+    async def _summarise(self, window: Window, now: float) -> int:
+        if window.count == 0:
             return 0
         await self.emit(
-            build_summary(
-                window["first"],
-                suppressed_count=window["count"],
-                suppressed_post_ids=window["post_ids"],
-                window_start=datetime.fromtimestamp(window["opened_at"], UTC),
-                window_end=datetime.fromtimestamp(min(now, window["closes_at"]), UTC),
+            window.first.summary(
+                suppressed_count=window.count,
+                suppressed_post_ids=window.post_ids,
+                window_start=datetime.fromtimestamp(window.opened_at, UTC),
+                window_end=datetime.fromtimestamp(min(now, window.closes_at), UTC),
             )
         )
         return 1

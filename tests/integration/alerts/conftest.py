@@ -18,9 +18,9 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from postwatch.rules import Engine, load_packs, post_from_dict
-from postwatch.rules.alerts import build_alert
 from postwatch.settings import Settings
 from tests.conftest import env_for, stop_process
+from tests.unit.conftest import alert_doc
 
 PACK = Path(__file__).parent / "pack.yaml"
 
@@ -48,7 +48,7 @@ def post(n: int, text: str, author: str = "mastodon:alice", **fields: Any) -> di
 def alerts_for(*posts: dict[str, Any]) -> list[dict[str, Any]]:
     """The alerts the test pack raises for these posts, as a worker would produce them."""
     engine = Engine(load_packs([PACK]))
-    return [build_alert(m) for p in posts for m in engine.evaluate(post_from_dict(p))]
+    return [alert_doc(m) for p in posts for m in engine.evaluate(post_from_dict(p))]
 
 
 def produce_once(

@@ -19,9 +19,8 @@ from postwatch.alerts import BadDestination
 from postwatch.alerts.feed import AlertRecord
 from postwatch.alerts.forward import Destination, RetryPolicy, deliver, slack_message
 from postwatch.rules import Engine, Severity
-from postwatch.rules.alerts import build_alert
 from tests.terminal import acting
-from tests.unit.conftest import make_post, only_match
+from tests.unit.conftest import alert_doc, make_post, only_match
 
 FAST = RetryPolicy(attempts=4, backoff_s=0.01, max_backoff_s=0.05, timeout_s=2.0)
 
@@ -45,9 +44,9 @@ def test_destinations_take_alerts_from_their_severity_and_no_shadow_by_default(
     engine: Engine,
 ) -> None:
     high = Destination.parse("json:high:http://127.0.0.1/")
-    named = build_alert(only_match(engine, make_post()))
-    shadow = build_alert(only_match(engine, make_post(text="at the front line")))
-    linked = build_alert(
+    named = alert_doc(only_match(engine, make_post()))
+    shadow = alert_doc(only_match(engine, make_post(text="at the front line")))
+    linked = alert_doc(
         only_match(engine, make_post(text="see example.org", links=["https://example.org"]))
     )
     assert high.wants(named, include_shadow=False)
@@ -58,7 +57,7 @@ def test_destinations_take_alerts_from_their_severity_and_no_shadow_by_default(
 
 
 def test_slack_message_escapes_post_text(engine: Engine) -> None:
-    alert = build_alert(only_match(engine, make_post(text="<!channel> & the Example Front")))
+    alert = alert_doc(only_match(engine, make_post(text="<!channel> & the Example Front")))
     message = slack_message(alert)
     assert message["text"].startswith("[HIGH] ops-names Names of listed organisations by alice")
     section = message["blocks"][0]["text"]["text"]
@@ -75,7 +74,7 @@ def test_backoff_doubles_honours_retry_after_and_is_capped() -> None:
 
 
 def record(engine: Engine) -> AlertRecord:
-    alert = build_alert(only_match(engine, make_post()))
+    alert = alert_doc(only_match(engine, make_post()))
     return AlertRecord(alert, orjson.dumps(alert), alert["alert_id"].encode(), "t", 0, 0)
 
 
@@ -252,7 +251,7 @@ def test_an_error_that_quotes_the_url_is_logged_and_returned_without_its_path(
 
 
 def test_slack_gets_its_special_characters_escaped_and_only_web_links(engine: Engine) -> None:
-    alert = build_alert(only_match(engine, make_post(text="<!channel> & the Example Front")))
+    alert = alert_doc(only_match(engine, make_post(text="<!channel> & the Example Front")))
     alert["rule"]["title"] = "<!here> & <https://evil.example|click>"
     alert["post"]["author"]["handle"] = "<@U123>"
     alert["alert_id"] = "<!channel>"
@@ -286,7 +285,7 @@ def test_an_alert_in_an_unexpected_shape_is_still_delivered(
 ) -> None:
     """The alerts topic is read as it comes: an odd record is delivered as far as it goes
     (its id header made safe) rather than stopping the forwarder."""
-    alert = {**build_alert(only_match(engine, make_post())), **change}
+    alert = {**alert_doc(only_match(engine, make_post())), **change}
     item = AlertRecord(alert, orjson.dumps(alert), None, "t", 0, 0)
     headers: list[str] = []
 

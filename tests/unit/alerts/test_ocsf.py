@@ -17,7 +17,7 @@ from py_ocsf_models.events.findings.detection_finding import (  # type: ignore[i
 from postwatch.alerts.ocsf import detection_finding
 from postwatch.demo import DEMO_PACK, DEMO_POSTS
 from postwatch.rules import Engine, load_packs, parse_post
-from postwatch.rules.alerts import build_alert, build_summary
+from postwatch.rules.alerts import Alert
 from tests.conftest import SHARED_DATA
 from tests.unit.conftest import make_post, only_match
 
@@ -30,10 +30,10 @@ def validate(finding: dict[str, Any]) -> None:
     assert model.model_dump(mode="json", exclude_unset=True) == finding
 
 
-def demo_alerts() -> list[dict[str, Any]]:
+def demo_alerts() -> list[Alert]:
     engine = Engine(load_packs([DEMO_PACK]))
     with DEMO_POSTS.open("rb") as lines:
-        return [build_alert(m) for line in lines for m in engine.evaluate(parse_post(line))]
+        return [Alert.of_match(m) for line in lines for m in engine.evaluate(parse_post(line))]
 
 
 def test_every_demo_alert_and_its_summary_is_a_valid_detection_finding() -> None:
@@ -41,8 +41,7 @@ def test_every_demo_alert_and_its_summary_is_a_valid_detection_finding() -> None
     assert len(alerts) == 19  # "#ExampleFront" is the demo pack's "example front" too
     for alert in alerts:
         validate(detection_finding(alert))
-        summary = build_summary(
-            alert,
+        summary = alert.summary(
             suppressed_count=2,
             suppressed_post_ids=["x:1", "x:2"],
             window_start=T0,
@@ -52,13 +51,13 @@ def test_every_demo_alert_and_its_summary_is_a_valid_detection_finding() -> None
 
 
 def test_finding_maps_rule_post_severity_and_evidence(engine: Engine) -> None:
-    alert = build_alert(only_match(engine, make_post(id="mastodon:7")), detected_at=T0)
+    alert = Alert.of_match(only_match(engine, make_post(id="mastodon:7")), detected_at=T0)
     finding = detection_finding(alert)
     assert finding["class_uid"] == 2004
     assert finding["type_uid"] == 200401
     assert (finding["severity_id"], finding["severity"]) == (4, "High")
     assert finding["time"] == int(T0.timestamp() * 1000)
-    assert finding["metadata"]["uid"] == alert["alert_id"]
+    assert finding["metadata"]["uid"] == alert.alert_id
     assert finding["finding_info"]["analytic"]["uid"] == "ops-names"
     assert finding["finding_info"]["analytic"]["version"] == "4"
     assert finding["resources"][0]["uid"] == "mastodon:7"
@@ -68,9 +67,8 @@ def test_finding_maps_rule_post_severity_and_evidence(engine: Engine) -> None:
 
 
 def test_summary_finding_counts_the_repeats(engine: Engine) -> None:
-    first = build_alert(only_match(engine, make_post()), detected_at=T0)
-    summary = build_summary(
-        first,
+    first = Alert.of_match(only_match(engine, make_post()), detected_at=T0)
+    summary = first.summary(
         suppressed_count=4,
         suppressed_post_ids=["a:1", "a:2", "a:3", "a:4"],
         window_start=T0,
@@ -79,12 +77,12 @@ def test_summary_finding_counts_the_repeats(engine: Engine) -> None:
     finding = detection_finding(summary)
     assert finding["count"] == 5
     assert finding["end_time"] - finding["start_time"] == 300_000
-    assert finding["metadata"]["correlation_uid"] == first["alert_id"]
+    assert finding["metadata"]["correlation_uid"] == first.alert_id
     assert finding["unmapped"]["postwatch"]["suppressed_post_ids"] == ["a:1", "a:2", "a:3", "a:4"]
 
 
 def test_the_validation_rejects_what_is_not_a_detection_finding(engine: Engine) -> None:
-    finding = detection_finding(build_alert(only_match(engine, make_post())))
+    finding = detection_finding(Alert.of_match(only_match(engine, make_post())))
     with pytest.raises(pydantic.ValidationError):
         validate({k: v for k, v in finding.items() if k != "finding_info"})
     with pytest.raises(pydantic.ValidationError):

@@ -11,9 +11,8 @@ from rich.console import Console
 
 from postwatch.alerts.tail import render_feed_entry
 from postwatch.rules import Engine
-from postwatch.rules.alerts import build_alert, build_summary
 from tests.terminal import HOSTILE, HOSTILE_TEXT, acting
-from tests.unit.conftest import make_post, only_match
+from tests.unit.conftest import alert_doc, make_post, only_match, summary_doc
 
 T0 = datetime(2025, 7, 25, 10, tzinfo=UTC)
 
@@ -25,7 +24,7 @@ def shown(alert: dict[str, object]) -> str:
 
 
 def test_an_alert_shows_severity_rule_author_excerpt_and_url(engine: Engine) -> None:
-    text = shown(build_alert(only_match(engine, make_post())))
+    text = shown(alert_doc(only_match(engine, make_post())))
     assert "HIGH" in text
     assert "ops-names" in text
     assert "@alice" in text
@@ -35,8 +34,8 @@ def test_an_alert_shows_severity_rule_author_excerpt_and_url(engine: Engine) -> 
 
 
 def test_a_summary_says_how_many_repeats_it_collapsed(engine: Engine) -> None:
-    first = build_alert(only_match(engine, make_post()))
-    summary = build_summary(
+    first = alert_doc(only_match(engine, make_post()))
+    summary = summary_doc(
         first,
         suppressed_count=12,
         suppressed_post_ids=["m:2", "m:3"],
@@ -56,8 +55,8 @@ def raw(alert: dict[str, Any]) -> str:
 
 
 def test_what_a_post_or_a_pack_says_cannot_drive_the_terminal(engine: Engine) -> None:
-    first = build_alert(only_match(engine, make_post()))
-    alert = build_summary(
+    first = alert_doc(only_match(engine, make_post()))
+    alert = summary_doc(
         first,
         suppressed_count=3,
         suppressed_post_ids=[f"m:{HOSTILE['clipboard']}", HOSTILE["c1 csi"]],
@@ -92,5 +91,5 @@ def test_what_a_post_or_a_pack_says_cannot_drive_the_terminal(engine: Engine) ->
 def test_an_alert_in_an_unexpected_shape_is_shown_as_far_as_it_goes(
     engine: Engine, change: dict[str, Any]
 ) -> None:
-    alert = {**build_alert(only_match(engine, make_post())), **change}
+    alert = {**alert_doc(only_match(engine, make_post())), **change}
     assert "ops-names" in shown(alert) or "?" in shown(alert)

@@ -15,8 +15,10 @@ from PIL import Image
 
 from postwatch.cli import main
 from postwatch.media.hashing import HashOptions, hash_bytes
-from postwatch.rules import Engine, Post, build_alert, post_from_dict
+from postwatch.rules import Engine, post_from_dict
+from postwatch.rules.alerts import encode
 from postwatch.rules.detectors.mirror import Tracker
+from postwatch.rules.evaluate import Raised, evaluate_batch
 from postwatch.schemas import validator
 from tests.conftest import SHARED_DATA
 
@@ -99,8 +101,12 @@ def run_match(tmp_path: Path, posts: list[dict[str, Any]]) -> list[dict[str, Any
 
 
 def observe(tracker: Tracker, engine: Engine, doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The rule alerts and then the tracker's alerts of one post."""
-    item: Post = post_from_dict(doc)
-    matched = [(m, build_alert(m)) for m in engine.evaluate(item)]
-    extra, _ = tracker.observe(item, matched, T0)
-    return [a for _, a in matched] + extra
+    """The rule alerts and then the tracker's alerts of one post, each valid Alert v1."""
+    validate = validator("alert")
+    alerts: list[dict[str, Any]] = []
+    for outcome in evaluate_batch(engine, tracker, [post_from_dict(doc)], T0):
+        assert isinstance(outcome, Raised), outcome
+        alerts += [json.loads(encode(alert)) for alert in outcome.alerts]
+    for alert in alerts:
+        validate(alert)
+    return alerts

@@ -9,8 +9,9 @@ import jsonschema
 import orjson
 import pytest
 
-from postwatch.rules import Engine, build_alert
+from postwatch.rules import Engine
 from postwatch.schemas import schema_text
+from tests.unit.conftest import alert_doc
 from tests.unit.rules.conftest import make_post
 
 PACK = r"""
@@ -94,7 +95,7 @@ def test_not_contributes_no_evidence_and_alerts_stay_valid(engine: Engine) -> No
         ("keyword", "join us"),
         ("keyword", "now"),
     ]
-    jsonschema.validate(build_alert(match), orjson.loads(schema_text("alert")))
+    jsonschema.validate(alert_doc(match), orjson.loads(schema_text("alert")))
 
 
 def test_exceptions_silence_a_match(engine: Engine) -> None:
@@ -117,7 +118,7 @@ def test_scope_by_source_and_language(engine: Engine) -> None:
 def test_shadow_rules_alert_marked_shadow(engine: Engine) -> None:
     (match,) = engine.evaluate(make_post(text="news from the front line"))
     assert match.rule.id == "shadowed"
-    assert build_alert(match)["shadow"] is True
+    assert alert_doc(match)["shadow"] is True
 
 
 def test_fields_beyond_text(engine: Engine) -> None:
@@ -146,7 +147,7 @@ def test_regex_evidence_spans_the_original_text(engine: Engine) -> None:
     assert (evidence.type, evidence.value) == ("regex", r"brigade\s+\d{2,4}\b")
     assert evidence.span is not None
     assert text[slice(*evidence.span)] == "ＢＲＩＧＡＤＥ  313"
-    jsonschema.validate(build_alert(match), orjson.loads(schema_text("alert")))
+    jsonschema.validate(alert_doc(match), orjson.loads(schema_text("alert")))
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import msgspec
 import pytest
 
-from postwatch.rules import Engine, alert_id, build_alert
+from postwatch.rules import Alert, Engine, alert_id
 from tests.unit.rules.conftest import make_post
 
 PACK = """
@@ -142,15 +143,15 @@ def test_hash_matches_any_case_and_names_the_bank(engine: Engine) -> None:
 
 def test_disabled_rules_never_match_and_shadow_alerts_are_marked(engine: Engine) -> None:
     assert "gone" not in [r.id for r in engine.rules]
-    (alert,) = [build_alert(m) for m in engine.evaluate(make_post(text="the front"))]
-    assert alert["shadow"] is True
-    assert alert["rule"]["id"] == "trial"
+    (alert,) = [Alert.of_match(m) for m in engine.evaluate(make_post(text="the front"))]
+    assert alert.shadow is True
+    assert alert.rule.id == "trial"
 
 
 def test_alert_id_is_deterministic_per_rule_version_and_post(engine: Engine) -> None:
     post = make_post(id="test:99", text="example front")
-    first = [build_alert(m)["alert_id"] for m in engine.evaluate(post)]
-    again = [build_alert(m)["alert_id"] for m in engine.evaluate(post)]
+    first = [Alert.of_match(m).alert_id for m in engine.evaluate(post)]
+    again = [Alert.of_match(m).alert_id for m in engine.evaluate(post)]
     assert first == again
     assert first[0] == alert_id("kw", 2, "test:99")
     assert len(set(first)) == len(first)
@@ -161,18 +162,18 @@ def test_alert_id_is_deterministic_per_rule_version_and_post(engine: Engine) -> 
 def test_alert_carries_rule_metadata_and_bounded_excerpt(engine: Engine) -> None:
     text = "x " * 400 + "sample brigade" + " y" * 400
     (match, *_) = engine.evaluate(make_post(text=text, url="https://t.example/1"))
-    alert = build_alert(match)
-    assert alert["rule"] == {
+    alert = Alert.of_match(match)
+    assert msgspec.to_builtins(alert.rule) == {
         "id": "kw",
         "version": 2,
         "pack": "t",
         "title": "names",
         "severity": "high",
-        "tags": ["a", "b"],
+        "tags": ("a", "b"),
     }
-    assert len(alert["post"]["excerpt"]) <= 280
-    assert "sample brigade" in alert["post"]["excerpt"]
-    assert alert["post"]["url"] == "https://t.example/1"
+    assert len(alert.post.excerpt) <= 280
+    assert "sample brigade" in alert.post.excerpt
+    assert alert.post.url == "https://t.example/1"
 
 
 def test_no_rules_match_nothing(engine: Engine) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from postwatch.streams.agents.suppress import Window
+
 
 @dataclass(frozen=True)
 class Record:
@@ -42,20 +44,20 @@ class Windows:
     """A WindowStore in a dict; the worker's keeps a dict too and writes it to a changelog."""
 
     def __init__(self) -> None:
-        self.data: dict[str, dict[str, Any]] = {}
+        self.data: dict[str, Window] = {}
         self.deleted: list[tuple[str, int]] = []
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> Window | None:
         return self.data.get(key)
 
-    async def put(self, key: str, window: dict[str, Any]) -> None:
+    async def put(self, key: str, window: Window) -> None:
         self.data[key] = window
 
     async def delete(self, key: str, partition: int) -> None:
         self.deleted.append((key, partition))
         del self.data[key]
 
-    def items(self) -> list[tuple[str, dict[str, Any]]]:
+    def items(self) -> list[tuple[str, Window]]:
         return list(self.data.items())
 
     def __len__(self) -> int:

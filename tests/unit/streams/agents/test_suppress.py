@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
+
 from postwatch.rules import Engine, Post
-from postwatch.rules.alerts import SUPPRESSED_IDS_MAX, build_alert
+from postwatch.rules.alerts import SUPPRESSED_IDS_MAX, Alert, encode
 from postwatch.streams.agents.suppress import Suppressor
 from tests.unit.conftest import make_post, only_match
 from tests.unit.streams.agents.helpers import Clock, Windows
@@ -27,15 +29,15 @@ class Feed:
             self.windows, WINDOW_S, self._emit, self._flush, clock=self.clock
         )
 
-    async def _emit(self, alert: dict[str, Any]) -> None:
-        self.sent.append(alert)
+    async def _emit(self, alert: Alert) -> None:
+        self.sent.append(orjson.loads(encode(alert)))
 
     async def _flush(self) -> None:
         self.acknowledged = len(self.sent)
 
     def offer(self, post: Post, partition: int = 0) -> bool:
         match = only_match(self.engine, post)
-        return asyncio.run(self.suppressor.admit(match, build_alert(match), partition))
+        return asyncio.run(self.suppressor.admit(match, Alert.of_match(match), partition))
 
     def sweep(self, partitions: set[int] | None = None) -> int:
         return asyncio.run(self.suppressor.sweep(partitions or {0}))
