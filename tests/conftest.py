@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -23,6 +24,21 @@ from postwatch.settings import Settings
 
 ROOT = Path(__file__).parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+_LAZY_LOGGER = type(structlog.get_logger())
+
+
+@pytest.fixture(autouse=True)
+def _loggers_cached_by_a_test_are_forgotten() -> Iterator[None]:
+    """A command a test runs in this process (CliRunner) configures logging with loggers
+    cached on first use: a module's logger would keep that test's standard error and
+    processors for good, and escape `capture_logs` in the tests after it. After each test
+    the modules' loggers assemble themselves anew."""
+    yield
+    for name, module in list(sys.modules.items()):
+        if name.startswith("postwatch"):
+            proxy = getattr(module, "log", None)
+            if isinstance(proxy, _LAZY_LOGGER):
+                vars(proxy).pop("bind", None)  # the cached `bind` of cache_logger_on_first_use
 
 
 @pytest.fixture(scope="session")
