@@ -14,39 +14,35 @@ __all__ = [
 
 
 class MediaError(Exception):
-    """Root of every error the media package raises."""
+    """Root of every error the media package raises; a subclass names its reason
+    (`class TooLarge(MediaError, reason="too_large")`)."""
 
     reason = "media"
 
+    def __init_subclass__(cls, reason: str = "", **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if reason:
+            cls.reason = reason
 
-class TooLarge(MediaError):
+
+class TooLarge(MediaError, reason="too_large"):
     """The media is over a byte or pixel cap; nothing past the cap was read or decoded."""
 
-    reason = "too_large"
 
-
-class Unreadable(MediaError):
+class Unreadable(MediaError, reason="unreadable"):
     """The file could not be read (missing, a folder, no permission)."""
 
-    reason = "unreadable"
 
-
-class DecodeError(MediaError):
+class DecodeError(MediaError, reason="decode"):
     """The file claims a supported format but does not decode: truncated, corrupt, hostile."""
 
-    reason = "decode"
 
-
-class DecodeTimeout(MediaError):
+class DecodeTimeout(MediaError, reason="decode_timeout"):
     """Decoding and hashing took longer than allowed; the worker doing it was killed."""
 
-    reason = "decode_timeout"
 
-
-class DecoderCrashed(MediaError):
+class DecoderCrashed(MediaError, reason="decoder_crashed"):
     """The worker process decoding the media died (a crash in a native decoder)."""
-
-    reason = "decoder_crashed"
 
 
 class FetchError(MediaError):
