@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from postwatch.cli import main
+from postwatch.cli.match import hash_files
+from postwatch.media import HashOptions
 from tests.conftest import SHARED_DATA
 
 RESOURCES = SHARED_DATA / "pdq" / "python-threatexchange-resources"
@@ -65,3 +69,24 @@ def test_files_that_cannot_be_hashed_get_error_lines_and_exit_status_1(tmp_path:
     assert [x.get("error") for x in lines] == ["decode", None, "unreadable", "too_large"]
     assert lines[1]["pdq_quality"] == 100
     assert "3 of 4 files not hashed" in result.stderr
+
+
+def test_file_names_that_are_no_utf8_and_controls_in_them_are_printed_escaped(
+    tmp_path: Path,
+) -> None:
+    odd = tmp_path / os.fsdecode(b"photo-\xff-\x1b]0;owned\x07.bin")
+    odd.write_bytes(b"not an image")
+    result = CliRunner().invoke(main, ["hash", str(odd), str(tmp_path / os.fsdecode(b"gone-\xfe"))])
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stdout
+    assert "\x07" not in result.stdout
+    done, missing = (json.loads(line) for line in result.stdout.splitlines())
+    assert done["file"].endswith("photo-\\udcff-\x1b]0;owned\x07.bin")  # escapes in the JSON
+    assert done["sha256"] == hashlib.sha256(b"not an image").hexdigest()
+    assert missing["error"] == "unreadable"
+    assert missing["file"].endswith("gone-\\udcfe")
+
+
+def test_the_pixel_cap_of_hash_is_the_hashing_default() -> None:
+    [option] = [p for p in hash_files.params if p.name == "max_pixels"]
+    assert option.default == HashOptions().max_pixels
