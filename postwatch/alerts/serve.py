@@ -29,6 +29,7 @@ import structlog
 from aiohttp import web
 
 from postwatch.alerts.feed import Start, read_alerts
+from postwatch.kafka.topics import ALERTS
 from postwatch.settings import Settings
 
 __all__ = ["AlertHub", "create_web_app", "run_server"]
@@ -212,7 +213,7 @@ async def _pump(settings: Settings, start: Start, hub: AlertHub) -> None:
     while True:
         try:
             async with read_alerts(settings, start) as (_, records):
-                log.info("serve.reading", topic=settings.topic("alerts"))
+                log.info("serve.reading", topic=settings.topic(ALERTS))
                 async for record in records:
                     hub.publish(record.value)
         except asyncio.CancelledError:
