@@ -10,20 +10,19 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from importlib import resources
 from pathlib import Path
 from types import FrameType
 from typing import IO
 
 import click
-import orjson
 from rich.console import Console
 
+from postwatch.alerts.feed import AlertRecord, read_alerts
 from postwatch.alerts.tail import render_alert
 from postwatch.connectors.jsonl import run_jsonl
-from postwatch.kafka.clients import TopicPartition, new_consumer
-from postwatch.kafka.topics import ALERTS, ensure_topics
+from postwatch.kafka.topics import ensure_topics
 from postwatch.settings import Settings
 
 __all__ = ["DEMO_PACK", "DEMO_POSTS", "kafka_script", "run_demo"]
@@ -119,30 +118,31 @@ async def _show_alerts(
     worker: subprocess.Popen[bytes],
     posts: IO[bytes],
 ) -> None:
-    partition_counts = await ensure_topics(settings)
-    consumer = new_consumer(settings)
-    await consumer.start()
-    try:
-        topic = settings.topic(ALERTS)
-        partitions = [TopicPartition(topic, p) for p in range(partition_counts[topic])]
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
-        for tp in partitions:  # fix the positions now, before any alert of this run exists
-            await consumer.position(tp)
+    """Print the alerts of this run (from the end of the alerts topic as it is now) while
+    the posts are replayed, until the worker or the replay fails. A record on the topic that
+    is no alert is logged and passed over (`read_alerts`)."""
+    await ensure_topics(settings)
+    async with read_alerts(settings, "end") as (_, records):
         replay = asyncio.create_task(run_jsonl(settings, posts, rate=rate))
-        while True:
-            batches = await consumer.getmany(timeout_ms=500)
-            for records in batches.values():
-                for record in records:
-                    console.print(render_alert(orjson.loads(record.value or b"{}")))
-            if replay.done() and replay.exception() is not None:
-                raise click.ClickException(f"replay failed: {replay.exception()}")
-            if worker.poll() is not None:
-                raise click.ClickException(
-                    f"the worker stopped (exit {worker.returncode}); see its log"
-                )
-    finally:
-        await consumer.stop()
+        shown = asyncio.create_task(_print(records, console))
+        try:
+            while True:
+                await asyncio.sleep(0.5)
+                if replay.done() and replay.exception() is not None:
+                    raise click.ClickException(f"replay failed: {replay.exception()}")
+                if worker.poll() is not None:
+                    raise click.ClickException(
+                        f"the worker stopped (exit {worker.returncode}); see its log"
+                    )
+        finally:
+            for task in (shown, replay):
+                task.cancel()
+            await asyncio.gather(shown, replay, return_exceptions=True)
+
+
+async def _print(records: AsyncIterator[AlertRecord], console: Console) -> None:
+    async for record in records:
+        console.print(render_alert(record.alert))
 
 
 def run_demo(settings: Settings, *, rate: float, local_broker: bool) -> None:

@@ -1,6 +1,7 @@
 """`postwatch demo` stopped by SIGTERM, as a service manager or `timeout` stops it, stops
 what it started as Ctrl-C does. Here that is its worker: the broker is the shared one, which
-the demo finds running, so it neither starts nor stops it."""
+the demo finds running, so it neither starts nor stops it. Records on the alerts topic that
+are no alerts do not stop it."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 
 from postwatch.settings import Settings
 from tests.conftest import env_for, stop_process
 from tests.e2e.test_pipeline import read_until
+from tests.e2e.test_web_feed import demo_alerts
+from tests.integration.alerts.conftest import produce_once
 
 
 def running_children(pid: int) -> list[int]:
@@ -38,7 +42,9 @@ def running(pid: int) -> bool:
 
 
 @pytest.mark.timeout(240)
-def test_sigterm_stops_the_demo_and_its_worker(settings: Settings) -> None:
+def test_the_demo_passes_over_what_is_no_alert_and_sigterm_stops_it_and_its_worker(
+    settings: Settings,
+) -> None:
     demo = subprocess.Popen(
         [sys.executable, "-m", "postwatch", "demo", "--rate", "100"],
         env=env_for(settings, COLUMNS="200"),
@@ -52,6 +58,13 @@ def test_sigterm_stops_the_demo_and_its_worker(settings: Settings) -> None:
         assert "evidence:" in output, output
         children = running_children(demo.pid)
         assert children, "the demo runs no worker"
+        alert = demo_alerts()[0]
+        alert["rule"]["title"] = "shown after what is no alert"
+        records = [(b"k", b"\xff not json"), (b"k", b"[1, 2]"), (b"k", orjson.dumps(alert))]
+        produce_once(settings, settings.topic("alerts"), records)
+        output += read_until(demo.stdout, "shown after what is no alert", 1, timeout=60)
+        assert "shown after what is no alert" in output, output
+        assert demo.poll() is None
         demo.send_signal(signal.SIGTERM)
         code = demo.wait(60)
         output += demo.stdout.read().decode(errors="replace")
