@@ -5,7 +5,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -64,4 +63,4 @@ def bench_command(
         )
     Console().print(render(result))
     if json_path is not None:
-        json_path.write_bytes(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2))
+        json_path.write_bytes(result.encode())

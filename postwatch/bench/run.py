@@ -25,10 +25,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import orjson
 import uvloop
 
@@ -51,8 +52,9 @@ _POLL_S = 0.2
 _WORKER_STOP_S = 30
 
 
-@dataclass(frozen=True, slots=True)
-class BenchResult:
+class BenchResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The figures of one run; `encode` writes them with the two ratios."""
+
     posts: int
     partitions: int
     raw_posts_per_s: float
@@ -74,12 +76,11 @@ class BenchResult:
     def two_over_one(self) -> float:
         return self.two_workers_posts_per_s / self.one_worker_posts_per_s
 
-    def to_json(self) -> dict[str, float]:
-        return {
-            **asdict(self),
-            "worker_over_raw": self.worker_over_raw,
-            "two_over_one": self.two_over_one,
-        }
+    def encode(self) -> bytes:
+        """The figures and the ratios b / a and c / b as an indented JSON object."""
+        figures = msgspec.structs.asdict(self)
+        figures |= {"worker_over_raw": self.worker_over_raw, "two_over_one": self.two_over_one}
+        return msgspec.json.format(msgspec.json.encode(figures), indent=2)
 
 
 def _fresh(settings: Settings, label: str) -> Settings:
