@@ -191,7 +191,7 @@ def hash_files(
                 line = {"file": name, "error": exc.reason, "message": _utf8(str(exc))}
             else:
                 videos += hashes.kind == "video"
-                line = {"file": name, **hashes.to_json()}
+                line = {"file": name, **orjson.loads(hashes.encode())}
             sys.stdout.buffer.write(printable(orjson.dumps(line).decode()).encode() + b"\n")
             sys.stdout.buffer.flush()
     if videos and not VPDQ_AVAILABLE:

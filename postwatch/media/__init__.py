@@ -4,7 +4,7 @@ time limits (`Hasher`); `MediaFetcher` is what connectors call.
 
     >>> from postwatch.media import Hasher, HashOptions
     >>> with Hasher(HashOptions(dihedral=True)) as hasher:           # doctest: +SKIP
-    ...     print(hasher.hash_file(Path("photo.jpg")).to_json())
+    ...     print(hasher.hash_file(Path("photo.jpg")).encode())
 """
 
 from postwatch.media.errors import (

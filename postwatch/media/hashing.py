@@ -17,11 +17,11 @@ import hashlib
 import importlib.util
 import re
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import Any
 
+import msgspec
 import numpy as np
 import pdqhash
 from PIL import Image
@@ -130,8 +130,7 @@ class HashOptions:
         return self.memory_bytes or 256 * 1024 * 1024 + 48 * self.max_pixels
 
 
-@dataclass(frozen=True, slots=True)
-class VpdqFrame:
+class VpdqFrame(msgspec.Struct, frozen=True):
     """The PDQ hash of one video frame."""
 
     frame: int
@@ -140,12 +139,13 @@ class VpdqFrame:
     quality: int
 
 
-@dataclass(frozen=True, slots=True)
-class MediaHashes:
-    """What postwatch knows of one media file after hashing it.
+class MediaHashes(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What postwatch knows of one media file after hashing it; as JSON (`encode`), what
+    `postwatch hash` prints, the parts a file does not have left out.
 
     `kind` is `image`, `video` or `other` (bytes of no format postwatch decodes: exact
-    hashes only). `vpdq` is None unless the file is a video and vpdq is installed.
+    hashes only). `dihedral` maps each rotation or flip to its PDQ when asked for. `vpdq`
+    is None unless the file is a video and vpdq is installed.
     """
 
     kind: str
@@ -155,29 +155,11 @@ class MediaHashes:
     md5: str
     pdq: str | None = None
     pdq_quality: int | None = None
-    dihedral: tuple[tuple[str, str], ...] = field(default=())
+    dihedral: dict[str, str] = {}
     vpdq: tuple[VpdqFrame, ...] | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON object `postwatch hash` prints (empty parts left out)."""
-        out: dict[str, Any] = {
-            "kind": self.kind,
-            "format": self.format,
-            "size": self.size,
-            "sha256": self.sha256,
-            "md5": self.md5,
-        }
-        if self.pdq is not None:
-            out["pdq"] = self.pdq
-            out["pdq_quality"] = self.pdq_quality
-        if self.dihedral:
-            out["dihedral"] = dict(self.dihedral)
-        if self.vpdq is not None:
-            out["vpdq"] = [
-                {"frame": f.frame, "timestamp": f.timestamp, "pdq": f.pdq, "quality": f.quality}
-                for f in self.vpdq
-            ]
-        return out
+    def encode(self) -> bytes:
+        return msgspec.json.encode(self)
 
 
 def hash_path(path: Path, options: HashOptions) -> MediaHashes:
@@ -213,15 +195,15 @@ def hash_bytes(data: bytes, options: HashOptions) -> MediaHashes:
         return exact
     if fmt.kind == "image":
         pdq, quality, dihedral = _image_pdq(data, fmt, options)
-        return replace(exact, pdq=pdq, pdq_quality=quality, dihedral=dihedral)
+        return msgspec.structs.replace(exact, pdq=pdq, pdq_quality=quality, dihedral=dihedral)
     if options.vpdq and VPDQ_AVAILABLE:
-        return replace(exact, vpdq=_video_vpdq(data, options))
+        return msgspec.structs.replace(exact, vpdq=_video_vpdq(data, options))
     return exact
 
 
 def _image_pdq(
     data: bytes, fmt: MediaFormat, options: HashOptions
-) -> tuple[str, int, tuple[tuple[str, str], ...]]:
+) -> tuple[str, int, dict[str, str]]:
     try:
         with Image.open(BytesIO(data), formats=[_PILLOW_FORMATS[fmt.name]]) as image:
             width, height = image.size
@@ -236,11 +218,11 @@ def _image_pdq(
         reason = re.sub(r" <[^>]*>", "", str(exc))
         raise DecodeError(f"not a valid {fmt.name}: {reason}") from exc
     pdq, quality = _pdq(rgb)
-    dihedral: tuple[tuple[str, str], ...] = ()
+    dihedral: dict[str, str] = {}
     if options.dihedral:
-        dihedral = tuple(
-            (name, pdq if turn is None else _pdq(rgb.transpose(turn))[0]) for name, turn in DIHEDRAL
-        )
+        dihedral = {
+            name: pdq if turn is None else _pdq(rgb.transpose(turn))[0] for name, turn in DIHEDRAL
+        }
     return pdq, quality, dihedral
 
 

@@ -61,7 +61,7 @@ def original() -> MediaHashes:
 def bank(original: MediaHashes) -> HashBank:
     """A bank with the original's PDQ and, as HMA can be asked to, its dihedral variants."""
     bank = HashBank("known-media")
-    bank.add_many(("pdq", value, original.pdq_quality) for _, value in original.dihedral)
+    bank.add_many(("pdq", value, original.pdq_quality) for value in original.dihedral.values())
     return bank
 
 
