@@ -82,8 +82,8 @@ _RULE_KEYS = {
 _SCOPE_KEYS = {"sources", "languages"}
 _TEST_KEYS = {"match", "no_match"}
 _TEST_TIME = "2025-01-01T00:00:00Z"
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9-]{1,63}$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*\Z")  # \Z: $ would also take a final newline
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9-]{1,63}\Z")
 # what a bank file's reader may raise for content it did not foresee (a CSV field over the
 # csv module's limit, an integer of more digits than int() reads, JSON nested too deeply)
 _READER_FAULTS = (ValueError, csv.Error, RecursionError)

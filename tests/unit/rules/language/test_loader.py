@@ -66,6 +66,11 @@ def test_missing_file_is_a_pack_error() -> None:
         ("- a\n- b\n", "p.yaml:1: a pack must be a YAML mapping"),
         ("pack: p\nversion: 0\nrules: []\n", "p.yaml:2: 'version' must be a positive integer"),
         ("pack: p\nversion: 1\n", "p.yaml:1: 'rules' must be a non-empty list"),
+        ('pack: "p\\n"\nversion: 1\nrules: []\n', "p.yaml:1: 'pack' must be an id"),
+        (
+            'pack: p\nversion: 1\nrules:\n  - id: "a\\n"\n    title: t\n    match: {keywords: [x]}\n',
+            "p.yaml:4: a rule needs an 'id' of letters, digits and _.:-, not 'a\\n'",
+        ),
         (
             "pack: p\nversion: 1\nrules:\n  - id: a\n    title: t\n    match: {keywords: ['!!']}\n",
             "p.yaml:6: a: keyword '!!' has no letters or digits to match",
