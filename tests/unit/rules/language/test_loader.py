@@ -68,7 +68,8 @@ def test_missing_file_is_a_pack_error() -> None:
         ("pack: p\nversion: 1\n", "p.yaml:1: 'rules' must be a non-empty list"),
         ('pack: "p\\n"\nversion: 1\nrules: []\n', "p.yaml:1: 'pack' must be an id"),
         (
-            'pack: p\nversion: 1\nrules:\n  - id: "a\\n"\n    title: t\n    match: {keywords: [x]}\n',
+            'pack: p\nversion: 1\nrules:\n  - id: "a\\n"\n'
+            "    title: t\n    match: {keywords: [x]}\n",
             "p.yaml:4: a rule needs an 'id' of letters, digits and _.:-, not 'a\\n'",
         ),
         (
