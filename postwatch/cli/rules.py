@@ -88,13 +88,17 @@ def rules_test(packs: tuple[Path, ...]) -> None:
 @pass_context
 def rules_publish(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
     """Check and test packs, then publish them to the rules topic: every worker applies them
-    within seconds, without restarting. A pack must stand alone (inline bank hashes only)."""
-    from postwatch.rules.language.loader import pack_text  # noqa: PLC0415
+    within seconds, without restarting. The hashes of a bank's file go in the published
+    pack in place of the file (workers read no files); a pack too large with them is refused
+    (send them with `rules bank --file` instead)."""
+    from postwatch.rules.language.published import publishable_text  # noqa: PLC0415
 
     settings = ctx.settings
     engine = compiled(packs)
     try:
-        texts = [(pack, pack_text(path)) for path, pack in zip(packs, engine.packs, strict=True)]
+        texts = [
+            (pack, publishable_text(path)) for path, pack in zip(packs, engine.packs, strict=True)
+        ]
     except PackError as exc:
         raise refused(exc) from exc
     asyncio.run(_publish(settings, texts))
