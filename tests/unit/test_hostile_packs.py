@@ -143,21 +143,37 @@ PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 
 
 @pytest.mark.parametrize(
-    ("name", "content"),
+    ("name", "content", "expected"),
     [
-        ("list.csv", "signal_type,signal_str\npdq," + "a" * 200_000 + "\n"),  # csv field limit
-        ("list.csv", f"pdq,quality\n{PDQ},\u00b2\n"),  # a digit int() cannot read
-        ("tat.json", '{"results": [{"hash_digest": ' + "1" * 5000 + "}]}"),  # int of 5000 digits
-        ("bank.jsonl", "[" * 100_000 + "]" * 100_000),  # nested beyond the recursion limit
+        (  # a field over the csv module's limit
+            "list.csv",
+            "signal_type,signal_str\npdq," + "a" * 200_000 + "\n",
+            "2: not CSV: field larger than field limit",
+        ),
+        (  # an int of 5000 digits, more than int() reads
+            "tat.json",
+            '{"results": [{"hash_digest": ' + "1" * 5000 + "}]}",
+            "1: a JSON number too long to read",
+        ),
+        (  # nested beyond the recursion limit
+            "bank.jsonl",
+            "[" * 100_000 + "]" * 100_000,
+            "1: JSON nested deeper than a hash list is",
+        ),
     ],
 )
-def test_a_bank_file_its_reader_fails_on_is_a_problem_of_the_pack(
-    tmp_path: Path, name: str, content: str
+def test_a_bank_file_its_reader_would_fail_on_has_its_problem_by_line(
+    tmp_path: Path, name: str, content: str, expected: str
 ) -> None:
     (tmp_path / name).write_text(content)
-    pack = bank_pack(tmp_path, name)
-    [problem] = pack_problems(pack)
-    assert problem.startswith(f"{pack}:5: bank 'known' file {name!r} cannot be read (")
+    [problem] = pack_problems(bank_pack(tmp_path, name))
+    assert problem.startswith(f"{tmp_path / name}:{expected}"), problem
+
+
+def test_a_quality_that_is_no_number_of_ascii_digits_is_left_out(tmp_path: Path) -> None:
+    (tmp_path / "list.csv").write_text(f"pdq,quality\n{PDQ},\u00b2\n{PDQ.replace('f', 'e')},90\n")
+    bank = load_pack(bank_pack(tmp_path, "list.csv")).banks["known"]
+    assert len(bank) == 2
 
 
 OUTSIDE = "outside.txt"

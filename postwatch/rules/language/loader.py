@@ -44,6 +44,7 @@ from postwatch.rules.language.model import (
     WatchedAccount,
 )
 from postwatch.rules.matching.banks import BankSpec, BankSpecError, HashBank, load_bank
+from postwatch.rules.matching.banks.formats import MAX_BANK_FILE_BYTES
 from postwatch.rules.matching.matchers.text import MAX_REGEXES, check_regexes
 from postwatch.rules.matching.normalize import fold_term
 from postwatch.rules.posts import InvalidPost, post_from_dict
@@ -62,8 +63,6 @@ MAX_PACK_CHARS = 500_000
 """Packs from untrusted hands load within bounded time and memory: bigger ones are refused.
 The worst half a million characters hold (125,000 one-item lists) parse in about 3 s and
 200 MiB; a pack of 10,000 phrases is 200,000 characters and loads in 0.9 s."""
-MAX_BANK_FILE_BYTES = 64 * 1024 * 1024
-"""A bank's file may be this large: 970,000 PDQ hashes, read in about 10 s into 650 MiB."""
 MAX_CONDITION_DEPTH = 32
 _PACK_KEYS = {"pack", "version", "description", "lists", "watchlists", "banks", "rules"}
 _RULE_KEYS = {

@@ -34,7 +34,11 @@ from postwatch.rules.matching.banks.spec import HEX_LENGTHS, is_hex, malformed
 if TYPE_CHECKING:
     from postwatch.rules.matching.banks.index import HashBank
 
-__all__ = ["export_csv", "export_plain", "read_hash_list"]
+__all__ = ["MAX_BANK_FILE_BYTES", "export_csv", "export_plain", "read_hash_list"]
+
+MAX_BANK_FILE_BYTES = 64 * 1024 * 1024
+"""The largest hash-list file read: 970,000 PDQ hashes as `pdq HASH` lines, read in about
+10 s into 650 MiB. A larger list goes to the banks topic in parts (`rules bank --file`)."""
 
 _BY_LENGTH = {32: "md5", 128: "sha512"}  # 64 hex digits could be SHA-256 or PDQ: say which
 _VALUE_COLUMNS = ("signal_str", "hash", "hash_value", "hash_digest", "value")
@@ -69,9 +73,13 @@ def read_hash_list(
     `PackError` (file:line: kind of problem) when the file cannot be read or holds
     malformed entries."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(MAX_BANK_FILE_BYTES + 1)
     except OSError as exc:
         raise PackError([PackProblem(str(path), 0, f"cannot read hash list: {exc}")]) from exc
+    if len(data) > MAX_BANK_FILE_BYTES:
+        message = f"a hash list is at most {MAX_BANK_FILE_BYTES:,} bytes"
+        raise PackError([PackProblem(str(path), 0, message)])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -161,6 +169,13 @@ def _plain_entries(text: str, only: str | None = None) -> Iterator[_Entry]:
 
 def _csv_entries(text: str) -> Iterator[_Entry]:
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        yield from _csv_rows(reader)
+    except csv.Error as exc:  # a field over the csv module's limit, say; it quotes nothing
+        yield _Problem(reader.line_num + 1, f"not CSV: {exc}")
+
+
+def _csv_rows(reader: csv.DictReader[str]) -> Iterator[_Entry]:
     columns = {name.strip().lower(): name for name in reader.fieldnames or ()}
     value_col = next((columns[c] for c in _VALUE_COLUMNS if c in columns), None)
     type_col = next((columns[c] for c in _TYPE_COLUMNS if c in columns), None)
@@ -185,14 +200,27 @@ def _csv_entries(text: str) -> Iterator[_Entry]:
 
 
 def _quality(value: str | None) -> int | None:
-    return int(value) if value and value.strip().isdigit() else None
+    """A PDQ quality (0..100) as written, else None."""
+    digits = (value or "").strip()
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 3 else None
+
+
+def _json(text: str, first_line: int) -> Any:
+    """The JSON document `text` (from line `first_line` of the file), or its problem."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        return _Problem(first_line + exc.lineno - 1, f"invalid JSON: {exc.msg}")
+    except RecursionError:
+        return _Problem(first_line, "JSON nested deeper than a hash list is")
+    except ValueError:  # a number of more digits than int() reads (4300)
+        return _Problem(first_line, "a JSON number too long to read")
 
 
 def _tat_entries(text: str) -> Iterator[_Entry]:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        yield _Problem(exc.lineno, f"invalid JSON: {exc.msg}")
+    doc = _json(text, 1)
+    if isinstance(doc, _Problem):
+        yield doc
         return
     results = doc.get("results") if isinstance(doc, dict) else doc
     if not isinstance(results, list):
@@ -229,10 +257,9 @@ def _hma_entries(text: str) -> Iterator[_Entry]:
         else [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
     )
     for number, chunk in located:
-        try:
-            doc = json.loads(chunk)
-        except json.JSONDecodeError as exc:
-            yield _Problem(number + exc.lineno - 1, f"invalid JSON: {exc.msg}")
+        doc = _json(chunk, number)
+        if isinstance(doc, _Problem):
+            yield doc
             continue
         for item in doc if isinstance(doc, list) else [doc]:
             signals = item.get("signals") if isinstance(item, dict) else None
