@@ -32,7 +32,7 @@ from postwatch.kafka.topics import ensure_connector_topics
 from postwatch.rules import InvalidPost
 from postwatch.settings import Settings
 
-__all__ = ["Enrich", "InstanceRuntime", "run_connector"]
+__all__ = ["Enrich", "InstanceRuntime", "LogQuota", "run_connector"]
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +42,39 @@ Enrich = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 """Completes a post before it is produced (e.g. fetches its media and fills the hashes)."""
 
 _STOP_GRACE_S = 10.0
+
+
+class LogQuota:
+    """Says which warnings of a kind to log: the first `per_window` of each kind in every
+    `window_s` seconds. `take` answers for one warning, with the kinds whose warnings went
+    unlogged in the windows before and how many (to be said once, then forgotten): a flood
+    of bad records must not flood the log; the metrics count every one."""
+
+    def __init__(
+        self,
+        per_window: int = 10,
+        window_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_window = per_window
+        self.window_s = window_s
+        self.clock = clock
+        self._opened = clock()
+        self._logged: dict[str, int] = {}
+        self._unlogged: dict[str, int] = {}
+
+    def take(self, kind: str) -> tuple[bool, dict[str, int]]:
+        """Whether to log this warning of `kind`; and the unlogged counts of past windows."""
+        now = self.clock()
+        unlogged: dict[str, int] = {}
+        if now - self._opened >= self.window_s:
+            unlogged, self._unlogged, self._logged, self._opened = self._unlogged, {}, {}, now
+        logged = self._logged.get(kind, 0)
+        if logged < self.per_window:
+            self._logged[kind] = logged + 1
+            return True, unlogged
+        self._unlogged[kind] = self._unlogged.get(kind, 0) + 1
+        return False, unlogged
 
 
 class InstanceRuntime:
@@ -67,6 +100,7 @@ class InstanceRuntime:
         self._enrich = enrich
         self._unacked = 0
         self._saved: Cursor | None = None
+        self._quota = LogQuota()
 
     def event(self, source_time: datetime | None = None) -> None:
         lag = None if source_time is None else time.time() - source_time.timestamp()
@@ -91,7 +125,11 @@ class InstanceRuntime:
         self.metrics.skipped(reason)
         if quiet:
             self.log.debug("connector.skipped", reason=reason, **context)
-        else:
+            return
+        logged, unlogged = self._quota.take(reason)
+        if unlogged:
+            self.log.warning("connector.skipped_unlogged", by_reason=unlogged)
+        if logged:
             self.log.warning("connector.skipped", reason=reason, **context)
 
     async def flush(self) -> None:

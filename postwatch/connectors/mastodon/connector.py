@@ -19,7 +19,7 @@ from postwatch.connectors.base import (
     SourceUnavailable,
     parse_time,
 )
-from postwatch.connectors.http import check_status
+from postwatch.connectors.http import check_status, read_bounded
 from postwatch.connectors.mastodon.adapter import fingerprint, post_id, status_id, status_to_post
 from postwatch.connectors.mastodon.client import SseDecoder, SseEvent, StreamSpec, id_after, rewound
 from postwatch.connectors.options import BadOption, Option
@@ -216,7 +216,7 @@ class MastodonConnector:
             async with http.get(url, headers=headers) as response:
                 check_status(response, "timeline")
                 try:
-                    page = orjson.loads(await response.read())
+                    page = orjson.loads(await read_bounded(response, "timeline"))
                 except orjson.JSONDecodeError as exc:
                     raise SourceUnavailable(
                         f"timeline: not JSON: {exc}", reason="bad_response"
@@ -237,11 +237,24 @@ class MastodonConnector:
 
 
 def _next_page(response: aiohttp.ClientResponse, runtime: Runtime) -> URL | None:
-    """The `rel="next"` URL of the `Link` header; None (and a warning) for a header that is
-    no list of URLs."""
+    """The `rel="next"` URL of the `Link` header, resolved against the page's own; None (and
+    a warning) for a header that is no list of URLs, or that names another origin (scheme,
+    host and port) than the page's: the next request carries the access token."""
     try:
         link = response.links.get("next")
     except ValueError as exc:  # a malformed URL in the header
         runtime.log.warning("mastodon.bad_link_header", error=str(exc))
         return None
-    return URL(str(link["url"])) if link else None
+    if not link:
+        return None
+    page = response.url
+    try:
+        url = page.join(URL(str(link["url"])))
+        same = (url.scheme, url.host, url.port) == (page.scheme, page.host, page.port)
+    except ValueError as exc:
+        runtime.log.warning("mastodon.bad_link_header", error=str(exc))
+        return None
+    if not same:
+        runtime.log.warning("mastodon.link_to_another_origin", origin=page.origin().human_repr())
+        return None
+    return url

@@ -15,7 +15,7 @@ from postwatch.connectors.base import (
     SourceRejected,
     SourceUnavailable,
 )
-from postwatch.connectors.http import check_status, session
+from postwatch.connectors.http import check_status, read_bounded, session
 from postwatch.connectors.options import BadOption, Option
 from postwatch.connectors.polling import follow_all, keep_polling
 from postwatch.connectors.rss.feeds import Feed, FeedListError, feeds_from
@@ -122,22 +122,14 @@ class RssConnector:
             if response.status == _NOT_MODIFIED:
                 runtime.log.debug("rss.not_modified", feed=feed.url)
                 return
-            if (response.content_length or 0) > self._max_bytes:
-                raise SourceRejected(f"{feed.url}: larger than {self._max_bytes} bytes")
-            body = bytearray()
-            async for chunk in response.content.iter_chunked(1 << 16):
-                body += chunk
-                if len(body) > self._max_bytes:
-                    raise SourceRejected(f"{feed.url}: larger than {self._max_bytes} bytes")
+            body = await read_bounded(response, feed.url, self._max_bytes)
             validators = (response.headers.get("ETag"), response.headers.get("Last-Modified"))
             context = {
                 "content-type": response.headers.get("Content-Type", ""),
                 "content-location": str(response.url),
             }
         try:
-            read = await read_in_child(
-                bytes(body), context, feed.url, datetime.now(UTC), self._limits
-            )
+            read = await read_in_child(body, context, feed.url, datetime.now(UTC), self._limits)
         except FeedUnreadable as exc:
             # this version of the feed is not read again: a 304 until it changes
             state.etag, state.modified = validators

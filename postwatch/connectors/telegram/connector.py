@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import aiohttp
 
 from postwatch.connectors.base import Cursor, RecentKeys, Runtime, SourceRejected
-from postwatch.connectors.http import check_status, session
+from postwatch.connectors.http import check_status, read_bounded, session
 from postwatch.connectors.options import BadOption, Option
 from postwatch.connectors.polling import follow_all, keep_polling
 from postwatch.connectors.telegram.adapter import fingerprint, message_to_post, post_id
@@ -167,7 +167,7 @@ class TelegramConnector:
         headers = {"Accept-Language": "en"}
         async with http.get(f"{self.url}/s/{channel}", params=query, headers=headers) as response:
             check_status(response, f"{channel}")
-            html = await response.text(errors="replace")
+            html = (await read_bounded(response, channel)).decode("utf-8", "replace")
             page = parse_page(html, str(response.url))
         if not page.preview:
             raise SourceRejected(f"{channel}: no public preview of this channel")

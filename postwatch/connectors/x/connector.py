@@ -20,7 +20,7 @@ from postwatch.connectors.base import (
     SourceUnavailable,
     parse_time,
 )
-from postwatch.connectors.http import check_status, retry_after
+from postwatch.connectors.http import MAX_RETRY_AFTER_S, check_status, read_bounded, retry_after
 from postwatch.connectors.options import BadOption, Option
 from postwatch.connectors.streaming import keep_streaming
 from postwatch.connectors.x.adapter import payload_to_post
@@ -252,14 +252,14 @@ def _check(response: aiohttp.ClientResponse, what: str) -> None:
         wait = retry_after(response.headers.get("Retry-After")) or 0.0
         reset = response.headers.get("x-rate-limit-reset", "")
         if reset.isascii() and reset.isdigit():  # "²" is a digit to isdigit, not to float
-            wait = max(wait, float(reset) - time.time())
+            wait = min(max(wait, float(reset) - time.time()), MAX_RETRY_AFTER_S)
         raise SourceUnavailable(f"{what}: HTTP 429", reason="rate_limited", retry_after=wait)
     check_status(response, what)
 
 
 async def _json(response: aiohttp.ClientResponse, what: str = "rules") -> dict[str, Any]:
     try:
-        body = orjson.loads(await response.read())
+        body = orjson.loads(await read_bounded(response, what))
     except orjson.JSONDecodeError as exc:
         raise SourceUnavailable(f"{what}: not JSON: {exc}", reason="bad_response") from exc
     if not isinstance(body, dict):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from yarl import URL
 
 from tests.conftest import SHARED_DATA
 
@@ -53,6 +54,8 @@ class MastodonReplay:
     """How many stream requests are answered 429 with `Retry-After: 1` first."""
     connected_at: list[float] = field(default_factory=list)
     """Monotonic time of every stream request."""
+    next_origin: str | None = None
+    """Where the `Link` header's next page is (scheme://host:port), if not on this server."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -127,6 +130,8 @@ class MastodonReplay:
         headers = {}
         if page:
             base = request.url.with_query({})
+            if self.next_origin is not None:
+                base = URL(self.next_origin).with_path(base.path)
             older = base.update_query({"max_id": page[-1]["id"], "limit": str(limit)})
             newer = base.update_query({"min_id": page[0]["id"], "limit": str(limit)})
             headers["Link"] = f'<{older}>; rel="next", <{newer}>; rel="prev"'

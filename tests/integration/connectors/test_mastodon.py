@@ -8,6 +8,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from postwatch.connectors.mastodon import MastodonConnector, StreamSpec
 from postwatch.connectors.mastodon.client import rewound
 from postwatch.settings import Settings
@@ -270,5 +272,54 @@ def test_a_restarted_process_resumes_from_the_stored_cursor(
         assert Counter(p["id"] for p in got) == EXPECTED, log.read_text()
         assert server.connections == 2
         assert server.timeline_queries[0]["since_id"] == rewound("109348677773283527", 300)
+
+    asyncio.run(scenario())
+
+
+def test_backfill_follows_next_pages_on_the_instance_only(settings: Settings) -> None:
+    """The next page of the timeline carries the access token: a `Link` header that names
+    another server is not followed."""
+
+    async def backfill(next_origin: str | None) -> tuple[MastodonReplay, list[str]]:
+        elsewhere: list[str] = []
+
+        async def record(request: web.Request) -> web.Response:
+            elsewhere.append(request.headers.get("Authorization", ""))
+            return web.json_response([])
+
+        other = web.Application()
+        other.router.add_get("/{path:.*}", record)
+        other_runner, other_url = await start(other)
+        server = MastodonReplay(recorded_frames(), cut_at=1, gap=8)
+        server.next_origin = other_url if next_origin == "other" else None
+        runner, url = await start(server.app())
+        name = f"{settings.topic_prefix}-m5-{next_origin}"
+        paged = MastodonConnector(
+            url,
+            StreamSpec.parse("public"),
+            domain=DOMAIN,
+            instance=name,
+            token="t0ken",  # noqa: S106 - a test token
+            page_limit=2,
+        )
+        try:
+            async with running(settings, paged):
+                for _ in range(100):
+                    if len(server.timeline_queries) > 1 or (server.timeline_queries and elsewhere):
+                        break
+                    await asyncio.sleep(0.1)
+                await asyncio.sleep(1.0)  # a next page would have been asked for by now
+        finally:
+            await runner.cleanup()
+            await other_runner.cleanup()
+        return server, elsewhere
+
+    async def scenario() -> None:
+        same, elsewhere = await backfill(None)
+        assert len(same.timeline_queries) > 1  # pages followed on the instance
+        assert elsewhere == []
+        other, elsewhere = await backfill("other")
+        assert len(other.timeline_queries) == 1
+        assert elsewhere == []  # no request, so no token, went to the other server
 
     asyncio.run(scenario())

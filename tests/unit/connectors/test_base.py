@@ -13,9 +13,10 @@ from postwatch.connectors.base import (
     UnknownConnector,
     parse_time,
 )
-from postwatch.connectors.http import retry_after
+from postwatch.connectors.http import MAX_RETRY_AFTER_S, retry_after
 from postwatch.connectors.registry import CONNECTORS, check_registered
 from postwatch.connectors.rss import RssConnector
+from postwatch.connectors.runtime import LogQuota
 from postwatch.rules.alerts import isoformat
 
 
@@ -94,6 +95,14 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after("²") is None  # a digit to str.isdigit, not to float
 
 
+def test_retry_after_waits_an_hour_at_the_most() -> None:
+    now = datetime(2026, 7, 4, 14, 0, 0, tzinfo=UTC)
+    assert retry_after("1" * 40) == MAX_RETRY_AFTER_S == 3600.0
+    assert retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now) == MAX_RETRY_AFTER_S
+    assert retry_after("Sat, 04 Jul 2026 14:30:00 GMT", now) == 1800.0
+    assert retry_after("-5") is None
+
+
 def test_registered_names_are_the_sources_and_strangers_are_refused() -> None:
     assert sorted(CONNECTORS) == ["bluesky", "mastodon", "rss", "telegram", "webhook", "x"]
     assert all(cls.source == name for name, cls in CONNECTORS.items())
@@ -103,3 +112,15 @@ def test_registered_names_are_the_sources_and_strangers_are_refused() -> None:
 
     with pytest.raises(UnknownConnector):
         check_registered(Impostor([], instance="x"))
+
+
+def test_warnings_of_a_kind_are_logged_up_to_a_quota_a_window_and_the_rest_counted() -> None:
+    now = [0.0]
+    quota = LogQuota(per_window=3, window_s=60.0, clock=lambda: now[0])
+    taken = [quota.take("invalid") for _ in range(1000)]
+    assert [logged for logged, _ in taken].count(True) == 3
+    assert all(unlogged == {} for _, unlogged in taken)
+    assert quota.take("other") == (True, {})  # each kind has its own quota
+    now[0] = 61.0
+    assert quota.take("invalid") == (True, {"invalid": 997})  # said once, in the next window
+    assert quota.take("invalid") == (True, {})

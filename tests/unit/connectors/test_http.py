@@ -1,0 +1,62 @@
+"""Answers read by the connectors are bounded: a body over the limit, told by its length or
+found while reading it, is the poll's failure (`too_large`), read no further."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from postwatch.connectors.base import SourceUnavailable
+from postwatch.connectors.http import read_bounded
+
+LIMIT = 64 * 1024
+
+
+async def chunked(request: web.Request) -> web.StreamResponse:
+    """`size` bytes with no Content-Length, as a server that lies about nothing."""
+    response = web.StreamResponse()
+    await response.prepare(request)
+    left = int(request.query["size"])
+    while left > 0:
+        await response.write(b"x" * min(left, 8192))
+        left -= 8192
+    return response
+
+
+async def sized(request: web.Request) -> web.Response:
+    return web.Response(body=b"y" * int(request.query["size"]))
+
+
+async def read(path: str, size: int) -> bytes:
+    app = web.Application()
+    app.router.add_get("/chunked", chunked)
+    app.router.add_get("/sized", sized)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{port}{path}", params={"size": str(size)}) as response,
+        ):
+            return await read_bounded(response, "test", LIMIT)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("path", ["/chunked", "/sized"])
+def test_a_body_within_the_limit_is_read_whole(path: str) -> None:
+    assert len(asyncio.run(read(path, LIMIT))) == LIMIT
+
+
+@pytest.mark.parametrize("path", ["/chunked", "/sized"])
+def test_a_body_over_the_limit_is_refused(path: str) -> None:
+    with pytest.raises(SourceUnavailable) as refused:
+        asyncio.run(read(path, 50 * LIMIT))
+    assert refused.value.reason == "too_large"
+    assert f"larger than {LIMIT:,} bytes" in str(refused.value)
