@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import msgspec
-import orjson
 
 from postwatch.alerts import AlertsError
 from postwatch.kafka.clients import new_producer
@@ -59,7 +58,7 @@ async def confirm(settings: Settings, alert_id: str) -> list[Learned]:
     await producer.start()
     try:
         for entry in entries:
-            value = orjson.dumps(entry.to_json())
+            value = entry.encode()
             await producer.send_and_wait(settings.topic(LEARNED), value, key=entry.key.encode())
     finally:
         await producer.stop()

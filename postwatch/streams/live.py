@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import fields
-from typing import TYPE_CHECKING, get_type_hints
+from typing import TYPE_CHECKING
 
-import orjson
 import structlog
 
 from postwatch.kafka.clients import ConsumerRecord, TopicPartition, new_consumer, new_producer
 from postwatch.kafka.topics import BANKS, LEARNED, RULES, RULES_HISTORY, scan
 from postwatch.rules import Engine, Pack, PackError
-from postwatch.rules.detectors.learning import NUM_PERM, Learned
+from postwatch.rules.detectors.learning import Learned
 from postwatch.rules.detectors.mirror import Tracker
 from postwatch.rules.language.published import BankEntry, PublishedPack, compile_packs
 from postwatch.rules.matching.banks import HashBank
@@ -48,7 +46,7 @@ async def publish_pack(settings: Settings, published: PublishedPack) -> None:
     producer = new_producer(settings)
     await producer.start()
     try:
-        value = orjson.dumps(published.to_json())
+        value = published.encode()
         key = published.pack.encode()
         for topic in (RULES, RULES_HISTORY):
             await producer.send_and_wait(settings.topic(topic), value, key=key)
@@ -66,7 +64,7 @@ async def publish_bank_entries(
         acks = [
             await producer.send(
                 settings.topic(BANKS),
-                None if remove else orjson.dumps(entry.to_json()),
+                None if remove else entry.encode(),
                 key=entry.key.encode(),
             )
             for entry in entries
@@ -137,7 +135,7 @@ class LiveFeed:
                 if record.key is not None:
                     self.tracker.forget(record.key.decode())
             else:
-                self.tracker.learn(_learned_entry(record.value))
+                self.tracker.learn(Learned.decode(record.value))
         except Exception as exc:  # whatever it is, it is this record's failure alone
             self._refuse_record(LEARNED, record, exc)
         self.metrics.learned.set(len(self.tracker.learned()))
@@ -154,7 +152,7 @@ class LiveFeed:
         applied: dict[str, tuple[PublishedPack, int]] = {}  # pack id -> the record's
         for record in latest.values():
             try:
-                published = PublishedPack.from_json(orjson.loads(record.value or b""))
+                published = PublishedPack.decode(record.value or b"")
             except Exception as exc:  # whatever it is, it is this record's failure alone
                 self._refuse(None, record.offset, [_reason(exc)])
                 continue
@@ -205,7 +203,7 @@ class LiveFeed:
                 if record.value is None:
                     stale |= self.entries.pop(key, None) is not None
                     continue
-                entry = BankEntry.from_json(orjson.loads(record.value))
+                entry = BankEntry.decode(record.value)
                 HashBank("check").add(entry.algo, entry.value)  # raises ValueError if malformed
             except Exception as exc:  # whatever it is, it is this record's failure alone
                 self._refuse_record(BANKS, record, exc)
@@ -242,27 +240,3 @@ def _reason(exc: Exception) -> str:
 
 def _problems(exc: Exception) -> list[str]:
     return [str(p) for p in exc.problems] if isinstance(exc, PackError) else [_reason(exc)]
-
-
-_LEARNED_TYPES = get_type_hints(Learned)
-
-
-def _learned_entry(value: bytes) -> Learned:
-    """The learned entry a record holds; raises for one `Learned.to_json` did not make:
-    fields of other types (which would fail later, in every post's alerts), a time with no
-    zone, a kind or value the learned bank does not take."""
-    entry = Learned.from_json(orjson.loads(value))
-    wrong = [
-        f.name
-        for f in fields(entry)
-        if not isinstance(getattr(entry, f.name), _LEARNED_TYPES[f.name])
-    ]
-    if wrong:
-        raise TypeError(f"learned entry fields of the wrong type: {', '.join(wrong)}")
-    if entry.learned_at.tzinfo is None:
-        raise ValueError("learned_at has no time zone")
-    if entry.kind not in {"text", "pdq"}:
-        raise ValueError(f"unknown kind {entry.kind!r}")
-    if entry.kind == "text" and len(bytes.fromhex(entry.value)) != 4 * NUM_PERM:
-        raise ValueError(f"a text fingerprint is {4 * NUM_PERM} bytes")
-    return entry

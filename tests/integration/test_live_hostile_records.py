@@ -26,7 +26,7 @@ from tests.integration.test_live_rules import (
 
 def published(version: int, text: str) -> bytes:
     record = PublishedPack("live", version, text, content_hash(text), datetime.now(UTC), "x")
-    return orjson.dumps(record.to_json())
+    return record.encode()
 
 
 def wait_for(log: Path, *words: str, wait: float = 60) -> str:

@@ -3,22 +3,23 @@
 A post's text is remembered as a fingerprint, the MinHash of its folded word bigrams (texts
 under `min_words` folded words are not fingerprinted), and its media by their PDQ hashes.
 Each is a `Learned` entry that carries its provenance (the post, its author, the alert that
-taught it); entries are plain records (`to_json` / `from_json`) so that a worker can share
-them with every other. `LearnedBank` holds them, searchable by similarity.
+taught it); entries are records of their own (`Learned.encode` / `decode`) so that a worker
+can share them with every other. `LearnedBank` holds them, searchable by similarity.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Literal
 
+import msgspec
 import numpy as np
 
-from postwatch.rules.alerts import excerpt, isoformat
+from postwatch.rules.alerts import excerpt
 from postwatch.rules.language.model import Media, Post
 from postwatch.rules.matching.banks import BankHit, HashBank
+from postwatch.rules.matching.banks.spec import is_hex
 from postwatch.rules.matching.normalize import fold
 
 if TYPE_CHECKING:
@@ -33,52 +34,46 @@ _SEED = 1
 _SCHEME = "affine32"  # datasketch 2's default; named, as restored signatures must say it
 
 
-@dataclass(frozen=True, slots=True)
-class Learned:
-    """One learned fingerprint with its provenance.
+class Learned(msgspec.Struct, frozen=True):
+    """One learned fingerprint with its provenance; `encode` and `decode` are its record on
+    the learned topic.
 
     `kind` is `text` (value: the MinHash signature, hex of NUM_PERM little-endian uint32) or
-    `pdq` (value: the hash, hex). `key` identifies the entry (a compacted topic's key)."""
+    `pdq` (value: the hash, hex). `key` identifies the entry (a compacted topic's key).
+    `learned_at` has a time zone."""
 
-    kind: str
+    kind: Literal["text", "pdq"]
     value: str
     alert_id: str
     post_id: str
     author_id: str
     author_handle: str | None
-    learned_at: datetime
+    learned_at: Annotated[datetime, msgspec.Meta(tz=True)]
     excerpt: str = ""
+
+    def __post_init__(self) -> None:
+        """Checked when decoded (a ValueError there is a msgspec.ValidationError): a value
+        the learned bank could not take would fail later, in every post's alerts."""
+        length = 4 * NUM_PERM if self.kind == "text" else 32
+        if not is_hex(self.value, 2 * length):
+            raise ValueError(f"a {self.kind} value is {length} bytes in hex")
 
     @property
     def key(self) -> str:
         digest = hashlib.sha256(self.value.encode("ascii")).hexdigest()[:32]
         return f"{self.kind}/{digest}"
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "value": self.value,
-            "alert_id": self.alert_id,
-            "post_id": self.post_id,
-            "author_id": self.author_id,
-            "author_handle": self.author_handle,
-            "learned_at": isoformat(self.learned_at),
-            "excerpt": self.excerpt,
-        }
+    def encode(self) -> bytes:
+        return _ENCODER.encode(self)
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> Learned:
-        """Raises KeyError or ValueError for a document `to_json` did not make."""
-        return cls(
-            doc["kind"],
-            doc["value"],
-            doc["alert_id"],
-            doc["post_id"],
-            doc["author_id"],
-            doc.get("author_handle"),
-            datetime.fromisoformat(doc["learned_at"]),
-            doc.get("excerpt", ""),
-        )
+    def decode(cls, data: bytes) -> Learned:
+        """Raises msgspec.DecodeError (ValidationError) for bytes that are no entry."""
+        return _DECODER.decode(data)
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(Learned)
 
 
 def fingerprint(text: str, min_words: int) -> MinHash | None:
@@ -180,7 +175,7 @@ class LearnedBank:
         """Learn the post's text fingerprint and media PDQ hashes, which `source_alert` (an
         alert of the post) taught; returns the entries that were new."""
 
-        def entry(kind: str, value: str) -> Learned:
+        def entry(kind: Literal["text", "pdq"], value: str) -> Learned:
             return Learned(
                 kind,
                 value,

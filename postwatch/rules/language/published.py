@@ -13,15 +13,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import orjson
+import msgspec
 import yaml
 
-from postwatch.rules.alerts import isoformat
 from postwatch.rules.language.errors import PackError, PackProblem
 from postwatch.rules.language.loader import MAX_PACK_CHARS, pack_text, parse_pack, plain_document
 from postwatch.rules.language.model import Pack, Rule
@@ -48,41 +47,25 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class PublishedPack:
-    """One published version of a pack; `changes` says what differs from the one before."""
+class PublishedPack(msgspec.Struct, frozen=True):
+    """One published version of a pack; `changes` says what differs from the one before.
+    `encode` and `decode` are its record on the rules and history topics."""
 
     pack: str
     version: int
     text: str
     content_hash: str
-    published_at: datetime
+    published_at: Annotated[datetime, msgspec.Meta(tz=True)]
     published_by: str
     changes: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "pack": self.pack,
-            "version": self.version,
-            "content_hash": self.content_hash,
-            "published_at": isoformat(self.published_at),
-            "published_by": self.published_by,
-            "changes": list(self.changes),
-            "text": self.text,
-        }
+    def encode(self) -> bytes:
+        return msgspec.json.encode(self)
 
     @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> PublishedPack:
-        """Raises KeyError, TypeError or ValueError for a document `to_json` did not make."""
-        return cls(
-            str(doc["pack"]),
-            int(doc["version"]),
-            str(doc["text"]),
-            str(doc["content_hash"]),
-            datetime.fromisoformat(doc["published_at"]),
-            str(doc["published_by"]),
-            tuple(str(c) for c in doc.get("changes", ())),
-        )
+    def decode(cls, data: bytes) -> PublishedPack:
+        """Raises msgspec.DecodeError (ValidationError) for bytes that are no record."""
+        return msgspec.json.decode(data, type=cls)
 
     def load(self) -> Pack:
         """The pack, checked and self-tested; raises `PackError` with its problems, and when
@@ -166,27 +149,27 @@ def compile_packs(
     return Engine(with_entries(chosen, entries))
 
 
-@dataclass(frozen=True, slots=True)
-class BankEntry:
+class BankEntry(msgspec.Struct, frozen=True):
     """One hash of a pack's bank, published on its own (the banks topic); `key` is
-    `pack/bank/hash`, and a tombstone under it removes the hash again."""
+    `pack/bank/hash`, and a tombstone under it removes the hash again. `encode` and
+    `decode` are its record there."""
 
     pack: str
     bank: str
     algo: str
-    value: str
+    value: str = msgspec.field(name="hash")
 
     @property
     def key(self) -> str:
         return f"{self.pack}/{self.bank}/{self.value.lower()}"
 
-    def to_json(self) -> dict[str, Any]:
-        return {"pack": self.pack, "bank": self.bank, "algo": self.algo, "hash": self.value}
+    def encode(self) -> bytes:
+        return msgspec.json.encode(self)
 
     @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> BankEntry:
-        """Raises KeyError for a document `to_json` did not make."""
-        return cls(str(doc["pack"]), str(doc["bank"]), str(doc["algo"]), str(doc["hash"]))
+    def decode(cls, data: bytes) -> BankEntry:
+        """Raises msgspec.DecodeError (ValidationError) for bytes that are no entry."""
+        return msgspec.json.decode(data, type=cls)
 
 
 def with_entries(packs: Sequence[Pack], entries: Iterable[BankEntry]) -> list[Pack]:
@@ -232,8 +215,8 @@ def published_versions(values: Iterable[bytes | None]) -> list[PublishedPack]:
         if value is None:
             continue
         try:
-            versions.append(PublishedPack.from_json(orjson.loads(value)))
-        except (ValueError, KeyError, TypeError, RecursionError):  # orjson's errors are ValueErrors
+            versions.append(PublishedPack.decode(value))
+        except msgspec.DecodeError:
             continue
     return versions
 

@@ -177,7 +177,7 @@ class MatchStage:
                 await self.emit(alert)
         if self.send_learned is not None:
             for entry in raised.learned:
-                key, value = entry.key.encode(), orjson.dumps(entry.to_json())
+                key, value = entry.key.encode(), entry.encode()
                 self.acks.add(await self.send_learned(key, value))
         if raised.learned and self.tracker is not None:
             self.metrics.learned.set(len(self.tracker.learned()))

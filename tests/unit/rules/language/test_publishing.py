@@ -11,6 +11,7 @@ import pytest
 
 from postwatch.rules import Pack, PackError, parse_pack
 from postwatch.rules.language.published import (
+    BankEntry,
     NotStandalone,
     PublishedPack,
     bank_entries,
@@ -79,11 +80,11 @@ def test_records_that_are_no_published_pack_are_passed_over_in_order() -> None:
     values = [
         b"\xff{",
         None,
-        orjson.dumps(good.to_json()),
+        good.encode(),
         b"[1, 2]",
         b'{"pack": "live"}',
-        orjson.dumps({**good.to_json(), "version": "two"}),
-        orjson.dumps({**good.to_json(), "changes": 3}),
+        orjson.dumps({**orjson.loads(good.encode()), "version": "two"}),
+        orjson.dumps({**orjson.loads(good.encode()), "changes": 3}),
         b"[" * 2000 + b"]" * 2000,
     ]
     assert published_versions(values) == [good]
@@ -102,3 +103,25 @@ def test_bank_entries_are_checked_and_each_hash_comes_once(tmp_path: Path) -> No
     listed.write_text("pdq 1234\n")
     with pytest.raises(PackError):
         bank_entries("live", "known", [], listed)
+
+
+def test_records_as_published_before_decode_and_encode_to_the_same_documents() -> None:
+    text = PACK.format(version=1)
+    written = {  # as `rules publish` and `rules bank` have written them
+        "pack": "live",
+        "version": 1,
+        "content_hash": "c0ffee",
+        "published_at": "2025-07-25T10:00:00.000Z",
+        "published_by": "ops",
+        "changes": ["new pack with 1 rules"],
+        "text": text,
+    }
+    published = PublishedPack.decode(orjson.dumps(written))
+    changes = ("new pack with 1 rules",)
+    assert published == PublishedPack("live", 1, text, "c0ffee", NOW, "ops", changes)
+    again = orjson.loads(published.encode())
+    assert again == written | {"published_at": again["published_at"]}
+    assert datetime.fromisoformat(again["published_at"]) == NOW
+    entry = {"pack": "live", "bank": "known", "algo": "pdq", "hash": PDQ}
+    assert BankEntry.decode(orjson.dumps(entry)) == BankEntry("live", "known", "pdq", PDQ)
+    assert orjson.loads(BankEntry("live", "known", "pdq", PDQ).encode()) == entry
