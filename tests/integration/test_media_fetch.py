@@ -20,6 +20,7 @@ from PIL import Image
 from postwatch.media import HashOptions
 from postwatch.media.fetch import FetchOptions, MediaFetcher
 from tests.conftest import SHARED_DATA
+from tests.local_server import start
 
 RESOURCES = SHARED_DATA / "pdq" / "python-threatexchange-resources"
 LA_PDQ = "accb6d39648035f8125c8ce6ba65007de7b54c67a2d93ef7b8f33b0611306715"
@@ -115,13 +116,9 @@ async def media_server(asked: Counter[str] | None = None) -> AsyncIterator[str]:
     app.router.add_get("/slow.png", _slow)
     app.router.add_get("/noise/{n}.png", _noise)
     app.router.add_get("/late.png", _late)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
+    runner, url = await start(app)
     try:
-        yield f"http://{host}:{port}"
+        yield url
     finally:
         await runner.cleanup()
 

@@ -136,12 +136,3 @@ class MastodonReplay:
             newer = base.update_query({"min_id": page[0]["id"], "limit": str(limit)})
             headers["Link"] = f'<{older}>; rel="next", <{newer}>; rel="prev"'
         return web.json_response(page, headers=headers)
-
-
-async def start(app: web.Application) -> tuple[web.AppRunner, str]:
-    """Serve `app` on a free local port; returns the runner and the base URL."""
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"

@@ -25,7 +25,7 @@ from tests.integration.connectors.harness import (
     stop,
 )
 from tests.integration.connectors.jetstream_server import JetstreamReplay, recorded_events
-from tests.integration.connectors.mastodon_server import start
+from tests.local_server import start
 
 POST = "app.bsky.feed.post"
 REWIND_US = 5_000_000

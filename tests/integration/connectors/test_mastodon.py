@@ -22,7 +22,8 @@ from tests.integration.connectors.harness import (
     start_process,
     stop,
 )
-from tests.integration.connectors.mastodon_server import MastodonReplay, recorded_frames, start
+from tests.integration.connectors.mastodon_server import MastodonReplay, recorded_frames
+from tests.local_server import start
 
 DOMAIN = "mastodon.social"
 

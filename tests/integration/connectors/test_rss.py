@@ -20,7 +20,7 @@ from tests.integration.connectors.harness import (
     stop,
     until,
 )
-from tests.integration.connectors.mastodon_server import start
+from tests.local_server import start
 
 LARGE = "wellformed/sanitize/large_atom_feed_that_needs_css_sanitisation.xml"
 # posts each recorded feed holds; the rest hold none (a channel without items, an empty

@@ -14,7 +14,7 @@ from aiohttp import web
 from postwatch.connectors.webhook import sign
 from postwatch.settings import Settings
 from tests.integration.connectors.harness import free_port, start_process, stop, until
-from tests.integration.connectors.mastodon_server import start
+from tests.local_server import start
 
 MASTODON_TOKEN = "mastodon-token-4f9c1e"  # noqa: S105 - test credentials for local servers
 X_TOKEN = "x-bearer-token-77ab20"  # noqa: S105

@@ -18,12 +18,12 @@ from tests.integration.connectors.harness import (
     stop,
     until,
 )
-from tests.integration.connectors.mastodon_server import start
 from tests.integration.connectors.telegram_server import (
     TelegramReplay,
     edited,
     recorded_messages,
 )
+from tests.local_server import start
 
 SERVICE = {1, 2, 3, 92}
 TITLE = "tchan's test channel 👍"

@@ -11,8 +11,8 @@ import orjson
 from postwatch.connectors.x import Pace, XConnector
 from postwatch.settings import Settings
 from tests.integration.connectors.harness import metric, posts, running, start_process, stop, until
-from tests.integration.connectors.mastodon_server import start
 from tests.integration.connectors.x_server import STREAM, TOKEN, TRUNCATED, XReplay
+from tests.local_server import start
 
 QUICK = Pace(
     network_step=0.05,

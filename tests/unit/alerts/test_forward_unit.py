@@ -19,6 +19,7 @@ from postwatch.alerts import BadDestination
 from postwatch.alerts.feed import AlertRecord
 from postwatch.alerts.forward import Destination, RetryPolicy, deliver, slack_message
 from postwatch.rules import Engine, Severity
+from tests.local_server import start
 from tests.terminal import acting
 from tests.unit.conftest import alert_doc, make_post, only_match
 
@@ -91,13 +92,9 @@ async def with_server(
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+    runner, url = await start(app)
     try:
-        result = await run(f"http://127.0.0.1:{port}/hook")
+        result = await run(url + "/hook")
     finally:
         await runner.cleanup()
     return result, bodies

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from postwatch.connectors.base import SourceUnavailable
 from postwatch.connectors.http import read_bounded
+from tests.local_server import start
 
 LIMIT = 64 * 1024
 
@@ -34,15 +35,11 @@ async def read(path: str, size: int) -> bytes:
     app = web.Application()
     app.router.add_get("/chunked", chunked)
     app.router.add_get("/sized", sized)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+    runner, url = await start(app)
     try:
         async with (
             aiohttp.ClientSession() as http,
-            http.get(f"http://127.0.0.1:{port}{path}", params={"size": str(size)}) as response,
+            http.get(url + path, params={"size": str(size)}) as response,
         ):
             return await read_bounded(response, "test", LIMIT)
     finally:
