@@ -11,6 +11,7 @@ from typing import Any
 
 from postwatch.connectors.base import MalformedEvent, parse_time
 from postwatch.connectors.html import html_to_text
+from postwatch.connectors.values import array, native, native_id, string
 from postwatch.rules.alerts import isoformat
 
 __all__ = ["fingerprint", "post_id", "status_id", "status_to_post"]
@@ -25,15 +26,14 @@ def post_id(domain: str, status_id: str) -> str:
 def status_id(status: dict[str, Any]) -> str | None:
     """The status's id as text, or None when it has none (ids are strings; some servers
     write numbers)."""
-    return _native(status.get("id"))
+    return native(status.get("id"))
 
 
 def fingerprint(status: dict[str, Any]) -> str:
     """Names one version of a status: the same status fetched twice (stream and REST
     backfill) gives the same fingerprint, an edit gives a new one."""
     version = "\x1f".join(
-        _string_or_none(status.get(field)) or ""
-        for field in ("edited_at", "spoiler_text", "content")
+        string(status.get(field)) or "" for field in ("edited_at", "spoiler_text", "content")
     )
     return f"{status_id(status)}:{hashlib.sha256(version.encode('utf-8')).hexdigest()[:16]}"
 
@@ -71,59 +71,39 @@ def _post(status: dict[str, Any], domain: str) -> dict[str, Any]:
     if not isinstance(content, str | None):
         raise MalformedEvent("bad_status", "the content is not a string")
     body = html_to_text(content or "")
-    spoiler = (_string_or_none(shown.get("spoiler_text")) or "").strip()
+    spoiler = (string(shown.get("spoiler_text")) or "").strip()
     reply = status.get("in_reply_to_id")
     return {
         "schema": "postwatch.post/1",
         "id": post_id(domain, _id(status.get("id"))),
         "source": SOURCE,
-        "url": _string_or_none(status.get("url")) or _string_or_none(status.get("uri")),
+        "url": string(status.get("url")) or string(status.get("uri")),
         "created_at": isoformat(parse_time(status.get("created_at"))),
         "author": {
             "id": f"{SOURCE}:{domain}:{_id(account.get('id'))}",
             "handle": acct if "@" in acct else f"{acct}@{domain}",
-            "display_name": _string_or_none(account.get("display_name")) or None,
+            "display_name": string(account.get("display_name")) or None,
         },
         "text": f"{spoiler}\n\n{body.text}" if spoiler else body.text,
-        "lang": _string_or_none(shown.get("language")),
+        "lang": string(shown.get("language")),
         "links": list(body.links),
         "hashtags": [
             tag["name"]
-            for tag in _list(shown.get("tags"))
-            if isinstance(tag, dict) and _string_or_none(tag.get("name"))
+            for tag in array(shown.get("tags"))
+            if isinstance(tag, dict) and string(tag.get("name"))
         ],
         "media": [
             {
-                "url": _string_or_none(media.get("url"))
-                or _string_or_none(media.get("remote_url")),
-                "kind": _string_or_none(media.get("type")),
+                "url": string(media.get("url")) or string(media.get("remote_url")),
+                "kind": string(media.get("type")),
             }
-            for media in _list(shown.get("media_attachments"))
+            for media in array(shown.get("media_attachments"))
             if isinstance(media, dict)
         ],
-        "reply_to": post_id(domain, replied) if (replied := _native(reply)) else None,
+        "reply_to": post_id(domain, replied) if (replied := native(reply)) else None,
         "repost_of": post_id(domain, _id(shown.get("id"))) if shown is not status else None,
     }
 
 
-def _native(value: Any) -> str | None:
-    """An id or account name (a string, or a number) as text; None for anything else."""
-    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
-        return None
-    return str(value)
-
-
 def _id(value: Any) -> str:
-    """`_native(value)`; raises `MalformedEvent` where that is None."""
-    native = _native(value)
-    if native is None:
-        raise MalformedEvent("bad_status", f"not an id: a {type(value).__name__}")
-    return native
-
-
-def _string_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+    return native_id(value, "bad_status")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from postwatch.connectors.base import MalformedEvent, parse_time
+from postwatch.connectors.values import array, native, native_id, object_or_empty, string
 from postwatch.rules.alerts import isoformat
 
 __all__ = ["SOURCE", "payload_to_post", "post_id"]
@@ -41,44 +42,46 @@ def _post(payload: dict[str, Any]) -> dict[str, Any]:
     tweet = payload.get("data")
     if not isinstance(tweet, dict):
         raise MalformedEvent("bad_post", "the payload's data is not an object")
-    includes = _object(payload.get("includes"))
+    includes = object_or_empty(payload.get("includes"))
     users = _by_id(includes.get("users"), "id")
     tweets = _by_id(includes.get("tweets"), "id")
     media = _by_id(includes.get("media"), "media_key")
-    native = _id(tweet.get("id"))
+    tweet_id = _id(tweet.get("id"))
     author_native = _id(tweet.get("author_id"))
     author = users.get(author_native, {})
     refs = {
         kind: ref_id
-        for ref in _list(tweet.get("referenced_tweets"))
-        if (kind := _string(_object(ref).get("type"))) and (ref_id := _native(ref.get("id")))
+        for ref in array(tweet.get("referenced_tweets"))
+        if (kind := string(object_or_empty(ref).get("type"))) and (ref_id := native(ref.get("id")))
     }
     shown = tweets.get(refs.get("retweeted", ""), tweet)
-    entities = _object(shown.get("entities"))
-    handle = _string(author.get("username"))
-    lang = _string(tweet.get("lang"))
+    entities = object_or_empty(shown.get("entities"))
+    handle = string(author.get("username"))
+    lang = string(tweet.get("lang"))
     post: dict[str, Any] = {
         "schema": "postwatch.post/1",
-        "id": post_id(native),
+        "id": post_id(tweet_id),
         "source": SOURCE,
-        "url": f"https://x.com/{handle or 'i/web'}/status/{native}",
+        "url": f"https://x.com/{handle or 'i/web'}/status/{tweet_id}",
         "created_at": isoformat(parse_time(tweet.get("created_at"))),
         "author": {
             "id": post_id(author_native),
             "handle": handle,
-            "display_name": _string(author.get("name")),
+            "display_name": string(author.get("name")),
         },
-        "text": _string(_object(shown.get("note_tweet")).get("text"))
-        or _string(shown.get("text"))
+        "text": string(object_or_empty(shown.get("note_tweet")).get("text"))
+        or string(shown.get("text"))
         or "",
         "lang": None if lang == "und" else lang,
         "links": list(dict.fromkeys(_links(entities))),
         "hashtags": [
-            tag for h in _list(entities.get("hashtags")) if (tag := _string(_object(h).get("tag")))
+            tag
+            for h in array(entities.get("hashtags"))
+            if (tag := string(object_or_empty(h).get("tag")))
         ],
         "media": [
             _media(media[key])
-            for key in _list(_object(shown.get("attachments")).get("media_keys"))
+            for key in array(object_or_empty(shown.get("attachments")).get("media_keys"))
             if isinstance(key, str) and key in media
         ],
         "reply_to": post_id(refs["replied_to"]) if "replied_to" in refs else None,
@@ -86,25 +89,25 @@ def _post(payload: dict[str, Any]) -> dict[str, Any]:
     }
     if "quoted" in refs:
         post["quote_of"] = post_id(refs["quoted"])
-    rules = [_object(r) for r in _list(payload.get("matching_rules"))]
+    rules = [object_or_empty(r) for r in array(payload.get("matching_rules"))]
     if rules:
         post["matching_rules"] = [
-            {"id": _native(r.get("id")), "tag": _string(r.get("tag"))} for r in rules
+            {"id": native(r.get("id")), "tag": string(r.get("tag"))} for r in rules
         ]
     return post
 
 
 def _links(entities: dict[str, Any]) -> list[str]:
     found = []
-    for item in _list(entities.get("urls")):
-        url = _object(item)
-        shown = _string(url.get("display_url")) or ""
+    for item in array(entities.get("urls")):
+        url = object_or_empty(item)
+        shown = string(url.get("display_url")) or ""
         if url.get("media_key") or shown.startswith(_OWN_MEDIA_HOSTS):
             continue
         target = (
-            _string(url.get("unwound_url"))
-            or _string(url.get("expanded_url"))
-            or _string(url.get("url"))
+            string(url.get("unwound_url"))
+            or string(url.get("expanded_url"))
+            or string(url.get("url"))
         )
         if target:
             found.append(target)
@@ -114,11 +117,11 @@ def _links(entities: dict[str, Any]) -> list[str]:
 def _media(item: dict[str, Any]) -> dict[str, Any]:
     """A photo as an image; a video or GIF as its best MP4, else its poster image."""
     if item.get("type") == "photo":
-        return {"url": _string(item.get("url")), "kind": "image"}
+        return {"url": string(item.get("url")), "kind": "image"}
     best: tuple[float, str] | None = None
-    for entry in _list(item.get("variants")):
-        variant = _object(entry)
-        url = _string(variant.get("url"))
+    for entry in array(item.get("variants")):
+        variant = object_or_empty(entry)
+        url = string(variant.get("url"))
         rate = variant.get("bit_rate")
         if variant.get("content_type") != "video/mp4" or not url:
             continue
@@ -127,41 +130,18 @@ def _media(item: dict[str, Any]) -> dict[str, Any]:
             best = (rate, url)
     if best is not None:
         return {"url": best[1], "kind": "video"}
-    return {"url": _string(item.get("preview_image_url")), "kind": "image"}
+    return {"url": string(item.get("preview_image_url")), "kind": "image"}
 
 
 def _by_id(items: Any, key: str) -> dict[str, dict[str, Any]]:
     """The objects among `items` by their id under `key` (those without one left out)."""
     found: dict[str, dict[str, Any]] = {}
-    for item in _list(items):
-        native = _native(_object(item).get(key))
-        if native is not None:
-            found[native] = item
+    for item in array(items):
+        found_id = native(object_or_empty(item).get(key))
+        if found_id is not None:
+            found[found_id] = item
     return found
 
 
-def _native(value: Any) -> str | None:
-    """An id (a string, or a number) as text; None for anything else."""
-    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
-        return None
-    return str(value)
-
-
 def _id(value: Any) -> str:
-    """`_native(value)`; raises `MalformedEvent` where that is None."""
-    native = _native(value)
-    if native is None:
-        raise MalformedEvent("bad_post", f"not an id: a {type(value).__name__}")
-    return native
-
-
-def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _object(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+    return native_id(value, "bad_post")
