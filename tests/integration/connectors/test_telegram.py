@@ -24,9 +24,9 @@ from tests.integration.connectors.telegram_server import (
     recorded_messages,
 )
 from tests.local_server import start
+from tests.unit.connectors.test_telegram import SIGNED_EDITED
 
 SERVICE = {1, 2, 3, 92}
-TITLE = "tchan's test channel 👍"
 
 
 def without_observed(post: dict[str, Any]) -> dict[str, Any]:
@@ -109,23 +109,7 @@ def test_every_recorded_message_arrives_mapped_and_service_messages_are_skipped(
             await runner.cleanup()
         assert Counter(p["id"] for p in got) == Counter(expected)
         by_id = {p["id"]: without_observed(p) for p in got}
-        assert by_id["telegram:tchantest/5"] == {
-            "schema": "postwatch.post/1",
-            "id": "telegram:tchantest/5",
-            "source": "telegram",
-            "url": "https://t.me/tchantest/5",
-            "created_at": "2023-02-24T07:29:57.000Z",
-            "author": {"id": "telegram:tchantest", "handle": "tchantest", "display_name": TITLE},
-            "text": "Hello! Signed and edited message",
-            "lang": None,
-            "links": [],
-            "hashtags": [],
-            "media": [],
-            "reply_to": None,
-            "repost_of": None,
-            "signed_by": "Álvaro Justen",
-            "edited": True,
-        }
+        assert by_id["telegram:tchantest/5"] == SIGNED_EDITED
         forwarded = by_id["telegram:tchantest/89"]
         assert forwarded["forwarded_from"] == {"name": "Some user", "url": "https://t.me/some_user"}
         assert forwarded["text"] == ";)"

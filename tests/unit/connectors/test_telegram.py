@@ -105,24 +105,27 @@ def test_every_recorded_message_is_read_and_makes_a_valid_post(
     assert made["url"] == f"https://t.me/{message.channel}/{number}"
 
 
+SIGNED_EDITED: dict[str, Any] = {  # the post of the recorded message tchantest/5
+    "schema": "postwatch.post/1",
+    "id": "telegram:tchantest/5",
+    "source": "telegram",
+    "url": "https://t.me/tchantest/5",
+    "created_at": "2023-02-24T07:29:57.000Z",
+    "author": {"id": "telegram:tchantest", "handle": "tchantest", "display_name": TITLE},
+    "text": "Hello! Signed and edited message",
+    "lang": None,
+    "links": [],
+    "hashtags": [],
+    "media": [],
+    "reply_to": None,
+    "repost_of": None,
+    "signed_by": "Álvaro Justen",
+    "edited": True,
+}
+
+
 def test_a_signed_edited_message() -> None:
-    assert post("test_parse_signed_edited_text_message") == {
-        "schema": "postwatch.post/1",
-        "id": "telegram:tchantest/5",
-        "source": "telegram",
-        "url": "https://t.me/tchantest/5",
-        "created_at": "2023-02-24T07:29:57.000Z",
-        "author": {"id": "telegram:tchantest", "handle": "tchantest", "display_name": TITLE},
-        "text": "Hello! Signed and edited message",
-        "lang": None,
-        "links": [],
-        "hashtags": [],
-        "media": [],
-        "reply_to": None,
-        "repost_of": None,
-        "signed_by": "Álvaro Justen",
-        "edited": True,
-    }
+    assert post("test_parse_signed_edited_text_message") == SIGNED_EDITED
     signed = post("test_parse_text_message_signed_not_edited")
     assert signed["signed_by"] == "Álvaro Justen"
     assert "edited" not in signed
