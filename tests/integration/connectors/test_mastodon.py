@@ -119,6 +119,17 @@ def connector(url: str, name: str) -> MastodonConnector:
     return MastodonConnector(url, StreamSpec.parse("public"), domain=DOMAIN, instance=name)
 
 
+async def replayed(settings: Settings, server: MastodonReplay, name: str) -> list[dict[str, Any]]:
+    """The posts of a connector named `name` run against `server` until the seven posts of
+    the recording have arrived."""
+    runner, url = await start(server.app())
+    try:
+        async with running(settings, connector(url, name)):
+            return await posts(settings, count=7)
+    finally:
+        await runner.cleanup()
+
+
 def test_every_post_arrives_mapped_and_malformed_frames_are_counted(settings: Settings) -> None:
     async def scenario() -> None:
         server = MastodonReplay(recorded_frames(), inject=list(MALFORMED))
@@ -208,13 +219,8 @@ def test_a_cut_mid_stream_is_filled_from_the_timeline_without_repeats(settings: 
     async def scenario() -> None:
         # half of the second frame, then the connection drops; eight frames happen meanwhile
         server = MastodonReplay(recorded_frames(), cut_at=1, gap=8)
-        runner, url = await start(server.app())
         name = f"{settings.topic_prefix}-m2"
-        try:
-            async with running(settings, connector(url, name)):
-                got = await posts(settings, count=7)
-        finally:
-            await runner.cleanup()
+        got = await replayed(settings, server, name)
         assert Counter(p["id"] for p in got) == EXPECTED
         assert server.connections == 2
         assert server.timeline_queries[0]["since_id"] == rewound("108914327388663283", 300)
@@ -230,13 +236,8 @@ def test_a_cut_mid_stream_is_filled_from_the_timeline_without_repeats(settings: 
 def test_a_429_is_waited_out_as_long_as_the_server_asks(settings: Settings) -> None:
     async def scenario() -> None:
         server = MastodonReplay(recorded_frames(), refuse=1)
-        runner, url = await start(server.app())
         name = f"{settings.topic_prefix}-m4"
-        try:
-            async with running(settings, connector(url, name)):
-                got = await posts(settings, count=7)
-        finally:
-            await runner.cleanup()
+        got = await replayed(settings, server, name)
         assert Counter(p["id"] for p in got) == EXPECTED
         # the test backoff never waits more than 0.2 s: the second second is the server's
         assert server.connected_at[1] - server.connected_at[0] >= 1.0
