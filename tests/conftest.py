@@ -95,15 +95,16 @@ def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) ->
 @pytest.fixture
 def start_worker(
     settings: Settings, tmp_path: Path
-) -> Iterator[Callable[[Path], subprocess.Popen[bytes]]]:
-    """Start `postwatch worker` processes with a rule pack; all stopped after the test."""
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start `postwatch worker` processes with a rule pack and extra POSTWATCH_* settings
+    (`start(pack, window_s="5")`), logging to `worker-N.log`; all stopped after the test."""
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(pack: Path) -> subprocess.Popen[bytes]:
+    def start(pack: Path, **env: str) -> subprocess.Popen[bytes]:
         log = (tmp_path / f"worker-{len(processes)}.log").open("wb")
         process = subprocess.Popen(
             [sys.executable, "-m", "postwatch", "worker", "--rules", str(pack)],
-            env=env_for(settings),
+            env=env_for(settings, **{f"POSTWATCH_{k.upper()}": v for k, v in env.items()}),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

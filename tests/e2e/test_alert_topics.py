@@ -6,10 +6,9 @@ OCSF Detection Finding schema (py-ocsf-models), one finding per alert, under the
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
@@ -17,55 +16,20 @@ from py_ocsf_models.events.findings.detection_finding import (  # type: ignore[i
     DetectionFinding,
 )
 
-from postwatch.demo import DEMO_PACK, DEMO_POSTS
-from postwatch.rules import Alert, Engine, load_packs, parse_post
+from postwatch.demo import DEMO_PACK
 from postwatch.schemas import schema_text
 from postwatch.settings import Settings
-from tests.conftest import env_for, stop_process
+from tests.conftest import stop_process
+from tests.e2e.test_pipeline import expected_alert_ids, kcat_records, replay_demo_posts
 
 
-def kcat_records(settings: Settings, topic: str) -> list[tuple[str, str]]:
-    """(key, value) of every record of the topic, read with kcat."""
-    kcat = shutil.which("kcat") or shutil.which("kafkacat")
-    assert kcat, "kcat is not installed (Debian: apt-get install kcat)"
-    command = [kcat, "-C", "-b", settings.kafka_bootstrap, "-t", topic, "-o", "beginning"]
-    result = subprocess.run(
-        [*command, "-e", "-q", "-f", "%k\\t%s\\n"],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    return [
-        (key, value)
-        for key, _, value in (line.partition("\t") for line in result.stdout.decode().splitlines())
-    ]
-
-
-def expected_alert_ids() -> set[str]:
-    engine = Engine(load_packs([DEMO_PACK]))
-    with DEMO_POSTS.open("rb") as lines:
-        return {
-            Alert.of_match(m).alert_id for line in lines for m in engine.evaluate(parse_post(line))
-        }
-
-
-def test_both_alert_topics_validate(settings: Settings, tmp_path: Path) -> None:
+def test_both_alert_topics_validate(
+    settings: Settings, tmp_path: Path, start_worker: Callable[..., subprocess.Popen[bytes]]
+) -> None:
     expected = expected_alert_ids()
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "postwatch", "worker", "--rules", str(DEMO_PACK)],
-        env=env_for(settings, POSTWATCH_OCSF_ENABLED="true", POSTWATCH_METRICS_PORT="0"),
-        stdout=(tmp_path / "worker.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    worker = start_worker(DEMO_PACK, ocsf_enabled="true", metrics_port="0")
     try:
-        connector = subprocess.run(
-            [sys.executable, "-m", "postwatch", "connect", "jsonl", "--input", str(DEMO_POSTS)],
-            env=env_for(settings),
-            capture_output=True,
-            check=False,
-            timeout=120,
-        )
-        assert connector.returncode == 0, connector.stderr.decode()
+        replay_demo_posts(settings)
         deadline = time.monotonic() + 90
         alerts: list[tuple[str, str]] = []
         findings: list[tuple[str, str]] = []
@@ -75,7 +39,7 @@ def test_both_alert_topics_validate(settings: Settings, tmp_path: Path) -> None:
             time.sleep(1)
             alerts = kcat_records(settings, settings.topic("alerts"))
             findings = kcat_records(settings, settings.topic("alerts.ocsf"))
-        assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+        assert worker.poll() is None, (tmp_path / "worker-0.log").read_text()
     finally:
         stop_process(worker)
 

@@ -32,24 +32,25 @@ def expected_alert_ids() -> set[str]:
         }
 
 
-def kcat_lines(settings: Settings, topic: str) -> list[str]:
+def kcat_records(settings: Settings, topic: str) -> list[tuple[str, str]]:
+    """(key, value) of every record of the topic, read with kcat."""
     kcat = shutil.which("kcat") or shutil.which("kafkacat")
     assert kcat, "kcat is not installed (Debian: apt-get install kcat)"
+    command = [kcat, "-C", "-b", settings.kafka_bootstrap, "-t", topic, "-o", "beginning"]
     result = subprocess.run(
-        [kcat, "-C", "-b", settings.kafka_bootstrap, "-t", topic, "-o", "beginning", "-e", "-q"],
+        [*command, "-e", "-q", "-f", "%k\\t%s\\n"],
         capture_output=True,
         check=True,
         timeout=60,
     )
-    return result.stdout.decode().splitlines()
+    return [
+        (key, value)
+        for key, _, value in (line.partition("\t") for line in result.stdout.decode().splitlines())
+    ]
 
 
-def test_connector_to_worker_to_kcat(
-    settings: Settings, start_worker: Callable[[Path], subprocess.Popen[bytes]]
-) -> None:
-    expected = expected_alert_ids()
-    assert len(expected) == 19  # "#ExampleFront" is the demo pack's "example front" too
-    worker = start_worker(DEMO_PACK)
+def replay_demo_posts(settings: Settings) -> str:
+    """`postwatch connect jsonl` over the demo posts; what it said on standard error."""
     connector = subprocess.run(
         [sys.executable, "-m", "postwatch", "connect", "jsonl", "--input", str(DEMO_POSTS)],
         env=env_for(settings),
@@ -58,14 +59,23 @@ def test_connector_to_worker_to_kcat(
         timeout=120,
     )
     assert connector.returncode == 0, connector.stderr.decode()
-    assert "129 posts produced, 0 lines skipped" in connector.stderr.decode()
+    return connector.stderr.decode()
+
+
+def test_connector_to_worker_to_kcat(
+    settings: Settings, start_worker: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    expected = expected_alert_ids()
+    assert len(expected) == 19  # "#ExampleFront" is the demo pack's "example front" too
+    worker = start_worker(DEMO_PACK)
+    assert "129 posts produced, 0 lines skipped" in replay_demo_posts(settings)
 
     schema = json.loads(schema_text("alert"))
     deadline = time.monotonic() + 90
     lines: list[str] = []
     while time.monotonic() < deadline and len(lines) < len(expected):
         time.sleep(1)
-        lines = kcat_lines(settings, settings.topic("alerts"))
+        lines = [value for _, value in kcat_records(settings, settings.topic("alerts"))]
     assert worker.poll() is None
     alerts = [json.loads(line) for line in lines]
     for alert in alerts:

@@ -18,9 +18,8 @@ from postwatch.streams.live import publish_pack
 from tests.conftest import produce
 from tests.integration.test_live_rules import (
     PACK,
-    Alerts,
+    LivePack,
     partitions_with,
-    send_to_every_partition,
 )
 
 
@@ -43,19 +42,8 @@ def wait_for(log: Path, *words: str, wait: float = 60) -> str:
 def test_failing_records_are_refused_and_a_pack_published_after_them_applies(
     settings: Settings, tmp_path: Path, start_worker: Callable[[Path], Any]
 ) -> None:
-    first = tmp_path / "v1.yaml"
-    first.write_text(PACK.format(version=1, word="alpha"))
-    worker = start_worker(first)
-    every = {f"p{p}" for p in range(settings.posts_partitions)}
-    alerts = Alerts(settings)
-
-    def send(tag: str, word: str) -> Callable[[], Any]:
-        return lambda: send_to_every_partition(settings, tag, f"word {word}")
-
-    seen = asyncio.run(
-        alerts.until(lambda a: partitions_with(a, 1, "a") == every, 120, send("a", "alpha"))
-    )
-    assert partitions_with(seen, 1, "a") == every
+    live = LivePack(settings, tmp_path, start_worker)
+    [worker], alerts, send, every = live.workers, live.alerts, live.send, live.every
 
     # a test post whose author is a number made the loader raise TypeError
     crashing = PACK.format(version=2, word="beta") + "      no_match: [{text: x, author: 5}]\n"

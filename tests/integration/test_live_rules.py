@@ -26,7 +26,9 @@ from postwatch.media.hashing import HashOptions, hash_bytes
 from postwatch.rules.language.published import PublishedPack, content_hash
 from postwatch.settings import Settings
 from postwatch.streams.live import publish_pack
-from tests.conftest import SHARED_DATA, env_for, stop_process
+from tests.conftest import env_for, stop_process
+from tests.unit.rules.detectors.scenario import IMAGES, STATEMENT
+from tests.unit.rules.detectors.scenario import PACK as MIRROR_PACK
 
 PACK = """
 pack: live
@@ -123,22 +125,39 @@ def partitions_with(alerts: list[dict[str, Any]], version: int, tag: str) -> set
     }
 
 
+class LivePack:
+    """Workers started with the pack `live` v1 (the word alpha), once its alerts came from
+    every partition; `send(tag, word)` sends posts of the word to every partition."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        tmp_path: Path,
+        start_worker: Callable[[Path], subprocess.Popen[bytes]],
+        workers: int = 1,
+    ) -> None:
+        self.settings = settings
+        first = tmp_path / "v1.yaml"
+        first.write_text(PACK.format(version=1, word="alpha"))
+        self.workers = [start_worker(first) for _ in range(workers)]
+        self.every = {f"p{p}" for p in range(settings.posts_partitions)}
+        self.alerts = Alerts(settings)
+        seen = asyncio.run(
+            self.alerts.until(
+                lambda a: partitions_with(a, 1, "a") == self.every, 120, self.send("a", "alpha")
+            )
+        )
+        assert partitions_with(seen, 1, "a") == self.every
+
+    def send(self, tag: str, word: str) -> Callable[[], Any]:
+        return lambda: send_to_every_partition(self.settings, tag, f"word {word}")
+
+
 def test_published_packs_change_both_workers_and_a_broken_one_is_refused(
     settings: Settings, tmp_path: Path, start_worker: Callable[[Path], subprocess.Popen[bytes]]
 ) -> None:
-    first = tmp_path / "v1.yaml"
-    first.write_text(PACK.format(version=1, word="alpha"))
-    workers = [start_worker(first), start_worker(first)]
-    every = {f"p{p}" for p in range(settings.posts_partitions)}
-    alerts = Alerts(settings)
-
-    def send(tag: str, word: str) -> Callable[[], Any]:
-        return lambda: send_to_every_partition(settings, tag, f"word {word}")
-
-    seen = asyncio.run(
-        alerts.until(lambda a: partitions_with(a, 1, "a") == every, 120, send("a", "alpha"))
-    )
-    assert partitions_with(seen, 1, "a") == every
+    live = LivePack(settings, tmp_path, start_worker, workers=2)
+    workers, alerts, send, every = live.workers, live.alerts, live.send, live.every
     time.sleep(5)  # both workers have their partitions (the second joins a little later)
 
     second = tmp_path / "v2.yaml"
@@ -190,27 +209,6 @@ def test_published_packs_change_both_workers_and_a_broken_one_is_refused(
     assert [line.split()[1:3] for line in history] == [["live", "v2"], ["live", "v3"]]
     assert "by ops-team" in history[0]
     assert content_hash(second.read_text())[:12] in history[0]
-
-
-IMAGES = SHARED_DATA / "pdq" / "data" / "misc-images"
-STATEMENT = (
-    "The Example Front will march on the capital next Saturday at noon. Bring flags, "
-    "bring your friends, and do not talk to the press about the plan."
-)
-MIRROR_PACK = """
-pack: mirrors
-version: 1
-watchlists:
-  listed:
-    - {id: "test:front", handle: "examplefront", display_name: "Example Front"}
-rules:
-  - id: listed-account
-    title: Posts of listed accounts
-    severity: high
-    learn: true
-    match:
-      watchlist: listed
-"""
 
 
 def image_pdq(size: tuple[int, int] | None, fmt: str) -> str:

@@ -21,6 +21,16 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def run_match(output: Path, *options: str) -> tuple[int, str, str]:
+    """`postwatch match` of the match fixtures' pack over their posts into `output`."""
+    match = FILES / "match"
+    return run(
+        "match",
+        *("--rules", str(match / "pack.yaml"), "--input", str(match / "posts.jsonl")),
+        *("--output", str(output), *options),
+    )
+
+
 def test_schema_prints_valid_json_schemas() -> None:
     for name in ("post", "alert"):
         code, out, _ = run("schema", name)
@@ -41,15 +51,7 @@ def test_lint_passes_good_pack_and_fails_bad_one_with_locations() -> None:
 
 def test_match_gives_exactly_the_expected_alerts(tmp_path: Path) -> None:
     output = tmp_path / "alerts.jsonl"
-    code, _, err = run(
-        "match",
-        "--rules",
-        str(FILES / "match" / "pack.yaml"),
-        "--input",
-        str(FILES / "match" / "posts.jsonl"),
-        "--output",
-        str(output),
-    )
+    code, _, err = run_match(output)
     assert code == 0
     alerts = [json.loads(line) for line in output.read_text().splitlines()]
     got = [(a["rule"]["id"], a["post"]["id"]) for a in alerts]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import socket
 import subprocess
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,6 @@ from aiokafka import AIOKafkaProducer
 
 from postwatch.rules import Engine, load_packs, post_from_dict
 from postwatch.settings import Settings
-from tests.conftest import env_for, stop_process
 from tests.unit.conftest import alert_doc
 
 PACK = Path(__file__).parent / "pack.yaml"
@@ -85,25 +84,10 @@ def publish_alerts(
 
 @pytest.fixture
 def start_alert_worker(
-    settings: Settings, tmp_path: Path
-) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    start_worker: Callable[..., subprocess.Popen[bytes]],
+) -> Callable[..., subprocess.Popen[bytes]]:
     """Start `postwatch worker` with the test pack and extra POSTWATCH_* settings."""
-    processes: list[subprocess.Popen[bytes]] = []
-
-    def start(**env: str) -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"worker-{len(processes)}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "postwatch", "worker", "--rules", str(PACK)],
-            env=env_for(settings, **{f"POSTWATCH_{k.upper()}": v for k, v in env.items()}),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        processes.append(process)
-        return process
-
-    yield start
-    for process in processes:
-        stop_process(process)
+    return partial(start_worker, PACK)
 
 
 class HookServer:

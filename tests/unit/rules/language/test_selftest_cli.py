@@ -7,14 +7,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from postwatch.cli import main
+from tests.unit.test_cli import FILES, run, run_match
 
-FILES = Path(__file__).parents[3] / "files"
 PACKS = FILES / "packs"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_rules_test_prints_a_table_per_rule_and_passes() -> None:
@@ -52,16 +47,7 @@ def test_match_refuses_a_pack_that_fails_its_tests() -> None:
 
 
 def test_match_summary_counts_hits_per_rule_with_samples(tmp_path: Path) -> None:
-    code, _, err = run(
-        "match",
-        "--rules",
-        str(FILES / "match" / "pack.yaml"),
-        "--input",
-        str(FILES / "match" / "posts.jsonl"),
-        "--output",
-        str(tmp_path / "alerts.jsonl"),
-        "--summary",
-    )
+    code, _, err = run_match(tmp_path / "alerts.jsonl", "--summary")
     assert code == 0
     lines = err.splitlines()
     table = lines[lines.index(next(x for x in lines if x.startswith("rule "))) :]
