@@ -31,6 +31,16 @@ def wait_until(check: Callable[[], bool], timeout: float) -> None:
 
 
 @pytest.mark.timeout(180)
+def start_forwarder(settings: Settings, tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
+    """`postwatch alerts forward ARGS`, its output added to `forward.log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "postwatch", "alerts", "forward", *args],
+        env=env_for(settings),
+        stdout=(tmp_path / "forward.log").open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
 def test_forwarding_retries_recovers_and_dead_letters_what_never_arrives(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -113,12 +123,7 @@ def test_a_restarted_forwarder_resumes_after_the_last_alert_it_handled(
     publish_alerts(settings, [first])
 
     def run_until(hook: HookServer, count: int, *args: str) -> None:
-        forwarder = subprocess.Popen(
-            [sys.executable, "-m", "postwatch", "alerts", "forward", *args],
-            env=env_for(settings),
-            stdout=(tmp_path / "forward.log").open("ab"),
-            stderr=subprocess.STDOUT,
-        )
+        forwarder = start_forwarder(settings, tmp_path, *args)
         try:
             wait_until(lambda: len(hook.delivered()) >= count, 60)
         finally:
@@ -153,12 +158,7 @@ def test_a_redirect_is_dead_lettered_without_the_url_and_odd_records_pass(
         args = ["--from-beginning", "--attempts", "3", "--backoff", "0.1"]
         args += ["--to", f"json:info:{moved_url}"]
         args += ["--to", f"slack:info:{slack.url('/services/T0/B0/secret-part')}"]
-        forwarder = subprocess.Popen(
-            [sys.executable, "-m", "postwatch", "alerts", "forward", *args],
-            env=env_for(settings),
-            stdout=(tmp_path / "forward.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        forwarder = start_forwarder(settings, tmp_path, *args)
         try:
             wait_until(lambda: len(slack.delivered()) == 2, 60)
             letters = asyncio.run(

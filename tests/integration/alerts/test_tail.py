@@ -93,23 +93,16 @@ def test_tail_from_now_shows_only_new_alerts_with_colours_and_links(settings: Se
 
 def test_tail_names_a_missing_topic_and_creates_none(settings: Settings) -> None:
     wrong = env_for(settings, POSTWATCH_TOPIC_PREFIX=settings.topic_prefix + "-typo")
-    result = subprocess.run(
-        [sys.executable, "-m", "postwatch", "alerts", "tail"],
-        env=wrong,
-        capture_output=True,
-        check=False,
-        timeout=60,
-    )
-    assert result.returncode == 1
-    assert f"there is no topic {settings.topic_prefix}-typo.alerts" in result.stderr.decode()
-    listed = subprocess.run(
-        [sys.executable, "-m", "postwatch", "alerts", "tail"],
-        env=wrong,
-        capture_output=True,
-        check=False,
-        timeout=60,
-    )
-    assert listed.returncode == 1  # still missing: looking for it did not create it
+    for _ in range(2):  # the second time: still missing, looking for it did not create it
+        result = subprocess.run(
+            [sys.executable, "-m", "postwatch", "alerts", "tail"],
+            env=wrong,
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+        assert result.returncode == 1
+        assert f"there is no topic {settings.topic_prefix}-typo.alerts" in result.stderr.decode()
 
 
 def test_tail_shows_hostile_text_without_obeying_it_and_reads_past_odd_records(

@@ -14,16 +14,7 @@ from aiohttp import web
 from postwatch.connectors.bluesky import BlueskyConnector
 from postwatch.settings import Settings
 from tests.conftest import SHARED_DATA
-from tests.integration.connectors.harness import (
-    cursor,
-    deletions,
-    free_port,
-    metric,
-    posts,
-    running,
-    start_process,
-    stop,
-)
+from tests.integration.connectors import harness
 from tests.integration.connectors.jetstream_server import JetstreamReplay, recorded_events
 from tests.local_server import start
 
@@ -130,9 +121,9 @@ def test_every_post_arrives_mapped_and_malformed_frames_are_counted(settings: Se
         server, url = await replay.start()
         name = f"{settings.topic_prefix}-b1"
         try:
-            async with running(settings, BlueskyConnector(url, instance=name)):
-                got = await posts(settings, count=17)
-                deleted = await deletions(settings, count=1)
+            async with harness.running(settings, BlueskyConnector(url, instance=name)):
+                got = await harness.posts(settings, count=17)
+                deleted = await harness.deletions(settings, count=1)
         finally:
             server.close()
         assert Counter(p["id"] for p in got) == created_ids(events)
@@ -147,11 +138,11 @@ def test_every_post_arrives_mapped_and_malformed_frames_are_counted(settings: Se
         assert replay.queries[0]["wantedCollections"] == [POST]
         labels = {"connector": "bluesky", "instance": name}
         skipped = "postwatch_connector_skipped_total"
-        assert metric(skipped, reason="not_json", **labels) == 2
-        assert metric(skipped, reason="bad_event", **labels) == 1
-        assert metric(skipped, reason="bad_record", **labels) == 1
-        assert metric(skipped, reason="not_a_post", **labels) == 2  # identity, account
-        assert metric("postwatch_connector_posts_total", **labels) == 17
+        assert harness.metric(skipped, reason="not_json", **labels) == 2
+        assert harness.metric(skipped, reason="bad_event", **labels) == 1
+        assert harness.metric(skipped, reason="bad_record", **labels) == 1
+        assert harness.metric(skipped, reason="not_a_post", **labels) == 2  # identity, account
+        assert harness.metric("postwatch_connector_posts_total", **labels) == 17
 
     asyncio.run(scenario())
 
@@ -197,8 +188,8 @@ def test_hostile_events_are_counted_and_every_post_after_them_arrives(
         server, url = await replay.start()
         name = f"{settings.topic_prefix}-b6"
         try:
-            async with running(settings, BlueskyConnector(url, instance=name)) as task:
-                got = await posts(settings, count=22)
+            async with harness.running(settings, BlueskyConnector(url, instance=name)) as task:
+                got = await harness.posts(settings, count=22)
                 assert not task.done()
         finally:
             server.close()
@@ -212,10 +203,10 @@ def test_hostile_events_are_counted_and_every_post_after_them_arrives(
         assert by_text["object"]["lang"] is by_text["integer"]["lang"] is None
         labels = {"connector": "bluesky", "instance": name}
         skipped = "postwatch_connector_skipped_total"
-        assert metric(skipped, reason="bad_event", **labels) == 2
-        assert metric(skipped, reason="bad_record", **labels) == 1
+        assert harness.metric(skipped, reason="bad_event", **labels) == 2
+        assert harness.metric(skipped, reason="bad_record", **labels) == 1
         assert (
-            metric(skipped, reason="not_a_post", **labels) == 3
+            harness.metric(skipped, reason="not_a_post", **labels) == 3
         )  # identity, account, the deep kind
 
     asyncio.run(scenario())
@@ -230,8 +221,8 @@ def test_a_cut_mid_stream_resumes_from_the_rewound_cursor_without_repeats(
         server, url = await replay.start()
         name = f"{settings.topic_prefix}-b2"
         try:
-            async with running(settings, BlueskyConnector(url, instance=name)):
-                got = await posts(settings, count=17)
+            async with harness.running(settings, BlueskyConnector(url, instance=name)):
+                got = await harness.posts(settings, count=17)
         finally:
             server.close()
         assert Counter(p["id"] for p in got) == created_ids(events)
@@ -239,8 +230,8 @@ def test_a_cut_mid_stream_resumes_from_the_rewound_cursor_without_repeats(
         resumed_from = int(replay.queries[1]["cursor"][0]) + REWIND_US
         assert resumed_from in {d["time_us"] for d in post_events(events[:40])}
         labels = {"connector": "bluesky", "instance": name}
-        assert metric("postwatch_connector_reconnects_total", **labels) == 1
-        assert metric("postwatch_connector_skipped_total", reason="duplicate", **labels) > 0
+        assert harness.metric("postwatch_connector_reconnects_total", **labels) == 1
+        assert harness.metric("postwatch_connector_skipped_total", reason="duplicate", **labels) > 0
 
     asyncio.run(scenario())
 
@@ -253,22 +244,22 @@ def test_a_restarted_process_resumes_from_the_stored_cursor(
         replay = JetstreamReplay(events, hold_at=60)
         server, url = await replay.start()
         name = f"{settings.topic_prefix}-b3"
-        port = free_port()
+        port = harness.free_port()
         args = ["bluesky", "--url", url, "--name", name, "--metrics-port", str(port)]
         log = tmp_path / "connector.log"
         before = len(created_ids(events[:60]))
         try:
-            first = start_process(settings, log, *args)
-            assert len(await posts(settings, count=before)) == before
-            assert await stop(first) == 0
-            stored = await cursor(settings, name)
+            first = harness.start_process(settings, log, *args)
+            assert len(await harness.posts(settings, count=before)) == before
+            assert await harness.stop(first) == 0
+            stored = await harness.cursor(settings, name)
             assert stored is not None
             assert stored["time_us"] == max(d["time_us"] for d in post_events(events[:60]))
             replay.position, replay.hold_at = 80, None  # twenty events while it is down
-            second = start_process(settings, log, *args)
-            got = await posts(settings, count=17)
+            second = harness.start_process(settings, log, *args)
+            got = await harness.posts(settings, count=17)
             scraped = await asyncio.to_thread(_scrape, port)
-            assert await stop(second) == 0
+            assert await harness.stop(second) == 0
         finally:
             server.close()
         assert Counter(p["id"] for p in got) == created_ids(events), log.read_text()
@@ -289,8 +280,8 @@ def test_only_the_wanted_accounts_are_followed(settings: Settings) -> None:
         server, url = await replay.start()
         name = f"{settings.topic_prefix}-b4"
         try:
-            async with running(settings, BlueskyConnector(url, dids=wanted, instance=name)):
-                got = await posts(settings, count=4)
+            async with harness.running(settings, BlueskyConnector(url, dids=wanted, instance=name)):
+                got = await harness.posts(settings, count=4)
         finally:
             server.close()
         assert sorted(p["author"]["id"] for p in got) == sorted(
@@ -332,9 +323,11 @@ def test_fetch_media_fills_the_hashes_of_image_embeds(settings: Settings, tmp_pa
         args = ["bluesky", "--url", url, "--name", name, "--image-cdn", f"{base}/img"]
         log = tmp_path / "connector.log"
         try:
-            process = start_process(settings, log, *args, "--fetch-media", "--media-private")
-            got = await posts(settings, count=17)
-            assert await stop(process) == 0
+            process = harness.start_process(
+                settings, log, *args, "--fetch-media", "--media-private"
+            )
+            got = await harness.posts(settings, count=17)
+            assert await harness.stop(process) == 0
         finally:
             server.close()
             await images.cleanup()

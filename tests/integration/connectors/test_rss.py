@@ -11,15 +11,8 @@ from typing import Any
 
 from postwatch.connectors.rss import Feed, RssConnector
 from postwatch.settings import Settings
+from tests.integration.connectors import harness
 from tests.integration.connectors.feed_server import FEEDS, FeedServer, recorded_feeds
-from tests.integration.connectors.harness import (
-    metric,
-    posts,
-    running,
-    start_process,
-    stop,
-    until,
-)
 from tests.local_server import start
 
 LARGE = "wellformed/sanitize/large_atom_feed_that_needs_css_sanitisation.xml"
@@ -59,9 +52,9 @@ def test_every_entry_arrives_mapped_and_broken_feeds_never_stop_the_others(
         feeds = [Feed(f"{base}/feeds/{path}", 3600) for path in [*recorded_feeds(), "gone.xml"]]
         started = datetime.now(UTC)
         try:
-            async with running(settings, RssConnector(feeds, instance=name)):
-                got = await posts(settings, count=30)
-                await until(lambda: len(server.served(404)) >= 1)
+            async with harness.running(settings, RssConnector(feeds, instance=name)):
+                got = await harness.posts(settings, count=30)
+                await harness.until(lambda: len(server.served(404)) >= 1)
         finally:
             await runner.cleanup()
         assert by_feed(got, base) == Counter(ENTRIES)
@@ -111,9 +104,11 @@ def test_every_entry_arrives_mapped_and_broken_feeds_never_stop_the_others(
         }
         labels = {"connector": "rss", "instance": name}
         errors = "postwatch_connector_errors_total"
-        assert metric(errors, reason="not_a_feed", **labels) >= 1  # the JSON Feed, retried
-        assert metric(errors, reason="rejected", **labels) == 1  # the missing feed
-        assert metric("postwatch_connector_skipped_total", reason="empty_entry", **labels) == 1
+        assert harness.metric(errors, reason="not_a_feed", **labels) >= 1  # the JSON Feed, retried
+        assert harness.metric(errors, reason="rejected", **labels) == 1  # the missing feed
+        assert (
+            harness.metric("postwatch_connector_skipped_total", reason="empty_entry", **labels) == 1
+        )
 
     asyncio.run(scenario())
 
@@ -126,9 +121,9 @@ def test_cut_and_failing_feeds_are_retried_without_repeats(settings: Settings) -
         name = f"{settings.topic_prefix}-r2"
         feeds = [Feed(f"{base}/feeds/{path}", 0.3) for path in (LARGE, rss2)]
         try:
-            async with running(settings, RssConnector(feeds, instance=name)):
-                got = await posts(settings, count=16)
-                await until(lambda: len(server.served(304)) >= 4)
+            async with harness.running(settings, RssConnector(feeds, instance=name)):
+                got = await harness.posts(settings, count=16)
+                await harness.until(lambda: len(server.served(304)) >= 4)
         finally:
             await runner.cleanup()
         assert by_feed(got, base) == Counter({LARGE: 15, rss2: 1})
@@ -138,9 +133,9 @@ def test_cut_and_failing_feeds_are_retried_without_repeats(settings: Settings) -
         ]
         labels = {"connector": "rss", "instance": name}
         errors = "postwatch_connector_errors_total"
-        assert metric(errors, reason="http_503", **labels) == 2
-        assert metric(errors, reason="connection", **labels) == 1
-        assert metric("postwatch_connector_reconnects_total", **labels) == 3
+        assert harness.metric(errors, reason="http_503", **labels) == 2
+        assert harness.metric(errors, reason="connection", **labels) == 1
+        assert harness.metric("postwatch_connector_reconnects_total", **labels) == 3
 
     asyncio.run(scenario())
 
@@ -163,15 +158,15 @@ def test_a_restarted_process_asks_conditionally_and_produces_only_new_entries(
         args = ["rss", "--feeds", str(listing), "--interval", "3600", "--name", name]
         log = tmp_path / "connector.log"
         try:
-            first = start_process(settings, log, *args)
-            assert len(await posts(settings, count=11)) == 11
-            assert await stop(first) == 0
+            first = harness.start_process(settings, log, *args)
+            assert len(await harness.posts(settings, count=11)) == 11
+            assert await harness.stop(first) == 0
             server.requests.clear()
-            second = start_process(settings, log, *args)
-            await until(lambda: set(server.served(304)) == {LARGE, other}, wait=30)
+            second = harness.start_process(settings, log, *args)
+            await harness.until(lambda: set(server.served(304)) == {LARGE, other}, wait=30)
             del server.bodies[LARGE]  # the five newest entries are published
-            got = await posts(settings, count=16)
-            assert await stop(second) == 0
+            got = await harness.posts(settings, count=16)
+            assert await harness.stop(second) == 0
         finally:
             await runner.cleanup()
         assert by_feed(got, base) == Counter({LARGE: 15, other: 1}), log.read_text()
@@ -198,9 +193,9 @@ def test_hostile_entries_are_counted_and_every_other_entry_and_feed_arrives(
         feeds = [Feed(f"{base}/feeds/{path}", 0.3) for path in ("hostile.xml", other)]
         started = datetime.now(UTC)
         try:
-            async with running(settings, RssConnector(feeds, instance=name)) as task:
-                got = await posts(settings, count=4)
-                await until(lambda: len(server.served(304)) >= 2)
+            async with harness.running(settings, RssConnector(feeds, instance=name)) as task:
+                got = await harness.posts(settings, count=4)
+                await harness.until(lambda: len(server.served(304)) >= 2)
                 assert not task.done()
         finally:
             await runner.cleanup()
@@ -228,16 +223,19 @@ def test_a_feed_that_takes_too_long_to_read_is_that_feeds_failure(settings: Sett
         labels = {"connector": "rss", "instance": name}
         connector = RssConnector(feeds, instance=name, read_seconds=1.0)
         try:
-            async with running(settings, connector) as task:
-                got = await posts(settings, count=1, wait=10)
-                await until(
+            async with harness.running(settings, connector) as task:
+                got = await harness.posts(settings, count=1, wait=10)
+                await harness.until(
                     lambda: (
-                        metric("postwatch_connector_errors_total", reason="rejected", **labels) >= 1
+                        harness.metric(
+                            "postwatch_connector_errors_total", reason="rejected", **labels
+                        )
+                        >= 1
                     ),
                     wait=5,
                 )
                 # the version that could not be read is not read again
-                await until(lambda: "slow.xml" in server.served(304), wait=10)
+                await harness.until(lambda: "slow.xml" in server.served(304), wait=10)
                 assert not task.done()
         finally:
             await runner.cleanup()

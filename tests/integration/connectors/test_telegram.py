@@ -9,15 +9,7 @@ from typing import Any
 
 from postwatch.connectors.telegram import TelegramConnector
 from postwatch.settings import Settings
-from tests.integration.connectors.harness import (
-    cursor,
-    metric,
-    posts,
-    running,
-    start_process,
-    stop,
-    until,
-)
+from tests.integration.connectors import harness
 from tests.integration.connectors.telegram_server import (
     TelegramReplay,
     edited,
@@ -65,8 +57,8 @@ def test_hostile_messages_are_counted_and_the_others_arrive(settings: Settings) 
         name = f"{settings.topic_prefix}-t4"
         connector = TelegramConnector(["tchantest"], url=base, instance=name, interval=0.3)
         try:
-            async with running(settings, connector) as task:
-                got = await posts(settings, count=len(expected))
+            async with harness.running(settings, connector) as task:
+                got = await harness.posts(settings, count=len(expected))
                 assert not task.done()
         finally:
             await runner.cleanup()
@@ -74,8 +66,8 @@ def test_hostile_messages_are_counted_and_the_others_arrive(settings: Settings) 
         assert {p["id"]: p["text"] for p in got}["telegram:tchantest/302"] == "deep"
         labels = {"connector": "telegram", "instance": name}
         skipped = "postwatch_connector_skipped_total"
-        assert metric(skipped, reason="bad_message", **labels) >= 2  # every poll reads them
-        assert metric(skipped, reason="bad_timestamp", **labels) >= 1
+        assert harness.metric(skipped, reason="bad_message", **labels) >= 2  # every poll reads them
+        assert harness.metric(skipped, reason="bad_timestamp", **labels) >= 1
 
     asyncio.run(scenario())
 
@@ -102,9 +94,9 @@ def test_every_recorded_message_arrives_mapped_and_service_messages_are_skipped(
         asked = ["tchantest", "camaradosdeputados", "some_random_user", "emptychan", "gone"]
         connector = TelegramConnector(channels, url=base, instance=name, interval=0.3)
         try:
-            async with running(settings, connector):
-                got = await posts(settings, count=len(expected))
-                await until(lambda: {c for c, *_ in server.answered} == set(asked))
+            async with harness.running(settings, connector):
+                got = await harness.posts(settings, count=len(expected))
+                await harness.until(lambda: {c for c, *_ in server.answered} == set(asked))
         finally:
             await runner.cleanup()
         assert Counter(p["id"] for p in got) == Counter(expected)
@@ -128,10 +120,14 @@ def test_every_recorded_message_arrives_mapped_and_service_messages_are_skipped(
         retried = [t for c, status, t in server.answered if c == refused[0] and status != 429]
         assert retried[0] - refused[1] >= 0.95
         labels = {"connector": "telegram", "instance": name}
-        assert metric("postwatch_connector_skipped_total", reason="not_a_post", **labels) == 4
-        assert metric("postwatch_connector_errors_total", reason="rate_limited", **labels) == 1
-        assert metric("postwatch_connector_errors_total", reason="rejected", **labels) >= 1
-        assert metric("postwatch_connector_posts_total", **labels) == len(expected)
+        assert (
+            harness.metric("postwatch_connector_skipped_total", reason="not_a_post", **labels) == 4
+        )
+        assert (
+            harness.metric("postwatch_connector_errors_total", reason="rate_limited", **labels) == 1
+        )
+        assert harness.metric("postwatch_connector_errors_total", reason="rejected", **labels) >= 1
+        assert harness.metric("postwatch_connector_posts_total", **labels) == len(expected)
 
     asyncio.run(scenario())
 
@@ -154,26 +150,26 @@ def test_pages_back_to_the_cursor_after_a_restart_and_produces_edits_once(
         args = ["telegram", "--channels", "tchantest", "--url", base, "--interval", "1"]
         log = tmp_path / "connector.log"
         try:
-            one = start_process(settings, log, *args, "--name", name)
+            one = harness.start_process(settings, log, *args, "--name", name)
             # a first run produces what the newest page shows
-            assert {p["id"] for p in await posts(settings, count=5)} == {
+            assert {p["id"] for p in await harness.posts(settings, count=5)} == {
                 f"telegram:tchantest/{n}" for n in (7, 9, 10, 11, 12)
             }
             server.publish("tchantest", some(meanwhile))
-            assert len(await posts(settings, count=9)) == 9
-            assert await stop(one) == 0
+            assert len(await harness.posts(settings, count=9)) == 9
+            assert await harness.stop(one) == 0
             server.publish("tchantest", some(away))
             server.requests.clear()
-            two = start_process(settings, log, *args, "--name", name)
-            assert len(await posts(settings, count=22)) == 22
+            two = harness.start_process(settings, log, *args, "--name", name)
+            assert len(await harness.posts(settings, count=22)) == 22
             assert server.requests[:3] == [
                 ("tchantest", None),
                 ("tchantest", "84"),
                 ("tchantest", "62"),
             ]
             server.publish("tchantest", {89: edited(messages[89], ";)", "edited to say more")})
-            got = await posts(settings, count=23)
-            assert await stop(two) == 0
+            got = await harness.posts(settings, count=23)
+            assert await harness.stop(two) == 0
         finally:
             await runner.cleanup()
         produced = [n for n in ids[5:] if n not in SERVICE]
@@ -187,7 +183,7 @@ def test_pages_back_to_the_cursor_after_a_restart_and_produces_edits_once(
             ("edited to say more", True),
         ]
         assert {before for _, before in server.requests[3:]} == {None}
-        stored = await cursor(settings, name)
+        stored = await harness.cursor(settings, name)
         assert stored is not None
         assert stored["channels"]["tchantest"]["last_id"] == 94
 

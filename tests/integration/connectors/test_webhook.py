@@ -17,15 +17,7 @@ import orjson
 from postwatch.connectors.webhook import Auth, WebhookConnector, sign
 from postwatch.connectors.webhook.connector import ERRORS_LISTED
 from postwatch.settings import Settings
-from tests.integration.connectors.harness import (
-    free_port,
-    metric,
-    posts,
-    running,
-    start_process,
-    stop,
-    until,
-)
+from tests.integration.connectors import harness
 
 SECRET = b"shared secret"
 TOKEN = "s3cret-token"  # noqa: S105 - a test credential for a local server
@@ -62,7 +54,7 @@ async def send(
 
 
 async def listening(connector: WebhookConnector) -> int:
-    await until(lambda: connector.bound_port is not None)
+    await harness.until(lambda: connector.bound_port is not None)
     assert connector.bound_port is not None
     return connector.bound_port
 
@@ -75,7 +67,7 @@ def test_token_and_signature_together_and_the_limits(settings: Settings) -> None
     one = orjson.dumps(post(1))
 
     async def scenario() -> None:
-        async with running(settings, hook):
+        async with harness.running(settings, hook):
             port = await listening(hook)
             # 401: a credential is missing
             assert (await send(port, one, signed(one)))[0] == 401
@@ -117,7 +109,7 @@ def test_token_and_signature_together_and_the_limits(settings: Settings) -> None
             ndjson = b"\n".join(lines) + b"\n"
             headers = {**bearer, **signed(ndjson), "Content-Type": "application/x-ndjson"}
             status, answer = await send(port, ndjson, headers)
-            got = await posts(settings, count=3, wait=10)
+            got = await harness.posts(settings, count=3, wait=10)
         assert status == 400
         assert answer["accepted"] == 2
         assert answer["rejected"] == 3
@@ -129,8 +121,8 @@ def test_token_and_signature_together_and_the_limits(settings: Settings) -> None
         assert sorted(p["id"] for p in got) == ["hook:1", "hook:2", "hook:4"]
         assert {p["id"]: p["text"] for p in got}["hook:4"] == "pushed post 4"
         labels = {"connector": "webhook", "instance": name}
-        assert metric("postwatch_connector_posts_total", **labels) == 3
-        assert metric("postwatch_connector_skipped_total", reason="not_json", **labels) == 1
+        assert harness.metric("postwatch_connector_posts_total", **labels) == 3
+        assert harness.metric("postwatch_connector_skipped_total", reason="not_json", **labels) == 1
 
     asyncio.run(scenario())
 
@@ -141,14 +133,14 @@ def test_bearer_tokens_alone_with_rotation(settings: Settings) -> None:
     one, two = orjson.dumps(post(1)), orjson.dumps(post(2))
 
     async def scenario() -> None:
-        async with running(settings, hook):
+        async with harness.running(settings, hook):
             port = await listening(hook)
             assert (await send(port, one, {}))[0] == 401
             assert (await send(port, one, {"Authorization": "Bearer "}))[0] == 401
             assert (await send(port, one, {"Authorization": "Bearer older-token"}))[0] == 403
             assert (await send(port, one, {"Authorization": "Bearer old-token"}))[0] == 202
             assert (await send(port, two, {"Authorization": "bearer new-token"}))[0] == 202
-            got = await posts(settings, count=2, wait=10)
+            got = await harness.posts(settings, count=2, wait=10)
         assert sorted(p["id"] for p in got) == ["hook:1", "hook:2"]
 
     asyncio.run(scenario())
@@ -161,26 +153,26 @@ def test_signature_alone(settings: Settings) -> None:
     one = orjson.dumps(post(1))
 
     async def scenario() -> None:
-        async with running(settings, hook):
+        async with harness.running(settings, hook):
             port = await listening(hook)
             assert (await send(port, one, {}))[0] == 401
             only_time = {"X-Postwatch-Timestamp": signed(one)["X-Postwatch-Timestamp"]}
             assert (await send(port, one, only_time))[0] == 401
             assert (await send(port, one, signed(one, secret=b"other")))[0] == 403
             assert (await send(port, one, signed(one)))[0] == 202
-            got = await posts(settings, count=1, wait=10)
+            got = await harness.posts(settings, count=1, wait=10)
         assert [p["id"] for p in got] == ["hook:1"]
 
     asyncio.run(scenario())
 
 
 def test_the_command_serves_until_sigterm(settings: Settings, tmp_path: Path) -> None:
-    port = free_port()
+    port = harness.free_port()
     body = orjson.dumps(post(7))
 
     async def scenario() -> None:
         args = ["webhook", "--listen", f"127.0.0.1:{port}", "--token", TOKEN, "--max-bytes", "1000"]
-        process = start_process(settings, tmp_path / "webhook.log", *args)
+        process = harness.start_process(settings, tmp_path / "webhook.log", *args)
         try:
             answer: tuple[int, dict[str, Any]] | None = None
             for _ in range(100):  # until it listens
@@ -190,9 +182,9 @@ def test_the_command_serves_until_sigterm(settings: Settings, tmp_path: Path) ->
                 except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.1)
             too_big = await send(port, b"x" * 1001, {"Authorization": f"Bearer {TOKEN}"})
-            got = await posts(settings, count=1, wait=10)
+            got = await harness.posts(settings, count=1, wait=10)
         finally:
-            code = await stop(process)
+            code = await harness.stop(process)
         assert answer == (202, {"accepted": 1, "rejected": 0})
         assert too_big[0] == 413
         assert [p["id"] for p in got] == ["hook:7"]
@@ -232,7 +224,7 @@ def test_malformed_credentials_are_refused_and_stale_ones_never_pass(settings: S
 
     async def scenario() -> list[tuple[str, int]]:
         answers = []
-        async with running(settings, hook):
+        async with harness.running(settings, hook):
             port = await listening(hook)
 
             def ask(case: str, headers: dict[str, bytes]) -> None:
@@ -293,7 +285,7 @@ def test_the_errors_of_a_body_of_bad_lines_are_listed_up_to_a_limit(settings: Se
     body = b"1\n" * lines  # 800 KB: within the body limit
 
     async def scenario() -> tuple[int, bytes]:
-        async with running(settings, hook):
+        async with harness.running(settings, hook):
             port = await listening(hook)
             async with (
                 aiohttp.ClientSession() as http,
