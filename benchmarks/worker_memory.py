@@ -42,6 +42,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from postwatch.kafka.clients import send_all
 from postwatch.kafka.topics import ensure_topics
 from postwatch.settings import Settings
 
@@ -317,16 +318,15 @@ async def produce(settings: Settings, records: Iterator[Record]) -> int:
     )
     await producer.start()
     bad = 0
-    try:
-        topic = settings.topic("posts")
-        pending = []
+
+    def counted() -> Iterator[tuple[bytes | None, bytes | None]]:
+        nonlocal bad
         for key, value, is_bad in records:
             bad += is_bad
-            pending.append(await producer.send(topic, value, key=key))
-            if len(pending) >= 5_000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
+            yield key, value
+
+    try:
+        await send_all(producer, settings.topic("posts"), counted(), in_flight=5_000)
     finally:
         await producer.stop()
     return bad

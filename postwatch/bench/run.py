@@ -41,6 +41,7 @@ from postwatch.kafka.clients import (
     new_admin,
     new_consumer,
     new_producer,
+    send_all,
 )
 from postwatch.kafka.topics import ALERTS, POSTS, create_topics, ensure_topics
 from postwatch.rules.alerts import decode, isoformat
@@ -93,18 +94,14 @@ async def _fill(settings: Settings, lines: list[bytes]) -> None:
     producer = new_producer(settings, linger_ms=20, max_batch_size=262_144)
     await producer.start()
     try:
-        topic = settings.topic(POSTS)
-        observed = isoformat(datetime.now(UTC)).encode()
-        pending = []
-        for line in lines:
+        observed = isoformat(datetime.now(UTC))
+
+        def observed_now(line: bytes) -> tuple[bytes, bytes]:
             doc = orjson.loads(line)
-            doc["observed_at"] = observed.decode()
-            key = doc["author"]["id"].encode()
-            pending.append(await producer.send(topic, orjson.dumps(doc), key=key))
-            if len(pending) >= 10_000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
+            doc["observed_at"] = observed
+            return doc["author"]["id"].encode(), orjson.dumps(doc)
+
+        await send_all(producer, settings.topic(POSTS), map(observed_now, lines))
     finally:
         await producer.stop()
 

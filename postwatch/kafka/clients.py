@@ -12,6 +12,8 @@ Producers and consumers are not started: `await client.start()` and `stop()`, or
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Literal, Self
 
@@ -50,6 +52,7 @@ __all__ = [
     "new_admin",
     "new_consumer",
     "new_producer",
+    "send_all",
 ]
 
 
@@ -122,3 +125,24 @@ class ProducerOwner:
     async def flush(self) -> None:
         """Return once the broker has acknowledged every record sent so far."""
         await self._producer.flush()
+
+
+async def send_all(
+    producer: AIOKafkaProducer,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes | None]],
+    *,
+    in_flight: int = 10_000,
+) -> int:
+    """Send the (key, value) records to `topic` in order, with at most `in_flight` of them
+    not yet acknowledged; returns once every one is, with how many were sent."""
+    pending: list[asyncio.Future[object]] = []
+    sent = 0
+    for key, value in records:
+        pending.append(await producer.send(topic, value, key=key))
+        if len(pending) >= in_flight:
+            await asyncio.gather(*pending)
+            sent += len(pending)
+            pending.clear()
+    await asyncio.gather(*pending)
+    return sent + len(pending)
