@@ -1,9 +1,10 @@
-"""Posts for tests on the broker: many of them, with a known subset that matches
-`tests/files/integration/pack.yaml`."""
+"""Posts for tests: one with the required fields only, and many for tests on the broker,
+with a known subset that matches `tests/files/integration/pack.yaml`."""
 
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import orjson
 
@@ -17,6 +18,20 @@ WORDS = [
 ]  # fmt: skip
 
 
+def post_doc(**fields: Any) -> dict[str, Any]:
+    """A Post v1 document with the required fields only (`test:1` by `test:a`, text "x");
+    `fields` override them. A dict, not parsed: tests also make invalid records of it."""
+    return {
+        "schema": "postwatch.post/1",
+        "id": "test:1",
+        "source": "test",
+        "author": {"id": "test:a"},
+        "created_at": "2025-07-25T10:00:00Z",
+        "text": "x",
+        **fields,
+    }
+
+
 def make_posts(n: int, seed: int, prefix: str = "test") -> tuple[list[dict[str, object]], set[str]]:
     """n posts of which 8 % match; returns them with the alert ids they must raise."""
     rng = random.Random(seed)
@@ -24,14 +39,12 @@ def make_posts(n: int, seed: int, prefix: str = "test") -> tuple[list[dict[str, 
     expected: set[str] = set()
     for i in range(n):
         post_id = f"{prefix}:{i}"
-        post: dict[str, object] = {
-            "schema": "postwatch.post/1",
-            "id": post_id,
-            "source": prefix,
-            "author": {"id": f"{prefix}:user{i % 37}"},
-            "created_at": "2025-07-25T10:00:00Z",
-            "text": " ".join(rng.choice(WORDS) for _ in range(12)),
-        }
+        post = post_doc(
+            id=post_id,
+            source=prefix,
+            author={"id": f"{prefix}:user{i % 37}"},
+            text=" ".join(rng.choice(WORDS) for _ in range(12)),
+        )
         kind = i % 50
         if kind == 7:
             post["text"] = f"{post['text']} Sample  BRIGADE."

@@ -20,6 +20,7 @@ from PIL import Image
 from postwatch.media import HashOptions
 from postwatch.media.fetch import FetchOptions, MediaFetcher
 from tests.conftest import SHARED_DATA
+from tests.factories import post_doc
 from tests.local_server import start
 
 RESOURCES = SHARED_DATA / "pdq" / "python-threatexchange-resources"
@@ -124,15 +125,7 @@ async def media_server(asked: Counter[str] | None = None) -> AsyncIterator[str]:
 
 
 def post_with(media: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "schema": "postwatch.post/1",
-        "id": "test:1",
-        "source": "test",
-        "author": {"id": "test:a"},
-        "created_at": "2025-07-25T10:00:00Z",
-        "text": "",
-        "media": media,
-    }
+    return post_doc(text="", media=media)
 
 
 LOCAL = FetchOptions(allow_private_addresses=True, max_bytes=400_000, timeout=1.0, max_redirects=3)

@@ -17,6 +17,7 @@ from postwatch.kafka.deadletter import VALUE_MAX, DeadLetter, dead_letter
 from postwatch.rules import Alert, Engine, InvalidPost, load_packs, parse_post
 from postwatch.rules.alerts import encode
 from postwatch.schemas import validator
+from tests.factories import post_doc
 
 PACK = Path(__file__).parents[1] / "files" / "integration" / "pack.yaml"
 ENGINE = Engine(load_packs([PACK]))
@@ -109,14 +110,7 @@ def test_records_shaped_like_posts(doc: dict[str, object]) -> None:
 
 
 def test_known_hostile_records_each_have_their_reason() -> None:
-    valid = {
-        "schema": "postwatch.post/1",
-        "id": "test:1",
-        "source": "test",
-        "author": {"id": "test:a"},
-        "created_at": "2025-07-25T10:00:00Z",
-        "text": "x",
-    }
+    valid = post_doc(text="x")  # the one string "x", made invalid UTF-8 below
     cases = {
         b"": "dead:not_json",
         b"\xff\xfe\x00": "dead:not_utf8",
@@ -141,16 +135,7 @@ def test_memory_stays_bounded_over_a_million_records() -> None:
         b"not json",
         b"\xc3\x28",
         b'{"schema": "postwatch.post/1"}',
-        orjson.dumps(
-            {
-                "schema": "postwatch.post/1",
-                "id": "test:1",
-                "source": "test",
-                "author": {"id": "test:a"},
-                "created_at": "2025-07-25T10:00:00Z",
-                "text": "we are the example front",
-            }
-        ),
+        orjson.dumps(post_doc(text="we are the example front")),
     ]
     for i in range(50_000):  # warm-up: caches and allocator pools reach their size
         outcome(records[i % 4])

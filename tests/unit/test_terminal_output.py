@@ -9,6 +9,7 @@ import orjson
 from click.testing import CliRunner
 
 from postwatch.cli import main
+from tests.factories import post_doc
 from tests.terminal import acting
 
 # YAML's double-quoted escapes put ESC (\e), BEL (\a), C1 CSI (\x9b) and RLO (\u202e) in
@@ -73,14 +74,9 @@ def test_rules_test_shows_titles_and_test_texts_as_text(tmp_path: Path) -> None:
 def test_match_summary_and_skipped_lines_show_post_ids_and_fields_as_text(
     tmp_path: Path,
 ) -> None:
-    post = {
-        "schema": "postwatch.post/1",
-        "id": "m:\x1b]0;pwned\x07",
-        "source": "mastodon",
-        "author": {"id": "m:a"},
-        "created_at": "2025-07-25T10:00:00Z",
-        "text": "Example Front",
-    }
+    post = post_doc(
+        id="m:\x1b]0;pwned\x07", source="mastodon", author={"id": "m:a"}, text="Example Front"
+    )
     odd = {**post, "id": "m:2", "created_at": "\x9b2J\u202e"}
     posts = tmp_path / "posts.jsonl"
     posts.write_bytes(b"\n".join(orjson.dumps(p) for p in (post, odd)))
