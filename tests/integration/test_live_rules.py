@@ -13,12 +13,13 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from PIL import Image
 
@@ -105,15 +106,59 @@ class Alerts:
             await consumer.stop()
 
 
-async def send_to_every_partition(settings: Settings, tag: str, text: str) -> None:
+async def send_posts(settings: Settings, records: Iterable[tuple[int, bytes]]) -> None:
+    """Send (partition, post) records to the posts topic in order, each acknowledged before
+    the next, keyed by author id as connectors key them (`alerts confirm` finds a post by
+    it)."""
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     await producer.start()
     try:
-        for partition in range(settings.posts_partitions):
-            value = post(f"{tag}-p{partition}-{time.monotonic_ns()}", text)
-            await producer.send_and_wait(settings.topic("posts"), value, partition=partition)
+        for partition, value in records:
+            key = orjson.loads(value)["author"]["id"].encode()
+            await producer.send_and_wait(
+                settings.topic("posts"), value, key=key, partition=partition
+            )
     finally:
         await producer.stop()
+
+
+def send_once(settings: Settings, posts: list[bytes]) -> Callable[[], Any]:
+    """A `send` for `Alerts.until` that sends these posts to partition 0 in order (so the
+    worker sees them in that order) on its first call, and nothing after."""
+    pending = list(posts)
+
+    async def send() -> None:
+        records = [(0, value) for value in pending]
+        pending.clear()
+        if records:
+            await send_posts(settings, records)
+
+    return send
+
+
+async def send_to_every_partition(settings: Settings, tag: str, text: str) -> None:
+    await send_posts(
+        settings,
+        [
+            (partition, post(f"{tag}-p{partition}-{time.monotonic_ns()}", text))
+            for partition in range(settings.posts_partitions)
+        ],
+    )
+
+
+@pytest.fixture
+def worker_on(
+    tmp_path: Path, start_worker: Callable[[Path], subprocess.Popen[bytes]]
+) -> Callable[[str, str], subprocess.Popen[bytes]]:
+    """Start a worker on a pack written in the test: `worker_on(name, text)` writes it to
+    `name.yaml` and starts the worker with it."""
+
+    def start(name: str, text: str) -> subprocess.Popen[bytes]:
+        pack = tmp_path / f"{name}.yaml"
+        pack.write_text(text)
+        return start_worker(pack)
+
+    return start
 
 
 def partitions_with(alerts: list[dict[str, Any]], version: int, tag: str) -> set[str]:
@@ -224,30 +269,12 @@ def image_pdq(size: tuple[int, int] | None, fmt: str) -> str:
 
 
 def test_reappearance_and_lookalikes_on_the_broker_and_learned_banks_survive_a_restart(
-    settings: Settings, tmp_path: Path, start_worker: Callable[[Path], subprocess.Popen[bytes]]
+    settings: Settings, worker_on: Callable[[str, str], subprocess.Popen[bytes]]
 ) -> None:
-    pack = tmp_path / "mirrors.yaml"
-    pack.write_text(MIRROR_PACK)
-    worker = start_worker(pack)
+    worker = worker_on("mirrors", MIRROR_PACK)
     alerts = Alerts(settings)
     original = image_pdq(None, "PNG")
     copy = image_pdq((300, 220), "JPEG")
-
-    def sender(records: list[bytes]) -> Callable[[], Any]:
-        pending = list(records)
-
-        async def send() -> None:
-            producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-            await producer.start()
-            try:
-                while pending:  # one partition: in order, as the scenario needs
-                    await producer.send_and_wait(
-                        settings.topic("posts"), pending.pop(0), partition=0
-                    )
-            finally:
-                await producer.stop()
-
-        return send
 
     def media(pdq: str) -> list[dict[str, Any]]:
         return [{"kind": "image", "pdq": pdq, "pdq_quality": 100}]
@@ -262,7 +289,7 @@ def test_reappearance_and_lookalikes_on_the_broker_and_learned_banks_survive_a_r
     def kinds(seen: list[dict[str, Any]]) -> list[tuple[str, str]]:
         return [(a["post"]["id"], a["kind"]) for a in seen]
 
-    seen = asyncio.run(alerts.until(lambda a: len(a) >= 4, 120, sender(first)))
+    seen = asyncio.run(alerts.until(lambda a: len(a) >= 4, 120, send_once(settings, first)))
     assert sorted(kinds(seen)) == [
         ("test:1", "rule"),
         ("test:2", "lookalike_account"),
@@ -277,9 +304,9 @@ def test_reappearance_and_lookalikes_on_the_broker_and_learned_banks_survive_a_r
             assert evidence["relation"] == "mirror"
 
     stop_process(worker)
-    start_worker(pack)
+    worker_on("mirrors", MIRROR_PACK)
     later = [post("4", edited, "other")]
-    seen = asyncio.run(alerts.until(lambda a: len(a) >= 5, 120, sender(later)))
+    seen = asyncio.run(alerts.until(lambda a: len(a) >= 5, 120, send_once(settings, later)))
     assert kinds(seen)[4:] == [("test:4", "reappearance")]
     assert seen[4]["evidence"][0]["original_post_id"] == "test:1"
 
@@ -298,11 +325,9 @@ rules:
 
 
 def test_bank_entries_are_added_and_removed_on_a_running_worker(
-    settings: Settings, tmp_path: Path, start_worker: Callable[[Path], subprocess.Popen[bytes]]
+    settings: Settings, worker_on: Callable[[str, str], subprocess.Popen[bytes]]
 ) -> None:
-    pack = tmp_path / "banked.yaml"
-    pack.write_text(BANK_PACK)
-    start_worker(pack)
+    worker_on("banked", BANK_PACK)
     known, near = image_pdq(None, "PNG"), image_pdq((300, 220), "JPEG")
     alerts = Alerts(settings)
 
@@ -316,17 +341,11 @@ def test_bank_entries_are_added_and_removed_on_a_running_worker(
         )
 
     def send(tag: str) -> Callable[[], Any]:
-        async def one() -> None:
-            media = [{"kind": "image", "pdq": near, "pdq_quality": 100}]
-            value = post(f"{tag}-{time.monotonic_ns()}", "look", media=media)
-            producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-            await producer.start()
-            try:
-                await producer.send_and_wait(settings.topic("posts"), value, partition=0)
-            finally:
-                await producer.stop()
-
-        return one
+        """A new post of the near copy on each call."""
+        media = [{"kind": "image", "pdq": near, "pdq_quality": 100}]
+        return lambda: send_posts(
+            settings, [(0, post(f"{tag}-{time.monotonic_ns()}", "look", media=media))]
+        )
 
     def tagged(seen: list[dict[str, Any]], tag: str) -> list[dict[str, Any]]:
         return [a for a in seen if a["post"]["id"].startswith(f"test:{tag}-")]
@@ -358,33 +377,19 @@ CALL = (
 
 
 def test_a_confirmed_alert_teaches_its_post_to_the_workers(
-    settings: Settings, tmp_path: Path, start_worker: Callable[[Path], subprocess.Popen[bytes]]
+    settings: Settings, worker_on: Callable[[str, str], subprocess.Popen[bytes]]
 ) -> None:
-    pack = tmp_path / "confirmable.yaml"
-    pack.write_text(CONFIRM_PACK)
-    start_worker(pack)
+    worker_on("confirmable", CONFIRM_PACK)
     alerts = Alerts(settings)
 
-    def send(value: bytes) -> Callable[[], Any]:
-        pending = [value]
-
-        async def once() -> None:
-            producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-            await producer.start()
-            try:
-                while pending:
-                    await producer.send_and_wait(
-                        settings.topic("posts"), pending.pop(), key=b"test:caller"
-                    )
-            finally:
-                await producer.stop()
-
-        return once
-
-    seen = asyncio.run(alerts.until(lambda a: len(a) >= 1, 90, send(post("1", CALL, "caller"))))
+    seen = asyncio.run(
+        alerts.until(lambda a: len(a) >= 1, 90, send_once(settings, [post("1", CALL, "caller")]))
+    )
     [alert] = seen
     edited = CALL.replace("rally", "gathering").replace("Sunday", "Saturday")
-    seen = asyncio.run(alerts.until(lambda a: len(a) >= 2, 8, send(post("2", edited, "echo"))))
+    seen = asyncio.run(
+        alerts.until(lambda a: len(a) >= 2, 8, send_once(settings, [post("2", edited, "echo")]))
+    )
     assert [a["post"]["id"] for a in seen] == ["test:1"]  # no rule matches it, nothing learned
     result = subprocess.run(
         [sys.executable, "-m", "postwatch", "alerts", "confirm", alert["alert_id"]],
@@ -396,7 +401,9 @@ def test_a_confirmed_alert_teaches_its_post_to_the_workers(
     )
     assert result.returncode == 0, result.stderr
     assert "learned text" in result.stdout
-    seen = asyncio.run(alerts.until(lambda a: len(a) >= 2, 60, send(post("3", edited, "echo"))))
+    seen = asyncio.run(
+        alerts.until(lambda a: len(a) >= 2, 60, send_once(settings, [post("3", edited, "echo")]))
+    )
     assert [(a["post"]["id"], a["kind"]) for a in seen] == [
         ("test:1", "rule"),
         ("test:3", "reappearance"),
