@@ -104,7 +104,15 @@ _ARABIC = {
     "\u0629": "\u0647",
     # noon ghunna (Urdu), written as noon where a keyboard lacks it
     "\u06ba": "\u0646",
+    # letters written without their dots (the rasm): dotless beh, qaf and feh
+    "\u066e": "\u0628",
+    "\u066f": "\u0642",
+    "\u06a1": "\u0641",
 }
+
+_DIGRAPH_LETTERS = {"š": "sh", "č": "ch", "ž": "zh"}
+"""Letters of the scholarly transliterations (of Urdu, Arabic, Persian) that stand for two
+Latin letters in the spellings people type (`šahid` is `shahid`); upper case too."""
 
 _LOOKALIKES = {
     # Greek and Cyrillic letters written for Latin ones whose UTS #39 prototype is not a
@@ -164,6 +172,18 @@ def _named_letter(ch: str) -> str | None:
     return None
 
 
+def _latin_letters(ch: str, confusables: dict[str, str]) -> str | None:
+    """The Latin letters of a transliteration letter (`_DIGRAPH_LETTERS`), or of a capital
+    drawn as a Latin capital: Greek capital beta, eta and nu are B, H and N, which the
+    look-alikes of their lower case (beta for sharp s, eta for n, nu for v) would miss."""
+    if ch.casefold() in _DIGRAPH_LETTERS:
+        return _DIGRAPH_LETTERS[ch.casefold()]
+    prototype = confusables.get(_strip(ch), confusables.get(ch, ""))
+    if len(prototype) == 1 and "A" <= prototype <= "Z":
+        return prototype.lower()
+    return None
+
+
 def _clean_char(ch: str, confusables: dict[str, str]) -> str:
     cp = ord(ch)
     category = unicodedata.category(ch)
@@ -181,6 +201,11 @@ def _clean_char(ch: str, confusables: dict[str, str]) -> str:
         and unicodedata.normalize("NFKD", ch) == ch
     ):
         return ch  # the bulk: letters without case, unassigned, private use
+    return _latin_letters(ch, confusables) or _prototype(ch, confusables)
+
+
+def _prototype(ch: str, confusables: dict[str, str]) -> str:
+    """A letter's form by case folding, decomposition and the confusables data."""
     # case folding first so that a look-alike's lower-case form is what the data is asked
     # for; an upper-case-only look-alike (Cyrillic capital ve for B) falls back to its own entry
     folded = _strip(ch).casefold()

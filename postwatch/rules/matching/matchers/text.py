@@ -46,10 +46,11 @@ import json
 import re
 import subprocess
 import sys
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import combinations
+from itertools import accumulate, combinations, product
 from typing import Any
 
 import hyperscan
@@ -69,6 +70,7 @@ from postwatch.rules.matching.normalize import (
     fold,
     single_runs,
 )
+from postwatch.rules.matching.roman import Variant, keys_of, variant
 
 __all__ = ["COMPILE_SECONDS", "MAX_REGEXES", "MAX_REPEAT", "Hit", "TextMatcher", "check_regexes"]
 
@@ -357,14 +359,26 @@ def _term_parts(folded: str) -> tuple[tuple[str, bool], ...]:
     found (`_occurrences`) are then checked against the text's runs and forms (`_Runs`)."""
     parts: list[tuple[str, bool]] = []
     previous = ""
-    for ch in folded:
+    for ch in _with_articles_apart(folded):
         atom = "il" if ch == "i" else ch
-        if ch in {" ", previous}:
+        if ch == _ARTICLE_GAP:
+            parts.append((" ", True))
+        elif ch in {" ", previous}:
             parts.append((atom, True))
         else:
             parts += [(atom, False), (atom, True)]
         previous = ch
     return tuple(parts)
+
+
+_ARTICLE = re.compile("(?<![^ ])(\u0627\u0644)(?=[^ ]{2})")  # alef lam opening a word
+_ARTICLE_GAP = "\x00"  # where the article may stand apart: no folded text holds a NUL
+
+
+def _with_articles_apart(folded: str) -> str:
+    """The folded term with a gap marked after the Arabic article `ال` that opens a word:
+    it is written apart from its noun as well as joined (`ال قاعدة`)."""
+    return _ARTICLE.sub(lambda m: m.group(1) + _ARTICLE_GAP, folded)
 
 
 def _occurrences(parts: tuple[tuple[str, bool], ...], text: str) -> list[tuple[int, int]]:
@@ -420,15 +434,27 @@ _DOUBLED_FROM = 6
 _IDENTITY = bytes(range(256))
 
 
+_MAX_GAPS = 5  # a term has 2 ** gaps literals; with more gaps: all apart or all joined
+
+
 def _literals(term: str) -> list[bytes]:
     """The forms in which a folded term can stand in a folded text, for literal search in
     `_literal_form`: with `i` as `l` (either may stand for the other until a hit is
-    confirmed), its words apart or run together, runs single."""
-    form = term.translate(_SKELETON)
+    confirmed), each two of its words apart or run together (an Arabic article opening a
+    word also apart from it), runs single."""
+    pieces = re.split(f"[ {_ARTICLE_GAP}]", _with_articles_apart(term).translate(_SKELETON))
+    gaps = len(pieces) - 1
+    if gaps > _MAX_GAPS:
+        choices: Iterable[tuple[str, ...]] = [(" ",) * gaps, ("",) * gaps]
+    else:
+        choices = product((" ", ""), repeat=gaps)
+    forms = (
+        pieces[0] + "".join(g + p for g, p in zip(chosen, pieces[1:], strict=True))
+        for chosen in choices
+    )
     return list(
         dict.fromkeys(
-            b" " + single_runs(f.encode("utf-8", "surrogatepass"), _IDENTITY) + b" "
-            for f in (form, form.replace(" ", ""))
+            b" " + single_runs(f.encode("utf-8", "surrogatepass"), _IDENTITY) + b" " for f in forms
         )
     )
 
@@ -451,7 +477,8 @@ def _texts_of(buffer: bytes, ends: Sequence[int]) -> list[int]:
 
 
 class _KeywordDatabase:
-    """Two hyperscan databases for all folded terms: their literals and the triggers.
+    """Two hyperscan databases for all folded terms: their literals (and the patterns of
+    their Roman Urdu spellings, `roman.Variant.written`) and the triggers.
 
     The literals (`_literals`) are sought in the step-1 form with markers as spaces, `i`
     as `l` and runs of a byte single (`_literal_form`); the triggers in the step-1 form
@@ -462,7 +489,7 @@ class _KeywordDatabase:
     (which `fast_words` leaves in no text).
     """
 
-    def __init__(self, folded: Sequence[str]) -> None:
+    def __init__(self, folded: Sequence[str], variants: Sequence[Variant]) -> None:
         literals: dict[bytes, list[int]] = {}
         for number, term in enumerate(folded):
             for literal in _literals(term):
@@ -472,7 +499,8 @@ class _KeywordDatabase:
         triggers = [*_TRIGGERS, *(re.escape(ch * 3) for ch in alphabet)]
         self._terms = list(literals.values())
         self._first_run = len(_TRIGGERS)
-        self._literals = _compile([re.escape(x) for x in literals], 0)
+        patterns = [re.escape(x) for x in literals] + [f" {v.written} " for v in variants]
+        self._literals = _compile(patterns, 0)
         self._triggers = _compile(triggers, hyperscan.HS_FLAG_UTF8)
 
     def suspects(self, text: Callable[[int], str], words: bytes) -> set[int]:
@@ -518,26 +546,36 @@ class _KeywordDatabase:
             return set()
         return set(_texts_of(form, ends))
 
-    def candidates(self, folded: str) -> list[int]:
-        """Numbers of the terms one of whose literals is in the folded text."""
+    def candidates(self, folded: str) -> tuple[list[int], list[int]]:
+        """Numbers of the terms one of whose literals is in the folded text, and of the
+        variants whose pattern is."""
         found: set[int] = set()
+        variants: set[int] = set()
+        literals = len(self._terms)
 
         def collect(pattern: int, _from: int, _end: int, _flags: int, _ctx: object) -> None:
-            found.update(self._terms[pattern])
+            if pattern < literals:
+                found.update(self._terms[pattern])
+            else:
+                variants.add(pattern - literals)
 
         form = single_runs(folded.translate(_SKELETON).encode("utf-8", "surrogatepass"), _IDENTITY)
         self._literals.scan(b" " + form + b" ", match_event_handler=collect)
-        return sorted(found)
+        return sorted(found), sorted(variants)
 
 
-_DIGRAPHS = {"f": "ph", "w": "vv"}
+_DIGRAPHS = {"f": "ph", "w": "vv", "\u067e": "\u0628", "\u0686": "\u062c", "\u0698": "\u0632"}
 _MAX_DIGRAPHS = 3  # a term has 2 ** places spellings; with more places: none or all
 
 
 def _spellings(term: str) -> list[str]:
     """The term and its spellings with letters written as two that folding leaves apart
-    (`ph` for `f`, `vv` for `w`), each place alone and together: they are sought as
-    terms of their own, with hits named after the term."""
+    (`ph` for `f`, `vv` for `w`), and with the Persian and Urdu letters that an Arabic
+    keyboard lacks typed as the Arabic ones (peh, tcheh, jeh as beh, jeem, zain), each place
+    alone and together: they are sought as terms of their own, with hits named after the
+    term. One way only: `پاس` is also sought as `باس`, not `باس` as `پاس` (folding them
+    together would make 20 pairs of the words of the Urdu and Arabic sentences one word,
+    `اپنا`/`ابنا` and `پاس`/`باس` among them)."""
     places = [i for i, ch in enumerate(term) if ch.lower() in _DIGRAPHS]
     if len(places) > _MAX_DIGRAPHS:
         choices: list[tuple[int, ...]] = [tuple(places)]
@@ -552,7 +590,7 @@ def _spellings(term: str) -> list[str]:
 _TURNED_FROM = 2
 # one of these between two letters may be punctuation put into a word ("ex.ample") as well
 # as between two words ("pro-example")
-_MID_WORD_MARKS = ".-*_·"
+_MID_WORD_MARKS = ".-*_·\u060c\u06d4"  # ... the Arabic comma, the Urdu full stop
 _LETTERS = re.compile(r"[^\W\d_]+")  # the letters of the pattern below
 # (the mark comes first in the pattern, so that the search skips to marks at C speed)
 _MID_WORD = re.compile(
@@ -623,6 +661,26 @@ class _Forms:
         return _MID_WORD.sub(_ZERO_WIDTH, self.texts[self.origin[k]])
 
 
+_SENTENCE_END = re.compile(
+    r"(?:(?<!\.)\.(?!\.)|[!?\u06d4\u061f\u3002\u0964]+)[\"'\u201d\u2019)\]]*\s"
+)  # an ellipsis ("...") is a pause, not an end
+
+
+def _across_sentences(folded: Folded, start: int, end: int) -> bool:
+    """Whether a sentence ends between two words of the folded span [start, end): a full
+    stop (not an ellipsis), question or exclamation mark (Latin, Arabic, Urdu, CJK,
+    Devanagari) followed by a space (`...the red river. Brigade of...`). Where a mark
+    stands between every two of three or more words (`Red. River. Brigade.`), it is the
+    disguise, not an end."""
+    gaps = [k for k in range(start, end) if folded.text[k] == " "]
+    if not gaps:
+        return False
+    detail = folded.detail()
+    between = (folded.original[detail.ends[k - 1] : detail.starts[k + 1]] for k in gaps)
+    ends = sum(1 for gap in between if _SENTENCE_END.search(gap))
+    return ends > 0 and (ends < len(gaps) or len(gaps) < 2)
+
+
 def _backwards(hits: list[Hit], length: int) -> list[Hit]:
     """Hits in a text read backwards, with spans of the text itself."""
     return [Hit(hit.index, hit.key, (length - hit.span[1], length - hit.span[0])) for hit in hits]
@@ -643,7 +701,14 @@ class TextMatcher:
                     same.append((term, runs))
         self._folded = tuple(written)
         self._written = tuple(written.values())
-        self._keywords = _KeywordDatabase(self._folded) if self._folded else None
+        self._variants = tuple(
+            (term, found)
+            for term in dict.fromkeys(terms)
+            if (found := variant(term, fold(term).text)) is not None
+        )
+        self._keywords = (
+            _KeywordDatabase(self._folded, [v for _, v in self._variants]) if self._folded else None
+        )
         self.keywords([""])  # builds the prefilter's tables and loads its compiled loops now
         self._regex_db = _compile(self.regexes, _REGEX_FLAGS) if self.regexes else None
         self._regex_spans = tuple(_span_regex(p) for p in self.regexes)
@@ -658,15 +723,19 @@ class TextMatcher:
         for index in keywords.suspects(forms.text, forms.words):
             form = forms.text(index)
             folded = fold(form)
-            for term in keywords.candidates(folded.text):
-                found = self._confirm(forms.origin[index], folded, term)
-                hits.update(_backwards(found, len(form)) if index in forms.turned else found)
+            terms, variants = keywords.candidates(folded.text)
+            origin = forms.origin[index]
+            found = [hit for t in terms for hit in self._confirm(origin, folded, t)]
+            found += [hit for v in variants for hit in self._spelled(origin, folded, v)]
+            hits.update(_backwards(found, len(form)) if index in forms.turned else found)
         return sorted(hits, key=lambda h: (h.index, h.span, h.key))
 
     def _confirm(self, index: int, folded: Folded, number: int) -> list[Hit]:
         term = self._folded[number]
         hits: list[Hit] = []
         for start, end in _occurrences(_term_parts(term), folded.text):
+            if _across_sentences(folded, start, end):
+                continue
             detail = folded.detail()  # its text is folded.text
             runs = _Runs.of(detail, start, end)
             span = folded.to_original(start, end)
@@ -675,6 +744,20 @@ class TextMatcher:
                 for written, term_runs in self._written[number]
                 if runs.stands_for(term_runs)
             )
+        return hits
+
+    def _spelled(self, index: int, folded: Folded, number: int) -> list[Hit]:
+        """The places where a term stands in one of its Roman Urdu spellings."""
+        term, spellings = self._variants[number]
+        keys, words = keys_of(folded.text)
+        starts = list(accumulate((len(k) + 1 for k in keys.split(" ")), initial=0))
+        hits = []
+        for found in spellings.keys.finditer(keys):
+            first = bisect_right(starts, found.start()) - 1
+            last = bisect_right(starts, found.end() - 1) - 1
+            start, end = words[first][0], words[last][1]
+            if not _across_sentences(folded, start, end):
+                hits.append(Hit(index, term, folded.to_original(start, end)))
         return hits
 
     def regex(self, texts: Sequence[str]) -> list[Hit]:

@@ -1,0 +1,174 @@
+"""Spellings people change: Greek capitals, transliteration letters, phrases partly run
+together, marks inside a word, Arabic without dots or with its article apart, Urdu typed on
+an Arabic keyboard, Roman Urdu, sentence ends inside a phrase, and domains written out.
+Each class positive and negative, in Latin, Arabic and Urdu script and Roman Urdu."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from postwatch.rules import Engine
+from postwatch.rules.matching.matchers.text import TextMatcher
+from postwatch.rules.matching.matchers.urls import host, urls_in_text
+from postwatch.rules.matching.roman import key
+from tests.unit.rules.conftest import make_post
+
+TERMS = [
+    "brigade north",
+    "example front brigade",
+    "shahid force",
+    "red river brigade",
+    "wolf front",
+    "القاعدة",
+    "الجبهة المثال",
+    "بيت المقدس",
+    "فلسطين",
+    "پاکستان",
+    "چمن",
+    "مثالی محاذ",
+    "Jaish-e-Mohammed",
+    "Lashkar-e-Taiba",
+    "Khalid Khan Brigade",
+    "Qari Hussain",
+    "Harkat-ul-Ansar",
+    "جیش محمد",
+    "تحریک طالبان",
+]
+MATCHER = TextMatcher(TERMS)
+
+
+def hits(text: str) -> list[tuple[str, str]]:
+    return [(h.key, text[h.span[0] : h.span[1]]) for h in MATCHER.keywords([text])]
+
+
+POSITIVE = [
+    # (class, text, term, the text the hit spans)
+    ("greek capitals", "ΒRΙGΑDΕ ΝΟRΤΗ", "brigade north", "ΒRΙGΑDΕ ΝΟRΤΗ"),
+    ("greek math capitals", "𝚩𝚁𝚰𝙶𝙰𝙳𝙴 𝚴𝙾𝚁𝚃𝚮", "brigade north", "𝚩𝚁𝚰𝙶𝙰𝙳𝙴 𝚴𝙾𝚁𝚃𝚮"),
+    ("caron letters", "Šahid force", "shahid force", "Šahid force"),
+    (
+        "partly run together",
+        "the ExampleFront Brigade",
+        "example front brigade",
+        "ExampleFront Brigade",
+    ),
+    (
+        "partly run together, last",
+        "example FrontBrigade!",
+        "example front brigade",
+        "example FrontBrigade",
+    ),
+    ("arabic comma in a word", "الجب،هة المثال", "الجبهة المثال", "الجب،هة المثال"),
+    ("urdu full stop in a word", "مثا۔لی محاذ", "مثالی محاذ", "مثا۔لی محاذ"),
+    (
+        "urdu full stop in a latin word",
+        "exam۔ple front brigade",
+        "example front brigade",
+        "exam۔ple front brigade",
+    ),
+    ("dotless beh and qaf", "ٮيت المٯدس", "بيت المقدس", "ٮيت المٯدس"),
+    ("dotless feh", "ڡلسطين", "فلسطين", "ڡلسطين"),
+    ("article apart", "عن ال قاعدة اليوم", "القاعدة", "ال قاعدة"),
+    ("article apart, both words", "ال جبهة ال مثال", "الجبهة المثال", "ال جبهة ال مثال"),
+    ("peh typed as beh", "باكستان", "پاکستان", "باكستان"),
+    ("tcheh typed as jeem", "جمن", "چمن", "جمن"),
+    ("roman urdu izafat -i-", "Jaish-i-Muhammad", "Jaish-e-Mohammed", "Jaish-i-Muhammad"),
+    ("roman urdu izafat joined", "JaisheMohammad zindabad", "Jaish-e-Mohammed", "JaisheMohammad"),
+    ("roman urdu izafat left out", "jaish muhammad", "Jaish-e-Mohammed", "jaish muhammad"),
+    ("roman urdu long vowels", "Lashkar-e-Tayyiba", "Lashkar-e-Taiba", "Lashkar-e-Tayyiba"),
+    ("roman urdu final h", "lashkare taibah", "Lashkar-e-Taiba", "lashkare taibah"),
+    ("roman urdu kh/k", "Kalid Khan Brigade", "Khalid Khan Brigade", "Kalid Khan Brigade"),
+    ("roman urdu q/k and ee/i", "Kari Husain", "Qari Hussain", "Kari Husain"),
+    ("roman urdu article", "Harkatul Ansaar", "Harkat-ul-Ansar", "Harkatul Ansaar"),
+    ("roman urdu leetspeak", "J@ish-e-M0hammed", "Jaish-e-Mohammed", "J@ish-e-M0hammed"),
+    ("urdu script romanised", "Jaish-e-Mohammed", "جیش محمد", "Jaish-e-Mohammed"),
+    ("urdu script romanised, w/v", "Tehreek-e-Taliban", "تحریک طالبان", "Tehreek-e-Taliban"),
+    (
+        "sentence end: every gap marked",
+        "Red. River. Brigade.",
+        "red river brigade",
+        "Red. River. Brigade",
+    ),
+    ("ellipsis is no end", "red river... brigade", "red river brigade", "red river... brigade"),
+]
+
+
+@pytest.mark.parametrize(("kind", "text", "term", "span"), POSITIVE, ids=[p[0] for p in POSITIVE])
+def test_changed_spellings_are_caught(kind: str, text: str, term: str, span: str) -> None:
+    assert (term, span) in hits(text), kind
+
+
+NEGATIVE = [
+    ("sentence end inside a phrase", "we saw the red river. Brigade of volunteers came"),
+    ("question mark inside a phrase", "red river? brigade"),
+    ("urdu full stop and space", "الجبهة۔ المثال"),
+    ("english words keep their spelling (w/v)", "the volf front"),
+    ("english words keep their vowels", "the wolf frunt"),
+    ("roman urdu: another word between", "jaish ki mohabbat"),
+    ("roman urdu: not the izafat", "lashkar aur taiba"),
+    ("urdu script: one word of two", "jaish"),
+    ("beh is not peh", "پاس"),
+    ("dotted beh stays beh", "تيت المقدس"),
+]
+
+
+@pytest.mark.parametrize(("kind", "text"), NEGATIVE, ids=[n[0] for n in NEGATIVE])
+def test_near_misses_stay_apart(kind: str, text: str) -> None:
+    assert hits(text) == [], kind
+
+
+def test_a_term_in_beh_does_not_match_peh() -> None:
+    assert TextMatcher(["باس"]).keywords(["پاس"]) == []
+
+
+@pytest.mark.parametrize(
+    ("written", "spelling"),
+    [
+        ("mohammed", "muhammad"),
+        ("jaysh", "jaish"),
+        ("shaheed", "shahid"),
+        ("qadir", "kadir"),
+        ("khalid", "kalid"),
+        ("wazir", "vazir"),
+        ("taibah", "tayyiba"),
+        ("mujahideen", "mujahidin"),
+    ],
+)
+def test_roman_urdu_spellings_share_a_key(written: str, spelling: str) -> None:
+    assert key(written) == key(spelling)
+
+
+@pytest.mark.parametrize(
+    ("text", "domain"),
+    [
+        ("read examplefront dot org slash manifesto", "examplefront.org"),
+        ("read examplefront . org today", "examplefront.org"),
+        ("read examplefront .org", "examplefront.org"),
+        ("read examplefront。org/page", "examplefront.org"),
+        ("read ｅｘａｍｐｌｅｆｒｏｎｔ．ｏｒｇ", "examplefront.org"),
+        ("read www[.]examplefront[dot]org", "www.examplefront.org"),
+    ],
+)
+def test_domains_written_out_are_found_with_their_span(text: str, domain: str) -> None:
+    found = urls_in_text(text)
+    assert [host(url) for url, _ in found] == [domain]
+    ((_, (start, end)),) = found
+    assert text[start:end].startswith(text.split()[1])
+
+
+def test_a_number_with_spaced_dots_is_no_host() -> None:
+    assert urls_in_text("it costs 5 . 30 and 7 dot 5") == []
+
+
+def test_a_domain_rule_matches_a_domain_written_out(
+    engine_for: Callable[[str], Engine],
+) -> None:
+    engine = engine_for(
+        "pack: p\nversion: 1\nrules:\n  - {id: d, title: d, match: {domains: [examplefront.org]}}\n"
+    )
+    (match,) = engine.evaluate(make_post(text="all of it at examplefront dot org slash manifesto"))
+    assert [(e.value, e.matched) for e in match.evidence] == [
+        ("examplefront.org", "examplefront dot org slash manifesto")
+    ]
