@@ -1,10 +1,12 @@
-"""Text fingerprints: choosing the reappearance threshold on 24,783 real tweets.
+"""Text fingerprints: choosing the reappearance thresholds on 24,783 real tweets.
 
     python benchmarks/mirror_bench.py [--corpus CSV] [--sample 2000]
 
 Fingerprints every tweet of the Davidson corpus as `rules.detectors.learning` does (MinHash of
-folded word bigrams; tweets under MirrorConfig.min_words words are not fingerprinted) and,
-for each candidate threshold, prints:
+the word bigrams, and the bigrams; tweets under MirrorConfig.min_words words are not
+fingerprinted) and prints two tables.
+
+Jaccard, for each candidate threshold:
 
 - false positives: pairs of different tweets whose estimated similarity reaches the threshold
   although their exact bigram Jaccard similarity is under 0.2 (unrelated tweets that would
@@ -13,8 +15,19 @@ for each candidate threshold, prints:
 - recall on edited copies of a sample of tweets of at least 12 words: two or three words
   replaced, the two halves swapped (reordered sentences), emoji added with one word replaced.
 
-Pairs are found with an LSH at a threshold below every candidate, then scored exactly.
-Asserts nothing; prints figures.
+Containment (at least MIN_SHARED shared bigrams, and this share of either tweet's bigrams),
+for each candidate threshold:
+
+- false positives: pairs that reach it but share no five words in a row (so neither quotes
+  the other: unrelated tweets that happen to share common word pairs); and all pairs that
+  reach it, most of them retweets and quotes;
+- recall of the detector's rule (Jaccard at MirrorConfig.text_threshold, or containment at
+  the candidate) on copies of the sample: a third of the words quoted with as many words of
+  commentary (another tweet's) around them, each half alone (a statement split over two
+  posts), and the whole inside a longer post.
+
+Jaccard pairs are found with an LSH at a threshold below every candidate, containment pairs
+with an index of the bigrams; both are then scored exactly. Asserts nothing; prints figures.
 """
 
 from __future__ import annotations
@@ -27,11 +40,20 @@ from pathlib import Path
 
 from datasketch import MinHashLSH
 
-from postwatch.rules.detectors.learning import NUM_PERM, fingerprint, similarity
+from postwatch.rules.detectors.learning import (
+    MIN_SHARED,
+    NUM_PERM,
+    Fingerprint,
+    containment,
+    fingerprint,
+    similarity,
+)
 from postwatch.rules.detectors.mirror import MirrorConfig
 from postwatch.rules.matching.normalize import fold
+from postwatch.rules.matching.roman import keys_of
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+CONTAINMENT_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 UNRELATED = 0.2
 _CORPUS = Path(__file__).parent.parent / "../shared/data/corpus_tweets_davidson/labeled_data.csv"
 _FILLER = ["banana", "river", "yellow", "window", "quietly", "seven", "market", "cloud"]
@@ -67,6 +89,112 @@ def _edits(text: str, rng: random.Random) -> dict[str, str]:
     }
 
 
+def _quotes(text: str, commentary: str, rng: random.Random) -> dict[str, str]:
+    words = text.split()
+    third = max(1, len(words) // 3)
+    start = rng.randrange(len(words) - third + 1)
+    comment = commentary.split()[: len(words) - third]
+    cut = rng.randrange(len(comment) + 1)
+    half = len(words) // 2
+    return {
+        "third quoted": " ".join([*comment[:cut], *words[start : start + third], *comment[cut:]]),
+        "first half": " ".join(words[:half]),
+        "second half": " ".join(words[half:]),
+        "inside a longer post": f"{commentary} {text}",
+    }
+
+
+def _keys(text: str) -> list[str]:
+    return keys_of(fold(text).text)[0].split()
+
+
+def _runs(a: list[str], b: list[str], length: int) -> bool:
+    """Whether the two word lists share `length` words in a row."""
+    grams = {tuple(a[i : i + length]) for i in range(len(a) - length + 1)}
+    return any(tuple(b[i : i + length]) in grams for i in range(len(b) - length + 1))
+
+
+def _jaccard_table(tweets: list[str], prints: dict[int, Fingerprint], sample: list[str]) -> None:
+    config = MirrorConfig()
+    lsh = MinHashLSH(threshold=min(THRESHOLDS) - 0.1, num_perm=NUM_PERM)
+    for i, text in prints.items():
+        lsh.insert(i, text.signature)
+    scored: list[tuple[float, float]] = []  # (estimate, exact) of each candidate pair
+    for i, text in prints.items():
+        for j in lsh.query(text.signature):
+            if j > i:
+                exact = _jaccard(_bigrams(tweets[i]), _bigrams(tweets[j]))
+                scored.append((similarity(text.signature, prints[j].signature), exact))
+    pairs = len(prints) * (len(prints) - 1) // 2
+    rng = random.Random(0)  # noqa: S311 - edits for a measurement, not secrets
+    recall_scores: dict[str, list[float]] = {}
+    for tweet in sample:
+        original = fingerprint(tweet, config.min_words)
+        for name, edited in _edits(tweet, rng).items():
+            copy = fingerprint(edited, config.min_words)
+            score = similarity(original.signature, copy.signature) if original and copy else 0.0
+            recall_scores.setdefault(name, []).append(score)
+    print(f"\nJaccard: {pairs:,} pairs of fingerprinted tweets; {len(sample)} edited samples")
+    print(f"{'threshold':>9}  {'false pos':>9}  {'FP rate':>9}  {'all pairs':>9}  recall")
+    for threshold in THRESHOLDS:
+        flagged = [exact for estimate, exact in scored if estimate >= threshold]
+        wrong = sum(exact < UNRELATED for exact in flagged)
+        recall = "  ".join(
+            f"{name}: {sum(s >= threshold for s in scores) / len(scores):.3f}"
+            for name, scores in recall_scores.items()
+        )
+        print(f"{threshold:>9.2f}  {wrong:>9}  {wrong / pairs:>9.2e}  {len(flagged):>9}  {recall}")
+
+
+def _containment_table(
+    tweets: list[str], prints: dict[int, Fingerprint], sample: list[str]
+) -> None:
+    config = MirrorConfig()
+    index: dict[int, list[int]] = {}
+    for i, text in prints.items():
+        for bigram in text.shingles:
+            index.setdefault(bigram, []).append(i)
+    scored: list[tuple[float, bool]] = []  # (containment, shares five words in a row)
+    for i, text in prints.items():
+        counts: dict[int, int] = {}
+        for bigram in text.shingles:
+            for j in index[bigram]:
+                if j > i:
+                    counts[j] = counts.get(j, 0) + 1
+        for j, shared in counts.items():
+            if shared >= MIN_SHARED:
+                _, share = containment(text.shingles, prints[j].shingles)
+                runs = _runs(_keys(tweets[i]), _keys(tweets[j]), MIN_SHARED + 1)
+                scored.append((share, runs))
+    rng = random.Random(1)  # noqa: S311 - edits for a measurement, not secrets
+    copies: dict[str, list[tuple[float, float | None]]] = {}
+    for tweet in sample:
+        original = fingerprint(tweet, config.min_words)
+        for name, quoted in _quotes(tweet, rng.choice(sample), rng).items():
+            copy = fingerprint(quoted, config.min_words)
+            if original is None or copy is None:
+                copies.setdefault(name, []).append((0.0, None))
+                continue
+            shared, share = containment(copy.shingles, original.shingles)
+            score = similarity(original.signature, copy.signature)
+            copies.setdefault(name, []).append((score, share if shared >= MIN_SHARED else None))
+    pairs = len(prints) * (len(prints) - 1) // 2
+    print(f"\nContainment (>= {MIN_SHARED} shared bigrams), Jaccard at {config.text_threshold}:")
+    print(f"{'threshold':>9}  {'false pos':>9}  {'FP rate':>9}  {'all pairs':>9}  recall")
+    for threshold in CONTAINMENT_THRESHOLDS:
+        flagged = [quoted for share, quoted in scored if share >= threshold]
+        wrong = sum(not quoted for quoted in flagged)
+
+        def caught(found: list[tuple[float, float | None]], threshold: float = threshold) -> float:
+            hits = sum(
+                j >= config.text_threshold or (c is not None and c >= threshold) for j, c in found
+            )
+            return hits / len(found)
+
+        recall = "  ".join(f"{name}: {caught(found):.3f}" for name, found in copies.items())
+        print(f"{threshold:>9.2f}  {wrong:>9}  {wrong / pairs:>9.2e}  {len(flagged):>9}  {recall}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=_CORPUS)
@@ -77,43 +205,17 @@ def main() -> None:
     with args.corpus.open(encoding="utf-8", newline="") as f:
         tweets = [row["tweet"] for row in csv.DictReader(f)]
     started = time.perf_counter()
-    signatures = {i: s for i, t in enumerate(tweets) if (s := fingerprint(t, config.min_words))}
+    prints = {i: s for i, t in enumerate(tweets) if (s := fingerprint(t, config.min_words))}
     elapsed = time.perf_counter() - started
     print(
-        f"{len(tweets)} tweets, {len(signatures)} fingerprinted (>= {config.min_words} words), "
-        f"{len(signatures) / elapsed:,.0f} fingerprints/s"
+        f"{len(tweets)} tweets, {len(prints)} fingerprinted (>= {config.min_words} words), "
+        f"{len(prints) / elapsed:,.0f} fingerprints/s"
     )
-    lsh = MinHashLSH(threshold=min(THRESHOLDS) - 0.1, num_perm=NUM_PERM)
-    for i, signature in signatures.items():
-        lsh.insert(i, signature)
-    scored: list[tuple[float, float]] = []  # (estimate, exact) of each candidate pair
-    for i, signature in signatures.items():
-        for j in lsh.query(signature):
-            if j > i:
-                exact = _jaccard(_bigrams(tweets[i]), _bigrams(tweets[j]))
-                scored.append((similarity(signature, signatures[j]), exact))
-    pairs = len(signatures) * (len(signatures) - 1) // 2
-    rng = random.Random(args.seed)  # noqa: S311 - edits for a measurement, not secrets
+    rng = random.Random(args.seed)  # noqa: S311 - a sample for a measurement, not secrets
     long = [t for t in tweets if len(t.split()) >= 12]
     sample = rng.sample(long, min(args.sample, len(long)))
-    edited = [(fingerprint(t, config.min_words), _edits(t, rng)) for t in sample]
-    recall_scores: dict[str, list[float]] = {}
-    for original, variants in edited:
-        for name, text in variants.items():
-            copy = fingerprint(text, config.min_words)
-            score = similarity(original, copy) if original and copy else 0.0
-            recall_scores.setdefault(name, []).append(score)
-    print(f"{pairs:,} pairs of fingerprinted tweets; {len(sample)} edited samples")
-    header = f"{'threshold':>9}  {'false pos':>9}  {'FP rate':>9}  {'all pairs':>9}  recall"
-    print(header)
-    for threshold in THRESHOLDS:
-        flagged = [exact for estimate, exact in scored if estimate >= threshold]
-        wrong = sum(exact < UNRELATED for exact in flagged)
-        recall = "  ".join(
-            f"{name}: {sum(s >= threshold for s in scores) / len(scores):.3f}"
-            for name, scores in recall_scores.items()
-        )
-        print(f"{threshold:>9.2f}  {wrong:>9}  {wrong / pairs:>9.2e}  {len(flagged):>9}  {recall}")
+    _jaccard_table(tweets, prints, sample)
+    _containment_table(tweets, prints, sample)
 
 
 if __name__ == "__main__":

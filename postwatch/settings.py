@@ -63,6 +63,10 @@ class Settings:
     reappearance_threshold: float = 0.4
     """Estimated Jaccard similarity of folded word bigrams at which a text reappears (0.4: no
     unrelated pair of the Davidson tweets reaches it; see benchmarks/mirror_bench.py)."""
+    reappearance_containment: float = 0.5
+    """Share of either text's word bigrams found in the other (with at least four shared) at
+    which a text reappears as a quote, a part or a whole inside a longer post (see
+    benchmarks/mirror_bench.py)."""
     escalation_count: int = 0
     """An author with this many alerts within `escalation_window_s` raises an escalation; 0 (the
     default): off."""
@@ -177,6 +181,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "suppress_window_s": _number,
     "metrics_port": _number,
     "reappearance_threshold": _number,
+    "reappearance_containment": _number,
     "escalation_count": _number,
     "escalation_window_s": _number,
     "learn_severity": _severity,

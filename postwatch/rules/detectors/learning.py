@@ -1,7 +1,17 @@
 """Learning: what mirror detection remembers of a post, and how it finds it again.
 
-A post's text is remembered as a fingerprint, the MinHash of its folded word bigrams (texts
-under `min_words` folded words are not fingerprinted), and its media by their PDQ hashes.
+A post's text is remembered as a fingerprint (`Fingerprint`): the MinHash of its word
+bigrams, and the bigrams themselves as 32-bit hashes (texts under `min_words` folded words are
+not fingerprinted). The words are folded (`normalize`) and then written as their Roman Urdu
+keys (`roman`: `Muhammad` and `Mohammed` are one word; English words stay as they are). Its
+media are remembered by their PDQ hashes.
+
+A learned text is found again (`LearnedBank.similar_texts`) when the estimated Jaccard
+similarity of the two bigram sets reaches `text_threshold` (a light edit, hashtags added), or
+when at least `MIN_SHARED` bigrams are shared and they make `containment_threshold` or more
+of either text's bigrams (`containment`): a third of a statement quoted with commentary, a
+statement split over two posts, a statement inside a longer post. Candidates come from the
+MinHash LSH and from an index of the bigrams; containment is counted exactly.
 Each is a `Learned` entry that carries its provenance (the post, its author, the alert that
 taught it); entries are records of their own (`Learned.encode` / `decode`) so that a worker
 can share them with every other. `LearnedBank` holds them, searchable by similarity.
@@ -10,6 +20,10 @@ can share them with every other. `LearnedBank` holds them, searchable by similar
 from __future__ import annotations
 
 import hashlib
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -21,20 +35,33 @@ from postwatch.rules.language.model import Media, Post
 from postwatch.rules.matching.banks import BankHit, HashBank
 from postwatch.rules.matching.banks.spec import is_hex
 from postwatch.rules.matching.normalize import fold
+from postwatch.rules.matching.roman import keys_of
 
 if TYPE_CHECKING:
     from datasketch import MinHash, MinHashLSH
 
-__all__ = ["NUM_PERM", "Learned", "LearnedBank", "fingerprint", "similarity"]
+__all__ = [
+    "MIN_SHARED",
+    "NUM_PERM",
+    "Fingerprint",
+    "Learned",
+    "LearnedBank",
+    "containment",
+    "fingerprint",
+    "similarity",
+]
 
 NUM_PERM = 128
 """MinHash permutations: the estimate's standard error is about 1/sqrt(128) = 0.09."""
 SHINGLE_WORDS = 2
+MIN_SHARED = 4
+"""Bigrams two texts must share before containment counts (five words in a row, or more
+words in shorter runs): fewer are found in unrelated posts (`benchmarks/mirror_bench.py`)."""
 _SEED = 1
 _SCHEME = "affine32"  # datasketch 2's default; named, as restored signatures must say it
 
 
-class Learned(msgspec.Struct, frozen=True):
+class Learned(msgspec.Struct, frozen=True, omit_defaults=True):
     """One learned fingerprint with its provenance; `encode` and `decode` are its record on
     the learned topic.
 
@@ -50,6 +77,7 @@ class Learned(msgspec.Struct, frozen=True):
     author_handle: str | None
     learned_at: Annotated[datetime, msgspec.Meta(tz=True)]
     excerpt: str = ""
+    shingles: tuple[int, ...] = ()  # kind text: the bigrams' 32-bit hashes (none in old records)
 
     def __post_init__(self) -> None:
         """Checked when decoded (a ValueError there is a msgspec.ValidationError): a value
@@ -76,23 +104,40 @@ _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(Learned)
 
 
-def fingerprint(text: str, min_words: int) -> MinHash | None:
-    """The MinHash of the folded word bigrams of a text (a set: order of sentences matters
-    only at their joins), or None for a text of fewer than `min_words` folded words."""
-    words = fold(text).text.split()
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """A text's MinHash signature and its bigrams' 32-bit hashes."""
+
+    signature: MinHash
+    shingles: frozenset[int]
+
+
+def fingerprint(text: str, min_words: int) -> Fingerprint | None:
+    """The fingerprint of the word bigrams of a text (a set: order of sentences matters only
+    at their joins), or None for a text of fewer than `min_words` folded words."""
+    words = keys_of(fold(text).text)[0].split()
     if len(words) < min_words:
         return None
-    shingles = {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - 1)}
+    bigrams = sorted(
+        {" ".join(words[i : i + SHINGLE_WORDS]).encode() for i in range(len(words) - 1)}
+    )
     from datasketch import MinHash  # noqa: PLC0415 - datasketch imports scipy (0.6 s)
 
     signature = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME)
-    signature.update_batch([s.encode() for s in sorted(shingles)])
-    return signature
+    signature.update_batch(bigrams)
+    return Fingerprint(signature, frozenset(map(zlib.crc32, bigrams)))
 
 
 def similarity(a: MinHash, b: MinHash) -> float:
     """The estimated Jaccard similarity of the two shingle sets."""
     return float(a.jaccard(b))
+
+
+def containment(a: frozenset[int], b: frozenset[int]) -> tuple[int, float]:
+    """How many bigrams two texts share, and the largest share of either text's bigrams
+    that they are."""
+    shared = len(a & b)
+    return shared, shared / min(len(a), len(b)) if a and b else 0.0
 
 
 def _to_hex(signature: MinHash) -> str:
@@ -115,10 +160,14 @@ class LearnedBank:
     every post).
     """
 
-    def __init__(self, *, text_threshold: float, pdq_max_distance: int) -> None:
+    def __init__(
+        self, *, text_threshold: float, containment_threshold: float, pdq_max_distance: int
+    ) -> None:
         self.text_threshold = text_threshold
+        self.containment_threshold = containment_threshold
         self.pdq_max_distance = pdq_max_distance
         self._lsh: MinHashLSH | None = None
+        self._bigrams: defaultdict[int, set[str]] = defaultdict(set)  # bigram -> text keys
         self.texts: dict[str, tuple[MinHash, Learned]] = {}
         self.media: dict[str, Learned] = {}
         self._pdq = self._empty_pdq()
@@ -148,6 +197,8 @@ class LearnedBank:
             signature = _from_hex(entry.value)
             self.texts[entry.key] = (signature, entry)
             self._text_index().insert(entry.key, signature)
+            for bigram in entry.shingles:
+                self._bigrams[bigram].add(entry.key)
             return True
         if entry.value in self.media:
             return False
@@ -158,8 +209,12 @@ class LearnedBank:
     def forget(self, key: str) -> None:
         """Remove a learned entry by key (a tombstone on the learned topic)."""
         if key in self.texts:
-            del self.texts[key]
+            _, entry = self.texts.pop(key)
             self._text_index().remove(key)
+            for bigram in entry.shingles:
+                self._bigrams[bigram].discard(key)
+                if not self._bigrams[bigram]:
+                    del self._bigrams[bigram]
             return
         # PDQIndex has no removal: the bank is rebuilt without the entry
         kept = [e for e in self.media.values() if e.key != key]
@@ -175,7 +230,9 @@ class LearnedBank:
         """Learn the post's text fingerprint and media PDQ hashes, which `source_alert` (an
         alert of the post) taught; returns the entries that were new."""
 
-        def entry(kind: Literal["text", "pdq"], value: str) -> Learned:
+        def entry(
+            kind: Literal["text", "pdq"], value: str, shingles: Iterable[int] = ()
+        ) -> Learned:
             return Learned(
                 kind,
                 value,
@@ -185,24 +242,32 @@ class LearnedBank:
                 post.author.handle,
                 now,
                 excerpt(post.text, None),
+                tuple(sorted(shingles)),
             )
 
         found: list[Learned] = []
-        signature = fingerprint(post.text, min_words)
-        if signature is not None:
-            found.append(entry("text", _to_hex(signature)))
+        text = fingerprint(post.text, min_words)
+        if text is not None:
+            found.append(entry("text", _to_hex(text.signature), text.shingles))
         found.extend(entry("pdq", m.pdq.lower()) for m in post.media if m.pdq)
         return [e for e in found if self.learn(e)]
 
-    def similar_texts(self, signature: MinHash) -> list[tuple[Learned, float]]:
-        """The learned texts whose similarity to the fingerprint is `text_threshold` or
-        more, with it, in the order of their keys."""
-        found: list[tuple[Learned, float]] = []
-        for key in sorted(self._text_index().query(signature)):
+    def similar_texts(self, text: Fingerprint) -> list[tuple[Learned, float, float | None]]:
+        """The learned texts that the fingerprint is near (see the module doc), each with
+        the estimated Jaccard similarity and the containment where it counts, in the order
+        of their keys."""
+        keys = set(self._text_index().query(text.signature))
+        keys.update(key for bigram in text.shingles for key in self._bigrams.get(bigram, ()))
+        found: list[tuple[Learned, float, float | None]] = []
+        for key in sorted(keys):
             original_signature, original = self.texts[key]
-            score = similarity(signature, original_signature)
-            if score >= self.text_threshold:
-                found.append((original, score))
+            score = similarity(text.signature, original_signature)
+            shared, share = containment(text.shingles, frozenset(original.shingles))
+            contained = share if shared >= MIN_SHARED else None
+            if score >= self.text_threshold or (
+                contained is not None and contained >= self.containment_threshold
+            ):
+                found.append((original, score, contained))
         return found
 
     def near_media(self, media: Media) -> list[tuple[Learned, BankHit]]:

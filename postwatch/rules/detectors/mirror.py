@@ -43,6 +43,7 @@ class MirrorConfig:
     """Thresholds; the defaults are the ones benchmarks/mirror_bench.py measured."""
 
     text_threshold: float = 0.4
+    containment_threshold: float = 0.5
     min_words: int = 8
     learn_severity: Severity = Severity.HIGH
     pdq_max_distance: int = 31
@@ -55,6 +56,7 @@ class MirrorConfig:
     def from_settings(cls, settings: Settings) -> MirrorConfig:
         return cls(
             text_threshold=settings.reappearance_threshold,
+            containment_threshold=settings.reappearance_containment,
             learn_severity=Severity[settings.learn_severity.upper()],
             escalation_count=settings.escalation_count,
             escalation_window_s=settings.escalation_window_s,
@@ -67,7 +69,9 @@ class Tracker:
     def __init__(self, config: MirrorConfig, accounts: Iterable[WatchedAccount] = ()) -> None:
         self.config = config
         self._learned = LearnedBank(
-            text_threshold=config.text_threshold, pdq_max_distance=config.pdq_max_distance
+            text_threshold=config.text_threshold,
+            containment_threshold=config.containment_threshold,
+            pdq_max_distance=config.pdq_max_distance,
         )
         self._lookalikes = Lookalikes(
             config.lookalike_distance, config.lookalike_min_length, accounts

@@ -18,11 +18,19 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
     """An alert for each learned entry of another post that this post's text (of
     `min_words` folded words or more) or media comes near: text ones first."""
     alerts: list[Alert] = []
-    signature = fingerprint(post.text, min_words) if learned.texts else None
-    if signature is not None:
+    text = fingerprint(post.text, min_words) if learned.texts else None
+    if text is not None:
         alerts.extend(
-            _alert(post, now, original, "text_fingerprint", "text", similarity=round(score, 3))
-            for original, score in learned.similar_texts(signature)
+            _alert(
+                post,
+                now,
+                original,
+                "text_fingerprint",
+                "text",
+                similarity=round(score, 3),
+                containment=None if contained is None else round(contained, 3),
+            )
+            for original, score, contained in learned.similar_texts(text)
             if original.post_id != post.id
         )
     for i, media in enumerate(post.media):
@@ -52,6 +60,7 @@ def _alert(
     field: str,
     *,
     similarity: float | None = None,
+    containment: float | None = None,
     distance: int | None = None,
     matched: str | None = None,
 ) -> Alert:
@@ -65,6 +74,7 @@ def _alert(
         matched=matched,
         distance=distance,
         similarity=similarity,
+        containment=containment,
         original_post_id=original.post_id,
         original_author_id=original.author_id,
         original_author_handle=original.author_handle,

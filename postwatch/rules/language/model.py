@@ -143,6 +143,7 @@ class Evidence(msgspec.Struct, frozen=True, omit_defaults=True):
     bank: str | None = None
     distance: int | None = None
     similarity: float | None = None
+    containment: float | None = None
     original_post_id: str | None = None
     original_author_id: str | None = None
     original_author_handle: str | msgspec.UnsetType | None = msgspec.UNSET

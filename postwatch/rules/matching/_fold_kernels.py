@@ -13,7 +13,7 @@ import numpy as np
 
 from postwatch.rules.matching.charmap import DROPPED, EXPANDED, LETTER, MARK, TURNED
 
-__all__ = ["detail", "single_runs", "step1"]
+__all__ = ["detail", "single_runs", "squeezed", "step1"]
 
 
 def _code_point(src: Any, i: int) -> tuple[int, int]:
@@ -175,6 +175,21 @@ def _single_runs(src: Any, table: Any, out: Any) -> int:
     return n
 
 
+def _squeezed(src: Any, table: Any, out: Any) -> int:
+    """`src` through the byte table, the bytes it maps to 0xFF left out, each run of one byte
+    made one byte (but NULs, which part texts); returns the length of `out` used."""
+    n = 0
+    last = 0xFF
+    for i in range(len(src)):
+        b = table[src[i]]
+        if b == 0xFF or (b == last and b != 0):
+            continue
+        out[n] = b
+        n += 1
+        last = b
+    return n
+
+
 def _join_spaced(letters: Any, count: int, done: int, kept: Any, n_kept: int) -> int:
     """Step 3 for one run of `count` one-letter words at `letters`: the places before it
     from `done` on, then its letters, with a space where a gap is wider than the narrowest
@@ -333,3 +348,4 @@ def _detail(  # noqa: PLR0912, PLR0915 - one pass per step, as `normalize.fold`
 detail = cast(Callable[..., Any], numba.njit(cache=True, nogil=True)(_detail))
 step1 = cast(Callable[..., int], numba.njit(cache=True, nogil=True)(_step1))
 single_runs = cast(Callable[..., int], numba.njit(cache=True, nogil=True)(_single_runs))
+squeezed = cast(Callable[..., int], numba.njit(cache=True, nogil=True)(_squeezed))

@@ -67,6 +67,7 @@ __all__ = [
     "fold",
     "fold_term",
     "single_runs",
+    "squeezed",
 ]
 
 _MARKER_CHARS = frozenset(MARKERS.values())
@@ -202,6 +203,16 @@ def single_runs(data: bytes, table: bytes) -> bytes:
     byte, no space at either end, in one compiled pass."""
     out = np.empty(len(data), dtype=np.uint8)
     size = _kernels().single_runs(
+        np.frombuffer(data, dtype=np.uint8), np.frombuffer(table, dtype=np.uint8), out
+    )
+    return out[:size].tobytes()
+
+
+def squeezed(data: bytes, table: bytes) -> bytes:
+    """`data` through the byte table, the bytes it maps to 0xFF left out, each run of one
+    byte made one byte (NULs apart), in one compiled pass."""
+    out = np.empty(len(data), dtype=np.uint8)
+    size = _kernels().squeezed(
         np.frombuffer(data, dtype=np.uint8), np.frombuffer(table, dtype=np.uint8), out
     )
     return out[:size].tobytes()

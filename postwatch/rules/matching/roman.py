@@ -19,12 +19,13 @@ four letters or more by its key, in the term and in the text, except ordinary En
 term written in Urdu or Arabic script also in Latin letters, by the transliteration table
 `URDU_LETTERS` (after the Urdu alphabet's romanisation in the ALA-LC tables and the
 spellings of Roman Urdu in common use): its consonants as written, the short vowels that
-the script leaves out wherever one may stand. A term of fewer than four consonants is not
-transliterated (a short skeleton is found inside too many words).
+the script leaves out wherever one may stand.
 
-`Variant` holds a term's two patterns: one over keys (which confirms a hit) and one over the
-literal form of the matcher's prefilter (which finds the texts to confirm, and never misses
-one the first would confirm).
+`Variant` holds a term's pattern over keys, which confirms a hit, and the rows of consonants
+(`consonants`) that every spelling it confirms holds, which the matcher's prefilter seeks as
+literals (vowels, `h` and spaces left out, as `key` makes vowels and `h` of no account: the
+spellings of a word have the same consonants). A term with fewer than four consonants is
+sought as written only.
 """
 
 # ruff: noqa: RUF001 - Arabic-script letters, on purpose
@@ -33,12 +34,24 @@ from __future__ import annotations
 import gzip
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
-__all__ = ["SHORT", "URDU_LETTERS", "Variant", "key", "keys_of", "variant"]
+from postwatch.rules.matching.charmap import LEET_SYMBOLS, MARKERS
+from postwatch.rules.matching.normalize import squeezed
+
+__all__ = [
+    "MIN_CONSONANTS",
+    "SHORT",
+    "SKELETON",
+    "URDU_LETTERS",
+    "Variant",
+    "consonants",
+    "key",
+    "keys_of",
+    "variant",
+]
 
 _DIGRAPHS = (("ee", "i"), ("oo", "u"), ("kh", "k"), ("gh", "g"), ("ph", "f"))
 _LETTERS = str.maketrans({"q": "k", "w": "v", "y": "i", "e": "a", "o": "u"})
@@ -51,18 +64,6 @@ _CONNECTORS = ("e", "i", "ul", "ud", "ur", "ut", "un", "uz", "al", "ad", "ar", "
 """What may stand between two words of a name as a word of its own: the izafat (`e`, `i`) and
 the Arabic article (`ul`, `ud`, `al`, ...)."""
 
-
-# what each key letter may have been written as, in the prefilter's literal form (runs of a
-# byte single, `i` written `l`): a superset, so that the prefilter never misses a spelling
-_WRITTEN = {
-    "a": "[ae]+",
-    "i": "[iyel]*",  # `l` and an `i` after it are one run of `l` in the literal form
-    "u": "[ou]+",
-    "k": "(?:[kq]h?)+",
-    "g": "(?:gh?)+",
-    "f": "(?:f|ph)+",
-    "v": "[vw]+",
-}
 
 Slot = tuple[tuple[str, ...], bool]
 """One place of a word: the keys that may stand there, and whether it may be left out."""
@@ -88,6 +89,7 @@ def _english() -> frozenset[str]:
     return frozenset(line for line in lines if not line.startswith("#"))
 
 
+@lru_cache(maxsize=1 << 16)
 def _word_key(word: str) -> str:
     """A word's key, or the word itself where it is short or an English word."""
     return key(word) if len(word) >= SHORT and word not in _english() else word
@@ -155,41 +157,113 @@ _VOWEL: Slot = (("a", "i", "u"), True)
 
 @dataclass(frozen=True, slots=True)
 class Variant:
-    """A term's Roman Urdu spellings: `keys` over `keys_of(folded)[0]`, `written` over the
-    prefilter's literal form (between spaces: whole words)."""
+    """A term's Roman Urdu spellings: `pattern`, over `keys_of(folded)[0]`, which confirms a
+    hit (compiled when first asked for, `keys`: most terms are never confirmed), and
+    `literals`, the consonants (`consonants`) that any text it confirms holds in a row, for
+    the prefilter."""
 
-    keys: re.Pattern[str]
-    written: str
+    pattern: str
+    literals: tuple[bytes, ...]
+
+    @property
+    def keys(self) -> re.Pattern[str]:
+        return _compiled(self.pattern)
 
 
-def _written(key: str) -> str:
-    """What a key may have been written as, in the literal form."""
-    return "".join(_WRITTEN.get(ch, f"{re.escape(ch)}+") for ch in key)
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
-def _pattern(words: list[list[Slot]], form: Callable[[str], str]) -> str:
+def _skeleton_table() -> bytes:
+    table = bytearray(b"\xff" * 256)
+    table[0] = 0  # the NUL between two texts stays
+    for consonant in "bcdfgjklmnpqrstvwxz":
+        table[ord(consonant)] = ord({"f": "p", "q": "k", "w": "v"}.get(consonant, consonant))
+    for symbol, marker in MARKERS.items():  # leetspeak symbols of the step-1 form
+        table[ord(marker)] = table[ord(LEET_SYMBOLS[symbol])]
+    return bytes(table)
+
+
+SKELETON = _skeleton_table()
+"""Byte table of `consonants`: vowels, `y`, `h`, spaces, digits and every byte outside ASCII
+left out, `f` as `p`, `q` as `k`, `w` as `v`, leetspeak markers as their letters."""
+
+
+def consonants(text: bytes) -> bytes:
+    """The consonants of a folded or step-1 text in a row (see `SKELETON`), runs single:
+    every spelling of a word that `key` makes one has the same consonants."""
+    return squeezed(text, SKELETON)
+
+
+_LINKED = f"(?:(?:{'|'.join(_JOINED)})? ?| (?:{'|'.join(_CONNECTORS)}) ?)"
+_PLAIN = "(?: ?)"
+
+
+def _pattern(words: list[list[Slot]], linked: list[bool]) -> str:
+    """The pattern over keys of words of slots; between two words, a space or none, and
+    where `linked` says so, a connector or none."""
+
     def slot(place: Slot) -> str:
         keys, optional = place
-        body = "|".join(form(k) for k in keys if k)
+        body = "|".join(re.escape(k) for k in keys if k)
         return f"(?:{body})?" if optional or "" in keys else f"(?:{body})"
 
-    joined = "|".join(form(k) for k in _JOINED)
-    apart = "|".join(form(k) for k in _CONNECTORS)
-    gap = f"(?:(?:{joined})? ?| (?:{apart}) ?)"
-    return gap.join("".join(map(slot, word)) for word in words)
+    gaps = [_LINKED if link else _PLAIN for link in linked]
+    return "".join(
+        (gaps[k - 1] if k else "") + "".join(map(slot, word)) for k, word in enumerate(words)
+    )
 
 
-def _latin(folded: str) -> list[list[Slot]] | None:
+_MAX_LITERALS = 8
+MIN_CONSONANTS = 4
+"""A term whose spellings have fewer consonants is sought as written only: a shorter row of
+consonants stands in too many texts for the prefilter to pass over them."""
+
+
+def _slot_literals(words: list[list[Slot]]) -> set[bytes]:
+    """The consonants words of slots may have in a row: each slot's keys as consonants (a
+    slot whose keys differ in them, such as `v` or `u` for waw, both ways)."""
+    found = {b""}
+    for word in words:
+        for keys, optional in word:
+            options = {consonants(k.encode()) for k in keys} | ({b""} if optional else set())
+            found = {a + b for a in found for b in options}
+            if len(found) > _MAX_LITERALS:
+                return set()
+    return {squeezed(f, SKELETON) for f in found}
+
+
+_HYPHENATED = re.compile(r"(?<=[^\W\d_])-([^\W\d_]{1,2})-(?=[^\W\d_])")
+
+Spelled = tuple[list[list[Slot]], list[bool], set[bytes]]
+"""A term's words as slots, which gaps between them may hold a connector, and its rows of
+consonants."""
+
+
+def _latin(written: str, folded: str) -> Spelled | None:
+    """A Latin term as slots: its words as their keys (English and short words as they
+    are), the connectors it was written with left out (`-e-`, `-ul-`, or `e` alone: they
+    may stand or not); a gap next to a word that has a key may hold one too. None where
+    that is the term as written (English words only)."""
     words = folded.split()
     if not words or not all(w.isascii() and w.isalnum() for w in words):
         return None
-    if not any(len(w) >= SHORT for w in words):
+    written_connectors = {"e"} | {
+        c for c in _HYPHENATED.findall(written.casefold()) if c in _CONNECTORS
+    }
+    last = len(words) - 1
+    kept = [w for i, w in enumerate(words) if i in (0, last) or w not in written_connectors]
+    keyed = [_word_key(w) != w or (len(w) >= SHORT and w not in _english()) for w in kept]
+    if not any(keyed) and len(kept) == len(words):
         return None
-    kept = [w for i, w in enumerate(words) if i in (0, len(words) - 1) or w not in _CONNECTORS]
-    return [[((_word_key(w),), False)] for w in kept]
+    linked = [keyed[k] or keyed[k + 1] or len(kept) < len(words) for k in range(len(kept) - 1)]
+    literals = {consonants(folded.encode()), consonants(" ".join(kept).encode())}
+    return [[((_word_key(w),), False)] for w in kept], linked, literals
 
 
-def _urdu(written: str) -> list[list[Slot]] | None:
+def _urdu(written: str) -> Spelled | None:
+    """The slots of a term in Urdu or Arabic script, and its consonants."""
     words: list[list[Slot]] = []
     for word in written.split():
         decomposed = unicodedata.normalize("NFKD", word)
@@ -203,8 +277,7 @@ def _urdu(written: str) -> list[list[Slot]] | None:
         for letter in letters:
             slots += [_VOWEL, URDU_LETTERS[letter]]
         words.append([*slots, _VOWEL])
-    consonants = sum(1 for word in words for keys, optional in word if not optional)
-    return words if consonants >= SHORT else None
+    return words, [True] * (len(words) - 1), _slot_literals(words)
 
 
 def variant(written: str, folded: str) -> Variant | None:
@@ -212,10 +285,10 @@ def variant(written: str, folded: str) -> Variant | None:
     it has none but its own (a term with digits keeps them: its fold reads them as letters)."""
     if any(ch.isdigit() for ch in written):
         return None
-    words = _latin(folded) or _urdu(written)
-    if words is None:
+    found = _latin(written, folded) or _urdu(written)
+    if found is None:
         return None
-    return Variant(
-        re.compile(f"(?<![^ ]){_pattern(words, re.escape)}(?![^ ])"),
-        f"{_pattern(words, _written)}h*",
-    )
+    words, linked, literals = found
+    if not literals or min(map(len, literals)) < MIN_CONSONANTS:
+        return None
+    return Variant(f"(?<![^ ]){_pattern(words, linked)}(?![^ ])", tuple(sorted(literals)))

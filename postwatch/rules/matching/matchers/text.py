@@ -70,7 +70,7 @@ from postwatch.rules.matching.normalize import (
     fold,
     single_runs,
 )
-from postwatch.rules.matching.roman import Variant, keys_of, variant
+from postwatch.rules.matching.roman import Variant, consonants, keys_of, variant
 
 __all__ = ["COMPILE_SECONDS", "MAX_REGEXES", "MAX_REPEAT", "Hit", "TextMatcher", "check_regexes"]
 
@@ -441,13 +441,15 @@ def _literals(term: str) -> list[bytes]:
     """The forms in which a folded term can stand in a folded text, for literal search in
     `_literal_form`: with `i` as `l` (either may stand for the other until a hit is
     confirmed), each two of its words apart or run together (an Arabic article opening a
-    word also apart from it), runs single."""
+    word also apart from it; a term with a word of one letter: all apart or all together),
+    runs single."""
     pieces = re.split(f"[ {_ARTICLE_GAP}]", _with_articles_apart(term).translate(_SKELETON))
     gaps = len(pieces) - 1
-    if gaps > _MAX_GAPS:
-        choices: Iterable[tuple[str, ...]] = [(" ",) * gaps, ("",) * gaps]
-    else:
-        choices = product((" ", ""), repeat=gaps)
+    every = [(" ",) * gaps, ("",) * gaps]
+    # a word of one letter is run together with the others only when all are ("i n the"
+    # is not "in the")
+    single = any(len(p) == 1 for p in pieces)
+    choices = every if gaps > _MAX_GAPS or single else product((" ", ""), repeat=gaps)
     forms = (
         pieces[0] + "".join(g + p for g, p in zip(chosen, pieces[1:], strict=True))
         for chosen in choices
@@ -477,8 +479,9 @@ def _texts_of(buffer: bytes, ends: Sequence[int]) -> list[int]:
 
 
 class _KeywordDatabase:
-    """Two hyperscan databases for all folded terms: their literals (and the patterns of
-    their Roman Urdu spellings, `roman.Variant.written`) and the triggers.
+    """Three hyperscan databases for all folded terms: their literals, the triggers, and the
+    consonants of their Roman Urdu spellings (`roman.Variant.literals`, sought in
+    `roman.consonants` of the step-1 form, which names texts to confirm them in).
 
     The literals (`_literals`) are sought in the step-1 form with markers as spaces, `i`
     as `l` and runs of a byte single (`_literal_form`); the triggers in the step-1 form
@@ -499,9 +502,14 @@ class _KeywordDatabase:
         triggers = [*_TRIGGERS, *(re.escape(ch * 3) for ch in alphabet)]
         self._terms = list(literals.values())
         self._first_run = len(_TRIGGERS)
-        patterns = [re.escape(x) for x in literals] + [f" {v.written} " for v in variants]
-        self._literals = _compile(patterns, 0)
+        self._literals = _compile([re.escape(x) for x in literals], 0)
         self._triggers = _compile(triggers, hyperscan.HS_FLAG_UTF8)
+        rows: dict[bytes, list[int]] = {}
+        for number, spellings in enumerate(variants):
+            for row in spellings.literals:
+                rows.setdefault(row, []).append(number)
+        self._variants = list(rows.values())
+        self._rows = _compile([re.escape(row) for row in rows], 0) if rows else None
 
     def suspects(self, text: Callable[[int], str], words: bytes) -> set[int]:
         """The texts that may hold a term, by index, given their step-1 forms (`words`:
@@ -509,7 +517,7 @@ class _KeywordDatabase:
         (property-tested). A text whose only trigger is runs of three is named only if it
         holds a literal once they are folded (stretching is common and seldom part of a
         term)."""
-        named = self._literal_texts(words)
+        named = self._literal_texts(words) | self._spelled_texts(words)
         triggers: dict[int, bool] = {}  # where a trigger ends: whether all there are runs
 
         def collect(pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
@@ -546,22 +554,40 @@ class _KeywordDatabase:
             return set()
         return set(_texts_of(form, ends))
 
+    def _spelled_texts(self, words: bytes) -> set[int]:
+        """Indexes of the texts (step-1 forms apart by NULs) that hold the consonants of a
+        term's Roman Urdu spellings."""
+        if self._rows is None:
+            return set()
+        form = consonants(words)
+        ends: list[int] = []
+
+        def collect(_pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
+            ends.append(end)
+
+        self._rows.scan(form, match_event_handler=collect)
+        return set(_texts_of(form, ends)) if ends else set()
+
     def candidates(self, folded: str) -> tuple[list[int], list[int]]:
         """Numbers of the terms one of whose literals is in the folded text, and of the
-        variants whose pattern is."""
+        terms whose Roman Urdu spellings' consonants are."""
         found: set[int] = set()
-        variants: set[int] = set()
-        literals = len(self._terms)
+        spelled: set[int] = set()
 
         def collect(pattern: int, _from: int, _end: int, _flags: int, _ctx: object) -> None:
-            if pattern < literals:
-                found.update(self._terms[pattern])
-            else:
-                variants.add(pattern - literals)
+            found.update(self._terms[pattern])
+
+        def collect_rows(pattern: int, _from: int, _end: int, _flags: int, _ctx: object) -> None:
+            spelled.update(self._variants[pattern])
 
         form = single_runs(folded.translate(_SKELETON).encode("utf-8", "surrogatepass"), _IDENTITY)
         self._literals.scan(b" " + form + b" ", match_event_handler=collect)
-        return sorted(found), sorted(variants)
+        if self._rows is not None:
+            self._rows.scan(
+                consonants(folded.encode("utf-8", "surrogatepass")),
+                match_event_handler=collect_rows,
+            )
+        return sorted(found), sorted(spelled)
 
 
 _DIGRAPHS = {"f": "ph", "w": "vv", "\u067e": "\u0628", "\u0686": "\u062c", "\u0698": "\u0632"}
@@ -726,7 +752,8 @@ class TextMatcher:
             terms, variants = keywords.candidates(folded.text)
             origin = forms.origin[index]
             found = [hit for t in terms for hit in self._confirm(origin, folded, t)]
-            found += [hit for v in variants for hit in self._spelled(origin, folded, v)]
+            if variants:
+                found += self._spelled(origin, folded, variants)
             hits.update(_backwards(found, len(form)) if index in forms.turned else found)
         return sorted(hits, key=lambda h: (h.index, h.span, h.key))
 
@@ -746,18 +773,19 @@ class TextMatcher:
             )
         return hits
 
-    def _spelled(self, index: int, folded: Folded, number: int) -> list[Hit]:
-        """The places where a term stands in one of its Roman Urdu spellings."""
-        term, spellings = self._variants[number]
+    def _spelled(self, index: int, folded: Folded, numbers: list[int]) -> list[Hit]:
+        """The places where terms stand in one of their Roman Urdu spellings."""
         keys, words = keys_of(folded.text)
         starts = list(accumulate((len(k) + 1 for k in keys.split(" ")), initial=0))
         hits = []
-        for found in spellings.keys.finditer(keys):
-            first = bisect_right(starts, found.start()) - 1
-            last = bisect_right(starts, found.end() - 1) - 1
-            start, end = words[first][0], words[last][1]
-            if not _across_sentences(folded, start, end):
-                hits.append(Hit(index, term, folded.to_original(start, end)))
+        for number in numbers:
+            term, spellings = self._variants[number]
+            for found in spellings.keys.finditer(keys):
+                first = bisect_right(starts, found.start()) - 1
+                last = bisect_right(starts, found.end() - 1) - 1
+                start, end = words[first][0], words[last][1]
+                if not _across_sentences(folded, start, end):
+                    hits.append(Hit(index, term, folded.to_original(start, end)))
         return hits
 
     def regex(self, texts: Sequence[str]) -> list[Hit]:
