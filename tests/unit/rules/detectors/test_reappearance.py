@@ -74,8 +74,12 @@ def test_a_post_sharing_a_few_common_word_pairs_does_not_reappear() -> None:
 def test_roman_urdu_spellings_of_a_statement_reappear() -> None:
     engine = Engine([parse_pack(PACK, "pack.yaml")])
     tracker = Tracker(MirrorConfig())
-    original = "Jaish-e-Mohammed ke mujahideen Lashkar-e-Taiba ke saath jihad karenge, Example"
-    respelled = "JaisheMuhammad ke mujahidin Lashkare Tayyiba ke sath jihad karengay, Example"
+    original = (
+        "Jaish-e-Mohammed ke mujahideen Lashkar-e-Taiba ke saath jihad karenge, Example Front"
+    )
+    respelled = (
+        "JaisheMuhammad ke mujahidin Lashkare Tayyiba ke sath jihad karengay, Example Front"
+    )
     assert [a["kind"] for a in observe(tracker, engine, post("1", "front", original))] == ["rule"]
     assert [a["kind"] for a in observe(tracker, engine, post("2", "x", respelled))] == [
         "reappearance"
