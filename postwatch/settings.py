@@ -63,10 +63,18 @@ class Settings:
     reappearance_threshold: float = 0.4
     """Estimated Jaccard similarity of folded word bigrams at which a text reappears (0.4: no
     unrelated pair of the Davidson tweets reaches it; see benchmarks/mirror_bench.py)."""
-    reappearance_containment: float = 0.5
-    """Share of either text's word bigrams found in the other (with at least four shared) at
-    which a text reappears as a quote, a part or a whole inside a longer post (see
-    benchmarks/mirror_bench.py)."""
+    reappearance_containment: float = 0.4
+    embedding_model: str = ""
+    """Sentence-embedding model of semantic reappearance (paraphrases, translations): a
+    folder with `weights.npz` and `sp.model` of USE multilingual v3, or `bundled` for the one
+    the `semantic` extra installs; empty (the default): off."""
+    embedding_threshold: float = 0.7
+    """Cosine similarity at which a text is a paraphrase or translation of a learned one (0.7:
+    no unrelated pair of 999,000 English-Arabic sentence pairs reaches it; see
+    benchmarks/semantic_bench.py)."""
+    """Share of either text's word bigrams found in the other (which must share a passage of
+    five words) at which a text reappears as a quote, a part, or a whole inside a longer post
+    (see benchmarks/mirror_bench.py)."""
     escalation_count: int = 0
     """An author with this many alerts within `escalation_window_s` raises an escalation; 0 (the
     default): off."""
@@ -182,6 +190,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "metrics_port": _number,
     "reappearance_threshold": _number,
     "reappearance_containment": _number,
+    "embedding_threshold": _number,
     "escalation_count": _number,
     "escalation_window_s": _number,
     "learn_severity": _severity,

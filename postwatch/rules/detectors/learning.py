@@ -2,16 +2,18 @@
 
 A post's text is remembered as a fingerprint (`Fingerprint`): the MinHash of its word
 bigrams, and the bigrams themselves as 32-bit hashes (texts under `min_words` folded words are
-not fingerprinted). The words are folded (`normalize`) and then written as their Roman Urdu
+not fingerprinted). Links, handles, `RT` and HTML character references are left out; the
+words are folded (`normalize`) and then written as their Roman Urdu
 keys (`roman`: `Muhammad` and `Mohammed` are one word; English words stay as they are). Its
 media are remembered by their PDQ hashes.
 
 A learned text is found again (`LearnedBank.similar_texts`) when the estimated Jaccard
 similarity of the two bigram sets reaches `text_threshold` (a light edit, hashtags added), or
-when at least `MIN_SHARED` bigrams are shared and they make `containment_threshold` or more
-of either text's bigrams (`containment`): a third of a statement quoted with commentary, a
-statement split over two posts, a statement inside a longer post. Candidates come from the
-MinHash LSH and from an index of the bigrams; containment is counted exactly.
+when they share a passage (`MIN_SHARED` bigrams in a row, two of them with a word of
+`CONTENT_LETTERS` letters or more) and their shared bigrams make `containment_threshold` or
+more of either text's bigrams (`containment`): a third of a statement quoted with
+commentary, a statement split over two posts, a statement inside a longer post. Candidates
+come from the MinHash LSH and from an index of the bigrams; containment is counted exactly.
 Each is a `Learned` entry that carries its provenance (the post, its author, the alert that
 taught it); entries are records of their own (`Learned.encode` / `decode`) so that a worker
 can share them with every other. `LearnedBank` holds them, searchable by similarity.
@@ -20,6 +22,7 @@ can share them with every other. `LearnedBank` holds them, searchable by similar
 from __future__ import annotations
 
 import hashlib
+import re
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     from datasketch import MinHash, MinHashLSH
 
 __all__ = [
+    "CONTENT_LETTERS",
     "MIN_SHARED",
     "NUM_PERM",
     "Fingerprint",
@@ -55,8 +59,10 @@ NUM_PERM = 128
 """MinHash permutations: the estimate's standard error is about 1/sqrt(128) = 0.09."""
 SHINGLE_WORDS = 2
 MIN_SHARED = 4
-"""Bigrams two texts must share before containment counts (five words in a row, or more
-words in shorter runs): fewer are found in unrelated posts (`benchmarks/mirror_bench.py`)."""
+CONTENT_LETTERS = 5
+"""Bigrams of a text, one after the other, that another must hold before containment counts:
+a passage of five words or more in common (common phrases of fewer words are shared by
+unrelated posts; `benchmarks/mirror_bench.py`)."""
 _SEED = 1
 _SCHEME = "affine32"  # datasketch 2's default; named, as restored signatures must say it
 
@@ -104,28 +110,43 @@ _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(Learned)
 
 
+_NOISE = re.compile(r"https?://\S+|(?<!\w)@\w+|(?<!\w)RT(?!\w)|&#?\w+;")
+"""What says nothing of a text's content and is shared by unrelated posts: links, handles,
+a retweet's `RT`, HTML character references."""
+
+
+_IZAFAT = frozenset({"e", "i"})  # written apart or not (`Jaish-e-`, `Jaish`): left out
+
+
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
-    """A text's MinHash signature and its bigrams' 32-bit hashes."""
+    """A text's MinHash signature and its bigrams' 32-bit hashes, as a set and in the
+    order of the text, with whether each bigram holds a content word (`CONTENT_LETTERS`
+    letters or more)."""
 
     signature: MinHash
     shingles: frozenset[int]
+    order: tuple[int, ...]
+    content: tuple[bool, ...]
 
 
 def fingerprint(text: str, min_words: int) -> Fingerprint | None:
     """The fingerprint of the word bigrams of a text (a set: order of sentences matters only
     at their joins), or None for a text of fewer than `min_words` folded words."""
-    words = keys_of(fold(text).text)[0].split()
+    words = [w for w in keys_of(fold(_NOISE.sub(" ", text)).text)[0].split() if w not in _IZAFAT]
     if len(words) < min_words:
         return None
-    bigrams = sorted(
-        {" ".join(words[i : i + SHINGLE_WORDS]).encode() for i in range(len(words) - 1)}
-    )
+    order = [" ".join(words[i : i + SHINGLE_WORDS]).encode() for i in range(len(words) - 1)]
+    bigrams = sorted(set(order))
     from datasketch import MinHash  # noqa: PLC0415 - datasketch imports scipy (0.6 s)
 
     signature = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME)
     signature.update_batch(bigrams)
-    return Fingerprint(signature, frozenset(map(zlib.crc32, bigrams)))
+    hashes = tuple(map(zlib.crc32, order))
+    content = tuple(
+        max(len(words[i]), len(words[i + 1])) >= CONTENT_LETTERS for i in range(len(words) - 1)
+    )
+    return Fingerprint(signature, frozenset(hashes), hashes, content)
 
 
 def similarity(a: MinHash, b: MinHash) -> float:
@@ -133,11 +154,23 @@ def similarity(a: MinHash, b: MinHash) -> float:
     return float(a.jaccard(b))
 
 
-def containment(a: frozenset[int], b: frozenset[int]) -> tuple[int, float]:
-    """How many bigrams two texts share, and the largest share of either text's bigrams
-    that they are."""
-    shared = len(a & b)
-    return shared, shared / min(len(a), len(b)) if a and b else 0.0
+def containment(text: Fingerprint, original: frozenset[int]) -> tuple[int, float]:
+    """The longest passage the text shares with the original: a run of its bigrams, one
+    after the other, found in the original's, with two or more holding a content word (a
+    run of 4 is a passage of five words; "i don t know why i" is no passage); and the
+    largest share of either text's bigrams that they share."""
+    longest = run = content = 0
+    for bigram, has_content in zip(text.order, text.content, strict=True):
+        if bigram in original:
+            run += 1
+            content += has_content
+        else:
+            run = content = 0
+        if content >= 2:
+            longest = max(longest, run)
+    shared = len(text.shingles & original)
+    share = shared / min(len(text.shingles), len(original)) if text.shingles and original else 0.0
+    return longest, share
 
 
 def _to_hex(signature: MinHash) -> str:
@@ -262,8 +295,8 @@ class LearnedBank:
         for key in sorted(keys):
             original_signature, original = self.texts[key]
             score = similarity(text.signature, original_signature)
-            shared, share = containment(text.shingles, frozenset(original.shingles))
-            contained = share if shared >= MIN_SHARED else None
+            run, share = containment(text, frozenset(original.shingles))
+            contained = share if run >= MIN_SHARED else None
             if score >= self.text_threshold or (
                 contained is not None and contained >= self.containment_threshold
             ):

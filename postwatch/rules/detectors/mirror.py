@@ -8,7 +8,8 @@ returns the extra alerts the post raises and what it taught, by these checks:
   `MirrorConfig.learn_severity` (or an operator's confirmation, `Tracker.confirm`) puts the
   post's text fingerprint and its media PDQ hashes into the learned bank, each as a
   `Learned` entry with its provenance;
-- reappearance (`reappearance`): a post whose text or media is near a learned entry;
+- reappearance (`reappearance`): a post whose text or media is near a learned entry, and,
+  with an embedding model configured (`semantic`), a paraphrase or translation of a text;
 - look-alike accounts (`lookalike`): an author whose name looks like a watched account's;
 - escalation (`escalation`): an author with `escalation_count` alerts within
   `escalation_window_s`.
@@ -23,13 +24,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from postwatch.rules.alerts import Alert
 from postwatch.rules.detectors.escalation import Escalation
 from postwatch.rules.detectors.learning import Learned, LearnedBank
 from postwatch.rules.detectors.lookalike import Lookalikes
-from postwatch.rules.detectors.reappearance import reappearances
+from postwatch.rules.detectors.reappearance import reappearances, semantic_reappearances
+from postwatch.rules.detectors.semantic import SemanticIndex, UniversalSentenceEncoder
 from postwatch.rules.language.model import Match, Post, Severity, WatchedAccount
 
 if TYPE_CHECKING:
@@ -43,7 +46,9 @@ class MirrorConfig:
     """Thresholds; the defaults are the ones benchmarks/mirror_bench.py measured."""
 
     text_threshold: float = 0.4
-    containment_threshold: float = 0.5
+    containment_threshold: float = 0.4
+    embedding_model: str = ""
+    embedding_threshold: float = 0.7
     min_words: int = 8
     learn_severity: Severity = Severity.HIGH
     pdq_max_distance: int = 31
@@ -57,6 +62,8 @@ class MirrorConfig:
         return cls(
             text_threshold=settings.reappearance_threshold,
             containment_threshold=settings.reappearance_containment,
+            embedding_model=settings.embedding_model,
+            embedding_threshold=settings.embedding_threshold,
             learn_severity=Severity[settings.learn_severity.upper()],
             escalation_count=settings.escalation_count,
             escalation_window_s=settings.escalation_window_s,
@@ -77,6 +84,17 @@ class Tracker:
             config.lookalike_distance, config.lookalike_min_length, accounts
         )
         self._escalation = Escalation(config.escalation_count, config.escalation_window_s)
+        self._semantic = (
+            SemanticIndex(
+                UniversalSentenceEncoder(
+                    None if config.embedding_model == "bundled" else Path(config.embedding_model)
+                ),
+                config.embedding_threshold,
+                config.min_words,
+            )
+            if config.embedding_model
+            else None
+        )
 
     def watch(self, account: WatchedAccount) -> None:
         """Look-alikes of this account's handle and display name raise alerts from now on."""
@@ -88,16 +106,28 @@ class Tracker:
 
     def learn(self, entry: Learned) -> bool:
         """Add a learned entry (from this tracker or another); False if it was known."""
-        return self._learned.learn(entry)
+        new = self._learned.learn(entry)
+        if new and self._semantic is not None:
+            self._semantic.learn(entry)
+        return new
 
     def forget(self, key: str) -> None:
         """Remove a learned entry by key (a tombstone on the learned topic)."""
         self._learned.forget(key)
+        if self._semantic is not None:
+            self._semantic.forget(key)
+
+    def _learn_post(self, post: Post, alert_id: str, now: datetime) -> list[Learned]:
+        learned = self._learned.learn_post(post, alert_id, now, self.config.min_words)
+        if self._semantic is not None:
+            for entry in learned:
+                self._semantic.learn(entry)
+        return learned
 
     def confirm(self, alert_id: str, post: Post, now: datetime) -> list[Learned]:
         """An operator confirmed the alert `alert_id` of this post: learn the post's
         fingerprints."""
-        return self._learned.learn_post(post, alert_id, now, self.config.min_words)
+        return self._learn_post(post, alert_id, now)
 
     @property
     def idle(self) -> bool:
@@ -114,12 +144,13 @@ class Tracker:
         reappearance."""
         if not matched and self.idle:
             return [], []
-        min_words = self.config.min_words
-        extra = reappearances(self._learned, post, now, min_words)
+        extra = reappearances(self._learned, post, now, self.config.min_words)
+        if self._semantic is not None and not any(a.evidence[0].field == "text" for a in extra):
+            extra.extend(semantic_reappearances(self._semantic, post, now))
         extra.extend(self._lookalikes.alerts(post, now))
         learned: list[Learned] = []
         for match, alert in matched:
             if match.rule.learn and match.rule.severity >= self.config.learn_severity:
-                learned.extend(self._learned.learn_post(post, alert.alert_id, now, min_words))
+                learned.extend(self._learn_post(post, alert.alert_id, now))
         extra.extend(self._escalation.alerts(post, [a for _, a in matched] + extra, now))
         return extra, learned

@@ -9,9 +9,22 @@ from typing import Literal
 
 from postwatch.rules.alerts import Alert
 from postwatch.rules.detectors.learning import Learned, LearnedBank, fingerprint
+from postwatch.rules.detectors.semantic import SemanticIndex
 from postwatch.rules.language.model import Evidence, Post
 
-__all__ = ["reappearances"]
+__all__ = ["reappearances", "semantic_reappearances"]
+
+
+def semantic_reappearances(index: SemanticIndex, post: Post, now: datetime) -> list[Alert]:
+    """An alert for each learned text of another post that this post's text is a paraphrase
+    or translation of (`semantic`), for a post worth embedding."""
+    if not index.worth(post.text):
+        return []
+    return [
+        _alert(post, now, original, "embedding", "text", similarity=round(score, 3))
+        for original, score in index.similar(post.text)
+        if original.post_id != post.id
+    ]
 
 
 def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: int) -> list[Alert]:

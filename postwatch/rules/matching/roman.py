@@ -7,7 +7,8 @@ a folded word (see `normalize`) to a key that its common spellings share:
 - long vowels written doubled or not: `ee` is `i`, `oo` is `u`, `aa` is `a`;
 - `e` for `a` and `o` for `u` (the short vowels have no fixed letter), `y` for `i`;
 - `kh` and `q` for `k`, `gh` for `g`, `ph` for `f`, `w` for `v`;
-- a letter doubled or not (`Muhammad`, `Muhamad`), a final `h` after a vowel (`Taibah`);
+- a letter doubled or not (`Muhammad`, `Muhamad`), a final `h` after a vowel (`Taibah`),
+  the final `e`, `ay`, `ai` or `ey` of bari-ye (`karenge`, `karengay`);
 
 and, between the words of a name, the izafat (`-e-`, `-i-`, or joined: `Jaishe`) and the
 Arabic article (`-ul-`, `-ud-`, `-al-`, ...) may be written or left out.
@@ -57,6 +58,7 @@ _DIGRAPHS = (("ee", "i"), ("oo", "u"), ("kh", "k"), ("gh", "g"), ("ph", "f"))
 _LETTERS = str.maketrans({"q": "k", "w": "v", "y": "i", "e": "a", "o": "u"})
 _RUNS = re.compile(r"(.)\1+")
 _FINAL_H = re.compile(r"(?<=[aiu])h$")
+_FINAL_AI = re.compile(r"(?<=[^aiu])ai$")  # bari-ye: -e, -ay, -ai, -ey (karenge, karengay)
 SHORT = 4
 """Words shorter than this keep their spelling."""
 
@@ -74,7 +76,7 @@ def key(word: str) -> str:
     for written, meant in _DIGRAPHS:
         word = word.replace(written, meant)
     word = _RUNS.sub(r"\1", word.translate(_LETTERS))
-    return _FINAL_H.sub("", word)
+    return _FINAL_AI.sub("a", _FINAL_H.sub("", word))
 
 
 _JOINED = tuple(dict.fromkeys(key(c) for c in _CONNECTORS))

@@ -77,7 +77,9 @@ def test_roman_urdu_spellings_of_a_statement_reappear() -> None:
     original = (
         "Jaish-e-Mohammed ke mujahideen Lashkar-e-Taiba ke saath jihad karenge, Example Front"
     )
-    respelled = "JaisheMuhammad ke mujahidin Lashkare Tayyiba ke sath jihad karengay, Example Front"
+    respelled = (
+        "Jaish-i-Muhammad ke mujahidin Lashkar Tayyiba ke sath jihad karengay, Example Front"
+    )
     assert [a["kind"] for a in observe(tracker, engine, post("1", "front", original))] == ["rule"]
     assert [a["kind"] for a in observe(tracker, engine, post("2", "x", respelled))] == [
         "reappearance"

@@ -7,11 +7,12 @@ import re
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from postwatch.rules.matching.matchers.text import (
     _MID_WORD,
+    _SENTENCE_END,
     _TURNED_ONLY,
     TextMatcher,
     _classes,
@@ -231,7 +232,9 @@ def test_fast_fold_and_offset_fold_agree(text: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(TEXTS)
 def test_every_pair_of_folded_words_is_found_in_its_text(text: str) -> None:
-    """Soundness of the fast prefilter: whatever the full fold holds, the matcher finds."""
+    """Soundness of the fast prefilter: whatever the full fold holds, the matcher finds (in
+    a text with no sentence end, which breaks a phrase: see test_changed_spellings)."""
+    assume(_SENTENCE_END.search(text) is None)
     words = fold(text).text.split()
     terms = {" ".join(words[i : i + 2]) for i in range(len(words))}
     if not terms:
