@@ -74,9 +74,6 @@ class Counting:
 
 
 def test_posts_the_gate_passes_over_are_not_embedded(model: UniversalSentenceEncoder) -> None:
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    from postwatch.rules.detectors.learning import Learned  # noqa: PLC0415
 
     counting = Counting(model)
     index = SemanticIndex(counting, 0.7, 8)
