@@ -3,6 +3,8 @@ additions, once per author and watched account."""
 
 from __future__ import annotations
 
+import pytest
+
 from postwatch.rules import Engine, parse_pack
 from postwatch.rules.detectors.mirror import MirrorConfig, Tracker
 from postwatch.rules.language.model import WatchedAccount
@@ -27,3 +29,28 @@ def test_lookalikes_alert_once_per_author_and_watched_account() -> None:
         )
     ]
     assert found == [["lookalike_account"], [], ["lookalike_account"], [], [], ["rule"]]
+
+
+def _flags(watched: str, handle: str) -> bool:
+    engine = Engine([])
+    tracker = Tracker(MirrorConfig(), [WatchedAccount("test:watched", watched, None)])
+    return bool(observe(tracker, engine, post("1", "someone", "hello there", handle=handle)))
+
+
+@pytest.mark.parametrize(
+    ("watched", "handle", "flagged"),
+    [
+        ("news_teller", "news_caller", False),  # two whole edits in ten letters: two accounts
+        ("news_teller", "newsteIler", True),  # capital i for l: drawn alike
+        ("news_teller", "news_tellerr", True),  # a letter doubled
+        ("news_teller", "news_teler", True),
+        ("news_teller", "new_sellers", False),
+        ("radio", "radi0", True),  # leetspeak folds
+        ("radio", "radix", False),  # a short name allows no edit
+        ("examplefrontofficial", "examplefrontoficcial", True),  # twenty letters: two edits
+    ],
+)
+def test_allowed_edits_grow_with_the_name_and_weigh_what_looks_alike(
+    watched: str, handle: str, flagged: bool
+) -> None:
+    assert _flags(watched, handle) is flagged
