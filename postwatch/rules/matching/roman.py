@@ -23,10 +23,10 @@ spellings of Roman Urdu in common use): its consonants as written, the short vow
 the script leaves out wherever one may stand.
 
 `Variant` holds a term's pattern over keys, which confirms a hit, and the rows of consonants
-(`consonants`) that every spelling it confirms holds, which the matcher's prefilter seeks as
-literals (vowels, `h` and spaces left out, as `key` makes vowels and `h` of no account: the
-spellings of a word have the same consonants). A term with fewer than four consonants is
-sought as written only.
+(`consonants`) that every spelling it confirms holds, as whole words apart or joined, which
+the matcher's prefilter seeks as literals (vowels and `h` left out, as `key` makes them of
+no account: the spellings of a word have the same consonants). A term with fewer than four
+consonants is sought as written only.
 """
 
 # ruff: noqa: RUF001 - Arabic-script letters, on purpose
@@ -38,6 +38,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
+from itertools import product
 
 from postwatch.rules.matching.charmap import LEET_SYMBOLS, MARKERS
 from postwatch.rules.matching.normalize import squeezed
@@ -180,6 +181,7 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 def _skeleton_table() -> bytes:
     table = bytearray(b"\xff" * 256)
     table[0] = 0  # the NUL between two texts stays
+    table[ord(" ")] = ord(" ")  # and the spaces between words, one for a run
     for consonant in "bcdfgjklmnpqrstvwxz":
         table[ord(consonant)] = ord({"f": "p", "q": "k", "w": "v"}.get(consonant, consonant))
     for symbol, marker in MARKERS.items():  # leetspeak symbols of the step-1 form
@@ -198,7 +200,10 @@ def consonants(text: bytes) -> bytes:
     return squeezed(text, SKELETON)
 
 
-_LINKED = f"(?:(?:{'|'.join(_JOINED)})? ?| (?:{'|'.join(_CONNECTORS)}) ?)"
+# (the `h` of a joined connector: `key` drops a final h, `Sipah` is `sipa`, `Sipahe` `sipaha`)
+_LINKED = (
+    f"(?:(?:h?(?:{'|'.join(_JOINED)}))? ?| (?:{'|'.join(_CONNECTORS)}) ?)"  # h: a final h dropped
+)
 _PLAIN = "(?: ?)"
 
 
@@ -223,17 +228,35 @@ MIN_CONSONANTS = 4
 consonants stands in too many texts for the prefilter to pass over them."""
 
 
-def _slot_literals(words: list[list[Slot]]) -> set[bytes]:
-    """The consonants words of slots may have in a row: each slot's keys as consonants (a
-    slot whose keys differ in them, such as `v` or `u` for waw, both ways)."""
+_MAX_GAPS = 4  # 2 ** gaps ways to write a term's words apart or joined; more: all or none
+
+
+def _joinings(words: list[set[bytes]]) -> set[bytes]:
+    """The rows of consonants of words (each its set of rows), whole words: each two apart
+    or joined."""
+    gaps = len(words) - 1
+    ways = (
+        product((b" ", b""), repeat=gaps) if gaps <= _MAX_GAPS else [(b" ",) * gaps, (b"",) * gaps]
+    )
+    found: set[bytes] = set()
+    for way in ways:
+        rows = {b" "}
+        for k, word in enumerate(words):
+            rows = {row + (way[k - 1] if k else b"") + w for row in rows for w in word}
+        found |= {squeezed(row + b" ", SKELETON) for row in rows}
+    return found
+
+
+def _slot_rows(word: list[Slot]) -> set[bytes]:
+    """The consonants a word of slots may have: each slot's keys as consonants (a slot
+    whose keys differ in them, such as `v` or `u` for waw, both ways)."""
     found = {b""}
-    for word in words:
-        for keys, optional in word:
-            options = {consonants(k.encode()) for k in keys} | ({b""} if optional else set())
-            found = {a + b for a in found for b in options}
-            if len(found) > _MAX_LITERALS:
-                return set()
-    return {squeezed(f, SKELETON) for f in found}
+    for keys, optional in word:
+        options = {consonants(k.encode()) for k in keys} | ({b""} if optional else set())
+        found = {a + b for a in found for b in options}
+        if len(found) > _MAX_LITERALS:
+            return set()
+    return found
 
 
 _HYPHENATED = re.compile(r"(?<=[^\W\d_])-([^\W\d_]{1,2})-(?=[^\W\d_])")
@@ -260,7 +283,9 @@ def _latin(written: str, folded: str) -> Spelled | None:
     if not any(keyed) and len(kept) == len(words):
         return None
     linked = [keyed[k] or keyed[k + 1] or len(kept) < len(words) for k in range(len(kept) - 1)]
-    literals = {consonants(folded.encode()), consonants(" ".join(kept).encode())}
+    literals = _joinings([{consonants(w.encode())} for w in words]) | _joinings(
+        [{consonants(w.encode())} for w in kept]
+    )
     return [[((_word_key(w),), False)] for w in kept], linked, literals
 
 
@@ -279,7 +304,9 @@ def _urdu(written: str) -> Spelled | None:
         for letter in letters:
             slots += [_VOWEL, URDU_LETTERS[letter]]
         words.append([*slots, _VOWEL])
-    return words, [True] * (len(words) - 1), _slot_literals(words)
+    rows = [_slot_rows(word) for word in words]
+    literals = _joinings(rows) if all(rows) and len(words) <= _MAX_GAPS + 1 else set()
+    return words, [True] * (len(words) - 1), literals
 
 
 def variant(written: str, folded: str) -> Variant | None:
@@ -291,6 +318,6 @@ def variant(written: str, folded: str) -> Variant | None:
     if found is None:
         return None
     words, linked, literals = found
-    if not literals or min(map(len, literals)) < MIN_CONSONANTS:
+    if not literals or min(len(row.replace(b" ", b"")) for row in literals) < MIN_CONSONANTS:
         return None
     return Variant(f"(?<![^ ]){_pattern(words, linked)}(?![^ ])", tuple(sorted(literals)))

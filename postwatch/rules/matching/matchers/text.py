@@ -556,16 +556,16 @@ class _KeywordDatabase:
 
     def _spelled_texts(self, words: bytes) -> set[int]:
         """Indexes of the texts (step-1 forms apart by NULs) that hold the consonants of a
-        term's Roman Urdu spellings."""
+        term's Roman Urdu spellings, as whole words."""
         if self._rows is None:
             return set()
         form = consonants(words)
         ends: list[int] = []
 
         def collect(_pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
-            ends.append(end)
+            ends.append(end - 1)  # the buffer starts with a space that `form` has not
 
-        self._rows.scan(form, match_event_handler=collect)
+        self._rows.scan(b" " + form + b" ", match_event_handler=collect)
         return set(_texts_of(form, ends)) if ends else set()
 
     def candidates(self, folded: str) -> tuple[list[int], list[int]]:
@@ -583,10 +583,8 @@ class _KeywordDatabase:
         form = single_runs(folded.translate(_SKELETON).encode("utf-8", "surrogatepass"), _IDENTITY)
         self._literals.scan(b" " + form + b" ", match_event_handler=collect)
         if self._rows is not None:
-            self._rows.scan(
-                consonants(folded.encode("utf-8", "surrogatepass")),
-                match_event_handler=collect_rows,
-            )
+            rows = consonants(folded.encode("utf-8", "surrogatepass"))
+            self._rows.scan(b" " + rows + b" ", match_event_handler=collect_rows)
         return sorted(found), sorted(spelled)
 
 
