@@ -22,11 +22,12 @@ term written in Urdu or Arabic script also in Latin letters, by the transliterat
 spellings of Roman Urdu in common use): its consonants as written, the short vowels that
 the script leaves out wherever one may stand.
 
-`Variant` holds a term's pattern over keys, which confirms a hit, and the rows of consonants
-(`consonants`) that every spelling it confirms holds, as whole words apart or joined, which
-the matcher's prefilter seeks as literals (vowels and `h` left out, as `key` makes them of
-no account: the spellings of a word have the same consonants). A term with fewer than four
-consonants is sought as written only.
+`Variant` holds a term's pattern over keys, which confirms a hit, and the rows that every
+spelling it confirms holds, as whole words apart or joined, which the matcher's prefilter
+seeks as literals: for a Latin term its `SHAPE` (consonants, and `a` where vowels stand),
+for an Urdu-script one its `SKELETON` (its short vowels are not written); `h` is left out,
+as `key` makes it of no account. A term with fewer than four consonants is sought as written
+only.
 """
 
 # ruff: noqa: RUF001 - Arabic-script letters, on purpose
@@ -35,21 +36,21 @@ from __future__ import annotations
 import gzip
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from itertools import product
 
 from postwatch.rules.matching.charmap import LEET_SYMBOLS, MARKERS
-from postwatch.rules.matching.normalize import squeezed
 
 __all__ = [
     "MIN_CONSONANTS",
+    "SHAPE",
     "SHORT",
     "SKELETON",
     "URDU_LETTERS",
     "Variant",
-    "consonants",
     "key",
     "keys_of",
     "variant",
@@ -162,11 +163,12 @@ _VOWEL: Slot = (("a", "i", "u"), True)
 class Variant:
     """A term's Roman Urdu spellings: `pattern`, over `keys_of(folded)[0]`, which confirms a
     hit (compiled when first asked for, `keys`: most terms are never confirmed), and
-    `literals`, the consonants (`consonants`) that any text it confirms holds in a row, for
+    `literals`, the rows (of `SHAPE` or `SKELETON`) that any text it confirms holds, for
     the prefilter."""
 
     pattern: str
     literals: tuple[bytes, ...]
+    shaped: bool  # literals of `SHAPE` (a Latin term), else of `SKELETON`
 
     @property
     def keys(self) -> re.Pattern[str]:
@@ -178,26 +180,28 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def _skeleton_table() -> bytes:
+def _table(vowel: int) -> bytes:
     table = bytearray(b"\xff" * 256)
     table[0] = 0  # the NUL between two texts stays
     table[ord(" ")] = ord(" ")  # and the spaces between words, one for a run
     for consonant in "bcdfgjklmnpqrstvwxz":
         table[ord(consonant)] = ord({"f": "p", "q": "k", "w": "v"}.get(consonant, consonant))
+    for letter in "aeiouy":
+        table[ord(letter)] = vowel
     for symbol, marker in MARKERS.items():  # leetspeak symbols of the step-1 form
         table[ord(marker)] = table[ord(LEET_SYMBOLS[symbol])]
     return bytes(table)
 
 
-SKELETON = _skeleton_table()
-"""Byte table of `consonants`: vowels, `y`, `h`, spaces, digits and every byte outside ASCII
-left out, `f` as `p`, `q` as `k`, `w` as `v`, leetspeak markers as their letters."""
-
-
-def consonants(text: bytes) -> bytes:
-    """The consonants of a folded or step-1 text in a row (see `SKELETON`), runs single:
-    every spelling of a word that `key` makes one has the same consonants."""
-    return squeezed(text, SKELETON)
+SKELETON = _table(0xFF)
+"""Byte table (for `normalize.squeezed`) of the consonants of a folded or step-1 text, words
+one space apart: vowels, `y`, `h`, digits and every byte outside ASCII left out, `f` as `p`,
+`q` as `k`, `w` as `v`, leetspeak markers as their letters. Every spelling of a word that
+`key` makes one has the same consonants; Urdu-script terms, which leave short vowels out,
+are sought by them in Latin text."""
+SHAPE = _table(ord("a"))
+"""As `SKELETON`, but every vowel (and `y`) as `a`: the shape of a word, which Latin terms
+are sought by."""
 
 
 # (the `h` of a joined connector: `key` drops a final h, `Sipah` is `sipa`, `Sipahe` `sipaha`)
@@ -231,20 +235,37 @@ consonants stands in too many texts for the prefilter to pass over them."""
 _MAX_GAPS = 4  # 2 ** gaps ways to write a term's words apart or joined; more: all or none
 
 
-def _joinings(words: list[set[bytes]]) -> set[bytes]:
-    """The rows of consonants of words (each its set of rows), whole words: each two apart
-    or joined."""
+_APART = (b" ", b"")
+_LINKED_GAPS = (b" ", b"", b"a", b"a ", b" a ")  # ...and the izafat, joined or apart (shape)
+
+
+def _joinings(
+    words: list[set[bytes]], table: bytes, linked: list[bool] | None = None
+) -> set[bytes]:
+    """The rows (`SKELETON` or `SHAPE`, by the table) of words (each its set of rows),
+    whole words: each two apart or joined, and where `linked` says so with an izafat."""
     gaps = len(words) - 1
-    ways = (
-        product((b" ", b""), repeat=gaps) if gaps <= _MAX_GAPS else [(b" ",) * gaps, (b"",) * gaps]
-    )
+    options = [_LINKED_GAPS if linked and linked[k] else _APART for k in range(gaps)]
+    if gaps > _MAX_GAPS:
+        ways: Iterable[tuple[bytes, ...]] = [(b" ",) * gaps, (b"",) * gaps]
+    else:
+        ways = product(*options)
     found: set[bytes] = set()
     for way in ways:
         rows = {b" "}
         for k, word in enumerate(words):
             rows = {row + (way[k - 1] if k else b"") + w for row in rows for w in word}
-        found |= {squeezed(row + b" ", SKELETON) for row in rows}
+        found |= {_squeezed_term(row + b" ", table) for row in rows}
     return found
+
+
+_BYTE_RUNS = re.compile(rb"(.)\1+", re.DOTALL)
+
+
+def _squeezed_term(row: bytes, table: bytes) -> bytes:
+    """`normalize.squeezed` for the short rows of a term, without a compiled pass's call
+    overhead."""
+    return _BYTE_RUNS.sub(rb"\1", row.translate(table).replace(b"\xff", b""))
 
 
 def _slot_rows(word: list[Slot]) -> set[bytes]:
@@ -252,7 +273,9 @@ def _slot_rows(word: list[Slot]) -> set[bytes]:
     whose keys differ in them, such as `v` or `u` for waw, both ways)."""
     found = {b""}
     for keys, optional in word:
-        options = {consonants(k.encode()) for k in keys} | ({b""} if optional else set())
+        options = {_squeezed_term(k.encode(), SKELETON) for k in keys} | (
+            {b""} if optional else set()
+        )
         found = {a + b for a in found for b in options}
         if len(found) > _MAX_LITERALS:
             return set()
@@ -283,8 +306,8 @@ def _latin(written: str, folded: str) -> Spelled | None:
     if not any(keyed) and len(kept) == len(words):
         return None
     linked = [keyed[k] or keyed[k + 1] or len(kept) < len(words) for k in range(len(kept) - 1)]
-    literals = _joinings([{consonants(w.encode())} for w in words]) | _joinings(
-        [{consonants(w.encode())} for w in kept]
+    literals = _joinings([{_squeezed_term(w.encode(), SHAPE)} for w in words], SHAPE) | _joinings(
+        [{_squeezed_term(w.encode(), SHAPE)} for w in kept], SHAPE, linked
     )
     return [[((_word_key(w),), False)] for w in kept], linked, literals
 
@@ -305,7 +328,7 @@ def _urdu(written: str) -> Spelled | None:
             slots += [_VOWEL, URDU_LETTERS[letter]]
         words.append([*slots, _VOWEL])
     rows = [_slot_rows(word) for word in words]
-    literals = _joinings(rows) if all(rows) and len(words) <= _MAX_GAPS + 1 else set()
+    literals = _joinings(rows, SKELETON) if all(rows) and len(words) <= _MAX_GAPS + 1 else set()
     return words, [True] * (len(words) - 1), literals
 
 
@@ -314,10 +337,12 @@ def variant(written: str, folded: str) -> Variant | None:
     it has none but its own (a term with digits keeps them: its fold reads them as letters)."""
     if any(ch.isdigit() for ch in written):
         return None
-    found = _latin(written, folded) or _urdu(written)
+    latin = _latin(written, folded)
+    found = latin or _urdu(written)
     if found is None:
         return None
     words, linked, literals = found
-    if not literals or min(len(row.replace(b" ", b"")) for row in literals) < MIN_CONSONANTS:
+    if not literals or min(len(row.translate(None, b" a")) for row in literals) < MIN_CONSONANTS:
         return None
-    return Variant(f"(?<![^ ]){_pattern(words, linked)}(?![^ ])", tuple(sorted(literals)))
+    pattern = f"(?<![^ ]){_pattern(words, linked)}(?![^ ])"
+    return Variant(pattern, tuple(sorted(literals)), shaped=latin is not None)

@@ -69,8 +69,9 @@ from postwatch.rules.matching.normalize import (
     first,
     fold,
     single_runs,
+    squeezed,
 )
-from postwatch.rules.matching.roman import Variant, consonants, keys_of, variant
+from postwatch.rules.matching.roman import SHAPE, SKELETON, Variant, keys_of, variant
 
 __all__ = ["COMPILE_SECONDS", "MAX_REGEXES", "MAX_REPEAT", "Hit", "TextMatcher", "check_regexes"]
 
@@ -504,12 +505,26 @@ class _KeywordDatabase:
         self._first_run = len(_TRIGGERS)
         self._literals = _compile([re.escape(x) for x in literals], 0)
         self._triggers = _compile(triggers, hyperscan.HS_FLAG_UTF8)
+        self._variants: list[list[int]] = []
+        self._rows = [self._row_database(variants, shaped) for shaped in (True, False)]
+
+    def _row_database(
+        self, variants: Sequence[Variant], shaped: bool
+    ) -> tuple[hyperscan.Database, bytes, int] | None:
+        """The rows of the variants of one kind (`roman.shape` or `roman.consonants`) as a
+        literal database, with the byte table of its form and the number of its first
+        pattern's variants in `_variants`."""
         rows: dict[bytes, list[int]] = {}
         for number, spellings in enumerate(variants):
-            for row in spellings.literals:
-                rows.setdefault(row, []).append(number)
-        self._variants = list(rows.values())
-        self._rows = _compile([re.escape(row) for row in rows], 0) if rows else None
+            if spellings.shaped is shaped:
+                for row in spellings.literals:
+                    rows.setdefault(row, []).append(number)
+        if not rows:
+            return None
+        first = len(self._variants)
+        self._variants += rows.values()
+        table = SHAPE if shaped else SKELETON
+        return _compile([re.escape(row) for row in rows], 0), table, first
 
     def suspects(self, text: Callable[[int], str], words: bytes) -> set[int]:
         """The texts that may hold a term, by index, given their step-1 forms (`words`:
@@ -555,18 +570,19 @@ class _KeywordDatabase:
         return set(_texts_of(form, ends))
 
     def _spelled_texts(self, words: bytes) -> set[int]:
-        """Indexes of the texts (step-1 forms apart by NULs) that hold the consonants of a
-        term's Roman Urdu spellings, as whole words."""
-        if self._rows is None:
-            return set()
-        form = consonants(words)
-        ends: list[int] = []
+        """Indexes of the texts (step-1 forms apart by NULs) that hold the rows of a term's
+        Roman Urdu spellings, as whole words."""
+        named: set[int] = set()
+        for database, table, _ in filter(None, self._rows):
+            form = squeezed(words, table)
+            ends: list[int] = []
 
-        def collect(_pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
-            ends.append(end - 1)  # the buffer starts with a space that `form` has not
+            def collect(_pattern: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
+                ends.append(end - 1)  # noqa: B023 - the buffer starts with a space form has not
 
-        self._rows.scan(b" " + form + b" ", match_event_handler=collect)
-        return set(_texts_of(form, ends)) if ends else set()
+            database.scan(b" " + form + b" ", match_event_handler=collect)
+            named.update(_texts_of(form, ends) if ends else ())
+        return named
 
     def candidates(self, folded: str) -> tuple[list[int], list[int]]:
         """Numbers of the terms one of whose literals is in the folded text, and of the
@@ -577,14 +593,17 @@ class _KeywordDatabase:
         def collect(pattern: int, _from: int, _end: int, _flags: int, _ctx: object) -> None:
             found.update(self._terms[pattern])
 
-        def collect_rows(pattern: int, _from: int, _end: int, _flags: int, _ctx: object) -> None:
-            spelled.update(self._variants[pattern])
-
         form = single_runs(folded.translate(_SKELETON).encode("utf-8", "surrogatepass"), _IDENTITY)
         self._literals.scan(b" " + form + b" ", match_event_handler=collect)
-        if self._rows is not None:
-            rows = consonants(folded.encode("utf-8", "surrogatepass"))
-            self._rows.scan(b" " + rows + b" ", match_event_handler=collect_rows)
+        text = folded.encode("utf-8", "surrogatepass")
+        for database, table, offset in filter(None, self._rows):
+
+            def collect_rows(
+                pattern: int, _from: int, _end: int, _flags: int, _ctx: object, at: int = offset
+            ) -> None:
+                spelled.update(self._variants[at + pattern])
+
+            database.scan(b" " + squeezed(text, table) + b" ", match_event_handler=collect_rows)
         return sorted(found), sorted(spelled)
 
 
