@@ -291,9 +291,9 @@ consonants."""
 
 def _latin(written: str, folded: str) -> Spelled | None:
     """A Latin term as slots: its words as their keys (English and short words as they
-    are), the connectors it was written with left out (`-e-`, `-ul-`, or `e` alone: they
-    may stand or not); a gap next to a word that has a key may hold one too. None where
-    that is the term as written (English words only)."""
+    are), the connectors it was written with left out (`-e-`, `-ul-`, or `e` alone): where
+    one was written, any connector may stand, joined or apart, or none. None where that is
+    the term as written (English words only)."""
     words = folded.split()
     if not words or not all(w.isascii() and w.isalnum() for w in words):
         return None
@@ -301,11 +301,18 @@ def _latin(written: str, folded: str) -> Spelled | None:
         c for c in _HYPHENATED.findall(written.casefold()) if c in _CONNECTORS
     }
     last = len(words) - 1
-    kept = [w for i, w in enumerate(words) if i in (0, last) or w not in written_connectors]
+    kept: list[str] = []
+    linked: list[bool] = []  # whether a connector was written after each kept word
+    for i, w in enumerate(words):
+        if 0 < i < last and w in written_connectors:
+            linked[-1] = True
+        else:
+            kept.append(w)
+            linked.append(False)
+    linked = linked[:-1]  # the gaps between kept words
     keyed = [_word_key(w) != w or (len(w) >= SHORT and w not in _english()) for w in kept]
     if not any(keyed) and len(kept) == len(words):
         return None
-    linked = [keyed[k] or keyed[k + 1] or len(kept) < len(words) for k in range(len(kept) - 1)]
     literals = _joinings([{_squeezed_term(w.encode(), SHAPE)} for w in words], SHAPE) | _joinings(
         [{_squeezed_term(w.encode(), SHAPE)} for w in kept], SHAPE, linked
     )
