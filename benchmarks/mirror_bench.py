@@ -49,7 +49,6 @@ from postwatch.rules.detectors.learning import (
     similarity,
 )
 from postwatch.rules.detectors.mirror import MirrorConfig
-from postwatch.rules.matching.normalize import fold
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 CONTAINMENT_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -61,12 +60,13 @@ _FILLER = ["banana", "river", "yellow", "window", "quietly", "seven", "market", 
 _EMOJI = ["🔥", "😂", "👍", "🇺🇸", "💯"]
 
 
-def _bigrams(text: str) -> set[str]:
-    words = fold(text).text.split()
-    return {" ".join(words[i : i + 2]) for i in range(len(words) - 1)}
+def _bigrams(text: str) -> frozenset[int]:
+    """The text's bigrams as the detector counts them (hashes), however short the text."""
+    found = fingerprint(text, 0)
+    return found.shingles if found else frozenset()
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
+def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
     return len(a & b) / len(a | b) if a | b else 0.0
 
 
