@@ -49,7 +49,7 @@ def bench_command(
     posts: int,
     terms: int,
     hashes: int,
-    latency_s: float,
+    latency_seconds: float,
     workdir: Path | None,
     json_path: Path | None,
 ) -> None:
@@ -59,7 +59,7 @@ def bench_command(
         console.print(f"writing the workload to {where} …")
         workload = write_workload(where, posts=posts, terms=terms, hashes=hashes)
         result = run_bench(
-            settings, workload, logs=where, progress=console.print, latency_s=latency_s
+            settings, workload, logs=where, progress=console.print, latency_s=latency_seconds
         )
     Console().print(render(result))
     if json_path is not None:

@@ -4,6 +4,7 @@ the contracts they keep."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -65,16 +66,7 @@ def worker(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
     help="Also write the figures to this file as JSON.",
 )
 @pass_context
-def bench(
-    ctx: CommandContext,
-    *,
-    posts: int,
-    terms: int,
-    hashes: int,
-    latency_seconds: float,
-    workdir: Path | None,
-    json_path: Path | None,
-) -> None:
+def bench(ctx: CommandContext, **options: Any) -> None:
     """Measure throughput and latency on the configured broker, against its raw ceiling.
 
     Generates a workload (posts in several scripts, 10 % with media hashes, 0.5 % matching; a
@@ -84,15 +76,7 @@ def bench(
     """
     from postwatch.bench.report import bench_command  # noqa: PLC0415 - only bench needs it
 
-    bench_command(
-        ctx.settings,
-        posts=posts,
-        terms=terms,
-        hashes=hashes,
-        latency_s=latency_seconds,
-        workdir=workdir,
-        json_path=json_path,
-    )
+    bench_command(ctx.settings, **options)
 
 
 @click.command()

@@ -4,11 +4,25 @@ it is something else."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from postwatch.connectors.base import MalformedEvent
 
-__all__ = ["array", "native", "native_id", "object_or_empty", "string"]
+__all__ = ["array", "malformed_as", "native", "native_id", "object_or_empty", "string"]
+
+
+@contextmanager
+def malformed_as(reason: str) -> Iterator[None]:
+    """Reading hostile input: whatever the block raises becomes `MalformedEvent(reason)`
+    (one record's failure), except a `MalformedEvent`, which already says what it is."""
+    try:
+        yield
+    except MalformedEvent:
+        raise
+    except Exception as exc:
+        raise MalformedEvent(reason, f"unexpected shape: {exc!r:.200}") from exc
 
 
 def native(value: Any) -> str | None:

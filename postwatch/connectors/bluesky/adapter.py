@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from postwatch.connectors.base import MalformedEvent, parse_time
+from postwatch.connectors.values import malformed_as
 from postwatch.rules.alerts import isoformat
 
 __all__ = ["CDN", "POST_COLLECTION", "event_time", "post_id", "record_to_post", "record_uri"]
@@ -57,12 +58,8 @@ def record_to_post(
     """
     if not isinstance(record, dict) or not isinstance(record.get("text", ""), str):
         raise MalformedEvent("bad_record", "a post record is an object with a text")
-    try:
+    with malformed_as("bad_record"):
         return _post(did, rkey, record, seen_at, cdn)
-    except MalformedEvent:
-        raise
-    except Exception as exc:  # hostile input: whatever else it breaks is this record's failure
-        raise MalformedEvent("bad_record", f"unexpected shape: {exc!r:.200}") from exc
 
 
 def _post(

@@ -11,7 +11,7 @@ from typing import Any
 
 from postwatch.connectors.base import MalformedEvent, parse_time
 from postwatch.connectors.html import html_to_text
-from postwatch.connectors.values import array, native, native_id, string
+from postwatch.connectors.values import array, malformed_as, native, native_id, string
 from postwatch.rules.alerts import isoformat
 
 __all__ = ["fingerprint", "post_id", "status_id", "status_to_post"]
@@ -50,14 +50,10 @@ def status_to_post(status: Any, domain: str) -> dict[str, Any]:
         raise MalformedEvent(
             "bad_status", f"a status is a JSON object, not a {type(status).__name__}"
         )
-    try:
+    with malformed_as("bad_status"):
         post = _post(status, domain)
         if status.get("edited_at"):
             post["edited_at"] = isoformat(parse_time(status["edited_at"]))
-    except MalformedEvent:
-        raise
-    except Exception as exc:  # hostile input: whatever else it breaks is this status's failure
-        raise MalformedEvent("bad_status", f"unexpected shape: {exc!r:.200}") from exc
     return post
 
 

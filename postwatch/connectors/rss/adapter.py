@@ -9,6 +9,7 @@ from typing import Any
 
 from postwatch.connectors.base import MalformedEvent
 from postwatch.connectors.html import html_to_text
+from postwatch.connectors.values import malformed_as
 from postwatch.rules.alerts import isoformat
 
 __all__ = ["entry_key", "entry_to_post"]
@@ -37,12 +38,8 @@ def entry_to_post(
     for entries that carry neither or a time no datetime can hold (year 10000 once in
     UTC). Raises `MalformedEvent` for an entry without any title, text or link, and for
     one that cannot be read at all."""
-    try:
+    with malformed_as("bad_entry"):
         return _post(entry, feed_url, feed, key, first_seen)
-    except MalformedEvent:
-        raise
-    except Exception as exc:  # hostile input: whatever else it breaks is this entry's failure
-        raise MalformedEvent("bad_entry", f"unreadable: {exc!r:.200}") from exc
 
 
 def _post(entry: Any, feed_url: str, feed: Any, key: str, first_seen: datetime) -> dict[str, Any]:

@@ -12,7 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from postwatch.connectors.base import MalformedEvent, parse_time
-from postwatch.connectors.values import array, native, native_id, object_or_empty, string
+from postwatch.connectors.values import (
+    array,
+    malformed_as,
+    native,
+    native_id,
+    object_or_empty,
+    string,
+)
 from postwatch.rules.alerts import isoformat
 
 __all__ = ["SOURCE", "payload_to_post", "post_id"]
@@ -30,12 +37,8 @@ def payload_to_post(payload: dict[str, Any]) -> dict[str, Any]:
     """The Post v1 of one stream payload; raises `MalformedEvent` if it lacks what a post
     needs (the post's id, author id and creation time). Optional parts of the wrong type
     (a `lang` or media URL that is no string, an include without an id) are left out."""
-    try:
+    with malformed_as("bad_post"):
         return _post(payload)
-    except MalformedEvent:
-        raise
-    except Exception as exc:  # hostile input: whatever else it breaks is this payload's failure
-        raise MalformedEvent("bad_post", f"unexpected shape: {exc!r:.200}") from exc
 
 
 def _post(payload: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from postwatch.kafka.topics import ensure_topics
 from postwatch.settings import Settings
 from tests.conftest import read_topic, stop_process
 from tests.integration.connectors.harness import free_port, start_process
-from tests.unit.connectors.mutations import mutated
+from tests.mutations import mutated
 from tests.unit.connectors.test_mastodon import recorded_statuses
 from tests.unit.connectors.test_x import recorded_payloads
 

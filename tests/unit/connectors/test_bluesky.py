@@ -15,7 +15,7 @@ from postwatch.connectors.base import MalformedEvent
 from postwatch.connectors.bluesky.adapter import POST_COLLECTION, event_time, record_to_post
 from postwatch.connectors.bluesky.client import subscribe_url
 from tests.conftest import SHARED_DATA
-from tests.unit.connectors.mutations import adapted_or_malformed, mutated
+from tests.mutations import adapted_or_malformed, mutated
 
 EMBEDS = SHARED_DATA / "bluesky" / "embeds"
 CORPUS = SHARED_DATA / "bluesky" / "corpus"

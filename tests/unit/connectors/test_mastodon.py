@@ -20,7 +20,7 @@ from postwatch.connectors.mastodon.client import (
     rewound,
 )
 from tests.conftest import SHARED_DATA
-from tests.unit.connectors.mutations import adapted_or_malformed, mutated
+from tests.mutations import adapted_or_malformed, mutated
 
 MASTODON = SHARED_DATA / "mastodon"
 

@@ -25,7 +25,7 @@ from postwatch.connectors.rss.reading import (
     read_in_child,
 )
 from tests.conftest import SHARED_DATA
-from tests.unit.connectors.mutations import adapted_or_malformed, mutated, mutated_markup
+from tests.mutations import adapted_or_malformed, mutated, mutated_markup
 
 
 def test_urls_plain_lists_and_opml_with_intervals(tmp_path: Path) -> None:

@@ -1,4 +1,6 @@
-"""Telegram's channel preview: every recorded message kind read and mapped to Post v1."""
+"""Telegram's channel preview: every recorded message kind read and mapped to Post v1.
+
+The tables of cases are in `tests/files/cases/telegram-messages.yaml`."""
 
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ from postwatch.connectors.telegram import channel_name
 from postwatch.connectors.telegram.adapter import fingerprint, message_to_post
 from postwatch.connectors.telegram.client import Message, channel_post, parse_page
 from postwatch.rules import post_from_dict
+from tests.cases import cases
 from tests.conftest import SHARED_DATA
-from tests.unit.connectors.mutations import adapted_or_malformed, mutated_markup
+from tests.mutations import adapted_or_malformed, mutated_markup
 
 FIXTURES = SHARED_DATA / "telegram"
 PAGE = "https://t.me/s/tchantest"
@@ -39,50 +42,7 @@ def post(test: str) -> dict[str, Any]:
     return message_to_post(only(test))
 
 
-# (fixture, message id, service message, post text)
-EVERY_MESSAGE = [
-    ("test_parse_audio_document", 12, False, "Povo hebreu"),
-    ("test_parse_audio_message", 13, False, ""),
-    ("test_parse_emoji_message", 7, False, "👍"),
-    ("test_parse_forwarded_text_message", 89, False, ";)"),
-    ("test_parse_location_message", 10, False, ""),
-    ("test_parse_location_message_2", 83, False, ""),
-    ("test_parse_location_message_3", 88, False, ""),
-    ("test_parse_message_weird_preview", 7334, False, None),
-    ("test_parse_multimedia_message", 84, False, "Multiple videos and pictures"),
-    ("test_parse_photo_multiple", 14, False, "Multiple pics"),
-    ("test_parse_photo_single", 16, False, "Picture by telegram camera"),
-    ("test_parse_poll", 11, False, "Let's do a quick poll quizz mode\nOpt1\nOpt2\nOpt3"),
-    ("test_parse_round_video_single", 17, False, ""),
-    ("test_parse_service_message_channel_created", 1, True, "Channel created"),
-    (
-        "test_parse_service_message_channel_name_changed",
-        2,
-        True,
-        "Channel name was changed to «tchan's test channel»",
-    ),
-    ("test_parse_service_message_channel_photo_updated", 3, True, "Channel photo updated"),
-    # a plain text message that reads like a service message
-    ("test_parse_service_message_channel_video_changed", 82, False, '+ "Channel video changed"'),
-    ("test_parse_service_message_pinned", 92, True, f"{TITLE} pinned «Going to pin this message»"),
-    ("test_parse_signed_edited_text_message", 5, False, "Hello! Signed and edited message"),
-    ("test_parse_sticker_message", 9, False, ""),
-    (
-        "test_parse_text_message_link_no_preview",
-        24,
-        False,
-        "This is a message with a link\n\nhttps://brasil.io/",
-    ),
-    ("test_parse_text_message_link_with_regular_preview", 94, False, None),
-    ("test_parse_text_message_link_with_right_preview", 81, False, None),
-    ("test_parse_text_message_multiline", 62, False, "Bigger\ntext\nmessage\nnumber\n34"),
-    ("test_parse_text_message_signed_not_edited", 79, False, "Signed and not edited"),
-    ("test_parse_text_reply_to_video", 20, False, "Reply to a video (not recorded in telegram)"),
-    ("test_parse_unsigned_text_message", 6, False, "Unsigned message"),
-    ("test_parse_video_big", 5343, False, "some text"),
-    ("test_parse_video_single", 18, False, "Video by telegram camera"),
-    ("test_parse_video_single_2", 19, False, ""),
-]
+EVERY_MESSAGE = cases("telegram-messages", "every_message")
 
 
 def test_the_table_covers_every_recorded_message() -> None:

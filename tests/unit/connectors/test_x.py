@@ -17,7 +17,7 @@ from postwatch.connectors.x.adapter import payload_to_post
 from postwatch.connectors.x.client import LineDecoder, plan_rules
 from postwatch.rules import post_from_dict
 from tests.conftest import SHARED_DATA
-from tests.unit.connectors.mutations import adapted_or_malformed, mutated
+from tests.mutations import adapted_or_malformed, mutated
 
 RECORDED = SHARED_DATA / "x_api_v2"
 

@@ -7,7 +7,6 @@ text itself cut or spliced."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from postwatch.rules import Pack, PackError, load_pack, parse_pack
+from tests.mutations import locations
 
 ROOT = Path(__file__).parents[4]
 SEEDS = sorted(
@@ -78,17 +78,6 @@ file_names = (
 )
 
 
-def paths(doc: Any, here: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """Every place in the document: keys of mappings, indexes of lists."""
-    yield here
-    if isinstance(doc, dict):
-        for key, value in doc.items():
-            yield from paths(value, (*here, key))
-    elif isinstance(doc, list):
-        for i, value in enumerate(doc):
-            yield from paths(value, (*here, i))
-
-
 def deep(depth: int) -> Any:
     value: Any = "x"
     for _ in range(depth):
@@ -100,7 +89,7 @@ def deep(depth: int) -> Any:
 def mutated(draw: st.DrawFn) -> str:
     doc = yaml.safe_load(yaml.safe_dump(draw(st.sampled_from(DOCS))))  # a fresh copy
     for _ in range(draw(st.integers(1, 4))):
-        place = draw(st.sampled_from(list(paths(doc))))
+        place = draw(st.sampled_from(list(locations(doc))))
         if not place:
             continue
         *parents, last = place

@@ -1,7 +1,9 @@
 """Spellings people change: Greek capitals, transliteration letters, phrases partly run
 together, marks inside a word, Arabic without dots or with its article apart, Urdu typed on
 an Arabic keyboard, Roman Urdu, sentence ends inside a phrase, and domains written out.
-Each class positive and negative, in Latin, Arabic and Urdu script and Roman Urdu."""
+Each class positive and negative, in Latin, Arabic and Urdu script and Roman Urdu.
+
+The tables of cases are in `tests/files/cases/changed-spellings.yaml`."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from postwatch.rules import Engine
 from postwatch.rules.matching.matchers.text import TextMatcher
 from postwatch.rules.matching.matchers.urls import host, urls_in_text
 from postwatch.rules.matching.roman import key
+from tests.cases import cases
 from tests.unit.rules.conftest import make_post
 
 TERMS = [
@@ -43,56 +46,7 @@ def hits(text: str) -> list[tuple[str, str]]:
     return [(h.key, text[h.span[0] : h.span[1]]) for h in MATCHER.keywords([text])]
 
 
-POSITIVE = [
-    # (class, text, term, the text the hit spans)
-    ("greek capitals", "ΒRΙGΑDΕ ΝΟRΤΗ", "brigade north", "ΒRΙGΑDΕ ΝΟRΤΗ"),
-    ("greek math capitals", "𝚩𝚁𝚰𝙶𝙰𝙳𝙴 𝚴𝙾𝚁𝚃𝚮", "brigade north", "𝚩𝚁𝚰𝙶𝙰𝙳𝙴 𝚴𝙾𝚁𝚃𝚮"),
-    ("caron letters", "Šahid force", "shahid force", "Šahid force"),
-    (
-        "partly run together",
-        "the ExampleFront Brigade",
-        "example front brigade",
-        "ExampleFront Brigade",
-    ),
-    (
-        "partly run together, last",
-        "example FrontBrigade!",
-        "example front brigade",
-        "example FrontBrigade",
-    ),
-    ("arabic comma in a word", "الجب،هة المثال", "الجبهة المثال", "الجب،هة المثال"),
-    ("urdu full stop in a word", "مثا۔لی محاذ", "مثالی محاذ", "مثا۔لی محاذ"),
-    (
-        "urdu full stop in a latin word",
-        "exam۔ple front brigade",
-        "example front brigade",
-        "exam۔ple front brigade",
-    ),
-    ("dotless beh and qaf", "ٮيت المٯدس", "بيت المقدس", "ٮيت المٯدس"),
-    ("dotless feh", "ڡلسطين", "فلسطين", "ڡلسطين"),
-    ("article apart", "عن ال قاعدة اليوم", "القاعدة", "ال قاعدة"),
-    ("article apart, both words", "ال جبهة ال مثال", "الجبهة المثال", "ال جبهة ال مثال"),
-    ("peh typed as beh", "باكستان", "پاکستان", "باكستان"),
-    ("tcheh typed as jeem", "جمن", "چمن", "جمن"),
-    ("roman urdu izafat -i-", "Jaish-i-Muhammad", "Jaish-e-Mohammed", "Jaish-i-Muhammad"),
-    ("roman urdu izafat joined", "JaisheMohammad zindabad", "Jaish-e-Mohammed", "JaisheMohammad"),
-    ("roman urdu izafat left out", "jaish muhammad", "Jaish-e-Mohammed", "jaish muhammad"),
-    ("roman urdu long vowels", "Lashkar-e-Tayyiba", "Lashkar-e-Taiba", "Lashkar-e-Tayyiba"),
-    ("roman urdu final h", "lashkare taibah", "Lashkar-e-Taiba", "lashkare taibah"),
-    ("roman urdu kh/k", "Kalid Khan Brigade", "Khalid Khan Brigade", "Kalid Khan Brigade"),
-    ("roman urdu q/k and ee/i", "Kari Husain", "Qari Hussain", "Kari Husain"),
-    ("roman urdu article", "Harkatul Ansaar", "Harkat-ul-Ansar", "Harkatul Ansaar"),
-    ("roman urdu leetspeak", "J@ish-e-M0hammed", "Jaish-e-Mohammed", "J@ish-e-M0hammed"),
-    ("urdu script romanised", "Jaish-e-Mohammed", "جیش محمد", "Jaish-e-Mohammed"),
-    ("urdu script romanised, w/v", "Tehreek-e-Taliban", "تحریک طالبان", "Tehreek-e-Taliban"),
-    (
-        "sentence end: every gap marked",
-        "Red. River. Brigade.",
-        "red river brigade",
-        "Red. River. Brigade",
-    ),
-    ("ellipsis is no end", "red river... brigade", "red river brigade", "red river... brigade"),
-]
+POSITIVE = cases("changed-spellings", "positive")
 
 
 @pytest.mark.parametrize(("kind", "text", "term", "span"), POSITIVE, ids=[p[0] for p in POSITIVE])
@@ -100,18 +54,7 @@ def test_changed_spellings_are_caught(kind: str, text: str, term: str, span: str
     assert (term, span) in hits(text), kind
 
 
-NEGATIVE = [
-    ("sentence end inside a phrase", "we saw the red river. Brigade of volunteers came"),
-    ("question mark inside a phrase", "red river? brigade"),
-    ("urdu full stop and space", "الجبهة۔ المثال"),
-    ("english words keep their spelling (w/v)", "the volf front"),
-    ("english words keep their vowels", "the wolf frunt"),
-    ("roman urdu: another word between", "jaish ki mohabbat"),
-    ("roman urdu: not the izafat", "lashkar aur taiba"),
-    ("urdu script: one word of two", "jaish"),
-    ("beh is not peh", "پاس"),
-    ("dotted beh stays beh", "تيت المقدس"),
-]
+NEGATIVE = cases("changed-spellings", "negative")
 
 
 @pytest.mark.parametrize(("kind", "text"), NEGATIVE, ids=[n[0] for n in NEGATIVE])

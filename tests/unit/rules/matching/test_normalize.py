@@ -1,5 +1,7 @@
 """Folding: every class of evasion, positive and negative, in Latin, Arabic and Urdu script;
-offsets back to the original; the fast and the offset-keeping folds agree."""
+offsets back to the original; the fast and the offset-keeping folds agree.
+
+The tables of cases are in `tests/files/cases/folding.yaml`."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from postwatch.rules.matching.normalize import (
     fold_term,
     single_runs,
 )
+from tests.cases import cases
 
 LATIN = "example front"
 ARABIC = "الجبهة المثال"  # "the example front"
@@ -39,107 +42,9 @@ def found(text: str) -> list[tuple[str, str]]:
     return [(h.key, text[h.span[0] : h.span[1]]) for h in MATCHER.keywords([text])]
 
 
-# (folding class, text that must match, the term it must match)
-POSITIVE = [
-    ("nfkc width", "ＥＸＡＭＰＬＥ ＦＲＯＮＴ", LATIN),
-    ("nfkc math letters", "𝐞𝐱𝐚𝐦𝐩𝐥𝐞 𝐟𝐫𝐨𝐧𝐭", LATIN),
-    ("nfkc circled", "ⓔⓧⓐⓜⓟⓛⓔ ⓕⓡⓞⓝⓣ", LATIN),
-    ("nfkc parenthesized", "⒠⒳⒜⒨⒫⒧⒠ ⒡⒭⒪⒩⒯", LATIN),
-    ("nfkc superscript", "ᵉˣᵃᵐᵖˡᵉ ᶠʳᵒⁿᵗ", LATIN),
-    ("negative squared letters", "🅴🆇🅰🅼🅿🅻🅴 🅵🆁🅾🅽🆃", LATIN),
-    ("small capitals", "ᴇxᴀᴍᴘʟᴇ ꜰʀᴏɴᴛ", LATIN),
-    ("strike-through marks", "e̶x̶a̶m̶p̶l̶e̶ f̶r̶o̶n̶t̶", LATIN),
-    ("case", "ExAmPlE fRoNt", LATIN),
-    ("zero-width", "exa\u200bmple fr\u200dont", LATIN),
-    ("soft hyphen", "exam\u00adple front", LATIN),
-    ("bidi controls", "\u202eexample\u202c \u2066front\u2069", LATIN),
-    ("homoglyph cyrillic", "ехаmрle frоnt", LATIN),
-    ("homoglyph greek", "εxαmple frοnt", LATIN),
-    ("diacritics", "éxàmplé frönt", LATIN),
-    ("combining marks", "e\u0301xample fro\u0308nt", LATIN),
-    ("leet digits", "3x4mpl3 fr0nt", LATIN),
-    ("leet symbols", "ex@mple fr0nt", LATIN),
-    ("leet one for l", "examp1e front", LATIN),
-    ("leet one for i", "sample br1gade", "sample brigade"),
-    ("leet bang for i", "sample br!gade", "sample brigade"),
-    ("leet dollar", "$ample brigade", "sample brigade"),
-    ("leet euro at the end", "exampl€ front", LATIN),
-    ("word joiner", "EXAMPLE\u2060FRONT", LATIN),
-    ("repeated letters", "exaaaample froooont", LATIN),
-    ("repeated double", "cooooon", "coon"),
-    ("spaced letters", "e x a m p l e f r o n t", LATIN),
-    ("dotted letters", "e.x.a.m.p.l.e f.r.o.n.t", LATIN),
-    ("dashed letters", "s-a-m-p-l-e b-r-i-g-a-d-e", "sample brigade"),
-    ("spaced with wider gap", "s a m p l e   b r i g a d e", "sample brigade"),
-    ("one word", "examplefront", LATIN),
-    ("hashtag", "#ExampleFront", LATIN),
-    ("underscore", "example_front", LATIN),
-    ("punctuation between", "example... front!!!", LATIN),
-    ("term digits", "brigade 313", "brigade 313"),
-    ("arabic tatweel", "الجبـــهة المثـال", ARABIC),
-    ("arabic harakat", "الْجَبْهَةُ الْمِثَالُ", ARABIC),
-    ("arabic hamza alef", "الجبهة ألمثال", ARABIC),
-    ("arabic teh marbuta", "الجبهه المثال", ARABIC),
-    ("arabic urdu heh", "الجبہۃ المثال", ARABIC),
-    ("arabic zero-width", "الجب\u200cهة المثال", ARABIC),
-    ("arabic one word", "#الجبهةالمثال", ARABIC),
-    ("urdu arabic yeh", "مثالي محاذ", URDU),
-    ("urdu alef maksura", "مثالى محاذ", URDU),
-    ("urdu arabic kaf and heh", "مثالی محاذ", URDU),
-    ("urdu harakat", "مِثَالی مُحَاذ", URDU),
-    ("urdu tatweel", "مثـــالی محـاذ", URDU),
-    ("urdu spaced letters", "م ث ا ل ی   م ح ا ذ", URDU),
-    ("urdu repeated", "مثاااالی محاذ", URDU),
-    ("urdu bidi", "\u200fمثالی\u200f محاذ", URDU),
-    ("urdu noon ghunna", "نمونہ دستوں", "نمونہ دستون"),
-    ("regional indicator letters", "🇪🇽🇦🇲🇵🇱🇪 🇫🇷🇴🇳🇹", LATIN),
-    ("flag against a word", "example front🇺🇸", LATIN),
-    ("doubled letter", "exxample front", LATIN),
-    ("letters drawn with symbols", "exa|\\/|ple fr()nt", LATIN),
-    ("mid-word dot", "ex.ample front", LATIN),
-    ("mid-word hyphen", "exa-mple front", LATIN),
-    ("mid-word asterisks", "ex*ample fr*ont", LATIN),
-    ("mid-word punctuation, compound", "pro-example front", LATIN),
-    ("doubled letter run together", "samplebrigadde", "sample brigade"),
-    ("upside down", "ʇuoɹɟ ǝldɯɐxǝ", LATIN),
-    ("upside down, i as dotless", "ǝpɐƃᴉɹq ǝldɯɐs", "sample brigade"),
-    ("upside down capitals", "ꓕNOꓤℲ Ǝ˥ԀW∀XƎ", LATIN),
-    ("upside down, one word", "ʇuoɹɟǝldɯɐxǝ", LATIN),
-]
+POSITIVE = cases("folding", "positive")
 
-# (folding class, text that must not match any term)
-NEGATIVE = [
-    ("longer word", "an example frontier"),
-    ("prefix", "a counterexample front"),
-    ("plural", "examplefronts"),
-    ("other words between", "an example of a front door"),
-    ("reversed", "front example"),
-    ("doubled letter is another word", "con artist"),
-    ("l is not i", "sample brlgade"),
-    ("i is not l", "sampie brigade"),
-    ("letters are not a term's digits", "brigade ele"),
-    ("prices are not letters", "costs 10€ example fronts $ 5"),
-    ("symbols at word ends are separators", "example! frontier"),
-    ("arabic longer word", "الجبهةالمثالية"),
-    ("arabic other word", "الجبهة الشعبية"),
-    ("urdu longer word", "مثالیں محاذوں"),
-    ("urdu other word", "مثالی دوست"),
-    ("regional indicators, longer word", "🇪🇽🇦🇲🇵🇱🇪 🇫🇷🇴🇳🇹🇮🇪🇷"),
-    ("doubled letter, longer word", "exxample frontier"),
-    ("doubled letter, prefix", "counterexxample front"),
-    ("doubled letter, plural", "exxamplefronts"),
-    ("two doubled letters", "exxampple front"),
-    ("letters drawn with symbols, longer word", "exa|\\/|ple fr()ntier"),
-    ("mid-word punctuation, longer word", "ex.ample frontier"),
-    ("mid-word punctuation, prefix", "counterex.ample front"),
-    ("mid-word punctuation, plural", "ex-amplefronts"),
-    ("two marks in a row are a break", "ex..ample front"),
-    ("brackets apart are not a letter", "exa|\\/|ple fr( )nt"),
-    ("upside down, longer word", "ɹǝᴉʇuoɹɟ ǝldɯɐxǝ"),
-    ("upside down, prefix", "ʇuoɹɟ ǝldɯɐxǝɹǝʇunoɔ"),
-    ("upside down, plural", "sʇuoɹɟǝldɯɐxǝ"),
-    ("upside down, reversed order", "ǝldɯɐxǝ ʇuoɹɟ"),
-]
+NEGATIVE = cases("folding", "negative")
 
 
 @pytest.mark.parametrize(("kind", "text", "term"), POSITIVE, ids=[p[0] for p in POSITIVE])

@@ -1,4 +1,4 @@
-"""Recorded documents with hostile changes, for property tests of the connectors' adapters.
+"""Recorded documents with hostile changes, for property tests of the adapters and packs.
 
 `mutated(doc)` draws a copy of a recorded JSON document in which a few values, anywhere in
 it, were replaced by hostile ones (another JSON type, huge, negative or odd numbers, extreme
@@ -26,6 +26,7 @@ __all__ = [
     "ODD_TEXTS",
     "adapted_or_malformed",
     "hostile_values",
+    "locations",
     "mutated",
     "mutated_markup",
 ]
