@@ -66,7 +66,7 @@ def worker(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
     help="Also write the figures to this file as JSON.",
 )
 @pass_context
-def bench(ctx: CommandContext, **options: Any) -> None:
+def bench(ctx: CommandContext, /, **options: Any) -> None:
     """Measure throughput and latency on the configured broker, against its raw ceiling.
 
     Generates a workload (posts in several scripts, 10 % with media hashes, 0.5 % matching; a
