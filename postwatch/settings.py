@@ -64,6 +64,9 @@ class Settings:
     """Estimated Jaccard similarity of folded word bigrams at which a text reappears (0.4: no
     unrelated pair of the Davidson tweets reaches it; see benchmarks/mirror_bench.py)."""
     reappearance_containment: float = 0.4
+    """Share of either text's word bigrams found in the other (which must share a passage of
+    five words) at which a text reappears as a quote, a part, or a whole inside a longer post
+    (see benchmarks/mirror_bench.py)."""
     embedding_model: str = ""
     """Sentence-embedding model of semantic reappearance (paraphrases, translations): a
     folder with `weights.npz` and `sp.model` of USE multilingual v3, or `bundled` for the one
@@ -72,15 +75,17 @@ class Settings:
     """Cosine similarity at which a text is a paraphrase or translation of a learned one (0.7:
     no unrelated pair of 999,000 English-Arabic sentence pairs reaches it; see
     benchmarks/semantic_bench.py)."""
-    """Share of either text's word bigrams found in the other (which must share a passage of
-    five words) at which a text reappears as a quote, a part, or a whole inside a longer post
-    (see benchmarks/mirror_bench.py)."""
     escalation_count: int = 0
     """An author with this many alerts within `escalation_window_s` raises an escalation; 0 (the
     default): off."""
     escalation_window_s: float = 3600.0
     published_by: str = ""
     """Who `postwatch rules publish` names as the publisher of a pack (default: the OS user)."""
+    cache_dir: str = ""
+    """Folder where compiled packs are kept between runs, so that a pack compiled before
+    starts at once; empty: none. Read from the environment, it defaults to the user's cache
+    (`$XDG_CACHE_HOME/postwatch`, else `~/.cache/postwatch`); `POSTWATCH_CACHE_DIR=` (empty)
+    turns it off."""
 
     def topic(self, name: str) -> str:
         """The full name of one of postwatch's topics (`posts`, `alerts`, `deadletter`, ...)."""
@@ -101,6 +106,8 @@ class Settings:
                 values.update(tomllib.loads(Path(config).read_text(encoding="utf-8")))
             except (OSError, tomllib.TOMLDecodeError) as exc:
                 raise SettingsError(f"POSTWATCH_CONFIG={config}: {exc}") from exc
+        home = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or "/nonexistent") / ".cache")
+        values.setdefault("cache_dir", str(Path(home) / "postwatch"))
         for spec in fields(cls):
             raw = env.get(_PREFIX + spec.name.upper())
             if raw is not None:

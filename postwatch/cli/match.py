@@ -69,7 +69,7 @@ def match(
     how much of the file is done; at the end, standard error has the counts and how long
     the posts took once the packs were compiled.
     """
-    engine = compiled(packs)
+    engine = compiled(packs, ctx.settings)
     tracker = Tracker(
         MirrorConfig.from_settings(ctx.settings),
         [account for pack in engine.packs for account in pack.accounts],

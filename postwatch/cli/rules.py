@@ -94,7 +94,7 @@ def rules_publish(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
     from postwatch.rules.language.published import publishable_text  # noqa: PLC0415
 
     settings = ctx.settings
-    engine = compiled(packs)
+    engine = compiled(packs, ctx.settings)
     try:
         texts = [
             (pack, publishable_text(path)) for path, pack in zip(packs, engine.packs, strict=True)
@@ -114,13 +114,16 @@ async def _publish(settings: Settings, texts: list[tuple[Pack, str]]) -> None:
         published_versions,
         to_publish,
     )
+    from postwatch.rules.matching.cache import compile_cache  # noqa: PLC0415
     from postwatch.streams.live import publish_pack, read_all  # noqa: PLC0415 - aiokafka
 
     await ensure_topics(settings, live=True)
     current = published_versions(record.value for record in await read_all(settings, RULES))
     by = settings.published_by or getpass.getuser()
     try:
-        records = to_publish(texts, current, now=datetime.now(UTC), by=by)
+        records = to_publish(
+            texts, current, now=datetime.now(UTC), by=by, cache=compile_cache(settings.cache_dir)
+        )
     except NotStandalone as exc:
         echo_problems(exc)
         message = f"{exc.source_file}: pack does not stand alone"

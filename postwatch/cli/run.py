@@ -39,7 +39,7 @@ def worker(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
     chosen = packs or settings.rules
     if not chosen:
         raise click.UsageError("no rule packs: pass --rules PACK or set POSTWATCH_RULES")
-    run_worker(settings, compiled(tuple(chosen)))
+    run_worker(settings, compiled(tuple(chosen), settings))
 
 
 @click.command()

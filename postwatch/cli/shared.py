@@ -15,6 +15,7 @@ from postwatch.console import printable
 from postwatch.logs import configure_logging
 from postwatch.rules import Engine, PackError
 from postwatch.rules.language.selftest import compile_tested
+from postwatch.rules.matching.cache import compile_cache
 from postwatch.settings import Settings, SettingsError
 
 __all__ = [
@@ -63,11 +64,11 @@ def refused(exc: PackError) -> click.ClickException:
     return click.ClickException(f"{len(exc.problems)} problem(s) in rule packs")
 
 
-def compiled(packs: tuple[Path, ...]) -> Engine:
-    """The engine of packs that load and pass their own tests; otherwise their problems on
-    standard error, and exit status 1."""
+def compiled(packs: tuple[Path, ...], settings: Settings) -> Engine:
+    """The engine of packs that load and pass their own tests (compiled, or taken from the
+    settings' compile cache); otherwise their problems on standard error, and exit status 1."""
     try:
-        return compile_tested(packs)
+        return compile_tested(packs, compile_cache(settings.cache_dir))
     except PackError as exc:
         raise refused(exc) from exc
 

@@ -30,6 +30,7 @@ from postwatch.rules.detectors.learning import Learned
 from postwatch.rules.detectors.mirror import Tracker
 from postwatch.rules.language.published import BankEntry, PublishedPack, compile_packs
 from postwatch.rules.matching.banks import HashBank
+from postwatch.rules.matching.cache import compile_cache
 from postwatch.settings import Settings
 from postwatch.streams.metrics import Metrics
 
@@ -91,6 +92,7 @@ class LiveFeed:
         metrics: Metrics,
     ) -> None:
         self.settings = settings
+        self.cache = compile_cache(settings.cache_dir)
         self.stage = stage
         self.tracker = tracker
         self.file_packs = tuple(file_packs)
@@ -159,7 +161,7 @@ class LiveFeed:
             if self.versions.get(published.pack) == published.content_hash:
                 continue
             try:
-                candidates[published.pack] = await asyncio.to_thread(published.load)
+                candidates[published.pack] = await asyncio.to_thread(published.load, self.cache)
             except Exception as exc:  # a PackError lists the pack's problems
                 self._refuse(published, record.offset, _problems(exc))
                 continue
@@ -169,7 +171,7 @@ class LiveFeed:
         entries = list(self.entries.values())
         try:
             engine: Engine = await asyncio.to_thread(
-                compile_packs, self.file_packs, candidates, entries
+                compile_packs, self.file_packs, candidates, entries, self.cache
             )
         except Exception as exc:  # too many regexes together, say: these packs' failure
             for published, offset in applied.values():

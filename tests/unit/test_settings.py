@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from postwatch.rules.matching.cache import compile_cache
 from postwatch.settings import Settings, SettingsError
 
 
@@ -13,6 +14,21 @@ def test_defaults() -> None:
     assert settings.topic("alerts") == "postwatch.alerts"
     assert settings.group == "postwatch-worker"
     assert settings.rules == ()
+
+
+def test_the_compile_cache_is_in_the_users_cache_unless_moved_or_turned_off(
+    tmp_path: Path,
+) -> None:
+    assert Settings.from_env({"HOME": "/home/u"}).cache_dir == "/home/u/.cache/postwatch"
+    moved = Settings.from_env({"HOME": "/home/u", "XDG_CACHE_HOME": "/var/cache/u"})
+    assert moved.cache_dir == "/var/cache/u/postwatch"
+    chosen = compile_cache(Settings.from_env({"POSTWATCH_CACHE_DIR": str(tmp_path)}).cache_dir)
+    assert chosen is not None
+    assert chosen.folder == tmp_path
+    assert compile_cache(Settings.from_env({"POSTWATCH_CACHE_DIR": ""}).cache_dir) is None
+    config = tmp_path / "postwatch.toml"
+    config.write_text('cache_dir = "/srv/packs"\n')
+    assert Settings.from_env({"POSTWATCH_CONFIG": str(config)}).cache_dir == "/srv/packs"
 
 
 def test_environment_overrides_file(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from postwatch.rules.language.loader import MAX_PACK_CHARS, pack_text, parse_pac
 from postwatch.rules.language.model import Pack, Rule
 from postwatch.rules.language.selftest import failures, run_tests
 from postwatch.rules.matching.banks import EXACT_ALGORITHMS, BankSpec, HashBank, load_bank
+from postwatch.rules.matching.cache import CompileCache
 from postwatch.rules.matching.engine import Engine
 
 __all__ = [
@@ -67,8 +68,9 @@ class PublishedPack(msgspec.Struct, frozen=True):
         """Raises msgspec.DecodeError (ValidationError) for bytes that are no record."""
         return msgspec.json.decode(data, type=cls)
 
-    def load(self) -> Pack:
-        """The pack, checked and self-tested; raises `PackError` with its problems, and when
+    def load(self, cache: CompileCache | None = None) -> Pack:
+        """The pack, checked and self-tested (compiled, or taken from `cache`, for its tests);
+        raises `PackError` with its problems, and when
         the text is another pack or version than the record says (it would stand beside the
         pack of its own id, or be taken for another version)."""
         file = f"{self.pack}@v{self.version}"
@@ -79,7 +81,7 @@ class PublishedPack(msgspec.Struct, frozen=True):
                 f"the record says {self.pack} v{self.version}"
             )
             raise PackError([PackProblem(file, 1, message)])
-        problems = failures(run_tests(Engine([pack])))
+        problems = failures(run_tests(Engine([pack], cache=cache)))
         if problems:
             raise PackError(problems)
         return pack
@@ -140,13 +142,16 @@ def changes(old: Pack | None, new: Pack) -> tuple[str, ...]:
 
 
 def compile_packs(
-    packs: Sequence[Pack], published: Mapping[str, Pack], entries: Iterable[BankEntry] = ()
+    packs: Sequence[Pack],
+    published: Mapping[str, Pack],
+    entries: Iterable[BankEntry] = (),
+    cache: CompileCache | None = None,
 ) -> Engine:
     """An engine of the file packs with the published ones in place of those of the same id
     (and the other published ones after them), published bank entries added."""
     chosen = [published.get(pack.id, pack) for pack in packs]
     chosen += [pack for pack_id, pack in published.items() if all(p.id != pack_id for p in packs)]
-    return Engine(with_entries(chosen, entries))
+    return Engine(with_entries(chosen, entries), cache=cache)
 
 
 class BankEntry(msgspec.Struct, frozen=True):
@@ -227,12 +232,15 @@ def to_publish(
     *,
     now: datetime,
     by: str,
+    cache: CompileCache | None = None,
 ) -> list[PublishedPack | None]:
     """What publishing `packs` (each with the text it was loaded from) puts on the rules
     topic, given the versions `published` there, oldest first: for each pack, in order, its
     record, whose `changes` say what differs from the last version, or None when the last
     version has the same text. Raises `NotStandalone` for the first pack whose record would
-    not load as every worker loads it: then none is to be published."""
+    not load as every worker loads it: then none is to be published. Each record is compiled
+    as a worker compiles it, into `cache` where there is one (a worker that shares the
+    folder then starts from it)."""
     latest = {version.pack: version for version in published}
     records: list[PublishedPack | None] = []
     for pack, text in packs:
@@ -243,12 +251,12 @@ def to_publish(
         old = None
         if before is not None:
             with contextlib.suppress(PackError):  # a refused version changes nothing
-                old = before.load()
+                old = before.load(cache)
         record = PublishedPack(
             pack.id, pack.version, text, content_hash(text), now, by, changes(old, pack)
         )
         try:
-            record.load()  # what every worker will do with it
+            record.load(cache)  # what every worker will do with it
         except PackError as exc:
             raise NotStandalone(pack.source_file, list(exc.problems)) from exc
         records.append(record)

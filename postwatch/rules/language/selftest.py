@@ -16,6 +16,8 @@ from pathlib import Path
 from postwatch.rules.language.errors import PackError, PackProblem
 from postwatch.rules.language.loader import load_packs
 from postwatch.rules.language.model import Rule, RuleTest
+from postwatch.rules.matching.cache import CompileCache
+from postwatch.rules.matching.charmap import tables_from
 from postwatch.rules.matching.engine import Engine
 
 __all__ = ["TestOutcome", "compile_tested", "failures", "run_tests"]
@@ -64,9 +66,12 @@ def failures(outcomes: Sequence[TestOutcome]) -> list[PackProblem]:
     return [o.problem() for o in outcomes if not o.passed]
 
 
-def compile_tested(paths: Sequence[Path]) -> Engine:
-    """Load and compile the packs and run their tests; raises `PackError` on any problem."""
-    engine = Engine(load_packs(list(paths)))
+def compile_tested(paths: Sequence[Path], cache: CompileCache | None = None) -> Engine:
+    """Load and compile the packs (or take them from `cache`) and run their tests; raises
+    `PackError` on any problem."""
+    if cache is not None:
+        tables_from(cache)  # before the packs load: their terms are folded
+    engine = Engine(load_packs(list(paths)), cache=cache)
     problems = failures(run_tests(engine))
     if problems:
         raise PackError(problems)

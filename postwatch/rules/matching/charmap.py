@@ -30,8 +30,11 @@ from functools import cache
 from importlib import resources
 from itertools import accumulate
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
+
+from postwatch.rules.matching.cache import CompileCache, engine_id
 
 __all__ = [
     "AMBIGUOUS_L",
@@ -47,6 +50,7 @@ __all__ = [
     "clean_table",
     "is_word_char",
     "step1_table",
+    "tables_from",
     "word_table",
 ]
 
@@ -249,21 +253,49 @@ def _code_points() -> list[int]:
     ]
 
 
-@cache
+_TABLES: dict[str, dict[int, str]] = {}  # "clean" and "word", built once a process
+
+
 def clean_table() -> dict[int, str]:
     """Code point -> clean form (see the module doc).
 
     Total below U+20000, identities included: a missing key costs `str.translate` a raised
     and caught KeyError, ten times the cost of a hit.
     """
-    confusables = _confusables()
-    return {cp: _clean_char(chr(cp), confusables) for cp in _code_points()}
+    if "clean" not in _TABLES:
+        confusables = _confusables()
+        _TABLES["clean"] = {cp: _clean_char(chr(cp), confusables) for cp in _code_points()}
+    return _TABLES["clean"]
 
 
-@cache
 def word_table() -> dict[int, str]:
     """Code point -> word form (see the module doc); total like `clean_table`."""
-    return {cp: "".join(_word_char(c) for c in clean) for cp, clean in clean_table().items()}
+    if "word" not in _TABLES:
+        _TABLES["word"] = {
+            cp: "".join(_word_char(c) for c in clean) for cp, clean in clean_table().items()
+        }
+    return _TABLES["word"]
+
+
+def tables_from(cache: CompileCache) -> None:
+    """Take `clean_table` and `word_table` from the compile cache (they take longer to build
+    than the rest of a start), or build them and store them there; once a process."""
+    if "word" in _TABLES:
+        return
+    key = engine_id()
+
+    def use(payload: bytes) -> bool:
+        try:
+            clean, word = msgspec.msgpack.decode(
+                payload, type=tuple[dict[int, str], dict[int, str]]
+            )
+        except msgspec.DecodeError:
+            return False
+        _TABLES.update(clean=clean, word=word)
+        return True
+
+    if not cache.load("tables", key, use):
+        cache.put("tables", key, msgspec.msgpack.encode((clean_table(), word_table())))
 
 
 DROPPED = 0xFFFFFFFF

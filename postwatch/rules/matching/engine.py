@@ -45,6 +45,7 @@ from postwatch.rules.language.model import (
     Status,
 )
 from postwatch.rules.matching.banks import BankHit, BankSet
+from postwatch.rules.matching.cache import CompileCache
 from postwatch.rules.matching.matchers.text import MAX_REGEXES, Hit, TextMatcher
 from postwatch.rules.matching.matchers.urls import host, urls_in_text
 
@@ -100,11 +101,13 @@ def _field_values(post: Post, field: str) -> list[tuple[str, str]]:
 
 
 class Engine:
-    """All rules of the given packs, compiled into one matcher; raises `PackError` when
-    they hold more than `MAX_REGEXES` regexes."""
+    """All rules of the given packs, compiled into one matcher (loaded from `cache` where
+    the same terms and regexes were compiled before); raises `PackError` when they hold
+    more than `MAX_REGEXES` regexes."""
 
-    def __init__(self, packs: Sequence[Pack]) -> None:
+    def __init__(self, packs: Sequence[Pack], *, cache: CompileCache | None = None) -> None:
         self.packs = tuple(packs)
+        self._cache = cache
         self.rules: tuple[Rule, ...] = tuple(
             rule for pack in packs for rule in pack.rules if rule.status is not Status.DISABLED
         )
@@ -164,7 +167,9 @@ class Engine:
             self._patterns or self._domains
         )
         self._matcher = TextMatcher(
-            dict.fromkeys(t for _, t in self._terms), dict.fromkeys(p for _, p in self._patterns)
+            dict.fromkeys(t for _, t in self._terms),
+            dict.fromkeys(p for _, p in self._patterns),
+            cache=self._cache,
         )
 
     def evaluate(self, post: Post) -> list[Match]:

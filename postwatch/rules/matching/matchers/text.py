@@ -49,15 +49,17 @@ import sys
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from itertools import accumulate, combinations, product
 from typing import Any
 
 import hyperscan
+import msgspec
 import numpy as np
 import numpy.typing as npt
 import re2
 
+from postwatch.rules.matching.cache import CompileCache, engine_id
 from postwatch.rules.matching.charmap import AMBIGUOUS_L, LETTER, MARK, MARKERS, TURNED
 from postwatch.rules.matching.normalize import RUNS as _RUNS
 from postwatch.rules.matching.normalize import (
@@ -290,6 +292,33 @@ def _span_regex(pattern: str) -> Any:  # re2 has no type information
     return re2.compile(pattern, options)
 
 
+def _loaded(serialised: bytes) -> hyperscan.Database:
+    db = hyperscan.loadb(serialised, hyperscan.HS_MODE_BLOCK)
+    db.scratch = hyperscan.Scratch(db)  # a compiled database has one, a loaded one not yet
+    return db
+
+
+class _SavedKeywords(msgspec.Struct, array_like=True):
+    """A `_KeywordDatabase` as the compile cache keeps it, its databases serialised."""
+
+    terms: list[list[int]]
+    first_run: int
+    literals: bytes
+    triggers: bytes
+    variants: list[list[int]]
+    rows: list[tuple[bytes, bytes, int] | None]
+
+
+class _Saved(msgspec.Struct, array_like=True):
+    """A `TextMatcher` as the compile cache keeps it (`Variant`s as their three fields)."""
+
+    folded: tuple[str, ...]
+    written: tuple[list[tuple[str, str]], ...]
+    variants: tuple[tuple[str, str, tuple[bytes, ...], bool], ...]
+    keywords: _SavedKeywords | None
+    regexes: bytes | None
+
+
 def _compile(patterns: Sequence[str | bytes], flags: int | Sequence[int]) -> hyperscan.Database:
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(
@@ -350,6 +379,14 @@ class _Runs:
     @property
     def letters(self) -> int:
         return sum(length for _, length, _ in self.runs)
+
+
+@lru_cache(maxsize=1 << 16)
+def _spelling_runs(spelling: str) -> _Runs:
+    """The runs of a term's spelling, made when a text first holds it: most terms are
+    never found, and their runs cost more than the rest of compiling them."""
+    folded = fold(spelling)
+    return _Runs.of(folded.detail(), 0, len(folded.text))
 
 
 def _term_parts(folded: str) -> tuple[tuple[str, bool], ...]:
@@ -507,6 +544,28 @@ class _KeywordDatabase:
         self._triggers = _compile(triggers, hyperscan.HS_FLAG_UTF8)
         self._variants: list[list[int]] = []
         self._rows = [self._row_database(variants, shaped) for shaped in (True, False)]
+
+    def saved(self) -> _SavedKeywords:
+        return _SavedKeywords(
+            self._terms,
+            self._first_run,
+            hyperscan.dumpb(self._literals),
+            hyperscan.dumpb(self._triggers),
+            self._variants,
+            [None if row is None else (hyperscan.dumpb(row[0]), *row[1:]) for row in self._rows],
+        )
+
+    @classmethod
+    def restored(cls, saved: _SavedKeywords) -> _KeywordDatabase:
+        """Raises `hyperscan.error` for a database that cannot be loaded here."""
+        self = cls.__new__(cls)
+        self._terms = saved.terms
+        self._first_run = saved.first_run
+        self._literals = _loaded(saved.literals)
+        self._triggers = _loaded(saved.triggers)
+        self._variants = saved.variants
+        self._rows = [None if row is None else (_loaded(row[0]), *row[1:]) for row in saved.rows]
+        return self
 
     def _row_database(
         self, variants: Sequence[Variant], shaped: bool
@@ -732,29 +791,69 @@ def _backwards(hits: list[Hit], length: int) -> list[Hit]:
 class TextMatcher:
     """Finds keyword terms and regexes in texts; compiled once, shared by all posts."""
 
-    def __init__(self, terms: Iterable[str], regexes: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        terms: Iterable[str],
+        regexes: Iterable[str] = (),
+        *,
+        cache: CompileCache | None = None,
+    ) -> None:
+        """Compiles the terms and regexes, or loads them from `cache` where they were
+        compiled before (and stores them there when they were not)."""
+        unique = tuple(dict.fromkeys(terms))
         self.regexes = tuple(dict.fromkeys(regexes))
-        written: dict[str, list[tuple[str, _Runs]]] = {}
-        for term in dict.fromkeys(terms):
+        if cache is None:
+            self._compile(unique)
+        else:
+            key = msgspec.msgpack.encode((engine_id(), unique, self.regexes))
+            if not cache.load("text", key, self._restore):
+                self._compile(unique)
+                cache.put("text", key, msgspec.msgpack.encode(self._saved()))
+        self.keywords([""])  # builds the prefilter's tables and loads its compiled loops now
+        self._regex_spans = tuple(_span_regex(p) for p in self.regexes)
+
+    def _compile(self, terms: tuple[str, ...]) -> None:
+        written: dict[str, list[tuple[str, str]]] = {}  # folded -> (term, spelling)
+        for term in terms:
             for spelling in _spellings(term):
-                folded = fold(spelling)
-                runs = _Runs.of(folded.detail(), 0, len(folded.text))
-                same = written.setdefault(folded.text, [])
+                same = written.setdefault(fold(spelling).text, [])
                 if all(other != term for other, _ in same):  # two spellings, one fold
-                    same.append((term, runs))
+                    same.append((term, spelling))
         self._folded = tuple(written)
         self._written = tuple(written.values())
         self._variants = tuple(
-            (term, found)
-            for term in dict.fromkeys(terms)
-            if (found := variant(term, fold(term).text)) is not None
+            (term, found) for term in terms if (found := variant(term, fold(term).text)) is not None
         )
         self._keywords = (
             _KeywordDatabase(self._folded, [v for _, v in self._variants]) if self._folded else None
         )
-        self.keywords([""])  # builds the prefilter's tables and loads its compiled loops now
         self._regex_db = _compile(self.regexes, _REGEX_FLAGS) if self.regexes else None
-        self._regex_spans = tuple(_span_regex(p) for p in self.regexes)
+
+    def _saved(self) -> _Saved:
+        return _Saved(
+            self._folded,
+            self._written,
+            tuple((t, v.pattern, v.literals, v.shaped) for t, v in self._variants),
+            None if self._keywords is None else self._keywords.saved(),
+            None if self._regex_db is None else hyperscan.dumpb(self._regex_db),
+        )
+
+    def _restore(self, payload: bytes) -> bool:
+        """Take the compiled state from a cache entry; False if it cannot be used here."""
+        try:
+            saved = msgspec.msgpack.decode(payload, type=_Saved)
+            keywords = None if saved.keywords is None else _KeywordDatabase.restored(saved.keywords)
+            regex_db = None if saved.regexes is None else _loaded(saved.regexes)
+        except (msgspec.DecodeError, hyperscan.error):
+            return False
+        self._folded = saved.folded
+        self._written = saved.written
+        self._variants = tuple(
+            (t, Variant(p, lits, shaped)) for t, p, lits, shaped in saved.variants
+        )
+        self._keywords = keywords
+        self._regex_db = regex_db
+        return True
 
     def keywords(self, texts: Sequence[str]) -> list[Hit]:
         """Every whole-word occurrence of a term in the texts, in order of text and span."""
@@ -785,8 +884,8 @@ class TextMatcher:
             span = folded.to_original(start, end)
             hits.extend(
                 Hit(index, written, span)
-                for written, term_runs in self._written[number]
-                if runs.stands_for(term_runs)
+                for written, spelling in self._written[number]
+                if runs.stands_for(_spelling_runs(spelling))
             )
         return hits
 
