@@ -18,7 +18,15 @@ from typing import Annotated, Literal, get_args
 
 import msgspec
 
-from postwatch.rules.language.model import Evidence, Match, Post, Severity, SeverityLabel, Status
+from postwatch.rules.language.model import (
+    Evidence,
+    Match,
+    Post,
+    Rule,
+    Severity,
+    SeverityLabel,
+    Status,
+)
 
 __all__ = [
     "ALERT_KINDS",
@@ -58,6 +66,30 @@ def alert_id(rule_id: str, rule_version: int, post_id: str, kind: str = "rule") 
 def isoformat(moment: datetime) -> str:
     """RFC 3339 in UTC with a Z, to the millisecond."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# id(rule) -> the rule (held, so that the id stays its own) and its view in alerts; emptied
+# when it grows past the maximum (engines replaced many times over)
+_RULE_VIEWS: dict[int, tuple[Rule, AlertRule]] = {}
+_RULE_VIEWS_MAX = 4096
+
+
+def _rule_view(rule: Rule) -> AlertRule:
+    """What an alert says of its rule, made once a rule (a rule object is immutable)."""
+    held = _RULE_VIEWS.get(id(rule))
+    if held is None or held[0] is not rule:
+        if len(_RULE_VIEWS) >= _RULE_VIEWS_MAX:
+            _RULE_VIEWS.clear()
+        view = AlertRule(
+            id=rule.id,
+            version=rule.version,
+            pack=rule.pack,
+            title=rule.title,
+            severity=rule.severity.label,
+            tags=rule.tags,
+        )
+        held = _RULE_VIEWS[id(rule)] = (rule, view)
+    return held[1]
 
 
 def excerpt(text: str, span: tuple[int, int] | None) -> str:
@@ -167,25 +199,35 @@ class Alert(
     @classmethod
     def of_match(cls, match: Match, detected_at: datetime | None = None) -> Alert:
         """The alert for one rule match."""
-        rule, post, evidence = match.rule, match.post, match.evidence
-        first_span = next((e.span for e in evidence if e.field == "text" and e.span), None)
-        return cls(
-            alert_id=alert_id(rule.id, rule.version, post.id),
-            kind="rule",
-            detected_at=isoformat(detected_at or datetime.now(UTC)),
-            rule=AlertRule(
-                id=rule.id,
-                version=rule.version,
-                pack=rule.pack,
-                title=rule.title,
-                severity=rule.severity.label,
-                tags=rule.tags,
-            ),
-            post=AlertPost.of(post, first_span),
-            evidence=evidence[:EVIDENCE_MAX],
-            shadow=rule.status is Status.SHADOW,
-            evidence_total=len(evidence) if len(evidence) > EVIDENCE_MAX else None,
-        )
+        (alert,) = cls.of_matches([match], detected_at or datetime.now(UTC))
+        return alert
+
+    @classmethod
+    def of_matches(cls, matches: Sequence[Match], detected_at: datetime) -> list[Alert]:
+        """The alerts for the rule matches of one post: what they share (the time, the
+        post's view when the excerpt is the same, each rule's view) is built once, which
+        keeps a rule that matches most posts cheap."""
+        detected = isoformat(detected_at)
+        views: dict[tuple[int, int] | None, AlertPost] = {}
+        alerts = []
+        for match in matches:
+            rule, post, evidence = match.rule, match.post, match.evidence
+            span = next((e.span for e in evidence if e.field == "text" and e.span), None)
+            if span not in views:
+                views[span] = AlertPost.of(post, span)
+            alerts.append(
+                cls(
+                    alert_id=alert_id(rule.id, rule.version, post.id),
+                    kind="rule",
+                    detected_at=detected,
+                    rule=_rule_view(rule),
+                    post=views[span],
+                    evidence=evidence[:EVIDENCE_MAX],
+                    shadow=rule.status is Status.SHADOW,
+                    evidence_total=len(evidence) if len(evidence) > EVIDENCE_MAX else None,
+                )
+            )
+        return alerts
 
     @classmethod
     def detected(

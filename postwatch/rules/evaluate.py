@@ -62,7 +62,7 @@ def evaluate_batch(
             continue
         if not matches and idle:
             continue
-        matched = [(match, Alert.of_match(match, now)) for match in matches]
+        matched = list(zip(matches, Alert.of_matches(matches, now), strict=True))
         extra, learned = tracker.observe(post, matched, now) if tracker else ([], [])
         idle = tracker is None or tracker.idle
         if matched or extra or learned:

@@ -165,14 +165,13 @@ class MatchStage:
         sent = len(raised.extra)
         with structlog.contextvars.bound_contextvars(post_id=raised.post.id):
             for match, alert in raised.matched:
-                with structlog.contextvars.bound_contextvars(rule_id=match.rule.id):
-                    if self._suppressor is None:
-                        await self.emit(alert)
-                        sent += 1
-                    elif await self._suppressor.admit(match, alert, partition):
-                        sent += 1
-                    else:
-                        self.metrics.suppressed.labels(match.rule.id).inc()
+                if self._suppressor is None:
+                    await self.emit(alert)
+                    sent += 1
+                elif await self._suppressor.admit(match, alert, partition):
+                    sent += 1
+                else:
+                    self.metrics.suppressed.labels(match.rule.id).inc()
             for alert in raised.extra:  # mirror detection's alerts are never suppressed
                 await self.emit(alert)
         if self.send_learned is not None:
@@ -211,7 +210,7 @@ class MatchStage:
         if alert.kind == "rule" and post.observed_at:
             observed = datetime.fromisoformat(post.observed_at)
             self.metrics.latency.observe((datetime.now(UTC) - observed).total_seconds())
-        log.info(
+        log.debug(  # counted in metrics; at info a rule that matches most posts floods the log
             "alert",
             alert_id=alert.alert_id,
             kind=alert.kind,

@@ -117,7 +117,7 @@ class Suppressor:
                         post_ids=(*ids, post_id) if len(ids) < SUPPRESSED_IDS_MAX else ids,
                     ),
                 )
-            log.info("alert.suppressed", alert_id=window.first.alert_id)
+            log.debug("alert.suppressed", alert_id=window.first.alert_id)
             return False
         if window is not None and await self._summarise(window, now):
             await self.flush()  # the summary is acknowledged before its window is replaced
