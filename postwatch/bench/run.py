@@ -1,16 +1,22 @@
 """Measurements on the real broker, all in one run so that they compare:
 
-(a) the raw ceiling: a consumer that reads the posts topic and produces each
-    record unchanged to another topic, no parsing;
-(b) one `postwatch worker` over the same records;
-(c) two workers in one consumer group, over the records twice;
+(a) the raw ceiling: a consumer that reads the posts topic and produces each record
+    unchanged to another topic, no parsing, tuned: each of `RAW_TRIALS` (producer linger
+    and batch size, records a `getmany` takes, bytes a fetch takes of a partition) is
+    run and the best counts;
+(b) one `postwatch worker` over the same records, its pack compiled cold;
+(c) two workers in one consumer group, over the records twice, the pack from the cache;
+(d) an alert storm: one worker with a pack whose rules match about half of the posts,
+    several rules each, logging at info;
 then the end-to-end latency (`observed_at` of a post → its alert produced) with one worker
 fed at half of (b)'s rate.
 
 Throughput is the rate at which the consumer group's committed offsets reach the end of a
 pre-filled topic, from the first commit to the last, so start-up time is left out; for (c)
 from the first commit after both workers are in the group, so the rebalance when the second
-one joins (a few seconds in which the first hands partitions over) is left out too.
+one joins (a few seconds in which the first hands partitions over) is left out too. Each is
+also given with start-up: from the workers' launch to the last commit; and start-up itself,
+from launch to the first commit.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +44,7 @@ from postwatch.kafka.clients import (
     AIOKafkaAdminClient,
     NewTopic,
     TopicPartition,
+    full_batches,
     new_admin,
     new_consumer,
     new_producer,
@@ -47,10 +54,33 @@ from postwatch.kafka.topics import ALERTS, POSTS, create_topics, ensure_topics
 from postwatch.rules.alerts import decode, isoformat
 from postwatch.settings import Settings
 
-__all__ = ["BenchResult", "run_bench"]
+__all__ = ["RAW_TRIALS", "BenchResult", "RawTrial", "describe", "run_bench"]
 
 _POLL_S = 0.2
 _WORKER_STOP_S = 30
+
+
+class RawTrial(msgspec.Struct, frozen=True):
+    """Settings of the raw loop, and what it did with them. `batched`: the records a fetch
+    gave of a partition are produced as whole batches (`send_batch`), not one by one."""
+
+    linger_ms: int
+    max_batch_size: int
+    max_records: int
+    max_partition_fetch_bytes: int
+    batched: bool = False
+    posts_per_s: float = 0.0
+
+
+RAW_TRIALS = (
+    # linger, batch bytes, records a getmany takes, bytes a fetch takes of a partition
+    RawTrial(5, 262_144, 2_000, 1 << 20),  # the worker's own
+    RawTrial(5, 262_144, 5_000, 1 << 20),
+    RawTrial(10, 1 << 20, 10_000, 4 << 20),
+    RawTrial(20, 1 << 20, 20_000, 8 << 20),
+    RawTrial(5, 1 << 20, 5_000, 1 << 20, batched=True),
+    RawTrial(20, 1 << 20, 20_000, 8 << 20, batched=True),
+)
 
 
 class BenchResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,8 +89,17 @@ class BenchResult(msgspec.Struct, frozen=True, kw_only=True):
     posts: int
     partitions: int
     raw_posts_per_s: float
+    raw_trials: tuple[RawTrial, ...]
     one_worker_posts_per_s: float
+    one_worker_with_startup_posts_per_s: float
+    startup_cold_s: float
     two_workers_posts_per_s: float
+    two_workers_with_startup_posts_per_s: float
+    startup_cached_s: float
+    storm_posts_per_s: float
+    storm_alerts: int
+    storm_alerts_per_s: float
+    storm_log_bytes_per_100k_posts: float
     latency_rate_per_s: float
     latency_alerts: int
     latency_p50_ms: float
@@ -79,9 +118,37 @@ class BenchResult(msgspec.Struct, frozen=True, kw_only=True):
 
     def encode(self) -> bytes:
         """The figures and the ratios b / a and c / b as an indented JSON object."""
-        figures = msgspec.structs.asdict(self)
+        figures = msgspec.to_builtins(self)
         figures |= {"worker_over_raw": self.worker_over_raw, "two_over_one": self.two_over_one}
         return msgspec.json.format(msgspec.json.encode(figures), indent=2)
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One timed run of workers: when they were launched, when their group first
+    committed, when it first committed with all its members in (and how far it was then),
+    and when the commits reached the end."""
+
+    launched: float
+    started: float
+    first: float
+    first_done: int
+    end: float
+    total: int
+
+    @property
+    def rate(self) -> float:
+        """Posts/s after start-up."""
+        return (self.total - self.first_done) / (self.end - self.first)
+
+    @property
+    def with_startup(self) -> float:
+        return self.total / (self.end - self.launched)
+
+    @property
+    def startup_s(self) -> float:
+        """From launch to the first commit: the first posts went through."""
+        return self.started - self.launched
 
 
 def _fresh(settings: Settings, label: str) -> Settings:
@@ -121,24 +188,34 @@ async def _stable(admin: AIOKafkaAdminClient, group: str, members: int) -> bool:
 
 
 async def _throughput(
-    settings: Settings, total: int, group: str, deadline_s: float, members: int = 1
-) -> float:
-    """Posts/s at which the group's committed offsets went from their first value, once the
-    group has its `members` members and is not rebalancing, to `total`."""
+    settings: Settings,
+    total: int,
+    group: str,
+    deadline_s: float,
+    launched: float,
+    *,
+    members: int = 1,
+) -> _Run:
+    """When the group's committed offsets went from their first value, once the group has
+    its `members` members and is not rebalancing, to `total`; the workers were launched at
+    `launched` (`time.monotonic`)."""
     admin = new_admin(settings)
     await admin.start()
     try:
-        start = time.monotonic()
+        started: float | None = None
         first: tuple[float, int] | None = None
-        while time.monotonic() - start < deadline_s:
+        while time.monotonic() - launched < deadline_s:
             done = await _committed(admin, group)
             now = time.monotonic()
+            if done and started is None:
+                started = now
             if done and first is None and await _stable(admin, group, members):
                 first = (now, done)
             if first is not None and done >= total:
                 if done == first[1]:
                     raise BenchError("everything was committed at once: use more posts")
-                return (done - first[1]) / (now - first[0])
+                assert started is not None
+                return _Run(launched, started, first[0], first[1], now, total)
             await asyncio.sleep(_POLL_S)
         raise BenchError(f"the group {group} did not get through {total} posts in {deadline_s} s")
     finally:
@@ -149,36 +226,45 @@ class BenchError(Exception):
     """A measurement could not be taken; the message says why."""
 
 
-async def _raw_ceiling(settings: Settings, total: int) -> float:
+async def _raw_ceiling(settings: Settings, total: int, trial: RawTrial, label: str) -> float:
     """Consume the posts topic and produce each record unchanged to a copy topic."""
     source = settings.topic(POSTS)
-    target = settings.topic("bench-copy")
+    target = settings.topic(f"bench-copy-{label}")
     await create_topics(settings, [NewTopic(target, settings.posts_partitions, 1)])
     consumer = new_consumer(
         settings,
         source,
-        group_id=f"{settings.topic_prefix}-raw",
+        group_id=f"{settings.topic_prefix}-raw-{label}",
         auto_offset_reset="earliest",
-        max_poll_records=2000,
+        max_partition_fetch_bytes=trial.max_partition_fetch_bytes,
     )
-    producer = new_producer(settings, linger_ms=5, max_batch_size=262_144)
+    producer = new_producer(
+        settings, linger_ms=trial.linger_ms, max_batch_size=trial.max_batch_size
+    )
     await consumer.start()
     await producer.start()
     try:
         seen = 0
         started: float | None = None
         while seen < total:
-            batches = await consumer.getmany(timeout_ms=1000)
+            batches = await consumer.getmany(timeout_ms=1000, max_records=trial.max_records)
             if started is None and batches:
                 started = time.monotonic()
-            pending = [
-                await producer.send(target, record.value, key=record.key)
-                for records in batches.values()
-                for record in records
-            ]
+            if trial.batched:
+                pending = [
+                    await producer.send_batch(batch, target, partition=tp.partition)
+                    for tp, records in batches.items()
+                    for batch in full_batches(producer, records)
+                ]
+            else:
+                pending = [
+                    await producer.send(target, record.value, key=record.key)
+                    for records in batches.values()
+                    for record in records
+                ]
             await asyncio.gather(*pending)
             await consumer.commit()
-            seen += len(pending)
+            seen += sum(map(len, batches.values()))
         assert started is not None
         return total / (time.monotonic() - started)
     finally:
@@ -187,24 +273,30 @@ async def _raw_ceiling(settings: Settings, total: int) -> float:
 
 
 @contextmanager
-def _workers(settings: Settings, pack: Path, count: int, logs: Path) -> Iterator[None]:
+def _workers(
+    settings: Settings, pack: Path, count: int, logs: Path, *, log_level: str = "warning"
+) -> Iterator[float]:
+    """Run `count` workers of `pack` (their compiled packs kept under `logs`); gives the
+    moment they were launched (`time.monotonic`)."""
     env = {
         **os.environ,
         "POSTWATCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "POSTWATCH_TOPIC_PREFIX": settings.topic_prefix,
         "POSTWATCH_RULES": str(pack),
-        "POSTWATCH_LOG_LEVEL": "warning",
+        "POSTWATCH_LOG_LEVEL": log_level,
+        "POSTWATCH_CACHE_DIR": str(logs / "cache"),
     }
     processes = []
+    launched = time.monotonic()
     for i in range(count):
-        log = (logs / f"{settings.topic_prefix}-worker-{i}.log").open("wb")
+        log = _log(logs, settings, i).open("wb")
         processes.append(
             subprocess.Popen(
                 [sys.executable, "-m", "postwatch", "worker"], env=env, stdout=log, stderr=log
             )
         )
     try:
-        yield
+        yield launched
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -213,6 +305,10 @@ def _workers(settings: Settings, pack: Path, count: int, logs: Path) -> Iterator
                 process.wait(_WORKER_STOP_S)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _log(logs: Path, settings: Settings, worker: int) -> Path:
+    return logs / f"{settings.topic_prefix}-worker-{worker}.log"
 
 
 async def _count(settings: Settings, topic: str) -> int:
@@ -296,30 +392,50 @@ def run_bench(
     total = len(lines)
     deadline = max(300.0, total / 500)
 
-    progress(f"(a) raw ceiling over {total:,} posts")
+    progress(f"(a) raw ceiling over {total:,} posts, {len(RAW_TRIALS)} settings")
     raw_settings = _fresh(settings, "raw")
     asyncio.run(_fill(raw_settings, lines))
-    raw = uvloop.run(_raw_ceiling(raw_settings, total))  # on the workers' event loop
-    progress(f"    {raw:,.0f} posts/s")
+    trials = []
+    for number, trial in enumerate(RAW_TRIALS):
+        rate = uvloop.run(_raw_ceiling(raw_settings, total, trial, str(number)))  # as workers
+        trials.append(msgspec.structs.replace(trial, posts_per_s=rate))
+        progress(f"    {rate:,.0f} posts/s with {describe(trial)}")
+    raw = max(trial.posts_per_s for trial in trials)
 
-    progress("(b) one worker")
+    progress("(b) one worker, its pack compiled cold")
     one = _fresh(settings, "one")
     asyncio.run(_fill(one, lines))
-    with _workers(one, workload.pack, 1, logs):
-        one_rate = asyncio.run(_throughput(one, total, one.group, deadline))
+    with _workers(one, workload.pack, 1, logs) as launched:
+        one_run = asyncio.run(_throughput(one, total, one.group, deadline, launched))
     alerts_one = asyncio.run(_count(one, one.topic(ALERTS)))
     progress(
-        f"    {one_rate:,.0f} posts/s, {alerts_one:,} alerts (expected {workload.matching_posts:,})"
+        f"    {one_run.rate:,.0f} posts/s ({one_run.with_startup:,.0f} with start-up, "
+        f"{one_run.startup_s:.1f} s), {alerts_one:,} alerts (expected {workload.matching_posts:,})"
     )
 
-    progress("(c) two workers in one group, over the posts twice")
+    progress("(c) two workers in one group, over the posts twice, the pack from the cache")
     two = _fresh(settings, "two")
     asyncio.run(_fill(two, lines + lines))  # the second worker joins while the first runs
-    with _workers(two, workload.pack, 2, logs):
-        two_rate = asyncio.run(_throughput(two, 2 * total, two.group, deadline, members=2))
-    progress(f"    {two_rate:,.0f} posts/s")
+    with _workers(two, workload.pack, 2, logs) as launched:
+        two_run = asyncio.run(_throughput(two, 2 * total, two.group, deadline, launched, members=2))
+    progress(
+        f"    {two_run.rate:,.0f} posts/s ({two_run.with_startup:,.0f} with start-up, "
+        f"{two_run.startup_s:.1f} s)"
+    )
 
-    rate = one_rate / 2
+    progress("(d) alert storm: one worker, rules that match half of the posts, logging at info")
+    storm = _fresh(settings, "storm")
+    asyncio.run(_fill(storm, lines))
+    with _workers(storm, workload.storm, 1, logs, log_level="info") as launched:
+        storm_run = asyncio.run(_throughput(storm, total, storm.group, deadline, launched))
+    storm_alerts = asyncio.run(_count(storm, storm.topic(ALERTS)))
+    storm_log = _log(logs, storm, 0).stat().st_size
+    progress(
+        f"    {storm_run.rate:,.0f} posts/s, {storm_alerts / total * storm_run.rate:,.0f} "
+        f"alerts/s, {storm_log / total * 100_000:,.0f} bytes of log per 100,000 posts"
+    )
+
+    rate = one_run.rate / 2
     progress(f"latency: one worker fed at {rate:,.0f} posts/s for {latency_s:.0f} s")
     late = _fresh(settings, "latency")
     asyncio.run(ensure_topics(late))
@@ -329,8 +445,17 @@ def run_bench(
         posts=total,
         partitions=settings.posts_partitions,
         raw_posts_per_s=raw,
-        one_worker_posts_per_s=one_rate,
-        two_workers_posts_per_s=two_rate,
+        raw_trials=tuple(trials),
+        one_worker_posts_per_s=one_run.rate,
+        one_worker_with_startup_posts_per_s=one_run.with_startup,
+        startup_cold_s=one_run.startup_s,
+        two_workers_posts_per_s=two_run.rate,
+        two_workers_with_startup_posts_per_s=two_run.with_startup,
+        startup_cached_s=two_run.startup_s,
+        storm_posts_per_s=storm_run.rate,
+        storm_alerts=storm_alerts,
+        storm_alerts_per_s=storm_alerts / total * storm_run.rate,
+        storm_log_bytes_per_100k_posts=storm_log / total * 100_000,
         latency_rate_per_s=rate,
         latency_alerts=len(latencies),
         latency_p50_ms=_percentile(latencies, 0.50),
@@ -338,4 +463,13 @@ def run_bench(
         latency_p99_ms=_percentile(latencies, 0.99),
         alerts_expected=workload.matching_posts,
         alerts_one_worker=alerts_one,
+    )
+
+
+def describe(trial: RawTrial) -> str:
+    """The settings of a trial of the raw loop, in words."""
+    return (
+        f"{'whole batches' if trial.batched else 'one by one'}, linger {trial.linger_ms} ms, "
+        f"batches of {trial.max_batch_size:,} bytes, getmany {trial.max_records:,} records, "
+        f"fetch {trial.max_partition_fetch_bytes:,} bytes"
     )

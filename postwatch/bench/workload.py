@@ -4,6 +4,9 @@ Posts mix Latin, Arabic and Urdu script words, emoji, handles, hashtags and link
 lengths spread like short social posts; 10 % carry media hashes. A known share of posts
 matches: one in every `1 / match_rate` holds a phrase of the pack or the near-duplicate
 (a few bits off) of a bank hash, so the number of alerts a run must raise is known.
+
+A second pack, `storm.yaml`, is a rule published by mistake: STORM_RULES rules, each of
+the same STORM_WORDS common words, which about half of the posts hold (an alert storm).
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ _EMOJI = ["😀", "🔥", "🙏", "🇵🇰", "❤️", "👍", "🚀", "😂"]
 _TLDS = ["com", "org", "net", "pk", "info", "example"]
 
 
+STORM_RULES = 4
+STORM_WORDS = 200
+
+
 @dataclass(frozen=True, slots=True)
 class Workload:
     """Files of one workload and what a run over it must produce."""
@@ -30,6 +37,7 @@ class Workload:
     posts: Path
     pack: Path
     bank: Path
+    storm: Path
     count: int
     matching_posts: int
 
@@ -102,6 +110,18 @@ def write_workload(
         "    match: {hashes: {bank: known}}\n"
     )
 
+    storm = directory / "storm.yaml"
+    latin = common[:5000]  # drawn apart, so that the posts stay those of the seed
+    broad = orjson.dumps(random.Random(seed + 1).sample(latin, STORM_WORDS)).decode()  # noqa: S311
+    storm.write_text(
+        "pack: storm\nversion: 1\nrules:\n"
+        + "".join(
+            f"  - id: storm-{i}\n    title: Too broad {i}\n    severity: low\n"
+            f"    match: {{keywords: {broad}}}\n"
+            for i in range(STORM_RULES)
+        )
+    )
+
     every = max(1, round(1 / match_rate)) if match_rate > 0 else 0
     matching = 0
     path = directory / "posts.jsonl"
@@ -128,4 +148,4 @@ def write_workload(
                 post["text"] = f"{post['text']} {rng.choice(phrases)}"
             matching += planted
             out.write(orjson.dumps(post) + b"\n")
-    return Workload(path, pack, bank, posts, matching)
+    return Workload(path, pack, bank, storm, posts, matching)

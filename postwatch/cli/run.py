@@ -75,8 +75,12 @@ def bench(ctx: CommandContext, /, **options: Any) -> None:
     group, and the latency observed_at → alert at half of (b)'s rate. Uses fresh topics.
     """
     from postwatch.bench.report import bench_command  # noqa: PLC0415 - only bench needs it
+    from postwatch.bench.run import BenchError  # noqa: PLC0415
 
-    bench_command(ctx.settings, **options)
+    try:
+        bench_command(ctx.settings, **options)
+    except BenchError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.command()

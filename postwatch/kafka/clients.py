@@ -13,7 +13,7 @@ Producers and consumers are not started: `await client.start()` and `stop()`, or
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Literal, Self
 
@@ -32,7 +32,9 @@ from aiokafka.errors import (
     MessageSizeTooLargeError,
     TopicAlreadyExistsError,
 )
+from aiokafka.producer.message_accumulator import BatchBuilder
 
+from postwatch.kafka.partitioner import partition
 from postwatch.settings import Settings
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "ProducerOwner",
     "TopicAlreadyExistsError",
     "TopicPartition",
+    "full_batches",
     "new_admin",
     "new_consumer",
     "new_producer",
@@ -68,6 +71,7 @@ def new_producer(
     how long a record waits for others to share its batch, and how big a batch grows."""
     return AIOKafkaProducer(
         acks="all",
+        partitioner=partition,  # aiokafka's own, compiled
         enable_idempotence=enable_idempotence,
         linger_ms=linger_ms,
         max_batch_size=max_batch_size,
@@ -81,17 +85,20 @@ def new_consumer(
     group_id: str | None = None,
     auto_offset_reset: Literal["earliest", "latest"] = "latest",
     max_poll_records: int | None = None,
+    max_partition_fetch_bytes: int = 1_048_576,
 ) -> AIOKafkaConsumer:
     """A consumer subscribed to `topics` (none: it subscribes or is assigned partitions
     later), in the consumer group `group_id` if one is given, that never commits by itself.
     `auto_offset_reset` says where it starts on a partition without a committed offset;
-    `max_poll_records` bounds what one `getmany` returns (None: no bound)."""
+    `max_poll_records` bounds what one `getmany` returns (None: no bound);
+    `max_partition_fetch_bytes` what one fetch takes of a partition (aiokafka's default)."""
     return AIOKafkaConsumer(
         *topics,
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset=auto_offset_reset,
         max_poll_records=max_poll_records,
+        max_partition_fetch_bytes=max_partition_fetch_bytes,
         **settings.kafka_client_options(),
     )
 
@@ -146,3 +153,18 @@ async def send_all(
             pending.clear()
     await asyncio.gather(*pending)
     return sent + len(pending)
+
+
+def full_batches(
+    producer: AIOKafkaProducer, records: list[ConsumerRecord[bytes, bytes]]
+) -> Iterator[BatchBuilder]:
+    """The records (of one partition) as producer batches, each as full as `max_batch_size`
+    lets it be, for `send_batch`."""
+    batch = producer.create_batch()
+    for record in records:
+        if batch.append(key=record.key, value=record.value, timestamp=None) is None:
+            yield batch
+            batch = producer.create_batch()
+            batch.append(key=record.key, value=record.value, timestamp=None)
+    if batch.record_count():
+        yield batch

@@ -31,6 +31,7 @@ class Metrics:
     latency: Histogram = field(init=False)
     suppressed: Counter = field(init=False)
     windows_open: Gauge = field(init=False)
+    _alert_children: dict[tuple[str, str, str], Counter] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.posts = Counter(
@@ -84,6 +85,16 @@ class Metrics:
             "Learned text fingerprints and PDQ hashes this worker matches against.",
             registry=self.registry,
         )
+
+    def count_alert(self, rule_id: str, severity: str, kind: str) -> None:
+        """One more alert of the rule: `alerts` by its labels, its child looked up once
+        (`labels()` takes a lock and builds the key each time: thousands of times a second
+        in an alert storm)."""
+        key = (rule_id, severity, kind)
+        child = self._alert_children.get(key)
+        if child is None:
+            child = self._alert_children[key] = self.alerts.labels(*key)
+        child.inc()
 
     def serve(self, host: str, port: int) -> bool:
         """Serve `/metrics` over HTTP in a background thread; False (and an error logged) if

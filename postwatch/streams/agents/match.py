@@ -206,7 +206,7 @@ class MatchStage:
         if self.send_ocsf is not None:
             self.acks.add(await self.send_ocsf(key, orjson.dumps(detection_finding(alert))))
         rule, post = alert.rule, alert.post
-        self.metrics.alerts.labels(rule.id, rule.severity, alert.kind).inc()
+        self.metrics.count_alert(rule.id, rule.severity, alert.kind)
         if alert.kind == "rule" and post.observed_at:
             observed = datetime.fromisoformat(post.observed_at)
             self.metrics.latency.observe((datetime.now(UTC) - observed).total_seconds())
