@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -90,7 +91,9 @@ def rules_publish(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
     """Check and test packs, then publish them to the rules topic: every worker applies them
     within seconds, without restarting. The hashes of a bank's file go in the published
     pack in place of the file (workers read no files); a pack too large with them is refused
-    (send them with `rules bank --file` instead)."""
+    (send them with `rules bank --file` instead). Given the workers' packs (POSTWATCH_RULES)
+    and a cache folder they share (POSTWATCH_CACHE_DIR), it also compiles the engine they
+    will build, so that they apply the packs without compiling them."""
     from postwatch.rules.language.published import publishable_text  # noqa: PLC0415
 
     settings = ctx.settings
@@ -111,6 +114,7 @@ async def _publish(settings: Settings, texts: list[tuple[Pack, str]]) -> None:
     from postwatch.kafka.topics import RULES, ensure_topics  # noqa: PLC0415
     from postwatch.rules.language.published import (  # noqa: PLC0415
         NotStandalone,
+        compile_for_workers,
         published_versions,
         to_publish,
     )
@@ -120,10 +124,9 @@ async def _publish(settings: Settings, texts: list[tuple[Pack, str]]) -> None:
     await ensure_topics(settings, live=True)
     current = published_versions(record.value for record in await read_all(settings, RULES))
     by = settings.published_by or getpass.getuser()
+    cache = compile_cache(settings.cache_dir)
     try:
-        records = to_publish(
-            texts, current, now=datetime.now(UTC), by=by, cache=compile_cache(settings.cache_dir)
-        )
+        records = to_publish(texts, current, now=datetime.now(UTC), by=by, cache=cache)
     except NotStandalone as exc:
         echo_problems(exc)
         message = f"{exc.source_file}: pack does not stand alone"
@@ -139,6 +142,20 @@ async def _publish(settings: Settings, texts: list[tuple[Pack, str]]) -> None:
                 f"{pack.source_file}: published pack {pack.id} v{pack.version} "
                 f"({published.content_hash[:12]}): {'; '.join(published.changes)}"
             )
+        )
+    if cache is not None and settings.rules and any(records):
+        new = [record for record in records if record is not None]
+        started = time.monotonic()
+        try:
+            compile_for_workers(load_packs(list(settings.rules)), [*current, *new], cache)
+        except PackError as exc:  # the workers' own files: they will say what is wrong
+            click.echo(
+                f"not compiled for the workers: {len(exc.problems)} problem(s) in their packs"
+            )
+            return
+        click.echo(
+            f"compiled the workers' engine into {cache.folder} "
+            f"in {time.monotonic() - started:.1f} s"
         )
 
 

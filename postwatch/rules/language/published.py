@@ -35,6 +35,7 @@ __all__ = [
     "PublishedPack",
     "bank_entries",
     "changes",
+    "compile_for_workers",
     "compile_packs",
     "content_hash",
     "publishable_text",
@@ -152,6 +153,23 @@ def compile_packs(
     chosen = [published.get(pack.id, pack) for pack in packs]
     chosen += [pack for pack_id, pack in published.items() if all(p.id != pack_id for p in packs)]
     return Engine(with_entries(chosen, entries), cache=cache)
+
+
+def compile_for_workers(
+    file_packs: Sequence[Pack], versions: Iterable[PublishedPack], cache: CompileCache
+) -> Engine:
+    """The engine a worker with these file packs builds once it has applied the latest of
+    each pack's published `versions` (in the order they were published; a version that does
+    not load is left out, as a worker refuses it), compiled into `cache`: a worker that shares
+    the cache folder then takes it from there instead of compiling it."""
+    latest: dict[str, PublishedPack] = {}
+    for version in versions:
+        latest[version.pack] = version
+    applied: dict[str, Pack] = {}
+    for pack_id, version in latest.items():
+        with contextlib.suppress(PackError):
+            applied[pack_id] = version.load(cache)
+    return compile_packs(file_packs, applied, cache=cache)
 
 
 class BankEntry(msgspec.Struct, frozen=True):

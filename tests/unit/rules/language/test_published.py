@@ -8,9 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from postwatch.rules import PackError
+from postwatch.rules import Pack, PackError, parse_pack
 from postwatch.rules.language.loader import MAX_PACK_CHARS
-from postwatch.rules.language.published import PublishedPack, content_hash, publishable_text
+from postwatch.rules.language.published import (
+    PublishedPack,
+    compile_for_workers,
+    compile_packs,
+    content_hash,
+    publishable_text,
+)
+from postwatch.rules.matching.cache import CompileCache
+from tests.unit.rules.conftest import make_post
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 SHA256 = "b5b0799616df52d475a3968dc7e54f1d0724c912244ffa6175bc786375dd7298"
@@ -98,3 +106,49 @@ def test_a_record_whose_pack_or_version_is_not_its_texts_is_refused(
     assert [str(p) for p in caught.value.problems] == [
         f"{pack}@v{version}:1: the text is pack banked v2, the record says {pack} v{version}"
     ]
+
+
+def _keywords_pack(pack_id: str, version: int, terms: list[str]) -> str:
+    return (
+        f"pack: {pack_id}\nversion: {version}\nrules:\n"
+        f"  - {{id: {pack_id}-r, title: t, match: {{keywords: {terms}}}}}\n"
+    )
+
+
+def test_what_publish_compiles_for_the_workers_is_what_they_take_from_the_cache(
+    tmp_path: Path,
+) -> None:
+    """The engine `rules publish` compiles for the workers (their file packs with the latest
+    published versions in place) is the one a worker builds when it applies the new version:
+    it finds every matcher in the shared cache and compiles nothing."""
+    files = [
+        parse_pack(_keywords_pack("first", 1, ["example front"]), "first.yaml"),
+        parse_pack(_keywords_pack("second", 1, ["sample brigade"]), "second.yaml"),
+    ]
+    before = [
+        published_version("second", 2, ["sample brigade", "river guard"]),
+        published_version("third", 1, ["north star"]),
+        published_version("broken", 1, ["x"], text="pack: broken\nversion: 1\nrules: 7\n"),
+    ]
+    applied: dict[str, Pack] = {}
+    for version in before:  # what the worker applied before, one record after another
+        try:
+            applied[version.pack] = version.load()
+        except PackError:
+            continue
+    new = published_version("second", 3, ["sample brigade", "river guard", "red river"])
+    compile_for_workers(files, [*before, new], CompileCache(tmp_path))
+    worker = CompileCache(tmp_path)
+    applied[new.pack] = new.load(worker)
+    engine = compile_packs(files, applied, cache=worker)
+    assert (worker.hits, worker.misses, worker.rejected) == (2, 0, 0)
+    assert {rule.id for rule in engine.rules} == {"first-r", "second-r", "third-r"}
+    (match,) = engine.evaluate(make_post(text="the red river rises"))
+    assert (match.rule.pack, match.rule.version) == ("second", 3)
+
+
+def published_version(
+    pack_id: str, version: int, terms: list[str], *, text: str | None = None
+) -> PublishedPack:
+    body = text if text is not None else _keywords_pack(pack_id, version, terms)
+    return PublishedPack(pack_id, version, body, content_hash(body), datetime.now(UTC), "a")
