@@ -8,6 +8,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +18,10 @@ from postwatch.rules import Engine, Pack, PackError, load_packs
 from postwatch.rules.alerts import isoformat
 from postwatch.rules.language.selftest import TestOutcome, failures, run_tests
 from postwatch.settings import Settings
+
+if TYPE_CHECKING:
+    from postwatch.rules.language.published import PublishedPack
+    from postwatch.rules.matching.cache import CompileCache
 
 __all__ = ["rules"]
 
@@ -114,7 +119,6 @@ async def _publish(settings: Settings, texts: list[tuple[Pack, str]]) -> None:
     from postwatch.kafka.topics import RULES, ensure_topics  # noqa: PLC0415
     from postwatch.rules.language.published import (  # noqa: PLC0415
         NotStandalone,
-        compile_for_workers,
         published_versions,
         to_publish,
     )
@@ -131,6 +135,9 @@ async def _publish(settings: Settings, texts: list[tuple[Pack, str]]) -> None:
         echo_problems(exc)
         message = f"{exc.source_file}: pack does not stand alone"
         raise click.ClickException(printable(message)) from exc
+    new = [record for record in records if record is not None]
+    if cache is not None and settings.rules and new:  # before the workers see the records
+        _compile_for_workers(settings, cache, [*current, *new])
     for (pack, _), published in zip(texts, records, strict=True):
         if published is None:
             where = f"{pack.source_file}: pack {pack.id} v{pack.version}"
@@ -143,20 +150,23 @@ async def _publish(settings: Settings, texts: list[tuple[Pack, str]]) -> None:
                 f"({published.content_hash[:12]}): {'; '.join(published.changes)}"
             )
         )
-    if cache is not None and settings.rules and any(records):
-        new = [record for record in records if record is not None]
-        started = time.monotonic()
-        try:
-            compile_for_workers(load_packs(list(settings.rules)), [*current, *new], cache)
-        except PackError as exc:  # the workers' own files: they will say what is wrong
-            click.echo(
-                f"not compiled for the workers: {len(exc.problems)} problem(s) in their packs"
-            )
-            return
-        click.echo(
-            f"compiled the workers' engine into {cache.folder} "
-            f"in {time.monotonic() - started:.1f} s"
-        )
+
+
+def _compile_for_workers(
+    settings: Settings, cache: CompileCache, versions: list[PublishedPack]
+) -> None:
+    """Compile into the cache the engine the workers (of `settings.rules`) will build once
+    they apply `versions`; a problem in their packs is theirs to report."""
+    from postwatch.rules.language.published import compile_for_workers  # noqa: PLC0415
+
+    started = time.monotonic()
+    try:
+        compile_for_workers(load_packs(list(settings.rules)), versions, cache)
+    except PackError as exc:
+        click.echo(f"not compiled for the workers: {len(exc.problems)} problem(s) in their packs")
+        return
+    seconds = time.monotonic() - started
+    click.echo(f"compiled the workers' engine into {cache.folder} in {seconds:.1f} s")
 
 
 @rules.command("bank")
