@@ -18,9 +18,9 @@ four letters or more by its key, in the term and in the text, except ordinary En
 (the lower-case words of SCOWL, `data/english-words-scowl-*.txt.gz`: `wolf` is not `volf`,
 `example` not `exxampple`) and shorter words (`bin` is not `ban`), which stay as written; a
 term written in Urdu or Arabic script also in Latin letters, by the transliteration table
-`URDU_LETTERS` (after the Urdu alphabet's romanisation in the ALA-LC tables and the
-spellings of Roman Urdu in common use): its consonants as written, the short vowels that
-the script leaves out wherever one may stand.
+`URDU_LETTERS` (`data/urdu-romanisation.tsv`, after the Urdu alphabet's romanisation in the
+ALA-LC tables and the spellings of Roman Urdu in common use): its consonants as written,
+the short vowels that the script leaves out wherever one may stand.
 
 `Variant` holds a term's pattern over keys, which confirms a hit, and the rows that every
 spelling it confirms holds, as whole words apart or joined, which the matcher's prefilter
@@ -106,56 +106,19 @@ def keys_of(text: str) -> tuple[str, list[tuple[int, int]]]:
     return " ".join(_word_key(text[a:b]) for a, b in spans), spans
 
 
-# Urdu (and Arabic) letters -> the keys of their romanisations, as slots; the short vowels
-# are not written and may stand between any two letters. Letters of the clean form
-# (`charmap` folds the kaf, yeh and heh variants, listed once here) and Urdu's own.
-URDU_LETTERS: dict[str, Slot] = {
-    "ا": (("a", "i", "u"), True),  # alef: a long a, or a vowel's carrier at a word's start
-    "آ": (("a",), False),
-    "ب": (("b",), False),
-    "پ": (("p",), False),
-    "ت": (("t",), False),
-    "ٹ": (("t",), False),
-    "ث": (("s",), False),
-    "ج": (("j",), False),
-    "چ": (("ch",), False),
-    "ح": (("h",), True),
-    "خ": (("k",), False),
-    "د": (("d",), False),
-    "ڈ": (("d",), False),
-    "ذ": (("z",), False),
-    "ر": (("r",), False),
-    "ڑ": (("r",), False),
-    "ز": (("z",), False),
-    "ژ": (("z", "zh"), False),
-    "س": (("s",), False),
-    "ش": (("sh",), False),
-    "ص": (("s",), False),
-    "ض": (("z",), False),
-    "ط": (("t",), False),
-    "ظ": (("z",), False),
-    "ع": (("a", "i", "u"), True),
-    "غ": (("g",), False),
-    "ف": (("f",), False),
-    "ق": (("k",), False),
-    "ك": (("k",), False),
-    "ک": (("k",), False),
-    "گ": (("g",), False),
-    "ل": (("l",), False),
-    "م": (("m",), False),
-    "ن": (("n",), False),
-    "ں": (("n",), True),
-    "و": (("v", "u", "au"), False),
-    "ه": (("h", "a"), True),
-    "ہ": (("h", "a"), True),
-    "ھ": (("h",), True),
-    "ي": (("i", "a", "ai"), False),
-    "ی": (("i", "a", "ai"), False),
-    "ے": (("a", "ai"), False),
-    "ة": (("a", "at"), False),
-    "ء": ((), True),
-    "ئ": (("i",), True),
-}
+def _urdu_letters() -> dict[str, Slot]:
+    """`data/urdu-romanisation.tsv`: each letter's slot."""
+    text = resources.files(__package__).joinpath("data/urdu-romanisation.tsv").read_text("utf-8")
+    letters: dict[str, Slot] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            letter, keys, presence, *_ = line.split("\t")
+            letters[letter] = (tuple(keys.split()) if keys != "-" else (), presence == "optional")
+    return letters
+
+
+URDU_LETTERS = _urdu_letters()
+"""Urdu (and Arabic) letters -> the keys of their romanisations, as slots (see the file)."""
 _VOWEL: Slot = (("a", "i", "u"), True)
 
 
