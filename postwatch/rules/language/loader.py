@@ -659,42 +659,54 @@ def _parse_group(kind: type[AnyOf] | type[AllOf]) -> _ConditionParser:
 
 
 def _fields_form(
-    value: Any, line: int, key: str, what: str, ctx: _Context
-) -> tuple[Any, tuple[str, ...]] | None:
-    """A list of values, or {KEY: [values], fields: [names]}: the values and the fields."""
-    if not isinstance(value, _Map):
-        return value, ("text",)
-    unknown = set(value) - {key, "fields"}
-    for name in sorted(unknown):
-        ctx.problem(_line_of(value, name, line), f"unknown key {name!r} in '{what}'")
-    fields: list[str] = []
-    fields_line = _line_of(value, "fields", line)
-    for name, name_line in _strings(
-        value.get("fields", _Seq(["text"])), fields_line, "'fields'", ctx
-    ):
-        if name not in FIELDS:
-            ctx.problem(name_line, f"unknown field {name!r} (one of {', '.join(FIELDS)})")
-        else:
-            fields.append(name)
-    if key not in value:
-        ctx.problem(line, f"'{what}' needs '{key}'")
-        return None
-    if unknown or not fields:
-        return None
-    return value[key], tuple(dict.fromkeys(fields))
+    value: Any,
+    line: int,
+    key: str,
+    what: str,
+    ctx: _Context,
+    *,
+    take: Callable[[str, int, _Context], Sequence[str]],
+) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """A list of values, or {KEY: [values], fields: [names]}: what `take` makes of each value
+    (given the value and its line; nothing where it reports a problem), without repeats, and
+    the fields; None where there is a problem with the form or nothing is left."""
+    if isinstance(value, _Map):
+        unknown = set(value) - {key, "fields"}
+        for name in sorted(unknown):
+            ctx.problem(_line_of(value, name, line), f"unknown key {name!r} in '{what}'")
+        fields: list[str] = []
+        fields_line = _line_of(value, "fields", line)
+        for name, name_line in _strings(
+            value.get("fields", _Seq(["text"])), fields_line, "'fields'", ctx
+        ):
+            if name not in FIELDS:
+                ctx.problem(name_line, f"unknown field {name!r} (one of {', '.join(FIELDS)})")
+            else:
+                fields.append(name)
+        if key not in value:
+            ctx.problem(line, f"'{what}' needs '{key}'")
+            return None
+        if unknown or not fields:
+            return None
+        value = value[key]
+    else:
+        fields = ["text"]
+    taken = [
+        made for item, at in _strings(value, line, f"'{what}'", ctx) for made in take(item, at, ctx)
+    ]
+    return (tuple(dict.fromkeys(taken)), tuple(dict.fromkeys(fields))) if taken else None
 
 
 def _parse_regex(value: Any, line: int, ctx: _Context) -> Condition | None:
-    form = _fields_form(value, line, "patterns", "regex", ctx)
-    if form is None:
-        return None
-    patterns: list[str] = []
-    for item, item_line in _strings(form[0], line, "'regex'", ctx):
-        ctx.regexes.setdefault(item, []).append((item_line, ctx.rule_id))
-        if len(ctx.regexes) == MAX_REGEXES + 1 and len(ctx.regexes[item]) == 1:
-            ctx.problem(item_line, f"more than {MAX_REGEXES:,} regexes in the pack")
-        patterns.append(item)
-    return Regex(tuple(dict.fromkeys(patterns)), form[1]) if patterns else None
+    form = _fields_form(value, line, "patterns", "regex", ctx, take=_regex)
+    return Regex(*form) if form else None
+
+
+def _regex(item: str, item_line: int, ctx: _Context) -> Sequence[str]:
+    ctx.regexes.setdefault(item, []).append((item_line, ctx.rule_id))
+    if len(ctx.regexes) == MAX_REGEXES + 1 and len(ctx.regexes[item]) == 1:
+        ctx.problem(item_line, f"more than {MAX_REGEXES:,} regexes in the pack")
+    return (item,)
 
 
 def _check_regexes(ctx: _Context) -> None:
@@ -733,22 +745,22 @@ def _parse_at_least(value: Any, line: int, ctx: _Context) -> Condition | None:
 
 
 def _parse_keywords(value: Any, line: int, ctx: _Context) -> Condition | None:
-    form = _fields_form(value, line, "terms", "keywords", ctx)
-    if form is None:
-        return None
-    terms: list[str] = []
-    for item, item_line in _strings(form[0], line, "'keywords'", ctx):
-        if item.startswith("$"):
-            listed = ctx.lists.get(item[1:])
-            if listed is None:
-                ctx.problem(item_line, f"undefined list {item!r}")
-                continue
-            terms.extend(listed)
-        elif not fold_term(item):
-            ctx.problem(item_line, f"keyword {item!r} has no letters or digits to match")
-        else:
-            terms.append(item)
-    return Keywords(tuple(dict.fromkeys(terms)), form[1]) if terms else None
+    form = _fields_form(value, line, "terms", "keywords", ctx, take=_keyword_terms)
+    return Keywords(*form) if form else None
+
+
+def _keyword_terms(item: str, item_line: int, ctx: _Context) -> Sequence[str]:
+    """The term, or the terms of the list `$NAME` names."""
+    if item.startswith("$"):
+        listed = ctx.lists.get(item[1:])
+        if listed is None:
+            ctx.problem(item_line, f"undefined list {item!r}")
+            return ()
+        return listed
+    if not fold_term(item):
+        ctx.problem(item_line, f"keyword {item!r} has no letters or digits to match")
+        return ()
+    return (item,)
 
 
 def _parse_hashes(value: Any, line: int, ctx: _Context) -> Condition | None:
