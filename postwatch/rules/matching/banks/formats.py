@@ -87,9 +87,13 @@ def read_hash_list(
         raise PackError([PackProblem(str(path), line, "not UTF-8 text")]) from None
     if "\r" in text:  # universal newlines, as reading the file as text gives
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    fmt = fmt or _format_of(path, text)
+    listed = _listed(text, fmt)
+    if listed is not None:
+        return [(fmt, value, None) for value in listed]
     problems: list[PackProblem] = []
     hashes: list[_Hash] = []
-    for entry in _READERS[fmt or _format_of(path, text)](text):
+    for entry in _READERS[fmt](text):
         if isinstance(entry, _Skip):
             skipped[entry.reason] += 1
         elif isinstance(entry, _Problem):
@@ -110,6 +114,18 @@ def read_hash_list(
             ]
         raise PackError(problems)
     return [(algo, value, quality) for _, algo, value, quality in hashes]
+
+
+def _listed(text: str, fmt: str) -> list[str] | None:
+    """A file of one algorithm's hashes, one a line and nothing else (no comment, no blank
+    line), read in bulk: its hashes, lower-cased; None for any other file, which is read line
+    by line (and its problems located)."""
+    if fmt not in HEX_LENGTHS or "#" in text:
+        return None
+    values = text.lower().split()
+    if len(values) != text.rstrip("\n").count("\n") + 1 or malformed(values, HEX_LENGTHS[fmt]):
+        return None
+    return values
 
 
 def _not_a_hash(algo: str) -> str:

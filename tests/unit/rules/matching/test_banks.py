@@ -315,6 +315,32 @@ def test_single_type_files_take_bare_hashes(tmp_path: Path) -> None:
     assert bank_of({"file": "pdq.txt", "format": "pdq"}, tmp_path).counts()["pdq"] == 1
 
 
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        (f"{PDQ}\n{PDQ[:-1]}0\n{PDQ.upper()}\n", []),  # read in bulk
+        (f"{PDQ}\n{PDQ[:-1]}0", []),  # no newline at the end
+        (f"{PDQ}\n\n  {PDQ[:-1]}0  \n# a comment\n", []),  # line by line
+        (f"{PDQ}\n{PDQ[:-1]}g\n{PDQ}\n", [2]),
+        (f"{PDQ} 100\n{PDQ[:-1]}0 90\n", []),  # the first word of a line is its hash
+        (f"{PDQ}\n{PDQ[:-1]}\n", [2]),
+    ],
+)
+def test_a_file_of_one_algorithm_reads_alike_in_bulk_and_line_by_line(
+    tmp_path: Path, text: str, lines: list[int]
+) -> None:
+    (tmp_path / "pdq.txt").write_text(text)
+    if lines:
+        with pytest.raises(PackError) as caught:
+            bank_of({"file": "pdq.txt", "format": "pdq"}, tmp_path)
+        assert [p.line for p in caught.value.problems] == lines
+        return
+    bank = bank_of({"file": "pdq.txt", "format": "pdq"}, tmp_path)
+    assert bank.counts()["pdq"] == 2
+    hits = bank.lookup(Media(pdq=f"{PDQ[:-1]}0", pdq_quality=100))
+    assert [hit.distance for hit in hits] == [0, 1]
+
+
 def test_csv_with_a_hash_and_a_type_column(tmp_path: Path) -> None:
     (tmp_path / "list.csv").write_text(
         f"id,hash_type,hash_value\n1,PDQ,{PDQ}\n2,MD5,{MD5}\n3,TMK,abcd\n"
