@@ -18,13 +18,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 import orjson
 
 from postwatch.rules.language.errors import RulesError
-from postwatch.rules.language.model import SOURCE_ID_PATTERN, Author, Media, Post, SourceId
+from postwatch.rules.language.model import SOURCE_ID_PATTERN, Author, Post, SourceId
 from postwatch.schemas import SchemaViolation, validator
 
 __all__ = ["InvalidPost", "parse_post", "parse_posts", "post_from_dict"]
@@ -36,32 +36,28 @@ _SOURCE_PATTERN = r"^[a-z0-9_-]+\Z"
 _TIME = Annotated[str, msgspec.Meta(pattern=_TIME_PATTERN)]
 
 
-class _WireAuthor(msgspec.Struct, gc=False):
-    id: SourceId
-    handle: str | None = None
-    display_name: str | None = None
+def _with_patterns(struct: type[msgspec.Struct], **types: Any) -> Any:
+    """`struct` (not frozen) with the types of some fields replaced by their patterned forms:
+    the post-v1 schema as msgspec types, its fields those of `Post` and `Author`."""
+    fields = [
+        (f.name, types.get(f.name, f.type))
+        if f.default is msgspec.NODEFAULT
+        else (f.name, types.get(f.name, f.type), f.default)
+        for f in msgspec.structs.fields(struct)
+    ]
+    return msgspec.defstruct(f"Wire{struct.__name__}", fields, gc=False)
 
 
-class _Wire(msgspec.Struct, gc=False):
-    """Post v1 as the schema states it, patterns included; unknown fields are ignored.
-    `Post` is the same without the patterns, which `_patterns_hold` checks in bulk."""
-
-    schema: Literal["postwatch.post/1"]
-    id: SourceId
-    source: Annotated[str, msgspec.Meta(min_length=1, pattern=_SOURCE_PATTERN)]
-    author: _WireAuthor
-    created_at: _TIME
-    text: str
-    url: str | None = None
-    observed_at: _TIME | None = None
-    lang: str | None = None
-    links: tuple[str, ...] = ()
-    hashtags: tuple[str, ...] = ()
-    media: tuple[Media, ...] = ()
-    reply_to: str | None = None
-    repost_of: str | None = None
-
-
+# Post v1 as the schema states it, patterns included; unknown fields are ignored. `Post` is
+# the same without the patterns, which `_patterns_hold` checks in bulk.
+_Wire = _with_patterns(
+    Post,
+    id=SourceId,
+    source=Annotated[str, msgspec.Meta(min_length=1, pattern=_SOURCE_PATTERN)],
+    author=_with_patterns(Author, id=SourceId),
+    created_at=_TIME,
+    observed_at=_TIME | None,
+)
 _DECODER = msgspec.json.Decoder(_Wire)
 _LOOSE = msgspec.json.Decoder(Post)  # `_Wire` without the patterns
 
@@ -184,7 +180,7 @@ def _schema_error(doc: Any, exc: msgspec.ValidationError) -> InvalidPost:
     return InvalidPost("schema", str(exc))
 
 
-def _post(wire: _Wire) -> Post:
+def _post(wire: Any) -> Post:
     """The post of a record decoded strictly, its times checked."""
     post = Post(
         wire.schema,
