@@ -16,7 +16,15 @@ from typing import IO
 import click
 import orjson
 
-from postwatch.cli.shared import CommandContext, compiled, open_input, pass_context, posts_input
+from postwatch.cli.shared import (
+    CommandContext,
+    compiled,
+    open_input,
+    packs_option,
+    pass_context,
+    path_option,
+    posts_input,
+)
 from postwatch.console import printable
 from postwatch.progress import progress_counter
 from postwatch.rules.alerts import encode
@@ -30,21 +38,9 @@ _MATCH_BATCH = 1024
 
 
 @click.command()
-@click.option(
-    "--rules",
-    "packs",
-    multiple=True,
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Rule pack file (repeat for several).",
-)
+@packs_option("Rule pack file (repeat for several).", required=True)
 @posts_input
-@click.option(
-    "--output",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Write alerts here instead of standard output.",
-)
+@path_option("--output", "Write alerts here instead of standard output.")
 @click.option(
     "--summary",
     is_flag=True,

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from postwatch.cli.shared import CommandContext, compiled, echo_problems, pass_context, refused
+from postwatch.cli.shared import (
+    CommandContext,
+    compiled,
+    echo_problems,
+    pack_files,
+    pass_context,
+    refused,
+)
 from postwatch.console import printable
 from postwatch.rules import Engine, Pack, PackError, load_packs
 from postwatch.rules.alerts import isoformat
@@ -32,7 +39,7 @@ def rules() -> None:
 
 
 @rules.command("lint")
-@click.argument("packs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pack_files
 def rules_lint(packs: tuple[Path, ...]) -> None:
     """Check rule packs and run their tests; print every problem as
     file:line: rule-id: message, exit 1 if any."""
@@ -55,7 +62,7 @@ def rules_lint(packs: tuple[Path, ...]) -> None:
 
 
 @rules.command("test")
-@click.argument("packs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pack_files
 def rules_test(packs: tuple[Path, ...]) -> None:
     """Run each rule's own tests (tests.match, tests.no_match); a table per rule, exit 1 on
     any miss."""
@@ -90,7 +97,7 @@ def rules_test(packs: tuple[Path, ...]) -> None:
 
 
 @rules.command("publish")
-@click.argument("packs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pack_files
 @pass_context
 def rules_publish(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
     """Check and test packs, then publish them to the rules topic: every worker applies them

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from postwatch.cli.shared import CommandContext, compiled, pass_context
+from postwatch.cli.shared import CommandContext, compiled, packs_option, pass_context, path_option
 from postwatch.schemas import SCHEMAS, schema_text
 from postwatch.settings import DEFAULT_BOOTSTRAP
 
@@ -23,13 +23,7 @@ def schema(name: str) -> None:
 
 
 @click.command()
-@click.option(
-    "--rules",
-    "packs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Rule pack file (repeat for several); default: POSTWATCH_RULES.",
-)
+@packs_option("Rule pack file (repeat for several); default: POSTWATCH_RULES.")
 @pass_context
 def worker(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
     """Run a stream-processing worker (start several for one consumer group)."""
@@ -52,19 +46,10 @@ def worker(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
     show_default=True,
     help="How long to feed posts at half rate for the latency figures.",
 )
-@click.option(
-    "--workdir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Where to write the workload and worker logs (default: a temporary folder).",
+@path_option(
+    "--workdir", "Where to write the workload and worker logs (default: a temporary folder)."
 )
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Also write the figures to this file as JSON.",
-)
+@path_option("--json", "Also write the figures to this file as JSON.", "json_path")
 @pass_context
 def bench(ctx: CommandContext, /, **options: Any) -> None:
     """Measure throughput and latency on the configured broker, against its raw ceiling.

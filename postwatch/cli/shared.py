@@ -6,8 +6,9 @@ A module of its own because `postwatch.cli` imports every command module to regi
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import click
 
@@ -23,7 +24,10 @@ __all__ = [
     "compiled",
     "echo_problems",
     "open_input",
+    "pack_files",
+    "packs_option",
     "pass_context",
+    "path_option",
     "posts_input",
     "refused",
 ]
@@ -71,6 +75,26 @@ def compiled(packs: tuple[Path, ...], settings: Settings) -> Engine:
         return compile_tested(packs, compile_cache(settings.cache_dir))
     except PackError as exc:
         raise refused(exc) from exc
+
+
+_Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+pack_files = click.argument("packs", nargs=-1, required=True, type=click.Path(path_type=Path))
+"""The PACKS arguments of the commands that work on pack files."""
+
+
+def packs_option(help_text: str, *, required: bool = False) -> _Decorator:
+    """`--rules PACK` (repeatable) of the commands that run packs."""
+    path = click.Path(path_type=Path)
+    return click.option(
+        "--rules", "packs", multiple=True, required=required, type=path, help=help_text
+    )
+
+
+def path_option(flag: str, help_text: str, name: str | None = None) -> _Decorator:
+    """An option naming a file or folder; None when it is not given."""
+    names = (flag, name) if name else (flag,)
+    return click.option(*names, type=click.Path(path_type=Path), default=None, help=help_text)
 
 
 posts_input = click.option(
