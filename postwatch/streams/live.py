@@ -18,6 +18,7 @@ record, again on every restart (the topics are compacted and read from the start
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -150,6 +151,7 @@ class LiveFeed:
         latest: dict[bytes, ConsumerRecord[bytes, bytes]] = {}
         for record in records:
             latest[record.key or b""] = record
+        started, misses = time.monotonic(), self._misses()
         candidates = dict(self.published)
         applied: dict[str, tuple[PublishedPack, int]] = {}  # pack id -> the record's
         for record in latest.values():
@@ -186,10 +188,22 @@ class LiveFeed:
         for pack in engine.packs:
             for account in pack.accounts:
                 self.tracker.watch(account)
+        # compiled for these packs by nothing but the cache: `rules publish` did it for us
+        from_cache = self.cache is not None and self._misses() == misses
         for pack_id in applied:
             self.metrics.packs.labels("applied").inc()
-            version = candidates[pack_id].version
-            log.info("pack.applied", pack=pack_id, version=version, rules=len(engine.rules))
+            log.info(
+                "pack.applied",
+                pack=pack_id,
+                version=candidates[pack_id].version,
+                rules=len(engine.rules),
+                seconds=round(time.monotonic() - started, 3),
+                from_cache=from_cache,
+            )
+
+    def _misses(self) -> int:
+        """What the compile cache did not hold so far: a compile of its own each."""
+        return 0 if self.cache is None else self.cache.misses + self.cache.rejected
 
     def _bank_entries(self, records: list[ConsumerRecord[bytes, bytes]]) -> bool:
         """Take bank entries in; True when the engine must be compiled again for them."""

@@ -178,13 +178,14 @@ class LivePack:
         self,
         settings: Settings,
         tmp_path: Path,
-        start_worker: Callable[[Path], subprocess.Popen[bytes]],
+        start_worker: Callable[..., subprocess.Popen[bytes]],
         workers: int = 1,
+        **env: str,
     ) -> None:
         self.settings = settings
-        first = tmp_path / "v1.yaml"
-        first.write_text(PACK.format(version=1, word="alpha"))
-        self.workers = [start_worker(first) for _ in range(workers)]
+        self.first = tmp_path / "v1.yaml"
+        self.first.write_text(PACK.format(version=1, word="alpha"))
+        self.workers = [start_worker(self.first, **env) for _ in range(workers)]
         self.every = {f"p{p}" for p in range(settings.posts_partitions)}
         self.alerts = Alerts(settings)
         seen = asyncio.run(
@@ -199,19 +200,27 @@ class LivePack:
 
 
 def test_published_packs_change_both_workers_and_a_broken_one_is_refused(
-    settings: Settings, tmp_path: Path, start_worker: Callable[[Path], subprocess.Popen[bytes]]
+    settings: Settings, tmp_path: Path, start_worker: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
-    live = LivePack(settings, tmp_path, start_worker, workers=2)
+    cache = str(tmp_path / "cache")  # the compiled packs the workers and the publisher share
+    live = LivePack(settings, tmp_path, start_worker, workers=2, cache_dir=cache)
     workers, alerts, send, every = live.workers, live.alerts, live.send, live.every
     time.sleep(5)  # both workers have their partitions (the second joins a little later)
 
     second = tmp_path / "v2.yaml"
     second.write_text(PACK.format(version=2, word="beta"))
     published_at = time.monotonic()
-    result = publish(settings, second, POSTWATCH_PUBLISHED_BY="ops-team")
+    result = publish(
+        settings,
+        second,
+        POSTWATCH_PUBLISHED_BY="ops-team",
+        POSTWATCH_RULES=str(live.first),  # the workers' packs: publish compiles their engine
+        POSTWATCH_CACHE_DIR=cache,
+    )
     assert result.returncode == 0, result.stderr
     assert "published pack live v2" in result.stdout
     assert "new pack with 1 rules" in result.stdout  # nothing of it was published before
+    assert "compiled the workers' engine into" in result.stdout
     seen = asyncio.run(
         alerts.until(lambda a: partitions_with(a, 2, "b") == every, 60, send("b", "beta"))
     )
@@ -242,6 +251,9 @@ def test_published_packs_change_both_workers_and_a_broken_one_is_refused(
         stop_process(w)
     logs = [(tmp_path / f"worker-{i}.log").read_text() for i in range(2)]
     assert all("pack.refused" in log for log in logs)
+    for log in logs:  # v2 was taken from what publish compiled, not compiled again
+        (applied,) = [e for e in events(log) if e.get("event") == "pack.applied"]
+        assert (applied["version"], applied["from_cache"]) == (2, True)
 
     history = subprocess.run(
         [sys.executable, "-m", "postwatch", "rules", "history"],
@@ -254,6 +266,11 @@ def test_published_packs_change_both_workers_and_a_broken_one_is_refused(
     assert [line.split()[1:3] for line in history] == [["live", "v2"], ["live", "v3"]]
     assert "by ops-team" in history[0]
     assert content_hash(second.read_text())[:12] in history[0]
+
+
+def events(log: str) -> list[dict[str, Any]]:
+    """The JSON log lines of a worker's log."""
+    return [json.loads(line) for line in log.splitlines() if line.startswith("{")]
 
 
 def image_pdq(size: tuple[int, int] | None, fmt: str) -> str:
