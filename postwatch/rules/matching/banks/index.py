@@ -100,14 +100,22 @@ class HashBank:
     def add_many(self, entries: Iterable[tuple[str, str, int | None]]) -> int:
         """Add (algo, hex, quality or None) entries; returns how many were new. Raises
         ValueError, adding nothing, if an algorithm is unknown or a hash malformed."""
+        listed = entries if isinstance(entries, list) else list(entries)
         by_algo: dict[str, list[str]] = {algo: [] for algo in HEX_LENGTHS}
-        for algo, raw, quality in entries:
-            if algo not in by_algo:
-                raise ValueError(f"not a hash algorithm: {algo!r}")
-            if algo == "pdq" and quality is not None and quality < self.min_quality:
-                self.skipped["low_quality"] += 1
-            else:
-                by_algo[algo].append(raw.strip().lower())
+        algos = {algo for algo, _, _ in listed}
+        if len(algos) == 1 and all(quality is None for _, _, quality in listed):
+            (bulk,) = algos  # a bank file of one algorithm without qualities: in one pass
+            if bulk not in by_algo:
+                raise ValueError(f"not a hash algorithm: {bulk!r}")
+            by_algo[bulk] = [raw.strip().lower() for _, raw, _ in listed]
+        else:
+            for algo, raw, quality in listed:
+                if algo not in by_algo:
+                    raise ValueError(f"not a hash algorithm: {algo!r}")
+                if algo == "pdq" and quality is not None and quality < self.min_quality:
+                    self.skipped["low_quality"] += 1
+                else:
+                    by_algo[algo].append(raw.strip().lower())
         for algo, values in by_algo.items():
             bad = malformed(values, HEX_LENGTHS[algo])
             if bad:
