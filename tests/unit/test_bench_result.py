@@ -17,8 +17,8 @@ FIGURES = {
     "partitions": 4,
     "raw_posts_per_s": 80000.0,
     "raw_trials": [
-        TRIAL | {"max_partition_fetch_bytes": 1048576, "posts_per_s": 80000.0},
-        TRIAL | {"max_partition_fetch_bytes": 4194304, "posts_per_s": 70000.0},
+        TRIAL | {"max_partition_fetch_bytes": 1048576, "batched": False, "posts_per_s": 70000.0},
+        TRIAL | {"max_partition_fetch_bytes": 4194304, "batched": True, "posts_per_s": 80000.0},
     ],
     "one_worker_posts_per_s": 40000.0,
     "one_worker_with_startup_posts_per_s": 20000.0,
@@ -51,7 +51,9 @@ def test_the_table_shows_every_trial_of_the_raw_loop_and_the_storm() -> None:
     console = Console(width=200, record=True)
     console.print(render(result))
     text = console.export_text()
+    assert "one by one" in text
     assert "fetch 1,048,576 bytes" in text
+    assert "whole batches" in text
     assert "fetch 4,194,304 bytes" in text
     assert "18,000 alerts/s" in text
     assert "2.5 s" in text

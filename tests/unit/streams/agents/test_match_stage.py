@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from collections.abc import Awaitable
 from typing import Any
 
@@ -17,6 +18,7 @@ from postwatch.kafka.deadletter import VALUE_MAX
 from postwatch.rules import Engine, Match, Post
 from postwatch.rules.alerts import EVIDENCE_MAX
 from postwatch.schemas import validator
+from postwatch.streams.agents import match as match_stage
 from postwatch.streams.agents.match import MatchStage
 from postwatch.streams.metrics import Metrics
 from tests.unit.streams.agents.helpers import Record, Sink, Windows
@@ -88,15 +90,29 @@ def test_metrics_count_posts_alerts_dead_letters_and_never_label_post_data(
         assert secret not in exposed
 
 
-def test_logs_bind_rule_and_post_ids(engine: Engine) -> None:
+@pytest.mark.parametrize(("level", "logged"), [(logging.DEBUG, True), (logging.INFO, False)])
+def test_alerts_are_logged_at_debug_with_their_rule_and_post(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, level: int, logged: bool
+) -> None:
+    """At info, a rule that matches most posts must not flood the log: alerts are counted in
+    metrics and logged at debug only."""
+    capture = structlog.testing.LogCapture()
+    logger = structlog.wrap_logger(
+        structlog.PrintLogger(),
+        processors=[structlog.processors.add_log_level, capture],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+    )
+    monkeypatch.setattr(match_stage, "log", logger)
     built, _, _, _ = stage(engine)
-    with structlog.testing.capture_logs() as logs:
-        asyncio.run(built.process([Record(None, orjson.dumps(POST), "posts", 0, 0)]))
-    alert_logs = [entry for entry in logs if entry["event"] == "alert"]
-    assert {(e["rule_id"], e["post_id"]) for e in alert_logs} == {
-        ("ops-names", "mastodon:secret-post-77"),
-        ("ops-domain", "mastodon:secret-post-77"),
+    asyncio.run(built.process([Record(None, orjson.dumps(POST), "posts", 0, 0)]))
+    alert_logs = [entry for entry in capture.entries if entry["event"] == "alert"]
+    expected = {
+        ("ops-names", "mastodon:secret-post-77", "debug"),
+        ("ops-domain", "mastodon:secret-post-77", "debug"),
     }
+    assert {(e["rule_id"], e["post_id"], e["log_level"]) for e in alert_logs} == (
+        expected if logged else set()
+    )
 
 
 @pytest.mark.parametrize("window_s", [0.0, 60.0])
