@@ -14,6 +14,7 @@ import hashlib
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Literal, get_args
 
 import msgspec
@@ -22,7 +23,6 @@ from postwatch.rules.language.model import (
     Evidence,
     Match,
     Post,
-    Rule,
     Severity,
     SeverityLabel,
     Status,
@@ -68,28 +68,17 @@ def isoformat(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-# id(rule) -> the rule (held, so that the id stays its own) and its view in alerts; emptied
-# when it grows past the maximum (engines replaced many times over)
-_RULE_VIEWS: dict[int, tuple[Rule, AlertRule]] = {}
-_RULE_VIEWS_MAX = 4096
+_RuleFields = tuple[str, int, str, str, SeverityLabel, tuple[str, ...]]
 
 
-def _rule_view(rule: Rule) -> AlertRule:
-    """What an alert says of its rule, made once a rule (a rule object is immutable)."""
-    held = _RULE_VIEWS.get(id(rule))
-    if held is None or held[0] is not rule:
-        if len(_RULE_VIEWS) >= _RULE_VIEWS_MAX:
-            _RULE_VIEWS.clear()
-        view = AlertRule(
-            id=rule.id,
-            version=rule.version,
-            pack=rule.pack,
-            title=rule.title,
-            severity=rule.severity.label,
-            tags=rule.tags,
-        )
-        held = _RULE_VIEWS[id(rule)] = (rule, view)
-    return held[1]
+@lru_cache(maxsize=4096)
+def _rule_view(fields: _RuleFields) -> AlertRule:
+    """What an alert says of its rule (id, version, pack, title, severity, tags), made once a
+    rule: a rule that matches most posts is in most alerts."""
+    rule_id, version, pack, title, severity, tags = fields
+    return AlertRule(
+        id=rule_id, version=version, pack=pack, title=title, severity=severity, tags=tags
+    )
 
 
 def excerpt(text: str, span: tuple[int, int] | None) -> str:
@@ -220,7 +209,16 @@ class Alert(
                     alert_id=alert_id(rule.id, rule.version, post.id),
                     kind="rule",
                     detected_at=detected,
-                    rule=_rule_view(rule),
+                    rule=_rule_view(
+                        (
+                            rule.id,
+                            rule.version,
+                            rule.pack,
+                            rule.title,
+                            rule.severity.label,
+                            rule.tags,
+                        )
+                    ),
                     post=views[span],
                     evidence=evidence[:EVIDENCE_MAX],
                     shadow=rule.status is Status.SHADOW,

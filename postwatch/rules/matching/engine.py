@@ -107,7 +107,6 @@ class Engine:
 
     def __init__(self, packs: Sequence[Pack], *, cache: CompileCache | None = None) -> None:
         self.packs = tuple(packs)
-        self._cache = cache
         self.rules: tuple[Rule, ...] = tuple(
             rule for pack in packs for rule in pack.rules if rule.status is not Status.DISABLED
         )
@@ -125,9 +124,9 @@ class Engine:
             for leaf in exceptions:
                 leaf_ids.setdefault(leaf, len(leaf_ids))
         self._leaf_ids = leaf_ids
-        self._index_leaves()
+        self._index_leaves(cache)
 
-    def _index_leaves(self) -> None:
+    def _index_leaves(self, cache: CompileCache | None) -> None:
         """Index every leaf by the post feature that makes it hold."""
         # (field, term or pattern as written) -> leaves
         self._terms: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -169,7 +168,7 @@ class Engine:
         self._matcher = TextMatcher(
             dict.fromkeys(t for _, t in self._terms),
             dict.fromkeys(p for _, p in self._patterns),
-            cache=self._cache,
+            cache=cache,
         )
 
     def evaluate(self, post: Post) -> list[Match]:

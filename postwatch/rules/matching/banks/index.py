@@ -100,22 +100,21 @@ class HashBank:
     def add_many(self, entries: Iterable[tuple[str, str, int | None]]) -> int:
         """Add (algo, hex, quality or None) entries; returns how many were new. Raises
         ValueError, adding nothing, if an algorithm is unknown or a hash malformed."""
-        listed = entries if isinstance(entries, list) else list(entries)
-        by_algo: dict[str, list[str]] = {algo: [] for algo in HEX_LENGTHS}
-        algos = {algo for algo, _, _ in listed}
-        if len(algos) == 1 and all(quality is None for _, _, quality in listed):
-            (bulk,) = algos  # a bank file of one algorithm without qualities: in one pass
-            if bulk not in by_algo:
-                raise ValueError(f"not a hash algorithm: {bulk!r}")
-            by_algo[bulk] = [raw.strip().lower() for _, raw, _ in listed]
-        else:
-            for algo, raw, quality in listed:
-                if algo not in by_algo:
-                    raise ValueError(f"not a hash algorithm: {algo!r}")
-                if algo == "pdq" and quality is not None and quality < self.min_quality:
-                    self.skipped["low_quality"] += 1
-                else:
-                    by_algo[algo].append(raw.strip().lower())
+        listed = list(entries)
+        unknown = next((algo for algo, _, _ in listed if algo not in HEX_LENGTHS), None)
+        if unknown is not None:
+            raise ValueError(f"not a hash algorithm: {unknown!r}")
+        low = [a == "pdq" and q is not None and q < self.min_quality for a, _, q in listed]
+        if any(low):
+            self.skipped["low_quality"] += sum(low)
+        by_algo = {
+            algo: [
+                raw.strip().lower()
+                for (a, raw, _), out in zip(listed, low, strict=True)
+                if a == algo and not out
+            ]
+            for algo in HEX_LENGTHS
+        }
         for algo, values in by_algo.items():
             bad = malformed(values, HEX_LENGTHS[algo])
             if bad:

@@ -310,11 +310,11 @@ class _SavedKeywords(msgspec.Struct, array_like=True):
 
 
 class _Saved(msgspec.Struct, array_like=True):
-    """A `TextMatcher` as the compile cache keeps it (`Variant`s as their three fields)."""
+    """A `TextMatcher` as the compile cache keeps it."""
 
     folded: tuple[str, ...]
     written: tuple[list[tuple[str, str]], ...]
-    variants: tuple[tuple[str, str, tuple[bytes, ...], bool], ...]
+    variants: tuple[tuple[str, Variant], ...]
     keywords: _SavedKeywords | None
     regexes: bytes | None
 
@@ -833,7 +833,7 @@ class TextMatcher:
         return _Saved(
             self._folded,
             self._written,
-            tuple((t, v.pattern, v.literals, v.shaped) for t, v in self._variants),
+            self._variants,
             None if self._keywords is None else self._keywords.saved(),
             None if self._regex_db is None else hyperscan.dumpb(self._regex_db),
         )
@@ -848,9 +848,7 @@ class TextMatcher:
             return False
         self._folded = saved.folded
         self._written = saved.written
-        self._variants = tuple(
-            (t, Variant(p, lits, shaped)) for t, p, lits, shaped in saved.variants
-        )
+        self._variants = saved.variants
         self._keywords = keywords
         self._regex_db = regex_db
         return True
