@@ -21,7 +21,7 @@ from postwatch.media import HashOptions
 from postwatch.media.fetch import FetchOptions, MediaFetcher
 from tests.conftest import SHARED_DATA
 from tests.factories import post_doc
-from tests.local_server import start
+from tests.local_server import served
 
 RESOURCES = SHARED_DATA / "pdq" / "python-threatexchange-resources"
 LA_PDQ = "accb6d39648035f8125c8ce6ba65007de7b54c67a2d93ef7b8f33b0611306715"
@@ -117,11 +117,8 @@ async def media_server(asked: Counter[str] | None = None) -> AsyncIterator[str]:
     app.router.add_get("/slow.png", _slow)
     app.router.add_get("/noise/{n}.png", _noise)
     app.router.add_get("/late.png", _late)
-    runner, url = await start(app)
-    try:
+    async with served(app) as url:
         yield url
-    finally:
-        await runner.cleanup()
 
 
 def post_with(media: list[dict[str, Any]]) -> dict[str, Any]:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import SHARED_DATA
@@ -41,10 +42,15 @@ class JetstreamReplay:
     inject: list[str | bytes] = field(default_factory=list)
     queries: list[dict[str, list[str]]] = field(default_factory=list)
 
-    async def start(self) -> tuple[Server, str]:
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[str]:
+        """Serve the replay on a free local port while the block runs; gives its URL."""
         server = await serve(self._handler, "127.0.0.1", 0)
-        port = next(iter(server.sockets)).getsockname()[1]
-        return server, f"ws://127.0.0.1:{port}/subscribe"
+        try:
+            port = next(iter(server.sockets)).getsockname()[1]
+            yield f"ws://127.0.0.1:{port}/subscribe"
+        finally:
+            server.close()
 
     def _wanted(self, event: str, query: dict[str, list[str]]) -> bool:
         doc = json.loads(event)

@@ -16,7 +16,7 @@ from postwatch.settings import Settings
 from tests.conftest import SHARED_DATA
 from tests.integration.connectors import harness
 from tests.integration.connectors.jetstream_server import JetstreamReplay, recorded_events
-from tests.local_server import start
+from tests.local_server import served
 
 POST = "app.bsky.feed.post"
 REWIND_US = 5_000_000
@@ -118,14 +118,11 @@ def test_every_post_arrives_mapped_and_malformed_frames_are_counted(settings: Se
     async def scenario() -> None:
         events = recorded_events()
         replay = JetstreamReplay(events, inject=list(MALFORMED))
-        server, url = await replay.start()
-        name = f"{settings.topic_prefix}-b1"
-        try:
+        async with replay.serving() as url:
+            name = f"{settings.topic_prefix}-b1"
             async with harness.running(settings, BlueskyConnector(url, instance=name)):
                 got = await harness.posts(settings, count=17)
                 deleted = await harness.deletions(settings, count=1)
-        finally:
-            server.close()
         assert Counter(p["id"] for p in got) == created_ids(events)
         assert len(got) == 17
         by_id = {p["id"]: {k: v for k, v in p.items() if k != "observed_at"} for p in got}
@@ -185,14 +182,11 @@ def test_hostile_events_are_counted_and_every_post_after_them_arrives(
     async def scenario() -> None:
         events = recorded_events()
         replay = JetstreamReplay(events, inject=list(HOSTILE))
-        server, url = await replay.start()
-        name = f"{settings.topic_prefix}-b6"
-        try:
+        async with replay.serving() as url:
+            name = f"{settings.topic_prefix}-b6"
             async with harness.running(settings, BlueskyConnector(url, instance=name)) as task:
                 got = await harness.posts(settings, count=22)
                 assert not task.done()
-        finally:
-            server.close()
         assert Counter(p["id"] for p in got) == created_ids(events) + Counter(
             f"bluesky:at://did:plc:hostile/{POST}/{rkey}"
             for rkey in ("far", "object", "integer", "deep", "cid")
@@ -218,13 +212,10 @@ def test_a_cut_mid_stream_resumes_from_the_rewound_cursor_without_repeats(
     async def scenario() -> None:
         events = recorded_events()
         replay = JetstreamReplay(events, cut_at=40, gap=30)
-        server, url = await replay.start()
-        name = f"{settings.topic_prefix}-b2"
-        try:
+        async with replay.serving() as url:
+            name = f"{settings.topic_prefix}-b2"
             async with harness.running(settings, BlueskyConnector(url, instance=name)):
                 got = await harness.posts(settings, count=17)
-        finally:
-            server.close()
         assert Counter(p["id"] for p in got) == created_ids(events)
         assert len(replay.queries) == 2
         resumed_from = int(replay.queries[1]["cursor"][0]) + REWIND_US
@@ -242,13 +233,12 @@ def test_a_restarted_process_resumes_from_the_stored_cursor(
     async def scenario() -> None:
         events = recorded_events()
         replay = JetstreamReplay(events, hold_at=60)
-        server, url = await replay.start()
-        name = f"{settings.topic_prefix}-b3"
-        port = harness.free_port()
-        args = ["bluesky", "--url", url, "--name", name, "--metrics-port", str(port)]
-        log = tmp_path / "connector.log"
-        before = len(created_ids(events[:60]))
-        try:
+        async with replay.serving() as url:
+            name = f"{settings.topic_prefix}-b3"
+            port = harness.free_port()
+            args = ["bluesky", "--url", url, "--name", name, "--metrics-port", str(port)]
+            log = tmp_path / "connector.log"
+            before = len(created_ids(events[:60]))
             first = harness.start_process(settings, log, *args)
             assert len(await harness.posts(settings, count=before)) == before
             assert await harness.stop(first) == 0
@@ -260,8 +250,6 @@ def test_a_restarted_process_resumes_from_the_stored_cursor(
             got = await harness.posts(settings, count=17)
             scraped = await asyncio.to_thread(_scrape, port)
             assert await harness.stop(second) == 0
-        finally:
-            server.close()
         assert Counter(p["id"] for p in got) == created_ids(events), log.read_text()
         assert int(replay.queries[1]["cursor"][0]) == stored["time_us"] - REWIND_US
         # what the rewound replay repeated was read and dropped, as the metrics tell
@@ -277,13 +265,10 @@ def test_only_the_wanted_accounts_are_followed(settings: Settings) -> None:
 
     async def scenario() -> None:
         replay = JetstreamReplay(recorded_events())
-        server, url = await replay.start()
-        name = f"{settings.topic_prefix}-b4"
-        try:
+        async with replay.serving() as url:
+            name = f"{settings.topic_prefix}-b4"
             async with harness.running(settings, BlueskyConnector(url, dids=wanted, instance=name)):
                 got = await harness.posts(settings, count=4)
-        finally:
-            server.close()
         assert sorted(p["author"]["id"] for p in got) == sorted(
             ["bluesky:did:plc:u4lmvw4wwzaql3z5kcf3r7h4"] * 3
             + ["bluesky:did:plc:6aw7u7xjbaiznddugigmdhvc"]
@@ -316,21 +301,17 @@ def test_fetch_media_fills_the_hashes_of_image_embeds(settings: Settings, tmp_pa
     async def scenario() -> None:
         app = web.Application()
         app.router.add_get("/img/{path:.+}", cdn)
-        images, base = await start(app)
-        replay = JetstreamReplay(recorded_events())
-        server, url = await replay.start()
-        name = f"{settings.topic_prefix}-b5"
-        args = ["bluesky", "--url", url, "--name", name, "--image-cdn", f"{base}/img"]
-        log = tmp_path / "connector.log"
-        try:
-            process = harness.start_process(
-                settings, log, *args, "--fetch-media", "--media-private"
-            )
-            got = await harness.posts(settings, count=17)
-            assert await harness.stop(process) == 0
-        finally:
-            server.close()
-            await images.cleanup()
+        async with served(app) as base:
+            replay = JetstreamReplay(recorded_events())
+            async with replay.serving() as url:
+                name = f"{settings.topic_prefix}-b5"
+                args = ["bluesky", "--url", url, "--name", name, "--image-cdn", f"{base}/img"]
+                log = tmp_path / "connector.log"
+                process = harness.start_process(
+                    settings, log, *args, "--fetch-media", "--media-private"
+                )
+                got = await harness.posts(settings, count=17)
+                assert await harness.stop(process) == 0
         media = [m for p in got for m in p.get("media", [])]
         assert len(media) == 2, log.read_text()
         assert sorted(asked) == [

@@ -23,7 +23,7 @@ from tests.integration.connectors.harness import (
     stop,
 )
 from tests.integration.connectors.mastodon_server import MastodonReplay, recorded_frames
-from tests.local_server import start
+from tests.local_server import served
 
 DOMAIN = "mastodon.social"
 
@@ -122,25 +122,18 @@ def connector(url: str, name: str) -> MastodonConnector:
 async def replayed(settings: Settings, server: MastodonReplay, name: str) -> list[dict[str, Any]]:
     """The posts of a connector named `name` run against `server` until the seven posts of
     the recording have arrived."""
-    runner, url = await start(server.app())
-    try:
-        async with running(settings, connector(url, name)):
-            return await posts(settings, count=7)
-    finally:
-        await runner.cleanup()
+    async with served(server.app()) as url, running(settings, connector(url, name)):
+        return await posts(settings, count=7)
 
 
 def test_every_post_arrives_mapped_and_malformed_frames_are_counted(settings: Settings) -> None:
     async def scenario() -> None:
         server = MastodonReplay(recorded_frames(), inject=list(MALFORMED))
-        runner, url = await start(server.app())
-        name = f"{settings.topic_prefix}-m1"
-        try:
+        async with served(server.app()) as url:
+            name = f"{settings.topic_prefix}-m1"
             async with running(settings, connector(url, name)):
                 got = await posts(settings, count=7)
                 deleted = await deletions(settings, count=3)
-        finally:
-            await runner.cleanup()
         assert Counter(p["id"] for p in got) == EXPECTED
         by_text = {p["text"]: without_observed(p) for p in got}
         assert by_text[FREON["text"]] == FREON
@@ -192,14 +185,11 @@ def test_hostile_statuses_are_counted_and_every_post_after_them_arrives(
 ) -> None:
     async def scenario() -> None:
         server = MastodonReplay(recorded_frames(), inject=list(HOSTILE))
-        runner, url = await start(server.app())
-        name = f"{settings.topic_prefix}-m5"
-        try:
+        async with served(server.app()) as url:
+            name = f"{settings.topic_prefix}-m5"
             async with running(settings, connector(url, name)) as task:
                 got = await posts(settings, count=11)
                 assert not task.done()
-        finally:
-            await runner.cleanup()
         assert Counter(p["id"] for p in got) == EXPECTED + Counter(
             status(n) for n in ("1", "²³", "3", "4")
         )
@@ -253,11 +243,10 @@ def test_a_restarted_process_resumes_from_the_stored_cursor(
 ) -> None:
     async def scenario() -> None:
         server = MastodonReplay(recorded_frames(), hold_at=10)
-        runner, url = await start(server.app())
-        name = f"{settings.topic_prefix}-m3"
-        args = ["mastodon", "--url", url, "--domain", DOMAIN, "--name", name]
-        log = tmp_path / "connector.log"
-        try:
+        async with served(server.app()) as url:
+            name = f"{settings.topic_prefix}-m3"
+            args = ["mastodon", "--url", url, "--domain", DOMAIN, "--name", name]
+            log = tmp_path / "connector.log"
             first = start_process(settings, log, *args)
             assert len(await posts(settings, count=3)) == 3
             assert await stop(first) == 0
@@ -269,8 +258,6 @@ def test_a_restarted_process_resumes_from_the_stored_cursor(
             second = start_process(settings, log, *args)
             got = await posts(settings, count=7)
             assert await stop(second) == 0
-        finally:
-            await runner.cleanup()
         assert Counter(p["id"] for p in got) == EXPECTED, log.read_text()
         assert server.connections == 2
         assert server.timeline_queries[0]["since_id"] == rewound("109348677773283527", 300)
@@ -291,29 +278,27 @@ def test_backfill_follows_next_pages_on_the_instance_only(settings: Settings) ->
 
         other = web.Application()
         other.router.add_get("/{path:.*}", record)
-        other_runner, other_url = await start(other)
-        server = MastodonReplay(recorded_frames(), cut_at=1, gap=8)
-        server.next_origin = other_url if next_origin == "other" else None
-        runner, url = await start(server.app())
-        name = f"{settings.topic_prefix}-m5-{next_origin}"
-        paged = MastodonConnector(
-            url,
-            StreamSpec.parse("public"),
-            domain=DOMAIN,
-            instance=name,
-            token="t0ken",  # noqa: S106 - a test token
-            page_limit=2,
-        )
-        try:
-            async with running(settings, paged):
-                for _ in range(100):
-                    if len(server.timeline_queries) > 1 or (server.timeline_queries and elsewhere):
-                        break
-                    await asyncio.sleep(0.1)
-                await asyncio.sleep(1.0)  # a next page would have been asked for by now
-        finally:
-            await runner.cleanup()
-            await other_runner.cleanup()
+        async with served(other) as other_url:
+            server = MastodonReplay(recorded_frames(), cut_at=1, gap=8)
+            server.next_origin = other_url if next_origin == "other" else None
+            async with served(server.app()) as url:
+                name = f"{settings.topic_prefix}-m5-{next_origin}"
+                paged = MastodonConnector(
+                    url,
+                    StreamSpec.parse("public"),
+                    domain=DOMAIN,
+                    instance=name,
+                    token="t0ken",  # noqa: S106 - a test token
+                    page_limit=2,
+                )
+                async with running(settings, paged):
+                    for _ in range(100):
+                        if len(server.timeline_queries) > 1 or (
+                            server.timeline_queries and elsewhere
+                        ):
+                            break
+                        await asyncio.sleep(0.1)
+                    await asyncio.sleep(1.0)  # a next page would have been asked for by now
         return server, elsewhere
 
     async def scenario() -> None:

@@ -13,7 +13,7 @@ from postwatch.connectors.rss import Feed, RssConnector
 from postwatch.settings import Settings
 from tests.integration.connectors import harness
 from tests.integration.connectors.feed_server import FEEDS, FeedServer, recorded_feeds
-from tests.local_server import start
+from tests.local_server import served
 
 LARGE = "wellformed/sanitize/large_atom_feed_that_needs_css_sanitisation.xml"
 # posts each recorded feed holds; the rest hold none (a channel without items, an empty
@@ -47,16 +47,13 @@ def test_every_entry_arrives_mapped_and_broken_feeds_never_stop_the_others(
 ) -> None:
     async def scenario() -> None:
         server = FeedServer()
-        runner, base = await start(server.app())
-        name = f"{settings.topic_prefix}-r1"
-        feeds = [Feed(f"{base}/feeds/{path}", 3600) for path in [*recorded_feeds(), "gone.xml"]]
-        started = datetime.now(UTC)
-        try:
+        async with served(server.app()) as base:
+            name = f"{settings.topic_prefix}-r1"
+            feeds = [Feed(f"{base}/feeds/{path}", 3600) for path in [*recorded_feeds(), "gone.xml"]]
+            started = datetime.now(UTC)
             async with harness.running(settings, RssConnector(feeds, instance=name)):
                 got = await harness.posts(settings, count=30)
                 await harness.until(lambda: len(server.served(404)) >= 1)
-        finally:
-            await runner.cleanup()
         assert by_feed(got, base) == Counter(ENTRIES)
         assert len({p["id"] for p in got}) == 30
         texts = {p["author"]["id"].rsplit("/feeds/", 1)[1]: p for p in got}
@@ -117,15 +114,12 @@ def test_cut_and_failing_feeds_are_retried_without_repeats(settings: Settings) -
     async def scenario() -> None:
         rss2 = "wellformed/namespace/rss2.0NSwithModules.xml"
         server = FeedServer(failures={rss2: 2}, cuts={LARGE})
-        runner, base = await start(server.app())
-        name = f"{settings.topic_prefix}-r2"
-        feeds = [Feed(f"{base}/feeds/{path}", 0.3) for path in (LARGE, rss2)]
-        try:
+        async with served(server.app()) as base:
+            name = f"{settings.topic_prefix}-r2"
+            feeds = [Feed(f"{base}/feeds/{path}", 0.3) for path in (LARGE, rss2)]
             async with harness.running(settings, RssConnector(feeds, instance=name)):
                 got = await harness.posts(settings, count=16)
                 await harness.until(lambda: len(server.served(304)) >= 4)
-        finally:
-            await runner.cleanup()
         assert by_feed(got, base) == Counter({LARGE: 15, rss2: 1})
         assert server.requests[:2] == [(LARGE, 200), (rss2, 503)] or server.requests[:2] == [
             (rss2, 503),
@@ -150,14 +144,13 @@ def test_a_restarted_process_asks_conditionally_and_produces_only_new_entries(
 
     async def scenario() -> None:
         server = FeedServer(bodies={LARGE: earlier.encode("utf-8")})
-        runner, base = await start(server.app())
-        other = "wellformed/namespace/rss1.0withModules.xml"
-        listing = tmp_path / "feeds.txt"
-        listing.write_text(f"# test feeds\n{base}/feeds/{LARGE} 0.5\n{base}/feeds/{other}\n")
-        name = f"{settings.topic_prefix}-r3"
-        args = ["rss", "--feeds", str(listing), "--interval", "3600", "--name", name]
-        log = tmp_path / "connector.log"
-        try:
+        async with served(server.app()) as base:
+            other = "wellformed/namespace/rss1.0withModules.xml"
+            listing = tmp_path / "feeds.txt"
+            listing.write_text(f"# test feeds\n{base}/feeds/{LARGE} 0.5\n{base}/feeds/{other}\n")
+            name = f"{settings.topic_prefix}-r3"
+            args = ["rss", "--feeds", str(listing), "--interval", "3600", "--name", name]
+            log = tmp_path / "connector.log"
             first = harness.start_process(settings, log, *args)
             assert len(await harness.posts(settings, count=11)) == 11
             assert await harness.stop(first) == 0
@@ -167,8 +160,6 @@ def test_a_restarted_process_asks_conditionally_and_produces_only_new_entries(
             del server.bodies[LARGE]  # the five newest entries are published
             got = await harness.posts(settings, count=16)
             assert await harness.stop(second) == 0
-        finally:
-            await runner.cleanup()
         assert by_feed(got, base) == Counter({LARGE: 15, other: 1}), log.read_text()
 
     asyncio.run(scenario())
@@ -188,17 +179,14 @@ def test_hostile_entries_are_counted_and_every_other_entry_and_feed_arrives(
 
     async def scenario() -> None:
         server = FeedServer(bodies={"hostile.xml": HOSTILE_FEED})
-        runner, base = await start(server.app())
-        name = f"{settings.topic_prefix}-r4"
-        feeds = [Feed(f"{base}/feeds/{path}", 0.3) for path in ("hostile.xml", other)]
-        started = datetime.now(UTC)
-        try:
+        async with served(server.app()) as base:
+            name = f"{settings.topic_prefix}-r4"
+            feeds = [Feed(f"{base}/feeds/{path}", 0.3) for path in ("hostile.xml", other)]
+            started = datetime.now(UTC)
             async with harness.running(settings, RssConnector(feeds, instance=name)) as task:
                 got = await harness.posts(settings, count=4)
                 await harness.until(lambda: len(server.served(304)) >= 2)
                 assert not task.done()
-        finally:
-            await runner.cleanup()
         assert by_feed(got, base) == Counter({"hostile.xml": 3, other: 1})
         texts = {p["text"].split("\n")[0]: p for p in got}
         assert texts["marked"]["text"].startswith("marked\n\nx")
@@ -217,12 +205,11 @@ def test_a_feed_that_takes_too_long_to_read_is_that_feeds_failure(settings: Sett
 
     async def scenario() -> None:
         server = FeedServer(bodies={"slow.xml": slow})
-        runner, base = await start(server.app())
-        name = f"{settings.topic_prefix}-r5"
-        feeds = [Feed(f"{base}/feeds/{path}", 0.5) for path in ("slow.xml", other)]
-        labels = {"connector": "rss", "instance": name}
-        connector = RssConnector(feeds, instance=name, read_seconds=1.0)
-        try:
+        async with served(server.app()) as base:
+            name = f"{settings.topic_prefix}-r5"
+            feeds = [Feed(f"{base}/feeds/{path}", 0.5) for path in ("slow.xml", other)]
+            labels = {"connector": "rss", "instance": name}
+            connector = RssConnector(feeds, instance=name, read_seconds=1.0)
             async with harness.running(settings, connector) as task:
                 got = await harness.posts(settings, count=1, wait=10)
                 await harness.until(
@@ -237,8 +224,6 @@ def test_a_feed_that_takes_too_long_to_read_is_that_feeds_failure(settings: Sett
                 # the version that could not be read is not read again
                 await harness.until(lambda: "slow.xml" in server.served(304), wait=10)
                 assert not task.done()
-        finally:
-            await runner.cleanup()
         assert by_feed(got, base) == Counter({other: 1})
 
     asyncio.run(scenario())

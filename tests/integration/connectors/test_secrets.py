@@ -14,7 +14,7 @@ from aiohttp import web
 from postwatch.connectors.webhook import sign
 from postwatch.settings import Settings
 from tests.integration.connectors.harness import free_port, start_process, stop, until
-from tests.local_server import start
+from tests.local_server import served
 
 MASTODON_TOKEN = "mastodon-token-4f9c1e"  # noqa: S105 - test credentials for local servers
 X_TOKEN = "x-bearer-token-77ab20"  # noqa: S105
@@ -89,8 +89,7 @@ def test_tokens_from_the_environment_never_reach_the_logs(
 
     async def scenario() -> None:
         server = Redirecting()
-        runner, base = await start(server.app())
-        try:
+        async with served(server.app()) as base:
             mastodon = start_process(
                 settings, log, "mastodon", "--url", base, "--name", f"{name}-m", env=env
             )
@@ -104,8 +103,6 @@ def test_tokens_from_the_environment_never_reach_the_logs(
             assert await push(port, PUSH_TOKENS[0]) == 202
             assert await push(port, WRONG_TOKEN) == 403
             assert await stop(hook) == 0
-        finally:
-            await runner.cleanup()
         # the secrets were in use...
         assert f"Bearer {MASTODON_TOKEN}" in server.authorizations
         assert f"Bearer {X_TOKEN}" in server.authorizations

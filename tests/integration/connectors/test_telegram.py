@@ -15,7 +15,7 @@ from tests.integration.connectors.telegram_server import (
     edited,
     recorded_messages,
 )
-from tests.local_server import start
+from tests.local_server import served
 from tests.unit.connectors.test_telegram import SIGNED_EDITED
 
 SERVICE = {1, 2, 3, 92}
@@ -53,15 +53,12 @@ def test_hostile_messages_are_counted_and_the_others_arrive(settings: Settings) 
     async def scenario() -> None:
         server = TelegramReplay(page_size=50)
         server.publish("tchantest", {**recorded, **_hostile_messages()})
-        runner, base = await start(server.app())
-        name = f"{settings.topic_prefix}-t4"
-        connector = TelegramConnector(["tchantest"], url=base, instance=name, interval=0.3)
-        try:
+        async with served(server.app()) as base:
+            name = f"{settings.topic_prefix}-t4"
+            connector = TelegramConnector(["tchantest"], url=base, instance=name, interval=0.3)
             async with harness.running(settings, connector) as task:
                 got = await harness.posts(settings, count=len(expected))
                 assert not task.done()
-        finally:
-            await runner.cleanup()
         assert Counter(p["id"] for p in got) == Counter(expected)
         assert {p["id"]: p["text"] for p in got}["telegram:tchantest/302"] == "deep"
         labels = {"connector": "telegram", "instance": name}
@@ -88,17 +85,14 @@ def test_every_recorded_message_arrives_mapped_and_service_messages_are_skipped(
         for channel, messages in recorded.items():
             server.publish(channel, messages)
         server.publish("emptychan", {})
-        runner, base = await start(server.app())
-        name = f"{settings.topic_prefix}-t1"
-        channels = ["tchantest", "@CamaradosDeputados", "some_random_user", "emptychan", "gone"]
-        asked = ["tchantest", "camaradosdeputados", "some_random_user", "emptychan", "gone"]
-        connector = TelegramConnector(channels, url=base, instance=name, interval=0.3)
-        try:
+        async with served(server.app()) as base:
+            name = f"{settings.topic_prefix}-t1"
+            channels = ["tchantest", "@CamaradosDeputados", "some_random_user", "emptychan", "gone"]
+            asked = ["tchantest", "camaradosdeputados", "some_random_user", "emptychan", "gone"]
+            connector = TelegramConnector(channels, url=base, instance=name, interval=0.3)
             async with harness.running(settings, connector):
                 got = await harness.posts(settings, count=len(expected))
                 await harness.until(lambda: {c for c, *_ in server.answered} == set(asked))
-        finally:
-            await runner.cleanup()
         assert Counter(p["id"] for p in got) == Counter(expected)
         by_id = {p["id"]: without_observed(p) for p in got}
         assert by_id["telegram:tchantest/5"] == SIGNED_EDITED
@@ -145,11 +139,10 @@ def test_pages_back_to_the_cursor_after_a_restart_and_produces_edits_once(
     async def scenario() -> None:
         server = TelegramReplay(page_size=5)
         server.publish("tchantest", some(first))
-        runner, base = await start(server.app())
-        name = f"{settings.topic_prefix}-t2"
-        args = ["telegram", "--channels", "tchantest", "--url", base, "--interval", "1"]
-        log = tmp_path / "connector.log"
-        try:
+        async with served(server.app()) as base:
+            name = f"{settings.topic_prefix}-t2"
+            args = ["telegram", "--channels", "tchantest", "--url", base, "--interval", "1"]
+            log = tmp_path / "connector.log"
             one = harness.start_process(settings, log, *args, "--name", name)
             # a first run produces what the newest page shows
             assert {p["id"] for p in await harness.posts(settings, count=5)} == {
@@ -170,8 +163,6 @@ def test_pages_back_to_the_cursor_after_a_restart_and_produces_edits_once(
             server.publish("tchantest", {89: edited(messages[89], ";)", "edited to say more")})
             got = await harness.posts(settings, count=23)
             assert await harness.stop(two) == 0
-        finally:
-            await runner.cleanup()
         produced = [n for n in ids[5:] if n not in SERVICE]
         ids_seen = Counter(p["id"] for p in got)
         assert ids_seen == Counter(f"telegram:tchantest/{n}" for n in [*produced, 89]), (

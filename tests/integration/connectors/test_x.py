@@ -12,7 +12,7 @@ from postwatch.connectors.x import Pace, XConnector
 from postwatch.settings import Settings
 from tests.integration.connectors.harness import metric, posts, running, start_process, stop, until
 from tests.integration.connectors.x_server import STREAM, TOKEN, TRUNCATED, XReplay
-from tests.local_server import start
+from tests.local_server import served
 
 QUICK = Pace(
     network_step=0.05,
@@ -37,11 +37,10 @@ def test_the_recorded_stream_arrives_with_authors_and_media_and_bad_lines_are_co
 
     async def scenario() -> None:
         server = XReplay(recordings=[STREAM, TRUNCATED], refuse=[503, 429], reset_in=3.0)
-        runner, base = await start(server.app())
-        name = f"{settings.topic_prefix}-x1"
-        labels = {"connector": "x", "instance": name}
-        connector = XConnector(TOKEN, url=base, instance=name, pace=QUICK)
-        try:
+        async with served(server.app()) as base:
+            name = f"{settings.topic_prefix}-x1"
+            labels = {"connector": "x", "instance": name}
+            connector = XConnector(TOKEN, url=base, instance=name, pace=QUICK)
             async with running(settings, connector):
                 got = await posts(settings, count=7)
                 await until(
@@ -50,8 +49,6 @@ def test_the_recorded_stream_arrives_with_authors_and_media_and_bad_lines_are_co
                         == 1
                     )
                 )
-        finally:
-            await runner.cleanup()
         assert Counter(p["id"] for p in got) == Counter(expected)
         by_id = {p["id"]: p for p in got}
         fury = by_id["x:1377650090978992134"]
@@ -119,15 +116,12 @@ def test_hostile_lines_are_counted_and_every_post_after_them_arrives(
 
     async def scenario() -> None:
         server = XReplay(recordings=[hostile])
-        runner, base = await start(server.app())
-        name = f"{settings.topic_prefix}-x3"
-        connector = XConnector(TOKEN, url=base, instance=name, pace=QUICK)
-        try:
+        async with served(server.app()) as base:
+            name = f"{settings.topic_prefix}-x3"
+            connector = XConnector(TOKEN, url=base, instance=name, pace=QUICK)
             async with running(settings, connector) as task:
                 got = await posts(settings, count=9)
                 assert not task.done()
-        finally:
-            await runner.cleanup()
         assert Counter(p["id"] for p in got) == Counter([*recorded_ids(), "x:1", "x:2"])
         by_id = {p["id"]: p for p in got}
         assert by_id["x:1"]["lang"] is None
@@ -158,12 +152,11 @@ def test_rules_are_synced_from_a_file_and_a_restart_repeats_nothing(
                 {"id": "2", "value": "tostones recipe"},
             ],
         )
-        runner, base = await start(server.app())
-        name = f"{settings.topic_prefix}-x2"
-        args = ["x", "--url", base, "--backfill-minutes", "2", "--name", name]
-        env = {"POSTWATCH_X_BEARER_TOKEN": TOKEN}
-        log = tmp_path / "connector.log"
-        try:
+        async with served(server.app()) as base:
+            name = f"{settings.topic_prefix}-x2"
+            args = ["x", "--url", base, "--backfill-minutes", "2", "--name", name]
+            env = {"POSTWATCH_X_BEARER_TOKEN": TOKEN}
+            log = tmp_path / "connector.log"
             first = start_process(settings, log, *args, "--rules", str(rules), env=env)
             assert len(await posts(settings, count=7)) == 7
             assert server.rule_posts == [
@@ -183,8 +176,6 @@ def test_rules_are_synced_from_a_file_and_a_restart_repeats_nothing(
             assert len(server.rule_posts) == 3  # nothing to change the second time
             third = start_process(settings, log, *args, "--rules", str(broken), env=env)
             code = await asyncio.to_thread(third.wait, 30)
-        finally:
-            await runner.cleanup()
         assert all(q["backfill_minutes"] == "2" for q in server.stream_queries)
         assert Counter(p["id"] for p in got) == Counter(recorded_ids()), log.read_text()
         # a refused rule stops the connector before anything changed

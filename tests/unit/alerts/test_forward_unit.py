@@ -19,7 +19,7 @@ from postwatch.alerts import BadDestination
 from postwatch.alerts.feed import AlertRecord
 from postwatch.alerts.forward import Destination, RetryPolicy, deliver, slack_message
 from postwatch.rules import Engine, Severity
-from tests.local_server import start
+from tests.local_server import served
 from tests.terminal import acting
 from tests.unit.conftest import alert_doc, make_post, only_match
 
@@ -92,11 +92,8 @@ async def with_server(
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner, url = await start(app)
-    try:
+    async with served(app) as url:
         result = await run(url + "/hook")
-    finally:
-        await runner.cleanup()
     return result, bodies
 
 

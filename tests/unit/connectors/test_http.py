@@ -11,7 +11,7 @@ from aiohttp import web
 
 from postwatch.connectors.base import SourceUnavailable
 from postwatch.connectors.http import read_bounded
-from tests.local_server import start
+from tests.local_server import served
 
 LIMIT = 64 * 1024
 
@@ -35,15 +35,12 @@ async def read(path: str, size: int) -> bytes:
     app = web.Application()
     app.router.add_get("/chunked", chunked)
     app.router.add_get("/sized", sized)
-    runner, url = await start(app)
-    try:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.get(url + path, params={"size": str(size)}) as response,
-        ):
-            return await read_bounded(response, "test", LIMIT)
-    finally:
-        await runner.cleanup()
+    async with (
+        served(app) as url,
+        aiohttp.ClientSession() as http,
+        http.get(url + path, params={"size": str(size)}) as response,
+    ):
+        return await read_bounded(response, "test", LIMIT)
 
 
 @pytest.mark.parametrize("path", ["/chunked", "/sized"])
