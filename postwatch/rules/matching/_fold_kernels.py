@@ -5,17 +5,17 @@ importing numba takes most of a second."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
-import numba
 import numpy as np
 
+from postwatch.rules.matching._numba import inline, kernel
 from postwatch.rules.matching.charmap import DROPPED, EXPANDED, LETTER, MARK, TURNED
 
 __all__ = ["detail", "single_runs", "squeezed", "step1"]
 
 
+@inline
 def _code_point(src: Any, i: int) -> tuple[int, int]:
     """The code point whose UTF-8 form starts at src[i], and the length of that form."""
     b = int(src[i])
@@ -33,9 +33,7 @@ def _code_point(src: Any, i: int) -> tuple[int, int]:
     ), 4
 
 
-_code_point_jit = numba.njit(inline="always")(_code_point)
-
-
+@inline
 def _drawn(src: Any, i: int) -> tuple[int, int]:
     """The letter drawn with symbols at src[i] (`|\\/|` m, `|-|` h, `()` o, tried in that
     order, as `normalize._drawn_letters`) and its length in bytes; else the byte and 1."""
@@ -51,10 +49,8 @@ def _drawn(src: Any, i: int) -> tuple[int, int]:
     return b, 1
 
 
-_drawn_jit = numba.njit(inline="always")(_drawn)
-
-
-def _step1(  # noqa: PLR0917, PLR0912, PLR0915 - one pass, positional for numba
+@kernel
+def step1(  # noqa: PLR0917, PLR0912, PLR0915 - one pass, positional for numba
     src: Any,
     table: Any,
     classes: Any,
@@ -112,11 +108,11 @@ def _step1(  # noqa: PLR0917, PLR0912, PLR0915 - one pass, positional for numba
             previous = 0
             continue
         if b == 40 or b == 124:  # noqa: PLR1714 - a set is built at each byte
-            cp, size = _drawn_jit(src, i)  # ( or |: perhaps a drawn letter, no letter itself
+            cp, size = _drawn(src, i)  # ( or |: perhaps a drawn letter, no letter itself
             kind = 0 if size > 1 else int(classes[cp])
             last = int(src[i + size - 1])
         else:
-            cp, size = _code_point_jit(src, i)
+            cp, size = _code_point(src, i)
             kind = int(classes[cp])
             last = cp
         # letters are looked at only around a mark: a branch per character on whether it is
@@ -124,7 +120,7 @@ def _step1(  # noqa: PLR0917, PLR0912, PLR0915 - one pass, positional for numba
         if kind & (MARK | TURNED):
             turned_here += (kind & TURNED) != 0
             if kind & MARK and classes[previous] & LETTER and i + size < len(src):
-                after, _ = _code_point_jit(src, i + size)
+                after, _ = _code_point(src, i + size)
                 if classes[after] & LETTER:
                     drops[dropped] = n  # where its step-1 form, a space, goes
                     dropped += 1
@@ -160,7 +156,8 @@ def _step1(  # noqa: PLR0917, PLR0912, PLR0915 - one pass, positional for numba
     return n, n_unmarked
 
 
-def _single_runs(src: Any, table: Any, out: Any) -> int:
+@kernel
+def single_runs(src: Any, table: Any, out: Any) -> int:
     """`src` through the byte table, each run of one byte made one byte, and no space at
     either end; returns the length of `out` used."""
     n = 0
@@ -175,7 +172,8 @@ def _single_runs(src: Any, table: Any, out: Any) -> int:
     return n
 
 
-def _squeezed(src: Any, table: Any, out: Any) -> int:
+@kernel
+def squeezed(src: Any, table: Any, out: Any) -> int:
     """`src` through the byte table, the bytes it maps to 0xFF left out, each run of one byte
     made one byte (but NULs, which part texts); returns the length of `out` used."""
     n = 0
@@ -190,6 +188,7 @@ def _squeezed(src: Any, table: Any, out: Any) -> int:
     return n
 
 
+@inline
 def _join_spaced(letters: Any, count: int, done: int, kept: Any, n_kept: int) -> int:
     """Step 3 for one run of `count` one-letter words at `letters`: the places before it
     from `done` on, then its letters, with a space where a gap is wider than the narrowest
@@ -211,10 +210,8 @@ def _join_spaced(letters: Any, count: int, done: int, kept: Any, n_kept: int) ->
     return n_kept
 
 
-_join_spaced_jit = numba.njit(inline="always")(_join_spaced)
-
-
-def _detail(  # noqa: PLR0912, PLR0915 - one pass per step, as `normalize.fold`
+@kernel
+def detail(  # noqa: PLR0912, PLR0915 - one pass per step, as `normalize.fold`
     codes: Any, words: Any, table: Any, lengths: Any, symbols: Any
 ) -> tuple[Any, Any, Any, Any, Any, Any, Any]:
     """Steps 2-5 of `normalize.fold` over the step-1 form `words` of the text `codes` (code
@@ -287,12 +284,12 @@ def _detail(  # noqa: PLR0912, PLR0915 - one pass per step, as `normalize.fold`
             count += 1
         else:
             if count >= 4:
-                n_kept = _join_spaced_jit(letters, count, done, kept, n_kept)
+                n_kept = _join_spaced(letters, count, done, kept, n_kept)
                 done = letters[count - 1] + 1
             count = 0
         i = j
     if count >= 4:
-        n_kept = _join_spaced_jit(letters, count, done, kept, n_kept)
+        n_kept = _join_spaced(letters, count, done, kept, n_kept)
         done = letters[count - 1] + 1
     for j in range(done, size):
         kept[n_kept] = j
@@ -343,9 +340,3 @@ def _detail(  # noqa: PLR0912, PLR0915 - one pass per step, as `normalize.fold`
         t = u
     runs_found = (run_at[:runs], run_first[:runs], run_end[:runs])
     return chars[:n], folded_starts[:n], folded_ends[:n], counts[:n], origin[:n], kept, runs_found
-
-
-detail = cast(Callable[..., Any], numba.njit(cache=True, nogil=True)(_detail))
-step1 = cast(Callable[..., int], numba.njit(cache=True, nogil=True)(_step1))
-single_runs = cast(Callable[..., int], numba.njit(cache=True, nogil=True)(_single_runs))
-squeezed = cast(Callable[..., int], numba.njit(cache=True, nogil=True)(_squeezed))

@@ -3,8 +3,7 @@ search only: importing numba takes most of a second."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import numba
 import numpy as np
@@ -12,6 +11,8 @@ import numpy.typing as npt
 from llvmlite import ir  # type: ignore[import-untyped]  # llvmlite ships no type hints
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from postwatch.rules.matching._numba import inline, kernel
 
 __all__ = ["search_side", "search_sorted"]
 
@@ -61,6 +62,7 @@ I32Array = npt.NDArray[np.int32]
 I64Array = npt.NDArray[np.int64]
 
 
+@inline
 def _popcount(x: np.uint64) -> np.uint64:
     # the SWAR population count; LLVM turns it into the popcnt instruction where there is one
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
@@ -69,26 +71,30 @@ def _popcount(x: np.uint64) -> np.uint64:
     return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
 
 
-_popcount_jit = numba.njit(inline="always")(_popcount)
-
-
+@inline
 def _chunk(word: np.uint64, c: int) -> np.uint64:
     return (word >> np.uint64((c & 3) * 16)) & np.uint64(0xFFFF)
 
 
-_chunk_jit = numba.njit(inline="always")(_chunk)
-
-
+@inline
 def _distance(a: U64Array, i: int, q: U64Array, j: int) -> int:
     d = 0
     for w in range(4):
-        d += int(_popcount_jit(a[i, w] ^ q[j, w]))
+        d += int(_popcount(a[i, w] ^ q[j, w]))
     return d
 
 
-_distance_jit = numba.njit(inline="always")(_distance)
+@inline
+def _put(out: I64Array, n: int, qi: int, i: int, d: int) -> int:
+    """Row `n` of `out` becomes (query, id, distance) where there is room; the rows after it."""
+    if n < out.shape[0]:
+        out[n, 0] = qi
+        out[n, 1] = i
+        out[n, 2] = d
+    return n + 1
 
 
+@inline
 def _found_earlier(  # noqa: PLR0917 - numba kernels take their arguments positionally
     hashes: U64Array,
     i: int,
@@ -101,17 +107,12 @@ def _found_earlier(  # noqa: PLR0917 - numba kernels take their arguments positi
     """Whether a chunk before `c` also leads to hash `i`: then that chunk reported it."""
     for c2 in range(c):
         word = hashes[i, c2 >> 2] ^ queries[qi, c2 >> 2]
-        if (
-            _popcount_jit(word) <= word_radius
-            and _popcount_jit(_chunk_jit(word, c2)) <= chunk_radius
-        ):
+        if _popcount(word) <= word_radius and _popcount(_chunk(word, c2)) <= chunk_radius:
             return True
     return False
 
 
-_found_earlier_jit = numba.njit(inline="always")(_found_earlier)
-
-
+@inline
 def _bucket_bounds(  # noqa: PLR0917 - numba kernels take their arguments positionally
     starts: I64Array,
     queries: U64Array,
@@ -129,7 +130,7 @@ def _bucket_bounds(  # noqa: PLR0917 - numba kernels take their arguments positi
     j = 0
     for qi in range(first, stop):
         for c in range(_CHUNKS):
-            own = _chunk_jit(queries[qi, c >> 2], c)
+            own = _chunk(queries[qi, c >> 2], c)
             keys[j] = np.int64(own)
             for f in range(1, per_chunk):
                 keys[j + f] = np.int64(own ^ (np.uint64(1) << np.uint64(f - 1)))
@@ -143,9 +144,7 @@ def _bucket_bounds(  # noqa: PLR0917 - numba kernels take their arguments positi
     return probes
 
 
-_bucket_bounds_jit = numba.njit(inline="always")(_bucket_bounds)
-
-
+@inline
 def _prefetch_bucket(words: U64Array, c: int, first: int, end: int) -> None:
     """Prefetch the first lines of words[c, first:end]."""
     last = min(end, first + _PREFETCH_LINES * _LINE) - 1
@@ -155,10 +154,8 @@ def _prefetch_bucket(words: U64Array, c: int, first: int, end: int) -> None:
         _prefetch(words, c, last)
 
 
-_prefetch_bucket_jit = numba.njit(inline="always")(_prefetch_bucket)
-
-
-def _search_sorted(  # noqa: PLR0917 - numba kernels take their arguments positionally
+@kernel
+def search_sorted(  # noqa: PLR0917 - numba kernels take their arguments positionally
     hashes: U64Array,
     order: I32Array,
     words: U64Array,
@@ -181,10 +178,10 @@ def _search_sorted(  # noqa: PLR0917 - numba kernels take their arguments positi
     bounds = np.empty((room, 2), dtype=np.int64)
     n = 0
     for first in range(0, queries.shape[0], _BLOCK):
-        probes = _bucket_bounds_jit(starts, queries, first, per_chunk, keys, bounds)
+        probes = _bucket_bounds(starts, queries, first, per_chunk, keys, bounds)
         for j in range(probes):
             if j + _AHEAD < probes:
-                _prefetch_bucket_jit(
+                _prefetch_bucket(
                     words,
                     (j + _AHEAD) // per_chunk % _CHUNKS,
                     bounds[j + _AHEAD, 0],
@@ -194,37 +191,26 @@ def _search_sorted(  # noqa: PLR0917 - numba kernels take their arguments positi
             c = j // per_chunk % _CHUNKS
             qword = queries[qi, c >> 2]
             for p in range(bounds[j, 0], bounds[j, 1]):
-                if _popcount_jit(words[c, p] ^ qword) > word_radius:
+                if _popcount(words[c, p] ^ qword) > word_radius:
                     continue
                 i = order[c, p]
-                d = _distance_jit(hashes, i, queries, qi)
-                if d > radius or _found_earlier_jit(
+                d = _distance(hashes, i, queries, qi)
+                if d > radius or _found_earlier(
                     hashes, i, queries, qi, c, word_radius, chunk_radius
                 ):
                     continue
-                if n < out.shape[0]:
-                    out[n, 0] = qi
-                    out[n, 1] = i
-                    out[n, 2] = d
-                n += 1
+                n = _put(out, n, qi, i, d)
     return n
 
 
-def _search_side(  # noqa: PLR0917 - numba kernels take their arguments positionally
+@kernel
+def search_side(  # noqa: PLR0917 - numba kernels take their arguments positionally
     side: U64Array, count: int, base: int, queries: U64Array, radius: int, out: I64Array, n: int
 ) -> int:
     """Brute force over the side buffer, appending to `out` from row `n`; returns the new n."""
     for qi in range(queries.shape[0]):
         for i in range(count):
-            d = _distance_jit(side, i, queries, qi)
+            d = _distance(side, i, queries, qi)
             if d <= radius:
-                if n < out.shape[0]:
-                    out[n, 0] = qi
-                    out[n, 1] = base + i
-                    out[n, 2] = d
-                n += 1
+                n = _put(out, n, qi, base + i, d)
     return n
-
-
-search_sorted = cast(Callable[..., int], numba.njit(cache=True, nogil=True)(_search_sorted))
-search_side = cast(Callable[..., int], numba.njit(cache=True, nogil=True)(_search_side))
