@@ -11,10 +11,19 @@ import aiohttp
 
 from postwatch.connectors.base import Runtime, SourceRejected, SourceUnavailable, Stopped
 from postwatch.connectors.http import describe
+from postwatch.connectors.options import Option
 
-__all__ = ["follow_all", "keep_polling"]
+__all__ = ["INTERVAL", "follow_all", "interval_option", "keep_polling"]
 
 T = TypeVar("T")
+
+INTERVAL = 300.0
+"""Seconds between two polls of one target, unless told otherwise."""
+
+
+def interval_option(help_text: str) -> Option:
+    """The `--interval` of a polling connector: seconds, at least 1, `INTERVAL` by default."""
+    return Option("--interval", help_text, kind=float, minimum=1, default=INTERVAL)
 
 
 async def follow_all(

@@ -33,6 +33,10 @@ from postwatch.connectors.options import BadOption, Option
 __all__ = ["BlueskyConnector"]
 
 _TOO_MANY_REQUESTS = 429
+REMEMBER = 50_000
+"""Record keys kept to drop what a rewound replay repeats."""
+OPEN_TIMEOUT = 30.0
+"""Seconds the WebSocket handshake may take."""
 
 
 class BlueskyConnector:
@@ -77,16 +81,12 @@ class BlueskyConnector:
         instance: str | None = None,
         rewind_seconds: float = 5.0,
         image_cdn: str = CDN,
-        remember: int = 50_000,
-        open_timeout: float = 30.0,
     ) -> None:
         self.url = url
         self.dids = tuple(dids)
         self.instance = instance or f"{self.source}:{urlsplit(url).hostname or url}"
         self._rewind_us = int(rewind_seconds * 1_000_000)
         self._cdn = image_cdn.rstrip("/")
-        self._remember = remember
-        self._open_timeout = open_timeout
         self._wanted = frozenset(self.dids)
         self._cursor_us: int | None = None
         self._seen: dict[str, int] = {}
@@ -126,7 +126,7 @@ class BlueskyConnector:
             url = subscribe_url(self.url, [POST_COLLECTION], self.dids, start)
             try:
                 async with connect(
-                    url, proxy=None, open_timeout=self._open_timeout, max_size=2**22
+                    url, proxy=None, open_timeout=OPEN_TIMEOUT, max_size=2**22
                 ) as websocket:
                     runtime.log.info("bluesky.connected", cursor=start, dids=len(self.dids))
                     attempt = 0
@@ -204,7 +204,7 @@ class BlueskyConnector:
 
     def _remember_key(self, key: str, time_us: int) -> None:
         self._seen[key] = time_us
-        while len(self._seen) > self._remember:
+        while len(self._seen) > REMEMBER:
             del self._seen[next(iter(self._seen))]
 
 

@@ -28,6 +28,13 @@ from postwatch.connectors.streaming import keep_streaming
 __all__ = ["MastodonConnector"]
 
 _POST_EVENTS = frozenset({"update", "status.update"})
+REMEMBER = 2000
+"""Status ids (and edit times) kept to drop what a backfill or a reconnection repeats."""
+READ_TIMEOUT = 90.0
+"""Seconds without a byte (the server sends `:thump` lines to keep it open) before the stream
+is taken as dropped."""
+MAX_BACKFILL_PAGES = 25
+"""Timeline pages a backfill reads at the most after a reconnection."""
 
 
 class MastodonConnector:
@@ -78,9 +85,6 @@ class MastodonConnector:
         instance: str | None = None,
         rewind_seconds: float = 300.0,
         page_limit: int = 40,
-        max_backfill_pages: int = 25,
-        remember: int = 2000,
-        read_timeout: float = 90.0,
     ) -> None:
         self.url = url.rstrip("/")
         self.stream = stream
@@ -90,11 +94,9 @@ class MastodonConnector:
         self._token = token
         self._rewind = rewind_seconds
         self._page_limit = page_limit
-        self._max_pages = max_backfill_pages
-        self._remember = remember
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_read=read_timeout)
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_read=READ_TIMEOUT)
         self._since: str | None = None
-        self._seen = RecentKeys(remember)
+        self._seen = RecentKeys(REMEMBER)
 
     @classmethod
     def from_options(
@@ -116,7 +118,7 @@ class MastodonConnector:
 
     def restore(self, cursor: Cursor) -> None:
         self._since = cursor.get("since_id")
-        self._seen = RecentKeys(self._remember, cursor.get("seen", ()))
+        self._seen = RecentKeys(REMEMBER, cursor.get("seen", ()))
 
     def snapshot(self) -> Cursor:
         return {"since_id": self._since, "seen": self._seen.keys()}
@@ -210,7 +212,7 @@ class MastodonConnector:
         )
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         found: list[tuple[str, Any]] = []
-        for _ in range(self._max_pages):
+        for _ in range(MAX_BACKFILL_PAGES):
             if url is None:
                 break
             async with http.get(url, headers=headers) as response:

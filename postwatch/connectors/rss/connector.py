@@ -17,13 +17,19 @@ from postwatch.connectors.base import (
 )
 from postwatch.connectors.http import check_status, read_bounded, session
 from postwatch.connectors.options import BadOption, Option
-from postwatch.connectors.polling import follow_all, keep_polling
+from postwatch.connectors.polling import follow_all, interval_option, keep_polling
 from postwatch.connectors.rss.feeds import Feed, FeedListError, feeds_from
 from postwatch.connectors.rss.reading import FeedUnreadable, ReadFeed, ReadLimits, read_in_child
 
 __all__ = ["RssConnector"]
 
 _NOT_MODIFIED = 304
+REMEMBER = 1000
+"""Entry keys kept per feed to drop what a poll repeats."""
+TIMEOUT = 30.0
+"""Seconds one fetch of a feed may take."""
+MAX_BYTES = 16 * 1024 * 1024
+"""The largest feed document read; a larger one is a failed poll."""
 
 
 class RssConnector:
@@ -51,13 +57,7 @@ class RssConnector:
             required=True,
             multiple=True,
         ),
-        Option(
-            "--interval",
-            "Seconds between polls of a feed whose list gives no interval of its own.",
-            kind=float,
-            minimum=1,
-            default=300.0,
-        ),
+        interval_option("Seconds between polls of a feed whose list gives no interval of its own."),
     )
 
     def __init__(
@@ -65,18 +65,13 @@ class RssConnector:
         feeds: Sequence[Feed],
         *,
         instance: str = "rss",
-        remember: int = 1000,
-        timeout: float = 30.0,
-        max_bytes: int = 16 * 1024 * 1024,
         read_seconds: float = 60.0,
     ) -> None:
         self.feeds = tuple(feeds)
         self.instance = instance
-        self._remember = remember
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._max_bytes = max_bytes
+        self._timeout = aiohttp.ClientTimeout(total=TIMEOUT)
         self._limits = ReadLimits(seconds=read_seconds)
-        self._state: dict[str, _FeedState] = {f.url: _FeedState(remember) for f in self.feeds}
+        self._state: dict[str, _FeedState] = {f.url: _FeedState() for f in self.feeds}
 
     @classmethod
     def from_options(
@@ -94,7 +89,7 @@ class RssConnector:
         for url, saved in (cursor.get("feeds") or {}).items():
             if url in self._state:
                 self._state[url] = _FeedState(
-                    self._remember, saved.get("etag"), saved.get("modified"), saved.get("seen", ())
+                    saved.get("etag"), saved.get("modified"), saved.get("seen", ())
                 )
 
     def snapshot(self) -> Cursor:
@@ -122,7 +117,7 @@ class RssConnector:
             if response.status == _NOT_MODIFIED:
                 runtime.log.debug("rss.not_modified", feed=feed.url)
                 return
-            body = await read_bounded(response, feed.url, self._max_bytes)
+            body = await read_bounded(response, feed.url, MAX_BYTES)
             validators = (response.headers.get("ETag"), response.headers.get("Last-Modified"))
             context = {
                 "content-type": response.headers.get("Content-Type", ""),
@@ -161,14 +156,13 @@ class RssConnector:
 class _FeedState:
     def __init__(
         self,
-        remember: int,
         etag: str | None = None,
         modified: str | None = None,
         seen: Sequence[str] = (),
     ) -> None:
         self.etag = etag
         self.modified = modified
-        self.seen = RecentKeys(remember, seen)
+        self.seen = RecentKeys(REMEMBER, seen)
 
     def conditions(self) -> dict[str, str]:
         headers = {}

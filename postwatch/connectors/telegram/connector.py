@@ -11,11 +11,20 @@ import aiohttp
 from postwatch.connectors.base import Cursor, RecentKeys, Runtime, SourceRejected
 from postwatch.connectors.http import check_status, read_bounded, session
 from postwatch.connectors.options import BadOption, Option
-from postwatch.connectors.polling import follow_all, keep_polling
+from postwatch.connectors.polling import INTERVAL, follow_all, interval_option, keep_polling
 from postwatch.connectors.telegram.adapter import fingerprint, message_to_post, post_id
 from postwatch.connectors.telegram.client import CHANNEL_NAME, Message, Page, parse_page
 
 __all__ = ["TelegramConnector", "channel_name"]
+
+JITTER = 0.2
+"""The random spread of a poll's interval, as a fraction of it."""
+MAX_PAGES = 50
+"""Pages read back at the most to reach the last message produced."""
+REMEMBER = 200
+"""Message versions kept per channel to drop what a poll repeats."""
+TIMEOUT = 30.0
+"""Seconds one preview page may take."""
 
 
 def channel_name(text: str) -> str:
@@ -32,13 +41,13 @@ class TelegramConnector:
     concurrently; a channel that fails is retried with backoff and never holds up the others.
 
     Each poll reads the newest page; while its oldest message is still newer than the last
-    one produced, it pages back (`?before=<id>`, at most `max_pages` pages), so the messages
+    one produced, it pages back (`?before=<id>`, at most `MAX_PAGES` pages), so the messages
     posted while the connector was away are produced too, oldest first. Service messages
     are skipped. A message read again with the `edited` mark and a text not produced before
     is produced again under the same id. On the very first run of an instance, the newest
     page is what is produced.
 
-    Polls are spaced `interval` seconds apart with ±`jitter` (a fraction) of random spread,
+    Polls are spaced `interval` seconds apart with ±`JITTER` (a fraction) of random spread,
     and the first polls of the channels are spread over one jittered interval; a 429 or
     5xx waits at least as long as `Retry-After` says. The cursor keeps, per channel, the
     last message id produced and the versions of the latest messages.
@@ -58,12 +67,8 @@ class TelegramConnector:
         Option(
             "--url", "Where the channel previews (/s/CHANNEL) are served.", default="https://t.me"
         ),
-        Option(
-            "--interval",
-            "Seconds between two polls of a channel (each spread by up to 20% at random).",
-            kind=float,
-            minimum=1,
-            default=300.0,
+        interval_option(
+            f"Seconds between two polls of a channel (each spread by up to {JITTER:.0%} at random)."
         ),
     )
 
@@ -73,21 +78,14 @@ class TelegramConnector:
         *,
         url: str = "https://t.me",
         instance: str = "telegram",
-        interval: float = 300.0,
-        jitter: float = 0.2,
-        max_pages: int = 50,
-        remember: int = 200,
-        timeout: float = 30.0,
+        interval: float = INTERVAL,
     ) -> None:
         self.channels = tuple(dict.fromkeys(channel_name(c) for c in channels))
         self.url = url.rstrip("/")
         self.instance = instance
         self._interval = interval
-        self._jitter = jitter
-        self._max_pages = max_pages
-        self._remember = remember
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._state = {c: _ChannelState(remember) for c in self.channels}
+        self._timeout = aiohttp.ClientTimeout(total=TIMEOUT)
+        self._state = {c: _ChannelState() for c in self.channels}
 
     @classmethod
     def from_options(
@@ -107,9 +105,7 @@ class TelegramConnector:
     def restore(self, cursor: Cursor) -> None:
         for channel, saved in (cursor.get("channels") or {}).items():
             if channel in self._state:
-                self._state[channel] = _ChannelState(
-                    self._remember, saved.get("last_id"), saved.get("seen", ())
-                )
+                self._state[channel] = _ChannelState(saved.get("last_id"), saved.get("seen", ()))
 
     def snapshot(self) -> Cursor:
         return {"channels": {c: state.saved() for c, state in self._state.items()}}
@@ -121,7 +117,7 @@ class TelegramConnector:
     def _pause(self) -> float:
         """One polling interval with its random spread."""
         spread = random.uniform(-1.0, 1.0)  # noqa: S311 - spreads polls; nothing secret
-        return self._interval * (1.0 + self._jitter * spread)
+        return self._interval * (1.0 + JITTER * spread)
 
     async def _follow(self, channel: str, http: aiohttp.ClientSession, runtime: Runtime) -> None:
         await runtime.sleep(self._pause() * random.random())  # noqa: S311 - as above
@@ -147,7 +143,7 @@ class TelegramConnector:
             oldest = min(m.id for m in page.messages)
             if oldest <= state.last_id + 1:
                 break
-            if pages == self._max_pages:
+            if pages == MAX_PAGES:
                 runtime.log.warning(
                     "telegram.gap", channel=channel, last_id=state.last_id, oldest_read=oldest
                 )
@@ -195,9 +191,9 @@ class TelegramConnector:
 
 
 class _ChannelState:
-    def __init__(self, remember: int, last_id: int | None = None, seen: Sequence[str] = ()) -> None:
+    def __init__(self, last_id: int | None = None, seen: Sequence[str] = ()) -> None:
         self.last_id = last_id
-        self.seen = RecentKeys(remember, seen)
+        self.seen = RecentKeys(REMEMBER, seen)
 
     def saved(self) -> dict[str, Any]:
         return {"last_id": self.last_id, "seen": self.seen.keys()}

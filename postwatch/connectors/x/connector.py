@@ -39,6 +39,10 @@ from postwatch.connectors.x.client import (
 __all__ = ["XConnector"]
 
 _TOO_MANY_REQUESTS = 429
+STALL_TIMEOUT = 30.0
+"""Seconds without a byte (X sends blank keep-alive lines) before the stream is taken as dropped."""
+REMEMBER = 5000
+"""Post ids kept to drop what a reconnection's backfill repeats."""
 
 
 class XConnector:
@@ -50,7 +54,7 @@ class XConnector:
     anything was changed. Without `rules`, the rules in place are left alone.
 
     Lines are newline-delimited JSON; blank lines are keep-alives, and a stream silent for
-    `stall_timeout` seconds is taken as dropped. A line that is not JSON (cut short, say)
+    `STALL_TIMEOUT` seconds is taken as dropped. A line that is not JSON (cut short, say)
     is counted and skipped; an `errors` line (X's notice before it disconnects) is logged.
     Reconnections follow X's documented pace for each kind of error (`Pace`). The same post
     delivered twice (`backfill_minutes` replays the minutes before a reconnection, on the
@@ -95,8 +99,6 @@ class XConnector:
         backfill_minutes: int = 0,
         instance: str = "x",
         pace: Pace | None = None,
-        stall_timeout: float = 30.0,
-        remember: int = 5000,
     ) -> None:
         self.url = url.rstrip("/")
         self.instance = instance
@@ -104,9 +106,8 @@ class XConnector:
         self._token = bearer_token
         self._backfill = backfill_minutes
         self._pace = pace or Pace()
-        self._remember = remember
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_read=stall_timeout)
-        self._seen = RecentKeys(remember)
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_read=STALL_TIMEOUT)
+        self._seen = RecentKeys(REMEMBER)
 
     @classmethod
     def from_options(
@@ -125,7 +126,7 @@ class XConnector:
         )
 
     def restore(self, cursor: Cursor) -> None:
-        self._seen = RecentKeys(self._remember, cursor.get("seen", ()))
+        self._seen = RecentKeys(REMEMBER, cursor.get("seen", ()))
 
     def snapshot(self) -> Cursor:
         return {"seen": self._seen.keys()}
