@@ -8,6 +8,7 @@ become labels, so the number of series stays fixed whatever the posts say.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -34,56 +35,46 @@ class Metrics:
     _alert_children: dict[tuple[str, str, str], Counter] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.posts = Counter(
-            "postwatch_posts_processed",
-            "Posts evaluated by the rules engine.",
-            registry=self.registry,
-        )
-        self.alerts = Counter(
+        counter = partial(Counter, registry=self.registry)
+        gauge = partial(Gauge, registry=self.registry)
+        histogram = partial(Histogram, registry=self.registry)
+        self.posts = counter("postwatch_posts_processed", "Posts evaluated by the rules engine.")
+        self.alerts = counter(
             "postwatch_alerts",
             "Alerts produced, by rule, severity and kind (rule or summary).",
             ["rule", "severity", "kind"],
-            registry=self.registry,
         )
-        self.deadletters = Counter(
+        self.deadletters = counter(
             "postwatch_deadletter_records",
             "Records sent to the dead-letter topic, by reason code.",
             ["reason"],
-            registry=self.registry,
         )
-        self.latency = Histogram(
+        self.latency = histogram(
             "postwatch_alert_latency_seconds",
             "Seconds from a post's observed_at to its alert being acknowledged by the broker.",
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
         )
-        self.suppressed = Counter(
+        self.suppressed = counter(
             "postwatch_alerts_suppressed",
             "Repeat alerts collapsed into a suppression window (counted in its summary), by rule.",
             ["rule"],
-            registry=self.registry,
         )
-        self.windows_open = Gauge(
-            "postwatch_suppression_windows_open",
-            "Suppression windows this worker holds open.",
-            registry=self.registry,
+        self.windows_open = gauge(
+            "postwatch_suppression_windows_open", "Suppression windows this worker holds open."
         )
-        self.packs = Counter(
+        self.packs = counter(
             "postwatch_published_packs",
             "Published packs this worker applied or refused (outcome: applied | refused).",
             ["outcome"],
-            registry=self.registry,
         )
-        self.live_refused = Counter(
+        self.live_refused = counter(
             "postwatch_live_records_refused",
             "Records of the banks and learned topics this worker refused, by topic.",
             ["topic"],
-            registry=self.registry,
         )
-        self.learned = Gauge(
+        self.learned = gauge(
             "postwatch_learned_fingerprints",
             "Learned text fingerprints and PDQ hashes this worker matches against.",
-            registry=self.registry,
         )
 
     def count_alert(self, rule_id: str, severity: str, kind: str) -> None:
