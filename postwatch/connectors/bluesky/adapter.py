@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from postwatch.connectors.base import MalformedEvent, parse_time
+from postwatch.connectors.posts import post_v1
 from postwatch.connectors.values import malformed_as
-from postwatch.rules.alerts import isoformat
 
 __all__ = ["CDN", "POST_COLLECTION", "event_time", "post_id", "record_to_post", "record_uri"]
 
@@ -79,21 +79,19 @@ def _post(
     lang = langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None
     parent = _object(_object(record.get("reply"), "reply").get("parent"), "reply parent")
     replied = _strings(parent.get("uri"))
-    post: dict[str, Any] = {
-        "schema": "postwatch.post/1",
-        "id": post_id(uri),
-        "source": SOURCE,
-        "url": f"https://bsky.app/profile/{did}/post/{rkey}",
-        "created_at": isoformat(created),
-        "author": {"id": f"{SOURCE}:{did}"},
-        "text": record.get("text", ""),
-        "lang": lang or None,
-        "links": list(dict.fromkeys(links)),
-        "hashtags": list(dict.fromkeys(hashtags)),
-        "media": _images(did, embed, cdn),
-        "reply_to": post_id(replied[0]) if replied else None,
-        "repost_of": None,
-    }
+    post = post_v1(
+        post_id=post_id(uri),
+        source=SOURCE,
+        url=f"https://bsky.app/profile/{did}/post/{rkey}",
+        created_at=created,
+        author={"id": f"{SOURCE}:{did}"},
+        text=record.get("text", ""),
+        lang=lang,
+        links=links,
+        hashtags=hashtags,
+        media=_images(did, embed, cdn),
+        reply_to=post_id(replied[0]) if replied else None,
+    )
     if mentions:
         post["mentions"] = list(dict.fromkeys(mentions))
     return post

@@ -11,6 +11,7 @@ from typing import Any
 
 from postwatch.connectors.base import MalformedEvent, parse_time
 from postwatch.connectors.html import html_to_text
+from postwatch.connectors.posts import post_v1
 from postwatch.connectors.values import array, malformed_as, native, native_id, string
 from postwatch.rules.alerts import isoformat
 
@@ -69,26 +70,25 @@ def _post(status: dict[str, Any], domain: str) -> dict[str, Any]:
     body = html_to_text(content or "")
     spoiler = (string(shown.get("spoiler_text")) or "").strip()
     reply = status.get("in_reply_to_id")
-    return {
-        "schema": "postwatch.post/1",
-        "id": post_id(domain, _id(status.get("id"))),
-        "source": SOURCE,
-        "url": string(status.get("url")) or string(status.get("uri")),
-        "created_at": isoformat(parse_time(status.get("created_at"))),
-        "author": {
+    return post_v1(
+        post_id=post_id(domain, _id(status.get("id"))),
+        source=SOURCE,
+        url=string(status.get("url")) or string(status.get("uri")),
+        created_at=parse_time(status.get("created_at")),
+        author={
             "id": f"{SOURCE}:{domain}:{_id(account.get('id'))}",
             "handle": acct if "@" in acct else f"{acct}@{domain}",
             "display_name": string(account.get("display_name")) or None,
         },
-        "text": f"{spoiler}\n\n{body.text}" if spoiler else body.text,
-        "lang": string(shown.get("language")),
-        "links": list(body.links),
-        "hashtags": [
+        text=f"{spoiler}\n\n{body.text}" if spoiler else body.text,
+        lang=string(shown.get("language")),
+        links=body.links,
+        hashtags=[
             tag["name"]
             for tag in array(shown.get("tags"))
             if isinstance(tag, dict) and string(tag.get("name"))
         ],
-        "media": [
+        media=[
             {
                 "url": string(media.get("url")) or string(media.get("remote_url")),
                 "kind": string(media.get("type")),
@@ -96,9 +96,9 @@ def _post(status: dict[str, Any], domain: str) -> dict[str, Any]:
             for media in array(shown.get("media_attachments"))
             if isinstance(media, dict)
         ],
-        "reply_to": post_id(domain, replied) if (replied := native(reply)) else None,
-        "repost_of": post_id(domain, _id(shown.get("id"))) if shown is not status else None,
-    }
+        reply_to=post_id(domain, replied) if (replied := native(reply)) else None,
+        repost_of=post_id(domain, _id(shown.get("id"))) if shown is not status else None,
+    )
 
 
 def _id(value: Any) -> str:

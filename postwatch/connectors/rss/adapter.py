@@ -9,8 +9,8 @@ from typing import Any
 
 from postwatch.connectors.base import MalformedEvent
 from postwatch.connectors.html import html_to_text
+from postwatch.connectors.posts import post_v1
 from postwatch.connectors.values import malformed_as
-from postwatch.rules.alerts import isoformat
 
 __all__ = ["entry_key", "entry_to_post"]
 
@@ -49,30 +49,25 @@ def _post(entry: Any, feed_url: str, feed: Any, key: str, first_seen: datetime) 
     if not (title or body.text or link):
         raise MalformedEvent("empty_entry", "an entry without title, text or link")
     digest = hashlib.sha256(f"{feed_url}\x1f{key}".encode()).hexdigest()[:32]
-    return {
-        "schema": "postwatch.post/1",
-        "id": f"{SOURCE}:{digest}",
-        "source": SOURCE,
-        "url": link,
-        "created_at": isoformat(_created(entry) or first_seen),
-        "author": {
+    return post_v1(
+        post_id=f"{SOURCE}:{digest}",
+        source=SOURCE,
+        url=link,
+        created_at=_created(entry) or first_seen,
+        author={
             "id": f"{SOURCE}:{feed_url}",
             "handle": _string(entry.get("author")) or None,
             "display_name": _string(feed.get("title")) or None,
         },
         # many feeds make the title an excerpt of the text: say it once
-        "text": body.text
+        text=body.text
         if title and body.text.startswith(title)
         else f"{title}\n\n{body.text}".strip(),
-        "lang": _string(feed.get("language")) or None,
-        "links": list(dict.fromkeys([*([link] if link else []), *body.links])),
-        "hashtags": [
-            term for tag in _items(entry.get("tags")) if (term := _string(tag.get("term")))
-        ],
-        "media": _media(entry),
-        "reply_to": None,
-        "repost_of": None,
-    }
+        lang=_string(feed.get("language")),
+        links=[*([link] if link else []), *body.links],
+        hashtags=[term for tag in _items(entry.get("tags")) if (term := _string(tag.get("term")))],
+        media=_media(entry),
+    )
 
 
 def _created(entry: Any) -> datetime | None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from postwatch.connectors.posts import post_v1
 from postwatch.connectors.telegram.client import Message, channel_post
-from postwatch.rules.alerts import isoformat
 
 __all__ = ["SOURCE", "author_id", "fingerprint", "message_to_post", "post_id"]
 
@@ -40,25 +40,24 @@ def message_to_post(message: Message) -> dict[str, Any]:
     forwarded from a channel post has `repost_of` set to that post's id."""
     forwarded = message.forwarded_from
     origin = channel_post(forwarded.url) if forwarded and forwarded.url else None
-    post: dict[str, Any] = {
-        "schema": "postwatch.post/1",
-        "id": post_id(message.channel, message.id),
-        "source": SOURCE,
-        "url": message.url,
-        "created_at": isoformat(message.created_at),
-        "author": {
+    post = post_v1(
+        post_id=post_id(message.channel, message.id),
+        source=SOURCE,
+        url=message.url,
+        created_at=message.created_at,
+        author={
             "id": author_id(message.channel),
             "handle": message.channel,
             "display_name": message.channel_title,
         },
-        "text": message.text,
-        "lang": None,
-        "links": list(message.links),
-        "hashtags": list(message.hashtags),
-        "media": [{"url": media.url, "kind": media.kind} for media in message.media],
-        "reply_to": post_id(*message.reply_to) if message.reply_to else None,
-        "repost_of": post_id(*origin) if origin else None,
-    }
+        text=message.text,
+        lang=None,
+        links=message.links,
+        hashtags=message.hashtags,
+        media=[{"url": media.url, "kind": media.kind} for media in message.media],
+        reply_to=post_id(*message.reply_to) if message.reply_to else None,
+        repost_of=post_id(*origin) if origin else None,
+    )
     if forwarded is not None:
         post["forwarded_from"] = {"name": forwarded.name, "url": forwarded.url}
     if message.signed_by is not None:

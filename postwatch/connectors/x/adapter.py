@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from postwatch.connectors.base import MalformedEvent, parse_time
+from postwatch.connectors.posts import post_v1
 from postwatch.connectors.values import (
     array,
     malformed_as,
@@ -20,7 +21,6 @@ from postwatch.connectors.values import (
     object_or_empty,
     string,
 )
-from postwatch.rules.alerts import isoformat
 
 __all__ = ["SOURCE", "payload_to_post", "post_id"]
 
@@ -61,35 +61,34 @@ def _post(payload: dict[str, Any]) -> dict[str, Any]:
     entities = object_or_empty(shown.get("entities"))
     handle = string(author.get("username"))
     lang = string(tweet.get("lang"))
-    post: dict[str, Any] = {
-        "schema": "postwatch.post/1",
-        "id": post_id(tweet_id),
-        "source": SOURCE,
-        "url": f"https://x.com/{handle or 'i/web'}/status/{tweet_id}",
-        "created_at": isoformat(parse_time(tweet.get("created_at"))),
-        "author": {
+    post = post_v1(
+        post_id=post_id(tweet_id),
+        source=SOURCE,
+        url=f"https://x.com/{handle or 'i/web'}/status/{tweet_id}",
+        created_at=parse_time(tweet.get("created_at")),
+        author={
             "id": post_id(author_native),
             "handle": handle,
             "display_name": string(author.get("name")),
         },
-        "text": string(object_or_empty(shown.get("note_tweet")).get("text"))
+        text=string(object_or_empty(shown.get("note_tweet")).get("text"))
         or string(shown.get("text"))
         or "",
-        "lang": None if lang == "und" else lang,
-        "links": list(dict.fromkeys(_links(entities))),
-        "hashtags": [
+        lang=None if lang == "und" else lang,
+        links=_links(entities),
+        hashtags=[
             tag
             for h in array(entities.get("hashtags"))
             if (tag := string(object_or_empty(h).get("tag")))
         ],
-        "media": [
+        media=[
             _media(media[key])
             for key in array(object_or_empty(shown.get("attachments")).get("media_keys"))
             if isinstance(key, str) and key in media
         ],
-        "reply_to": post_id(refs["replied_to"]) if "replied_to" in refs else None,
-        "repost_of": post_id(refs["retweeted"]) if "retweeted" in refs else None,
-    }
+        reply_to=post_id(refs["replied_to"]) if "replied_to" in refs else None,
+        repost_of=post_id(refs["retweeted"]) if "retweeted" in refs else None,
+    )
     if "quoted" in refs:
         post["quote_of"] = post_id(refs["quoted"])
     rules = [object_or_empty(r) for r in array(payload.get("matching_rules"))]
