@@ -112,13 +112,13 @@ def _command(source: str, cls: type[Registered]) -> click.Command:
         media_private: bool,
         **values: Any,
     ) -> None:
-        from postwatch.connectors.options import BadOption  # noqa: PLC0415
+        from postwatch.connectors.options import BadOption, Given  # noqa: PLC0415
 
         def warn(message: str) -> None:
             click.echo(f"warning: {message}", err=True)
 
         try:
-            connector = cls.from_options(values, instance=name, warn=warn)
+            connector = cls.from_options(Given(values, name, warn))
         except BadOption as exc:
             raise click.BadParameter(str(exc), param_hint=exc.flag) from exc
         _run_connector(

@@ -1,6 +1,7 @@
 """What a connector takes on the command line: each connector class declares its `options`
-and builds itself from their values (`from_options`); `postwatch connect NAME` offers them,
-after which come the options every connector takes (instance name, media, metrics).
+and builds itself from what was given for them (`from_options`); `postwatch connect NAME`
+offers them, after which come the options every connector takes (instance name, media,
+metrics).
 
 An `Option` says what a value is, not how a command line is parsed, so that connectors stay
 free of the command-line library. For example, the options of a connector that polls one
@@ -17,13 +18,12 @@ URL:
     ...     def __init__(self, url: str, interval: float, instance: str) -> None:
     ...         self.url, self.interval, self.instance = url, interval, instance
     ...     @classmethod
-    ...     def from_options(cls, values, *, instance, warn):
-    ...         if not values["url"].startswith("https://"):
+    ...     def from_options(cls, given):
+    ...         if not given["url"].startswith("https://"):
     ...             raise BadOption("--url", "an https:// URL")
-    ...         return cls(values["url"], values["interval"], instance or "poll")
-    >>> Poller.from_options(
-    ...     {"url": "https://example.org/", "interval": 60.0}, instance=None, warn=print
-    ... ).instance
+    ...         return cls(given["url"], given["interval"], given.instance or "poll")
+    >>> given = Given({"url": "https://example.org/", "interval": 60.0}, None, print)
+    >>> Poller.from_options(given).instance
     'poll'
 """
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self
 
-__all__ = ["BadOption", "FromOptions", "Option"]
+__all__ = ["BadOption", "FromOptions", "Given", "Option"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,20 @@ class BadOption(ValueError):
         self.flag = flag
 
 
+@dataclass(frozen=True, slots=True)
+class Given:
+    """What `postwatch connect NAME` was given: a value for the `key` of each option
+    (`given["rewind"]`), the `instance` name (None: the connector names it), and `warn`,
+    which tells the operator of a risky choice."""
+
+    values: Mapping[str, Any]
+    instance: str | None
+    warn: Callable[[str], None]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+
 class FromOptions(Protocol):
     """A connector class that `postwatch connect` builds from options."""
 
@@ -88,10 +102,7 @@ class FromOptions(Protocol):
     options: ClassVar[tuple[Option, ...]]
 
     @classmethod
-    def from_options(
-        cls, values: Mapping[str, Any], *, instance: str | None, warn: Callable[[str], None]
-    ) -> Self:
-        """The connector that `values` (one for the `key` of each option) describe;
-        `instance` is the instance name given (None: the connector names it). `warn` tells
-        the operator of a risky choice. Raises `BadOption` for a value it cannot take."""
+    def from_options(cls, given: Given) -> Self:
+        """The connector that `given` describes. Raises `BadOption` for a value it cannot
+        take."""
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -28,7 +28,7 @@ from postwatch.connectors.bluesky.adapter import (
 )
 from postwatch.connectors.bluesky.client import subscribe_url
 from postwatch.connectors.http import retry_after
-from postwatch.connectors.options import BadOption, Option
+from postwatch.connectors.options import BadOption, Given, Option
 
 __all__ = ["BlueskyConnector"]
 
@@ -92,19 +92,17 @@ class BlueskyConnector:
         self._seen: dict[str, int] = {}
 
     @classmethod
-    def from_options(
-        cls, values: Mapping[str, Any], *, instance: str | None, warn: Callable[[str], None]
-    ) -> BlueskyConnector:
-        dids: tuple[str, ...] = values["did"]
+    def from_options(cls, given: Given) -> BlueskyConnector:
+        dids: tuple[str, ...] = given["did"]
         bad = [did for did in dids if not did.startswith("did:")]
         if bad:
             raise BadOption("--did", f"not a DID: {', '.join(bad)}")
         return cls(
-            values["url"],
+            given["url"],
             dids=dids,
-            instance=instance,
-            rewind_seconds=values["rewind"],
-            image_cdn=values["image_cdn"] or CDN,
+            instance=given.instance,
+            rewind_seconds=given["rewind"],
+            image_cdn=given["image_cdn"] or CDN,
         )
 
     def restore(self, cursor: Cursor) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -22,7 +22,7 @@ from postwatch.connectors.base import (
 from postwatch.connectors.http import check_status, read_bounded
 from postwatch.connectors.mastodon.adapter import fingerprint, post_id, status_id, status_to_post
 from postwatch.connectors.mastodon.client import SseDecoder, SseEvent, StreamSpec, id_after, rewound
-from postwatch.connectors.options import BadOption, Option
+from postwatch.connectors.options import BadOption, Given, Option
 from postwatch.connectors.streaming import keep_streaming
 
 __all__ = ["MastodonConnector"]
@@ -99,21 +99,19 @@ class MastodonConnector:
         self._seen = RecentKeys(REMEMBER)
 
     @classmethod
-    def from_options(
-        cls, values: Mapping[str, Any], *, instance: str | None, warn: Callable[[str], None]
-    ) -> MastodonConnector:
+    def from_options(cls, given: Given) -> MastodonConnector:
         try:
-            stream = StreamSpec.parse(values["stream"])
+            stream = StreamSpec.parse(given["stream"])
         except ValueError as exc:
             raise BadOption("--stream", str(exc)) from exc
         return cls(
-            values["url"],
+            given["url"],
             stream,
-            token=values["token"],
-            streaming_url=values["streaming_url"],
-            domain=values["domain"],
-            instance=instance,
-            rewind_seconds=values["rewind"],
+            token=given["token"],
+            streaming_url=given["streaming_url"],
+            domain=given["domain"],
+            instance=given.instance,
+            rewind_seconds=given["rewind"],
         )
 
     def restore(self, cursor: Cursor) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -16,7 +16,7 @@ from postwatch.connectors.base import (
     SourceUnavailable,
 )
 from postwatch.connectors.http import check_status, read_bounded, session
-from postwatch.connectors.options import BadOption, Option
+from postwatch.connectors.options import BadOption, Given, Option
 from postwatch.connectors.polling import follow_all, interval_option, keep_polling
 from postwatch.connectors.rss.feeds import Feed, FeedListError, feeds_from
 from postwatch.connectors.rss.reading import FeedUnreadable, ReadFeed, ReadLimits, read_in_child
@@ -74,16 +74,14 @@ class RssConnector:
         self._state: dict[str, _FeedState] = {f.url: _FeedState() for f in self.feeds}
 
     @classmethod
-    def from_options(
-        cls, values: Mapping[str, Any], *, instance: str | None, warn: Callable[[str], None]
-    ) -> RssConnector:
+    def from_options(cls, given: Given) -> RssConnector:
         try:
-            feeds = feeds_from(values["feeds"], values["interval"])
+            feeds = feeds_from(given["feeds"], given["interval"])
         except FeedListError as exc:
             raise BadOption("--feeds", str(exc)) from exc
         if not feeds:
             raise BadOption("--feeds", "no feeds in the lists given")
-        return cls(feeds, instance=instance or cls.source)
+        return cls(feeds, instance=given.instance or cls.source)
 
     def restore(self, cursor: Cursor) -> None:
         for url, saved in (cursor.get("feeds") or {}).items():

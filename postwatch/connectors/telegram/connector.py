@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import aiohttp
 
 from postwatch.connectors.base import Cursor, RecentKeys, Runtime, SourceRejected
 from postwatch.connectors.http import check_status, read_bounded, session
-from postwatch.connectors.options import BadOption, Option
+from postwatch.connectors.options import BadOption, Given, Option
 from postwatch.connectors.polling import INTERVAL, follow_all, interval_option, keep_polling
 from postwatch.connectors.telegram.adapter import fingerprint, message_to_post, post_id
 from postwatch.connectors.telegram.client import CHANNEL_NAME, Message, Page, parse_page
@@ -88,16 +88,14 @@ class TelegramConnector:
         self._state = {c: _ChannelState() for c in self.channels}
 
     @classmethod
-    def from_options(
-        cls, values: Mapping[str, Any], *, instance: str | None, warn: Callable[[str], None]
-    ) -> TelegramConnector:
-        channels = [c for given in values["channels"] for c in given.split(",") if c.strip()]
+    def from_options(cls, given: Given) -> TelegramConnector:
+        channels = [c for listed in given["channels"] for c in listed.split(",") if c.strip()]
         try:
             return cls(
                 channels,
-                url=values["url"],
-                interval=values["interval"],
-                instance=instance or cls.source,
+                url=given["url"],
+                interval=given["interval"],
+                instance=given.instance or cls.source,
             )
         except ValueError as exc:  # a name that is no public channel's
             raise BadOption("--channels", str(exc)) from exc

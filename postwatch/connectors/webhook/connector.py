@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -12,7 +11,7 @@ import orjson
 from aiohttp import web
 
 from postwatch.connectors.base import Cursor, Runtime
-from postwatch.connectors.options import BadOption, Option
+from postwatch.connectors.options import BadOption, Given, Option
 from postwatch.connectors.webhook.auth import SIGNATURE, TIMESTAMP, Auth, Verdict
 
 __all__ = ["ERRORS_LISTED", "NDJSON_TYPES", "WebhookConnector"]
@@ -98,22 +97,22 @@ class WebhookConnector:
         """The port actually listened on once running (differs from `port` when it is 0)."""
 
     @classmethod
-    def from_options(
-        cls, values: Mapping[str, Any], *, instance: str | None, warn: Callable[[str], None]
-    ) -> WebhookConnector:
-        host, _, port = values["listen"].rpartition(":")
+    def from_options(cls, given: Given) -> WebhookConnector:
+        host, _, port = given["listen"].rpartition(":")
         if not host or not (port.isascii() and port.isdigit()):  # "²" is a digit to isdigit
             raise BadOption("--listen", "expected HOST:PORT")
-        tokens: tuple[str, ...] = values["token"]
-        secret: str | None = values["hmac_secret"]
+        tokens: tuple[str, ...] = given["token"]
+        secret: str | None = given["hmac_secret"]
         if not tokens and not secret:
-            warn("no --token and no --hmac-secret: anyone can push posts")
+            given.warn("no --token and no --hmac-secret: anyone can push posts")
         auth = Auth(
             tokens=tokens,
             secret=secret.encode("utf-8") if secret else None,
-            tolerance=values["tolerance"],
+            tolerance=given["tolerance"],
         )
-        return cls(host, int(port), auth=auth, max_bytes=values["max_bytes"], instance=instance)
+        return cls(
+            host, int(port), auth=auth, max_bytes=given["max_bytes"], instance=given.instance
+        )
 
     def restore(self, cursor: Cursor) -> None:
         """Nothing to restore: a pushing platform retries what was not acknowledged."""

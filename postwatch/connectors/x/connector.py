@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +21,7 @@ from postwatch.connectors.base import (
     parse_time,
 )
 from postwatch.connectors.http import MAX_RETRY_AFTER_S, check_status, read_bounded, retry_after
-from postwatch.connectors.options import BadOption, Option
+from postwatch.connectors.options import BadOption, Given, Option
 from postwatch.connectors.streaming import keep_streaming
 from postwatch.connectors.x.adapter import payload_to_post
 from postwatch.connectors.x.client import (
@@ -110,19 +110,17 @@ class XConnector:
         self._seen = RecentKeys(REMEMBER)
 
     @classmethod
-    def from_options(
-        cls, values: Mapping[str, Any], *, instance: str | None, warn: Callable[[str], None]
-    ) -> XConnector:
+    def from_options(cls, given: Given) -> XConnector:
         try:
-            rules = None if values["rules"] is None else read_rules(values["rules"])
+            rules = None if given["rules"] is None else read_rules(given["rules"])
         except RuleFileError as exc:
             raise BadOption("--rules", str(exc)) from exc
         return cls(
-            values["bearer_token"],
-            url=values["url"],
+            given["bearer_token"],
+            url=given["url"],
             rules=rules,
-            backfill_minutes=values["backfill_minutes"],
-            instance=instance or cls.source,
+            backfill_minutes=given["backfill_minutes"],
+            instance=given.instance or cls.source,
         )
 
     def restore(self, cursor: Cursor) -> None:
