@@ -14,11 +14,13 @@ from postwatch.progress import progress_counter
 
 if TYPE_CHECKING:
     from postwatch.connectors.base import Connector
-    from postwatch.connectors.options import Option
+    from postwatch.connectors.options import Offered
     from postwatch.connectors.registry import Registered
 
 __all__ = ["connect"]
 
+_RUNS = "Runs until stopped (SIGTERM or Ctrl-C)."
+"""Ends the help of every connector: they all run until stopped."""
 _PREFER_ENVIRONMENT = "; better from the environment, where the process list does not show it."
 """Ends the help of a secret: a value on the command line is in the process list."""
 
@@ -100,6 +102,7 @@ def connect_jsonl(ctx: CommandContext, input_path: Path, rate: float | None) -> 
 def _command(source: str, cls: type[Registered]) -> click.Command:
     """`connect SOURCE`: the connector's options, then the common ones; builds the connector
     from their values and runs it."""
+    from postwatch.connectors.options import BadOption, Given, offered, summary_of  # noqa: PLC0415
 
     @pass_context
     def run(
@@ -112,13 +115,11 @@ def _command(source: str, cls: type[Registered]) -> click.Command:
         media_private: bool,
         **values: Any,
     ) -> None:
-        from postwatch.connectors.options import BadOption, Given  # noqa: PLC0415
-
         def warn(message: str) -> None:
             click.echo(f"warning: {message}", err=True)
 
         try:
-            connector = cls.from_options(Given(values, name, warn))
+            connector = cls.from_options(Given(cls.options(**values), name, warn))
         except BadOption as exc:
             raise click.BadParameter(str(exc), param_hint=exc.flag) from exc
         _run_connector(
@@ -129,11 +130,15 @@ def _command(source: str, cls: type[Registered]) -> click.Command:
             media_private=media_private,
         )
 
-    params = [_option(option) for option in cls.options] + _common()
-    return click.Command(source, callback=run, params=params, help=cls.summary)
+    params = [_option(option) for option in offered(cls.options)] + _common()
+    summary = summary_of(cls.options)
+    return click.Command(
+        source, callback=run, params=params, help=f"{summary}\n\n{_RUNS}", short_help=summary
+    )
 
 
-def _option(option: Option) -> click.Option:
+def _option(option: Offered) -> click.Option:
+    about = option.about
     return click.Option(
         [option.flag],
         type=_type(option),
@@ -141,23 +146,22 @@ def _option(option: Option) -> click.Option:
         show_default=option.default is not None,
         required=option.required,
         multiple=option.multiple,
-        envvar=option.envvar,
-        show_envvar=option.envvar is not None,
-        help=option.help + (_PREFER_ENVIRONMENT if option.secret else ""),
+        envvar=about.envvar,
+        show_envvar=about.envvar is not None,
+        help=about.help + (_PREFER_ENVIRONMENT if about.secret else ""),
     )
 
 
-def _type(option: Option) -> click.ParamType[Any]:
-    bounded = option.minimum is not None or option.maximum is not None
+def _type(option: Offered) -> click.ParamType[Any]:
+    low, high = option.about.minimum, option.about.maximum
     if option.kind is Path:
         return click.Path(exists=True, dir_okay=False, path_type=Path)
-    if option.kind is int and bounded:
-        low, high = option.minimum, option.maximum
+    if option.kind is int and (low is not None or high is not None):
         return click.IntRange(
             None if low is None else int(low), None if high is None else int(high)
         )
-    if option.kind is float and bounded:
-        return click.FloatRange(option.minimum, option.maximum)
+    if option.kind is float and (low is not None or high is not None):
+        return click.FloatRange(low, high)
     return click.types.convert_type(option.kind)
 
 

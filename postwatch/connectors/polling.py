@@ -11,7 +11,7 @@ import aiohttp
 
 from postwatch.connectors.base import Runtime, SourceRejected, SourceUnavailable, Stopped
 from postwatch.connectors.http import describe
-from postwatch.connectors.options import Option
+from postwatch.connectors.options import option
 
 __all__ = ["INTERVAL", "follow_all", "interval_option", "keep_polling"]
 
@@ -21,9 +21,10 @@ INTERVAL = 300.0
 """Seconds between two polls of one target, unless told otherwise."""
 
 
-def interval_option(help_text: str) -> Option:
-    """The `--interval` of a polling connector: seconds, at least 1, `INTERVAL` by default."""
-    return Option("--interval", help_text, kind=float, minimum=1, default=INTERVAL)
+def interval_option(help_text: str) -> Any:
+    """The `interval` of a polling connector's options: seconds, at least 1, `INTERVAL` by
+    default."""
+    return option(help_text, default=INTERVAL, minimum=1)
 
 
 async def follow_all(

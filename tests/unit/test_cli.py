@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from postwatch.cli import main
+from postwatch.connectors.options import offered, summary_of
 from postwatch.connectors.registry import CONNECTORS
 from postwatch.rules import Severity, alert_id
 
@@ -108,22 +109,23 @@ def test_connect_offers_every_registered_connector_with_its_options_then_the_com
     for name, connector in CONNECTORS.items():
         code, out, _ = run("connect", name, "--help")
         assert code == 0
-        assert connector.summary in " ".join(out.split())
+        assert summary_of(connector.options) in " ".join(out.split())
+        assert "Runs until stopped" in out
         options = options_of(out)
         assert list(options) == [
-            *(option.flag for option in connector.options),
+            *(option.flag for option in offered(connector.options)),
             "--metrics-port",
             "--media-private",
             "--fetch-media",
             "--name",
             "-h",
         ]
-        for option in connector.options:
+        for option in offered(connector.options):
             shown = options[option.flag]
-            assert " ".join(option.help.split()) in shown
-            if option.envvar:
-                assert f"env var: {option.envvar}" in shown
-            if option.secret:
+            assert " ".join(option.about.help.split()) in shown
+            if option.about.envvar:
+                assert f"env var: {option.about.envvar}" in shown
+            if option.about.secret:
                 assert "better from the environment, where the process list does not show" in shown
 
 
@@ -131,8 +133,8 @@ def test_every_option_that_takes_a_secret_is_read_from_the_environment_too() -> 
     secrets = {
         f"{name} {option.flag}"
         for name, connector in CONNECTORS.items()
-        for option in connector.options
-        if option.secret
+        for option in offered(connector.options)
+        if option.about.secret
     }
     assert secrets == {
         "mastodon --token",

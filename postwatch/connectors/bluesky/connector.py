@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -28,7 +29,7 @@ from postwatch.connectors.bluesky.adapter import (
 )
 from postwatch.connectors.bluesky.client import subscribe_url
 from postwatch.connectors.http import retry_after
-from postwatch.connectors.options import BadOption, Given, Option
+from postwatch.connectors.options import BadOption, Given, option
 
 __all__ = ["BlueskyConnector"]
 
@@ -37,6 +38,22 @@ REMEMBER = 50_000
 """Record keys kept to drop what a rewound replay repeats."""
 OPEN_TIMEOUT = 30.0
 """Seconds the WebSocket handshake may take."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlueskyOptions:
+    """Follow Bluesky posts through Jetstream."""
+
+    url: str = option(
+        "Jetstream subscribe URL, e.g. wss://jetstream2.us-east.bsky.network/subscribe"
+    )
+    did: tuple[str, ...] = option("Follow only this account (repeatable).", default=())
+    rewind: float = option(
+        "Seconds the cursor is rewound on every (re)connection.", default=5.0, minimum=0
+    )
+    image_cdn: str | None = option(
+        "Base URL of full-size images (default: Bluesky's CDN).", default=None
+    )
 
 
 class BlueskyConnector:
@@ -53,25 +70,7 @@ class BlueskyConnector:
     """
 
     source: ClassVar[str] = "bluesky"
-    summary: ClassVar[str] = (
-        "Follow Bluesky posts through Jetstream until stopped (SIGTERM or Ctrl-C)."
-    )
-    options: ClassVar[tuple[Option, ...]] = (
-        Option(
-            "--url",
-            "Jetstream subscribe URL, e.g. wss://jetstream2.us-east.bsky.network/subscribe",
-            required=True,
-        ),
-        Option("--did", "Follow only this account (repeatable).", multiple=True),
-        Option(
-            "--rewind",
-            "Seconds the cursor is rewound on every (re)connection.",
-            kind=float,
-            minimum=0,
-            default=5.0,
-        ),
-        Option("--image-cdn", "Base URL of full-size images (default: Bluesky's CDN)."),
-    )
+    options: ClassVar[type[BlueskyOptions]] = BlueskyOptions
 
     def __init__(
         self,
@@ -92,17 +91,17 @@ class BlueskyConnector:
         self._seen: dict[str, int] = {}
 
     @classmethod
-    def from_options(cls, given: Given) -> BlueskyConnector:
-        dids: tuple[str, ...] = given["did"]
-        bad = [did for did in dids if not did.startswith("did:")]
+    def from_options(cls, given: Given[BlueskyOptions]) -> BlueskyConnector:
+        options = given.options
+        bad = [did for did in options.did if not did.startswith("did:")]
         if bad:
             raise BadOption("--did", f"not a DID: {', '.join(bad)}")
         return cls(
-            given["url"],
-            dids=dids,
+            options.url,
+            dids=options.did,
             instance=given.instance,
-            rewind_seconds=given["rewind"],
-            image_cdn=given["image_cdn"] or CDN,
+            rewind_seconds=options.rewind,
+            image_cdn=options.image_cdn or CDN,
         )
 
     def restore(self, cursor: Cursor) -> None:

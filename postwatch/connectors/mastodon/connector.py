@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -22,7 +23,7 @@ from postwatch.connectors.base import (
 from postwatch.connectors.http import check_status, read_bounded
 from postwatch.connectors.mastodon.adapter import fingerprint, post_id, status_id, status_to_post
 from postwatch.connectors.mastodon.client import SseDecoder, SseEvent, StreamSpec, id_after, rewound
-from postwatch.connectors.options import BadOption, Given, Option
+from postwatch.connectors.options import BadOption, Given, option
 from postwatch.connectors.streaming import keep_streaming
 
 __all__ = ["MastodonConnector"]
@@ -35,6 +36,31 @@ READ_TIMEOUT = 90.0
 is taken as dropped."""
 MAX_BACKFILL_PAGES = 25
 """Timeline pages a backfill reads at the most after a reconnection."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MastodonOptions:
+    """Follow a Mastodon streaming timeline."""
+
+    url: str = option("The server, e.g. https://mastodon.social")
+    stream: str = option("public, public:local, hashtag:TAG or list:ID.", default="public")
+    token: str | None = option(
+        "Access token (needed for lists and some servers)",
+        default=None,
+        envvar="POSTWATCH_MASTODON_TOKEN",
+        secret=True,
+    )
+    streaming_url: str | None = option(
+        "Base URL of the streaming server when it is not --url.", default=None
+    )
+    domain: str | None = option(
+        "Domain in post and author ids (default: the host of --url).", default=None
+    )
+    rewind: float = option(
+        "Seconds before the newest status seen that a backfill starts from.",
+        default=300.0,
+        minimum=0,
+    )
 
 
 class MastodonConnector:
@@ -51,28 +77,7 @@ class MastodonConnector:
     """
 
     source: ClassVar[str] = "mastodon"
-    summary: ClassVar[str] = (
-        "Follow a Mastodon streaming timeline until stopped (SIGTERM or Ctrl-C)."
-    )
-    options: ClassVar[tuple[Option, ...]] = (
-        Option("--url", "The server, e.g. https://mastodon.social", required=True),
-        Option("--stream", "public, public:local, hashtag:TAG or list:ID.", default="public"),
-        Option(
-            "--token",
-            "Access token (needed for lists and some servers)",
-            envvar="POSTWATCH_MASTODON_TOKEN",
-            secret=True,
-        ),
-        Option("--streaming-url", "Base URL of the streaming server when it is not --url."),
-        Option("--domain", "Domain in post and author ids (default: the host of --url)."),
-        Option(
-            "--rewind",
-            "Seconds before the newest status seen that a backfill starts from.",
-            kind=float,
-            minimum=0,
-            default=300.0,
-        ),
-    )
+    options: ClassVar[type[MastodonOptions]] = MastodonOptions
 
     def __init__(
         self,
@@ -99,19 +104,20 @@ class MastodonConnector:
         self._seen = RecentKeys(REMEMBER)
 
     @classmethod
-    def from_options(cls, given: Given) -> MastodonConnector:
+    def from_options(cls, given: Given[MastodonOptions]) -> MastodonConnector:
+        options = given.options
         try:
-            stream = StreamSpec.parse(given["stream"])
+            stream = StreamSpec.parse(options.stream)
         except ValueError as exc:
             raise BadOption("--stream", str(exc)) from exc
         return cls(
-            given["url"],
+            options.url,
             stream,
-            token=given["token"],
-            streaming_url=given["streaming_url"],
-            domain=given["domain"],
+            token=options.token,
+            streaming_url=options.streaming_url,
+            domain=options.domain,
             instance=given.instance,
-            rewind_seconds=given["rewind"],
+            rewind_seconds=options.rewind,
         )
 
     def restore(self, cursor: Cursor) -> None:

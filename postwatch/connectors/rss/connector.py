@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -16,7 +17,7 @@ from postwatch.connectors.base import (
     SourceUnavailable,
 )
 from postwatch.connectors.http import check_status, read_bounded, session
-from postwatch.connectors.options import BadOption, Given, Option
+from postwatch.connectors.options import BadOption, Given, option
 from postwatch.connectors.polling import follow_all, interval_option, keep_polling
 from postwatch.connectors.rss.feeds import Feed, FeedListError, feeds_from
 from postwatch.connectors.rss.reading import FeedUnreadable, ReadFeed, ReadLimits, read_in_child
@@ -30,6 +31,18 @@ TIMEOUT = 30.0
 """Seconds one fetch of a feed may take."""
 MAX_BYTES = 16 * 1024 * 1024
 """The largest feed document read; a larger one is a failed poll."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RssOptions:
+    """Poll RSS and Atom feeds."""
+
+    feeds: tuple[str, ...] = option(
+        "A feed URL, or a file listing feeds (OPML, or one URL per line); repeatable."
+    )
+    interval: float = interval_option(
+        "Seconds between polls of a feed whose list gives no interval of its own."
+    )
 
 
 class RssConnector:
@@ -49,16 +62,7 @@ class RssConnector:
     """
 
     source: ClassVar[str] = "rss"
-    summary: ClassVar[str] = "Poll RSS and Atom feeds until stopped (SIGTERM or Ctrl-C)."
-    options: ClassVar[tuple[Option, ...]] = (
-        Option(
-            "--feeds",
-            "A feed URL, or a file listing feeds (OPML, or one URL per line); repeatable.",
-            required=True,
-            multiple=True,
-        ),
-        interval_option("Seconds between polls of a feed whose list gives no interval of its own."),
-    )
+    options: ClassVar[type[RssOptions]] = RssOptions
 
     def __init__(
         self,
@@ -74,9 +78,9 @@ class RssConnector:
         self._state: dict[str, _FeedState] = {f.url: _FeedState() for f in self.feeds}
 
     @classmethod
-    def from_options(cls, given: Given) -> RssConnector:
+    def from_options(cls, given: Given[RssOptions]) -> RssConnector:
         try:
-            feeds = feeds_from(given["feeds"], given["interval"])
+            feeds = feeds_from(given.options.feeds, given.options.interval)
         except FeedListError as exc:
             raise BadOption("--feeds", str(exc)) from exc
         if not feeds:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import aiohttp
 
 from postwatch.connectors.base import Cursor, RecentKeys, Runtime, SourceRejected
 from postwatch.connectors.http import check_status, read_bounded, session
-from postwatch.connectors.options import BadOption, Given, Option
+from postwatch.connectors.options import BadOption, Given, option
 from postwatch.connectors.polling import INTERVAL, follow_all, interval_option, keep_polling
 from postwatch.connectors.telegram.adapter import fingerprint, message_to_post, post_id
 from postwatch.connectors.telegram.client import CHANNEL_NAME, Message, Page, parse_page
@@ -25,6 +26,8 @@ REMEMBER = 200
 """Message versions kept per channel to drop what a poll repeats."""
 TIMEOUT = 30.0
 """Seconds one preview page may take."""
+URL = "https://t.me"
+"""Where Telegram serves the previews of public channels."""
 
 
 def channel_name(text: str) -> str:
@@ -34,6 +37,19 @@ def channel_name(text: str) -> str:
     if not CHANNEL_NAME.fullmatch(name):
         raise ValueError(f"not a public channel username: {text!r}")
     return name.lower()
+
+
+@dataclass(frozen=True, kw_only=True)
+class TelegramOptions:
+    """Poll public Telegram channels through their web preview."""
+
+    channels: tuple[str, ...] = option(
+        "Public channel username (name or @name); repeatable, or several separated by commas."
+    )
+    url: str = option("Where the channel previews (/s/CHANNEL) are served.", default=URL)
+    interval: float = interval_option(
+        f"Seconds between two polls of a channel (each spread by up to {JITTER:.0%} at random)."
+    )
 
 
 class TelegramConnector:
@@ -54,29 +70,13 @@ class TelegramConnector:
     """
 
     source: ClassVar[str] = "telegram"
-    summary: ClassVar[str] = (
-        "Poll public Telegram channels through their web preview until stopped."
-    )
-    options: ClassVar[tuple[Option, ...]] = (
-        Option(
-            "--channels",
-            "Public channel username (name or @name); repeatable, or several separated by commas.",
-            required=True,
-            multiple=True,
-        ),
-        Option(
-            "--url", "Where the channel previews (/s/CHANNEL) are served.", default="https://t.me"
-        ),
-        interval_option(
-            f"Seconds between two polls of a channel (each spread by up to {JITTER:.0%} at random)."
-        ),
-    )
+    options: ClassVar[type[TelegramOptions]] = TelegramOptions
 
     def __init__(
         self,
         channels: Sequence[str],
         *,
-        url: str = "https://t.me",
+        url: str = URL,
         instance: str = "telegram",
         interval: float = INTERVAL,
     ) -> None:
@@ -88,13 +88,14 @@ class TelegramConnector:
         self._state = {c: _ChannelState() for c in self.channels}
 
     @classmethod
-    def from_options(cls, given: Given) -> TelegramConnector:
-        channels = [c for listed in given["channels"] for c in listed.split(",") if c.strip()]
+    def from_options(cls, given: Given[TelegramOptions]) -> TelegramConnector:
+        options = given.options
+        channels = [c for listed in options.channels for c in listed.split(",") if c.strip()]
         try:
             return cls(
                 channels,
-                url=given["url"],
-                interval=given["interval"],
+                url=options.url,
+                interval=options.interval,
                 instance=given.instance or cls.source,
             )
         except ValueError as exc:  # a name that is no public channel's

@@ -11,10 +11,13 @@ import orjson
 from aiohttp import web
 
 from postwatch.connectors.base import Cursor, Runtime
-from postwatch.connectors.options import BadOption, Given, Option
+from postwatch.connectors.options import BadOption, Given, option
 from postwatch.connectors.webhook.auth import SIGNATURE, TIMESTAMP, Auth, Verdict
 
 __all__ = ["ERRORS_LISTED", "NDJSON_TYPES", "WebhookConnector"]
+
+MAX_BYTES = 1024 * 1024
+"""The largest request body accepted, unless told otherwise."""
 
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
 """Content types read as one post per line; anything else is one JSON document."""
@@ -28,6 +31,31 @@ ERRORS_LISTED = 100
 counted, so that a body of half a million bad lines gets a short answer, not 64 MB."""
 _ERROR_CHARS = 300
 """Longest error message given for a line (a schema's message may quote the value)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookOptions:
+    """Accept pushed posts over HTTP."""
+
+    listen: str = option("HOST:PORT to serve POST /v1/posts on.", default="127.0.0.1:8080")
+    token: tuple[str, ...] = option(
+        "Accepted bearer token (repeat to rotate; in the environment, separated by spaces)",
+        default=(),
+        envvar="POSTWATCH_WEBHOOK_TOKENS",
+        secret=True,
+    )
+    hmac_secret: str | None = option(
+        "Shared secret of the HMAC-SHA256 signature",
+        default=None,
+        envvar="POSTWATCH_WEBHOOK_HMAC_SECRET",
+        secret=True,
+    )
+    max_bytes: int = option(
+        "Largest request body accepted (413 above).", default=MAX_BYTES, minimum=1
+    )
+    tolerance: float = option(
+        "Seconds a signed timestamp may differ from now.", default=300.0, minimum=1
+    )
 
 
 class WebhookConnector:
@@ -47,37 +75,7 @@ class WebhookConnector:
     """
 
     source: ClassVar[str] = "webhook"
-    summary: ClassVar[str] = "Accept pushed posts over HTTP until stopped (SIGTERM or Ctrl-C)."
-    options: ClassVar[tuple[Option, ...]] = (
-        Option("--listen", "HOST:PORT to serve POST /v1/posts on.", default="127.0.0.1:8080"),
-        Option(
-            "--token",
-            "Accepted bearer token (repeat to rotate; in the environment, separated by spaces)",
-            multiple=True,
-            envvar="POSTWATCH_WEBHOOK_TOKENS",
-            secret=True,
-        ),
-        Option(
-            "--hmac-secret",
-            "Shared secret of the HMAC-SHA256 signature",
-            envvar="POSTWATCH_WEBHOOK_HMAC_SECRET",
-            secret=True,
-        ),
-        Option(
-            "--max-bytes",
-            "Largest request body accepted (413 above).",
-            kind=int,
-            minimum=1,
-            default=1024 * 1024,
-        ),
-        Option(
-            "--tolerance",
-            "Seconds a signed timestamp may differ from now.",
-            kind=float,
-            minimum=1,
-            default=300.0,
-        ),
-    )
+    options: ClassVar[type[WebhookOptions]] = WebhookOptions
 
     def __init__(
         self,
@@ -85,7 +83,7 @@ class WebhookConnector:
         port: int,
         *,
         auth: Auth,
-        max_bytes: int = 1024 * 1024,
+        max_bytes: int = MAX_BYTES,
         instance: str | None = None,
     ) -> None:
         self.host = host
@@ -97,22 +95,19 @@ class WebhookConnector:
         """The port actually listened on once running (differs from `port` when it is 0)."""
 
     @classmethod
-    def from_options(cls, given: Given) -> WebhookConnector:
-        host, _, port = given["listen"].rpartition(":")
+    def from_options(cls, given: Given[WebhookOptions]) -> WebhookConnector:
+        options = given.options
+        host, _, port = options.listen.rpartition(":")
         if not host or not (port.isascii() and port.isdigit()):  # "²" is a digit to isdigit
             raise BadOption("--listen", "expected HOST:PORT")
-        tokens: tuple[str, ...] = given["token"]
-        secret: str | None = given["hmac_secret"]
-        if not tokens and not secret:
+        if not options.token and not options.hmac_secret:
             given.warn("no --token and no --hmac-secret: anyone can push posts")
         auth = Auth(
-            tokens=tokens,
-            secret=secret.encode("utf-8") if secret else None,
-            tolerance=given["tolerance"],
+            tokens=options.token,
+            secret=options.hmac_secret.encode("utf-8") if options.hmac_secret else None,
+            tolerance=options.tolerance,
         )
-        return cls(
-            host, int(port), auth=auth, max_bytes=given["max_bytes"], instance=given.instance
-        )
+        return cls(host, int(port), auth=auth, max_bytes=options.max_bytes, instance=given.instance)
 
     def restore(self, cursor: Cursor) -> None:
         """Nothing to restore: a pushing platform retries what was not acknowledged."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +22,7 @@ from postwatch.connectors.base import (
     parse_time,
 )
 from postwatch.connectors.http import MAX_RETRY_AFTER_S, check_status, read_bounded, retry_after
-from postwatch.connectors.options import BadOption, Given, Option
+from postwatch.connectors.options import BadOption, Given, option
 from postwatch.connectors.streaming import keep_streaming
 from postwatch.connectors.x.adapter import payload_to_post
 from postwatch.connectors.x.client import (
@@ -39,10 +40,33 @@ from postwatch.connectors.x.client import (
 __all__ = ["XConnector"]
 
 _TOO_MANY_REQUESTS = 429
+URL = "https://api.x.com"
+"""Where the X API v2 is served."""
 STALL_TIMEOUT = 30.0
 """Seconds without a byte (X sends blank keep-alive lines) before the stream is taken as dropped."""
 REMEMBER = 5000
 """Post ids kept to drop what a reconnection's backfill repeats."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class XOptions:
+    """Follow the X API v2 filtered stream."""
+
+    bearer_token: str = option(
+        "The app's bearer token", envvar="POSTWATCH_X_BEARER_TOKEN", secret=True
+    )
+    url: str = option("Base URL of the X API.", default=URL)
+    rules: Path | None = option(
+        "YAML list of stream rules (a value, or value and tag) to put in place of the "
+        "current ones; without it the rules are left as they are.",
+        default=None,
+    )
+    backfill_minutes: int = option(
+        "Minutes X replays after a reconnection (on the plans that offer it).",
+        default=0,
+        minimum=0,
+        maximum=5,
+    )
 
 
 class XConnector:
@@ -62,39 +86,13 @@ class XConnector:
     """
 
     source: ClassVar[str] = "x"
-    summary: ClassVar[str] = (
-        "Follow the X API v2 filtered stream until stopped (SIGTERM or Ctrl-C)."
-    )
-    options: ClassVar[tuple[Option, ...]] = (
-        Option(
-            "--bearer-token",
-            "The app's bearer token",
-            required=True,
-            envvar="POSTWATCH_X_BEARER_TOKEN",
-            secret=True,
-        ),
-        Option("--url", "Base URL of the X API.", default="https://api.x.com"),
-        Option(
-            "--rules",
-            "YAML list of stream rules (a value, or value and tag) to put in place of the "
-            "current ones; without it the rules are left as they are.",
-            kind=Path,
-        ),
-        Option(
-            "--backfill-minutes",
-            "Minutes X replays after a reconnection (on the plans that offer it).",
-            kind=int,
-            minimum=0,
-            maximum=5,
-            default=0,
-        ),
-    )
+    options: ClassVar[type[XOptions]] = XOptions
 
     def __init__(
         self,
         bearer_token: str,
         *,
-        url: str = "https://api.x.com",
+        url: str = URL,
         rules: Sequence[Rule] | None = None,
         backfill_minutes: int = 0,
         instance: str = "x",
@@ -110,16 +108,17 @@ class XConnector:
         self._seen = RecentKeys(REMEMBER)
 
     @classmethod
-    def from_options(cls, given: Given) -> XConnector:
+    def from_options(cls, given: Given[XOptions]) -> XConnector:
+        options = given.options
         try:
-            rules = None if given["rules"] is None else read_rules(given["rules"])
+            rules = None if options.rules is None else read_rules(options.rules)
         except RuleFileError as exc:
             raise BadOption("--rules", str(exc)) from exc
         return cls(
-            given["bearer_token"],
-            url=given["url"],
+            options.bearer_token,
+            url=options.url,
             rules=rules,
-            backfill_minutes=given["backfill_minutes"],
+            backfill_minutes=options.backfill_minutes,
             instance=given.instance or cls.source,
         )
 
