@@ -38,6 +38,9 @@ REMEMBER = 50_000
 """Record keys kept to drop what a rewound replay repeats."""
 OPEN_TIMEOUT = 30.0
 """Seconds the WebSocket handshake may take."""
+REWIND = 5.0
+"""Seconds the cursor is rewound on every (re)connection, unless told otherwise: events do
+not arrive in strict time order."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,7 +52,7 @@ class BlueskyOptions:
     )
     did: tuple[str, ...] = option("Follow only this account (repeatable).", default=())
     rewind: float = option(
-        "Seconds the cursor is rewound on every (re)connection.", default=5.0, minimum=0
+        "Seconds the cursor is rewound on every (re)connection.", default=REWIND, minimum=0
     )
     image_cdn: str | None = option(
         "Base URL of full-size images (default: Bluesky's CDN).", default=None
@@ -78,7 +81,7 @@ class BlueskyConnector:
         *,
         dids: Sequence[str] = (),
         instance: str | None = None,
-        rewind_seconds: float = 5.0,
+        rewind_seconds: float = REWIND,
         image_cdn: str = CDN,
     ) -> None:
         self.url = url

@@ -36,6 +36,8 @@ READ_TIMEOUT = 90.0
 is taken as dropped."""
 MAX_BACKFILL_PAGES = 25
 """Timeline pages a backfill reads at the most after a reconnection."""
+REWIND = 300.0
+"""Seconds before the newest status seen that a backfill starts from, unless told otherwise."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,7 +60,7 @@ class MastodonOptions:
     )
     rewind: float = option(
         "Seconds before the newest status seen that a backfill starts from.",
-        default=300.0,
+        default=REWIND,
         minimum=0,
     )
 
@@ -88,7 +90,7 @@ class MastodonConnector:
         streaming_url: str | None = None,
         domain: str | None = None,
         instance: str | None = None,
-        rewind_seconds: float = 300.0,
+        rewind_seconds: float = REWIND,
         page_limit: int = 40,
     ) -> None:
         self.url = url.rstrip("/")

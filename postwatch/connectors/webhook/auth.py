@@ -17,7 +17,10 @@ import hmac
 from dataclasses import dataclass, field
 from enum import Enum
 
-__all__ = ["SIGNATURE", "TIMESTAMP", "Auth", "Verdict", "sign"]
+__all__ = ["SIGNATURE", "TIMESTAMP", "TOLERANCE", "Auth", "Verdict", "sign"]
+
+TOLERANCE = 300.0
+"""Seconds a signed timestamp may be away from now, unless told otherwise."""
 
 SIGNATURE = "X-Postwatch-Signature"
 TIMESTAMP = "X-Postwatch-Timestamp"
@@ -47,7 +50,7 @@ class Auth:
     tokens: tuple[str, ...] = field(default=(), repr=False)
     """Accepted bearer tokens (several, so that a token can be rotated without downtime)."""
     secret: bytes | None = field(default=None, repr=False)
-    tolerance: float = 300.0
+    tolerance: float = TOLERANCE
     """Seconds a signed timestamp may be away from now."""
 
     @property

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from postwatch.connectors.base import Cursor, Runtime
 from postwatch.connectors.options import BadOption, Given, option
-from postwatch.connectors.webhook.auth import SIGNATURE, TIMESTAMP, Auth, Verdict
+from postwatch.connectors.webhook.auth import SIGNATURE, TIMESTAMP, TOLERANCE, Auth, Verdict
 
 __all__ = ["ERRORS_LISTED", "NDJSON_TYPES", "WebhookConnector"]
 
@@ -54,7 +54,7 @@ class WebhookOptions:
         "Largest request body accepted (413 above).", default=MAX_BYTES, minimum=1
     )
     tolerance: float = option(
-        "Seconds a signed timestamp may differ from now.", default=300.0, minimum=1
+        "Seconds a signed timestamp may differ from now.", default=TOLERANCE, minimum=1
     )
 
 
