@@ -79,6 +79,17 @@ class Settings:
     """An author with this many alerts within `escalation_window_s` raises an escalation; 0 (the
     default): off."""
     escalation_window_s: float = 3600.0
+    campaign_authors: int = 3
+    """This many distinct authors re-posting one original within `campaign_window_s` raise a
+    `campaign` alert; 0: off."""
+    campaign_window_s: float = 3600.0
+    successor_reappearances: int = 3
+    """An author re-posting this many of one account's posts within `successor_window_s`
+    raises a `successor` alert naming that account; 0: off."""
+    successor_with_lookalike: int = 1
+    """Reappearances of an account's posts that an author whose name looks like the
+    account's needs to be taken for its successor (0: the look-alike alone)."""
+    successor_window_s: float = 7 * 86400.0
     published_by: str = ""
     """Who `postwatch rules publish` names as the publisher of a pack (default: the OS user)."""
     cache_dir: str = ""
@@ -156,11 +167,21 @@ def _convert(name: str, value: Any) -> Any:
     return value
 
 
+_WHOLE_NUMBERS = frozenset(
+    {
+        "metrics_port",
+        "escalation_count",
+        "campaign_authors",
+        "successor_reappearances",
+        "successor_with_lookalike",
+    }
+)
+
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def _number(name: str, value: Any) -> int | float:
-    kind = int if name in ("metrics_port", "escalation_count") else float
+    kind = int if name in _WHOLE_NUMBERS else float
     try:
         number = kind(value)
     except (TypeError, ValueError):
@@ -200,6 +221,11 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "embedding_threshold": _number,
     "escalation_count": _number,
     "escalation_window_s": _number,
+    "campaign_authors": _number,
+    "campaign_window_s": _number,
+    "successor_reappearances": _number,
+    "successor_with_lookalike": _number,
+    "successor_window_s": _number,
     "learn_severity": _severity,
     "ocsf_enabled": _boolean,
     "forward_to": _words,

@@ -28,6 +28,7 @@ from postwatch.cli.shared import (
 from postwatch.console import printable
 from postwatch.progress import progress_counter
 from postwatch.rules.alerts import encode
+from postwatch.rules.detectors.correlation import CorrelationConfig, Correlator
 from postwatch.rules.detectors.mirror import MirrorConfig, Tracker
 from postwatch.rules.offline import FileMatch, RuleHits
 
@@ -58,7 +59,9 @@ def match(
 
     Mirror detection runs too, in file order: posts of `learn: true` rules teach their
     fingerprints, later posts near them raise `reappearance` alerts, look-alikes of watched
-    accounts `lookalike_account`, and authors with many alerts `escalation` alerts.
+    accounts `lookalike_account`, and authors with many alerts `escalation` alerts; then
+    those alerts are correlated: several accounts re-posting one original raise a `campaign`
+    alert, an account that keeps re-posting (or imitates) another a `successor` alert.
 
     Alerts are written as JSON lines; lines that are not valid Post v1 are reported on
     standard error with their line number and skipped. On a terminal a progress bar shows
@@ -70,7 +73,7 @@ def match(
         MirrorConfig.from_settings(ctx.settings),
         [account for pack in engine.packs for account in pack.accounts],
     )
-    run = FileMatch(engine, tracker)
+    run = FileMatch(engine, tracker, Correlator(CorrelationConfig.from_settings(ctx.settings)))
     source = open_input(input_path)
     started = time.perf_counter()
     with source, _open_output(output) as out, _match_progress(source) as progress:

@@ -1,11 +1,12 @@
 """Alert v1, the record workers produce to the alerts topic (see the alert-v1 JSON Schema,
 which `tests/unit/alerts/test_alert_v1.py` holds to this struct).
 
-Three constructors make every alert there is: `Alert.of_match` for one rule match,
+Four constructors make every alert there is: `Alert.of_match` for one rule match,
 `Alert.detected` for the alerts of the detectors (reappearance, look-alike accounts,
-escalation), and `Alert.summary` for the summary that closes a repeat-suppression window,
-which carries how many repeats were collapsed into the window's first alert and which posts
-they were. `encode` and `decode` are its bytes on a topic.
+escalation), `Alert.correlated` for those of correlation over alerts (campaigns,
+successors), and `Alert.summary` for the summary that closes a repeat-suppression window or
+updates a correlation's alert, which carries how many posts were collapsed into the first
+alert and which they were. `encode` and `decode` are its bytes on a topic.
 """
 
 from __future__ import annotations
@@ -107,8 +108,12 @@ well within one Kafka record."""
 MIRROR_PACK = "postwatch.mirror"
 """The `rule.pack` of the detectors' alerts: no pack's rule raised them."""
 
-AlertKind = Literal["rule", "reappearance", "lookalike_account", "escalation", "summary"]
+AlertKind = Literal[
+    "rule", "reappearance", "lookalike_account", "escalation", "campaign", "successor", "summary"
+]
 ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
+_CORRELATIONS = frozenset({"campaign", "successor"})
+"""Kinds whose alert is updated by summaries as what it correlates grows."""
 _Id = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}\Z")]
 _Name = Annotated[str, msgspec.Meta(min_length=1)]
 
@@ -241,8 +246,33 @@ class Alert(
         """An alert a detector raises for `post`: of its own kind, under a rule of its own
         (version 1, pack MIRROR_PACK, severity high, tagged with the kind); its id is
         deterministic from rule and post."""
+        return cls.correlated(
+            kind,
+            AlertPost.of(post, None),
+            post.id,
+            now,
+            rule_id=rule_id,
+            title=title,
+            evidence=evidence,
+        )
+
+    @classmethod
+    def correlated(
+        cls,
+        kind: AlertKind,
+        post: AlertPost,
+        key: str,
+        now: datetime,
+        *,
+        rule_id: str,
+        title: str,
+        evidence: Sequence[Evidence],
+    ) -> Alert:
+        """An alert about what `key` names (a post's id, or what several alerts share),
+        shown with the post `post`; as `detected` otherwise, its id deterministic from rule
+        and key. At most EVIDENCE_MAX pieces of evidence are listed."""
         return cls(
-            alert_id=alert_id(rule_id, 1, post.id, kind),
+            alert_id=alert_id(rule_id, 1, key, kind),
             kind=kind,
             detected_at=isoformat(now),
             rule=AlertRule(
@@ -253,9 +283,10 @@ class Alert(
                 severity=Severity.HIGH.label,
                 tags=(kind,),
             ),
-            post=AlertPost.of(post, None),
-            evidence=tuple(evidence),
+            post=post,
+            evidence=tuple(evidence[:EVIDENCE_MAX]),
             shadow=False,
+            evidence_total=len(evidence) if len(evidence) > EVIDENCE_MAX else None,
         )
 
     def summary(
@@ -266,20 +297,29 @@ class Alert(
         window_start: datetime,
         window_end: datetime,
         detected_at: datetime | None = None,
+        evidence: Sequence[Evidence] | None = None,
     ) -> Alert:
-        """The summary alert that closes the suppression window this alert opened.
+        """The summary alert that closes the suppression window this alert opened, or that
+        updates this alert of a correlation with what came after it.
 
-        It repeats this alert's rule, post and evidence, names this alert in `summary_of`,
-        and counts every repeat collapsed into it; at most SUPPRESSED_IDS_MAX of their post
-        ids are listed (the earliest ones). Its id is deterministic from this alert's rule
-        and post, so a summary sent again after a crash has the same id.
+        It repeats this alert's rule and post, and its evidence unless given the evidence as
+        it stands now; names this alert in `summary_of`, and counts every post collapsed
+        into it; at most SUPPRESSED_IDS_MAX of their post ids are listed (the earliest
+        ones). Its id is deterministic from this alert's rule and post (and, for a
+        correlation's update, the count), so a summary sent again after a crash has the
+        same id and each update of a correlation its own.
         """
         rule, post = self.rule, self.post
+        kind = "summary" if self.kind not in _CORRELATIONS else f"summary/{suppressed_count}"
+        listed = self.evidence if evidence is None else tuple(evidence[:EVIDENCE_MAX])
+        total = None if evidence is None or len(evidence) <= EVIDENCE_MAX else len(evidence)
         return msgspec.structs.replace(
             self,
-            alert_id=alert_id(rule.id, rule.version, post.id, "summary"),
+            alert_id=alert_id(rule.id, rule.version, post.id, kind),
             kind="summary",
             detected_at=isoformat(detected_at or datetime.now(UTC)),
+            evidence=listed,
+            evidence_total=self.evidence_total if evidence is None else total,
             summary_of=self.alert_id,
             suppressed_count=suppressed_count,
             suppressed_post_ids=tuple(suppressed_post_ids[:SUPPRESSED_IDS_MAX]),

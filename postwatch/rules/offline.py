@@ -1,5 +1,6 @@
 """A file of posts matched offline (`postwatch match`): the engine and mirror detection of a
-worker, in file order, with the counts a rule writer reads."""
+worker, then correlation over the alerts, in file order, with the counts a rule writer
+reads."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from postwatch.rules.alerts import Alert
+from postwatch.rules.detectors.correlation import Correlator
 from postwatch.rules.detectors.mirror import Tracker
 from postwatch.rules.evaluate import Failed, evaluate_batch
 from postwatch.rules.language.model import Post
@@ -36,9 +38,10 @@ class FileMatch:
     detection depends on it), and counts: `lines` read, `posts` among them, `skipped` lines
     (no post, or a post whose evaluation failed), alerts raised by `kinds`."""
 
-    def __init__(self, engine: Engine, tracker: Tracker) -> None:
+    def __init__(self, engine: Engine, tracker: Tracker, correlator: Correlator) -> None:
         self.engine = engine
         self.tracker = tracker
+        self.correlator = correlator
         self.lines = 0
         self.posts = 0
         self.skipped = 0
@@ -77,6 +80,8 @@ class FileMatch:
                 if len(samples) < SAMPLES:
                     samples.append(outcome.post.id)
             alerts += outcome.alerts
+            for alert in outcome.alerts:
+                alerts += self.correlator.observe(alert, now)
         self.posts += len(batch)
         self.skipped += len(skipped)
         self.kinds.update(alert.kind for alert in alerts)

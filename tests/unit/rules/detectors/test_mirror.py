@@ -37,6 +37,7 @@ def test_a_mirror_account_reposting_an_edited_statement_and_image_is_caught(
         ("test:2", "reappearance"),  # the text
         ("test:2", "reappearance"),  # the image
         ("test:2", "lookalike_account"),
+        ("test:2", "successor"),  # a look-alike that re-posts the account's statement
         ("test:4", "reappearance"),  # the text again, from an account that looks like no one
     ]
     text, image = alerts[1]["evidence"][0], alerts[2]["evidence"][0]
