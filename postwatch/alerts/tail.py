@@ -53,7 +53,11 @@ def render_alert(alert: dict[str, Any]) -> Text:
             excerpt.highlight_words([printable(matched)], style="bold underline yellow")
     line.append("\n")
     line.append_text(excerpt)
-    kinds = ", ".join(f"{e.get('type')}: {e.get('value')}" for e in pieces)
+    kinds = ", ".join(
+        f"{e.get('type')}: {e.get('value')}"
+        + (f" ({e['matched']})" if e.get("type") == "alert" and e.get("matched") else "")
+        for e in pieces
+    )
     line.append(f"\n   evidence: {printable(kinds)}", style="dim")
     if post.get("url"):
         line.append(f"\n   {_shown(post['url'])}", style="blue underline")
@@ -61,7 +65,8 @@ def render_alert(alert: dict[str, Any]) -> Text:
 
 
 def render_feed_entry(alert: dict[str, Any]) -> Text:
-    """An alert as `render_alert` shows it; a summary adds how many repeats it collapsed."""
+    """An alert as `render_alert` shows it; a summary adds how many repeats it collapsed, or
+    how many posts joined the campaign or succession it updates."""
     text = render_alert(alert)
     if alert.get("kind") == "summary":
         listed = alert.get("suppressed_post_ids")
@@ -69,7 +74,11 @@ def render_feed_entry(alert: dict[str, Any]) -> Text:
         count = alert.get("suppressed_count")
         count = count if isinstance(count, int) else len(ids)
         more = f" and {count - len(ids)} more" if count > len(ids) else ""
-        text.append(f"\n   collapsed {count} repeat(s): {', '.join(ids)}{more}", style="cyan")
+        tags = section(alert, "rule").get("tags")
+        joined = isinstance(tags, list) and bool({"campaign", "successor"} & set(tags))
+        what = "post(s) joined since" if joined else "repeat(s)"
+        verb = "" if joined else "collapsed "
+        text.append(f"\n   {verb}{count} {what}: {', '.join(ids)}{more}", style="cyan")
     return text
 
 

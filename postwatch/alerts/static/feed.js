@@ -81,6 +81,7 @@ function card(alert) {
   const head = el("div", "head");
   head.append(el("span", `severity ${severity}`, severity));
   if (alert.kind === "summary") head.append(el("span", "tag summary", "summary"));
+  else if (alert.kind && alert.kind !== "rule") head.append(el("span", "tag", alert.kind));
   if (alert.shadow) head.append(el("span", "tag shadow", "shadow"));
   head.append(el("span", "rule-id", rule.id));
   head.append(el("span", "title", rule.title));
@@ -95,6 +96,7 @@ function card(alert) {
   for (const piece of alert.evidence || []) {
     const entry = el("li", "", `${piece.type} in ${piece.field}: `);
     entry.append(el("code", "", piece.value));
+    if (piece.type === "alert" && piece.matched) entry.append(` (${piece.matched})`);
     evidence.append(entry);
   }
   item.append(evidence);
@@ -102,7 +104,10 @@ function card(alert) {
   if (alert.kind === "summary") {
     const ids = alert.suppressed_post_ids || [];
     const more = alert.suppressed_count > ids.length ? ` and ${alert.suppressed_count - ids.length} more` : "";
-    item.append(el("p", "collapsed", `collapsed ${alert.suppressed_count} repeat(s): ${ids.join(", ")}${more}`));
+    const tags = rule.tags || [];
+    const said = tags.includes("campaign") || tags.includes("successor")
+      ? `${alert.suppressed_count} post(s) joined since` : `collapsed ${alert.suppressed_count} repeat(s)`;
+    item.append(el("p", "collapsed", `${said}: ${ids.join(", ")}${more}`));
   }
   const href = post.url ? safeLink(post.url) : null;
   if (href) {

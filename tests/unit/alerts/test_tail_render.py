@@ -6,11 +6,14 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from rich.console import Console
 
 from postwatch.alerts.tail import render_feed_entry
 from postwatch.rules import Engine
+from postwatch.rules.alerts import Alert, AlertPost, encode
+from postwatch.rules.language.model import Evidence
 from tests.terminal import HOSTILE, HOSTILE_TEXT, acting
 from tests.unit.conftest import alert_doc, make_post, only_match, summary_doc
 
@@ -43,6 +46,30 @@ def test_a_summary_says_how_many_repeats_it_collapsed(engine: Engine) -> None:
         window_end=T0,
     )
     assert "collapsed 12 repeat(s): m:2, m:3 and 10 more" in shown(summary)
+
+
+def test_an_update_of_a_campaign_says_which_posts_joined_and_names_the_accounts() -> None:
+    accounts = [Evidence("alert", "author.id", f"{n:032x}", matched=f"m:user{n}") for n in range(4)]
+    first = Alert.correlated(
+        "campaign",
+        AlertPost.of(make_post(), None),
+        "m:1@2025-07-25T10:00:00.000Z",
+        T0,
+        rule_id="campaign/m:1",
+        title="3 accounts re-posting post m:1 within 1:00:00",
+        evidence=accounts[:3],
+    )
+    update = first.summary(
+        suppressed_count=1,
+        suppressed_post_ids=["m:9"],
+        window_start=T0,
+        window_end=T0,
+        evidence=accounts,
+    )
+    text = shown(orjson.loads(encode(update)))
+    assert "1 post(s) joined since: m:9" in text
+    assert "collapsed" not in text
+    assert all(f"{n:032x} (m:user{n})" in " ".join(text.split()) for n in range(4))
 
 
 def raw(alert: dict[str, Any]) -> str:
