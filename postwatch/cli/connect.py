@@ -152,7 +152,7 @@ def _option(option: Offered) -> click.Option:
     )
 
 
-def _type(option: Offered) -> click.ParamType[Any]:
+def _type(option: Offered) -> click.ParamType:
     low, high = option.about.minimum, option.about.maximum
     if option.kind is Path:
         return click.Path(exists=True, dir_okay=False, path_type=Path)

@@ -17,21 +17,41 @@ them; `postwatch match` feeds it its alerts in file order.
 Time is the time of the posts (their `created_at`), not of arrival, so the same alerts give
 the same alerts with the same ids wherever and whenever they are read; an alert read again
 (by its id) adds nothing.
+
+`Campaigns` and `Successions` keep their state in a mapping from the key of what they
+correlate (`campaign_key`, `succession_key`) to a `Correlation`, which `encode_state` and
+`decode_state` turn into bytes and back: a dict in `postwatch match`, a changelog-backed
+table in `postwatch correlate`, which routes each alert to the partition of its key.
+`Correlator` runs both over one stream of alerts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from collections.abc import MutableMapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from postwatch.rules.alerts import Alert, AlertPost, isoformat
+import msgspec
+
+from postwatch.rules.alerts import Alert, isoformat
 from postwatch.rules.language.model import Evidence
 
 if TYPE_CHECKING:
     from postwatch.settings import Settings
 
-__all__ = ["CorrelationConfig", "Correlator"]
+__all__ = [
+    "Campaigns",
+    "Correlation",
+    "CorrelationConfig",
+    "Correlator",
+    "Successions",
+    "campaign_key",
+    "decode_state",
+    "encode_state",
+    "succession_key",
+]
 
 _EXPIRE_EVERY = 4096
 """Alerts observed between two passes that forget closed campaigns and stale successions."""
@@ -61,9 +81,8 @@ class CorrelationConfig:
             raise ValueError("successor_with_lookalike is a count of reappearances, 0 or more")
 
 
-@dataclass(frozen=True, slots=True)
-class _Seen:
-    """One alert a correlation counts: whose post, which, when."""
+class Seen(msgspec.Struct, frozen=True):
+    """One alert a correlation counts: its id, whose post, which, when, of what kind."""
 
     alert_id: str
     author_id: str
@@ -71,166 +90,231 @@ class _Seen:
     at: datetime
     kind: str
 
+    @classmethod
+    def of(cls, alert: Alert) -> Seen:
+        post = alert.post
+        created = datetime.fromisoformat(post.created_at)
+        return cls(alert.alert_id, post.author.id, post.id, created, alert.kind)
 
-@dataclass
-class _Correlation:
-    """What one correlation gathered, and the alert it raised (None before)."""
+
+class Correlation(msgspec.Struct):
+    """What one correlation gathered (in the order it came), from when, and the alert it
+    raised (None before) when it had gathered `alerted` of them."""
 
     start: datetime
-    seen: dict[str, _Seen] = field(default_factory=dict)
+    seen: list[Seen] = msgspec.field(default_factory=list)
     alert: Alert | None = None
     alerted: int = 0
-    """How many alerts were gathered when `alert` was raised."""
 
 
-class Correlator:
-    """Campaigns by original post, successions by (account, author); see the module."""
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(Correlation)
 
-    def __init__(self, config: CorrelationConfig) -> None:
-        self.config = config
-        self._campaign_window = timedelta(seconds=config.campaign_window_s)
-        self._successor_window = timedelta(seconds=config.successor_window_s)
-        self._campaigns: dict[str, _Correlation] = {}
-        self._successions: dict[tuple[str, str], _Correlation] = {}
+
+def encode_state(correlation: Correlation) -> bytes:
+    return _ENCODER.encode(correlation)
+
+
+def decode_state(data: bytes) -> Correlation:
+    """Raises msgspec.DecodeError for bytes that are no state of a correlation."""
+    return _DECODER.decode(data)
+
+
+def _mirrored(alert: Alert) -> Evidence | None:
+    """The evidence of a mirror reappearance (another author's post near a learned one)."""
+    evidence = alert.evidence[0]
+    if alert.kind == "reappearance" and evidence.relation == "mirror":
+        return evidence
+    return None
+
+
+def campaign_key(alert: Alert) -> str | None:
+    """The original post a mirror reappearance re-posts; None for any other alert."""
+    evidence = _mirrored(alert)
+    return None if evidence is None else evidence.original_post_id
+
+
+def _succeeded(alert: Alert) -> str | None:
+    """The account whose successor the alert's author may be, if the alert says of one."""
+    evidence = alert.evidence[0]
+    if alert.kind == "lookalike_account":
+        return evidence.watched_account_id
+    mirrored = _mirrored(alert)
+    return None if mirrored is None else mirrored.original_author_id
+
+
+def succession_key(alert: Alert) -> str | None:
+    """`account>author` for an alert that is evidence of the author succeeding the account
+    (a mirror reappearance of its posts, a look-alike of it); None for any other alert."""
+    account = _succeeded(alert)
+    author = alert.post.author.id
+    return None if account is None or account == author else f"{account}>{author}"
+
+
+class _Correlations(ABC):
+    """What campaigns and successions share: the store, expiring old state, updates."""
+
+    def __init__(
+        self, window_s: float, store: MutableMapping[str, Correlation] | None = None
+    ) -> None:
+        self.window = timedelta(seconds=window_s)
+        self.store: MutableMapping[str, Correlation] = {} if store is None else store
         self._latest: datetime | None = None
         self._observed = 0
 
-    def observe(self, alert: Alert, now: datetime) -> list[Alert]:
-        """The alerts that `alert` raises or updates here, detected at `now`."""
-        if alert.kind not in ("reappearance", "lookalike_account"):
-            return []
-        evidence = alert.evidence[0]
-        seen = _Seen(
-            alert.alert_id,
-            alert.post.author.id,
-            alert.post.id,
-            datetime.fromisoformat(alert.post.created_at),
-            alert.kind,
-        )
+    def _seen(self, alert: Alert) -> Seen:
+        seen = Seen.of(alert)
         self._latest = seen.at if self._latest is None else max(self._latest, seen.at)
         self._observed += 1
         if self._observed % _EXPIRE_EVERY == 0:
-            self._expire(self._latest)
-        raised: list[Alert] = []
-        if alert.kind == "lookalike_account" and evidence.watched_account_id:
-            raised += self._succession(evidence.watched_account_id, seen, alert.post, now)
-        elif evidence.relation == "mirror" and evidence.original_author_id:
-            if evidence.original_post_id:
-                raised += self._campaign(evidence.original_post_id, seen, alert.post, now)
-            raised += self._succession(evidence.original_author_id, seen, alert.post, now)
-        return raised
+            stale = [k for k, c in self.store.items() if self._stale(c, self._latest)]
+            for key in stale:
+                del self.store[key]
+        return seen
 
-    def _campaign(self, original: str, seen: _Seen, post: AlertPost, now: datetime) -> list[Alert]:
-        if self.config.campaign_authors < 1:
-            return []
-        campaign = self._campaigns.get(original)
-        if campaign is None or seen.at > campaign.start + self._campaign_window:
-            campaign = self._campaigns[original] = _Correlation(start=seen.at)
-        elif seen.at < campaign.start or seen.author_id in {
-            s.author_id for s in campaign.seen.values()
-        }:
-            return []  # before the window (late) or an account already in it
-        campaign.seen[seen.alert_id] = seen
-        if len(campaign.seen) < self.config.campaign_authors:
-            return []
-        accounts = len(campaign.seen)
-        window = self._campaign_window
-        evidence = [
-            Evidence(
-                "alert", "author.id", s.alert_id, matched=s.author_id, original_post_id=original
-            )
-            for s in campaign.seen.values()
-        ]
-        if campaign.alert is None:
-            campaign.alert = Alert.correlated(
-                "campaign",
-                post,
-                f"{original}@{isoformat(campaign.start)}",
-                now,
-                rule_id=f"campaign/{original}",
-                title=f"{accounts} accounts re-posting post {original} within {window}",
-                evidence=evidence,
-            )
-            campaign.alerted = accounts
-            return [campaign.alert]
-        return [self._update(campaign.alert, campaign, evidence, window, now)]
+    @abstractmethod
+    def _stale(self, correlation: Correlation, latest: datetime) -> bool:
+        """Whether `correlation` may be forgotten, `latest` being the newest post seen."""
 
-    def _succession(self, account: str, seen: _Seen, post: AlertPost, now: datetime) -> list[Alert]:
-        config = self.config
-        if seen.author_id == account or config.successor_reappearances < 1:
-            return []
-        key = (account, seen.author_id)
-        succession = self._successions.setdefault(key, _Correlation(start=seen.at))
-        if seen.alert_id in succession.seen:
-            return []
-        succession.seen[seen.alert_id] = seen
-        if succession.alert is None:
-            self._drop_old(succession, seen.at)
-        reappearances = sum(s.kind == "reappearance" for s in succession.seen.values())
-        lookalike = any(s.kind == "lookalike_account" for s in succession.seen.values())
-        window = self._successor_window
-        evidence = [
-            Evidence(
-                "alert", "author.id", s.alert_id, matched=s.author_id, original_author_id=account
-            )
-            for s in succession.seen.values()
-        ]
-        if succession.alert is not None:
-            return [self._update(succession.alert, succession, evidence, window, now)]
-        if reappearances < (
-            config.successor_with_lookalike if lookalike else config.successor_reappearances
-        ):
-            return []
-        succession.alert = Alert.correlated(
-            "successor",
-            post,
-            f"{account}>{seen.author_id}",
-            now,
-            rule_id=f"successor/{account}/{seen.author_id}",
-            title=f"{post.author.handle or seen.author_id} looks like a successor of {account}",
-            evidence=evidence,
-        )
-        succession.alerted = len(succession.seen)
-        return [succession.alert]
-
-    def _drop_old(self, succession: _Correlation, at: datetime) -> None:
-        """Forget the reappearances of a succession not yet alerted that are older than its
-        window; a look-alike alert is kept (it is raised once per pair)."""
-        oldest = at - self._successor_window
-        for alert_id, s in list(succession.seen.items()):
-            if s.kind == "reappearance" and s.at < oldest:
-                del succession.seen[alert_id]
-        succession.start = min((s.at for s in succession.seen.values()), default=at)
-
-    def _expire(self, latest: datetime) -> None:
-        """Forget the campaigns whose window closed a window before the latest post seen,
-        and the successions not alerted whose every piece of evidence is that old and
-        holds no look-alike (what is alerted stays, so that it is never alerted again)."""
-        closed = latest - 2 * self._campaign_window
-        self._campaigns = {k: c for k, c in self._campaigns.items() if c.start >= closed}
-        oldest = latest - self._successor_window
-        self._successions = {
-            k: c
-            for k, c in self._successions.items()
-            if c.alert is not None
-            or any(s.kind == "lookalike_account" or s.at >= oldest for s in c.seen.values())
-        }
-
-    @staticmethod
-    def _update(
-        first: Alert,
-        correlation: _Correlation,
-        evidence: list[Evidence],
-        window: timedelta,
-        now: datetime,
-    ) -> Alert:
+    def _update(self, key: str, correlation: Correlation, first: Alert, now: datetime) -> Alert:
         """The summary that updates `first`, the alert of `correlation`, with all since."""
-        later = list(correlation.seen.values())[correlation.alerted :]
+        later = correlation.seen[correlation.alerted :]
         return first.summary(
             suppressed_count=len(later),
             suppressed_post_ids=[s.post_id for s in later],
             window_start=correlation.start,
-            window_end=correlation.start + window,
+            window_end=correlation.start + self.window,
             detected_at=now,
-            evidence=evidence,
+            evidence=self._evidence(key, correlation),
         )
+
+    @abstractmethod
+    def _evidence(self, key: str, correlation: Correlation) -> list[Evidence]:
+        """The evidence an alert of `correlation` lists, one piece an alert gathered."""
+
+
+class Campaigns(_Correlations):
+    """Campaigns by original post (see the module)."""
+
+    def __init__(
+        self, config: CorrelationConfig, store: MutableMapping[str, Correlation] | None = None
+    ) -> None:
+        super().__init__(config.campaign_window_s, store)
+        self.authors = config.campaign_authors
+
+    def observe(self, alert: Alert, now: datetime) -> list[Alert]:
+        """The campaign alert or update that `alert` raises, detected at `now`."""
+        original = campaign_key(alert)
+        if original is None or self.authors < 1:
+            return []
+        seen = self._seen(alert)
+        campaign = self.store.get(original)
+        if campaign is None or seen.at > campaign.start + self.window:
+            campaign = Correlation(start=seen.at)
+        elif seen.at < campaign.start or any(s.author_id == seen.author_id for s in campaign.seen):
+            return []  # before the window (late) or an account already in it
+        campaign.seen.append(seen)
+        raised: list[Alert] = []
+        if campaign.alert is not None:
+            raised.append(self._update(original, campaign, campaign.alert, now))
+        elif len(campaign.seen) >= self.authors:
+            campaign.alert = Alert.correlated(
+                "campaign",
+                alert.post,
+                f"{original}@{isoformat(campaign.start)}",
+                now,
+                rule_id=f"campaign/{original}",
+                title=f"{len(campaign.seen)} accounts re-posting post {original} "
+                f"within {self.window}",
+                evidence=self._evidence(original, campaign),
+            )
+            campaign.alerted = len(campaign.seen)
+            raised.append(campaign.alert)
+        self.store[original] = campaign
+        return raised
+
+    def _evidence(self, key: str, correlation: Correlation) -> list[Evidence]:
+        return [
+            Evidence("alert", "author.id", s.alert_id, matched=s.author_id, original_post_id=key)
+            for s in correlation.seen
+        ]
+
+    def _stale(self, correlation: Correlation, latest: datetime) -> bool:
+        return correlation.start < latest - 2 * self.window
+
+
+class Successions(_Correlations):
+    """Successions by (account, author) (see the module)."""
+
+    def __init__(
+        self, config: CorrelationConfig, store: MutableMapping[str, Correlation] | None = None
+    ) -> None:
+        super().__init__(config.successor_window_s, store)
+        self.reappearances = config.successor_reappearances
+        self.with_lookalike = config.successor_with_lookalike
+
+    def observe(self, alert: Alert, now: datetime) -> list[Alert]:
+        """The successor alert or update that `alert` raises, detected at `now`."""
+        key = succession_key(alert)
+        if key is None or self.reappearances < 1:
+            return []
+        seen = self._seen(alert)
+        succession = self.store.get(key) or Correlation(start=seen.at)
+        if any(s.alert_id == seen.alert_id for s in succession.seen):
+            return []
+        succession.seen.append(seen)
+        raised: list[Alert] = []
+        if succession.alert is not None:
+            raised.append(self._update(key, succession, succession.alert, now))
+        else:
+            oldest = seen.at - self.window  # a look-alike is kept: it is raised once a pair
+            succession.seen = [
+                s for s in succession.seen if s.kind == "lookalike_account" or s.at >= oldest
+            ]
+            succession.start = min(s.at for s in succession.seen)
+            reappearances = sum(s.kind == "reappearance" for s in succession.seen)
+            lookalike = any(s.kind == "lookalike_account" for s in succession.seen)
+            if reappearances >= (self.with_lookalike if lookalike else self.reappearances):
+                account, _, author = key.partition(">")
+                succession.alert = Alert.correlated(
+                    "successor",
+                    alert.post,
+                    key,
+                    now,
+                    rule_id=f"successor/{account}/{author}",
+                    title=f"{alert.post.author.handle or author} looks like a successor "
+                    f"of {account}",
+                    evidence=self._evidence(key, succession),
+                )
+                succession.alerted = len(succession.seen)
+                raised.append(succession.alert)
+        self.store[key] = succession
+        return raised
+
+    def _evidence(self, key: str, correlation: Correlation) -> list[Evidence]:
+        account = key.partition(">")[0]
+        return [
+            Evidence(
+                "alert", "author.id", s.alert_id, matched=s.author_id, original_author_id=account
+            )
+            for s in correlation.seen
+        ]
+
+    def _stale(self, correlation: Correlation, latest: datetime) -> bool:
+        """Not alerted (what is, stays: it is never alerted again), every piece older than
+        the window, and no look-alike among them."""
+        return correlation.alert is None and all(
+            s.kind == "reappearance" and s.at < latest - self.window for s in correlation.seen
+        )
+
+
+class Correlator:
+    """Campaigns and successions over one stream of alerts, each state in a dict."""
+
+    def __init__(self, config: CorrelationConfig) -> None:
+        self.campaigns = Campaigns(config)
+        self.successions = Successions(config)
+
+    def observe(self, alert: Alert, now: datetime) -> list[Alert]:
+        """The alerts that `alert` raises or updates, detected at `now`."""
+        return self.campaigns.observe(alert, now) + self.successions.observe(alert, now)
