@@ -90,6 +90,9 @@ class Settings:
     """Reappearances of an account's posts that an author whose name looks like the
     account's needs to be taken for its successor (0: the look-alike alone)."""
     successor_window_s: float = 7 * 86400.0
+    correlate_store: str = "memory://"
+    """Where `postwatch correlate` keeps its tables between restores from their changelogs:
+    `memory://`, or `rocksdb://` where faust-streaming's rocksdb extra is installed."""
     published_by: str = ""
     """Who `postwatch rules publish` names as the publisher of a pack (default: the OS user)."""
     cache_dir: str = ""

@@ -1,5 +1,5 @@
-"""`postwatch worker`, `bench` and `demo`, the processes that run the pipeline, and `schema`,
-the contracts they keep."""
+"""`postwatch worker`, `correlate`, `bench` and `demo`, the processes that run the pipeline,
+and `schema`, the contracts they keep."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from postwatch.cli.shared import CommandContext, compiled, packs_option, pass_co
 from postwatch.schemas import SCHEMAS, schema_text
 from postwatch.settings import DEFAULT_BOOTSTRAP
 
-__all__ = ["bench", "demo", "schema", "worker"]
+__all__ = ["bench", "correlate", "demo", "schema", "worker"]
 
 
 @click.command()
@@ -34,6 +34,20 @@ def worker(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
     if not chosen:
         raise click.UsageError("no rule packs: pass --rules PACK or set POSTWATCH_RULES")
     run_worker(settings, compiled(tuple(chosen), settings))
+
+
+@click.command()
+@pass_context
+def correlate(ctx: CommandContext) -> None:
+    """Correlate alerts into campaigns and successors (start several for one group).
+
+    Reads the alerts topic: accounts re-posting one original raise a `campaign` alert, an
+    account re-posting (or imitating) another a `successor` alert, each updated by summaries
+    as more joins. Runs until SIGTERM or Ctrl-C; its state is kept in changelog topics.
+    """
+    from postwatch.streams.correlate import run_correlate  # noqa: PLC0415 - faust, only here
+
+    run_correlate(ctx.settings)
 
 
 @click.command()

@@ -305,17 +305,21 @@ class Alert(
         It repeats this alert's rule and post, and its evidence unless given the evidence as
         it stands now; names this alert in `summary_of`, and counts every post collapsed
         into it; at most SUPPRESSED_IDS_MAX of their post ids are listed (the earliest
-        ones). Its id is deterministic from this alert's rule and post (and, for a
-        correlation's update, the count), so a summary sent again after a crash has the
-        same id and each update of a correlation its own.
+        ones). Its id is deterministic from this alert's rule and post, so a summary sent
+        again after a crash has the same id; a correlation's update's, from this alert's id
+        and the count, so that each has its own, whichever post brought it.
         """
         rule, post = self.rule, self.post
-        kind = "summary" if self.kind not in _CORRELATIONS else f"summary/{suppressed_count}"
+        summary_id = (
+            alert_id(rule.id, rule.version, self.alert_id, f"summary/{suppressed_count}")
+            if self.kind in _CORRELATIONS
+            else alert_id(rule.id, rule.version, post.id, "summary")
+        )
         listed = self.evidence if evidence is None else tuple(evidence[:EVIDENCE_MAX])
         total = None if evidence is None or len(evidence) <= EVIDENCE_MAX else len(evidence)
         return msgspec.structs.replace(
             self,
-            alert_id=alert_id(rule.id, rule.version, post.id, kind),
+            alert_id=summary_id,
             kind="summary",
             detected_at=isoformat(detected_at or datetime.now(UTC)),
             evidence=listed,

@@ -41,6 +41,7 @@ def test_kubernetes_manifests_are_valid_against_the_api_schemas() -> None:
         "ConfigMap",
         "Deployment",
         "Deployment",
+        "Deployment",
         "Namespace",
         "PodDisruptionBudget",
         "Service",

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from postwatch.rules.alerts import Alert, isoformat
+from postwatch.rules.alerts import Alert, AlertKind, isoformat
 from postwatch.rules.language.model import Evidence
 
 if TYPE_CHECKING:
@@ -176,6 +176,31 @@ class _Correlations(ABC):
     def _stale(self, correlation: Correlation, latest: datetime) -> bool:
         """Whether `correlation` may be forgotten, `latest` being the newest post seen."""
 
+    def _raise(
+        self,
+        kind: AlertKind,
+        key: str,
+        correlation: Correlation,
+        alert: Alert,
+        now: datetime,
+        *,
+        about: str,
+        title: str,
+    ) -> Alert:
+        """The alert of `correlation` (under `kind/key`, its id from `about`), shown with the
+        post of `alert`, which brought it to its threshold."""
+        correlation.alert = Alert.correlated(
+            kind,
+            alert.post,
+            about,
+            now,
+            rule_id=f"{kind}/{key.replace('>', '/')}",
+            title=title,
+            evidence=self._evidence(key, correlation),
+        )
+        correlation.alerted = len(correlation.seen)
+        return correlation.alert
+
     def _update(self, key: str, correlation: Correlation, first: Alert, now: datetime) -> Alert:
         """The summary that updates `first`, the alert of `correlation`, with all since."""
         later = correlation.seen[correlation.alerted :]
@@ -211,25 +236,30 @@ class Campaigns(_Correlations):
         campaign = self.store.get(original)
         if campaign is None or seen.at > campaign.start + self.window:
             campaign = Correlation(start=seen.at)
-        elif seen.at < campaign.start or any(s.author_id == seen.author_id for s in campaign.seen):
-            return []  # before the window (late) or an account already in it
+        elif any(s.author_id == seen.author_id for s in campaign.seen):
+            return []  # an account already in it
+        elif seen.at < campaign.start:  # came late: it opens the window if nothing was raised
+            if campaign.alert is not None:
+                return []
+            campaign.start = seen.at
+            campaign.seen = [s for s in campaign.seen if s.at <= seen.at + self.window]
         campaign.seen.append(seen)
         raised: list[Alert] = []
         if campaign.alert is not None:
             raised.append(self._update(original, campaign, campaign.alert, now))
         elif len(campaign.seen) >= self.authors:
-            campaign.alert = Alert.correlated(
-                "campaign",
-                alert.post,
-                f"{original}@{isoformat(campaign.start)}",
-                now,
-                rule_id=f"campaign/{original}",
-                title=f"{len(campaign.seen)} accounts re-posting post {original} "
-                f"within {self.window}",
-                evidence=self._evidence(original, campaign),
+            title = f"{len(campaign.seen)} accounts re-posting post {original} within {self.window}"
+            raised.append(
+                self._raise(
+                    "campaign",
+                    original,
+                    campaign,
+                    alert,
+                    now,
+                    about=f"{original}@{isoformat(campaign.start)}",
+                    title=title,
+                )
             )
-            campaign.alerted = len(campaign.seen)
-            raised.append(campaign.alert)
         self.store[original] = campaign
         return raised
 
@@ -276,18 +306,10 @@ class Successions(_Correlations):
             lookalike = any(s.kind == "lookalike_account" for s in succession.seen)
             if reappearances >= (self.with_lookalike if lookalike else self.reappearances):
                 account, _, author = key.partition(">")
-                succession.alert = Alert.correlated(
-                    "successor",
-                    alert.post,
-                    key,
-                    now,
-                    rule_id=f"successor/{account}/{author}",
-                    title=f"{alert.post.author.handle or author} looks like a successor "
-                    f"of {account}",
-                    evidence=self._evidence(key, succession),
+                title = f"{alert.post.author.handle or author} looks like a successor of {account}"
+                raised.append(
+                    self._raise("successor", key, succession, alert, now, about=key, title=title)
                 )
-                succession.alerted = len(succession.seen)
-                raised.append(succession.alert)
         self.store[key] = succession
         return raised
 

@@ -164,3 +164,13 @@ def test_every_alert_read_twice_adds_nothing(tmp_path: Path) -> None:
 def test_windows_must_be_longer_than_nothing() -> None:
     with pytest.raises(ValueError, match="longer than 0"):
         CorrelationConfig(campaign_window_s=0)
+
+
+def test_the_accounts_that_join_in_another_order_give_the_same_ids(tmp_path: Path) -> None:
+    alerts = run_match(tmp_path, network())
+    inputs = [a for a in alerts if a["kind"] in ("reappearance", "lookalike_account")]
+    first, later = inputs[:2], inputs[2:]  # the successor's alerts, then the new accounts'
+    in_order = {a.alert_id for a in observed(first + later, CorrelationConfig())}
+    reordered = {a.alert_id for a in observed(first + later[::-1], CorrelationConfig())}
+    assert len(in_order) == 3
+    assert reordered == in_order

@@ -1,0 +1,176 @@
+"""`postwatch correlate`: correlation over alerts (campaigns, successors), as a
+faust-streaming app, its own consumer group.
+
+Alerts are a stream of modest volume, and correlation is stateful, which is what faust is
+for: the state lives in tables backed by changelog topics, so that a process killed at any
+moment restarts where it was, and scaling out is more processes of the same app sharing the
+partitions. It reads `<prefix>.alerts` and routes each alert that is evidence of a campaign
+or a succession to an internal topic keyed by what it correlates (`campaign_key`,
+`succession_key`), so that everything about one original post or one (account, author) pair
+meets in one partition, with its table. The logic is the rules library's
+(`postwatch.rules.detectors.correlation`), the same that `postwatch match` runs offline; its
+alerts go back to `<prefix>.alerts`, keyed by alert id, with deterministic ids.
+
+Processing is at least once: the offset of an alert is committed after it was handled and
+what it raised was acknowledged; an alert handled again after a crash adds nothing (its id is
+in the state already) or raises the same alert again, with the same id. Agents run with
+concurrency 1 (faust-streaming #606: more loses offsets). The web server is off. Tables are
+in memory, restored from their changelogs at start; `POSTWATCH_CORRELATE_STORE=rocksdb://`
+keeps them on disk where `faust-streaming[rocksdb]` is installed. A record that is no alert
+goes to the dead-letter topic with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Iterator, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import msgspec
+import structlog
+
+from postwatch.kafka.deadletter import dead_letter
+from postwatch.kafka.topics import ALERTS, DEADLETTER, ensure_topics
+from postwatch.rules.alerts import decode, encode
+from postwatch.rules.detectors.correlation import (
+    Campaigns,
+    Correlation,
+    CorrelationConfig,
+    Successions,
+    campaign_key,
+    decode_state,
+    encode_state,
+    succession_key,
+)
+from postwatch.settings import Settings
+
+__all__ = ["CAMPAIGNS", "SUCCESSIONS", "build_app", "run_correlate"]
+
+log = structlog.get_logger(__name__)
+
+CAMPAIGNS = "correlate.campaigns"
+"""Alerts that are evidence of a campaign, keyed by the original post they re-post."""
+SUCCESSIONS = "correlate.successions"
+"""Alerts that are evidence of a succession, keyed `account>author`."""
+
+
+class TableStore(MutableMapping[str, Correlation]):
+    """A faust table of encoded states seen as a mapping of `Correlation`s."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def __getitem__(self, key: str) -> Correlation:
+        return decode_state(self._table[key.encode()])
+
+    def __setitem__(self, key: str, value: Correlation) -> None:
+        self._table[key.encode()] = encode_state(value)
+
+    def __delitem__(self, key: str) -> None:
+        del self._table[key.encode()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([key.decode() for key in self._table])
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+def _credentials(settings: Settings) -> Any:
+    """faust's form of the connection's security settings (None: plain text)."""
+    context = (
+        ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+        if settings.kafka_ssl_cafile
+        else None
+    )
+    if settings.kafka_sasl_mechanism:
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password,
+            ssl_context=context,
+            mechanism=settings.kafka_sasl_mechanism,
+        )
+    if settings.kafka_security_protocol == "SSL":
+        return faust.SSLCredentials(context or ssl.create_default_context())
+    return None
+
+
+def build_app(settings: Settings, config: CorrelationConfig, *, store: str = "memory://") -> Any:
+    """The correlate app: its agents, tables and topics (see the module)."""
+    app = faust.App(
+        f"{settings.topic_prefix}-correlate",
+        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
+        broker_credentials=_credentials(settings),
+        store=store,
+        web_enabled=False,
+        key_serializer="raw",
+        value_serializer="raw",
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        topic_partitions=settings.posts_partitions,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=30.0,  # a killed process's partitions move on after this
+        table_cleanup_interval=3600.0,
+    )
+
+    def topic(name: str, *, internal: bool = False) -> Any:
+        return app.topic(settings.topic(name), key_type=bytes, value_type=bytes, internal=internal)
+
+    alerts, deadletter = topic(ALERTS), topic(DEADLETTER)
+    routes = {name: topic(name, internal=True) for name in (CAMPAIGNS, SUCCESSIONS)}
+    tables = {
+        name: app.Table(name.replace(".", "-"), key_type=bytes, value_type=bytes)
+        for name in (CAMPAIGNS, SUCCESSIONS)
+    }
+    checks: dict[str, Campaigns | Successions] = {
+        CAMPAIGNS: Campaigns(config, TableStore(tables[CAMPAIGNS])),
+        SUCCESSIONS: Successions(config, TableStore(tables[SUCCESSIONS])),
+    }
+
+    @app.agent(alerts, concurrency=1)
+    async def route(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                alert = decode(event.value)
+            except msgspec.DecodeError as exc:
+                letter = dead_letter(event.message, "not_alert", str(exc))
+                await (await deadletter.send(value=letter.encode()))
+                log.warning("correlate.dead_letter", reason="not_alert", error=str(exc)[:200])
+                continue
+            for name, key in (
+                (CAMPAIGNS, campaign_key(alert)),
+                (SUCCESSIONS, succession_key(alert)),
+            ):
+                if key is not None:
+                    await (await routes[name].send(key=key.encode(), value=event.value))
+
+    def correlate(name: str) -> Any:
+        check = checks[name]
+
+        async def agent(stream: Any) -> None:
+            async for value in stream:
+                for raised in check.observe(decode(value), datetime.now(UTC)):
+                    await (await alerts.send(key=raised.alert_id.encode(), value=encode(raised)))
+                    log.info("correlate.alert", kind=raised.kind, alert_id=raised.alert_id)
+
+        agent.__name__ = name.replace(".", "_")
+        return app.agent(routes[name], concurrency=1)(agent)
+
+    for name in (CAMPAIGNS, SUCCESSIONS):
+        correlate(name)
+    return app
+
+
+def run_correlate(settings: Settings) -> None:
+    """Run correlate until SIGINT or SIGTERM (faust's worker handles them, and exits)."""
+    asyncio.run(ensure_topics(settings))
+    app = build_app(
+        settings, CorrelationConfig.from_settings(settings), store=settings.correlate_store
+    )
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+    worker.spinner = None  # a progress spinner's escape codes, even where there is no terminal
+    worker.execute_from_commandline()

@@ -1,0 +1,96 @@
+"""`postwatch correlate` on the real broker: the alerts of a network (a successor of a listed
+account and a campaign of new accounts) give the same campaign and successor alerts as
+`postwatch match` offline, one of each, updated and not repeated, also when the process is
+killed with SIGKILL between them; a record that is no alert is dead-lettered."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from postwatch.kafka.deadletter import DeadLetter
+from postwatch.settings import Settings
+from tests.conftest import env_for, produce, read_topic, stop_process
+from tests.unit.rules.detectors.scenario import run_match
+from tests.unit.rules.detectors.test_correlation import network
+
+pytestmark = pytest.mark.timeout(480)
+
+CORRELATED = ("campaign", "successor", "summary")
+
+
+def start(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "postwatch", "correlate"],
+        env=env_for(settings),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def correlated(settings: Settings, expected: int, wait: float) -> list[dict[str, Any]]:
+    """The correlation alerts on the alerts topic, read until `expected` distinct ids came."""
+    deadline = time.monotonic() + wait
+    found: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        records = asyncio.run(
+            read_topic(settings, settings.topic("alerts"), count=10**6, wait=3, settle=0)
+        )
+        found = [doc for r in records if (doc := _alert(r.value))["kind"] in CORRELATED]
+        if len({doc["alert_id"] for doc in found}) >= expected:
+            break
+    return found
+
+
+def _alert(value: bytes | None) -> dict[str, Any]:
+    try:
+        doc: dict[str, Any] = orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        return {"kind": "not an alert"}
+    return doc
+
+
+def records(alerts: list[dict[str, Any]]) -> list[tuple[bytes | None, bytes]]:
+    return [(a["alert_id"].encode(), orjson.dumps(a)) for a in alerts]
+
+
+def test_a_network_gives_one_campaign_and_one_successor_across_a_kill(
+    settings: Settings, tmp_path: Path
+) -> None:
+    offline = run_match(tmp_path, network())
+    inputs = [a for a in offline if a["kind"] not in CORRELATED]
+    expected = {(a["kind"], a["alert_id"]) for a in offline if a["kind"] in CORRELATED}
+    assert sorted(kind for kind, _ in expected) == ["campaign", "successor", "summary"]
+    successor_at = next(i for i, a in enumerate(inputs) if a["kind"] == "lookalike_account")
+    log = tmp_path / "correlate.log"
+    alerts = settings.topic("alerts")
+
+    first = start(settings, log)
+    try:
+        asyncio.run(produce(settings, alerts, records(inputs[: successor_at + 1])))
+        before = correlated(settings, 1, wait=120)
+        assert {a["kind"] for a in before} == {"successor"}, log.read_text()
+    finally:
+        stop_process(first, signal.SIGKILL)
+
+    second = start(settings, log)
+    try:
+        rest = [*records(inputs[successor_at + 1 :]), (b"x", b"no alert at all")]
+        asyncio.run(produce(settings, alerts, rest))
+        after = correlated(settings, len(expected), wait=200)  # a rebalance, a restore
+        shown = [(a["kind"], a["post"]["id"], a.get("suppressed_post_ids")) for a in after]
+        assert {(a["kind"], a["alert_id"]) for a in after} == expected, shown
+        letters = asyncio.run(
+            read_topic(settings, settings.topic("deadletter"), count=1, wait=30, settle=0)
+        )
+        assert [DeadLetter.decode(r.value or b"").reason for r in letters] == ["not_alert"]
+    finally:
+        assert stop_process(second) == 0, log.read_text()
