@@ -12,7 +12,8 @@ meets in one partition, with its table. The logic is the rules library's
 alerts go back to `<prefix>.alerts`, keyed by alert id, with deterministic ids.
 
 Processing is at least once: the offset of an alert is committed after it was handled and
-what it raised was acknowledged; an alert handled again after a crash adds nothing (its id is
+what it raised was acknowledged (faust flushes its producer before every commit, so sends
+are not waited for one by one); an alert handled again after a crash adds nothing (its id is
 in the state already) or raises the same alert again, with the same id. Agents run with
 concurrency 1 (faust-streaming #606: more loses offsets). The web server is off. Tables are
 in memory, restored from their changelogs at start; `POSTWATCH_CORRELATE_STORE=rocksdb://`
@@ -138,7 +139,7 @@ def build_app(settings: Settings, config: CorrelationConfig, *, store: str = "me
                 alert = decode(event.value)
             except msgspec.DecodeError as exc:
                 letter = dead_letter(event.message, "not_alert", str(exc))
-                await (await deadletter.send(value=letter.encode()))
+                await deadletter.send(value=letter.encode())
                 log.warning("correlate.dead_letter", reason="not_alert", error=str(exc)[:200])
                 continue
             for name, key in (
@@ -146,7 +147,7 @@ def build_app(settings: Settings, config: CorrelationConfig, *, store: str = "me
                 (SUCCESSIONS, succession_key(alert)),
             ):
                 if key is not None:
-                    await (await routes[name].send(key=key.encode(), value=event.value))
+                    await routes[name].send(key=key.encode(), value=event.value)
 
     def correlate(name: str) -> Any:
         check = checks[name]
@@ -154,7 +155,7 @@ def build_app(settings: Settings, config: CorrelationConfig, *, store: str = "me
         async def agent(stream: Any) -> None:
             async for value in stream:
                 for raised in check.observe(decode(value), datetime.now(UTC)):
-                    await (await alerts.send(key=raised.alert_id.encode(), value=encode(raised)))
+                    await alerts.send(key=raised.alert_id.encode(), value=encode(raised))
                     log.info("correlate.alert", kind=raised.kind, alert_id=raised.alert_id)
 
         agent.__name__ = name.replace(".", "_")

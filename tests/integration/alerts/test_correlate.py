@@ -91,6 +91,7 @@ def test_a_network_gives_one_campaign_and_one_successor_across_a_kill(
         letters = asyncio.run(
             read_topic(settings, settings.topic("deadletter"), count=1, wait=30, settle=0)
         )
-        assert [DeadLetter.decode(r.value or b"").reason for r in letters] == ["not_alert"]
+        found = {(d.reason, d.offset) for r in letters if (d := DeadLetter.decode(r.value or b""))}
+        assert [reason for reason, _ in found] == ["not_alert"]  # once, or again after a rebalance
     finally:
         assert stop_process(second) == 0, log.read_text()
