@@ -12,9 +12,11 @@ post time, so that most originals hold an open campaign window and few reach a c
 1. in-process: the correlation library (`Correlator`) over the decoded alerts, alerts/s;
 2. a bare consume loop: aiokafka reading the alerts topic to its end, decoding nothing;
 3. `postwatch correlate` over the alerts already on the topic: from its start to its group's
-   offsets at the end of the topic (start-up included, and apart);
-4. latency: three accounts re-posting a fresh original, produced once it has caught up; from
-   the third one's send to the campaign alert on the alerts topic;
+   offsets at the end of the alerts topic, start-up included (what it routed to its internal
+   topics may not all be handled by then);
+4. latency: three accounts re-posting a fresh original, produced once it has caught up with
+   the alerts topic; from the third one's send to the campaign alert on the alerts topic
+   (behind whatever its internal topics still held);
 5. restore: correlate killed with SIGKILL and started again, from its start to the campaign
    alert of a fresh original produced before it; its tables hold a window per original.
 

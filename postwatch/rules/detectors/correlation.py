@@ -54,7 +54,9 @@ __all__ = [
 ]
 
 _EXPIRE_EVERY = 4096
-"""Alerts observed between two passes that forget closed campaigns and stale successions."""
+"""Alerts observed between two passes that forget closed campaigns and stale successions, at
+the least; at most twice as many as there are states, so that a pass (which reads every
+state) costs at most half a state read per alert."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,24 +154,51 @@ def succession_key(alert: Alert) -> str | None:
 
 
 class _Correlations(ABC):
-    """What campaigns and successions share: the store, expiring old state, updates."""
+    """What campaigns and successions share: the store, expiring old state, updates, and
+    what `observe` does before the gathering of each."""
 
     def __init__(
-        self, window_s: float, store: MutableMapping[str, Correlation] | None = None
+        self, config: CorrelationConfig, store: MutableMapping[str, Correlation] | None = None
     ) -> None:
-        self.window = timedelta(seconds=window_s)
+        self.config = config
+        self.window = timedelta(seconds=self._window_s(config))
         self.store: MutableMapping[str, Correlation] = {} if store is None else store
         self._latest: datetime | None = None
-        self._observed = 0
+        self._until_expiry = _EXPIRE_EVERY
+
+    def observe(self, alert: Alert, now: datetime) -> list[Alert]:
+        """The alert or update that `alert` raises here, detected at `now`."""
+        key = self._key(alert)
+        if key is None or not self._on(self.config):
+            return []
+        return self._gather(key, self._seen(alert), alert, now)
+
+    @staticmethod
+    @abstractmethod
+    def _key(alert: Alert) -> str | None:
+        """What the alert is evidence of here (None: nothing)."""
+
+    @staticmethod
+    @abstractmethod
+    def _window_s(config: CorrelationConfig) -> float: ...
+
+    @staticmethod
+    @abstractmethod
+    def _on(config: CorrelationConfig) -> bool: ...
+
+    @abstractmethod
+    def _gather(self, key: str, seen: Seen, alert: Alert, now: datetime) -> list[Alert]:
+        """Add what `seen` says to the state of `key`; the alert or update it raises."""
 
     def _seen(self, alert: Alert) -> Seen:
         seen = Seen.of(alert)
         self._latest = seen.at if self._latest is None else max(self._latest, seen.at)
-        self._observed += 1
-        if self._observed % _EXPIRE_EVERY == 0:
+        self._until_expiry -= 1
+        if self._until_expiry <= 0:
             stale = [k for k, c in self.store.items() if self._stale(c, self._latest)]
             for key in stale:
                 del self.store[key]
+            self._until_expiry = max(_EXPIRE_EVERY, 2 * len(self.store))
         return seen
 
     @abstractmethod
@@ -221,18 +250,17 @@ class _Correlations(ABC):
 class Campaigns(_Correlations):
     """Campaigns by original post (see the module)."""
 
-    def __init__(
-        self, config: CorrelationConfig, store: MutableMapping[str, Correlation] | None = None
-    ) -> None:
-        super().__init__(config.campaign_window_s, store)
-        self.authors = config.campaign_authors
+    _key = staticmethod(campaign_key)
 
-    def observe(self, alert: Alert, now: datetime) -> list[Alert]:
-        """The campaign alert or update that `alert` raises, detected at `now`."""
-        original = campaign_key(alert)
-        if original is None or self.authors < 1:
-            return []
-        seen = self._seen(alert)
+    @staticmethod
+    def _window_s(config: CorrelationConfig) -> float:
+        return config.campaign_window_s
+
+    @staticmethod
+    def _on(config: CorrelationConfig) -> bool:
+        return config.campaign_authors >= 1
+
+    def _gather(self, original: str, seen: Seen, alert: Alert, now: datetime) -> list[Alert]:
         campaign = self.store.get(original)
         if campaign is None or seen.at > campaign.start + self.window:
             campaign = Correlation(start=seen.at)
@@ -247,7 +275,7 @@ class Campaigns(_Correlations):
         raised: list[Alert] = []
         if campaign.alert is not None:
             raised.append(self._update(original, campaign, campaign.alert, now))
-        elif len(campaign.seen) >= self.authors:
+        elif len(campaign.seen) >= self.config.campaign_authors:
             title = f"{len(campaign.seen)} accounts re-posting post {original} within {self.window}"
             raised.append(
                 self._raise(
@@ -276,19 +304,18 @@ class Campaigns(_Correlations):
 class Successions(_Correlations):
     """Successions by (account, author) (see the module)."""
 
-    def __init__(
-        self, config: CorrelationConfig, store: MutableMapping[str, Correlation] | None = None
-    ) -> None:
-        super().__init__(config.successor_window_s, store)
-        self.reappearances = config.successor_reappearances
-        self.with_lookalike = config.successor_with_lookalike
+    _key = staticmethod(succession_key)
 
-    def observe(self, alert: Alert, now: datetime) -> list[Alert]:
-        """The successor alert or update that `alert` raises, detected at `now`."""
-        key = succession_key(alert)
-        if key is None or self.reappearances < 1:
-            return []
-        seen = self._seen(alert)
+    @staticmethod
+    def _window_s(config: CorrelationConfig) -> float:
+        return config.successor_window_s
+
+    @staticmethod
+    def _on(config: CorrelationConfig) -> bool:
+        return config.successor_reappearances >= 1
+
+    def _gather(self, key: str, seen: Seen, alert: Alert, now: datetime) -> list[Alert]:
+        config = self.config
         succession = self.store.get(key) or Correlation(start=seen.at)
         if any(s.alert_id == seen.alert_id for s in succession.seen):
             return []
@@ -304,7 +331,10 @@ class Successions(_Correlations):
             succession.start = min(s.at for s in succession.seen)
             reappearances = sum(s.kind == "reappearance" for s in succession.seen)
             lookalike = any(s.kind == "lookalike_account" for s in succession.seen)
-            if reappearances >= (self.with_lookalike if lookalike else self.reappearances):
+            needed = (
+                config.successor_with_lookalike if lookalike else config.successor_reappearances
+            )
+            if reappearances >= needed:
                 account, _, author = key.partition(">")
                 title = f"{alert.post.author.handle or author} looks like a successor of {account}"
                 raised.append(
