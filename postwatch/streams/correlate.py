@@ -115,6 +115,8 @@ def build_app(settings: Settings, config: CorrelationConfig, *, store: str = "me
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=30.0,  # a killed process's partitions move on after this
+        # topics made just before (faust's own among them) are seen, and assigned, this soon
+        consumer_metadata_max_age_ms=5_000,
         table_cleanup_interval=3600.0,
     )
 

@@ -87,7 +87,7 @@ def test_a_network_gives_one_campaign_and_one_successor_across_a_kill(
         asyncio.run(produce(settings, alerts, rest))
         after = correlated(settings, len(expected), wait=200)  # a rebalance, a restore
         shown = [(a["kind"], a["post"]["id"], a.get("suppressed_post_ids")) for a in after]
-        assert {(a["kind"], a["alert_id"]) for a in after} == expected, shown
+        assert {(a["kind"], a["alert_id"]) for a in after} == expected, (shown, log.read_text())
         letters = asyncio.run(
             read_topic(settings, settings.topic("deadletter"), count=1, wait=30, settle=0)
         )
