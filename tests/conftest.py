@@ -62,12 +62,27 @@ def broker() -> str:
 
 
 @pytest.fixture
-def settings(broker: str) -> Settings:
-    """Settings on the local broker with topic names no other test uses; topics created."""
+def settings(broker: str) -> Iterator[Settings]:
+    """Settings on the local broker with topic names no other test uses; topics created, and
+    deleted after the test (the broker holds files open for every partition it has: the
+    topics of a whole run would use up its limit of open files)."""
     prefix = f"test-{uuid.uuid4().hex[:10]}"
     result = replace(Settings.from_env({}), kafka_bootstrap=broker, topic_prefix=prefix)
     asyncio.run(ensure_topics(result))
-    return result
+    yield result
+    asyncio.run(_delete_topics(broker, prefix))
+
+
+async def _delete_topics(bootstrap: str, prefix: str) -> None:
+    """Delete the topics named `<prefix>.…` and `<prefix>-…` (faust's own)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith((f"{prefix}.", f"{prefix}-"))]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:

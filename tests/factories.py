@@ -1,5 +1,5 @@
 """Posts for tests: one with the required fields only, and many for tests on the broker,
-with a known subset that matches `tests/files/integration/pack.yaml`."""
+with a known subset that matches `tests/files/integration/pack.yaml`; and photos."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import random
 from typing import Any
 
 import orjson
+import skimage.data
+from PIL import Image
 
 from postwatch.rules import alert_id
 
@@ -16,6 +18,12 @@ WORDS = [
     "the", "a", "river", "city", "frontier", "examples", "samples", "brigades", "bread",
     "morning", "news",
 ]  # fmt: skip
+
+
+def sample_photo(name: str) -> Image.Image:
+    """One of scikit-image's sample photos (`astronaut`, `coffee`, ...), in RGB."""
+    pixels: Any = getattr(skimage.data, name)()
+    return Image.fromarray(pixels).convert("RGB")
 
 
 def post_doc(**fields: Any) -> dict[str, Any]:

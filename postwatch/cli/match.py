@@ -144,6 +144,11 @@ def _match_progress(source: IO[bytes]) -> Iterator[Callable[[int], None]]:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--dihedral", is_flag=True, help="Also the PDQ of the 8 rotations and flips.")
 @click.option(
+    "--features",
+    is_flag=True,
+    help="Also the local features (base64, as a post's media item carries them).",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=20.0,
@@ -165,7 +170,13 @@ def _match_progress(source: IO[bytes]) -> Iterator[Callable[[int], None]]:
     help="Images with more pixels are refused undecoded (the platforms serve 4096 a side).",
 )
 def hash_files(
-    files: tuple[Path, ...], dihedral: bool, timeout: float, max_bytes: int, max_pixels: int
+    files: tuple[Path, ...],
+    *,
+    dihedral: bool,
+    features: bool,
+    timeout: float,
+    max_bytes: int,
+    max_pixels: int,
 ) -> None:
     """SHA-256, MD5 and PDQ (with quality) of media files, as JSON lines.
 
@@ -177,7 +188,11 @@ def hash_files(
     from postwatch.media import VPDQ_AVAILABLE, Hasher, HashOptions, MediaError  # noqa: PLC0415
 
     options = HashOptions(
-        max_bytes=max_bytes, max_pixels=max_pixels, timeout=timeout, dihedral=dihedral
+        max_bytes=max_bytes,
+        max_pixels=max_pixels,
+        timeout=timeout,
+        dihedral=dihedral,
+        features=features,
     )
     failed = videos = 0
     with Hasher(options) as hasher:

@@ -8,8 +8,8 @@
     ...     print(fetcher.stats)
 
 `enrich` takes a Post v1 dict and returns a copy in which each `media[i]` with an http(s)
-`url`, of a kind being fetched and not hashed yet, has `sha256`, `md5` and (images) `pdq`
-and `pdq_quality` filled. A URL a post names twice is fetched once; past `max_media` URLs
+`url`, of a kind being fetched and not hashed yet, has `sha256`, `md5` and (images) `pdq`,
+`pdq_quality` and `features` filled. A URL a post names twice is fetched once; past `max_media` URLs
 a post's media are not fetched (counted in `stats.skipped` as `too_many` and logged), and
 a post gets `post_timeout` seconds in all (then what is left is counted as failed,
 `post_timeout`). A download holds its slot (one of `concurrency`) until it is hashed, so
@@ -273,6 +273,8 @@ class MediaFetcher:
             if hashes.pdq is not None:
                 item["pdq"] = hashes.pdq
                 item["pdq_quality"] = hashes.pdq_quality
+            if hashes.features is not None:
+                item["features"] = hashes.features
             item.setdefault("kind", hashes.kind)
         self.stats.fetched += 1
 

@@ -1,5 +1,6 @@
-"""Hashes of media: SHA-256 and MD5 of the bytes, PDQ (with its quality) of images, vPDQ of
-videos when the `vpdq` package is installed.
+"""Hashes of media: SHA-256 and MD5 of the bytes, PDQ (with its quality) and local features
+(`postwatch.rules.matching.features`) of images, vPDQ of videos when the `vpdq` package is
+installed.
 
 These functions decode untrusted bytes in the calling process. They cap bytes and pixels
 before decoding and turn every decoder failure into a `MediaError`, but they cannot stop a
@@ -27,6 +28,7 @@ import pdqhash
 from PIL import Image
 
 from postwatch.media.errors import DecodeError, TooLarge, Unreadable
+from postwatch.rules.matching.features import extract
 
 __all__ = [
     "DIHEDRAL",
@@ -115,6 +117,8 @@ class HashOptions:
     """Seconds one file may take to decode and hash (enforced by `worker.Hasher`)."""
     dihedral: bool = False
     """Also give the PDQ hashes of the eight rotations and flips of images."""
+    features: bool = True
+    """Also give the local features of images (what finds a cropped or captioned copy)."""
     vpdq: bool = True
     """Hash video frames with vPDQ (when the vpdq package is installed)."""
     vpdq_seconds_per_hash: float = 1.0
@@ -145,7 +149,8 @@ class MediaHashes(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
 
     `kind` is `image`, `video` or `other` (bytes of no format postwatch decodes: exact
     hashes only). `dihedral` maps each rotation or flip to its PDQ when asked for. `vpdq`
-    is None unless the file is a video and vpdq is installed.
+    is None unless the file is a video and vpdq is installed. `features` are an image's
+    local features (`Features.encode`) when asked for.
     """
 
     kind: str
@@ -156,6 +161,7 @@ class MediaHashes(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     pdq: str | None = None
     pdq_quality: int | None = None
     dihedral: dict[str, str] = {}
+    features: str | None = None
     vpdq: tuple[VpdqFrame, ...] | None = None
 
     def encode(self) -> bytes:
@@ -194,16 +200,21 @@ def hash_bytes(data: bytes, options: HashOptions) -> MediaHashes:
     if fmt is None:
         return exact
     if fmt.kind == "image":
-        pdq, quality, dihedral = _image_pdq(data, fmt, options)
-        return msgspec.structs.replace(exact, pdq=pdq, pdq_quality=quality, dihedral=dihedral)
+        rgb = _decode_image(data, fmt, options)
+        pdq, quality = _pdq(rgb)
+        return msgspec.structs.replace(
+            exact,
+            pdq=pdq,
+            pdq_quality=quality,
+            dihedral=_dihedral(rgb, pdq) if options.dihedral else {},
+            features=extract(np.asarray(rgb.convert("L"))).encode() if options.features else None,
+        )
     if options.vpdq and VPDQ_AVAILABLE:
         return msgspec.structs.replace(exact, vpdq=_video_vpdq(data, options))
     return exact
 
 
-def _image_pdq(
-    data: bytes, fmt: MediaFormat, options: HashOptions
-) -> tuple[str, int, dict[str, str]]:
+def _decode_image(data: bytes, fmt: MediaFormat, options: HashOptions) -> Image.Image:
     try:
         with Image.open(BytesIO(data), formats=[_PILLOW_FORMATS[fmt.name]]) as image:
             width, height = image.size
@@ -217,13 +228,11 @@ def _image_pdq(
         # messages name the in-memory file object, which tells a reader nothing
         reason = re.sub(r" <[^>]*>", "", str(exc))
         raise DecodeError(f"not a valid {fmt.name}: {reason}") from exc
-    pdq, quality = _pdq(rgb)
-    dihedral: dict[str, str] = {}
-    if options.dihedral:
-        dihedral = {
-            name: pdq if turn is None else _pdq(rgb.transpose(turn))[0] for name, turn in DIHEDRAL
-        }
-    return pdq, quality, dihedral
+    return rgb
+
+
+def _dihedral(rgb: Image.Image, pdq: str) -> dict[str, str]:
+    return {name: pdq if turn is None else _pdq(rgb.transpose(turn))[0] for name, turn in DIHEDRAL}
 
 
 def _pdq(rgb: Image.Image) -> tuple[str, int]:

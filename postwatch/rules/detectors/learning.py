@@ -5,7 +5,9 @@ bigrams, and the bigrams themselves as 32-bit hashes (texts under `min_words` fo
 not fingerprinted). Links, handles, `RT` and HTML character references are left out; the
 words are folded (`normalize`) and then written as their Roman Urdu
 keys (`roman`: `Muhammad` and `Mohammed` are one word; English words stay as they are). Its
-media are remembered by their PDQ hashes.
+images are remembered by their PDQ hashes and, where the post carries them, their local
+features (`postwatch.rules.matching.features`), which find a cropped, captioned, rotated or
+framed copy that PDQ does not.
 
 A learned text is found again (`LearnedBank.similar_texts`) when the estimated Jaccard
 similarity of the two bigram sets reaches `text_threshold` (a light edit, hashtags added), or
@@ -37,6 +39,12 @@ from postwatch.rules.alerts import excerpt
 from postwatch.rules.language.model import Media, Post
 from postwatch.rules.matching.banks import BankHit, HashBank
 from postwatch.rules.matching.banks.spec import is_hex
+from postwatch.rules.matching.features import (
+    CANDIDATE_MATCHES,
+    MIN_INLIERS,
+    FeatureIndex,
+    Features,
+)
 from postwatch.rules.matching.normalize import fold
 from postwatch.rules.matching.roman import keys_of
 
@@ -71,11 +79,11 @@ class Learned(msgspec.Struct, frozen=True, omit_defaults=True):
     """One learned fingerprint with its provenance; `encode` and `decode` are its record on
     the learned topic.
 
-    `kind` is `text` (value: the MinHash signature, hex of NUM_PERM little-endian uint32) or
-    `pdq` (value: the hash, hex). `key` identifies the entry (a compacted topic's key).
-    `learned_at` has a time zone."""
+    `kind` is `text` (value: the MinHash signature, hex of NUM_PERM little-endian uint32),
+    `pdq` (value: the hash, hex) or `features` (value: an image's encoded local features).
+    `key` identifies the entry (a compacted topic's key). `learned_at` has a time zone."""
 
-    kind: Literal["text", "pdq"]
+    kind: Literal["text", "pdq", "features"]
     value: str
     alert_id: str
     post_id: str
@@ -88,6 +96,9 @@ class Learned(msgspec.Struct, frozen=True, omit_defaults=True):
     def __post_init__(self) -> None:
         """Checked when decoded (a ValueError there is a msgspec.ValidationError): a value
         the learned bank could not take would fail later, in every post's alerts."""
+        if self.kind == "features":
+            Features.decode(self.value)
+            return
         length = 4 * NUM_PERM if self.kind == "text" else 32
         if not is_hex(self.value, 2 * length):
             raise ValueError(f"a {self.kind} value is {length} bytes in hex")
@@ -186,15 +197,21 @@ def _from_hex(value: str) -> MinHash:
 
 class LearnedBank:
     """Learned entries, searchable: text fingerprints in a MinHash LSH index (made with the
-    first of them), PDQ hashes in a `HashBank` within `pdq_max_distance`.
+    first of them), PDQ hashes in a `HashBank` within `pdq_max_distance`, local features in
+    a `FeatureIndex` that takes `min_inliers`.
 
-    `texts` (key -> signature and entry) and `media` (PDQ hex -> entry) are for reading
-    only: an empty one is how a post's check is passed over cheaply (a worker asks for
-    every post).
+    `texts` (key -> signature and entry), `media` (PDQ hex -> entry) and `images` (key ->
+    features entry) are for reading only: an empty one is how a post's check is passed over
+    cheaply (a worker asks for every post).
     """
 
     def __init__(
-        self, *, text_threshold: float, containment_threshold: float, pdq_max_distance: int
+        self,
+        *,
+        text_threshold: float,
+        containment_threshold: float,
+        pdq_max_distance: int,
+        min_inliers: int = MIN_INLIERS,
     ) -> None:
         self.text_threshold = text_threshold
         self.containment_threshold = containment_threshold
@@ -203,7 +220,9 @@ class LearnedBank:
         self._bigrams: defaultdict[int, set[str]] = defaultdict(set)  # bigram -> text keys
         self.texts: dict[str, tuple[MinHash, Learned]] = {}
         self.media: dict[str, Learned] = {}
+        self.images: dict[str, Learned] = {}
         self._pdq = self._empty_pdq()
+        self._features = FeatureIndex(min_inliers)
 
     def _empty_pdq(self) -> HashBank:
         return HashBank("learned", pdq_max_distance=self.pdq_max_distance, min_quality=0)
@@ -220,7 +239,11 @@ class LearnedBank:
 
     def entries(self) -> list[Learned]:
         """Every learned entry, text ones first, each in the order learned."""
-        return [entry for _, entry in self.texts.values()] + list(self.media.values())
+        return [
+            *(entry for _, entry in self.texts.values()),
+            *self.media.values(),
+            *self.images.values(),
+        ]
 
     def learn(self, entry: Learned) -> bool:
         """Add a learned entry (from this bank or another); False if it was known."""
@@ -232,6 +255,12 @@ class LearnedBank:
             self._text_index().insert(entry.key, signature)
             for bigram in entry.shingles:
                 self._bigrams[bigram].add(entry.key)
+            return True
+        if entry.kind == "features":
+            if entry.key in self.images:
+                return False
+            self._features.add(entry.key, Features.decode(entry.value))
+            self.images[entry.key] = entry
             return True
         if entry.value in self.media:
             return False
@@ -249,6 +278,9 @@ class LearnedBank:
                 if not self._bigrams[bigram]:
                     del self._bigrams[bigram]
             return
+        if self.images.pop(key, None) is not None:
+            self._features.remove(key)
+            return
         # PDQIndex has no removal: the bank is rebuilt without the entry
         kept = [e for e in self.media.values() if e.key != key]
         if len(kept) != len(self.media):
@@ -260,11 +292,12 @@ class LearnedBank:
     def learn_post(
         self, post: Post, source_alert: str, now: datetime, min_words: int
     ) -> list[Learned]:
-        """Learn the post's text fingerprint and media PDQ hashes, which `source_alert` (an
-        alert of the post) taught; returns the entries that were new."""
+        """Learn the post's text fingerprint and its media's PDQ hashes and local features,
+        which `source_alert` (an alert of the post) taught; returns the entries that were
+        new."""
 
         def entry(
-            kind: Literal["text", "pdq"], value: str, shingles: Iterable[int] = ()
+            kind: Literal["text", "pdq", "features"], value: str, shingles: Iterable[int] = ()
         ) -> Learned:
             return Learned(
                 kind,
@@ -283,6 +316,9 @@ class LearnedBank:
         if text is not None:
             found.append(entry("text", _to_hex(text.signature), text.shingles))
         found.extend(entry("pdq", m.pdq.lower()) for m in post.media if m.pdq)
+        found.extend(
+            entry("features", m.features) for m in post.media if m.features and _features_of(m)
+        )
         return [e for e in found if self.learn(e)]
 
     def similar_texts(self, text: Fingerprint) -> list[tuple[Learned, float, float | None]]:
@@ -306,3 +342,23 @@ class LearnedBank:
     def near_media(self, media: Media) -> list[tuple[Learned, BankHit]]:
         """The learned PDQ hashes near the media's, each with its hit, nearest first."""
         return [(self.media[hit.value], hit) for hit in self._pdq.lookup(media)]
+
+    def near_images(self, media: Media) -> list[tuple[Learned, int]]:
+        """The learned images whose local features the media's match, each with its
+        inliers, most first (none for media without valid features)."""
+        features = _features_of(media)
+        if features is None:
+            return []
+        return [(self.images[str(key)], count) for key, count in self._features.search(features)]
+
+
+def _features_of(media: Media) -> Features | None:
+    """The media's local features; None where it has none, too few to match, or none that
+    decode (the post comes from outside: a malformed value is as good as none)."""
+    if not media.features:
+        return None
+    try:
+        features = Features.decode(media.features)
+    except ValueError:
+        return None
+    return features if len(features) >= CANDIDATE_MATCHES else None

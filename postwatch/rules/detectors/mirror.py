@@ -6,8 +6,8 @@ returns the extra alerts the post raises and what it taught, by these checks:
 
 - learning (`learning`): an alert of a `learn: true` rule at or above
   `MirrorConfig.learn_severity` (or an operator's confirmation, `Tracker.confirm`) puts the
-  post's text fingerprint and its media PDQ hashes into the learned bank, each as a
-  `Learned` entry with its provenance;
+  post's text fingerprint and its images' PDQ hashes and local features into the learned
+  bank, each as a `Learned` entry with its provenance;
 - reappearance (`reappearance`): a post whose text or media is near a learned entry, and,
   with an embedding model configured (`semantic`), a paraphrase or translation of a text;
 - look-alike accounts (`lookalike`): an author whose name looks like a watched account's;
@@ -133,7 +133,8 @@ class Tracker:
     def idle(self) -> bool:
         """Whether a post that matched no rule raises and teaches nothing here: nothing is
         learned to reappear and no account is watched for look-alikes."""
-        return not (self._learned.texts or self._learned.media or self._lookalikes.watched)
+        learned = self._learned
+        return not (learned.texts or learned.media or learned.images or self._lookalikes.watched)
 
     def observe(
         self, post: Post, matched: Sequence[tuple[Match, Alert]], now: datetime

@@ -1,6 +1,7 @@
 """Reappearance: a post whose text or media is near a learned entry raises a `reappearance`
-alert naming the original post and author, the similarity (text) or distance (media), and
-whether the author is the same (a repeat) or another (a mirror)."""
+alert naming the original post and author, the similarity (text), the distance (PDQ) or the
+inliers (local features: a cropped, captioned or framed copy), and whether the author is the
+same (a repeat) or another (a mirror)."""
 
 from __future__ import annotations
 
@@ -47,9 +48,7 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
             if original.post_id != post.id
         )
     for i, media in enumerate(post.media):
-        if not media.pdq or not learned.media:
-            continue
-        alerts.extend(
+        found = [
             _alert(
                 post,
                 now,
@@ -59,9 +58,17 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
                 distance=hit.distance,
                 matched=hit.matched,
             )
-            for original, hit in learned.near_media(media)
+            for original, hit in (learned.near_media(media) if media.pdq and learned.media else ())
             if original.post_id != post.id
-        )
+        ]
+        if learned.images:  # what PDQ found of an original is not found twice
+            seen = {alert.evidence[0].original_post_id for alert in found}
+            found.extend(
+                _alert(post, now, original, "local_features", f"media[{i}]", inliers=count)
+                for original, count in learned.near_images(media)
+                if original.post_id != post.id and original.post_id not in seen
+            )
+        alerts.extend(found)
     return alerts
 
 
@@ -76,6 +83,7 @@ def _alert(
     containment: float | None = None,
     distance: int | None = None,
     matched: str | None = None,
+    inliers: int | None = None,
 ) -> Alert:
     relation: Literal["mirror", "repeat"] = (
         "repeat" if original.author_id == post.author.id else "mirror"
@@ -88,6 +96,7 @@ def _alert(
         distance=distance,
         similarity=similarity,
         containment=containment,
+        inliers=inliers,
         original_post_id=original.post_id,
         original_author_id=original.author_id,
         original_author_handle=original.author_handle,

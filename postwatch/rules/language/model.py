@@ -74,6 +74,9 @@ SourceId = Annotated[str, msgspec.Meta(min_length=3, pattern=SOURCE_ID_PATTERN)]
 # \Z, not $: Python's $ also matches before a final newline, the schema's does not
 _HEX64 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{64}\Z")]
 _HEX32 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{32}\Z")]
+_FEATURES = Annotated[
+    str, msgspec.Meta(max_length=15_364, pattern=r"^[A-Za-z0-9+/]*={0,2}\Z")
+]  # base64 of at most 320 keypoints (`postwatch.rules.matching.features`)
 
 
 class Author(msgspec.Struct, frozen=True, gc=False):
@@ -89,6 +92,7 @@ class Media(msgspec.Struct, frozen=True, gc=False):
     md5: _HEX32 | None = None
     pdq: _HEX64 | None = None
     pdq_quality: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
+    features: _FEATURES | None = None
 
 
 class Post(msgspec.Struct, frozen=True, gc=False):
@@ -144,6 +148,7 @@ class Evidence(msgspec.Struct, frozen=True, omit_defaults=True):
     distance: int | None = None
     similarity: float | None = None
     containment: float | None = None
+    inliers: int | None = None
     original_post_id: str | None = None
     original_author_id: str | None = None
     original_author_handle: str | msgspec.UnsetType | None = msgspec.UNSET

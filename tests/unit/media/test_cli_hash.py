@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from postwatch.cli import main
 from postwatch.cli.match import hash_files
 from postwatch.media import HashOptions
+from postwatch.rules.matching.features import Features
 from tests.conftest import SHARED_DATA
 
 RESOURCES = SHARED_DATA / "pdq" / "python-threatexchange-resources"
@@ -37,6 +38,7 @@ def test_hash_prints_a_json_line_per_file() -> None:
     ]
     assert lines[1]["sha256"] == "b5b0799616df52d475a3968dc7e54f1d0724c912244ffa6175bc786375dd7298"
     assert "dihedral" not in lines[0]
+    assert "features" not in lines[0]
 
 
 def test_hash_gives_dihedral_variants_on_request() -> None:
@@ -47,6 +49,16 @@ def test_hash_gives_dihedral_variants_on_request() -> None:
         "1f70cbbc77edc5f9524faa1b18f3b76cd0a04a833e20f645d229d0acc8499c56"
     )
     assert len(line["dihedral"]) == 8
+
+
+def test_hash_gives_local_features_on_request() -> None:
+    path = RESOURCES / "sample-b.jpg"
+    result = CliRunner().invoke(main, ["hash", "--features", str(path)])
+    assert result.exit_code == 0
+    [line] = [json.loads(x) for x in result.stdout.splitlines()]
+    features = Features.decode(line["features"])
+    assert features.encode() == line["features"]
+    assert len(features) > 100
 
 
 def test_files_that_cannot_be_hashed_get_error_lines_and_exit_status_1(tmp_path: Path) -> None:

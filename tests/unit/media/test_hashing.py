@@ -22,6 +22,7 @@ from postwatch.media import (
     hash_path,
     sniff,
 )
+from postwatch.rules.matching.features import Features, inliers
 from tests.conftest import SHARED_DATA
 
 PDQ_DATA = SHARED_DATA / "pdq"
@@ -204,4 +205,15 @@ def test_json_form_leaves_out_what_does_not_apply() -> None:
         "md5",
         "pdq",
         "pdq_quality",
+        "features",
     }
+
+
+def test_an_image_has_local_features_unless_they_are_not_asked_for() -> None:
+    path = PDQ_DATA / "data" / "reg-test-input" / "dih" / "bridge-1-original.jpg"
+    hashes = hash_path(path, HashOptions())
+    assert hashes.features is not None
+    features = Features.decode(hashes.features)
+    assert inliers(features, features) > 200
+    assert hash_path(path, HashOptions(features=False)).features is None
+    assert hash_bytes(b"no media format at all", HashOptions()).features is None

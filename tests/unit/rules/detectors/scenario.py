@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from postwatch.cli import main
-from postwatch.media.hashing import HashOptions, hash_bytes
+from postwatch.media.hashing import HashOptions, MediaHashes, hash_bytes
 from postwatch.rules import Engine, post_from_dict
 from postwatch.rules.alerts import encode
 from postwatch.rules.detectors.mirror import Tracker
@@ -57,7 +57,12 @@ def post(
     handle: str | None = None,
     name: str | None = None,
     pdq: str | None = None,
+    image: MediaHashes | None = None,
 ) -> dict[str, Any]:
+    """A Post v1 document; its one image given by its PDQ or all its hashes (`image`)."""
+    media = {"kind": "image", "pdq": pdq, "pdq_quality": 100} if pdq else None
+    if image is not None:
+        media = {"kind": "image", "pdq": image.pdq, "features": image.features}
     return {
         "schema": "postwatch.post/1",
         "id": f"test:{post_id}",
@@ -65,7 +70,7 @@ def post(
         "author": {"id": f"test:{author}", "handle": handle or author, "display_name": name},
         "created_at": (T0 + timedelta(minutes=minutes)).isoformat(),
         "text": text,
-        "media": [{"kind": "image", "pdq": pdq, "pdq_quality": 100}] if pdq else [],
+        "media": [media] if media else [],
     }
 
 
@@ -75,11 +80,16 @@ def image_pdq(path: Path, size: tuple[int, int] | None = None, fmt: str = "PNG")
         picture = image.convert("RGB")
     if size is not None:
         picture = picture.resize(size)
-    buffer = io.BytesIO()
-    picture.save(buffer, format=fmt, **({"quality": 70} if fmt == "JPEG" else {}))
-    hashes = hash_bytes(buffer.getvalue(), HashOptions())
+    hashes = image_hashes(picture, fmt)
     assert hashes.pdq is not None
     return hashes.pdq
+
+
+def image_hashes(picture: Image.Image, fmt: str = "PNG") -> MediaHashes:
+    """What postwatch's hashing gives for the picture saved in this format."""
+    buffer = io.BytesIO()
+    picture.save(buffer, format=fmt, **({"quality": 70} if fmt == "JPEG" else {}))
+    return hash_bytes(buffer.getvalue(), HashOptions())
 
 
 def run_match(tmp_path: Path, posts: list[dict[str, Any]]) -> list[dict[str, Any]]:

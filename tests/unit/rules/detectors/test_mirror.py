@@ -6,10 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
+
+from postwatch.bench.edits import EDITS
+from postwatch.rules.matching.features import MIN_INLIERS
+from tests.factories import sample_photo
 from tests.unit.rules.detectors.scenario import (
     EDITED,
     IMAGES,
     STATEMENT,
+    image_hashes,
     image_pdq,
     post,
     run_match,
@@ -53,3 +59,34 @@ def test_a_mirror_account_reposting_an_edited_statement_and_image_is_caught(
     [lookalike] = alerts[3]["evidence"]
     assert lookalike["watched_account_id"] == "test:front"
     assert (lookalike["field"], lookalike["matched"]) == ("author.handle", "examplefrontz")
+
+
+def test_a_cropped_and_captioned_copy_of_a_learned_photo_is_caught_by_its_local_features(
+    tmp_path: Path,
+) -> None:
+    photo = sample_photo("astronaut")
+    original = image_hashes(photo)
+    edited = EDITS["caption bar"](EDITS["crop 25 % left"](photo, photo), photo)
+    copy = image_hashes(edited, "JPEG")
+    assert original.pdq
+    assert copy.pdq
+    assert (int(original.pdq, 16) ^ int(copy.pdq, 16)).bit_count() > 31  # PDQ misses it
+    unrelated = image_hashes(sample_photo("coffee"))
+    garbled = msgspec.structs.replace(unrelated, features="AgAA")  # base64 of no features
+    alerts = run_match(
+        tmp_path,
+        [
+            post("1", "front", STATEMENT, image=original),
+            post("2", "new", "look what they posted", minutes=5, image=copy),
+            post("3", "cafe", "my morning coffee", minutes=6, image=unrelated),
+            post("4", "odd", "my morning coffee", minutes=7, image=garbled),
+        ],
+    )
+    assert [(a["post"]["id"], a["kind"]) for a in alerts] == [
+        ("test:1", "rule"),
+        ("test:2", "reappearance"),
+    ]
+    [evidence] = alerts[1]["evidence"]
+    assert (evidence["type"], evidence["field"]) == ("local_features", "media[0]")
+    assert evidence["inliers"] >= MIN_INLIERS
+    assert (evidence["original_post_id"], evidence["relation"]) == ("test:1", "mirror")

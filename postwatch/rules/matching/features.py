@@ -1,0 +1,217 @@
+"""Local image features: what finds an image again after it was cropped, captioned, rotated
+a few degrees, framed in a screenshot, recompressed, recoloured or put in a collage.
+
+A whole-image hash (PDQ) changes with the frame: a 10 % crop or a caption bar moves an image
+past PDQ's threshold. Local features do not: `extract` finds up to `FEATURES` ORB keypoints
+(corners, with a rotation-invariant 256-bit descriptor each) in the image scaled to `SIDE`
+pixels on its longer side, and `inliers` counts the keypoints of one image that match the
+other's (each one's nearest descriptor clearly nearer than the second, Lowe's ratio test)
+and agree on one similarity transform (rotation, a scale within `SCALES`, shift), found by
+RANSAC. An edited
+copy keeps tens to hundreds of such inliers; two unrelated photos share a handful, by
+chance (`benchmarks/image_bench.py`: `MIN_INLIERS` is set from there). Mirror images are not
+matched (ORB descriptors are not flip-invariant); a flipped copy is found by its PDQ variants.
+
+`Features.encode` is the compact text form a Post v1 media item carries (`features`):
+base64 of a version byte, the keypoint count, their coordinates (uint16, 1/8 pixel) and
+descriptors; `Features.decode` raises ValueError for any other string. `FeatureIndex`
+finds, among many images' features, the ones a query shares enough inliers with.
+
+OpenCV is imported when features are first extracted or matched, not with this module.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import struct
+from collections import Counter
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CANDIDATE_MATCHES",
+    "FEATURES",
+    "MIN_INLIERS",
+    "SIDE",
+    "FeatureIndex",
+    "Features",
+    "extract",
+    "inliers",
+]
+
+FEATURES = 320
+"""Keypoints kept per image (the strongest): at most 15,364 characters encoded."""
+SIDE = 768
+"""Images are scaled down to this many pixels on their longer side before extraction."""
+MIN_INLIERS = 12
+"""Inliers that make two images one: unrelated photos share at most 4 or 5 (of 320), edited
+copies 25 and more, most over 100 (`benchmarks/image_bench.py`)."""
+RATIO = 0.8
+"""Lowe's ratio test: a keypoint matches when its nearest descriptor in the other image is
+nearer than this share of the second nearest."""
+MAX_DISTANCE = 64
+"""Hamming distance (of 256 bits) over which descriptors never match."""
+REPROJECTION = 3.0
+"""Pixels (at `SIDE`) a matched keypoint may be off the transform and still be an inlier."""
+SCALES = (0.25, 4.0)
+"""The scales a transform between two copies can have (a crop, a collage, a screenshot);
+chance matches of unrelated images agree best on a transform that shrinks one image to a
+point."""
+CANDIDATE_MATCHES = 8
+"""Matches a learned image needs in a `FeatureIndex` search to be verified at all."""
+
+_VERSION = 1
+_HEADER = struct.Struct("<BH")
+_DESCRIPTOR = 32
+_SCALE = 8.0  # coordinates kept in 1/8 pixel, as uint16: up to 8191 pixels
+_PATCH = 31  # ORB's patch: an image narrower than this has no keypoints
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Features:
+    """The keypoints of one image: `points` (n x 2 float32, pixels at `SIDE`) and their
+    ORB `descriptors` (n x 32 uint8)."""
+
+    points: np.ndarray
+    descriptors: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def encode(self) -> str:
+        points = np.round(self.points * _SCALE).astype("<u2")
+        header = _HEADER.pack(_VERSION, len(self))
+        return base64.b64encode(header + points.tobytes() + self.descriptors.tobytes()).decode()
+
+    @classmethod
+    def decode(cls, text: str) -> Features:
+        """The features `encode` wrote; ValueError for a string that is no such thing."""
+        try:
+            data = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError(f"features are not base64: {exc}") from exc
+        if len(data) < _HEADER.size:
+            raise ValueError("features are too short")
+        version, count = _HEADER.unpack_from(data)
+        if version != _VERSION:
+            raise ValueError(f"features of version {version}, not {_VERSION}")
+        if count > FEATURES or len(data) != _HEADER.size + count * (4 + _DESCRIPTOR):
+            raise ValueError(f"features of {len(data)} bytes do not hold {count} keypoints")
+        end = _HEADER.size + 4 * count
+        points = np.frombuffer(data, "<u2", 2 * count, _HEADER.size).reshape(count, 2)
+        descriptors = np.frombuffer(data, np.uint8, count * _DESCRIPTOR, end)
+        return cls((points.astype(np.float32) / _SCALE), descriptors.reshape(count, _DESCRIPTOR))
+
+
+def extract(gray: np.ndarray) -> Features:
+    """The features of an image given as a 2-D uint8 array of grey levels (none for an
+    image narrower than ORB's patch or without corners)."""
+    import cv2  # noqa: PLC0415 - OpenCV takes 0.1 s to import; only images need it
+
+    height, width = gray.shape
+    if min(height, width) < _PATCH:
+        return Features(np.empty((0, 2), np.float32), np.empty((0, _DESCRIPTOR), np.uint8))
+    scale = SIDE / max(height, width)
+    if scale < 1:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    keypoints, descriptors = _orb(cv2).detectAndCompute(np.ascontiguousarray(gray), None)
+    if descriptors is None:
+        return extract(np.empty((0, 0), np.uint8))
+    points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
+    return Features(points, descriptors.astype(np.uint8))
+
+
+_ORB: list[Any] = []
+
+
+def _orb(cv2: Any) -> Any:
+    if not _ORB:
+        _ORB.append(cv2.ORB_create(nfeatures=FEATURES))
+    return _ORB[0]
+
+
+def inliers(query: Features, original: Features) -> int:
+    """How many keypoints of `query` match one of `original` and agree with the others on
+    one similarity transform (0 when fewer than `CANDIDATE_MATCHES` match at all, or the
+    transform's scale is not within `SCALES`)."""
+    import cv2  # noqa: PLC0415 - see extract
+
+    if len(query) < 2 or len(original) < 2:
+        return 0
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query.descriptors, original.descriptors, k=2)
+    good = [
+        (best.queryIdx, best.trainIdx)
+        for best, second in (p for p in pairs if len(p) == 2)
+        if best.distance < RATIO * second.distance and best.distance < MAX_DISTANCE
+    ]
+    if len(good) < CANDIDATE_MATCHES:
+        return 0
+    ours, theirs = (np.array(side) for side in zip(*good, strict=True))
+    transform, mask = cv2.estimateAffinePartial2D(
+        query.points[ours],
+        original.points[theirs],
+        method=cv2.RANSAC,
+        ransacReprojThreshold=REPROJECTION,
+    )
+    if transform is None:
+        return 0
+    scale = float(np.hypot(transform[0, 0], transform[1, 0]))
+    return int(mask.sum()) if SCALES[0] <= scale <= SCALES[1] else 0
+
+
+@dataclass(slots=True)
+class FeatureIndex:
+    """Many images' features, searchable: `search` takes each query keypoint's nearest
+    descriptors among all of them, verifies the images that got `CANDIDATE_MATCHES` or more
+    with `inliers`, and returns those with `min_inliers` or more."""
+
+    min_inliers: int = MIN_INLIERS
+    _images: dict[Hashable, Features] = field(default_factory=dict)
+    _stacked: tuple[np.ndarray, np.ndarray] | None = None  # descriptors, their owners
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+    def add(self, key: Hashable, features: Features) -> None:
+        self._images[key] = features
+        self._stacked = None
+
+    def remove(self, key: Hashable) -> None:
+        if self._images.pop(key, None) is not None:
+            self._stacked = None
+
+    def search(self, query: Features) -> list[tuple[Hashable, int]]:
+        """The images `query` shares `min_inliers` or more inliers with, most first."""
+        import cv2  # noqa: PLC0415 - see extract
+
+        if len(query) < 2 or not self._images:
+            return []
+        keys = list(self._images)
+        descriptors, owners = self._stack(keys)
+        if len(descriptors) < 2:
+            return []
+        nearest = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query.descriptors, descriptors, k=3)
+        votes = Counter(
+            int(owners[m.trainIdx]) for ms in nearest for m in ms if m.distance < MAX_DISTANCE
+        )
+        found = [
+            (keys[owner], count)
+            for owner, votes_of in votes.items()
+            if votes_of >= CANDIDATE_MATCHES
+            and (count := inliers(query, self._images[keys[owner]])) >= self.min_inliers
+        ]
+        return sorted(found, key=lambda hit: -hit[1])
+
+    def _stack(self, keys: Iterable[Hashable]) -> tuple[np.ndarray, np.ndarray]:
+        if self._stacked is None:
+            parts = [self._images[key] for key in keys]
+            self._stacked = (
+                np.concatenate([p.descriptors for p in parts]),
+                np.repeat(np.arange(len(parts)), [len(p) for p in parts]),
+            )
+        return self._stacked

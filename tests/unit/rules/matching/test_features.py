@@ -1,0 +1,123 @@
+"""Local features find an image again after the edits of a mirror account (crops, a caption
+bar, a small rotation, a screenshot's frame, a collage), and never join unrelated photos.
+
+The originals and the unrelated photos are scikit-image's sample photos and the PDQ
+reference photos; the edits are `postwatch.bench.edits`, made here from the original.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from postwatch.bench.edits import EDITS
+from postwatch.rules.matching.features import (
+    FEATURES,
+    MIN_INLIERS,
+    FeatureIndex,
+    Features,
+    extract,
+    inliers,
+)
+from tests.conftest import SHARED_DATA
+from tests.factories import sample_photo
+
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera")
+UNRELATED = ("horse", "moon", "coins", "clock", "brick", "page", "text", "hubble_deep_field")
+BRIDGE = SHARED_DATA / "pdq" / "data" / "reg-test-input" / "dih" / "bridge-1-original.jpg"
+PEN = SHARED_DATA / "pdq" / "data" / "reg-test-input" / "pen-and-coaster.png"
+FLIPS = ("flip",)  # ORB descriptors are not mirror-invariant: flips are PDQ's
+
+
+def features_of(image: Image.Image) -> Features:
+    return extract(np.asarray(image.convert("L")))
+
+
+@pytest.fixture(scope="module")
+def originals() -> dict[str, Image.Image]:
+    found = {name: sample_photo(name) for name in PHOTOS}
+    found["bridge"] = Image.open(BRIDGE).convert("RGB")
+    return found
+
+
+@pytest.fixture(scope="module")
+def unrelated() -> dict[str, Image.Image]:
+    found = {name: sample_photo(name) for name in UNRELATED}
+    found["pen"] = Image.open(PEN).convert("RGB")
+    return found
+
+
+@pytest.mark.parametrize("edit", sorted(set(EDITS) - set(FLIPS)))
+def test_every_edited_copy_shares_enough_inliers_with_its_original(
+    edit: str, originals: dict[str, Image.Image], unrelated: dict[str, Image.Image]
+) -> None:
+    other = unrelated["horse"]
+    for name, image in originals.items():
+        found = inliers(features_of(EDITS[edit](image, other)), features_of(image))
+        assert found >= MIN_INLIERS, (name, found)
+
+
+def test_unrelated_photos_never_share_enough_inliers(
+    originals: dict[str, Image.Image], unrelated: dict[str, Image.Image]
+) -> None:
+    every = {**originals, **unrelated}
+    features = {name: features_of(image) for name, image in every.items()}
+    pairs = [(a, b) for a in every for b in every if a != b]
+    assert len(pairs) > 150
+    most = max(pairs, key=lambda pair: inliers(features[pair[0]], features[pair[1]]))
+    assert inliers(features[most[0]], features[most[1]]) < MIN_INLIERS, most
+
+
+def test_an_index_finds_the_original_among_many_and_forgets_it(
+    originals: dict[str, Image.Image], unrelated: dict[str, Image.Image]
+) -> None:
+    index = FeatureIndex()
+    for name, image in {**originals, **unrelated}.items():
+        index.add(name, features_of(image))
+    query = features_of(EDITS["caption bar"](originals["coffee"], unrelated["moon"]))
+    assert [key for key, _ in index.search(query)] == ["coffee"]
+    collage = features_of(EDITS["collage"](originals["astronaut"], sample_photo("gravel")))
+    assert [key for key, _ in index.search(collage)] == ["astronaut"]
+    index.remove("coffee")
+    assert index.search(query) == []
+    assert index.search(features_of(Image.new("RGB", (300, 200), "grey"))) == []
+
+
+def test_features_survive_their_text_form(originals: dict[str, Image.Image]) -> None:
+    features = features_of(originals["rocket"])
+    assert 200 < len(features) <= FEATURES
+    text = features.encode()
+    again = Features.decode(text)
+    assert np.array_equal(again.descriptors, features.descriptors)
+    assert np.abs(again.points - features.points).max() <= 1 / 16
+    assert inliers(again, features) > 200
+    assert len(text) <= 15_364  # what Post v1 allows
+
+
+def _raw(version: int, count: int, body: bytes) -> str:
+    return base64.b64encode(struct.pack("<BH", version, count) + body).decode()
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("not base64 at all!", "not base64"),
+        ("", "too short"),
+        (_raw(2, 0, b""), "version 2"),
+        (_raw(1, 2, b"\0" * 71), "do not hold 2"),
+        (_raw(1, FEATURES + 1, b"\0" * 36 * (FEATURES + 1)), f"do not hold {FEATURES + 1}"),
+    ],
+)
+def test_a_string_that_is_no_features_is_refused(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        Features.decode(text)
+
+
+def test_an_image_without_corners_has_no_features() -> None:
+    assert len(features_of(Image.new("RGB", (640, 480), "white"))) == 0
+    assert len(extract(np.zeros((1, 1), np.uint8))) == 0
+    assert len(extract(np.zeros((20, 4000), np.uint8))) == 0
