@@ -23,12 +23,13 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from PIL import Image
 
-from postwatch.media.hashing import HashOptions, hash_bytes
+from postwatch.bench.edits import EDITS
+from postwatch.media.hashing import HashOptions, MediaHashes, hash_bytes
 from postwatch.rules.language.published import PublishedPack, content_hash
 from postwatch.settings import Settings
 from postwatch.streams.live import publish_pack
 from tests.conftest import env_for, stop_process
-from tests.unit.rules.detectors.scenario import IMAGES, STATEMENT
+from tests.unit.rules.detectors.scenario import IMAGES, STATEMENT, image_hashes
 from tests.unit.rules.detectors.scenario import PACK as MIRROR_PACK
 
 PACK = """
@@ -290,15 +291,21 @@ def test_reappearance_and_lookalikes_on_the_broker_and_learned_banks_survive_a_r
 ) -> None:
     worker = worker_on("mirrors", MIRROR_PACK)
     alerts = Alerts(settings)
-    original = image_pdq(None, "PNG")
     copy = image_pdq((300, 220), "JPEG")
+    with Image.open(IMAGES / "b.jpg") as opened:
+        photo = opened.convert("RGB")
+    original = image_hashes(photo)
+    reframed = image_hashes(EDITS["caption bar"](EDITS["crop 25 % top"](photo, photo), photo))
 
     def media(pdq: str) -> list[dict[str, Any]]:
         return [{"kind": "image", "pdq": pdq, "pdq_quality": 100}]
 
+    def image_of(hashes: MediaHashes) -> list[dict[str, Any]]:
+        return [{"kind": "image", "pdq": hashes.pdq, "features": hashes.features}]
+
     edited = STATEMENT.replace("next", "this").replace("flags", "banners") + " 🔥"
     first = [
-        post("1", STATEMENT, "front", media=media(original)),
+        post("1", STATEMENT, "front", media=image_of(original)),
         post("2", edited, "new", handle="examp1e.front2", media=media(copy)),
         post("3", "Tomatoes want sun and water every day in July, and more.", "garden"),
     ]
@@ -322,10 +329,16 @@ def test_reappearance_and_lookalikes_on_the_broker_and_learned_banks_survive_a_r
 
     stop_process(worker)
     worker_on("mirrors", MIRROR_PACK)
-    later = [post("4", edited, "other")]
-    seen = asyncio.run(alerts.until(lambda a: len(a) >= 5, 120, send_once(settings, later)))
-    assert kinds(seen)[4:] == [("test:4", "reappearance")]
-    assert seen[4]["evidence"][0]["original_post_id"] == "test:1"
+    later = [post("4", edited, "other"), post("5", "seen this?", "far", media=image_of(reframed))]
+    seen = asyncio.run(alerts.until(lambda a: len(a) >= 6, 120, send_once(settings, later)))
+    assert sorted(kinds(seen)[4:]) == [("test:4", "reappearance"), ("test:5", "reappearance")]
+    by_post = {a["post"]["id"]: a["evidence"][0] for a in seen[4:]}
+    assert by_post["test:4"]["original_post_id"] == "test:1"
+    # the cropped and captioned photo, by the local features learned before the restart
+    assert (by_post["test:5"]["type"], by_post["test:5"]["original_post_id"]) == (
+        "local_features",
+        "test:1",
+    )
 
 
 BANK_PACK = """

@@ -17,7 +17,7 @@ base64 of a version byte, the keypoint count, their coordinates (uint16, 1/8 pix
 descriptors; `Features.decode` raises ValueError for any other string. `FeatureIndex`
 finds, among many images' features, the ones a query shares enough inliers with.
 
-OpenCV is imported when features are first extracted or matched, not with this module.
+OpenCV and FAISS are imported when first used, not with this module.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import base64
 import binascii
 import struct
 from collections import Counter
-from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -63,6 +63,12 @@ chance matches of unrelated images agree best on a transform that shrinks one im
 point."""
 CANDIDATE_MATCHES = 8
 """Matches a learned image needs in a `FeatureIndex` search to be verified at all."""
+NEIGHBOURS = 3
+"""Nearest descriptors a query keypoint votes for in a `FeatureIndex` search."""
+EXACT_UP_TO = 16_384
+"""Descriptors (about 50 images) up to which a `FeatureIndex` search is exact."""
+PROBES = 8
+"""Clusters of the inverted file searched for each query keypoint."""
 
 _VERSION = 1
 _HEADER = struct.Struct("<BH")
@@ -164,54 +170,87 @@ def inliers(query: Features, original: Features) -> int:
     return int(mask.sum()) if SCALES[0] <= scale <= SCALES[1] else 0
 
 
-@dataclass(slots=True)
 class FeatureIndex:
-    """Many images' features, searchable: `search` takes each query keypoint's nearest
-    descriptors among all of them, verifies the images that got `CANDIDATE_MATCHES` or more
-    with `inliers`, and returns those with `min_inliers` or more."""
+    """Many images' features, searchable: `search` takes each query keypoint's
+    `NEIGHBOURS` nearest descriptors among all of theirs (FAISS: exact up to
+    `EXACT_UP_TO` descriptors, then an inverted file of `_lists` clusters, `PROBES` of
+    them searched), verifies the images that got `CANDIDATE_MATCHES` or more with
+    `inliers`, and returns those with `min_inliers` or more. Added images go into the
+    index as they come; it is built again, its clusters learned anew, when it has doubled
+    since it was last built, and after a removal."""
 
-    min_inliers: int = MIN_INLIERS
-    _images: dict[Hashable, Features] = field(default_factory=dict)
-    _stacked: tuple[np.ndarray, np.ndarray] | None = None  # descriptors, their owners
+    def __init__(self, min_inliers: int = MIN_INLIERS) -> None:
+        self.min_inliers = min_inliers
+        self._images: dict[Hashable, Features] = {}
+        self._numbers: dict[Hashable, int] = {}  # key -> its number in the index
+        self._keys: dict[int, Hashable] = {}
+        self._next = 0
+        self._index: Any = None
+        self._built_at = 0  # descriptors in the index when it was last built
+        self._size = 0
 
     def __len__(self) -> int:
         return len(self._images)
 
     def add(self, key: Hashable, features: Features) -> None:
-        self._images[key] = features
-        self._stacked = None
+        self.remove(key)
+        number, self._next = self._next, self._next + 1
+        self._images[key], self._numbers[key], self._keys[number] = features, number, key
+        self._size += len(features)
+        if self._index is not None and self._size <= 2 * self._built_at:
+            self._index.add_with_ids(features.descriptors, np.full(len(features), number))
+        else:
+            self._index = None
 
     def remove(self, key: Hashable) -> None:
-        if self._images.pop(key, None) is not None:
-            self._stacked = None
+        features = self._images.pop(key, None)
+        if features is not None:
+            del self._keys[self._numbers.pop(key)]
+            self._size -= len(features)
+            self._index = None
 
     def search(self, query: Features) -> list[tuple[Hashable, int]]:
         """The images `query` shares `min_inliers` or more inliers with, most first."""
-        import cv2  # noqa: PLC0415 - see extract
-
-        if len(query) < 2 or not self._images:
+        if len(query) < 2 or self._size == 0:
             return []
-        keys = list(self._images)
-        descriptors, owners = self._stack(keys)
-        if len(descriptors) < 2:
-            return []
-        nearest = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query.descriptors, descriptors, k=3)
-        votes = Counter(
-            int(owners[m.trainIdx]) for ms in nearest for m in ms if m.distance < MAX_DISTANCE
-        )
+        distances, numbers = self._built().search(query.descriptors, NEIGHBOURS)
+        votes = Counter(numbers[(distances < MAX_DISTANCE) & (numbers >= 0)].tolist())
         found = [
-            (keys[owner], count)
-            for owner, votes_of in votes.items()
+            (key, count)
+            for number, votes_of in votes.items()
             if votes_of >= CANDIDATE_MATCHES
-            and (count := inliers(query, self._images[keys[owner]])) >= self.min_inliers
+            and (count := inliers(query, self._images[key := self._keys[number]]))
+            >= self.min_inliers
         ]
         return sorted(found, key=lambda hit: -hit[1])
 
-    def _stack(self, keys: Iterable[Hashable]) -> tuple[np.ndarray, np.ndarray]:
-        if self._stacked is None:
-            parts = [self._images[key] for key in keys]
-            self._stacked = (
-                np.concatenate([p.descriptors for p in parts]),
-                np.repeat(np.arange(len(parts)), [len(p) for p in parts]),
+    def _built(self) -> Any:
+        if self._index is None:
+            import faiss  # noqa: PLC0415 - FAISS takes 0.3 s to import; only images need it
+
+            descriptors = np.concatenate([f.descriptors for f in self._images.values()])
+            numbers = np.repeat(
+                np.fromiter(self._numbers.values(), np.int64, len(self._numbers)),
+                [len(f) for f in self._images.values()],
             )
-        return self._stacked
+            bits = 8 * _DESCRIPTOR
+            index: Any
+            if len(descriptors) <= EXACT_UP_TO:
+                index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(bits))
+            else:
+                lists = _lists(len(descriptors))
+                index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, lists)
+                sample = np.random.default_rng(0).choice(
+                    len(descriptors), min(len(descriptors), 40 * lists), replace=False
+                )
+                index.train(descriptors[sample])
+                index.nprobe = PROBES
+            index.add_with_ids(descriptors, numbers)
+            self._index, self._built_at = index, len(descriptors)
+        return self._index
+
+
+def _lists(descriptors: int) -> int:
+    """Clusters of the inverted file: about sqrt(descriptors), a power of two (more make
+    searches faster and builds slower: each descriptor is compared with every cluster)."""
+    return 1 << round(float(np.log2(np.sqrt(descriptors))))
