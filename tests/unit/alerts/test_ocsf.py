@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,11 +16,15 @@ from py_ocsf_models.events.findings.detection_finding import (  # type: ignore[i
 )
 
 from postwatch.alerts.ocsf import detection_finding
+from postwatch.bench.edits import EDITS
 from postwatch.demo import DEMO_PACK, DEMO_POSTS
 from postwatch.rules import Engine, load_packs, parse_post
-from postwatch.rules.alerts import Alert
+from postwatch.rules.alerts import Alert, decode
 from tests.conftest import SHARED_DATA
+from tests.factories import sample_photo
 from tests.unit.conftest import make_post, only_match
+from tests.unit.rules.detectors.scenario import STATEMENT, image_hashes, post, run_match
+from tests.unit.rules.detectors.test_correlation import network
 
 T0 = datetime(2025, 7, 25, 10, 0, tzinfo=UTC)
 
@@ -102,3 +107,31 @@ def test_the_validation_accepts_real_detection_findings(name: str) -> None:
     doc = json.loads((SHARED_DATA / "ocsf" / name).read_text())
     for finding in doc if isinstance(doc, list) else [doc]:
         DetectionFinding.model_validate_json(json.dumps(finding), strict=True)
+
+
+def test_every_kind_of_the_detectors_is_a_valid_detection_finding(tmp_path: Path) -> None:
+    """The alerts of a mirror network (reappearances, a look-alike, a successor, a campaign
+    and its update) and of a photo found again by its local features."""
+    photo = sample_photo("astronaut")
+    reframed = EDITS["caption bar"](EDITS["crop 25 % left"](photo, photo), photo)
+    posts = [
+        *network(),
+        post("img-1", "front", STATEMENT, minutes=90, image=image_hashes(photo)),
+        post("img-2", "mirror", "look", minutes=91, image=image_hashes(reframed, "JPEG")),
+    ]
+    alerts = [decode(orjson.dumps(doc)) for doc in run_match(tmp_path, posts)]
+    kinds = {alert.kind for alert in alerts}
+    assert kinds >= {
+        "rule",
+        "reappearance",
+        "lookalike_account",
+        "successor",
+        "campaign",
+        "summary",
+    }
+    assert any(a.evidence[0].type == "local_features" for a in alerts)
+    for alert in alerts:
+        finding = detection_finding(alert)
+        validate(finding)
+        assert finding["finding_info"]["types"] == [alert.kind]
+        assert finding["unmapped"]["postwatch"]["kind"] == alert.kind
