@@ -9,10 +9,10 @@ rotations, screenshot frame, collage, recompression, colour filter, half size, f
 saved as a JPEG. An edited copy is caught by PDQ when its hash is within 31 bits of the
 original's (the threshold of the learned bank), by PDQ's dihedral variants ("PDQ x8")
 when one of the original's eight rotations and flips is, and by local features when it
-shares `MIN_INLIERS` inliers with the original; "both" is what the mirror checks do (PDQ or
-local features; posts carry no dihedral variants). False matches are counted over every pair of
-different photos (the originals and other sample photos), and every edited copy against
-the other originals. Costs: extracting features per image (as the hashing process does,
+shares `MIN_INLIERS` inliers with the original; "both" is what the mirror checks do (PDQ
+of the original or of its mirror image, or local features). False matches are counted over
+every pair of different photos (the originals and other sample photos), and every edited
+copy against the other originals. Costs: extracting features per image (as the hashing process does,
 after decoding), and searching a `FeatureIndex` of N learned images per query image (the
 learned images are descriptors of the originals with 15 % of their bits flipped at random:
 as unevenly spread as real ones, which is what an inverted file's cost depends on), against
@@ -85,6 +85,7 @@ class _Hashed:
         assert hashes.pdq is not None
         assert hashes.features is not None
         self.pdq = int(hashes.pdq, 16)
+        self.mirror = int(hashes.pdq_mirror or "", 16)
         self.dihedral = [int(value, 16) for value in hashes.dihedral.values()]
         self.features = Features.decode(hashes.features)
 
@@ -93,11 +94,14 @@ def _distance(a: int, b: int) -> int:
     return (a ^ b).bit_count()
 
 
-def _verdicts(copy: _Hashed, original: _Hashed) -> tuple[bool, bool, bool]:
+def _verdicts(copy: _Hashed, original: _Hashed) -> tuple[bool, bool, bool, bool]:
+    """Caught by whole-image PDQ, by PDQ's dihedral variants, by local features, and by
+    what the mirror checks do (PDQ of the original or of its mirror image, local features)."""
     pdq = _distance(copy.pdq, original.pdq) <= PDQ_THRESHOLD
     dihedral = min(_distance(copy.pdq, v) for v in original.dihedral) <= PDQ_THRESHOLD
     features = inliers(copy.features, original.features) >= MIN_INLIERS
-    return pdq, dihedral, features
+    mirror = _distance(copy.pdq, original.mirror) <= PDQ_THRESHOLD
+    return pdq, dihedral, features, pdq or mirror or features
 
 
 def _recall(originals: dict[str, Image.Image], others: dict[str, Image.Image]) -> None:
@@ -105,15 +109,14 @@ def _recall(originals: dict[str, Image.Image], others: dict[str, Image.Image]) -
     other = next(iter(others.values()))
     print(f"{'edit':<18}{'PDQ':>8}{'PDQ x8':>9}{'features':>10}{'both':>8}  inliers (min)")
     totals = np.zeros(4, int)
-    false_edited = [0, 0, 0]
+    false_edited = [0, 0, 0, 0]
     copies = 0
     for edit, make in EDITS.items():
         caught = np.zeros(4, int)
         least = FEATURES
         for name, image in originals.items():
             copy = _Hashed(make(image, other))
-            pdq, dihedral, features = _verdicts(copy, hashed[name])
-            caught += (pdq, dihedral, features, pdq or features)
+            caught += _verdicts(copy, hashed[name])
             least = min(least, inliers(copy.features, hashed[name].features))
             for other_name, original in hashed.items():
                 if other_name != name:
@@ -130,21 +133,22 @@ def _recall(originals: dict[str, Image.Image], others: dict[str, Image.Image]) -
     pairs = copies * (len(originals) - 1)
     print(
         f"edited copies against other originals ({pairs} pairs), false matches: "
-        f"PDQ {false_edited[0]}, PDQ x8 {false_edited[1]}, features {false_edited[2]}"
+        f"PDQ {false_edited[0]}, PDQ x8 {false_edited[1]}, features {false_edited[2]}, "
+        f"both {false_edited[3]}"
     )
     every = {**hashed, **{k: _Hashed(v) for k, v in others.items()}}
     names = list(every)
     pairs_of = [
         (a, b) for i, a in enumerate(names) for b in names[i + 1 :] if {a, b} != SAME_OBJECT
     ]
-    false = [0, 0, 0]
+    false = [0, 0, 0, 0]
     most = 0
     for a, b in pairs_of:
         false = [f + v for f, v in zip(false, _verdicts(every[a], every[b]), strict=True)]
         most = max(most, inliers(every[a].features, every[b].features))
     print(
         f"unrelated photo pairs ({len(pairs_of)}), false matches: PDQ {false[0]}, "
-        f"PDQ x8 {false[1]}, features {false[2]} (most inliers {most}, "
+        f"PDQ x8 {false[1]}, features {false[2]}, both {false[3]} (most inliers {most}, "
         f"threshold {MIN_INLIERS})"
     )
     a, b = sorted(SAME_OBJECT)

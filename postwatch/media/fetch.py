@@ -9,12 +9,12 @@
 
 `enrich` takes a Post v1 dict and returns a copy in which each `media[i]` with an http(s)
 `url`, of a kind being fetched and not hashed yet, has `sha256`, `md5` and (images) `pdq`,
-`pdq_quality` and `features` filled. A URL a post names twice is fetched once; past `max_media` URLs
-a post's media are not fetched (counted in `stats.skipped` as `too_many` and logged), and
-a post gets `post_timeout` seconds in all (then what is left is counted as failed,
-`post_timeout`). A download holds its slot (one of `concurrency`) until it is hashed, so
-the bytes waiting for a hashing process are never more than `concurrency` downloads.
-A download is refused, before its body is read where possible,
+`pdq_quality`, `pdq_mirror` and `features` filled. A URL a post names twice is fetched
+once; past `max_media` URLs a post's media are not fetched (counted in `stats.skipped` as
+`too_many` and logged), and a post gets `post_timeout` seconds in all (then what is left is
+counted as failed, `post_timeout`). A download holds its slot (one of `concurrency`) until
+it is hashed, so the bytes waiting for a hashing process are never more than `concurrency`
+downloads. A download is refused, before its body is read where possible,
 when the server answers with another status than 200 after at most `max_redirects`
 redirects, a content type that is not one of the media types of those kinds, a size over
 `max_bytes`, or bytes whose magic number is not such a format; and when it takes longer
@@ -273,6 +273,7 @@ class MediaFetcher:
             if hashes.pdq is not None:
                 item["pdq"] = hashes.pdq
                 item["pdq_quality"] = hashes.pdq_quality
+                item["pdq_mirror"] = hashes.pdq_mirror
             if hashes.features is not None:
                 item["features"] = hashes.features
             item.setdefault("kind", hashes.kind)

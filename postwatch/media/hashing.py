@@ -67,6 +67,8 @@ _AVI = MediaFormat("avi", "video", ("video/x-msvideo", "video/avi"))
 FORMATS = (_JPEG, _PNG, _GIF, _WEBP, _MP4, _WEBM, _AVI)
 """Every format `sniff` tells."""
 
+_MIRROR = 5
+"""Where pdqhash.compute_dihedral puts the mirror image's hash (`flipy` in `DIHEDRAL`)."""
 _PILLOW_FORMATS = {"jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP"}
 
 DIHEDRAL: tuple[tuple[str, Image.Transpose | None], ...] = (
@@ -148,7 +150,9 @@ class MediaHashes(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     `postwatch hash` prints, the parts a file does not have left out.
 
     `kind` is `image`, `video` or `other` (bytes of no format postwatch decodes: exact
-    hashes only). `dihedral` maps each rotation or flip to its PDQ when asked for. `vpdq`
+    hashes only). `pdq_mirror` is the PDQ of the image's mirror image (left and right
+    swapped: how a flipped copy is found again). `dihedral` maps each rotation or flip to its
+    PDQ when asked for. `vpdq`
     is None unless the file is a video and vpdq is installed. `features` are an image's
     local features (`Features.encode`) when asked for.
     """
@@ -160,6 +164,7 @@ class MediaHashes(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     md5: str
     pdq: str | None = None
     pdq_quality: int | None = None
+    pdq_mirror: str | None = None
     dihedral: dict[str, str] = {}
     features: str | None = None
     vpdq: tuple[VpdqFrame, ...] | None = None
@@ -201,11 +206,14 @@ def hash_bytes(data: bytes, options: HashOptions) -> MediaHashes:
         return exact
     if fmt.kind == "image":
         rgb = _decode_image(data, fmt, options)
-        pdq, quality = _pdq(rgb)
+        # the 8 variants cost what one hash does (one DCT): the first is the image's own
+        variants, quality = pdqhash.compute_dihedral(np.asarray(rgb))
+        pdq, mirror = _hex(variants[0]), _hex(variants[_MIRROR])
         return msgspec.structs.replace(
             exact,
             pdq=pdq,
-            pdq_quality=quality,
+            pdq_quality=int(quality),
+            pdq_mirror=mirror,
             dihedral=_dihedral(rgb, pdq) if options.dihedral else {},
             features=extract(np.asarray(rgb.convert("L"))).encode() if options.features else None,
         )
@@ -237,7 +245,11 @@ def _dihedral(rgb: Image.Image, pdq: str) -> dict[str, str]:
 
 def _pdq(rgb: Image.Image) -> tuple[str, int]:
     bits, quality = pdqhash.compute(np.asarray(rgb))
-    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex(), int(quality)
+    return _hex(bits), int(quality)
+
+
+def _hex(bits: object) -> str:
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
 
 
 def _video_vpdq(data: bytes, options: HashOptions) -> tuple[VpdqFrame, ...]:

@@ -301,7 +301,14 @@ def test_reappearance_and_lookalikes_on_the_broker_and_learned_banks_survive_a_r
         return [{"kind": "image", "pdq": pdq, "pdq_quality": 100}]
 
     def image_of(hashes: MediaHashes) -> list[dict[str, Any]]:
-        return [{"kind": "image", "pdq": hashes.pdq, "features": hashes.features}]
+        return [
+            {
+                "kind": "image",
+                "pdq": hashes.pdq,
+                "pdq_mirror": hashes.pdq_mirror,
+                "features": hashes.features,
+            }
+        ]
 
     edited = STATEMENT.replace("next", "this").replace("flags", "banners") + " 🔥"
     first = [

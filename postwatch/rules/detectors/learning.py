@@ -5,9 +5,9 @@ bigrams, and the bigrams themselves as 32-bit hashes (texts under `min_words` fo
 not fingerprinted). Links, handles, `RT` and HTML character references are left out; the
 words are folded (`normalize`) and then written as their Roman Urdu
 keys (`roman`: `Muhammad` and `Mohammed` are one word; English words stay as they are). Its
-images are remembered by their PDQ hashes and, where the post carries them, their local
-features (`postwatch.rules.matching.features`), which find a cropped, captioned, rotated or
-framed copy that PDQ does not.
+images are remembered by their PDQ hashes (with their mirror images') and, where the post
+carries them, their local features (`postwatch.rules.matching.features`), which find a
+cropped, captioned, rotated or framed copy that PDQ does not.
 
 A learned text is found again (`LearnedBank.similar_texts`) when the estimated Jaccard
 similarity of the two bigram sets reaches `text_threshold` (a light edit, hashtags added), or
@@ -315,7 +315,12 @@ class LearnedBank:
         text = fingerprint(post.text, min_words)
         if text is not None:
             found.append(entry("text", _to_hex(text.signature), text.shingles))
-        found.extend(entry("pdq", m.pdq.lower()) for m in post.media if m.pdq)
+        found.extend(
+            entry("pdq", value.lower())
+            for m in post.media
+            for value in (m.pdq, m.pdq_mirror)  # the mirror: a flipped copy is found too
+            if value
+        )
         found.extend(
             entry("features", m.features) for m in post.media if m.features and _features_of(m)
         )

@@ -92,6 +92,7 @@ class Media(msgspec.Struct, frozen=True, gc=False):
     md5: _HEX32 | None = None
     pdq: _HEX64 | None = None
     pdq_quality: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
+    pdq_mirror: _HEX64 | None = None
     features: _FEATURES | None = None
 
 

@@ -205,6 +205,7 @@ def test_json_form_leaves_out_what_does_not_apply() -> None:
         "md5",
         "pdq",
         "pdq_quality",
+        "pdq_mirror",
         "features",
     }
 
@@ -217,3 +218,13 @@ def test_an_image_has_local_features_unless_they_are_not_asked_for() -> None:
     assert inliers(features, features) > 200
     assert hash_path(path, HashOptions(features=False)).features is None
     assert hash_bytes(b"no media format at all", HashOptions()).features is None
+
+
+def test_an_image_has_the_pdq_of_its_mirror_image() -> None:
+    folder = PDQ_DATA / "data" / "reg-test-input" / "dih"
+    original = hash_path(folder / "bridge-1-original.jpg", HashOptions(dihedral=True))
+    flipped = hash_path(folder / "bridge-6-flipy.jpg", HashOptions())
+    assert original.pdq_mirror == original.dihedral["flipy"]
+    assert flipped.pdq is not None
+    assert distance(original.pdq_mirror, flipped.pdq) <= 31
+    assert distance(original.pdq_mirror, original.pdq or "") > 100

@@ -62,7 +62,12 @@ def post(
     """A Post v1 document; its one image given by its PDQ or all its hashes (`image`)."""
     media = {"kind": "image", "pdq": pdq, "pdq_quality": 100} if pdq else None
     if image is not None:
-        media = {"kind": "image", "pdq": image.pdq, "features": image.features}
+        media = {
+            "kind": "image",
+            "pdq": image.pdq,
+            "pdq_mirror": image.pdq_mirror,
+            "features": image.features,
+        }
     return {
         "schema": "postwatch.post/1",
         "id": f"test:{post_id}",

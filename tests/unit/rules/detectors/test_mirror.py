@@ -61,7 +61,7 @@ def test_a_mirror_account_reposting_an_edited_statement_and_image_is_caught(
     assert (lookalike["field"], lookalike["matched"]) == ("author.handle", "examplefrontz")
 
 
-def test_a_cropped_and_captioned_copy_of_a_learned_photo_is_caught_by_its_local_features(
+def test_cropped_captioned_and_mirrored_copies_of_a_learned_photo_are_caught(
     tmp_path: Path,
 ) -> None:
     photo = sample_photo("astronaut")
@@ -80,12 +80,18 @@ def test_a_cropped_and_captioned_copy_of_a_learned_photo_is_caught_by_its_local_
             post("2", "new", "look what they posted", minutes=5, image=copy),
             post("3", "cafe", "my morning coffee", minutes=6, image=unrelated),
             post("4", "odd", "my morning coffee", minutes=7, image=garbled),
+            post(
+                "5", "flip", "mirrored", minutes=8, image=image_hashes(EDITS["flip"](photo, photo))
+            ),
         ],
     )
     assert [(a["post"]["id"], a["kind"]) for a in alerts] == [
         ("test:1", "rule"),
         ("test:2", "reappearance"),
+        ("test:5", "reappearance"),  # by the PDQ of the original's mirror image
     ]
+    assert alerts[2]["evidence"][0]["type"] == "pdq"
+    assert alerts[2]["evidence"][0]["value"] == original.pdq_mirror
     [evidence] = alerts[1]["evidence"]
     assert (evidence["type"], evidence["field"]) == ("local_features", "media[0]")
     assert evidence["inliers"] >= MIN_INLIERS
