@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import time
 from pathlib import Path
@@ -174,6 +175,7 @@ def _costs(originals: dict[str, Image.Image], learned: list[int]) -> None:
     first = next(iter(originals.values()))
     query = extract(np.asarray(EDITS["caption bar"](first, first).convert("L")))
     for count in learned:
+        before = _resident()
         index = FeatureIndex()
         index.add("original", extract(grey[0]))  # found and verified by every search
         stacked: list[np.ndarray] = []
@@ -186,6 +188,7 @@ def _costs(originals: dict[str, Image.Image], learned: list[int]) -> None:
         started = time.perf_counter()
         index.search(query)  # builds the index
         built = time.perf_counter() - started
+        grown = _resident() - before  # the index and its images' features
         times = []
         for _ in range(5):
             started = time.perf_counter()
@@ -203,8 +206,16 @@ def _costs(originals: dict[str, Image.Image], learned: list[int]) -> None:
             f"search among {count:>6,} learned images: "
             f"{statistics.median(times) * 1000:8.1f} ms per query image (median of 5; "
             f"exact brute force {statistics.median(brute) * 1000:.1f} ms); "
-            f"index built in {built:.2f} s"
+            f"index built in {built:.2f} s; "
+            f"{grown / 2**20:,.0f} MiB resident"
         )
+        del index, stacked, exact
+
+
+def _resident() -> int:
+    """This process's resident memory, bytes (Linux)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def main() -> None:
