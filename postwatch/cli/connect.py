@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from postwatch.cli.shared import CommandContext, open_input, pass_context, posts_input
+from postwatch.cli.shared import (
+    CommandContext,
+    media_options,
+    open_input,
+    pass_context,
+    posts_input,
+)
 from postwatch.progress import progress_counter
 
 if TYPE_CHECKING:
@@ -34,16 +40,7 @@ def _common() -> list[click.Parameter]:
             default=0,
             help="Serve Prometheus /metrics on this port (default 0: off).",
         ),
-        click.Option(
-            ["--media-private"],
-            is_flag=True,
-            help="With --fetch-media: also fetch from loopback and private addresses.",
-        ),
-        click.Option(
-            ["--fetch-media"],
-            is_flag=True,
-            help="Download each post's images and fill their SHA-256, MD5 and PDQ hashes.",
-        ),
+        *media_options(),
         click.Option(
             ["--name"],
             default=None,

@@ -3,6 +3,7 @@ hashes of media files)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import time
@@ -19,6 +20,7 @@ import orjson
 from postwatch.cli.shared import (
     CommandContext,
     compiled,
+    media_options,
     open_input,
     packs_option,
     pass_context,
@@ -50,10 +52,13 @@ _MATCH_BATCH = 1024
 @pass_context
 def match(
     ctx: CommandContext,
+    *,
     packs: tuple[Path, ...],
     input_path: Path,
     output: Path | None,
     summary: bool,
+    fetch_media: bool,
+    media_private: bool,
 ) -> None:
     """Offline: evaluate a file of posts with the same engine as the workers.
 
@@ -62,6 +67,10 @@ def match(
     accounts `lookalike_account`, and authors with many alerts `escalation` alerts; then
     those alerts are correlated: several accounts re-posting one original raise a `campaign`
     alert, an account that keeps re-posting (or imitates) another a `successor` alert.
+
+    With --fetch-media, the images of posts that name them by URL are downloaded and hashed
+    first, as the connectors do it (PDQ, local features), so that a pack can be tried on a
+    file of posts as they come from a platform.
 
     Alerts are written as JSON lines; lines that are not valid Post v1 are reported on
     standard error with their line number and skipped. On a terminal a progress bar shows
@@ -76,9 +85,14 @@ def match(
     run = FileMatch(engine, tracker, Correlator(CorrelationConfig.from_settings(ctx.settings)))
     source = open_input(input_path)
     started = time.perf_counter()
-    with source, _open_output(output) as out, _match_progress(source) as progress:
+    with (
+        source,
+        _open_output(output) as out,
+        _match_progress(source) as progress,
+        _media(fetch=fetch_media, private=media_private) as enriched,
+    ):
         while chunk := list(islice(source, _MATCH_BATCH)):
-            alerts, skipped = run.feed(chunk, datetime.now(UTC))
+            alerts, skipped = run.feed(enriched(chunk), datetime.now(UTC))
             for number, invalid in skipped:
                 click.echo(printable(f"{input_path}:{number}: skipped: {invalid}"), err=True)
             for alert in alerts:  # a terminal sees escapes, not the controls of a post
@@ -94,6 +108,49 @@ def match(
     )
     if summary:
         _echo_summary(run.hits())
+
+
+for _option in media_options():
+    match.params.append(_option)
+
+
+@contextmanager
+def _media(*, fetch: bool, private: bool) -> Iterator[Callable[[list[bytes]], list[bytes]]]:
+    """What turns a chunk of lines into the same lines with their posts' media hashed (the
+    lines themselves, without `fetch`); the fetcher's counts go to standard error at the
+    end. A line that is no JSON object is left as it is, for the matching to report."""
+    if not fetch:
+        yield lambda chunk: chunk
+        return
+    from postwatch.media.fetch import FetchOptions, MediaFetcher  # noqa: PLC0415
+
+    fetcher = MediaFetcher(FetchOptions(allow_private_addresses=private))
+
+    async def one(line: bytes) -> bytes:
+        try:
+            post = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return line
+        if not isinstance(post, dict):
+            return line
+        enriched = await fetcher.enrich(post)
+        try:
+            return line if enriched is post else orjson.dumps(enriched)
+        except orjson.JSONEncodeError:  # nested deeper than orjson writes: as it was
+            return line
+
+    async def chunk_of(lines: list[bytes]) -> list[bytes]:
+        return list(await asyncio.gather(*map(one, lines)))
+
+    with asyncio.Runner() as runner:
+        runner.run(fetcher.__aenter__())
+        try:
+            yield lambda lines: runner.run(chunk_of(lines))
+        finally:
+            runner.run(fetcher.__aexit__(None, None, None))
+    stats = fetcher.stats
+    failed = "".join(f", {n} {reason}" for reason, n in sorted(stats.failed.items()))
+    click.echo(f"media: {stats.fetched} fetched, {stats.failed.total()} failed{failed}", err=True)
 
 
 def _echo_summary(hits: list[RuleHits]) -> None:

@@ -107,6 +107,21 @@ posts_input = click.option(
 """The `--input` of the commands that read a file of posts (`open_input` opens it)."""
 
 
+MEDIA_OPTIONS = (
+    (
+        "--fetch-media",
+        "Download each post's images and fill their SHA-256, MD5, PDQ and local features.",
+    ),
+    ("--media-private", "With --fetch-media: also fetch from loopback and private addresses."),
+)
+"""The flags of the commands that can fetch posts' media, with their help."""
+
+
+def media_options() -> list[click.Option]:
+    """`MEDIA_OPTIONS` as options (`fetch_media`, `media_private`)."""
+    return [click.Option([flag], is_flag=True, help=text) for flag, text in MEDIA_OPTIONS]
+
+
 def open_input(path: Path) -> IO[bytes]:
     """The file to read, or standard input for `-`."""
     if str(path) == "-":
