@@ -28,6 +28,7 @@ import struct
 from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -116,8 +117,7 @@ class Features:
 def extract(gray: np.ndarray) -> Features:
     """The features of an image given as a 2-D uint8 array of grey levels (none for an
     image narrower than ORB's patch or without corners)."""
-    import cv2  # noqa: PLC0415 - OpenCV takes 0.1 s to import; only images need it
-
+    cv2 = _cv2()
     height, width = gray.shape
     if min(height, width) < _PATCH:
         return Features(np.empty((0, 2), np.float32), np.empty((0, _DESCRIPTOR), np.uint8))
@@ -125,28 +125,41 @@ def extract(gray: np.ndarray) -> Features:
     if scale < 1:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    keypoints, descriptors = _orb(cv2).detectAndCompute(np.ascontiguousarray(gray), None)
+    keypoints, descriptors = _orb().detectAndCompute(np.ascontiguousarray(gray), None)
     if descriptors is None:
         return extract(np.empty((0, 0), np.uint8))
     points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
     return Features(points, descriptors.astype(np.uint8))
 
 
-_ORB: list[Any] = []
+@cache
+def _cv2() -> Any:
+    """OpenCV, on one thread: a worker is one process on one core."""
+    import cv2  # noqa: PLC0415 - OpenCV takes 0.1 s to import; only images need it
+
+    cv2.setNumThreads(1)
+    return cv2
 
 
-def _orb(cv2: Any) -> Any:
-    if not _ORB:
-        _ORB.append(cv2.ORB_create(nfeatures=FEATURES))
-    return _ORB[0]
+@cache
+def _faiss() -> Any:
+    """FAISS, on one thread (as `_cv2`)."""
+    import faiss  # noqa: PLC0415 - FAISS takes 0.3 s to import; only learned images need it
+
+    faiss.omp_set_num_threads(1)
+    return faiss
+
+
+@cache
+def _orb() -> Any:
+    return _cv2().ORB_create(nfeatures=FEATURES)
 
 
 def inliers(query: Features, original: Features) -> int:
     """How many keypoints of `query` match one of `original` and agree with the others on
     one similarity transform (0 when fewer than `CANDIDATE_MATCHES` match at all, or the
     transform's scale is not within `SCALES`)."""
-    import cv2  # noqa: PLC0415 - see extract
-
+    cv2 = _cv2()
     if len(query) < 2 or len(original) < 2:
         return 0
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query.descriptors, original.descriptors, k=2)
@@ -226,8 +239,7 @@ class FeatureIndex:
 
     def _built(self) -> Any:
         if self._index is None:
-            import faiss  # noqa: PLC0415 - FAISS takes 0.3 s to import; only images need it
-
+            faiss = _faiss()
             descriptors = np.concatenate([f.descriptors for f in self._images.values()])
             numbers = np.repeat(
                 np.fromiter(self._numbers.values(), np.int64, len(self._numbers)),
