@@ -1,7 +1,8 @@
 """`postwatch match --fetch-media` against a local HTTP server: the images of a file's posts
 are downloaded and hashed as the connectors do it, so that a listed account's photo is found
 again cropped and captioned (local features) and mirrored (PDQ of the mirror image); a
-missing image is counted, and the post is matched all the same."""
+missing image is counted, and the post is matched all the same; lines that are no post are
+reported and skipped as without --fetch-media."""
 
 from __future__ import annotations
 
@@ -61,7 +62,9 @@ async def _match(tmp_path: Path) -> tuple[list[dict[str, Any]], str]:
             _with_image(post("5", "gone", "where", minutes=4), f"{base}/missing.jpg"),
         ]
         (tmp_path / "pack.yaml").write_text(PACK)
-        (tmp_path / "posts.jsonl").write_text("".join(json.dumps(p) + "\n" for p in posts))
+        lines = [json.dumps(p) for p in posts]
+        lines[3:3] = ["not json {", '["a list"]']  # reported as lines 4 and 5, and skipped
+        (tmp_path / "posts.jsonl").write_text("".join(line + "\n" for line in lines))
         process = await asyncio.create_subprocess_exec(
             *[sys.executable, "-m", "postwatch", "match", "--fetch-media", "--media-private"],
             *["--rules", str(tmp_path / "pack.yaml"), "--input", str(tmp_path / "posts.jsonl")],
@@ -85,3 +88,6 @@ def test_a_files_images_are_fetched_and_found_again_changed(tmp_path: Path) -> N
     assert {e["original_post_id"] for a in found.values() for e in a["evidence"]} == {"test:1"}
     assert "media: 4 fetched, 1 failed, 1 http_status" in err
     assert "5 posts" in err
+    assert "posts.jsonl:4: skipped" in err
+    assert "posts.jsonl:5: skipped" in err
+    assert "2 skipped lines" in err
