@@ -187,7 +187,8 @@ def _costs(originals: dict[str, Image.Image], learned: list[int]) -> None:
             index.add(key, Features(points, descriptors))
             stacked.append(descriptors)
         started = time.perf_counter()
-        index.search(query)  # builds the index
+        index.search(query)  # an exact search, which starts building the inverted file
+        index.wait()
         built = time.perf_counter() - started
         grown = _resident() - before  # the index and its images' features
         times = []

@@ -27,8 +27,10 @@ import binascii
 import struct
 from collections import Counter
 from collections.abc import Hashable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cache
+from threading import Thread
 from typing import Any
 
 import numpy as np
@@ -185,12 +187,17 @@ def inliers(query: Features, original: Features) -> int:
 
 class FeatureIndex:
     """Many images' features, searchable: `search` takes each query keypoint's
-    `NEIGHBOURS` nearest descriptors among all of theirs (FAISS: exact up to
-    `EXACT_UP_TO` descriptors, then an inverted file of `_lists` clusters, `PROBES` of
-    them searched), verifies the images that got `CANDIDATE_MATCHES` or more with
-    `inliers`, and returns those with `min_inliers` or more. Added images go into the
-    index as they come; it is built again, its clusters learned anew, when it has doubled
-    since it was last built, and after a removal."""
+    `NEIGHBOURS` nearest descriptors among all of theirs (FAISS), verifies the images that
+    got `CANDIDATE_MATCHES` or more with `inliers`, and returns those with `min_inliers` or
+    more.
+
+    Up to `EXACT_UP_TO` descriptors the search is exact; past that, an inverted file of
+    `_lists` clusters (`PROBES` of them searched) is built in a background thread (FAISS
+    lets go of the interpreter while it learns its clusters: a worker's loop runs on) and
+    built again each time the images have doubled since. Until a build is done, searches go
+    on with the index there was (exact when there was none), which takes every image added
+    meanwhile: what a search finds does not depend on when the build ends, only how fast.
+    A removal starts from an exact index again."""
 
     def __init__(self, min_inliers: int = MIN_INLIERS) -> None:
         self.min_inliers = min_inliers
@@ -198,35 +205,43 @@ class FeatureIndex:
         self._numbers: dict[Hashable, int] = {}  # key -> its number in the index
         self._keys: dict[int, Hashable] = {}
         self._next = 0
-        self._index: Any = None
-        self._built_at = 0  # descriptors in the index when it was last built
-        self._size = 0
+        self._size = 0  # descriptors of all images
+        self._index: Any = None  # what searches use
+        self._exact = True  # whether `_index` is the exact one
+        self._built_at = 0  # descriptors `_index` was built with
+        self._building: Future[tuple[Any, int]] | None = None
+        self._since: list[tuple[int, np.ndarray]] = []  # added while `_building` runs
 
     def __len__(self) -> int:
         return len(self._images)
+
+    @property
+    def exact(self) -> bool:
+        """Whether searches are exact now (no inverted file is needed, or it is not built)."""
+        return self._exact
 
     def add(self, key: Hashable, features: Features) -> None:
         self.remove(key)
         number, self._next = self._next, self._next + 1
         self._images[key], self._numbers[key], self._keys[number] = features, number, key
         self._size += len(features)
-        if self._index is not None and self._size <= 2 * self._built_at:
+        if self._index is not None:
             self._index.add_with_ids(features.descriptors, np.full(len(features), number))
-        else:
-            self._index = None
+        if self._building is not None:
+            self._since.append((number, features.descriptors))
 
     def remove(self, key: Hashable) -> None:
         features = self._images.pop(key, None)
         if features is not None:
             del self._keys[self._numbers.pop(key)]
             self._size -= len(features)
-            self._index = None
+            self._index, self._building, self._since = None, None, []
 
     def search(self, query: Features) -> list[tuple[Hashable, int]]:
         """The images `query` shares `min_inliers` or more inliers with, most first."""
         if len(query) < 2 or self._size == 0:
             return []
-        distances, numbers = self._built().search(query.descriptors, NEIGHBOURS)
+        distances, numbers = self._current().search(query.descriptors, NEIGHBOURS)
         votes = Counter(numbers[(distances < MAX_DISTANCE) & (numbers >= 0)].tolist())
         found = [
             (key, count)
@@ -237,29 +252,63 @@ class FeatureIndex:
         ]
         return sorted(found, key=lambda hit: -hit[1])
 
-    def _built(self) -> Any:
+    def wait(self) -> None:
+        """Wait for a build under way, and search with what it built from now on."""
+        self._current()
+        if self._building is not None:
+            self._building.result()
+            self._current()
+
+    def _current(self) -> Any:
+        """The index to search now: a finished build swapped in, an exact one made if there
+        is none, and a build started if one is due."""
+        if self._building is not None and self._building.done():
+            index, self._built_at = self._building.result()
+            for number, descriptors in self._since:
+                index.add_with_ids(descriptors, np.full(len(descriptors), number))
+            self._index, self._exact, self._building, self._since = index, False, None, []
         if self._index is None:
-            faiss = _faiss()
-            descriptors = np.concatenate([f.descriptors for f in self._images.values()])
-            numbers = np.repeat(
-                np.fromiter(self._numbers.values(), np.int64, len(self._numbers)),
-                [len(f) for f in self._images.values()],
-            )
-            bits = 8 * _DESCRIPTOR
-            index: Any
-            if len(descriptors) <= EXACT_UP_TO:
-                index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(bits))
-            else:
-                lists = _lists(len(descriptors))
-                index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, lists)
-                sample = np.random.default_rng(0).choice(
-                    len(descriptors), min(len(descriptors), 40 * lists), replace=False
-                )
-                index.train(descriptors[sample])
-                index.nprobe = PROBES
-            index.add_with_ids(descriptors, numbers)
-            self._index, self._built_at = index, len(descriptors)
+            descriptors, numbers = self._stacked()
+            self._index = _faiss().IndexBinaryIDMap(_faiss().IndexBinaryFlat(8 * _DESCRIPTOR))
+            self._index.add_with_ids(descriptors, numbers)
+            self._exact, self._built_at = True, len(descriptors)
+        due = self._exact or self._size > 2 * self._built_at
+        if self._building is None and self._size > EXACT_UP_TO and due:
+            self._building = Future()
+            thread = Thread(target=_build, args=(*self._stacked(), self._building), daemon=True)
+            thread.start()
         return self._index
+
+    def _stacked(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every image's descriptors, and the number of the image of each."""
+        descriptors = np.concatenate(
+            [f.descriptors for f in self._images.values()] or [np.empty((0, _DESCRIPTOR))]
+        ).astype(np.uint8)
+        numbers = np.repeat(
+            np.fromiter(self._numbers.values(), np.int64, len(self._numbers)),
+            [len(f) for f in self._images.values()],
+        )
+        return descriptors, numbers
+
+
+def _build(descriptors: np.ndarray, numbers: np.ndarray, done: Future[tuple[Any, int]]) -> None:
+    """An inverted file of these descriptors, with their numbers as ids, given to `done`
+    with how many descriptors it holds."""
+    try:
+        faiss = _faiss()
+        bits = 8 * _DESCRIPTOR
+        lists = _lists(len(descriptors))
+        index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, lists)
+        sample = np.random.default_rng(0).choice(
+            len(descriptors), min(len(descriptors), 40 * lists), replace=False
+        )
+        index.train(descriptors[sample])
+        index.nprobe = PROBES
+        index.add_with_ids(descriptors, numbers)
+    except Exception as exc:  # whatever it is, the search that swaps the build in raises it
+        done.set_exception(exc)
+    else:
+        done.set_result((index, len(descriptors)))
 
 
 def _lists(descriptors: int) -> int:

@@ -84,6 +84,7 @@ def test_an_index_finds_the_original_among_many_and_forgets_it(
     assert [key for key, _ in index.search(collage)] == ["astronaut"]
     index.remove("coffee")
     assert index.search(query) == []
+    assert index.exact  # until the inverted file is built again
     assert index.search(features_of(Image.new("RGB", (300, 200), "grey"))) == []
 
 
@@ -121,3 +122,27 @@ def test_an_image_without_corners_has_no_features() -> None:
     assert len(features_of(Image.new("RGB", (640, 480), "white"))) == 0
     assert len(extract(np.zeros((1, 1), np.uint8))) == 0
     assert len(extract(np.zeros((20, 4000), np.uint8))) == 0
+
+
+def test_a_large_index_finds_the_same_while_and_after_it_is_built_in_the_background(
+    originals: dict[str, Image.Image],
+) -> None:
+    rng = np.random.default_rng(7)
+    index = FeatureIndex()
+    index.add("coffee", features_of(originals["coffee"]))
+    for number in range(60):  # past EXACT_UP_TO descriptors: an inverted file is due
+        points = rng.uniform(0, 768, (FEATURES, 2)).astype(np.float32)
+        index.add(number, Features(points, rng.integers(0, 256, (FEATURES, 32), np.uint8)))
+    query = features_of(EDITS["caption bar"](originals["coffee"], originals["coffee"]))
+    before = index.search(query)  # the exact index, while the inverted file is built
+    index.wait()
+    assert not index.exact
+    index.add("camera", features_of(originals["camera"]))  # into the built index
+    after = index.search(query)
+    assert [key for key, _ in before] == [key for key, _ in after] == ["coffee"]
+    camera = features_of(EDITS["crop 10 %"](originals["camera"], originals["camera"]))
+    assert [key for key, _ in index.search(camera)] == ["camera"]
+    index.remove("coffee")
+    assert index.search(query) == []
+    assert index.exact  # until the inverted file is built again
+    assert [key for key, _ in index.search(camera)] == ["camera"]
