@@ -152,9 +152,8 @@ class MediaHashes(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     `kind` is `image`, `video` or `other` (bytes of no format postwatch decodes: exact
     hashes only). `pdq_mirror` is the PDQ of the image's mirror image (left and right
     swapped: how a flipped copy is found again). `dihedral` maps each rotation or flip to its
-    PDQ when asked for. `vpdq`
-    is None unless the file is a video and vpdq is installed. `features` are an image's
-    local features (`Features.encode`) when asked for.
+    PDQ when asked for. `vpdq` is None unless the file is a video and vpdq is installed.
+    `features` are an image's local features (`Features.encode`) when asked for.
     """
 
     kind: str

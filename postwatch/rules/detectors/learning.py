@@ -39,12 +39,7 @@ from postwatch.rules.alerts import excerpt
 from postwatch.rules.language.model import Media, Post
 from postwatch.rules.matching.banks import BankHit, HashBank
 from postwatch.rules.matching.banks.spec import is_hex
-from postwatch.rules.matching.features import (
-    CANDIDATE_MATCHES,
-    MIN_INLIERS,
-    FeatureIndex,
-    Features,
-)
+from postwatch.rules.matching.features import CANDIDATE_MATCHES, FeatureIndex, Features
 from postwatch.rules.matching.normalize import fold
 from postwatch.rules.matching.roman import keys_of
 
@@ -198,7 +193,7 @@ def _from_hex(value: str) -> MinHash:
 class LearnedBank:
     """Learned entries, searchable: text fingerprints in a MinHash LSH index (made with the
     first of them), PDQ hashes in a `HashBank` within `pdq_max_distance`, local features in
-    a `FeatureIndex` that takes `min_inliers`.
+    a `FeatureIndex`.
 
     `texts` (key -> signature and entry), `media` (PDQ hex -> entry) and `images` (key ->
     features entry) are for reading only: an empty one is how a post's check is passed over
@@ -206,12 +201,7 @@ class LearnedBank:
     """
 
     def __init__(
-        self,
-        *,
-        text_threshold: float,
-        containment_threshold: float,
-        pdq_max_distance: int,
-        min_inliers: int = MIN_INLIERS,
+        self, *, text_threshold: float, containment_threshold: float, pdq_max_distance: int
     ) -> None:
         self.text_threshold = text_threshold
         self.containment_threshold = containment_threshold
@@ -222,7 +212,7 @@ class LearnedBank:
         self.media: dict[str, Learned] = {}
         self.images: dict[str, Learned] = {}
         self._pdq = self._empty_pdq()
-        self._features = FeatureIndex(min_inliers)
+        self._features = FeatureIndex()
 
     def _empty_pdq(self) -> HashBank:
         return HashBank("learned", pdq_max_distance=self.pdq_max_distance, min_quality=0)

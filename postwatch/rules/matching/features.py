@@ -188,7 +188,7 @@ def inliers(query: Features, original: Features) -> int:
 class FeatureIndex:
     """Many images' features, searchable: `search` takes each query keypoint's
     `NEIGHBOURS` nearest descriptors among all of theirs (FAISS), verifies the images that
-    got `CANDIDATE_MATCHES` or more with `inliers`, and returns those with `min_inliers` or
+    got `CANDIDATE_MATCHES` or more with `inliers`, and returns those with `MIN_INLIERS` or
     more.
 
     Up to `EXACT_UP_TO` descriptors the search is exact; past that, an inverted file of
@@ -199,8 +199,7 @@ class FeatureIndex:
     meanwhile: what a search finds does not depend on when the build ends, only how fast.
     A removal starts from an exact index again."""
 
-    def __init__(self, min_inliers: int = MIN_INLIERS) -> None:
-        self.min_inliers = min_inliers
+    def __init__(self) -> None:
         self._images: dict[Hashable, Features] = {}
         self._numbers: dict[Hashable, int] = {}  # key -> its number in the index
         self._keys: dict[int, Hashable] = {}
@@ -238,7 +237,7 @@ class FeatureIndex:
             self._index, self._building, self._since = None, None, []
 
     def search(self, query: Features) -> list[tuple[Hashable, int]]:
-        """The images `query` shares `min_inliers` or more inliers with, most first."""
+        """The images `query` shares `MIN_INLIERS` or more inliers with, most first."""
         if len(query) < 2 or self._size == 0:
             return []
         distances, numbers = self._current().search(query.descriptors, NEIGHBOURS)
@@ -247,8 +246,7 @@ class FeatureIndex:
             (key, count)
             for number, votes_of in votes.items()
             if votes_of >= CANDIDATE_MATCHES
-            and (count := inliers(query, self._images[key := self._keys[number]]))
-            >= self.min_inliers
+            and (count := inliers(query, self._images[key := self._keys[number]])) >= MIN_INLIERS
         ]
         return sorted(found, key=lambda hit: -hit[1])
 
