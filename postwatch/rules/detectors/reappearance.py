@@ -13,7 +13,11 @@ from postwatch.rules.detectors.learning import Learned, LearnedBank, fingerprint
 from postwatch.rules.detectors.semantic import SemanticIndex
 from postwatch.rules.language.model import Evidence, Post
 
-__all__ = ["reappearances", "semantic_reappearances"]
+__all__ = ["FEATURE_SEARCHES", "reappearances", "semantic_reappearances"]
+
+FEATURE_SEARCHES = 16
+"""Media items of one post searched by their local features (a search costs milliseconds;
+the media fetcher hashes at most 16 a post, and a post from elsewhere may carry thousands)."""
 
 
 def semantic_reappearances(index: SemanticIndex, post: Post, now: datetime) -> list[Alert]:
@@ -47,6 +51,7 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
             for original, score, contained in learned.similar_texts(text)
             if original.post_id != post.id
         )
+    searched = 0
     for i, media in enumerate(post.media):
         found = [
             _alert(
@@ -61,8 +66,9 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
             for original, hit in (learned.near_media(media) if media.pdq and learned.media else ())
             if original.post_id != post.id
         ]
-        if learned.images:  # what PDQ found of an original is not found twice
-            seen = {alert.evidence[0].original_post_id for alert in found}
+        if learned.images and media.features and searched < FEATURE_SEARCHES:
+            searched += 1
+            seen = {alert.evidence[0].original_post_id for alert in found}  # found by PDQ
             found.extend(
                 _alert(post, now, original, "local_features", f"media[{i}]", inliers=count)
                 for original, count in learned.near_images(media)

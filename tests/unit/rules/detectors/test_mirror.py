@@ -9,6 +9,7 @@ from pathlib import Path
 import msgspec
 
 from postwatch.bench.edits import EDITS
+from postwatch.rules.detectors.reappearance import FEATURE_SEARCHES
 from postwatch.rules.matching.features import MIN_INLIERS
 from tests.factories import sample_photo
 from tests.unit.rules.detectors.scenario import (
@@ -96,3 +97,20 @@ def test_cropped_captioned_and_mirrored_copies_of_a_learned_photo_are_caught(
     assert (evidence["type"], evidence["field"]) == ("local_features", "media[0]")
     assert evidence["inliers"] >= MIN_INLIERS
     assert (evidence["original_post_id"], evidence["relation"]) == ("test:1", "mirror")
+
+
+def test_a_post_with_many_images_is_searched_by_the_features_of_its_first_16(
+    tmp_path: Path,
+) -> None:
+    photo = sample_photo("astronaut")
+    copy = image_hashes(EDITS["caption bar"](photo, photo), "JPEG")
+    many = post("2", "many", "so many", minutes=1, image=copy)
+    many["media"] = [
+        {"kind": "image", "features": copy.features} for _ in range(FEATURE_SEARCHES + 4)
+    ]
+    alerts = run_match(tmp_path, [post("1", "front", STATEMENT, image=image_hashes(photo)), many])
+    fields = sorted(
+        (e["field"] for a in alerts if a["kind"] == "reappearance" for e in a["evidence"]),
+        key=lambda field: int(field[6:-1]),
+    )
+    assert fields == [f"media[{i}]" for i in range(FEATURE_SEARCHES)]
