@@ -7,10 +7,10 @@ past PDQ's threshold. Local features do not: `extract` finds up to `FEATURES` OR
 pixels on its longer side, and `inliers` counts the keypoints of one image that match the
 other's (each one's nearest descriptor clearly nearer than the second, Lowe's ratio test)
 and agree on one similarity transform (rotation, a scale within `SCALES`, shift), found by
-RANSAC. An edited
-copy keeps tens to hundreds of such inliers; two unrelated photos share a handful, by
-chance (`benchmarks/image_bench.py`: `MIN_INLIERS` is set from there). Mirror images are not
-matched (ORB descriptors are not flip-invariant); a flipped copy is found by its PDQ variants.
+RANSAC. An edited copy keeps tens to hundreds of such inliers; two unrelated photos share a
+handful, by chance (`benchmarks/image_bench.py`: `MIN_INLIERS` is set from there). Mirror
+images are not matched (ORB descriptors are not flip-invariant); a flipped copy is found by
+the PDQ of the original's mirror image (`pdq_mirror`).
 
 `Features.encode` is the compact text form a Post v1 media item carries (`features`):
 base64 of a version byte, the keypoint count, their coordinates (uint16, 1/8 pixel) and
@@ -51,8 +51,8 @@ FEATURES = 320
 SIDE = 768
 """Images are scaled down to this many pixels on their longer side before extraction."""
 MIN_INLIERS = 12
-"""Inliers that make two images one: unrelated photos share at most 4 or 5 (of 320), edited
-copies 25 and more, most over 100 (`benchmarks/image_bench.py`)."""
+"""Inliers that make two images one: unrelated photos shared at most 8 (of 320), edited
+copies 22 and more, most over 100 (`benchmarks/image_bench.py`)."""
 RATIO = 0.8
 """Lowe's ratio test: a keypoint matches when its nearest descriptor in the other image is
 nearer than this share of the second nearest."""
@@ -116,20 +116,24 @@ class Features:
         return cls((points.astype(np.float32) / _SCALE), descriptors.reshape(count, _DESCRIPTOR))
 
 
+_NONE = Features(np.empty((0, 2), np.float32), np.empty((0, _DESCRIPTOR), np.uint8))
+"""The features of an image without keypoints."""
+
+
 def extract(gray: np.ndarray) -> Features:
     """The features of an image given as a 2-D uint8 array of grey levels (none for an
     image narrower than ORB's patch or without corners)."""
     cv2 = _cv2()
     height, width = gray.shape
     if min(height, width) < _PATCH:
-        return Features(np.empty((0, 2), np.float32), np.empty((0, _DESCRIPTOR), np.uint8))
+        return _NONE
     scale = SIDE / max(height, width)
     if scale < 1:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     keypoints, descriptors = _orb().detectAndCompute(np.ascontiguousarray(gray), None)
     if descriptors is None:
-        return extract(np.empty((0, 0), np.uint8))
+        return _NONE
     points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
     return Features(points, descriptors.astype(np.uint8))
 
@@ -267,7 +271,8 @@ class FeatureIndex:
             self._index, self._exact, self._building, self._since = index, False, None, []
         if self._index is None:
             descriptors, numbers = self._stacked()
-            self._index = _faiss().IndexBinaryIDMap(_faiss().IndexBinaryFlat(8 * _DESCRIPTOR))
+            faiss = _faiss()
+            self._index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(8 * _DESCRIPTOR))
             self._index.add_with_ids(descriptors, numbers)
             self._exact, self._built_at = True, len(descriptors)
         due = self._exact or self._size > 2 * self._built_at
