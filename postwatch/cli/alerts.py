@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from postwatch.cli.shared import CommandContext, pass_context
+from postwatch.cli.shared import CommandContext, pass_context, positive_option
 from postwatch.rules import Severity
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ def alerts_serve(
 )
 @click.option("--attempts", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--backoff", type=click.FloatRange(min=0), default=0.5, show_default=True)
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0)
+@positive_option("--timeout", "Seconds one delivery may take.", 10.0)
 @click.option("--from-beginning", is_flag=True, help="A new forwarder starts at the oldest alert.")
 @click.option("--include-shadow", is_flag=True, help="Forward alerts of shadow rules too.")
 @pass_context

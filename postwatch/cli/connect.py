@@ -14,6 +14,7 @@ from postwatch.cli.shared import (
     media_options,
     open_input,
     pass_context,
+    positive_option,
     posts_input,
 )
 from postwatch.progress import progress_counter
@@ -79,12 +80,7 @@ def connect() -> None:
 
 @connect.command("jsonl")
 @posts_input
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Posts per second (default: as fast as the broker takes them).",
-)
+@positive_option("--rate", "Posts per second (default: as fast as the broker takes them).", None)
 @pass_context
 def connect_jsonl(ctx: CommandContext, input_path: Path, rate: float | None) -> None:
     """Replay a file of Post v1 lines into the posts topic, then exit."""

@@ -25,6 +25,7 @@ from postwatch.cli.shared import (
     packs_option,
     pass_context,
     path_option,
+    positive_option,
     posts_input,
 )
 from postwatch.console import printable
@@ -205,13 +206,7 @@ def _match_progress(source: IO[bytes]) -> Iterator[Callable[[int], None]]:
     is_flag=True,
     help="Also the local features (base64, as a post's media item carries them).",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=20.0,
-    show_default=True,
-    help="Seconds one file may take to decode and hash.",
-)
+@positive_option("--timeout", "Seconds one file may take to decode and hash.", 20.0)
 @click.option(
     "--max-bytes",
     type=click.IntRange(min=1),

@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from postwatch.cli.shared import CommandContext, compiled, packs_option, pass_context, path_option
+from postwatch.cli.shared import (
+    CommandContext,
+    compiled,
+    packs_option,
+    pass_context,
+    path_option,
+    positive_option,
+)
 from postwatch.schemas import SCHEMAS, schema_text
 from postwatch.settings import DEFAULT_BOOTSTRAP
 
@@ -83,13 +90,7 @@ def bench(ctx: CommandContext, /, **options: Any) -> None:
 
 
 @click.command()
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0, min_open=True),
-    default=10.0,
-    show_default=True,
-    help="Posts per second to replay.",
-)
+@positive_option("--rate", "Posts per second to replay.", 10.0)
 @pass_context
 def demo(ctx: CommandContext, rate: float) -> None:
     """Run everything on a local broker with sample posts and print alerts until Ctrl-C.

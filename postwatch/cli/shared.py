@@ -28,6 +28,7 @@ __all__ = [
     "packs_option",
     "pass_context",
     "path_option",
+    "positive_option",
     "posts_input",
     "refused",
 ]
@@ -95,6 +96,17 @@ def path_option(flag: str, help_text: str, name: str | None = None) -> _Decorato
     """An option naming a file or folder; None when it is not given."""
     names = (flag, name) if name else (flag,)
     return click.option(*names, type=click.Path(path_type=Path), default=None, help=help_text)
+
+
+def positive_option(flag: str, help_text: str, default: float | None) -> _Decorator:
+    """An option taking a number above zero (seconds, posts per second)."""
+    return click.option(
+        flag,
+        type=click.FloatRange(min=0, min_open=True),
+        default=default,
+        show_default=default is not None,
+        help=help_text,
+    )
 
 
 posts_input = click.option(

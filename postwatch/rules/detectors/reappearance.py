@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+import msgspec
+
 from postwatch.rules.alerts import Alert
 from postwatch.rules.detectors.learning import Learned, LearnedBank, fingerprint
 from postwatch.rules.detectors.semantic import SemanticIndex
@@ -26,7 +28,12 @@ def semantic_reappearances(index: SemanticIndex, post: Post, now: datetime) -> l
     if not index.worth(post.text):
         return []
     return [
-        _alert(post, now, original, "embedding", "text", similarity=round(score, 3))
+        _alert(
+            post,
+            now,
+            original,
+            Evidence("embedding", "text", _shown(original), similarity=round(score, 3)),
+        )
         for original, score in index.similar(post.text)
         if original.post_id != post.id
     ]
@@ -43,25 +50,28 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
                 post,
                 now,
                 original,
-                "text_fingerprint",
-                "text",
-                similarity=round(score, 3),
-                containment=None if contained is None else round(contained, 3),
+                Evidence(
+                    "text_fingerprint",
+                    "text",
+                    _shown(original),
+                    similarity=round(score, 3),
+                    containment=None if contained is None else round(contained, 3),
+                ),
             )
             for original, score, contained in learned.similar_texts(text)
             if original.post_id != post.id
         )
     searched = 0
     for i, media in enumerate(post.media):
+        field = f"media[{i}]"
         found = [
             _alert(
                 post,
                 now,
                 original,
-                "pdq",
-                f"media[{i}]",
-                distance=hit.distance,
-                matched=hit.matched,
+                Evidence(
+                    "pdq", field, _shown(original), distance=hit.distance, matched=hit.matched
+                ),
             )
             for original, hit in (learned.near_media(media) if media.pdq and learned.media else ())
             if original.post_id != post.id
@@ -70,39 +80,31 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
             searched += 1
             seen = {alert.evidence[0].original_post_id for alert in found}  # found by PDQ
             found.extend(
-                _alert(post, now, original, "local_features", f"media[{i}]", inliers=count)
-                for original, count in learned.near_images(media)
+                _alert(
+                    post,
+                    now,
+                    original,
+                    Evidence("local_features", field, _shown(original), inliers=n),
+                )
+                for original, n in learned.near_images(media)
                 if original.post_id != post.id and original.post_id not in seen
             )
         alerts.extend(found)
     return alerts
 
 
-def _alert(
-    post: Post,
-    now: datetime,
-    original: Learned,
-    kind: str,
-    field: str,
-    *,
-    similarity: float | None = None,
-    containment: float | None = None,
-    distance: int | None = None,
-    matched: str | None = None,
-    inliers: int | None = None,
-) -> Alert:
+def _shown(original: Learned) -> str:
+    """How evidence names the learned entry (a PDQ cut to its 64 hex digits)."""
+    return original.value[:64] if original.kind == "pdq" else original.key
+
+
+def _alert(post: Post, now: datetime, original: Learned, found: Evidence) -> Alert:
+    """The reappearance alert of `post`, near `original` as `found` measured."""
     relation: Literal["mirror", "repeat"] = (
         "repeat" if original.author_id == post.author.id else "mirror"
     )
-    evidence = Evidence(
-        kind,
-        field,
-        original.value[:64] if original.kind == "pdq" else original.key,
-        matched=matched,
-        distance=distance,
-        similarity=similarity,
-        containment=containment,
-        inliers=inliers,
+    evidence = msgspec.structs.replace(
+        found,
         original_post_id=original.post_id,
         original_author_id=original.author_id,
         original_author_handle=original.author_handle,
