@@ -147,9 +147,9 @@ def _cv2() -> Any:
     return cv2
 
 
-@cache
 def _faiss() -> Any:
-    """FAISS, on one thread (as `_cv2`)."""
+    """FAISS, on one thread (as `_cv2`); OpenMP's thread count is the calling thread's own,
+    so each thread that uses FAISS calls this."""
     import faiss  # noqa: PLC0415 - FAISS takes 0.3 s to import; only learned images need it
 
     faiss.omp_set_num_threads(1)
