@@ -93,6 +93,10 @@ class Settings:
     correlate_store: str = "memory://"
     """Where `postwatch correlate` keeps its tables between restores from their changelogs:
     `memory://`, or `rocksdb://` where faust-streaming's rocksdb extra is installed."""
+    ocr_languages: tuple[str, ...] = ("eng", "urd", "ara")  # media.ocr.LANGUAGES
+    """Languages whose text is read in the images of posts, Tesseract's names separated by
+    spaces (`eng urd ara`, the default; each needs its data: Debian's `tesseract-ocr-urd`...);
+    empty: no text is read."""
     published_by: str = ""
     """Who `postwatch rules publish` names as the publisher of a pack (default: the OS user)."""
     cache_dir: str = ""
@@ -232,4 +236,5 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "learn_severity": _severity,
     "ocsf_enabled": _boolean,
     "forward_to": _words,
+    "ocr_languages": _words,
 }

@@ -20,6 +20,7 @@ import orjson
 from postwatch.cli.shared import (
     CommandContext,
     compiled,
+    fetch_options,
     media_options,
     open_input,
     packs_option,
@@ -27,6 +28,7 @@ from postwatch.cli.shared import (
     path_option,
     positive_option,
     posts_input,
+    text_errors,
 )
 from postwatch.console import printable
 from postwatch.progress import progress_counter
@@ -34,6 +36,7 @@ from postwatch.rules.alerts import encode
 from postwatch.rules.detectors.correlation import CorrelationConfig, Correlator
 from postwatch.rules.detectors.mirror import MirrorConfig, Tracker
 from postwatch.rules.offline import FileMatch, RuleHits
+from postwatch.settings import Settings
 
 __all__ = ["hash_files", "match"]
 
@@ -69,9 +72,9 @@ def match(
     those alerts are correlated: several accounts re-posting one original raise a `campaign`
     alert, an account that keeps re-posting (or imitates) another a `successor` alert.
 
-    With --fetch-media, the images of posts that name them by URL are downloaded and hashed
-    first, as the connectors do it (PDQ, local features), so that a pack can be tried on a
-    file of posts as they come from a platform.
+    With --fetch-media, the images of posts that name them by URL are downloaded, hashed and
+    read first, as `postwatch enrich` does it (PDQ, local features, the text in them), so
+    that a pack can be tried on a file of posts as they come from a platform.
 
     Alerts are written as JSON lines; lines that are not valid Post v1 are reported on
     standard error with their line number and skipped. On a terminal a progress bar shows
@@ -90,7 +93,7 @@ def match(
         source,
         _open_output(output) as out,
         _match_progress(source) as progress,
-        _media(fetch=fetch_media, private=media_private) as enriched,
+        _media(ctx.settings, fetch=fetch_media, private=media_private) as enriched,
     ):
         while chunk := list(islice(source, _MATCH_BATCH)):
             alerts, skipped = run.feed(enriched(chunk), datetime.now(UTC))
@@ -116,16 +119,18 @@ for _option in media_options():
 
 
 @contextmanager
-def _media(*, fetch: bool, private: bool) -> Iterator[Callable[[list[bytes]], list[bytes]]]:
+def _media(
+    settings: Settings, *, fetch: bool, private: bool
+) -> Iterator[Callable[[list[bytes]], list[bytes]]]:
     """What turns a chunk of lines into the same lines with their posts' media hashed (the
     lines themselves, without `fetch`); the fetcher's counts go to standard error at the
     end. A line that is no JSON object is left as it is, for the matching to report."""
     if not fetch:
         yield lambda chunk: chunk
         return
-    from postwatch.media.fetch import FetchOptions, MediaFetcher  # noqa: PLC0415
+    from postwatch.media.fetch import MediaFetcher  # noqa: PLC0415
 
-    fetcher = MediaFetcher(FetchOptions(allow_private_addresses=private))
+    fetcher = MediaFetcher(fetch_options(settings, private=private))
 
     async def one(line: bytes) -> bytes:
         try:
@@ -144,7 +149,8 @@ def _media(*, fetch: bool, private: bool) -> Iterator[Callable[[list[bytes]], li
         return list(await asyncio.gather(*map(one, lines)))
 
     with asyncio.Runner() as runner:
-        runner.run(fetcher.__aenter__())
+        with text_errors():
+            runner.run(fetcher.__aenter__())
         try:
             yield lambda lines: runner.run(chunk_of(lines))
         finally:
@@ -206,6 +212,11 @@ def _match_progress(source: IO[bytes]) -> Iterator[Callable[[int], None]]:
     is_flag=True,
     help="Also the local features (base64, as a post's media item carries them).",
 )
+@click.option(
+    "--text",
+    is_flag=True,
+    help="Also the text read in images (OCR in the languages of POSTWATCH_OCR_LANGUAGES).",
+)
 @positive_option("--timeout", "Seconds one file may take to decode and hash.", 20.0)
 @click.option(
     "--max-bytes",
@@ -221,11 +232,14 @@ def _match_progress(source: IO[bytes]) -> Iterator[Callable[[int], None]]:
     show_default=True,
     help="Images with more pixels are refused undecoded (the platforms serve 4096 a side).",
 )
+@pass_context
 def hash_files(
+    ctx: CommandContext,
     files: tuple[Path, ...],
     *,
     dihedral: bool,
     features: bool,
+    text: bool,
     timeout: float,
     max_bytes: int,
     max_pixels: int,
@@ -245,9 +259,12 @@ def hash_files(
         timeout=timeout,
         dihedral=dihedral,
         features=features,
+        ocr=ctx.settings.ocr_languages if text else (),
     )
     failed = videos = 0
-    with Hasher(options) as hasher:
+    with text_errors():
+        hasher = Hasher(options)
+    with hasher:
         for path in files:
             name = _utf8(str(path))
             try:

@@ -6,9 +6,10 @@ A module of its own because `postwatch.cli` imports every command module to regi
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -19,10 +20,14 @@ from postwatch.rules.language.selftest import compile_tested
 from postwatch.rules.matching.cache import compile_cache
 from postwatch.settings import Settings, SettingsError
 
+if TYPE_CHECKING:
+    from postwatch.media.fetch import FetchOptions
+
 __all__ = [
     "CommandContext",
     "compiled",
     "echo_problems",
+    "fetch_options",
     "open_input",
     "pack_files",
     "packs_option",
@@ -31,6 +36,7 @@ __all__ = [
     "positive_option",
     "posts_input",
     "refused",
+    "text_errors",
 ]
 
 
@@ -132,6 +138,28 @@ MEDIA_OPTIONS = (
 def media_options() -> list[click.Option]:
     """`MEDIA_OPTIONS` as options (`fetch_media`, `media_private`)."""
     return [click.Option([flag], is_flag=True, help=text) for flag, text in MEDIA_OPTIONS]
+
+
+def fetch_options(settings: Settings, *, private: bool) -> FetchOptions:
+    """The options of the media fetcher of the commands that fetch posts' media."""
+    from postwatch.media import HashOptions  # noqa: PLC0415 - numpy, Pillow, OpenCV
+    from postwatch.media.fetch import FetchOptions  # noqa: PLC0415
+
+    hashing = HashOptions(ocr=settings.ocr_languages)
+    return FetchOptions(allow_private_addresses=private, hash_options=hashing)
+
+
+@contextmanager
+def text_errors() -> Iterator[None]:
+    """Text in images that cannot be read (Tesseract or its data missing) as the command's
+    error, saying how to do without."""
+    from postwatch.media import OcrUnavailable  # noqa: PLC0415
+
+    try:
+        yield
+    except OcrUnavailable as exc:
+        message = f"{exc}; or set POSTWATCH_OCR_LANGUAGES= (empty) to read no text in images"
+        raise click.ClickException(message) from exc
 
 
 def open_input(path: Path) -> IO[bytes]:

@@ -13,6 +13,7 @@ from postwatch.media.errors import (
     DecodeTimeout,
     FetchError,
     MediaError,
+    OcrUnavailable,
     TooLarge,
     Unreadable,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "Hasher",
     "MediaError",
     "MediaHashes",
+    "OcrUnavailable",
     "TooLarge",
     "Unreadable",
     "VpdqFrame",

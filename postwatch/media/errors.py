@@ -8,6 +8,7 @@ __all__ = [
     "DecoderCrashed",
     "FetchError",
     "MediaError",
+    "OcrUnavailable",
     "TooLarge",
     "Unreadable",
 ]
@@ -43,6 +44,10 @@ class DecodeTimeout(MediaError, reason="decode_timeout"):
 
 class DecoderCrashed(MediaError, reason="decoder_crashed"):
     """The worker process decoding the media died (a crash in a native decoder)."""
+
+
+class OcrUnavailable(MediaError, reason="ocr_unavailable"):
+    """Text in images was asked for, and Tesseract or the data of a language is not installed."""
 
 
 class FetchError(MediaError):

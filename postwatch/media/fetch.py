@@ -9,7 +9,8 @@
 
 `enrich` takes a Post v1 dict and returns a copy in which each `media[i]` with an http(s)
 `url`, of a kind being fetched and not hashed yet, has `sha256`, `md5` and (images) `pdq`,
-`pdq_quality`, `pdq_mirror` and `features` filled. A URL a post names twice is fetched
+`pdq_quality`, `pdq_mirror`, `features` and the `text` read in it filled; an item that could
+not be fetched or hashed gets the reason in `error` instead. A URL a post names twice is fetched
 once; past `max_media` URLs a post's media are not fetched (counted in `stats.skipped` as
 `too_many` and logged), and a post gets `post_timeout` seconds in all (then what is left is
 counted as failed, `post_timeout`). A download holds its slot (one of `concurrency`) until
@@ -160,6 +161,8 @@ class MediaFetcher:
         self._hasher: Hasher | None = None
 
     async def __aenter__(self) -> MediaFetcher:
+        """Raises `OcrUnavailable` when text in images is asked for and cannot be read."""
+        self._hasher = Hasher(self.options.hash_options, processes=self.options.hash_processes)
         resolver: AbstractResolver = (
             DefaultResolver() if self.options.allow_private_addresses else _PublicResolver()
         )
@@ -167,7 +170,6 @@ class MediaFetcher:
             connector=aiohttp.TCPConnector(resolver=resolver, limit=self.options.concurrency),
             headers={"User-Agent": self.options.user_agent},
         )
-        self._hasher = Hasher(self.options.hash_options, processes=self.options.hash_processes)
         return self
 
     async def __aexit__(
@@ -258,6 +260,8 @@ class MediaFetcher:
             if not isinstance(error, MediaError):
                 raise error
             self.stats.failed[error.reason] += 1
+            for _, item in named:
+                item["error"] = error.reason
             log.warning(
                 "media not hashed",
                 reason=error.reason,
@@ -276,6 +280,8 @@ class MediaFetcher:
                 item["pdq_mirror"] = hashes.pdq_mirror
             if hashes.features is not None:
                 item["features"] = hashes.features
+            if hashes.text is not None:
+                item["text"] = hashes.text
             item.setdefault("kind", hashes.kind)
         self.stats.fetched += 1
 

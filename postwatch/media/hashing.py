@@ -1,6 +1,6 @@
 """Hashes of media: SHA-256 and MD5 of the bytes, PDQ (with its quality) and local features
-(`postwatch.rules.matching.features`) of images, vPDQ of videos when the `vpdq` package is
-installed.
+(`postwatch.rules.matching.features`) and the text Tesseract reads in them
+(`postwatch.media.ocr`) of images, vPDQ of videos when the `vpdq` package is installed.
 
 These functions decode untrusted bytes in the calling process. They cap bytes and pixels
 before decoding and turn every decoder failure into a `MediaError`, but they cannot stop a
@@ -28,6 +28,7 @@ import pdqhash
 from PIL import Image
 
 from postwatch.media.errors import DecodeError, TooLarge, Unreadable
+from postwatch.media.ocr import LANGUAGES, read_text
 from postwatch.rules.matching.features import extract
 
 __all__ = [
@@ -121,6 +122,9 @@ class HashOptions:
     """Also give the PDQ hashes of the eight rotations and flips of images."""
     features: bool = True
     """Also give the local features of images (what finds a cropped or captioned copy)."""
+    ocr: tuple[str, ...] = LANGUAGES
+    """Languages whose text is read in images (Tesseract's names; `postwatch.media.ocr`);
+    empty: none is read."""
     vpdq: bool = True
     """Hash video frames with vPDQ (when the vpdq package is installed)."""
     vpdq_seconds_per_hash: float = 1.0
@@ -153,7 +157,8 @@ class MediaHashes(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     hashes only). `pdq_mirror` is the PDQ of the image's mirror image (left and right
     swapped: how a flipped copy is found again). `dihedral` maps each rotation or flip to its
     PDQ when asked for. `vpdq` is None unless the file is a video and vpdq is installed.
-    `features` are an image's local features (`Features.encode`) when asked for.
+    `features` are an image's local features (`Features.encode`) when asked for; `text` is
+    the text read in an image (`postwatch.media.ocr`), when asked for and there is any.
     """
 
     kind: str
@@ -166,6 +171,7 @@ class MediaHashes(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     pdq_mirror: str | None = None
     dihedral: dict[str, str] = {}
     features: str | None = None
+    text: str | None = None
     vpdq: tuple[VpdqFrame, ...] | None = None
 
     def encode(self) -> bytes:
@@ -215,6 +221,7 @@ def hash_bytes(data: bytes, options: HashOptions) -> MediaHashes:
             pdq_mirror=mirror,
             dihedral=_dihedral(rgb, pdq) if options.dihedral else {},
             features=extract(np.asarray(rgb.convert("L"))).encode() if options.features else None,
+            text=read_text(rgb, options.ocr) if options.ocr else None,
         )
     if options.vpdq and VPDQ_AVAILABLE:
         return msgspec.structs.replace(exact, vpdq=_video_vpdq(data, options))

@@ -32,6 +32,7 @@ from postwatch.media.errors import (
     Unreadable,
 )
 from postwatch.media.hashing import HashOptions, MediaHashes, hash_bytes, hash_path
+from postwatch.media.ocr import check_languages, engine
 
 __all__ = ["Hasher"]
 
@@ -47,6 +48,8 @@ def _serve(conn: Connection, options: HashOptions) -> None:
     """The child's loop: hash each job received, answer ("ok", hashes) or ("error", ...)."""
     limit = options.memory_limit
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if options.ocr:
+        engine(options.ocr)
     conn.send(("ready",))  # imports done: from now on the parent's clock is the job's
     while True:
         try:
@@ -99,10 +102,13 @@ class _Child:
 
 class Hasher:
     """Hashes media in up to `processes` child processes; safe to call from several threads
-    (and from asyncio through `asyncio.to_thread`)."""
+    (and from asyncio through `asyncio.to_thread`). Raises `OcrUnavailable` when the options
+    ask for text in images and Tesseract or its language data is not installed."""
 
     def __init__(self, options: HashOptions | None = None, *, processes: int = 1) -> None:
         self.options = options or HashOptions()
+        if self.options.ocr:
+            check_languages(self.options.ocr)
         self._slots = threading.BoundedSemaphore(processes)
         self._idle: list[_Child] = []
         self._lock = threading.Lock()

@@ -86,7 +86,9 @@ class Learned(msgspec.Struct, frozen=True, omit_defaults=True):
     author_handle: str | None
     learned_at: Annotated[datetime, msgspec.Meta(tz=True)]
     excerpt: str = ""
-    shingles: tuple[int, ...] = ()  # kind text: the bigrams' 32-bit hashes (none in old records)
+    shingles: tuple[int, ...] = ()
+    """The 32-bit hashes of the word bigrams of the text (kind text; none in old records) or
+    of the text in the image (kinds pdq and features; none where it holds none)."""
 
     def __post_init__(self) -> None:
         """Checked when decoded (a ValueError there is a msgspec.ValidationError): a value
@@ -282,12 +284,15 @@ class LearnedBank:
     def learn_post(
         self, post: Post, source_alert: str, now: datetime, min_words: int
     ) -> list[Learned]:
-        """Learn the post's text fingerprint and its media's PDQ hashes and local features,
-        which `source_alert` (an alert of the post) taught; returns the entries that were
-        new."""
+        """Learn the fingerprints of the post's text and of the text in its images, and its
+        images' PDQ hashes and local features, which `source_alert` (an alert of the post)
+        taught; returns the entries that were new."""
 
         def entry(
-            kind: Literal["text", "pdq", "features"], value: str, shingles: Iterable[int] = ()
+            kind: Literal["text", "pdq", "features"],
+            value: str,
+            shingles: Iterable[int] = (),
+            text: str = post.text,
         ) -> Learned:
             return Learned(
                 kind,
@@ -297,22 +302,31 @@ class LearnedBank:
                 post.author.id,
                 post.author.handle,
                 now,
-                excerpt(post.text, None),
+                excerpt(text, None),
                 tuple(sorted(shingles)),
             )
 
         found: list[Learned] = []
-        text = fingerprint(post.text, min_words)
-        if text is not None:
-            found.append(entry("text", _to_hex(text.signature), text.shingles))
+        for text in (post.text, *(m.text for m in post.media if m.text)):
+            printed = fingerprint(text, min_words)
+            if printed is not None:
+                found.append(entry("text", _to_hex(printed.signature), printed.shingles, text))
+        # an image's entries carry the bigrams of its text: what tells two posters of one
+        # template apart (`reappearance.same_text`)
+        read = [fingerprint(m.text, min_words) if m.text else None for m in post.media]
+        images = [
+            (m, () if r is None else r.shingles) for m, r in zip(post.media, read, strict=True)
+        ]
         found.extend(
-            entry("pdq", value.lower())
-            for m in post.media
+            entry("pdq", value.lower(), shingles)
+            for m, shingles in images
             for value in (m.pdq, m.pdq_mirror)  # the mirror: a flipped copy is found too
             if value
         )
         found.extend(
-            entry("features", m.features) for m in post.media if m.features and _features_of(m)
+            entry("features", m.features, shingles)
+            for m, shingles in images
+            if m.features and _features_of(m)
         )
         return [e for e in found if self.learn(e)]
 

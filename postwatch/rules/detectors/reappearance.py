@@ -11,15 +11,24 @@ from typing import Literal
 import msgspec
 
 from postwatch.rules.alerts import Alert
-from postwatch.rules.detectors.learning import Learned, LearnedBank, fingerprint
+from postwatch.rules.detectors.learning import (
+    Fingerprint,
+    Learned,
+    LearnedBank,
+    containment,
+    fingerprint,
+)
 from postwatch.rules.detectors.semantic import SemanticIndex
 from postwatch.rules.language.model import Evidence, Post
 
-__all__ = ["FEATURE_SEARCHES", "reappearances", "semantic_reappearances"]
+__all__ = ["FEATURE_SEARCHES", "SAME_TEXT", "reappearances", "same_text", "semantic_reappearances"]
 
 FEATURE_SEARCHES = 16
 """Media items of one post searched by their local features (a search costs milliseconds;
 the media fetcher hashes at most 16 a post, and a post from elsewhere may carry thousands)."""
+SAME_TEXT = 0.5
+"""Share of the word bigrams of the shorter of two images' texts found in the other at which
+they may be one image (`same_text`; `benchmarks/ocr_bench.py`)."""
 
 
 def semantic_reappearances(index: SemanticIndex, post: Post, now: datetime) -> list[Alert]:
@@ -41,29 +50,44 @@ def semantic_reappearances(index: SemanticIndex, post: Post, now: datetime) -> l
 
 def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: int) -> list[Alert]:
     """An alert for each learned entry of another post that this post's text (of
-    `min_words` folded words or more) or media comes near: text ones first."""
+    `min_words` folded words or more), the text in its images or its images come near: text
+    ones first. An image near a learned one does not count when both hold text and the texts
+    are not one (`same_text`): a poster of one template with another statement."""
     alerts: list[Alert] = []
-    text = fingerprint(post.text, min_words) if learned.texts else None
-    if text is not None:
-        alerts.extend(
+    seen: set[str] = {post.id}  # originals found by a text (the post's, or in an image)
+    in_images = {
+        f"media[{i}].text": fingerprint(m.text, min_words)
+        for i, m in enumerate(post.media)
+        if m.text is not None
+    }
+    texts = (
+        [("text", fingerprint(post.text, min_words)), *in_images.items()] if learned.texts else []
+    )
+    for field, text in texts:
+        if text is None:
+            continue
+        found = [
             _alert(
                 post,
                 now,
                 original,
                 Evidence(
                     "text_fingerprint",
-                    "text",
+                    field,
                     _shown(original),
                     similarity=round(score, 3),
                     containment=None if contained is None else round(contained, 3),
                 ),
             )
             for original, score, contained in learned.similar_texts(text)
-            if original.post_id != post.id
-        )
+            if original.post_id not in seen
+        ]
+        seen.update(str(a.evidence[0].original_post_id) for a in found)
+        alerts.extend(found)
     searched = 0
     for i, media in enumerate(post.media):
         field = f"media[{i}]"
+        text = in_images.get(f"{field}.text")
         found = [
             _alert(
                 post,
@@ -74,11 +98,11 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
                 ),
             )
             for original, hit in (learned.near_media(media) if media.pdq and learned.media else ())
-            if original.post_id != post.id
+            if original.post_id != post.id and same_text(text, original)
         ]
         if learned.images and media.features and searched < FEATURE_SEARCHES:
             searched += 1
-            seen = {alert.evidence[0].original_post_id for alert in found}  # found by PDQ
+            by_pdq = {alert.evidence[0].original_post_id for alert in found}
             found.extend(
                 _alert(
                     post,
@@ -87,10 +111,20 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
                     Evidence("local_features", field, _shown(original), inliers=n),
                 )
                 for original, n in learned.near_images(media)
-                if original.post_id != post.id and original.post_id not in seen
+                if original.post_id not in (post.id, *by_pdq) and same_text(text, original)
             )
         alerts.extend(found)
     return alerts
+
+
+def same_text(text: Fingerprint | None, original: Learned) -> bool:
+    """Whether an image whose text is `text` may be the learned image `original`, by their
+    texts: unless both hold one, yes; else when `SAME_TEXT` or more of the bigrams of the
+    shorter are in the other (OCR of a cropped or captioned copy loses or gains a line)."""
+    if text is None or not original.shingles:
+        return True
+    _, share = containment(text, frozenset(original.shingles))
+    return share >= SAME_TEXT
 
 
 def _shown(original: Learned) -> str:

@@ -24,6 +24,7 @@ import yaml
 
 from postwatch.rules.language.errors import PackError, PackProblem
 from postwatch.rules.language.model import (
+    DEFAULT_FIELDS,
     FIELDS,
     Accounts,
     AllOf,
@@ -677,7 +678,7 @@ def _fields_form(
         fields: list[str] = []
         fields_line = _line_of(value, "fields", line)
         for name, name_line in _strings(
-            value.get("fields", _Seq(["text"])), fields_line, "'fields'", ctx
+            value.get("fields", _Seq(DEFAULT_FIELDS)), fields_line, "'fields'", ctx
         ):
             if name not in FIELDS:
                 ctx.problem(name_line, f"unknown field {name!r} (one of {', '.join(FIELDS)})")
@@ -690,7 +691,7 @@ def _fields_form(
             return None
         value = value[key]
     else:
-        fields = ["text"]
+        fields = list(DEFAULT_FIELDS)
     taken = [
         made for item, at in _strings(value, line, f"'{what}'", ctx) for made in take(item, at, ctx)
     ]

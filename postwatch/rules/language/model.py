@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from postwatch.rules.matching.banks import HashBank
 
 __all__ = [
+    "DEFAULT_FIELDS",
     "FIELDS",
     "SOURCE_ID_PATTERN",
     "Accounts",
@@ -41,8 +42,12 @@ __all__ = [
     "WatchedAccount",
 ]
 
-FIELDS = ("text", "hashtags", "links", "author.handle", "author.display_name")
-"""The post fields that keyword and regex conditions can look at."""
+FIELDS = ("text", "media.text", "hashtags", "links", "author.handle", "author.display_name")
+"""The post fields that keyword and regex conditions can look at (`media.text`: the text
+read in the post's images)."""
+DEFAULT_FIELDS = ("text", "media.text")
+"""What keyword and regex conditions look at unless they name their fields: the post's text
+and the text in its images."""
 
 
 class Severity(enum.IntEnum):
@@ -94,6 +99,8 @@ class Media(msgspec.Struct, frozen=True, gc=False):
     pdq_quality: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
     pdq_mirror: _HEX64 | None = None
     features: _FEATURES | None = None
+    text: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
+    error: Annotated[str, msgspec.Meta(max_length=64, pattern="^[a-z0-9_]+$")] | None = None
 
 
 class Post(msgspec.Struct, frozen=True, gc=False):
@@ -165,7 +172,7 @@ class Keywords:
     `fields` are names from FIELDS."""
 
     terms: tuple[str, ...]
-    fields: tuple[str, ...] = ("text",)
+    fields: tuple[str, ...] = DEFAULT_FIELDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +180,7 @@ class Regex:
     """Linear-time regexes, matched on the clean form of the fields (see `normalize`)."""
 
     patterns: tuple[str, ...]
-    fields: tuple[str, ...] = ("text",)
+    fields: tuple[str, ...] = DEFAULT_FIELDS
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from itertools import accumulate, pairwise, product
 
 from postwatch.rules.language.errors import PackError, PackProblem
 from postwatch.rules.language.model import (
+    DEFAULT_FIELDS,
     FIELDS,
     Accounts,
     AllOf,
@@ -83,12 +84,17 @@ def _count_regexes(rules: Sequence[Rule]) -> None:
         raise PackError([PackProblem(over.source_file, 0, message)])
 
 
+_DEFAULT_FIELDS = list(DEFAULT_FIELDS)
+
+
 def _field_values(post: Post, field: str) -> list[tuple[str, str]]:
     """(evidence field name, value) of each value of a post field; links include the URLs
     written in the text (named `text`, their spans are found again by the matchers)."""
     match field:
         case "text":
             return [("text", post.text)] if post.text else []
+        case "media.text":
+            return [(f"media[{i}].text", m.text) for i, m in enumerate(post.media) if m.text]
         case "hashtags":
             return [(f"hashtags[{i}]", tag) for i, tag in enumerate(post.hashtags)]
         case "links":
@@ -162,7 +168,7 @@ class Engine:
         used = {f for f, _ in self._terms} | {f for f, _ in self._patterns}
         self._text_fields = [f for f in FIELDS if f in used]  # evidence in field order
         # what evaluate_many can prefilter for many posts at once
-        self._batchable = self._text_fields in ([], ["text"]) and not (
+        self._batchable = self._text_fields in ([], ["text"], _DEFAULT_FIELDS) and not (
             self._patterns or self._domains
         )
         self._matcher = TextMatcher(
@@ -206,9 +212,23 @@ class Engine:
         further."""
         if not self._batchable:
             return [self.evaluate(post) for post in posts]
+        texts = [post.text for post in posts]
+        # the post of each text in images, and its place among the post's values: after
+        # the text (see `_text_evidence`)
+        owners: list[tuple[int, int]] = []
+        if "media.text" in self._text_fields:
+            for i, post in enumerate(posts):
+                at = 1 if post.text else 0
+                for item in post.media:
+                    if item.text:
+                        texts.append(item.text)
+                        owners.append((i, at))
+                        at += 1
         keywords: dict[int, list[Hit]] = defaultdict(list)
-        for hit in self._matcher.keywords([post.text for post in posts]):
-            keywords[hit.index].append(replace(hit, index=0))  # the index of the post's one text
+        n = len(posts)
+        for hit in self._matcher.keywords(texts):
+            i, at = (hit.index, 0) if hit.index < n else owners[hit.index - n]
+            keywords[i].append(replace(hit, index=at))
         further = set(keywords)
         if self._accounts:
             further.update(i for i, post in enumerate(posts) if post.author.id in self._accounts)
@@ -269,9 +289,11 @@ class Engine:
     def _text_evidence(
         self, post: Post, found: dict[int, list[Evidence]], keywords: list[Hit] | None
     ) -> None:
-        """Keyword and regex evidence; `keywords`, when given, are the hits in the text
-        alone (the packs look at no other field: `evaluate_many`)."""
-        if self._text_fields == ["text"]:  # the common case, kept short
+        """Keyword and regex evidence; `keywords`, when given, are the hits in the text and
+        the text in images (the packs look at no other field: `evaluate_many`)."""
+        if self._text_fields == ["text"] or (
+            self._text_fields == _DEFAULT_FIELDS and not post.media
+        ):  # the common case, kept short
             kinds = names = ["text"]
             values = [post.text]
         else:

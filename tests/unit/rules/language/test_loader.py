@@ -112,7 +112,7 @@ def test_rule_language_problems_are_all_reported_with_locations() -> None:
         r"14: b2: regex /sample(?=\s+brigade)/ needs a backtracking engine"
         " (Zero-width assertions are not supported); only linear-time regexes run",
         "15: b2: unknown field 'signature'"
-        " (one of text, hashtags, links, author.handle, author.display_name)",
+        " (one of text, media.text, hashtags, links, author.handle, author.display_name)",
         "18: b3: 'match' can hold with no evidence (a bare 'not'?)",
         "23: b4: 'at_least' n must be from 1 to the number of conditions (2)",
         "26: b5: unknown key 'region' in scope",
