@@ -93,6 +93,10 @@ class Settings:
     correlate_store: str = "memory://"
     """Where `postwatch correlate` keeps its tables between restores from their changelogs:
     `memory://`, or `rocksdb://` where faust-streaming's rocksdb extra is installed."""
+    enrich: bool = False
+    """Media enrichment: connectors produce to `<prefix>.posts.raw`, and `postwatch enrich`
+    fetches each post's images (hashes, local features, text in them) and produces it to the
+    posts topic. Off (the default): connectors produce to the posts topic."""
     ocr_languages: tuple[str, ...] = ("eng", "urd", "ara")  # media.ocr.LANGUAGES
     """Languages whose text is read in the images of posts, Tesseract's names separated by
     spaces (`eng urd ara`, the default; each needs its data: Debian's `tesseract-ocr-urd`...);
@@ -235,6 +239,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "successor_window_s": _number,
     "learn_severity": _severity,
     "ocsf_enabled": _boolean,
+    "enrich": _boolean,
     "forward_to": _words,
     "ocr_languages": _words,
 }

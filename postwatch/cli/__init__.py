@@ -1,8 +1,8 @@
 """The one entry point: `postwatch COMMAND`. Run `postwatch --help` for the commands.
 
 One module a group of commands: `rules`; `match` (match, hash); `connect`; `alerts`; `run`
-(worker, correlate, bench, demo, schema). `shared` holds what they share: the settings, read when a
-command first needs them, and compiled rule packs. Commands parse options, call the library,
+(worker, enrich, correlate, bench, demo, schema). `shared` holds what they share: the
+settings, read when a command first needs them, and compiled rule packs. Commands parse options, call the library,
 print, and map its errors to exit statuses; what they decide is decided in the library.
 """
 
@@ -14,7 +14,7 @@ from postwatch.cli.alerts import alerts
 from postwatch.cli.connect import connect
 from postwatch.cli.match import hash_files, match
 from postwatch.cli.rules import rules
-from postwatch.cli.run import bench, correlate, demo, schema, worker
+from postwatch.cli.run import bench, correlate, demo, enrich, schema, worker
 from postwatch.logs import configure_logging
 
 __all__ = ["main"]
@@ -32,5 +32,17 @@ def main() -> None:
     configure_logging()
 
 
-for _command in (alerts, bench, connect, correlate, demo, hash_files, match, rules, schema, worker):
+for _command in (
+    alerts,
+    bench,
+    connect,
+    correlate,
+    demo,
+    enrich,
+    hash_files,
+    match,
+    rules,
+    schema,
+    worker,
+):
     main.add_command(_command)

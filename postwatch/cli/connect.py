@@ -11,7 +11,6 @@ import click
 
 from postwatch.cli.shared import (
     CommandContext,
-    media_options,
     open_input,
     pass_context,
     positive_option,
@@ -41,7 +40,6 @@ def _common() -> list[click.Parameter]:
             default=0,
             help="Serve Prometheus /metrics on this port (default 0: off).",
         ),
-        *media_options(),
         click.Option(
             ["--name"],
             default=None,
@@ -104,8 +102,6 @@ def _command(source: str, cls: type[Registered]) -> click.Command:
         *,
         name: str | None,
         metrics_port: int,
-        fetch_media: bool,
-        media_private: bool,
         **values: Any,
     ) -> None:
         def warn(message: str) -> None:
@@ -115,13 +111,7 @@ def _command(source: str, cls: type[Registered]) -> click.Command:
             connector = cls.from_options(Given(cls.options(**values), name, warn))
         except BadOption as exc:
             raise click.BadParameter(str(exc), param_hint=exc.flag) from exc
-        _run_connector(
-            ctx,
-            connector,
-            metrics_port=metrics_port,
-            fetch_media=fetch_media,
-            media_private=media_private,
-        )
+        _run_connector(ctx, connector, metrics_port=metrics_port)
 
     params = [_option(option) for option in offered(cls.options)] + _common()
     summary = summary_of(cls.options)
@@ -158,30 +148,11 @@ def _type(option: Offered) -> click.ParamType:
     return click.types.convert_type(option.kind)
 
 
-def _run_connector(
-    ctx: CommandContext,
-    connector: Connector,
-    *,
-    metrics_port: int,
-    fetch_media: bool,
-    media_private: bool,
-) -> None:
+def _run_connector(ctx: CommandContext, connector: Connector, *, metrics_port: int) -> None:
     from postwatch.connectors.base import ConnectorError  # noqa: PLC0415
     from postwatch.connectors.runtime import run_connector  # noqa: PLC0415
 
-    async def run() -> None:
-        if not fetch_media:
-            await run_connector(ctx.settings, connector, metrics_port=metrics_port or None)
-            return
-        from postwatch.media.fetch import FetchOptions, MediaFetcher  # noqa: PLC0415
-
-        options = FetchOptions(allow_private_addresses=media_private)
-        async with MediaFetcher(options) as fetcher:
-            await run_connector(
-                ctx.settings, connector, metrics_port=metrics_port or None, enrich=fetcher.enrich
-            )
-
     try:
-        asyncio.run(run())
+        asyncio.run(run_connector(ctx.settings, connector, metrics_port=metrics_port or None))
     except ConnectorError as exc:
         raise click.ClickException(str(exc)) from exc

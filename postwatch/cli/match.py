@@ -21,7 +21,7 @@ from postwatch.cli.shared import (
     CommandContext,
     compiled,
     fetch_options,
-    media_options,
+    media_private,
     open_input,
     packs_option,
     pass_context,
@@ -48,6 +48,12 @@ _MATCH_BATCH = 1024
 @packs_option("Rule pack file (repeat for several).", required=True)
 @posts_input
 @path_option("--output", "Write alerts here instead of standard output.")
+@click.option(
+    "--fetch-media",
+    is_flag=True,
+    help="Download each post's images and fill their hashes, local features and text first.",
+)
+@media_private
 @click.option(
     "--summary",
     is_flag=True,
@@ -112,10 +118,6 @@ def match(
     )
     if summary:
         _echo_summary(run.hits())
-
-
-for _option in media_options():
-    match.params.append(_option)
 
 
 @contextmanager

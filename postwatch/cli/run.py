@@ -1,8 +1,9 @@
-"""`postwatch worker`, `correlate`, `bench` and `demo`, the processes that run the pipeline,
-and `schema`, the contracts they keep."""
+"""`postwatch worker`, `enrich`, `correlate`, `bench` and `demo`, the processes that run the
+pipeline, and `schema`, the contracts they keep."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +12,18 @@ import click
 from postwatch.cli.shared import (
     CommandContext,
     compiled,
+    fetch_options,
+    media_private,
     packs_option,
     pass_context,
     path_option,
     positive_option,
+    text_errors,
 )
 from postwatch.schemas import SCHEMAS, schema_text
 from postwatch.settings import DEFAULT_BOOTSTRAP
 
-__all__ = ["bench", "correlate", "demo", "schema", "worker"]
+__all__ = ["bench", "correlate", "demo", "enrich", "schema", "worker"]
 
 
 @click.command()
@@ -41,6 +45,45 @@ def worker(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
     if not chosen:
         raise click.UsageError("no rule packs: pass --rules PACK or set POSTWATCH_RULES")
     run_worker(settings, compiled(tuple(chosen), settings))
+
+
+@click.command()
+@media_private
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=8,
+    show_default=True,
+    help="Downloads in flight at once (over all posts of a batch).",
+)
+@click.option(
+    "--hash-processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Child processes that decode, hash and read images (one a core).",
+)
+@pass_context
+def enrich(
+    ctx: CommandContext, *, media_private: bool, concurrency: int, hash_processes: int
+) -> None:
+    """Fetch the media of raw posts and pass the posts on to the workers (start several for one group).
+
+    Reads <prefix>.posts.raw (where connectors write when POSTWATCH_ENRICH is true), fetches
+    each post's images, fills their SHA-256, MD5, PDQ, local features and the text read in
+    them (POSTWATCH_OCR_LANGUAGES), and produces the post to <prefix>.posts. An image that
+    cannot be fetched keeps its reason in the item's `error`; a record that is no post goes
+    to the dead-letter topic. Runs until SIGTERM or Ctrl-C.
+    """
+    from postwatch.streams.enrich import run_enrich  # noqa: PLC0415 - aiohttp, the hashers
+
+    options = replace(
+        fetch_options(ctx.settings, private=media_private),
+        concurrency=concurrency,
+        hash_processes=hash_processes,
+    )
+    with text_errors():
+        run_enrich(ctx.settings, options)
 
 
 @click.command()

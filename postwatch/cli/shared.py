@@ -28,6 +28,7 @@ __all__ = [
     "compiled",
     "echo_problems",
     "fetch_options",
+    "media_private",
     "open_input",
     "pack_files",
     "packs_option",
@@ -125,19 +126,12 @@ posts_input = click.option(
 """The `--input` of the commands that read a file of posts (`open_input` opens it)."""
 
 
-MEDIA_OPTIONS = (
-    (
-        "--fetch-media",
-        "Download each post's images and fill their SHA-256, MD5, PDQ and local features.",
-    ),
-    ("--media-private", "With --fetch-media: also fetch from loopback and private addresses."),
+media_private = click.option(
+    "--media-private",
+    is_flag=True,
+    help="Also fetch media from loopback and private addresses (tests, closed networks).",
 )
-"""The flags of the commands that can fetch posts' media, with their help."""
-
-
-def media_options() -> list[click.Option]:
-    """`MEDIA_OPTIONS` as options (`fetch_media`, `media_private`)."""
-    return [click.Option([flag], is_flag=True, help=text) for flag, text in MEDIA_OPTIONS]
+"""The `--media-private` of the commands that fetch posts' media (`fetch_options`)."""
 
 
 def fetch_options(settings: Settings, *, private: bool) -> FetchOptions:

@@ -32,14 +32,11 @@ from postwatch.kafka.topics import ensure_connector_topics
 from postwatch.rules import InvalidPost
 from postwatch.settings import Settings
 
-__all__ = ["Enrich", "InstanceRuntime", "LogQuota", "run_connector"]
+__all__ = ["InstanceRuntime", "LogQuota", "run_connector"]
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
-
-Enrich = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-"""Completes a post before it is produced (e.g. fetches its media and fills the hashes)."""
 
 _STOP_GRACE_S = 10.0
 
@@ -88,7 +85,6 @@ class InstanceRuntime:
         store: CursorStore | None,
         *,
         backoff: Backoff,
-        enrich: Enrich | None = None,
     ) -> None:
         self.connector = connector
         self.metrics = InstanceMetrics(connector.source, connector.instance)
@@ -97,7 +93,6 @@ class InstanceRuntime:
         self._sink = sink
         self._store = store
         self._backoff = backoff
-        self._enrich = enrich
         self._unacked = 0
         self._saved: Cursor | None = None
         self._quota = LogQuota()
@@ -107,8 +102,6 @@ class InstanceRuntime:
         self.metrics.event(lag)
 
     async def emit(self, post: dict[str, Any]) -> InvalidPost | None:
-        if self._enrich is not None:
-            post = await self._enrich(post)
         try:
             await self._sink.send(post)
         except InvalidPost as exc:
@@ -188,7 +181,6 @@ async def run_connector(
     *,
     checkpoint_interval: float = 5.0,
     backoff: Backoff | None = None,
-    enrich: Enrich | None = None,
     metrics_port: int | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
@@ -203,9 +195,7 @@ async def run_connector(
         cursor = await store.load(connector.instance)
         if cursor is not None:
             connector.restore(cursor)
-        runtime = InstanceRuntime(
-            connector, sink, store, backoff=backoff or Backoff(), enrich=enrich
-        )
+        runtime = InstanceRuntime(connector, sink, store, backoff=backoff or Backoff())
         runtime.log.info("connector.started", resumed=cursor is not None)
         loop = asyncio.get_running_loop()
         handled = _on_signals(loop, runtime.stopping.set)

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from postwatch.kafka.clients import MessageSizeTooLargeError, ProducerOwner, new_producer
-from postwatch.kafka.topics import DELETIONS, POSTS
+from postwatch.kafka.topics import DELETIONS, POSTS, POSTS_RAW
 from postwatch.rules import InvalidPost, post_from_dict
 from postwatch.rules.alerts import isoformat
 from postwatch.settings import Settings
@@ -27,8 +27,8 @@ class SinkStats:
 
 
 class PostSink(ProducerOwner):
-    """Validates Post v1 dicts and produces them to the posts topic, keyed by `author.id`,
-    with acks=all and idempotence.
+    """Validates Post v1 dicts and produces them to the posts topic (the raw posts topic
+    when media enrichment is on), keyed by `author.id`, with acks=all and idempotence.
 
     `send` returns once the record is queued; `flush` (and leaving the `async with` block)
     waits until the broker has acknowledged every record sent so far, deletion notices
@@ -37,7 +37,7 @@ class PostSink(ProducerOwner):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(new_producer(settings, enable_idempotence=True, linger_ms=5))
-        self._topic = settings.topic(POSTS)
+        self._topic = settings.topic(POSTS_RAW if settings.enrich else POSTS)
         self._deletions = settings.topic(DELETIONS)
         self._pending: list[asyncio.Future[Any]] = []
         self.stats = SinkStats()

@@ -28,6 +28,7 @@ __all__ = [
     "DELETIONS",
     "LEARNED",
     "POSTS",
+    "POSTS_RAW",
     "RULES",
     "RULES_HISTORY",
     "create_topics",
@@ -38,7 +39,11 @@ __all__ = [
 ]
 
 POSTS = "posts"
-"""Post v1 JSON, keyed by author id; connectors produce, workers consume."""
+"""Post v1 JSON, keyed by author id; connectors (or `postwatch enrich`) produce, workers
+consume."""
+POSTS_RAW = "posts.raw"
+"""Post v1 JSON, keyed by author id, before their media are fetched: connectors produce
+here when `enrich` is on, `postwatch enrich` consumes."""
 ALERTS = "alerts"
 """Alert v1 JSON, keyed by alert id; workers produce, operations and SOC tools consume."""
 ALERTS_OCSF = "alerts.ocsf"
@@ -74,7 +79,8 @@ async def ensure_topics(settings: Settings, *, live: bool = False) -> dict[str, 
     """Create postwatch's topics if they do not exist yet (existing ones are left alone);
     returns the number of partitions of each. `live` adds the topics of live rules and
     learned fingerprints, which workers and the commands that publish to them need, and
-    the suppression changelog when repeat suppression is on."""
+    the suppression changelog when repeat suppression is on; the raw posts topic is made
+    when media enrichment is on."""
     wanted = [
         NewTopic(settings.topic(POSTS), settings.posts_partitions, 1),
         NewTopic(settings.topic(ALERTS), settings.posts_partitions, 1),
@@ -98,6 +104,8 @@ async def ensure_topics(settings: Settings, *, live: bool = False) -> dict[str, 
         )
     if settings.ocsf_enabled:
         wanted.append(NewTopic(settings.topic(ALERTS_OCSF), settings.posts_partitions, 1))
+    if settings.enrich:
+        wanted.append(NewTopic(settings.topic(POSTS_RAW), settings.posts_partitions, 1))
     return await create_topics(settings, wanted)
 
 
