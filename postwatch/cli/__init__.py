@@ -2,8 +2,9 @@
 
 One module a group of commands: `rules`; `match` (match, hash); `connect`; `alerts`; `run`
 (worker, enrich, correlate, bench, demo, schema). `shared` holds what they share: the
-settings, read when a command first needs them, and compiled rule packs. Commands parse options, call the library,
-print, and map its errors to exit statuses; what they decide is decided in the library.
+settings, read when a command first needs them, and compiled rule packs. Commands parse
+options, call the library, print, and map its errors to exit statuses; what they decide is
+decided in the library.
 """
 
 from __future__ import annotations

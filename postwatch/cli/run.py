@@ -67,7 +67,7 @@ def worker(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
 def enrich(
     ctx: CommandContext, *, media_private: bool, concurrency: int, hash_processes: int
 ) -> None:
-    """Fetch the media of raw posts and pass the posts on to the workers (start several for one group).
+    """Fetch the media of raw posts and pass them on to the workers (several: one group).
 
     Reads <prefix>.posts.raw (where connectors write when POSTWATCH_ENRICH is true), fetches
     each post's images, fills their SHA-256, MD5, PDQ, local features and the text read in
