@@ -1,14 +1,18 @@
 """Posts for tests: one with the required fields only, and many for tests on the broker,
-with a known subset that matches `tests/files/integration/pack.yaml`; and photos."""
+with a known subset that matches `tests/files/integration/pack.yaml`; and photos and
+posters."""
 
 from __future__ import annotations
 
+import io
 import random
+import textwrap
+from pathlib import Path
 from typing import Any
 
 import orjson
 import skimage.data
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from postwatch.rules import alert_id
 
@@ -24,6 +28,46 @@ def sample_photo(name: str) -> Image.Image:
     """One of scikit-image's sample photos (`astronaut`, `coffee`, ...), in RGB."""
     pixels: Any = getattr(skimage.data, name)()
     return Image.fromarray(pixels).convert("RGB")
+
+
+LATIN = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+"""Debian's fonts-dejavu-core."""
+ARABIC_SCRIPT = Path("/usr/share/fonts/opentype/fonts-hosny-amiri/Amiri-Bold.ttf")
+"""Debian's fonts-hosny-amiri: Naskh, with the letters of Urdu (DejaVu lacks some)."""
+
+
+def poster(
+    text: str,
+    *,
+    size: tuple[int, int] = (1080, 1080),
+    background: tuple[int, int, int] = (150, 20, 30),
+    font: Path | None = None,
+    font_size: int = 54,
+    right_to_left: bool = False,
+) -> Image.Image:
+    """A poster: `text` in white on a plain background, wrapped to the width; written right
+    to left (shaped, as Urdu and Arabic are, in `ARABIC_SCRIPT` unless another font is
+    given) when asked."""
+    image = Image.new("RGB", size, background)
+    draw = ImageDraw.Draw(image)
+    face = ImageFont.truetype(font or (ARABIC_SCRIPT if right_to_left else LATIN), font_size)
+    width = max(8, int(size[0] / (0.62 * font_size)))
+    y = size[1] // 8
+    for line in textwrap.wrap(text, width):
+        if right_to_left:
+            at = (size[0] - 50, y)
+            draw.text(at, line, font=face, fill="white", anchor="ra", direction="rtl")
+        else:
+            draw.text((50, y), line, font=face, fill="white")
+        y += int(font_size * 1.6)
+    return image
+
+
+def png(image: Image.Image) -> bytes:
+    """The image as PNG bytes."""
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
 
 
 def post_doc(**fields: Any) -> dict[str, Any]:
