@@ -213,6 +213,11 @@ MEDIA = [
     [],
     [{"md5": "d35c785545392755e7e4164457657269"}],
     [{"md5": "0" * 32}],
+    [
+        {"text": "posters of the sample  brigade"},
+        {"md5": "0" * 32},
+        {"text": "soon: example front"},
+    ],
 ]
 MANY_TEXTS = [
     "We stand with the EXAMPLE Front!",
@@ -238,7 +243,7 @@ def test_evaluating_many_posts_gives_what_each_gives_alone(
 ) -> None:
     engine = engine_for(pack)
     posts = [
-        make_post(id=f"test:{i}", text=text, author={"id": author}, media=MEDIA[i % 3])
+        make_post(id=f"test:{i}", text=text, author={"id": author}, media=MEDIA[i % 4])
         for i, (text, author) in enumerate(
             (text, author)
             for text in MANY_TEXTS
