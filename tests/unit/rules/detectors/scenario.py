@@ -67,6 +67,7 @@ def post(
             "pdq": image.pdq,
             "pdq_mirror": image.pdq_mirror,
             "features": image.features,
+            "text": image.text,
         }
     return {
         "schema": "postwatch.post/1",
