@@ -163,6 +163,20 @@ def test_images_are_hashed_and_every_failure_is_counted() -> None:
     for item in media[2:12]:
         assert "sha256" not in item
         assert "pdq" not in item
+    # each item says why it has no hashes; those not fetched by choice say nothing
+    assert [item.get("error") for item in media[2:]] == [
+        "redirects",
+        "content_type",
+        "http_status",
+        "magic",
+        "decode",
+        "too_large",
+        "too_large",
+        "timeout",
+        None,
+        None,
+        None,
+    ]
     assert media[12]["sha256"] == "0" * 64
     assert fetcher.stats.fetched == 2
     assert fetcher.stats.skipped == {"not_wanted": 3}

@@ -9,18 +9,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from postwatch.connectors.bluesky import BlueskyConnector
 from postwatch.settings import Settings
-from tests.conftest import SHARED_DATA
 from tests.integration.connectors import harness
 from tests.integration.connectors.jetstream_server import JetstreamReplay, recorded_events
-from tests.local_server import served
 
 POST = "app.bsky.feed.post"
 REWIND_US = 5_000_000
-B_JPG_SHA256 = "b5b0799616df52d475a3968dc7e54f1d0724c912244ffa6175bc786375dd7298"
 
 
 def post_events(events: list[str]) -> list[dict[str, Any]]:
@@ -288,41 +283,3 @@ def _sample(exposition: str, name: str) -> str:
         if line.startswith(name + " "):
             return line.split()[-1]
     raise AssertionError(f"{name} not in the metrics")
-
-
-def test_fetch_media_fills_the_hashes_of_image_embeds(settings: Settings, tmp_path: Path) -> None:
-    image = SHARED_DATA / "pdq" / "data" / "misc-images" / "b.jpg"
-    asked: list[str] = []
-
-    async def cdn(request: web.Request) -> web.Response:
-        asked.append(request.path)
-        return web.Response(body=image.read_bytes(), content_type="image/jpeg")
-
-    async def scenario() -> None:
-        app = web.Application()
-        app.router.add_get("/img/{path:.+}", cdn)
-        async with served(app) as base:
-            replay = JetstreamReplay(recorded_events())
-            async with replay.serving() as url:
-                name = f"{settings.topic_prefix}-b5"
-                args = ["bluesky", "--url", url, "--name", name, "--image-cdn", f"{base}/img"]
-                log = tmp_path / "connector.log"
-                process = harness.start_process(
-                    settings, log, *args, "--fetch-media", "--media-private"
-                )
-                got = await harness.posts(settings, count=17)
-                assert await harness.stop(process) == 0
-        media = [m for p in got for m in p.get("media", [])]
-        assert len(media) == 2, log.read_text()
-        assert sorted(asked) == [
-            "/img/did:plc:6aw7u7xjbaiznddugigmdhvc/"
-            "bafkreicwsq23gkygrgpijv7ocssxdyjokfv3quss3f2dg4csds3jpeqkwe@jpeg",
-            "/img/did:plc:ynfp6wddjqpl44gordpsqkuw/"
-            "bafkreidrnwt23f7wy7fyfex5acdkxh62wsgpg245ame4c4rogfwb3upyaa@jpeg",
-        ]
-        for item in media:
-            assert item["sha256"] == B_JPG_SHA256
-            assert item["md5"] == "d35c785545392755e7e4164457657269"
-            assert item["pdq_quality"] == 100
-
-    asyncio.run(scenario())
