@@ -42,6 +42,7 @@ def test_kubernetes_manifests_are_valid_against_the_api_schemas() -> None:
         "Deployment",
         "Deployment",
         "Deployment",
+        "Deployment",
         "Namespace",
         "PodDisruptionBudget",
         "Service",
