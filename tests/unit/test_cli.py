@@ -115,8 +115,6 @@ def test_connect_offers_every_registered_connector_with_its_options_then_the_com
         assert list(options) == [
             *(option.flag for option in offered(connector.options)),
             "--metrics-port",
-            "--fetch-media",
-            "--media-private",
             "--name",
             "-h",
         ]
