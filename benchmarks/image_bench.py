@@ -10,7 +10,8 @@ saved as a JPEG. An edited copy is caught by PDQ when its hash is within 31 bits
 original's (the threshold of the learned bank), by PDQ's dihedral variants ("PDQ x8")
 when one of the original's eight rotations and flips is, and by local features when it
 shares `MIN_INLIERS` inliers with the original; "both" is what the mirror checks do (PDQ
-of the original or of its mirror image, or local features). False matches are counted over
+of the original or of its mirror image, or local features of the copy or of its mirror
+image). False matches are counted over
 every pair of different photos (the originals and other sample photos), and every edited
 copy against the other originals. Costs: extracting features per image (as the hashing process does,
 after decoding), and searching a `FeatureIndex` of N learned images per query image (the
@@ -90,6 +91,7 @@ class _Hashed:
         self.mirror = int(hashes.pdq_mirror or "", 16)
         self.dihedral = [int(value, 16) for value in hashes.dihedral.values()]
         self.features = Features.decode(hashes.features)
+        self.features_mirror = Features.decode(hashes.features_mirror or "")
 
 
 def _distance(a: int, b: int) -> int:
@@ -98,12 +100,14 @@ def _distance(a: int, b: int) -> int:
 
 def _verdicts(copy: _Hashed, original: _Hashed) -> tuple[bool, bool, bool, bool]:
     """Caught by whole-image PDQ, by PDQ's dihedral variants, by local features, and by
-    what the mirror checks do (PDQ of the original or of its mirror image, local features)."""
+    what the mirror checks do (PDQ of the original or of its mirror image, local features of
+    the image or of its mirror image)."""
     pdq = _distance(copy.pdq, original.pdq) <= PDQ_THRESHOLD
     dihedral = min(_distance(copy.pdq, v) for v in original.dihedral) <= PDQ_THRESHOLD
     features = inliers(copy.features, original.features) >= MIN_INLIERS
     mirror = _distance(copy.pdq, original.mirror) <= PDQ_THRESHOLD
-    return pdq, dihedral, features, pdq or mirror or features
+    mirrored = inliers(copy.features_mirror, original.features) >= MIN_INLIERS
+    return pdq, dihedral, features, pdq or mirror or features or mirrored
 
 
 def _recall(originals: dict[str, Image.Image], others: dict[str, Image.Image]) -> None:

@@ -114,5 +114,6 @@ EDITS: dict[str, Edit] = {
     "colour filter": _filter,
     "half size": _half,
     "flip": lambda image, _: ImageOps.mirror(image),
+    "flip + crop 10 %": lambda image, other: _crop(0.9, "centre")(ImageOps.mirror(image), other),
 }
 """Every edit by name."""

@@ -9,22 +9,22 @@
 
 `enrich` takes a Post v1 dict and returns a copy in which each `media[i]` with an http(s)
 `url`, of a kind being fetched and not hashed yet, has `sha256`, `md5` and (images) `pdq`,
-`pdq_quality`, `pdq_mirror`, `features` and the `text` read in it filled; an item that could
-not be fetched or hashed gets the reason in `error` instead. A URL a post names twice is fetched
-once; past `max_media` URLs a post's media are not fetched (counted in `stats.skipped` as
-`too_many` and logged), and a post gets `post_timeout` seconds in all (then what is left is
-counted as failed, `post_timeout`). A download holds its slot (one of `concurrency`) until
-it is hashed, so the bytes waiting for a hashing process are never more than `concurrency`
-downloads. A download is refused, before its body is read where possible,
+`pdq_quality`, `pdq_mirror`, `features`, `features_mirror` and the `text` read in it filled;
+an item that could not be fetched or hashed gets the reason in `error` instead. A URL a post
+names twice is fetched once; past `max_media` URLs a post's media are not fetched (counted
+in `stats.skipped` as `too_many` and logged), and a post gets `post_timeout` seconds in all
+(then what is left is counted as failed, `post_timeout`). A download holds its slot (one of
+`concurrency`) until it is hashed, so the bytes waiting for a hashing process are never more
+than `concurrency` downloads. A download is refused, before its body is read where possible,
 when the server answers with another status than 200 after at most `max_redirects`
 redirects, a content type that is not one of the media types of those kinds, a size over
-`max_bytes`, or bytes whose magic number is not such a format; and when it takes longer
-than `timeout`. Unless `allow_private_addresses` is set, URLs that lead (directly, by DNS
-or by redirect) to loopback, private or otherwise non-global addresses are refused, IPv6
-addresses that carry an IPv4 one (IPv4-compatible `::/96`, NAT64 `64:ff9b::/96` and
-`64:ff9b:1::/48`) included, so a post cannot make the fetcher probe the network it runs in.
-Every failure is counted in `stats.failed` under its reason and logged; the post comes
-back with that item unhashed. Nothing a post or a server does makes `enrich` raise.
+`max_bytes`, or bytes whose magic number is not such a format; and when it takes longer than
+`timeout`. Unless `allow_private_addresses` is set, URLs that lead (directly, by DNS or by
+redirect) to loopback, private or otherwise non-global addresses are refused, IPv6 addresses
+that carry an IPv4 one (IPv4-compatible `::/96`, NAT64 `64:ff9b::/96` and `64:ff9b:1::/48`)
+included, so a post cannot make the fetcher probe the network it runs in. Every failure is
+counted in `stats.failed` under its reason and logged; the post comes back with that item
+unhashed. Nothing a post or a server does makes `enrich` raise.
 """
 
 from __future__ import annotations
@@ -280,6 +280,7 @@ class MediaFetcher:
                 item["pdq_mirror"] = hashes.pdq_mirror
             if hashes.features is not None:
                 item["features"] = hashes.features
+                item["features_mirror"] = hashes.features_mirror
             if hashes.text is not None:
                 item["text"] = hashes.text
             item.setdefault("kind", hashes.kind)

@@ -157,7 +157,8 @@ class MediaHashes(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     hashes only). `pdq_mirror` is the PDQ of the image's mirror image (left and right
     swapped: how a flipped copy is found again). `dihedral` maps each rotation or flip to its
     PDQ when asked for. `vpdq` is None unless the file is a video and vpdq is installed.
-    `features` are an image's local features (`Features.encode`) when asked for; `text` is
+    `features` are an image's local features (`Features.encode`) when asked for, and
+    `features_mirror` those of its mirror image (ORB's are not mirror-invariant); `text` is
     the text read in an image (`postwatch.media.ocr`), when asked for and there is any.
     """
 
@@ -171,6 +172,7 @@ class MediaHashes(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     pdq_mirror: str | None = None
     dihedral: dict[str, str] = {}
     features: str | None = None
+    features_mirror: str | None = None
     text: str | None = None
     vpdq: tuple[VpdqFrame, ...] | None = None
 
@@ -214,13 +216,15 @@ def hash_bytes(data: bytes, options: HashOptions) -> MediaHashes:
         # the 8 variants cost what one hash does (one DCT): the first is the image's own
         variants, quality = pdqhash.compute_dihedral(np.asarray(rgb))
         pdq, mirror = _hex(variants[0]), _hex(variants[_MIRROR])
+        gray = np.asarray(rgb.convert("L")) if options.features else None
         return msgspec.structs.replace(
             exact,
             pdq=pdq,
             pdq_quality=int(quality),
             pdq_mirror=mirror,
             dihedral=_dihedral(rgb, pdq) if options.dihedral else {},
-            features=extract(np.asarray(rgb.convert("L"))).encode() if options.features else None,
+            features=None if gray is None else extract(gray).encode(),
+            features_mirror=None if gray is None else extract(np.fliplr(gray)).encode(),
             text=read_text(rgb, options.ocr) if options.ocr else None,
         )
     if options.vpdq and VPDQ_AVAILABLE:

@@ -326,7 +326,7 @@ class LearnedBank:
         found.extend(
             entry("features", m.features, shingles)
             for m, shingles in images
-            if m.features and _features_of(m)
+            if m.features and _features_of(m.features)
         )
         return [e for e in found if self.learn(e)]
 
@@ -352,22 +352,24 @@ class LearnedBank:
         """The learned PDQ hashes near the media's, each with its hit, nearest first."""
         return [(self.media[hit.value], hit) for hit in self._pdq.lookup(media)]
 
-    def near_images(self, media: Media) -> list[tuple[Learned, int]]:
-        """The learned images whose local features the media's match, each with its
-        inliers, most first (none for media without valid features)."""
-        features = _features_of(media)
+    def near_images(self, media: Media, *, mirror: bool = False) -> list[tuple[Learned, int]]:
+        """The learned images whose local features the media's (or, with `mirror`, its
+        mirror image's) match, each with its inliers, most first (none for media without
+        valid features)."""
+        features = _features_of(media.features_mirror if mirror else media.features)
         if features is None:
             return []
         return [(self.images[str(key)], count) for key, count in self._features.search(features)]
 
 
-def _features_of(media: Media) -> Features | None:
-    """The media's local features; None where it has none, too few to match, or none that
-    decode (the post comes from outside: a malformed value is as good as none)."""
-    if not media.features:
+def _features_of(encoded: str | None) -> Features | None:
+    """Local features as a media item carries them; None where it has none, too few to
+    match, or none that decode (the post comes from outside: a malformed value is as good as
+    none)."""
+    if not encoded:
         return None
     try:
-        features = Features.decode(media.features)
+        features = Features.decode(encoded)
     except ValueError:
         return None
     return features if len(features) >= CANDIDATE_MATCHES else None

@@ -102,17 +102,26 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
         ]
         if learned.images and media.features and searched < FEATURE_SEARCHES:
             searched += 1
-            by_pdq = {alert.evidence[0].original_post_id for alert in found}
-            found.extend(
-                _alert(
-                    post,
-                    now,
-                    original,
-                    Evidence("local_features", field, _shown(original), inliers=n),
+            for mirror in (False, True):  # the image's own features, then its mirror image's
+                if mirror and found:
+                    break  # a copy of a learned image already: its mirror image is not searched
+                known = {post.id, *(alert.evidence[0].original_post_id for alert in found)}
+                found.extend(
+                    _alert(
+                        post,
+                        now,
+                        original,
+                        Evidence(
+                            "local_features",
+                            field,
+                            _shown(original),
+                            matched="mirror image" if mirror else None,
+                            inliers=n,
+                        ),
+                    )
+                    for original, n in learned.near_images(media, mirror=mirror)
+                    if original.post_id not in known and same_text(text, original)
                 )
-                for original, n in learned.near_images(media)
-                if original.post_id not in (post.id, *by_pdq) and same_text(text, original)
-            )
         alerts.extend(found)
     return alerts
 

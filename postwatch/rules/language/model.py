@@ -99,6 +99,7 @@ class Media(msgspec.Struct, frozen=True, gc=False):
     pdq_quality: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
     pdq_mirror: _HEX64 | None = None
     features: _FEATURES | None = None
+    features_mirror: _FEATURES | None = None
     text: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
     error: Annotated[str, msgspec.Meta(max_length=64, pattern="^[a-z0-9_]+$")] | None = None
 

@@ -207,7 +207,8 @@ def test_json_form_leaves_out_what_does_not_apply() -> None:
         "pdq_quality",
         "pdq_mirror",
         "features",
-    }
+        "features_mirror",
+    }  # no text: a photo without words
 
 
 def test_an_image_has_local_features_unless_they_are_not_asked_for() -> None:
@@ -228,3 +229,19 @@ def test_an_image_has_the_pdq_of_its_mirror_image() -> None:
     assert flipped.pdq is not None
     assert distance(original.pdq_mirror, flipped.pdq) <= 31
     assert distance(original.pdq_mirror, original.pdq or "") > 100
+
+
+def test_an_image_has_the_local_features_of_its_mirror_image() -> None:
+    folder = PDQ_DATA / "data" / "reg-test-input" / "dih"
+    original = hash_path(folder / "bridge-1-original.jpg", HashOptions(ocr=()))
+    flipped = hash_path(folder / "bridge-6-flipy.jpg", HashOptions(ocr=()))
+    assert original.features_mirror is not None
+    assert flipped.features is not None
+    assert original.features is not None
+    own, mirror = Features.decode(original.features), Features.decode(original.features_mirror)
+    assert inliers(Features.decode(flipped.features), mirror) > 100  # the flipped file's own
+    assert inliers(Features.decode(flipped.features), own) < 12  # ORB is not mirror-invariant
+    assert (
+        hash_path(folder / "bridge-1-original.jpg", HashOptions(features=False)).features_mirror
+        is None
+    )

@@ -67,6 +67,7 @@ def post(
             "pdq": image.pdq,
             "pdq_mirror": image.pdq_mirror,
             "features": image.features,
+            "features_mirror": image.features_mirror,
             "text": image.text,
         }
     return {

@@ -62,7 +62,7 @@ def test_a_mirror_account_reposting_an_edited_statement_and_image_is_caught(
     assert (lookalike["field"], lookalike["matched"]) == ("author.handle", "examplefrontz")
 
 
-def test_cropped_captioned_and_mirrored_copies_of_a_learned_photo_are_caught(
+def test_cropped_captioned_mirrored_and_mirrored_cropped_copies_of_a_learned_photo_are_caught(
     tmp_path: Path,
 ) -> None:
     photo = sample_photo("astronaut")
@@ -72,6 +72,9 @@ def test_cropped_captioned_and_mirrored_copies_of_a_learned_photo_are_caught(
     assert original.pdq
     assert copy.pdq
     assert (int(original.pdq, 16) ^ int(copy.pdq, 16)).bit_count() > 31  # PDQ misses it
+    flipped_cropped = image_hashes(EDITS["flip + crop 10 %"](photo, photo), "JPEG")
+    assert flipped_cropped.pdq
+    assert (int(original.pdq_mirror or "", 16) ^ int(flipped_cropped.pdq, 16)).bit_count() > 31
     unrelated = image_hashes(sample_photo("coffee"))
     garbled = msgspec.structs.replace(unrelated, features="AgAA")  # base64 of no features
     alerts = run_match(
@@ -84,13 +87,18 @@ def test_cropped_captioned_and_mirrored_copies_of_a_learned_photo_are_caught(
             post(
                 "5", "flip", "mirrored", minutes=8, image=image_hashes(EDITS["flip"](photo, photo))
             ),
+            post("6", "flip", "again", minutes=9, image=flipped_cropped),
         ],
     )
     assert [(a["post"]["id"], a["kind"]) for a in alerts] == [
         ("test:1", "rule"),
         ("test:2", "reappearance"),
         ("test:5", "reappearance"),  # by the PDQ of the original's mirror image
+        ("test:6", "reappearance"),  # by the local features of its mirror image
     ]
+    [mirrored] = alerts[3]["evidence"]
+    assert (mirrored["type"], mirrored["matched"]) == ("local_features", "mirror image")
+    assert mirrored["inliers"] >= MIN_INLIERS
     assert alerts[2]["evidence"][0]["type"] == "pdq"
     assert alerts[2]["evidence"][0]["value"] == original.pdq_mirror
     [evidence] = alerts[1]["evidence"]
