@@ -50,6 +50,11 @@ def worker(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
 @click.command()
 @media_private
 @click.option(
+    "--video",
+    is_flag=True,
+    help="Fetch videos too and give their keyframes (vPDQ: the `video` extra).",
+)
+@click.option(
     "--concurrency",
     type=click.IntRange(1, 256),
     default=8,
@@ -65,20 +70,26 @@ def worker(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
 )
 @pass_context
 def enrich(
-    ctx: CommandContext, *, media_private: bool, concurrency: int, hash_processes: int
+    ctx: CommandContext,
+    *,
+    media_private: bool,
+    video: bool,
+    concurrency: int,
+    hash_processes: int,
 ) -> None:
     """Fetch the media of raw posts and pass them on to the workers (several: one group).
 
     Reads <prefix>.posts.raw (where connectors write when POSTWATCH_ENRICH is true), fetches
     each post's images, fills their SHA-256, MD5, PDQ, local features and the text read in
-    them (POSTWATCH_OCR_LANGUAGES), and produces the post to <prefix>.posts. An image that
+    them (POSTWATCH_OCR_LANGUAGES), and with --video the keyframes of its videos, and
+    produces the post to <prefix>.posts. An image that
     cannot be fetched keeps its reason in the item's `error`; a record that is no post goes
     to the dead-letter topic. Runs until SIGTERM or Ctrl-C.
     """
     from postwatch.streams.enrich import run_enrich  # noqa: PLC0415 - aiohttp, the hashers
 
     options = replace(
-        fetch_options(ctx.settings, private=media_private),
+        fetch_options(ctx.settings, private=media_private, video=video),
         concurrency=concurrency,
         hash_processes=hash_processes,
     )

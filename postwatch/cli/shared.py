@@ -134,13 +134,17 @@ media_private = click.option(
 """The `--media-private` of the commands that fetch posts' media (`fetch_options`)."""
 
 
-def fetch_options(settings: Settings, *, private: bool) -> FetchOptions:
-    """The options of the media fetcher of the commands that fetch posts' media."""
-    from postwatch.media import HashOptions  # noqa: PLC0415 - numpy, Pillow, OpenCV
+def fetch_options(settings: Settings, *, private: bool, video: bool = False) -> FetchOptions:
+    """The options of the media fetcher of the commands that fetch posts' media; `video`
+    fetches videos too (their keyframes: vpdq, the `video` extra)."""
+    from postwatch.media import VPDQ_AVAILABLE, HashOptions  # noqa: PLC0415 - numpy, Pillow
     from postwatch.media.fetch import FetchOptions  # noqa: PLC0415
 
+    if video and not VPDQ_AVAILABLE:
+        click.echo("warning: vpdq is not installed: videos get exact hashes only", err=True)
     hashing = HashOptions(ocr=settings.ocr_languages)
-    return FetchOptions(allow_private_addresses=private, hash_options=hashing)
+    kinds = frozenset({"image", "video"} if video else {"image"})
+    return FetchOptions(allow_private_addresses=private, hash_options=hashing, kinds=kinds)
 
 
 @contextmanager

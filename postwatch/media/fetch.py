@@ -9,7 +9,8 @@
 
 `enrich` takes a Post v1 dict and returns a copy in which each `media[i]` with an http(s)
 `url`, of a kind being fetched and not hashed yet, has `sha256`, `md5` and (images) `pdq`,
-`pdq_quality`, `pdq_mirror`, `features`, `features_mirror` and the `text` read in it filled;
+`pdq_quality`, `pdq_mirror`, `features`, `features_mirror` and the `text` read in it filled
+(videos, with `video` in `kinds` and vpdq installed: their keyframes' PDQ in `frames`);
 an item that could not be fetched or hashed gets the reason in `error` instead. A URL a post
 names twice is fetched once; past `max_media` URLs a post's media are not fetched (counted
 in `stats.skipped` as `too_many` and logged), and a post gets `post_timeout` seconds in all
@@ -45,7 +46,7 @@ from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
 from postwatch.media.errors import FetchError, MediaError, TooLarge
-from postwatch.media.hashing import FORMATS, HashOptions, MediaHashes, sniff
+from postwatch.media.hashing import FORMATS, HashOptions, MediaHashes, keyframes, sniff
 from postwatch.media.worker import Hasher
 
 __all__ = ["FetchOptions", "FetchStats", "MediaFetcher", "is_public_address"]
@@ -283,6 +284,11 @@ class MediaFetcher:
                 item["features_mirror"] = hashes.features_mirror
             if hashes.text is not None:
                 item["text"] = hashes.text
+            if hashes.vpdq:
+                item["frames"] = [
+                    {"pdq": f.pdq, "quality": f.quality, "at": f.timestamp}
+                    for f in keyframes(hashes.vpdq)
+                ]
             item.setdefault("kind", hashes.kind)
         self.stats.fetched += 1
 

@@ -18,6 +18,7 @@ import hashlib
 import importlib.util
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -34,6 +35,7 @@ from postwatch.rules.matching.features import extract
 __all__ = [
     "DIHEDRAL",
     "FORMATS",
+    "KEYFRAMES",
     "VPDQ_AVAILABLE",
     "HashOptions",
     "MediaFormat",
@@ -41,6 +43,7 @@ __all__ = [
     "VpdqFrame",
     "hash_bytes",
     "hash_path",
+    "keyframes",
     "sniff",
 ]
 
@@ -178,6 +181,31 @@ class MediaHashes(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
 
     def encode(self) -> bytes:
         return msgspec.json.encode(self)
+
+
+KEYFRAMES = 64
+"""Keyframes a video's media item carries at most (Post v1 `frames`)."""
+_NEW_SHOT = 32
+"""PDQ bits a frame differs by from the keyframe before it to be a keyframe of its own."""
+_FRAME_QUALITY = 50
+
+
+def keyframes(frames: Sequence[VpdqFrame]) -> list[VpdqFrame]:
+    """The frames of a video worth looking up: of PDQ quality 50 or more (a dark or flat
+    frame's hash says little), each 32 bits or more from the keyframe before it (a new shot,
+    not the same one a second later); the first KEYFRAMES of them."""
+    kept: list[VpdqFrame] = []
+    last = -1
+    for frame in frames:
+        value = int(frame.pdq, 16)
+        if frame.quality >= _FRAME_QUALITY and (
+            last < 0 or (value ^ last).bit_count() >= _NEW_SHOT
+        ):
+            kept.append(frame)
+            last = value
+            if len(kept) == KEYFRAMES:
+                break
+    return kept
 
 
 def hash_path(path: Path, options: HashOptions) -> MediaHashes:

@@ -9,15 +9,17 @@ import tracemalloc
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from functools import cache
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from PIL import Image
 
-from postwatch.media import HashOptions
+from postwatch.media import VPDQ_AVAILABLE, HashOptions
 from postwatch.media.fetch import FetchOptions, MediaFetcher
 from tests.conftest import SHARED_DATA
 from tests.factories import post_doc
@@ -309,3 +311,26 @@ def test_ipv6_addresses_that_carry_a_private_ipv4_one_are_refused(host: str) -> 
             return fetcher
 
     assert asyncio.run(run()).stats.failed == {"address": 1}
+
+
+@pytest.mark.skipif(not VPDQ_AVAILABLE, reason="the vpdq package (extra `video`) is not installed")
+def test_a_video_is_fetched_when_asked_for_and_carries_its_keyframes() -> None:
+    clip = Path(__file__).parents[1] / "files" / "media" / "clip.mp4"
+
+    async def video(request: web.Request) -> web.Response:
+        return web.Response(body=clip.read_bytes(), content_type="video/mp4")
+
+    async def run(kinds: frozenset[str]) -> dict[str, Any]:
+        app = web.Application()
+        app.router.add_get("/clip.mp4", video)
+        options = replace(LOCAL, kinds=kinds, timeout=10.0)
+        async with served(app) as base, MediaFetcher(options) as fetcher:
+            return await fetcher.enrich(post_with([{"url": f"{base}/clip.mp4", "kind": "video"}]))
+
+    [item] = asyncio.run(run(frozenset({"image", "video"})))["media"]
+    assert item["kind"] == "video"
+    assert item["sha256"]
+    assert [f["at"] for f in item["frames"]][:2] == [0.0, 1.0]
+    assert all(set(f) == {"pdq", "quality", "at"} for f in item["frames"])
+    [skipped] = asyncio.run(run(frozenset({"image"})))["media"]
+    assert "frames" not in skipped

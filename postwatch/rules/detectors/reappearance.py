@@ -50,9 +50,10 @@ def semantic_reappearances(index: SemanticIndex, post: Post, now: datetime) -> l
 
 def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: int) -> list[Alert]:
     """An alert for each learned entry of another post that this post's text (of
-    `min_words` folded words or more), the text in its images or its images come near: text
-    ones first. An image near a learned one does not count when both hold text and the texts
-    are not one (`same_text`): a poster of one template with another statement."""
+    `min_words` folded words or more), the text in its images, its images or its videos'
+    keyframes come near: text ones first. An image near a learned one does not count when
+    both hold text and the texts are not one (`same_text`): a poster of one template with
+    another statement."""
     alerts: list[Alert] = []
     seen: set[str] = {post.id}  # originals found by a text (the post's, or in an image)
     in_images = {
@@ -88,16 +89,23 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
     for i, media in enumerate(post.media):
         field = f"media[{i}]"
         text = in_images.get(f"{field}.text")
+        hashed = [("", media), *media.as_frames()] if learned.media else []
         found = [
             _alert(
                 post,
                 now,
                 original,
                 Evidence(
-                    "pdq", field, _shown(original), distance=hit.distance, matched=hit.matched
+                    "pdq",
+                    field + suffix,
+                    _shown(original),
+                    distance=hit.distance,
+                    matched=hit.matched,
                 ),
             )
-            for original, hit in (learned.near_media(media) if media.pdq and learned.media else ())
+            for suffix, item in hashed
+            if item.pdq
+            for original, hit in learned.near_media(item)
             if original.post_id != post.id and same_text(text, original)
         ]
         if learned.images and media.features and searched < FEATURE_SEARCHES:

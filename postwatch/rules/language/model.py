@@ -24,6 +24,7 @@ __all__ = [
     "Condition",
     "Domains",
     "Evidence",
+    "Frame",
     "Hashes",
     "Keywords",
     "Leaf",
@@ -90,6 +91,14 @@ class Author(msgspec.Struct, frozen=True, gc=False):
     display_name: str | None = None
 
 
+class Frame(msgspec.Struct, frozen=True, gc=False):
+    """A keyframe of a video: its PDQ hash and quality, and its time in seconds."""
+
+    pdq: _HEX64
+    quality: Annotated[int, msgspec.Meta(ge=0, le=100)] = 100
+    at: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+
+
 class Media(msgspec.Struct, frozen=True, gc=False):
     url: str | None = None
     kind: str | None = None
@@ -102,6 +111,15 @@ class Media(msgspec.Struct, frozen=True, gc=False):
     features_mirror: _FEATURES | None = None
     text: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
     error: Annotated[str, msgspec.Meta(max_length=64, pattern="^[a-z0-9_]+$")] | None = None
+    frames: Annotated[tuple[Frame, ...], msgspec.Meta(max_length=64)] = ()
+
+    def as_frames(self) -> list[tuple[str, Media]]:
+        """Each keyframe of the video as media of its own (its PDQ and quality), with the
+        suffix of its field (`.frames[3]`): what banks and learned images are searched for."""
+        return [
+            (f".frames[{j}]", Media(kind="frame", pdq=f.pdq, pdq_quality=f.quality))
+            for j, f in enumerate(self.frames)
+        ]
 
 
 class Post(msgspec.Struct, frozen=True, gc=False):

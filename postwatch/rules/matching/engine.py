@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
-from itertools import accumulate, pairwise, product
+from itertools import product
 
 from postwatch.rules.language.errors import PackError, PackProblem
 from postwatch.rules.language.model import (
@@ -38,6 +38,7 @@ from postwatch.rules.language.model import (
     Keywords,
     Leaf,
     Match,
+    Media,
     Not,
     Pack,
     Post,
@@ -52,8 +53,9 @@ from postwatch.rules.matching.matchers.urls import host, urls_in_text
 
 __all__ = ["Engine"]
 
-_MediaHits = list[list[tuple[str, BankHit]]]
-"""A post's bank hits: for each of its media, (pack id, hit) in pack order."""
+_MediaHits = list[tuple[str, str, BankHit]]
+"""A post's bank hits: (field, pack id, hit), by media item (a video's keyframes after it:
+`media[0].frames[3]`), in pack order."""
 
 
 def _leaves(condition: Condition) -> list[Leaf]:
@@ -259,32 +261,38 @@ class Engine:
         return found
 
     def _bank_hits(self, posts: Sequence[Post]) -> list[_MediaHits]:
-        """For each post, for each of its media, the (pack id, hit) of each pack's banks:
-        every pack's banks are searched once for the media of all the posts."""
-        media = [item for post in posts for item in post.media]
-        by_pack = [(pack_id, banks.lookup_many(media)) for pack_id, banks in self._banks.items()]
-        hits = [
-            [(pack_id, hit) for pack_id, found in by_pack for hit in found[k]]
-            for k in range(len(media))
-        ]
-        starts = list(accumulate((len(post.media) for post in posts), initial=0))
-        return [hits[a:b] for a, b in pairwise(starts)]
+        """For each post, the (field, pack id, hit) of each pack's banks for its media and
+        its videos' keyframes: every pack's banks are searched once for those of all the
+        posts."""
+        owners: list[tuple[int, str]] = []
+        media: list[Media] = []
+        for p, post in enumerate(posts):
+            for i, item in enumerate(post.media):
+                owners.append((p, f"media[{i}]"))
+                media.append(item)
+                for suffix, frame in item.as_frames():
+                    owners.append((p, f"media[{i}]{suffix}"))
+                    media.append(frame)
+        hits: list[_MediaHits] = [[] for _ in posts]
+        for pack_id, banks in self._banks.items():
+            for (p, field), found in zip(owners, banks.lookup_many(media), strict=True):
+                hits[p].extend((field, pack_id, hit) for hit in found)
+        return hits
 
     def _bank_evidence(self, found: dict[int, list[Evidence]], hashes: _MediaHits) -> None:
         """Hash evidence: `value` is the bank's hash, `matched` the post's; PDQ evidence
         also has the distance between them."""
-        for i, media_hits in enumerate(hashes):
-            for pack_id, hit in media_hits:
-                evidence = Evidence(
-                    hit.algo,
-                    f"media[{i}]",
-                    hit.value,
-                    matched=hit.matched,
-                    bank=hit.bank,
-                    distance=hit.distance if hit.algo == "pdq" else None,
-                )
-                for leaf_id in self._bank_leaves.get((pack_id, hit.bank), ()):
-                    found[leaf_id].append(evidence)
+        for field, pack_id, hit in hashes:
+            evidence = Evidence(
+                hit.algo,
+                field,
+                hit.value,
+                matched=hit.matched,
+                bank=hit.bank,
+                distance=hit.distance if hit.algo == "pdq" else None,
+            )
+            for leaf_id in self._bank_leaves.get((pack_id, hit.bank), ()):
+                found[leaf_id].append(evidence)
 
     def _text_evidence(
         self, post: Post, found: dict[int, list[Evidence]], keywords: list[Hit] | None

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from postwatch.media import VPDQ_AVAILABLE, DecodeError, HashOptions, hash_bytes, hash_path
+from postwatch.media import (
+    VPDQ_AVAILABLE,
+    DecodeError,
+    HashOptions,
+    VpdqFrame,
+    hash_bytes,
+    hash_path,
+)
+from postwatch.media.hashing import KEYFRAMES, keyframes
 
 FILES = Path(__file__).parents[2] / "files" / "media"
 CLIP = FILES / "clip.mp4"  # 3 s of FFmpeg's test pattern at 5 frames/s
@@ -42,3 +50,25 @@ def test_vpdq_hashes_one_frame_a_second() -> None:
 def test_a_broken_video_is_a_decode_error() -> None:
     with pytest.raises(DecodeError, match="not a valid video"):
         hash_bytes(b"\0\0\0\x18ftypmp42" + b"garbage" * 100, HashOptions())
+
+
+def frame(pdq: str, quality: int = 100, at: float = 0.0) -> VpdqFrame:
+    return VpdqFrame(int(at), at, pdq, quality)
+
+
+def test_keyframes_are_new_shots_of_good_quality_and_at_most_so_many() -> None:
+    a, near_a, b = "0" * 64, "0" * 62 + "ff", "f" * 64  # near_a is 8 bits from a
+    frames = [frame(a), frame(near_a, at=1), frame(b, quality=20, at=2), frame(b, at=3)]
+    assert [f.timestamp for f in keyframes(frames)] == [0.0, 3.0]
+    alternating = [frame(a if k % 2 else b, at=k) for k in range(3 * KEYFRAMES)]
+    assert len(keyframes(alternating)) == KEYFRAMES
+    assert keyframes([]) == []
+
+
+@pytest.mark.skipif(not VPDQ_AVAILABLE, reason="the vpdq package (extra `video`) is not installed")
+def test_the_keyframes_of_a_clip_are_its_distinct_frames() -> None:
+    hashed = hash_path(CLIP, HashOptions())
+    assert hashed.vpdq is not None
+    kept = keyframes(hashed.vpdq)
+    assert kept[:2] == list(hashed.vpdq[:2])  # the first two differ by more than 31 bits
+    assert all(f.quality >= 50 for f in kept)
