@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from postwatch.cli.shared import CommandContext, pass_context, positive_option
+from postwatch.cli.shared import CommandContext, count_option, pass_context, positive_option
 from postwatch.rules import Severity
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def alerts_tail(
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option("--from-beginning", is_flag=True, help="Load every alert kept, not the last day.")
 @click.option("--since", default="24h", show_default=True, help="Load alerts from then on.")
-@click.option("--backlog", type=click.IntRange(min=1), default=500, show_default=True)
+@count_option("--backlog", "Alerts kept, and shown to a page that connects.", 500)
 @click.option(
     "--secure-cookie",
     is_flag=True,
@@ -154,7 +154,7 @@ def alerts_serve(
     "POSTWATCH_FORWARD_TO, better for a URL that holds a secret (a Slack webhook's, say): "
     "the process list does not show it.",
 )
-@click.option("--attempts", type=click.IntRange(min=1), default=5, show_default=True)
+@count_option("--attempts", "Tries in all to deliver one alert.", 5)
 @click.option("--backoff", type=click.FloatRange(min=0), default=0.5, show_default=True)
 @positive_option("--timeout", "Seconds one delivery may take.", 10.0)
 @click.option("--from-beginning", is_flag=True, help="A new forwarder starts at the oldest alert.")

@@ -20,6 +20,7 @@ import orjson
 from postwatch.cli.shared import (
     CommandContext,
     compiled,
+    count_option,
     fetch_options,
     media_private,
     open_input,
@@ -220,19 +221,11 @@ def _match_progress(source: IO[bytes]) -> Iterator[Callable[[int], None]]:
     help="Also the text read in images (OCR in the languages of POSTWATCH_OCR_LANGUAGES).",
 )
 @positive_option("--timeout", "Seconds one file may take to decode and hash.", 20.0)
-@click.option(
-    "--max-bytes",
-    type=click.IntRange(min=1),
-    default=64 * 1024 * 1024,
-    show_default=True,
-    help="Larger files are refused unread.",
-)
-@click.option(
+@count_option("--max-bytes", "Larger files are refused unread.", 64 * 1024 * 1024)
+@count_option(
     "--max-pixels",
-    type=click.IntRange(min=1),
-    default=4096 * 4096,
-    show_default=True,
-    help="Images with more pixels are refused undecoded (the platforms serve 4096 a side).",
+    "Images with more pixels are refused undecoded (the platforms serve 4096 a side).",
+    4096 * 4096,
 )
 @pass_context
 def hash_files(

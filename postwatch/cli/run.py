@@ -12,6 +12,7 @@ import click
 from postwatch.cli.shared import (
     CommandContext,
     compiled,
+    count_option,
     fetch_options,
     media_private,
     packs_option,
@@ -54,19 +55,9 @@ def worker(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
     is_flag=True,
     help="Fetch videos too and give their keyframes (vPDQ: the `video` extra).",
 )
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 256),
-    default=8,
-    show_default=True,
-    help="Downloads in flight at once (over all posts of a batch).",
-)
-@click.option(
-    "--hash-processes",
-    type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="Child processes that decode, hash and read images (one a core).",
+@count_option("--concurrency", "Downloads in flight at once (over all posts of a batch).", 8, 256)
+@count_option(
+    "--hash-processes", "Child processes that decode, hash and read images (one a core).", 1, 64
 )
 @pass_context
 def enrich(

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CommandContext",
     "compiled",
+    "count_option",
     "echo_problems",
     "fetch_options",
     "media_private",
@@ -103,6 +104,12 @@ def path_option(flag: str, help_text: str, name: str | None = None) -> _Decorato
     """An option naming a file or folder; None when it is not given."""
     names = (flag, name) if name else (flag,)
     return click.option(*names, type=click.Path(path_type=Path), default=None, help=help_text)
+
+
+def count_option(flag: str, help_text: str, default: int, maximum: int | None = None) -> _Decorator:
+    """An option taking a whole number from 1 (to `maximum`): a count, a size in bytes."""
+    kind = click.IntRange(1, maximum)
+    return click.option(flag, type=kind, default=default, show_default=True, help=help_text)
 
 
 def positive_option(flag: str, help_text: str, default: float | None) -> _Decorator:

@@ -18,17 +18,14 @@ import signal
 import time
 from collections import Counter
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
 import uvloop
 
 from postwatch.kafka.clients import (
-    AIOKafkaConsumer,
-    AIOKafkaProducer,
     CommitFailedError,
-    ConsumerRecord,
     MessageSizeTooLargeError,
     new_consumer,
     new_producer,
@@ -38,6 +35,9 @@ from postwatch.kafka.topics import DEADLETTER, POSTS, POSTS_RAW, ensure_topics
 from postwatch.media.fetch import FetchOptions, MediaFetcher
 from postwatch.rules import InvalidPost, parse_post
 from postwatch.settings import Settings
+
+if TYPE_CHECKING:
+    from postwatch.kafka.clients import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 __all__ = ["BATCH_MAX", "Enricher", "enrich_group", "run_enrich"]
 

@@ -6,9 +6,7 @@ same (a repeat) or another (a mirror)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
-
-import msgspec
+from typing import Literal, TypedDict, Unpack
 
 from postwatch.rules.alerts import Alert
 from postwatch.rules.detectors.learning import (
@@ -37,12 +35,7 @@ def semantic_reappearances(index: SemanticIndex, post: Post, now: datetime) -> l
     if not index.worth(post.text):
         return []
     return [
-        _alert(
-            post,
-            now,
-            original,
-            Evidence("embedding", "text", _shown(original), similarity=round(score, 3)),
-        )
+        _alert(post, now, original, "embedding", "text", similarity=round(score, 3))
         for original, score in index.similar(post.text)
         if original.post_id != post.id
     ]
@@ -72,13 +65,10 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
                 post,
                 now,
                 original,
-                Evidence(
-                    "text_fingerprint",
-                    field,
-                    _shown(original),
-                    similarity=round(score, 3),
-                    containment=None if contained is None else round(contained, 3),
-                ),
+                "text_fingerprint",
+                field,
+                similarity=round(score, 3),
+                containment=None if contained is None else round(contained, 3),
             )
             for original, score, contained in learned.similar_texts(text)
             if original.post_id not in seen
@@ -95,13 +85,10 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
                 post,
                 now,
                 original,
-                Evidence(
-                    "pdq",
-                    field + suffix,
-                    _shown(original),
-                    distance=hit.distance,
-                    matched=hit.matched,
-                ),
+                "pdq",
+                field + suffix,
+                distance=hit.distance,
+                matched=hit.matched,
             )
             for suffix, item in hashed
             if item.pdq
@@ -119,13 +106,10 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
                         post,
                         now,
                         original,
-                        Evidence(
-                            "local_features",
-                            field,
-                            _shown(original),
-                            matched="mirror image" if mirror else None,
-                            inliers=n,
-                        ),
+                        "local_features",
+                        field,
+                        matched="mirror image" if mirror else None,
+                        inliers=n,
                     )
                     for original, n in learned.near_images(media, mirror=mirror)
                     if original.post_id not in known and same_text(text, original)
@@ -144,18 +128,33 @@ def same_text(text: Fingerprint | None, original: Learned) -> bool:
     return share >= SAME_TEXT
 
 
-def _shown(original: Learned) -> str:
-    """How evidence names the learned entry (a PDQ cut to its 64 hex digits)."""
-    return original.value[:64] if original.kind == "pdq" else original.key
+class _Measured(TypedDict, total=False):
+    """What a check measured of a post near a learned entry (see `Evidence`)."""
+
+    matched: str | None
+    distance: int | None
+    similarity: float | None
+    containment: float | None
+    inliers: int | None
 
 
-def _alert(post: Post, now: datetime, original: Learned, found: Evidence) -> Alert:
-    """The reappearance alert of `post`, near `original` as `found` measured."""
+def _alert(
+    post: Post,
+    now: datetime,
+    original: Learned,
+    kind: str,
+    field: str,
+    **measured: Unpack[_Measured],
+) -> Alert:
+    """The reappearance alert of `post`, whose `field` is near `original` as measured."""
     relation: Literal["mirror", "repeat"] = (
         "repeat" if original.author_id == post.author.id else "mirror"
     )
-    evidence = msgspec.structs.replace(
-        found,
+    evidence = Evidence(
+        kind,
+        field,
+        original.value[:64] if original.kind == "pdq" else original.key,  # a PDQ as hex
+        **measured,
         original_post_id=original.post_id,
         original_author_id=original.author_id,
         original_author_handle=original.author_handle,
