@@ -26,8 +26,8 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -48,16 +48,28 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTENT_LETTERS",
+    "LETTER_RUN",
+    "MIN_LETTER_RUNS",
     "MIN_SHARED",
     "NUM_PERM",
+    "SAME_LETTERS",
     "Fingerprint",
     "Learned",
     "LearnedBank",
     "containment",
     "fingerprint",
+    "letter_runs",
+    "shared_letters",
     "similarity",
 ]
 
+LETTER_RUN = 5
+MIN_LETTER_RUNS = 20
+SAME_LETTERS = 0.4
+"""Share of the letter runs of the shorter of two texts read in images found in the other at
+which they are one text (`shared_letters`): runs of five letters survive what OCR does to
+Arabic script (a misread letter or word, two words read as one) where word bigrams do not;
+unrelated texts of one script share at most a third (`benchmarks/ocr_bench.py`)."""
 NUM_PERM = 128
 """MinHash permutations: the estimate's standard error is about 1/sqrt(128) = 0.09."""
 SHINGLE_WORDS = 2
@@ -86,9 +98,10 @@ class Learned(msgspec.Struct, frozen=True, omit_defaults=True):
     author_handle: str | None
     learned_at: Annotated[datetime, msgspec.Meta(tz=True)]
     excerpt: str = ""
-    shingles: tuple[int, ...] = ()
-    """The 32-bit hashes of the word bigrams of the text (kind text; none in old records) or
-    of the text in the image (kinds pdq and features; none where it holds none)."""
+    shingles: tuple[int, ...] = ()  # kind text: the bigrams' 32-bit hashes (none in old records)
+    letters: tuple[int, ...] = ()
+    """The letter runs (`letter_runs`) of the text read in an image: of a text learned from
+    an image, and of the image of a pdq or features entry (none where it holds no text)."""
 
     def __post_init__(self) -> None:
         """Checked when decoded (a ValueError there is a msgspec.ValidationError): a value
@@ -157,6 +170,24 @@ def fingerprint(text: str, min_words: int) -> Fingerprint | None:
     return Fingerprint(signature, frozenset(hashes), hashes, content)
 
 
+def letter_runs(text: str) -> frozenset[int]:
+    """The 32-bit hashes of the runs of LETTER_RUN letters of the folded text, its spaces
+    left out (too few to compare, under MIN_LETTER_RUNS: none)."""
+    letters = "".join(fold(text).text.split())
+    runs = frozenset(
+        zlib.crc32(letters[i : i + LETTER_RUN].encode())
+        for i in range(len(letters) - LETTER_RUN + 1)
+    )
+    return runs if len(runs) >= MIN_LETTER_RUNS else frozenset()
+
+
+def shared_letters(runs: frozenset[int], other: Collection[int]) -> float:
+    """The share of the letter runs of the shorter of two texts found in the other."""
+    if not runs or not other:
+        return 0.0
+    return len(runs.intersection(other)) / min(len(runs), len(other))
+
+
 def similarity(a: MinHash, b: MinHash) -> float:
     """The estimated Jaccard similarity of the two shingle sets."""
     return float(a.jaccard(b))
@@ -210,6 +241,7 @@ class LearnedBank:
         self.pdq_max_distance = pdq_max_distance
         self._lsh: MinHashLSH | None = None
         self._bigrams: defaultdict[int, set[str]] = defaultdict(set)  # bigram -> text keys
+        self._letters: defaultdict[int, set[str]] = defaultdict(set)  # letter run -> text keys
         self.texts: dict[str, tuple[MinHash, Learned]] = {}
         self.media: dict[str, Learned] = {}
         self.images: dict[str, Learned] = {}
@@ -247,6 +279,8 @@ class LearnedBank:
             self._text_index().insert(entry.key, signature)
             for bigram in entry.shingles:
                 self._bigrams[bigram].add(entry.key)
+            for run in entry.letters:
+                self._letters[run].add(entry.key)
             return True
         if entry.kind == "features":
             if entry.key in self.images:
@@ -265,10 +299,11 @@ class LearnedBank:
         if key in self.texts:
             _, entry = self.texts.pop(key)
             self._text_index().remove(key)
-            for bigram in entry.shingles:
-                self._bigrams[bigram].discard(key)
-                if not self._bigrams[bigram]:
-                    del self._bigrams[bigram]
+            for index, values in ((self._bigrams, entry.shingles), (self._letters, entry.letters)):
+                for value in values:
+                    index[value].discard(key)
+                    if not index[value]:
+                        del index[value]
             return
         if self.images.pop(key, None) is not None:
             self._features.remove(key)
@@ -293,6 +328,7 @@ class LearnedBank:
             value: str,
             shingles: Iterable[int] = (),
             text: str = post.text,
+            letters: Iterable[int] = (),
         ) -> Learned:
             return Learned(
                 kind,
@@ -304,28 +340,30 @@ class LearnedBank:
                 now,
                 excerpt(text, None),
                 tuple(sorted(shingles)),
+                tuple(sorted(letters)),
             )
 
         found: list[Learned] = []
-        for text in (post.text, *(m.text for m in post.media if m.text)):
-            printed = fingerprint(text, min_words)
-            if printed is not None:
-                found.append(entry("text", _to_hex(printed.signature), printed.shingles, text))
-        # an image's entries carry the bigrams of its text: what tells two posters of one
-        # template apart (`reappearance.same_text`)
-        read = [fingerprint(m.text, min_words) if m.text else None for m in post.media]
-        images = [
-            (m, () if r is None else r.shingles) for m, r in zip(post.media, read, strict=True)
-        ]
+        printed = fingerprint(post.text, min_words)
+        if printed is not None:
+            found.append(entry("text", _to_hex(printed.signature), printed.shingles))
+        # the text in each image: learned as text, and its letter runs with the image's
+        # entries (what tells two posters of one template apart: `reappearance.same_text`)
+        read = [letter_runs(m.text) if m.text else frozenset() for m in post.media]
+        for m, runs in zip(post.media, read, strict=True):
+            printed = fingerprint(m.text, min_words) if m.text else None
+            if m.text and printed is not None:
+                sig = _to_hex(printed.signature)
+                found.append(entry("text", sig, printed.shingles, m.text, runs))
         found.extend(
-            entry("pdq", value.lower(), shingles)
-            for m, shingles in images
+            entry("pdq", value.lower(), letters=runs)
+            for m, runs in zip(post.media, read, strict=True)
             for value in (m.pdq, m.pdq_mirror)  # the mirror: a flipped copy is found too
             if value
         )
         found.extend(
-            entry("features", m.features, shingles)
-            for m, shingles in images
+            entry("features", m.features, letters=runs)
+            for m, runs in zip(post.media, read, strict=True)
             if m.features and _features_of(m.features)
         )
         return [e for e in found if self.learn(e)]
@@ -347,6 +385,20 @@ class LearnedBank:
             ):
                 found.append((original, score, contained))
         return found
+
+    def same_letters(self, runs: frozenset[int]) -> list[tuple[Learned, float]]:
+        """The learned texts read in images that share SAME_LETTERS or more of their letter
+        runs with these (of a text read in an image), each with the share, most first."""
+        counts = Counter(key for run in runs for key in self._letters.get(run, ()))
+        found = [
+            (entry, n / min(len(runs), len(entry.letters)))
+            for key, n in counts.items()
+            for _, entry in (self.texts[key],)
+        ]
+        return sorted(
+            ((entry, share) for entry, share in found if share >= SAME_LETTERS),
+            key=lambda pair: -pair[1],
+        )
 
     def near_media(self, media: Media) -> list[tuple[Learned, BankHit]]:
         """The learned PDQ hashes near the media's, each with its hit, nearest first."""

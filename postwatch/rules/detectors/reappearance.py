@@ -1,7 +1,8 @@
 """Reappearance: a post whose text or media is near a learned entry raises a `reappearance`
-alert naming the original post and author, the similarity (text), the distance (PDQ) or the
-inliers (local features: a cropped, captioned or framed copy), and whether the author is the
-same (a repeat) or another (a mirror)."""
+alert naming the original post and author, the similarity (text), the share of letter runs
+(text read in an image, `image_text`), the distance (PDQ) or the inliers (local features: a
+cropped, captioned or framed copy), and whether the author is the same (a repeat) or another
+(a mirror)."""
 
 from __future__ import annotations
 
@@ -10,23 +11,21 @@ from typing import Literal, TypedDict, Unpack
 
 from postwatch.rules.alerts import Alert
 from postwatch.rules.detectors.learning import (
-    Fingerprint,
+    SAME_LETTERS,
     Learned,
     LearnedBank,
-    containment,
     fingerprint,
+    letter_runs,
+    shared_letters,
 )
 from postwatch.rules.detectors.semantic import SemanticIndex
 from postwatch.rules.language.model import Evidence, Post
 
-__all__ = ["FEATURE_SEARCHES", "SAME_TEXT", "reappearances", "same_text", "semantic_reappearances"]
+__all__ = ["FEATURE_SEARCHES", "reappearances", "same_text", "semantic_reappearances"]
 
 FEATURE_SEARCHES = 16
 """Media items of one post searched by their local features (a search costs milliseconds;
 the media fetcher hashes at most 16 a post, and a post from elsewhere may carry thousands)."""
-SAME_TEXT = 0.5
-"""Share of the word bigrams of the shorter of two images' texts found in the other at which
-they may be one image (`same_text`; `benchmarks/ocr_bench.py`)."""
 
 
 def semantic_reappearances(index: SemanticIndex, post: Post, now: datetime) -> list[Alert]:
@@ -49,17 +48,11 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
     another statement."""
     alerts: list[Alert] = []
     seen: set[str] = {post.id}  # originals found by a text (the post's, or in an image)
-    in_images = {
-        f"media[{i}].text": fingerprint(m.text, min_words)
-        for i, m in enumerate(post.media)
-        if m.text is not None
-    }
-    texts = (
-        [("text", fingerprint(post.text, min_words)), *in_images.items()] if learned.texts else []
-    )
+    read = {f"media[{i}].text": m.text for i, m in enumerate(post.media) if m.text is not None}
+    runs = {field: letter_runs(text) for field, text in read.items()}
+    texts = [("text", post.text), *read.items()] if learned.texts else []
     for field, text in texts:
-        if text is None:
-            continue
+        printed = fingerprint(text, min_words)
         found = [
             _alert(
                 post,
@@ -70,15 +63,22 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
                 similarity=round(score, 3),
                 containment=None if contained is None else round(contained, 3),
             )
-            for original, score, contained in learned.similar_texts(text)
+            for original, score, contained in (learned.similar_texts(printed) if printed else ())
             if original.post_id not in seen
         ]
         seen.update(str(a.evidence[0].original_post_id) for a in found)
+        if field in runs:  # read in an image: by its letters too, what OCR misread aside
+            found.extend(
+                _alert(post, now, original, "image_text", field, containment=round(share, 3))
+                for original, share in learned.same_letters(runs[field])
+                if original.post_id not in seen
+            )
+            seen.update(str(a.evidence[0].original_post_id) for a in found)
         alerts.extend(found)
     searched = 0
     for i, media in enumerate(post.media):
         field = f"media[{i}]"
-        text = in_images.get(f"{field}.text")
+        letters = runs.get(f"{field}.text", frozenset())
         hashed = [("", media), *media.as_frames()] if learned.media else []
         found = [
             _alert(
@@ -93,7 +93,7 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
             for suffix, item in hashed
             if item.pdq
             for original, hit in learned.near_media(item)
-            if original.post_id != post.id and same_text(text, original)
+            if original.post_id != post.id and same_text(letters, original)
         ]
         if learned.images and media.features and searched < FEATURE_SEARCHES:
             searched += 1
@@ -112,20 +112,20 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
                         inliers=n,
                     )
                     for original, n in learned.near_images(media, mirror=mirror)
-                    if original.post_id not in known and same_text(text, original)
+                    if original.post_id not in known and same_text(letters, original)
                 )
         alerts.extend(found)
     return alerts
 
 
-def same_text(text: Fingerprint | None, original: Learned) -> bool:
-    """Whether an image whose text is `text` may be the learned image `original`, by their
-    texts: unless both hold one, yes; else when `SAME_TEXT` or more of the bigrams of the
-    shorter are in the other (OCR of a cropped or captioned copy loses or gains a line)."""
-    if text is None or not original.shingles:
+def same_text(letters: frozenset[int], original: Learned) -> bool:
+    """Whether an image whose text has these letter runs may be the learned image
+    `original`, by their texts: unless both hold one, yes; else when they are one text
+    (`SAME_LETTERS` of the shorter's letter runs in the other: OCR of a cropped or captioned
+    copy loses or gains a line, and misreads some letters)."""
+    if not letters or not original.letters:
         return True
-    _, share = containment(text, frozenset(original.shingles))
-    return share >= SAME_TEXT
+    return shared_letters(letters, original.letters) >= SAME_LETTERS
 
 
 class _Measured(TypedDict, total=False):
