@@ -170,7 +170,7 @@ def test_a_killed_enricher_loses_no_post_and_a_second_takes_over(
         app = web.Application()
         app.router.add_get("/{name}.png", slow)
         async with served(app) as base:
-            records = [
+            records: list[tuple[bytes | None, bytes]] = [
                 (
                     f"test:{i % 4}".encode(),
                     orjson.dumps(
