@@ -420,8 +420,9 @@ def _with_articles_apart(folded: str) -> str:
 
 
 def _occurrences(parts: tuple[tuple[str, bool], ...], text: str) -> list[tuple[int, int]]:
-    """The spans of the folded text where the term's parts stand as whole words, leftmost
-    first and not overlapping; an optional part is taken where it can be, and left out
+    """The spans of the folded text where the term's parts stand as whole words, one for
+    each word they can start at, leftmost first (they may overlap: `e e ee` holds `e ee` at
+    2, which `e e` at 0 overlaps); an optional part is taken where it can be, and left out
     where taking it leads nowhere (what a regex of the parts would find, without the cost
     of compiling one for each term: most terms are looked for once or never)."""
     found: list[tuple[int, int]] = []
@@ -449,12 +450,11 @@ def _occurrences(parts: tuple[tuple[str, bool], ...], text: str) -> list[tuple[i
         return -1
 
     starts = _word_starts(parts[0][0])  # the first part is a letter, never left out
-    position = 0
-    while (at := starts.search(text, position)) is not None:
+    for at in starts.finditer(text):
         stop = end(at.start())
-        position = at.start() + 1 if stop < 0 else stop  # a stop is a space or the end
         if stop >= 0:
             found.append((at.start(), stop))
+            tried.clear()  # what it went through led somewhere: only dead ends are kept
     return found
 
 
@@ -874,17 +874,21 @@ class TextMatcher:
     def _confirm(self, index: int, folded: Folded, number: int) -> list[Hit]:
         term = self._folded[number]
         hits: list[Hit] = []
+        taken = 0  # where the last occurrence taken ends: those taken do not overlap
         for start, end in _occurrences(_term_parts(term), folded.text):
-            if _across_sentences(folded, start, end):
+            if start < taken or _across_sentences(folded, start, end):
                 continue
             detail = folded.detail()  # its text is folded.text
             runs = _Runs.of(detail, start, end)
             span = folded.to_original(start, end)
-            hits.extend(
+            confirmed = [
                 Hit(index, written, span)
                 for written, spelling in self._written[number]
                 if runs.stands_for(_spelling_runs(spelling))
-            )
+            ]
+            if confirmed:
+                hits.extend(confirmed)
+                taken = end
         return hits
 
     def _spelled(self, index: int, folded: Folded, numbers: list[int]) -> list[Hit]:
