@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from postwatch.cli.shared import (
+    METRICS_PORT,
     CommandContext,
     open_input,
     pass_context,
@@ -34,12 +35,7 @@ _PREFER_ENVIRONMENT = "; better from the environment, where the process list doe
 def _common() -> list[click.Parameter]:
     """The options every connector takes, after its own."""
     return [
-        click.Option(
-            ["--metrics-port"],
-            type=click.IntRange(0, 65535),
-            default=0,
-            help="Serve Prometheus /metrics on this port (default 0: off).",
-        ),
+        click.Option(["--metrics-port"], **METRICS_PORT),
         click.Option(
             ["--name"],
             default=None,

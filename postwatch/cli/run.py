@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from postwatch.cli.shared import (
+    METRICS_PORT,
     CommandContext,
     compiled,
     count_option,
@@ -59,6 +60,7 @@ def worker(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
 @count_option(
     "--hash-processes", "Child processes that decode, hash and read images (one a core).", 1, 64
 )
+@click.option("--metrics-port", **METRICS_PORT)
 @pass_context
 def enrich(
     ctx: CommandContext,
@@ -67,6 +69,7 @@ def enrich(
     video: bool,
     concurrency: int,
     hash_processes: int,
+    metrics_port: int,
 ) -> None:
     """Fetch the media of raw posts and pass them on to the workers (several: one group).
 
@@ -85,7 +88,7 @@ def enrich(
         hash_processes=hash_processes,
     )
     with text_errors():
-        run_enrich(ctx.settings, options)
+        run_enrich(ctx.settings, options, metrics_port=metrics_port)
 
 
 @click.command()

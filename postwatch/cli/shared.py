@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from postwatch.media.fetch import FetchOptions
 
 __all__ = [
+    "METRICS_PORT",
     "CommandContext",
     "compiled",
     "count_option",
@@ -132,6 +133,13 @@ posts_input = click.option(
 )
 """The `--input` of the commands that read a file of posts (`open_input` opens it)."""
 
+
+METRICS_PORT: dict[str, Any] = {
+    "type": click.IntRange(0, 65535),
+    "default": 0,
+    "help": "Serve Prometheus /metrics on this port (default 0: off).",
+}
+"""The `--metrics-port` of the processes that serve metrics on request (connectors, enrich)."""
 
 media_private = click.option(
     "--media-private",

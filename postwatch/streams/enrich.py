@@ -14,15 +14,16 @@ processes in the group share the partitions of the raw topic.
 from __future__ import annotations
 
 import asyncio
+import collections
 import signal
 import time
-from collections import Counter
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
 import uvloop
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
 from postwatch.kafka.clients import (
     CommitFailedError,
@@ -39,7 +40,7 @@ from postwatch.settings import Settings
 if TYPE_CHECKING:
     from postwatch.kafka.clients import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
-__all__ = ["BATCH_MAX", "Enricher", "enrich_group", "run_enrich"]
+__all__ = ["BATCH_MAX", "EnrichMetrics", "Enricher", "enrich_group", "run_enrich"]
 
 log = structlog.get_logger(__name__)
 
@@ -55,20 +56,55 @@ def enrich_group(settings: Settings) -> str:
     return f"{settings.topic_prefix}-enrich"
 
 
-def run_enrich(settings: Settings, options: FetchOptions) -> None:
-    """Run one enricher until SIGINT or SIGTERM, then commit, leave the group and return.
-    Raises `OcrUnavailable` when text in images cannot be read as asked."""
-    uvloop.run(Enricher(settings, options).run())
+def run_enrich(settings: Settings, options: FetchOptions, *, metrics_port: int = 0) -> None:
+    """Run one enricher until SIGINT or SIGTERM, then commit, leave the group and return;
+    with a `metrics_port`, serve its Prometheus `/metrics` there. Raises `OcrUnavailable`
+    when text in images cannot be read as asked."""
+    metrics = EnrichMetrics()
+    if metrics_port:
+        start_http_server(metrics_port, addr=settings.metrics_host, registry=metrics.registry)
+    uvloop.run(Enricher(settings, options, metrics).run())
+
+
+class EnrichMetrics:
+    """An enricher's Prometheus metrics, in a registry of its own: its posts by outcome
+    (`enriched`, or the reason of a dead letter), its media items by outcome (`fetched`, or
+    the reason of a failure) and the seconds a batch takes."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.posts = Counter(
+            "postwatch_enrich_posts_total",
+            "Raw posts handled: enriched and produced, or dead-lettered by reason.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.media = Counter(
+            "postwatch_enrich_media_total",
+            "Media items fetched and hashed, or not, by reason.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.batch_seconds = Histogram(
+            "postwatch_enrich_batch_seconds",
+            "Seconds from a batch's records to their commit: downloads, hashing, OCR, acks.",
+            buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+            registry=self.registry,
+        )
 
 
 class Enricher:
     """One member of the enrichers' group; `counts` are its posts (`enriched`, and the
     reasons of those dead-lettered) and `media` its fetcher's counters."""
 
-    def __init__(self, settings: Settings, options: FetchOptions) -> None:
+    def __init__(
+        self, settings: Settings, options: FetchOptions, metrics: EnrichMetrics | None = None
+    ) -> None:
         self.settings = settings
         self.options = options
-        self.counts: Counter[str] = Counter()
+        self.metrics = metrics or EnrichMetrics()
+        self.counts: collections.Counter[str] = collections.Counter()
+        self._counted: collections.Counter[str] = collections.Counter()  # media, in metrics
         self.fetcher = MediaFetcher(options)
         self._stopping = asyncio.Event()
         self._raw = settings.topic(POSTS_RAW)
@@ -114,16 +150,18 @@ class Enricher:
             batches = await consumer.getmany(timeout_ms=_POLL_MS, max_records=BATCH_MAX)
             records = [record for batch in batches.values() for record in batch]
             if records:
-                outcomes = await asyncio.gather(*map(self._enriched, records))
-                acks = [
-                    await self._send(producer, record, outcome)
-                    for record, outcome in zip(records, outcomes, strict=True)
-                ]
-                await asyncio.gather(*acks)
-                try:
-                    await consumer.commit()
-                except CommitFailedError as exc:  # the group moved on: its new owner repeats
-                    log.warning("enrich.commit_failed", error=str(exc), posts=len(records))
+                with self.metrics.batch_seconds.time():
+                    outcomes = await asyncio.gather(*map(self._enriched, records))
+                    acks = [
+                        await self._send(producer, record, outcome)
+                        for record, outcome in zip(records, outcomes, strict=True)
+                    ]
+                    await asyncio.gather(*acks)
+                    try:
+                        await consumer.commit()
+                    except CommitFailedError as exc:  # the group moved on: its new owner repeats
+                        log.warning("enrich.commit_failed", error=str(exc), posts=len(records))
+                self._count_media()
             if time.monotonic() - reported >= _REPORT_S:
                 reported = time.monotonic()
                 log.info("enrich.progress", **self.counts, **self._media())
@@ -160,12 +198,25 @@ class Enricher:
                 outcome = InvalidPost("too_large", f"enriched, over a record's size: {exc}")
             else:
                 self.counts["enriched"] += 1
+                self.metrics.posts.labels("enriched").inc()
                 return ack
         self.counts[outcome.reason] += 1
+        self.metrics.posts.labels(outcome.reason).inc()
         log.warning("enrich.dead_letter", reason=outcome.reason, offset=record.offset)
         letter = dead_letter(record, outcome.reason, outcome.error).encode()
         dead: asyncio.Future[Any] = await producer.send(self._deadletter, letter, key=record.key)
         return dead
+
+    def _count_media(self) -> None:
+        """Bring the media metric up to the fetcher's counters."""
+        now = self._media()
+        for name, n in now.items():
+            if n > self._counted[name]:
+                outcome = (
+                    "fetched" if name == "media_fetched" else name.removeprefix("media_failed_")
+                )
+                self.metrics.media.labels(outcome).inc(n - self._counted[name])
+                self._counted[name] = n
 
     def _media(self) -> dict[str, int]:
         stats = self.fetcher.stats

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -88,6 +89,12 @@ def start_process(
 async def stop(process: subprocess.Popen[bytes]) -> int:
     """SIGTERM, then the exit code (the connector flushes and stores its cursor first)."""
     return await asyncio.to_thread(stop_process, process)
+
+
+def scrape(port: int) -> str:
+    """What a process serves at `/metrics` on this local port."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return str(response.read().decode("utf-8"))
 
 
 def free_port() -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -243,7 +242,7 @@ def test_a_restarted_process_resumes_from_the_stored_cursor(
             replay.position, replay.hold_at = 80, None  # twenty events while it is down
             second = harness.start_process(settings, log, *args)
             got = await harness.posts(settings, count=17)
-            scraped = await asyncio.to_thread(_scrape, port)
+            scraped = await asyncio.to_thread(harness.scrape, port)
             assert await harness.stop(second) == 0
         assert Counter(p["id"] for p in got) == created_ids(events), log.read_text()
         assert int(replay.queries[1]["cursor"][0]) == stored["time_us"] - REWIND_US
@@ -271,11 +270,6 @@ def test_only_the_wanted_accounts_are_followed(settings: Settings) -> None:
         assert replay.queries[0]["wantedDids"] == wanted
 
     asyncio.run(scenario())
-
-
-def _scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        return str(response.read().decode("utf-8"))
 
 
 def _sample(exposition: str, name: str) -> str:
