@@ -42,6 +42,24 @@ VALID: dict[str, Any] = {
     "unknown": {"kept": "and ignored"},
 }
 
+ENRICHED: list[tuple[list[dict[str, Any]], bool]] = [
+    ([{"text": "read in an image", "error": "http_status", "features_mirror": "AgAA"}], True),
+    ([{"text": "x" * 4000}], True),
+    ([{"text": "x" * 4001}], False),
+    ([{"error": "Not A Reason"}], False),
+    ([{"features_mirror": "not base64!"}], False),
+    ([{"frames": [{"pdq": "a" * 64, "quality": 90, "at": 1.5}, {"pdq": "b" * 64}]}], True),
+    ([{"frames": [{"pdq": "g" * 64}]}], False),
+    ([{"frames": [{"pdq": "a" * 64, "quality": 101}]}], False),
+    ([{"frames": [{"pdq": "a" * 64, "at": -1}]}], False),
+    ([{"frames": [{"quality": 90}]}], False),
+    ([{"frames": [{"pdq": "a" * 64}] * 64}], True),
+    ([{"frames": [{"pdq": "a" * 64}] * 65}], False),
+    ([{"frames": {"pdq": "a" * 64}}], False),
+]
+"""Media items as enrichment fills them (text in images, why an item has no hashes, the
+mirror image's features, a video's keyframes), and whether Post v1 takes them."""
+
 TRICKY: st.SearchStrategy[Any] = st.sampled_from(
     [
         None,
@@ -89,6 +107,7 @@ TRICKY: st.SearchStrategy[Any] = st.sampled_from(
         [{"pdq_quality": 101}],
         [{"sha256": "A" * 64}],
         [{"md5": "z"}],
+        *(media for media, _ in ENRICHED),
     ]
 )
 PATHS = [
@@ -155,6 +174,20 @@ def test_decoding_gives_the_schemas_verdict(doc: dict[str, Any]) -> None:
         except InvalidPost as exc:
             verdict = exc.reason
         assert verdict == (None if expected else "schema")
+
+
+@pytest.mark.parametrize(("media", "valid"), ENRICHED)
+def test_what_enrichment_adds_is_checked_as_the_schema_says(
+    media: list[dict[str, Any]], valid: bool
+) -> None:
+    doc = {**VALID, "media": media}
+    assert schema_accepts(doc) is valid
+    for decode in (post_from_dict, lambda d: parse_post(orjson.dumps(d))):
+        if valid:
+            assert decode(doc).media[0] is not None
+        else:
+            with pytest.raises(InvalidPost, match="schema"):
+                decode(doc)
 
 
 def _outcome(result: object) -> object:
