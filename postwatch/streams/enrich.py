@@ -95,14 +95,11 @@ class EnrichMetrics:
 
 class Enricher:
     """One member of the enrichers' group; `counts` are its posts (`enriched`, and the
-    reasons of those dead-lettered) and `media` its fetcher's counters."""
+    reasons of those dead-lettered), `fetcher.stats` its media's."""
 
-    def __init__(
-        self, settings: Settings, options: FetchOptions, metrics: EnrichMetrics | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, options: FetchOptions, metrics: EnrichMetrics) -> None:
         self.settings = settings
-        self.options = options
-        self.metrics = metrics or EnrichMetrics()
+        self.metrics = metrics
         self.counts: collections.Counter[str] = collections.Counter()
         self._counted: collections.Counter[str] = collections.Counter()  # media, in metrics
         self.fetcher = MediaFetcher(options)
@@ -115,9 +112,8 @@ class Enricher:
         """Finish the batch in progress, commit it, and return from `run`."""
         self._stopping.set()
 
-    async def run(self, ready: asyncio.Event | None = None) -> None:
-        """Consume until `stop()` (or SIGINT/SIGTERM); `ready` is set once the consumer has
-        started."""
+    async def run(self) -> None:
+        """Consume until `stop()` (or SIGINT/SIGTERM), then commit and return."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop)
@@ -135,8 +131,6 @@ class Enricher:
                 await consumer.start()
                 try:
                     log.info("enrich.starting", group=enrich_group(self.settings), raw=self._raw)
-                    if ready is not None:
-                        ready.set()
                     await self._consume(consumer, producer)
                 finally:
                     await consumer.stop()
