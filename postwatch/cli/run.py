@@ -76,9 +76,9 @@ def enrich(
     Reads <prefix>.posts.raw (where connectors write when POSTWATCH_ENRICH is true), fetches
     each post's images, fills their SHA-256, MD5, PDQ, local features and the text read in
     them (POSTWATCH_OCR_LANGUAGES), and with --video the keyframes of its videos, and
-    produces the post to <prefix>.posts. An image that
-    cannot be fetched keeps its reason in the item's `error`; a record that is no post goes
-    to the dead-letter topic. Runs until SIGTERM or Ctrl-C.
+    produces the post to <prefix>.posts. An image that cannot be fetched keeps its reason in
+    the item's `error`; a record that is no post goes to the dead-letter topic. Runs until
+    SIGTERM or Ctrl-C.
     """
     from postwatch.streams.enrich import run_enrich  # noqa: PLC0415 - aiohttp, the hashers
 

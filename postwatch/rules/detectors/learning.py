@@ -352,7 +352,7 @@ class LearnedBank:
         read = [letter_runs(m.text) if m.text else frozenset() for m in post.media]
         for m, runs in zip(post.media, read, strict=True):
             printed = fingerprint(m.text, min_words) if m.text else None
-            if m.text and printed is not None:
+            if m.text and printed is not None:  # (m.text again, for the type checker)
                 sig = _to_hex(printed.signature)
                 found.append(entry("text", sig, printed.shingles, m.text, runs))
         found.extend(
@@ -390,15 +390,13 @@ class LearnedBank:
         """The learned texts read in images that share SAME_LETTERS or more of their letter
         runs with these (of a text read in an image), each with the share, most first."""
         counts = Counter(key for run in runs for key in self._letters.get(run, ()))
-        found = [
-            (entry, n / min(len(runs), len(entry.letters)))
-            for key, n in counts.items()
-            for _, entry in (self.texts[key],)
-        ]
-        return sorted(
-            ((entry, share) for entry, share in found if share >= SAME_LETTERS),
-            key=lambda pair: -pair[1],
-        )
+        found: list[tuple[Learned, float]] = []
+        for key, n in counts.items():
+            _, entry = self.texts[key]
+            share = n / min(len(runs), len(entry.letters))
+            if share >= SAME_LETTERS:
+                found.append((entry, share))
+        return sorted(found, key=lambda pair: -pair[1])
 
     def near_media(self, media: Media) -> list[tuple[Learned, BankHit]]:
         """The learned PDQ hashes near the media's, each with its hit, nearest first."""

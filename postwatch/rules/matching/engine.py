@@ -215,17 +215,16 @@ class Engine:
         if not self._batchable:
             return [self.evaluate(post) for post in posts]
         texts = [post.text for post in posts]
-        # the post of each text in images, and its place among the post's values: after
-        # the text (see `_text_evidence`)
+        # the post of each text in images, and its place among the post's values
         owners: list[tuple[int, int]] = []
         if "media.text" in self._text_fields:
             for i, post in enumerate(posts):
-                at = 1 if post.text else 0
-                for item in post.media:
-                    if item.text:
-                        texts.append(item.text)
-                        owners.append((i, at))
-                        at += 1
+                if post.media:
+                    kinds, _, values = self._text_values(post)
+                    for at, (kind, value) in enumerate(zip(kinds, values, strict=True)):
+                        if kind == "media.text":
+                            texts.append(value)
+                            owners.append((i, at))
         keywords: dict[int, list[Hit]] = defaultdict(list)
         n = len(posts)
         for hit in self._matcher.keywords(texts):
@@ -294,23 +293,29 @@ class Engine:
             for leaf_id in self._bank_leaves.get((pack_id, hit.bank), ()):
                 found[leaf_id].append(evidence)
 
+    def _text_values(self, post: Post) -> tuple[list[str], list[str], list[str]]:
+        """The field, evidence name and value of each text of the post the packs look at,
+        in field order (what a hit's `index` points into)."""
+        if self._text_fields == ["text"] or (
+            self._text_fields == _DEFAULT_FIELDS and not post.media
+        ):  # the common case, kept short
+            return ["text"], ["text"], [post.text]
+        kinds: list[str] = []
+        names: list[str] = []
+        values: list[str] = []
+        for field in self._text_fields:
+            for name, value in _field_values(post, field):
+                kinds.append(field)
+                names.append(name)
+                values.append(value)
+        return kinds, names, values
+
     def _text_evidence(
         self, post: Post, found: dict[int, list[Evidence]], keywords: list[Hit] | None
     ) -> None:
         """Keyword and regex evidence; `keywords`, when given, are the hits in the text and
         the text in images (the packs look at no other field: `evaluate_many`)."""
-        if self._text_fields == ["text"] or (
-            self._text_fields == _DEFAULT_FIELDS and not post.media
-        ):  # the common case, kept short
-            kinds = names = ["text"]
-            values = [post.text]
-        else:
-            kinds, names, values = [], [], []
-            for field in self._text_fields:
-                for name, value in _field_values(post, field):
-                    kinds.append(field)
-                    names.append(name)
-                    values.append(value)
+        kinds, names, values = self._text_values(post)
         if not any(values):
             return
         if keywords is None:

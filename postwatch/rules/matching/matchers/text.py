@@ -419,12 +419,14 @@ def _with_articles_apart(folded: str) -> str:
     return _ARTICLE.sub(lambda m: m.group(1) + _ARTICLE_GAP, folded)
 
 
-def _occurrences(parts: tuple[tuple[str, bool], ...], text: str) -> list[tuple[int, int]]:
-    """The spans of the folded text where the term's parts stand as whole words, one for
-    each word they can start at, leftmost first (they may overlap: `e e ee` holds `e ee` at
-    2, which `e e` at 0 overlaps); an optional part is taken where it can be, and left out
-    where taking it leads nowhere (what a regex of the parts would find, without the cost
-    of compiling one for each term: most terms are looked for once or never)."""
+def _occurrences(
+    parts: tuple[tuple[str, bool], ...], text: str, position: int = 0
+) -> list[tuple[int, int]]:
+    """The spans of the folded text, from `position` on, where the term's parts stand as
+    whole words, leftmost first and not overlapping; an optional part is taken where it can
+    be, and left out where taking it leads nowhere (what a regex of the parts would find,
+    without the cost of compiling one for each term: most terms are looked for once or
+    never)."""
     found: list[tuple[int, int]] = []
     tried: set[tuple[int, int]] = set()  # (part, position): explored, led nowhere
     size, last = len(text), len(parts)
@@ -450,11 +452,11 @@ def _occurrences(parts: tuple[tuple[str, bool], ...], text: str) -> list[tuple[i
         return -1
 
     starts = _word_starts(parts[0][0])  # the first part is a letter, never left out
-    for at in starts.finditer(text):
+    while (at := starts.search(text, position)) is not None:
         stop = end(at.start())
+        position = at.start() + 1 if stop < 0 else stop  # a stop is a space or the end
         if stop >= 0:
             found.append((at.start(), stop))
-            tried.clear()  # what it went through led somewhere: only dead ends are kept
     return found
 
 
@@ -874,22 +876,35 @@ class TextMatcher:
     def _confirm(self, index: int, folded: Folded, number: int) -> list[Hit]:
         term = self._folded[number]
         hits: list[Hit] = []
-        taken = 0  # where the last occurrence taken ends: those taken do not overlap
-        for start, end in _occurrences(_term_parts(term), folded.text):
-            if start < taken or _across_sentences(folded, start, end):
-                continue
-            detail = folded.detail()  # its text is folded.text
-            runs = _Runs.of(detail, start, end)
-            span = folded.to_original(start, end)
-            confirmed = [
-                Hit(index, written, span)
-                for written, spelling in self._written[number]
-                if runs.stands_for(_spelling_runs(spelling))
-            ]
-            if confirmed:
+        parts = _term_parts(term)
+        position = 0
+        # an occurrence that is not the term's hides none that overlaps it: the search goes
+        # on from the word after its start (`e ee` in `e e ee`, behind `e e`)
+        while spans := _occurrences(parts, folded.text, position):
+            for start, end in spans:
+                confirmed = (
+                    []
+                    if _across_sentences(folded, start, end)
+                    else self._stands(index, folded, number, start, end)
+                )
+                if not confirmed:
+                    position = start + 1
+                    break
                 hits.extend(confirmed)
-                taken = end
+            else:
+                break
         return hits
+
+    def _stands(self, index: int, folded: Folded, number: int, start: int, end: int) -> list[Hit]:
+        """The hits of term `number` where its parts stand at `start:end` of the folded
+        text, one for each of its written forms the original characters stand for."""
+        runs = _Runs.of(folded.detail(), start, end)  # the detail's text is folded.text
+        span = folded.to_original(start, end)
+        return [
+            Hit(index, written, span)
+            for written, spelling in self._written[number]
+            if runs.stands_for(_spelling_runs(spelling))
+        ]
 
     def _spelled(self, index: int, folded: Folded, numbers: list[int]) -> list[Hit]:
         """The places where terms stand in one of their Roman Urdu spellings."""
