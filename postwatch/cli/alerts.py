@@ -1,25 +1,27 @@
-"""`postwatch alerts`: confirm an alert, watch alerts in a terminal or a browser, forward them
+"""`postwatch alerts`: decide on an alert, watch alerts in a terminal or a browser, forward them
 to webhooks."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import click
 
 from postwatch.cli.shared import CommandContext, count_option, pass_context, positive_option
 from postwatch.rules import Severity
+from postwatch.rules.decisions import VERDICTS
 
 if TYPE_CHECKING:
     from postwatch.alerts.feed import Start
+    from postwatch.rules.decisions import Verdict
 
 __all__ = ["alerts"]
 
 
 @click.group()
 def alerts() -> None:
-    """Watch alerts (terminal, web) and forward them to webhooks."""
+    """Decide on alerts, watch them (terminal, web) and forward them to webhooks."""
 
 
 def _start(from_beginning: bool, since: str | None) -> Start:
@@ -35,21 +37,72 @@ def _start(from_beginning: bool, since: str | None) -> Start:
         raise click.BadParameter(str(exc), param_hint="--since") from exc
 
 
-@alerts.command("confirm")
-@click.argument("alert_id")
-@pass_context
-def alerts_confirm(ctx: CommandContext, alert_id: str) -> None:
-    """Confirm an alert: its post's text fingerprint and media PDQ hashes are learned by
-    every worker, and later posts near them raise `reappearance` alerts."""
+def _decide(ctx: CommandContext, alert_id: str, verdict: str, user: str | None, note: str) -> None:
+    import getpass  # noqa: PLC0415
+
     from postwatch.alerts import AlertsError  # noqa: PLC0415 - aiokafka
-    from postwatch.alerts.confirm import confirm  # noqa: PLC0415 - aiokafka
+    from postwatch.alerts.decide import decide  # noqa: PLC0415 - aiokafka
 
     try:
-        entries = asyncio.run(confirm(ctx.settings, alert_id))
+        decided = asyncio.run(
+            decide(
+                ctx.settings, alert_id, cast("Verdict", verdict), user or getpass.getuser(), note
+            )
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     except AlertsError as exc:
         raise click.ClickException(str(exc)) from exc
-    kinds = ", ".join(entry.kind for entry in entries) or "nothing (short text, no media)"
-    click.echo(f"alert {alert_id}: learned {kinds}")
+    click.echo(f"alert {alert_id}: {verdict} by {decided.decision.user}")
+    if verdict == "confirm":
+        if decided.learned is None:
+            click.echo("learned nothing: the post is no longer on the posts topic")
+        else:
+            kinds = ", ".join(e.kind for e in decided.learned) or "nothing (short text, no media)"
+            click.echo(f"learned {kinds}")
+
+
+_NOTE = click.option(
+    "--note", default="", help="Why, for the audit trail (at most 2,000 characters)."
+)
+_USER = click.option("--user", help="Who decides; default: the login name.")
+
+
+@alerts.command("decide")
+@click.argument("alert_id")
+@click.argument("verdict", type=click.Choice(VERDICTS))
+@_NOTE
+@_USER
+@pass_context
+def alerts_decide(
+    ctx: CommandContext, alert_id: str, verdict: str, note: str, user: str | None
+) -> None:
+    """Record a verdict on an alert on the decisions topic (the audit trail); a later one on
+    the same alert supersedes it.
+
+    \b
+    confirm         the post's text and media fingerprints are learned by every worker
+    false_positive  a hash match's media no longer matches that bank; a look-alike
+                    author is cleared for that watched account; a reappearance's
+                    learned fingerprint is retired; a rule's alert counts against it
+    escalate        the forwarder re-sends the alert one severity higher
+    note            a remark, the verdict unchanged
+    """
+    if verdict == "note" and not note:
+        raise click.UsageError("a note needs --note TEXT")
+    _decide(ctx, alert_id, verdict, user, note)
+
+
+@alerts.command("confirm")
+@click.argument("alert_id")
+@_NOTE
+@_USER
+@pass_context
+def alerts_confirm(ctx: CommandContext, alert_id: str, note: str, user: str | None) -> None:
+    """Confirm an alert (`alerts decide ALERT_ID confirm`): its post's text fingerprint and
+    media hashes are learned by every worker, and later posts near them raise
+    `reappearance` alerts."""
+    _decide(ctx, alert_id, "confirm", user, note)
 
 
 @alerts.command("tail")

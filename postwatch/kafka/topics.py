@@ -25,6 +25,7 @@ __all__ = [
     "BANKS",
     "CONNECTOR_STATE",
     "DEADLETTER",
+    "DECISIONS",
     "DELETIONS",
     "LEARNED",
     "POSTS",
@@ -48,6 +49,9 @@ ALERTS = "alerts"
 """Alert v1 JSON, keyed by alert id; workers produce, operations and SOC tools consume."""
 ALERTS_OCSF = "alerts.ocsf"
 """Each alert as an OCSF Detection Finding, keyed by alert id; only when `ocsf_enabled`."""
+DECISIONS = "decisions"
+"""Reviewers' verdicts on alerts (`Decision` JSON), keyed by alert id, kept forever: the audit
+trail; workers, the forwarder and the alert store apply them."""
 DEADLETTER = "deadletter"
 """Records that could not be processed, with the reason and the original bytes."""
 RULES = "rules"
@@ -77,9 +81,9 @@ def suppression_changelog(settings: Settings) -> str:
 
 async def ensure_topics(settings: Settings, *, live: bool = False) -> dict[str, int]:
     """Create postwatch's topics if they do not exist yet (existing ones are left alone);
-    returns the number of partitions of each. `live` adds the topics of live rules and
-    learned fingerprints, which workers and the commands that publish to them need, and
-    the suppression changelog when repeat suppression is on; the raw posts topic is made
+    returns the number of partitions of each. `live` adds the topics of live rules,
+    learned fingerprints and decisions, which workers and the commands that publish to them
+    need, and the suppression changelog when repeat suppression is on; the raw posts topic is made
     when media enrichment is on."""
     wanted = [
         NewTopic(settings.topic(POSTS), settings.posts_partitions, 1),
@@ -92,6 +96,7 @@ async def ensure_topics(settings: Settings, *, live: bool = False) -> dict[str, 
             NewTopic(settings.topic(RULES_HISTORY), 1, 1, topic_configs=_FOREVER),
             NewTopic(settings.topic(BANKS), 1, 1, topic_configs=_COMPACT),
             NewTopic(settings.topic(LEARNED), 1, 1, topic_configs=_COMPACT),
+            NewTopic(settings.topic(DECISIONS), 1, 1, topic_configs=_FOREVER),
         ]
     if live and settings.suppress_window_s > 0:
         wanted.append(
