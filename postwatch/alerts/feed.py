@@ -2,6 +2,8 @@
 
 Viewers (`tail`, `serve`) read every partition without a consumer group and commit
 nothing; the forwarder reads in a consumer group and commits each alert once it is handled.
+It reads the decisions topic too (`escalations`): each `escalate` decision comes as the
+alert it escalates, one severity higher (`postwatch.rules.decisions.escalated`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+import msgspec
 import orjson
 import structlog
 
@@ -23,7 +26,9 @@ from postwatch.kafka.clients import (
     new_admin,
     new_consumer,
 )
-from postwatch.kafka.topics import ALERTS
+from postwatch.kafka.topics import ALERTS, DECISIONS
+from postwatch.rules.alerts import encode
+from postwatch.rules.decisions import Decision, escalated
 from postwatch.settings import Settings
 
 __all__ = ["AlertRecord", "Start", "read_alerts"]
@@ -48,11 +53,12 @@ class AlertRecord:
 
 @contextlib.asynccontextmanager
 async def read_alerts(
-    settings: Settings, start: Start, *, group: str | None = None
+    settings: Settings, start: Start, *, group: str | None = None, escalations: bool = False
 ) -> AsyncIterator[tuple[AIOKafkaConsumer, AsyncIterator[AlertRecord]]]:
     """The consumer and an endless iterator of alerts; records that are not JSON objects are
     logged and skipped. With `group`, the group's committed positions win over `start`,
-    which then only says where a new group begins (`end`, or else the beginning)."""
+    which then only says where a new group begins (`end`, or else the beginning); with
+    `escalations` as well, the escalated alerts of the decisions topic come too."""
     topic = settings.topic(ALERTS)
     consumer = new_consumer(
         settings, group_id=group, auto_offset_reset="latest" if start == "end" else "earliest"
@@ -60,10 +66,11 @@ async def read_alerts(
     await consumer.start()
     try:
         if group is not None:
-            consumer.subscribe([topic], listener=_NewGroupStart(consumer))
+            topics = [topic, settings.topic(DECISIONS)] if escalations else [topic]
+            consumer.subscribe(topics, listener=_NewGroupStart(consumer))
         else:
             await _assign(consumer, settings, start)
-        yield consumer, _records(consumer)
+        yield consumer, _records(consumer, settings.topic(DECISIONS))
     finally:
         await consumer.stop()
 
@@ -130,13 +137,30 @@ async def _assign(consumer: AIOKafkaConsumer, settings: Settings, start: Start) 
         await consumer.position(tp)
 
 
-async def _records(consumer: AIOKafkaConsumer) -> AsyncIterator[AlertRecord]:
+def _escalation(value: bytes) -> bytes | None:
+    """The escalated alert of a decision record, None for any other verdict; a record that
+    is no decision is logged and passed over."""
+    try:
+        decision = Decision.decode(value)
+    except msgspec.DecodeError as exc:
+        log.warning("decision.unreadable", error=str(exc)[:500])
+        return None
+    return encode(escalated(decision.alert)) if decision.verdict == "escalate" else None
+
+
+async def _records(consumer: AIOKafkaConsumer, decisions: str) -> AsyncIterator[AlertRecord]:
     while True:
         batches = await consumer.getmany(timeout_ms=500)
         for records in batches.values():
             for record in records:
+                value = record.value or b""
+                if record.topic == decisions:
+                    raised = _escalation(value)
+                    if raised is None:
+                        continue
+                    value = raised
                 try:
-                    alert = orjson.loads(record.value or b"")
+                    alert = orjson.loads(value)
                 except orjson.JSONDecodeError as exc:
                     alert, error = None, str(exc)
                 else:
@@ -152,7 +176,7 @@ async def _records(consumer: AIOKafkaConsumer) -> AsyncIterator[AlertRecord]:
                     continue
                 yield AlertRecord(
                     alert,
-                    record.value or b"",
+                    value,
                     record.key,
                     record.topic,
                     record.partition,

@@ -4,7 +4,9 @@ A destination is written `KIND:MIN_SEVERITY:URL`, e.g. `json:info:https://soc.ex
 or `slack:high:https://hooks.slack.com/services/…`. `json` posts the Alert v1 record as
 produced; `slack` posts a message that Slack's incoming webhooks (and the chat tools that
 copy their format) take. Each destination gets the alerts at or above its severity; alerts
-of shadow rules only with `include_shadow`.
+of shadow rules only with `include_shadow`. An alert a reviewer escalates (an `escalate`
+decision) is sent again one severity higher, under an id of its own, so it reaches the
+destinations kept for the higher severities.
 
 Delivery is at least once: the forwarder reads in its own consumer group and commits an
 alert only when every destination has taken it or its failure is on the dead-letter topic
@@ -37,7 +39,7 @@ from postwatch.alerts.filters import evidence, section, severity_of
 from postwatch.console import printable
 from postwatch.kafka.clients import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition, new_producer
 from postwatch.kafka.deadletter import dead_letter
-from postwatch.kafka.topics import DEADLETTER
+from postwatch.kafka.topics import DEADLETTER, ensure_topics
 from postwatch.rules import Severity
 from postwatch.settings import Settings
 
@@ -239,7 +241,9 @@ async def forward(
     *,
     include_shadow: bool = False,
 ) -> None:
-    """Forward alerts until cancelled; a new consumer group begins at `start`."""
+    """Forward alerts, and those reviewers escalate, until cancelled; a new consumer group
+    begins at `start`."""
+    await ensure_topics(settings, live=True)  # the decisions topic, as its own kind
     producer = new_producer(settings)
     await producer.start()
     timeout = aiohttp.ClientTimeout(total=policy.timeout_s)
@@ -247,7 +251,7 @@ async def forward(
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            read_alerts(settings, start, group=group) as (consumer, records),
+            read_alerts(settings, start, group=group, escalations=True) as (consumer, records),
         ):
             log.info("forward.started", group=group, destinations=[d.label for d in destinations])
             forwarder = _Forwarder(

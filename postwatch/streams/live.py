@@ -9,7 +9,12 @@ topic are added to their pack's bank: at once when the bank is one this feed mad
 (and after a tombstone) by compiling again, off the loop as well. Learned entries go into the
 worker's `Tracker`; a tombstone forgets one.
 
-A record of any of the three topics that fails, for whatever reason, is that record's
+Decisions (the decisions topic) are applied as they come, from its start too: a false
+positive excludes its media from the bank that matched them (kept across engines), clears a
+look-alike author for that watched account, or retires a learned fingerprint; a later
+verdict on the same alert takes that back (`postwatch.rules.decisions.Reviews`).
+
+A record of any of these topics that fails, for whatever reason, is that record's
 failure alone: it is refused (logged with the reason, counted) and the feed goes on with
 the next, keeping the last good rules. Anything else would stop every worker at the same
 record, again on every restart (the topics are compacted and read from the start).
@@ -25,8 +30,9 @@ from typing import TYPE_CHECKING
 import structlog
 
 from postwatch.kafka.clients import ConsumerRecord, TopicPartition, new_consumer, new_producer
-from postwatch.kafka.topics import BANKS, LEARNED, RULES, RULES_HISTORY, scan
+from postwatch.kafka.topics import BANKS, DECISIONS, LEARNED, RULES, RULES_HISTORY, scan
 from postwatch.rules import Engine, Pack, PackError
+from postwatch.rules.decisions import Change, Decision, Reviews
 from postwatch.rules.detectors.learning import Learned
 from postwatch.rules.detectors.mirror import Tracker
 from postwatch.rules.language.published import BankEntry, PublishedPack, compile_packs
@@ -82,7 +88,8 @@ async def read_all(settings: Settings, topic: str) -> list[ConsumerRecord[bytes,
 
 
 class LiveFeed:
-    """Follows the rules and learned topics for one worker's `MatchStage` and `Tracker`."""
+    """Follows the rules, banks, learned and decisions topics for one worker's `MatchStage`
+    and `Tracker`."""
 
     def __init__(
         self,
@@ -102,21 +109,24 @@ class LiveFeed:
         self.entries: dict[str, BankEntry] = {}
         self._copied: set[tuple[str, str]] = set()  # banks of the engine that are our copies
         self.versions: dict[str, str] = {}  # pack id -> content hash applied
+        self.reviews = Reviews()
         self.ready = asyncio.Event()
         """Set once what both topics held at start is applied: posts wait for it, so that a
         (re)started worker matches with the published packs and learned entries."""
 
     async def run(self) -> None:
-        """Read both topics from the beginning, then follow them, until cancelled."""
+        """Read the topics from the beginning, then follow them, until cancelled."""
         consumer = new_consumer(self.settings, auto_offset_reset="earliest")
         await consumer.start()
         rules = TopicPartition(self.settings.topic(RULES), 0)
         learned = TopicPartition(self.settings.topic(LEARNED), 0)
         banks = TopicPartition(self.settings.topic(BANKS), 0)
+        decisions = TopicPartition(self.settings.topic(DECISIONS), 0)
+        partitions = [rules, banks, learned, decisions]
         try:
-            consumer.assign([rules, banks, learned])
-            await consumer.seek_to_beginning(rules, banks, learned)
-            ends = await consumer.end_offsets([rules, banks, learned])
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
             while True:
                 batches = await consumer.getmany(timeout_ms=200)
                 for record in batches.get(learned, []):
@@ -125,6 +135,8 @@ class LiveFeed:
                 packs = batches.get(rules, [])
                 if packs or stale:
                     await self._packs(packs, stale=stale)
+                for record in batches.get(decisions, []):
+                    self._decision(record)
                 if not self.ready.is_set() and all(
                     [await consumer.position(tp) >= end for tp, end in ends.items()]
                 ):
@@ -181,6 +193,8 @@ class LiveFeed:
             if not applied:
                 log.exception("bank_entries.not_applied")
             return
+        # the new engine's banks may be new copies: the false positives hold in them too
+        self._apply(Change(excluded=tuple(self.reviews.exclusions)), engine)
         await self.stage.replace_engine(engine)
         self._copied = {(e.pack, e.bank) for e in entries}
         self.published = candidates
@@ -208,11 +222,7 @@ class LiveFeed:
     def _bank_entries(self, records: list[ConsumerRecord[bytes, bytes]]) -> bool:
         """Take bank entries in; True when the engine must be compiled again for them."""
         stale = False
-        banks = {
-            (pack.id, name): bank
-            for pack in self.stage.engine.packs
-            for name, bank in pack.banks.items()
-        }
+        banks = _banks(self.stage.engine)
         for record in records:
             try:
                 key = (record.key or b"").decode()
@@ -231,6 +241,37 @@ class LiveFeed:
                 stale = True
         return stale
 
+    def _decision(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """Apply one decision: what changed in the effects of false positives."""
+        try:
+            decision = Decision.decode(record.value or b"")
+            change = self.reviews.apply(decision)
+            self._apply(change)
+        except Exception as exc:  # whatever it is, it is this record's failure alone
+            self._refuse_record(DECISIONS, record, exc)
+            return
+        self.metrics.decisions.labels(decision.verdict).inc()
+        if change:
+            log.info("decision.applied", alert_id=decision.alert_id, verdict=decision.verdict)
+
+    def _apply(self, change: Change, engine: Engine | None = None) -> None:
+        """Make the change in the worker's engine (or in `engine`) and tracker."""
+        banks = _banks(engine or self.stage.engine)
+        for exclusion in change.excluded:
+            if (bank := banks.get((exclusion.pack, exclusion.bank))) is not None:
+                bank.exclude(exclusion.algo, exclusion.value)
+        for exclusion in change.included:
+            if (bank := banks.get((exclusion.pack, exclusion.bank))) is not None:
+                bank.include(exclusion.algo, exclusion.value)
+        for author_id, watched_id in change.cleared:
+            self.tracker.clear_lookalike(author_id, watched_id)
+        for author_id, watched_id in change.restored:
+            self.tracker.restore_lookalike(author_id, watched_id)
+        for key in change.retired:
+            self.tracker.retire(key)
+        for key in change.unretired:
+            self.tracker.unretire(key)
+
     def _refuse(self, published: PublishedPack | None, offset: int, problems: list[str]) -> None:
         self.metrics.packs.labels("refused").inc()
         log.error(
@@ -245,8 +286,13 @@ class LiveFeed:
         self, topic: str, record: ConsumerRecord[bytes, bytes], exc: Exception
     ) -> None:
         self.metrics.live_refused.labels(topic).inc()
-        event = "bank_entry.refused" if topic == BANKS else "learned.refused"
+        event = {BANKS: "bank_entry", DECISIONS: "decision"}.get(topic, "learned") + ".refused"
         log.warning(event, offset=record.offset, error=_reason(exc))
+
+
+def _banks(engine: Engine) -> dict[tuple[str, str], HashBank]:
+    """The banks of an engine's packs by (pack id, bank name)."""
+    return {(pack.id, name): bank for pack in engine.packs for name, bank in pack.banks.items()}
 
 
 def _reason(exc: Exception) -> str:

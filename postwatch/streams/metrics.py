@@ -69,8 +69,13 @@ class Metrics:
         )
         self.live_refused = counter(
             "postwatch_live_records_refused",
-            "Records of the banks and learned topics this worker refused, by topic.",
+            "Records of the banks, learned and decisions topics this worker refused, by topic.",
             ["topic"],
+        )
+        self.decisions = counter(
+            "postwatch_decisions_applied",
+            "Decisions on alerts this worker took in from the decisions topic, by verdict.",
+            ["verdict"],
         )
         self.learned = gauge(
             "postwatch_learned_fingerprints",

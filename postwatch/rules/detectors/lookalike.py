@@ -37,6 +37,7 @@ class Lookalikes:
         self.min_length = min_length
         self.watched: dict[str, tuple[WatchedAccount, list[str]]] = {}
         self._found: set[tuple[str, str]] = set()
+        self._cleared: set[tuple[str, str]] = set()
         for account in accounts:
             self.watch(account)
 
@@ -45,6 +46,14 @@ class Lookalikes:
         names = [_compact(n) for n in (account.handle, account.display_name) if n]
         names = [n for n in dict.fromkeys(names) if len(n) >= self.min_length]
         self.watched[account.id] = (account, names)
+
+    def clear(self, author_id: str, watched_id: str) -> None:
+        """A reviewer found this author no look-alike of that watched account: never again."""
+        self._cleared.add((author_id, watched_id))
+
+    def restore(self, author_id: str, watched_id: str) -> None:
+        """Take a `clear` back (the reviewer's verdict changed)."""
+        self._cleared.discard((author_id, watched_id))
 
     def alerts(self, post: Post, now: datetime) -> list[Alert]:
         """An alert for each watched account the post's author looks like, the first time
@@ -62,7 +71,7 @@ class Lookalikes:
         }
         alerts: list[Alert] = []
         for watched_id, (account, watched_names) in self.watched.items():
-            if (author.id, watched_id) in self._found:
+            if (author.id, watched_id) in self._found or (author.id, watched_id) in self._cleared:
                 continue
             evidence = []
             for field, name in names.items():

@@ -84,6 +84,7 @@ class Tracker:
             config.lookalike_distance, config.lookalike_min_length, accounts
         )
         self._escalation = Escalation(config.escalation_count, config.escalation_window_s)
+        self._retired: dict[str, Learned | None] = {}  # key -> the entry, if it was learned
         self._semantic = (
             SemanticIndex(
                 UniversalSentenceEncoder(
@@ -105,7 +106,11 @@ class Tracker:
         return self._learned.entries()
 
     def learn(self, entry: Learned) -> bool:
-        """Add a learned entry (from this tracker or another); False if it was known."""
+        """Add a learned entry (from this tracker or another); False if it was known, or is
+        retired (then it is kept aside, and learned if the retirement is taken back)."""
+        if entry.key in self._retired:
+            self._retired[entry.key] = entry
+            return False
         new = self._learned.learn(entry)
         if new and self._semantic is not None:
             self._semantic.learn(entry)
@@ -116,6 +121,28 @@ class Tracker:
         self._learned.forget(key)
         if self._semantic is not None:
             self._semantic.forget(key)
+
+    def retire(self, key: str) -> None:
+        """A reviewer found the entry `key` matched wrongly: it matches no more, even when
+        learned again (the learned topic is read from its start by every worker)."""
+        entry = next((e for e in self._learned.entries() if e.key == key), None)
+        self._retired[key] = entry
+        if entry is not None:
+            self.forget(key)
+
+    def unretire(self, key: str) -> None:
+        """Take a `retire` back: the entry, if it was learned, matches again."""
+        entry = self._retired.pop(key, None)
+        if entry is not None:
+            self.learn(entry)
+
+    def clear_lookalike(self, author_id: str, watched_id: str) -> None:
+        """A reviewer found this author no look-alike of that watched account."""
+        self._lookalikes.clear(author_id, watched_id)
+
+    def restore_lookalike(self, author_id: str, watched_id: str) -> None:
+        """Take a `clear_lookalike` back."""
+        self._lookalikes.restore(author_id, watched_id)
 
     def _learn_post(self, post: Post, alert_id: str, now: datetime) -> list[Learned]:
         learned = self._learned.learn_post(post, alert_id, now, self.config.min_words)

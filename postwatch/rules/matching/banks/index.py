@@ -11,7 +11,9 @@ perceptual (PDQ, matched within a per-bank Hamming distance), and their lookups.
 Rules that PDQ users share (HMA, GIFCT) apply: a PDQ hash whose quality is known and below
 the bank's `min_quality` (default 50) neither enters the bank nor matches; the default
 `pdq_max_distance` is 31. A *negative* bank holds known-benign hashes: media that matches
-one matches no bank of its pack (`BankSet`).
+one matches no bank of its pack (`BankSet`). A bank's *exclusions* are media a reviewer found
+it matched wrongly (a false positive): media with an excluded exact hash, or a PDQ hash
+within EXCLUDED_PDQ_DISTANCE of an excluded one, matches nothing in that bank.
 """
 
 from __future__ import annotations
@@ -31,7 +33,12 @@ from postwatch.rules.matching.banks.spec import (
 )
 from postwatch.rules.matching.matchers.pdq import PDQIndex, hashes_from_hex, hex_of
 
-__all__ = ["BankHit", "BankSet", "HashBank", "HashedMedia", "load_bank"]
+__all__ = ["EXCLUDED_PDQ_DISTANCE", "BankHit", "BankSet", "HashBank", "HashedMedia", "load_bank"]
+
+EXCLUDED_PDQ_DISTANCE = 12
+"""How near a media item's PDQ hash is to an excluded one to be excluded as well: copies of
+one image re-encoded or resized stay well within it, while an image a bank hash matches
+(within 31) is rarely that near a wrongly matched other image."""
 
 
 class HashedMedia(Protocol):
@@ -84,6 +91,8 @@ class HashBank:
         self.skipped: Counter[str] = Counter()
         self._exact: dict[str, set[bytes]] = {algo: set() for algo in EXACT_ALGORITHMS}
         self._pdq = PDQIndex()
+        self._excluded: dict[str, set[str]] = {algo: set() for algo in HEX_LENGTHS}
+        self._excluded_pdq = PDQIndex()
 
     def __len__(self) -> int:
         return sum(len(values) for values in self._exact.values()) + len(self._pdq)
@@ -138,6 +147,23 @@ class HashBank:
         self._pdq.add(fresh)
         return len(fresh)
 
+    def exclude(self, algo: str, value: str) -> None:
+        """Media with this hash (or, for PDQ, near it) no longer matches the bank. Raises
+        ValueError for an unknown algorithm or a malformed hash."""
+        self._excluded[algo].add(_checked(algo, value))
+        self._index_exclusions(algo)
+
+    def include(self, algo: str, value: str) -> None:
+        """Take an exclusion back (the reviewer's verdict changed)."""
+        self._excluded.get(algo, set()).discard(value.strip().lower())
+        self._index_exclusions(algo)
+
+    def _index_exclusions(self, algo: str) -> None:
+        if algo == "pdq":  # PDQIndex has no removal: made again, it holds a few hashes
+            self._excluded_pdq = PDQIndex()
+            if self._excluded["pdq"]:
+                self._excluded_pdq.add(hashes_from_hex(sorted(self._excluded["pdq"])))
+
     def lookup(self, media: HashedMedia) -> list[BankHit]:
         """The bank's hashes this media matches: exact ones, then PDQ by distance."""
         return self.lookup_many([media])[0]
@@ -158,7 +184,37 @@ class HashBank:
                     BankHit(self.name, "pdq", hex_of(self._pdq.hash_words(i)), pdq, d)
                     for i, d in near
                 )
+        if any(self._excluded.values()):
+            for k in self._excluded_media(
+                [m if found else None for m, found in zip(media, hits, strict=True)]
+            ):
+                hits[k] = []
         return hits
+
+    def _excluded_media(self, media: Sequence[HashedMedia | None]) -> list[int]:
+        """The positions of the media (None: not asked) the bank's exclusions hold."""
+        excluded = [
+            k
+            for k, item in enumerate(media)
+            if item is not None
+            and any(
+                isinstance(given := getattr(item, algo, None), str)
+                and given.lower() in self._excluded[algo]
+                for algo in HEX_LENGTHS
+                if algo != "pdq"
+            )
+        ]
+        if len(self._excluded_pdq):
+            asked = [
+                (k, item.pdq.lower())
+                for k, item in enumerate(media)
+                if item is not None and item.pdq and is_hex(item.pdq.lower(), 64)
+            ]
+            if asked:
+                queries = hashes_from_hex([pdq for _, pdq in asked])
+                near = self._excluded_pdq.search(queries, EXCLUDED_PDQ_DISTANCE)
+                excluded += [k for (k, _), found in zip(asked, near, strict=True) if found]
+        return excluded
 
     def _exact_hits(self, media: HashedMedia) -> list[BankHit]:
         hits: list[BankHit] = []
@@ -216,6 +272,16 @@ class BankSet:
             for k, found in zip(kept, bank.lookup_many([media[k] for k in kept]), strict=True):
                 hits[k].extend(found)
         return hits
+
+
+def _checked(algo: str, value: str) -> str:
+    """The hash in lower-case hex; ValueError for an unknown algorithm or a malformed hash."""
+    if algo not in HEX_LENGTHS:
+        raise ValueError(f"not a hash algorithm: {algo!r}")
+    hexed = value.strip().lower()
+    if not is_hex(hexed, HEX_LENGTHS[algo]):
+        raise ValueError(f"not a {algo} hash: {value!r}")
+    return hexed
 
 
 def load_bank(spec: BankSpec) -> HashBank:
