@@ -108,6 +108,11 @@ class Settings:
     starts at once; empty: none. Read from the environment, it defaults to the user's cache
     (`$XDG_CACHE_HOME/postwatch`, else `~/.cache/postwatch`); `POSTWATCH_CACHE_DIR=` (empty)
     turns it off."""
+    store_path: str = ""
+    """File of the alert store (`postwatch alerts search`, `rules stats`, `cases export`, the
+    review console), an SQLite database rebuilt from the alerts and decisions topics at each
+    start (whatever the file held is dropped); empty (the default): in memory. A file keeps
+    memory low for millions of alerts (see docs/performance.md)."""
 
     def topic(self, name: str) -> str:
         """The full name of one of postwatch's topics (`posts`, `alerts`, `deadletter`, ...)."""
