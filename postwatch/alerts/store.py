@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, TypeVar, get_args
+from typing import Any, Literal, TypeVar, get_args
 from urllib.parse import urlsplit
 
 import msgspec
@@ -56,6 +56,7 @@ __all__ = [
     "StoreError",
     "Stored",
     "follow",
+    "rebuilt",
 ]
 
 log = structlog.get_logger(__name__)
@@ -146,6 +147,12 @@ class Stored:
     alert: Alert
     verdict: Verdict | None
     decisions: tuple[Decision, ...]
+
+    def document(self) -> dict[str, Any]:
+        """The Alert v1 JSON object with `verdict` added (null: undecided)."""
+        document: dict[str, Any] = msgspec.to_builtins(self.alert)
+        document["verdict"] = self.verdict
+        return document
 
 
 @dataclass(frozen=True, slots=True)
@@ -520,6 +527,27 @@ async def follow(
                 progress(read)
     finally:
         await consumer.stop()
+
+
+async def rebuilt(settings: Settings, progress: Callable[[int], None] | None = None) -> AlertStore:
+    """A store (at `settings.store_path`, else in memory) holding what the alerts and
+    decisions topics hold now: for commands that answer once. Raises MissingTopic."""
+    store = AlertStore(settings.store_path or ":memory:")
+    ready = asyncio.Event()
+    following = asyncio.create_task(follow(settings, store, ready, progress=progress))
+    waiting = asyncio.create_task(ready.wait())
+    try:
+        await asyncio.wait({following, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if following.done():
+            following.result()  # follow ends only by an error: raise it
+    except BaseException:
+        store.close()
+        raise
+    finally:
+        waiting.cancel()
+        following.cancel()
+        await asyncio.gather(following, waiting, return_exceptions=True)
+    return store
 
 
 def _decoded(values: Iterable[bytes], decode: Callable[[bytes], _T]) -> tuple[list[_T], int]:

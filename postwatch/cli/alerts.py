@@ -10,6 +10,7 @@ import click
 
 from postwatch.cli.shared import CommandContext, count_option, pass_context, positive_option
 from postwatch.rules import Severity
+from postwatch.rules.alerts import ALERT_KINDS
 from postwatch.rules.decisions import VERDICTS
 
 if TYPE_CHECKING:
@@ -243,3 +244,73 @@ def alerts_forward(
     policy = RetryPolicy(attempts=attempts, backoff_s=backoff, timeout_s=timeout)
     start: Start = "beginning" if from_beginning else "end"
     run_until_stopped(forward(settings, destinations, policy, start, include_shadow=include_shadow))
+
+
+@alerts.command("search")
+@click.option("--author", help="Only alerts on posts of this author id.")
+@click.option("--rule", help="Only alerts of this rule id.")
+@click.option("--hash", "media_hash", help="Only alerts whose evidence holds this media hash.")
+@click.option(
+    "--verdict",
+    type=click.Choice([v for v in VERDICTS if v != "note"] + ["undecided"]),
+    help="Only alerts with this verdict (their latest), or none yet.",
+)
+@click.option("--since", help="Only alerts raised since then (30s, 15m, 2h, 1d, a timestamp).")
+@click.option(
+    "--min-severity",
+    type=click.Choice([severity.label for severity in Severity]),
+    help="Only alerts of this severity or above.",
+)
+@click.option("--source", help="Only alerts on posts from this source (mastodon, bluesky, ...).")
+@click.option("--kind", type=click.Choice(ALERT_KINDS), help="Only alerts of this kind.")
+@click.option("--domain", help="Only alerts on a post at, or linking to, this domain or below.")
+@click.option(
+    "--fingerprint",
+    help="Only reappearance alerts of this learned fingerprint or original post id.",
+)
+@count_option("--limit", "Alerts shown at most, newest first.", 100)
+@click.option("--json", "as_json", is_flag=True, help="Alert v1 JSON lines with the verdict.")
+@pass_context
+def alerts_search(
+    ctx: CommandContext,
+    *,
+    author: str | None,
+    rule: str | None,
+    media_hash: str | None,
+    verdict: str | None,
+    since: str | None,
+    min_severity: str | None,
+    source: str | None,
+    kind: str | None,
+    domain: str | None,
+    fingerprint: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Search the alerts on the alerts topic, with their verdicts from the decisions topic,
+    newest first (the alert store, rebuilt from both topics first)."""
+    import orjson  # noqa: PLC0415
+
+    from postwatch.alerts.store import Query  # noqa: PLC0415 - aiokafka
+    from postwatch.cli.store import rebuilt_store, since_option, stored_line  # noqa: PLC0415
+
+    query = Query(
+        author=author,
+        rule=rule,
+        hash=media_hash,
+        verdict=cast("Verdict | None", verdict),
+        since=since_option(since),
+        min_severity=Severity[min_severity.upper()] if min_severity else None,
+        source=source,
+        kind=kind,
+        domain=domain,
+        fingerprint=fingerprint,
+        limit=limit,
+    )
+    store = rebuilt_store(ctx.settings)
+    try:
+        found = store.search(query)
+    finally:
+        store.close()
+    for stored in found:
+        click.echo(orjson.dumps(stored.document()) if as_json else stored_line(stored))

@@ -1,0 +1,150 @@
+"""The alert store on the real broker: `follow` rebuilding it while alerts stream in, with
+records that are no alerts and decisions that come before their alerts; and the commands
+built on it (`alerts search`, `rules stats`, `cases export`) on the recorded alerts
+(tests/recorded_alerts.py), run as processes, their output checked whole."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from postwatch.alerts.store import AlertStore, Query, follow
+from postwatch.kafka.topics import ensure_topics
+from postwatch.rules.alerts import encode
+from postwatch.settings import Settings
+from tests.conftest import env_for
+from tests.integration.alerts.conftest import produce_once
+from tests.recorded_alerts import ALERTS, DECISIONS, H1, VERDICTS, by_n
+
+pytestmark = pytest.mark.broker
+
+
+def publish_recorded(settings: Settings) -> None:
+    """The recorded alerts on the alerts topic (the first ones twice: a redelivery), the
+    decisions on the decisions topic."""
+    asyncio.run(ensure_topics(settings, live=True))
+    alerts = [(a.alert_id.encode(), encode(a)) for a in ALERTS + ALERTS[:2]]
+    produce_once(settings, settings.topic("alerts"), alerts)
+    decisions = [(d.alert_id.encode(), d.encode()) for d in DECISIONS]
+    produce_once(settings, settings.topic("decisions"), decisions)
+
+
+def postwatch(
+    settings: Settings, *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "postwatch", *args],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def search(settings: Settings, *args: str) -> list[dict[str, Any]]:
+    output = postwatch(settings, "alerts", "search", "--json", *args).stdout
+    return [json.loads(line) for line in output.splitlines()]
+
+
+def test_follow_rebuilds_while_alerts_stream_in_and_skips_what_is_no_alert(
+    settings: Settings,
+) -> None:
+    asyncio.run(ensure_topics(settings, live=True))
+    # decisions first, then a record that is no decision; alerts: the first half, junk
+    decisions = [(d.alert_id.encode(), d.encode()) for d in DECISIONS]
+    produce_once(settings, settings.topic("decisions"), [*decisions, (b"x", b"{}")])
+    first = [(a.alert_id.encode(), encode(a)) for a in ALERTS[:4]]
+    produce_once(settings, settings.topic("alerts"), [*first, (b"junk", b"not json")])
+
+    async def run() -> tuple[list[str], list[str], dict[str, str | None]]:
+        store = AlertStore()
+        ready = asyncio.Event()
+        task = asyncio.create_task(follow(settings, store, ready))
+        await asyncio.wait_for(ready.wait(), 60)
+        at_ready = [s.alert.alert_id for s in store.search(Query())]
+        # the rest arrive while it follows, one of them again
+        rest = [(a.alert_id.encode(), encode(a)) for a in [*ALERTS[4:], ALERTS[0]]]
+        await asyncio.to_thread(produce_once, settings, settings.topic("alerts"), rest)
+        for _ in range(300):
+            if store.count == len(ALERTS):
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1)  # time for a duplicate to show, were it kept
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        everything = store.search(Query())
+        return (
+            at_ready,
+            [s.alert.alert_id for s in everything],
+            {s.alert.alert_id: s.verdict for s in everything},
+        )
+
+    at_ready, everything, verdicts = asyncio.run(run())
+    assert at_ready == by_n(4, 3, 2, 1)
+    assert everything == by_n(8, 7, 6, 5, 4, 3, 2, 1)
+    assert verdicts == {ALERTS[n - 1].alert_id: VERDICTS.get(n) for n in range(1, 9)}
+
+
+def test_follow_names_a_missing_alerts_topic(settings: Settings) -> None:
+    result = postwatch(
+        Settings(
+            kafka_bootstrap=settings.kafka_bootstrap, topic_prefix=settings.topic_prefix + "-none"
+        ),
+        "alerts",
+        "search",
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"no topic {settings.topic_prefix}-none.alerts" in result.stderr
+
+
+def test_alerts_search(settings: Settings) -> None:
+    publish_recorded(settings)
+    every = search(settings)
+    assert [a["alert_id"] for a in every] == by_n(8, 7, 6, 5, 4, 3, 2, 1)
+    assert [a["verdict"] for a in every] == [
+        None,
+        None,
+        None,
+        "false_positive",
+        "escalate",
+        "false_positive",
+        "confirm",
+        "confirm",
+    ]
+    # each line is the Alert v1 as published, with its verdict
+    assert {k: v for k, v in every[-1].items() if k != "verdict"} == json.loads(encode(ALERTS[0]))
+    assert [a["alert_id"] for a in search(settings, "--author", "mastodon:alice")] == by_n(8, 2, 1)
+    assert [a["alert_id"] for a in search(settings, "--hash", H1.upper())] == by_n(3, 2)
+    assert [a["alert_id"] for a in search(settings, "--verdict", "undecided")] == by_n(8, 7, 6)
+    assert [
+        a["alert_id"] for a in search(settings, "--rule", "pw-media", "--source", "bluesky")
+    ] == by_n(4)
+    assert [a["alert_id"] for a in search(settings, "--domain", "example.org")] == by_n(5)
+    assert [a["alert_id"] for a in search(settings, "--kind", "reappearance")] == by_n(7)
+    assert [a["alert_id"] for a in search(settings, "--since", "2026-11-02T10:00:00Z")] == by_n(
+        8, 7, 6, 5
+    )
+    assert [a["alert_id"] for a in search(settings, "--limit", "2")] == by_n(8, 7)
+    assert search(settings, "--since", "1h") == []
+    table = postwatch(settings, "alerts", "search", "--author", "mastodon:bob").stdout
+    assert table.splitlines() == [
+        f"2026-11-03T01:00:00.000Z  high      reappearance/text/{'d' * 32}  undecided       "
+        f"mastodon:bob (@bob)  https://mastodon.example/@bob/7  {by_n(7)[0]}",
+        "2026-11-02T11:00:00.000Z  low       pw-domain  false_positive  "
+        f"mastodon:bob (@bob)  https://mastodon.example/@bob/5  {by_n(5)[0]}",
+        "2026-11-01T19:00:00.000Z  critical  pw-media  false_positive  "
+        f"mastodon:bob (@bob)  https://mastodon.example/@bob/3  {by_n(3)[0]}",
+    ]
+    bad = postwatch(settings, "alerts", "search", "--since", "yesterday", check=False)
+    assert bad.returncode == 2
+    assert "--since 'yesterday': give a duration" in bad.stderr
