@@ -7,14 +7,18 @@ so that whoever applies it needs nothing else. A later verdict on the same alert
 the earlier one; both stay on the topic.
 
 `Reviews` is the state every worker keeps from the topic: the latest verdict of each alert
-and, from the alerts whose latest verdict is `false_positive`, the effects that hold now:
+and the effects that hold now. From the alerts whose latest verdict is `false_positive`:
 
 - the media hashes of hash matches, excluded from the bank that matched them (`exclusions`);
 - the (author, watched account) pairs of look-alike alerts, never alerted again (`cleared`);
 - the learned fingerprints reappearance alerts matched, retired (`retired`).
 
-A verdict that replaces a `false_positive` takes its effects back. `Reviews.apply` says
-what changed, so that a worker touches only that.
+From the `successor` alerts whose latest verdict is `confirm`: the (author, listed account)
+pairs whose author the account and watchlist conditions naming that account now hold for
+(`successors`), so that the successor's own posts are caught and learned.
+
+A verdict that replaces another takes the other's effects back. `Reviews.apply` says what
+changed, so that a worker touches only that.
 """
 
 from __future__ import annotations
@@ -155,10 +159,17 @@ class _Effects:
     exclusions: tuple[Exclusion, ...] = ()
     cleared: tuple[tuple[str, str], ...] = ()
     retired: tuple[str, ...] = ()
+    successors: tuple[tuple[str, str], ...] = ()
 
 
-def _effects(alert: Alert) -> _Effects:
-    """What a `false_positive` on this alert does."""
+def _effects(alert: Alert, verdict: Verdict | None) -> _Effects:
+    """What this verdict on this alert does (nothing but for a false positive, or the
+    confirmation of a successor)."""
+    if verdict == "confirm" and alert.kind == "successor":
+        listed = {e.original_author_id for e in alert.evidence if e.original_author_id}
+        return _Effects(successors=tuple((alert.post.author.id, a) for a in sorted(listed)))
+    if verdict != "false_positive":
+        return _Effects()
     exclusions = tuple(
         dict.fromkeys(
             Exclusion(alert.rule.pack, e.bank, e.type, e.matched.lower())
@@ -186,29 +197,23 @@ class Change:
     restored: tuple[tuple[str, str], ...] = ()
     retired: tuple[str, ...] = ()
     unretired: tuple[str, ...] = ()
+    watched: tuple[tuple[str, str], ...] = ()
+    unwatched: tuple[tuple[str, str], ...] = ()
 
     def __bool__(self) -> bool:
-        return any(
-            (
-                self.excluded,
-                self.included,
-                self.cleared,
-                self.restored,
-                self.retired,
-                self.unretired,
-            )
-        )
+        return any(getattr(self, name) for name in self.__slots__)
 
 
 @dataclass
 class Reviews:
-    """The latest verdict of each alert decided, and the effects of the false positives
-    among them (a hash, pair or key held by several alerts holds while any of them does)."""
+    """The latest verdict of each alert decided, and the effects that hold (a hash, pair or
+    key held by several alerts holds while any of them does)."""
 
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     _exclusions: Counter[Exclusion] = field(default_factory=Counter)
     _cleared: Counter[tuple[str, str]] = field(default_factory=Counter)
     _retired: Counter[str] = field(default_factory=Counter)
+    _successors: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     @property
     def exclusions(self) -> Iterable[Exclusion]:
@@ -222,26 +227,28 @@ class Reviews:
     def retired(self) -> Iterable[str]:
         return self._retired.keys()
 
+    @property
+    def successors(self) -> Iterable[tuple[str, str]]:
+        return self._successors.keys()
+
     def apply(self, decision: Decision) -> Change:
         """Take one decision in (in topic order); a note changes no verdict."""
         if decision.verdict == "note":
             return Change()
         before = self.verdicts.get(decision.alert_id)
         self.verdicts[decision.alert_id] = decision.verdict
-        was, now = before == "false_positive", decision.verdict == "false_positive"
-        if was == now:
+        if before == decision.verdict:
             return Change()
-        effects = _effects(decision.alert)
-        if now:
-            return Change(
-                excluded=_add(self._exclusions, effects.exclusions),
-                cleared=_add(self._cleared, effects.cleared),
-                retired=_add(self._retired, effects.retired),
-            )
+        old, new = _effects(decision.alert, before), _effects(decision.alert, decision.verdict)
         return Change(
-            included=_remove(self._exclusions, effects.exclusions),
-            restored=_remove(self._cleared, effects.cleared),
-            unretired=_remove(self._retired, effects.retired),
+            excluded=_add(self._exclusions, new.exclusions),
+            included=_remove(self._exclusions, old.exclusions),
+            cleared=_add(self._cleared, new.cleared),
+            restored=_remove(self._cleared, old.cleared),
+            retired=_add(self._retired, new.retired),
+            unretired=_remove(self._retired, old.retired),
+            watched=_add(self._successors, new.successors),
+            unwatched=_remove(self._successors, old.successors),
         )
 
 

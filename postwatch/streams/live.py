@@ -11,8 +11,9 @@ worker's `Tracker`; a tombstone forgets one.
 
 Decisions (the decisions topic) are applied as they come, from its start too: a false
 positive excludes its media from the bank that matched them (kept across engines), clears a
-look-alike author for that watched account, or retires a learned fingerprint; a later
-verdict on the same alert takes that back (`postwatch.rules.decisions.Reviews`).
+look-alike author for that watched account, or retires a learned fingerprint; a confirmed
+successor is watched as the listed account it succeeds; a later verdict on the same alert
+takes that back (`postwatch.rules.decisions.Reviews`).
 
 A record of any of these topics that fails, for whatever reason, is that record's
 failure alone: it is refused (logged with the reason, counted) and the feed goes on with
@@ -193,8 +194,11 @@ class LiveFeed:
             if not applied:
                 log.exception("bank_entries.not_applied")
             return
-        # the new engine's banks may be new copies: the false positives hold in them too
-        self._apply(Change(excluded=tuple(self.reviews.exclusions)), engine)
+        # decisions hold in the new engine too (its banks may be new copies)
+        held = Change(
+            excluded=tuple(self.reviews.exclusions), watched=tuple(self.reviews.successors)
+        )
+        self._apply(held, engine)
         await self.stage.replace_engine(engine)
         self._copied = {(e.pack, e.bank) for e in entries}
         self.published = candidates
@@ -256,7 +260,8 @@ class LiveFeed:
 
     def _apply(self, change: Change, engine: Engine | None = None) -> None:
         """Make the change in the worker's engine (or in `engine`) and tracker."""
-        banks = _banks(engine or self.stage.engine)
+        engine = engine or self.stage.engine
+        banks = _banks(engine)
         for exclusion in change.excluded:
             if (bank := banks.get((exclusion.pack, exclusion.bank))) is not None:
                 bank.exclude(exclusion.algo, exclusion.value)
@@ -271,6 +276,10 @@ class LiveFeed:
             self.tracker.retire(key)
         for key in change.unretired:
             self.tracker.unretire(key)
+        for author_id, account_id in change.watched:
+            engine.watch_as(author_id, account_id)
+        for author_id, account_id in change.unwatched:
+            engine.unwatch_as(author_id, account_id)
 
     def _refuse(self, published: PublishedPack | None, offset: int, problems: list[str]) -> None:
         self.metrics.packs.labels("refused").inc()

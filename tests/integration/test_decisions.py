@@ -1,8 +1,9 @@
 """Decisions on the real broker: `alerts decide` records a verdict with its user on the
 decisions topic, and its effects follow on a running worker and after a restart (a false
 positive hash stops matching, a cleared look-alike author and a retired learned fingerprint
-raise nothing again); an escalated alert is re-sent one severity higher by the forwarder; a
-decision on an alert that does not exist is refused and writes nothing."""
+raise nothing again; a confirmed successor is caught as the listed account); an escalated
+alert is re-sent one severity higher by the forwarder; a decision on an alert that does not
+exist is refused and writes nothing."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ from typing import Any
 
 import pytest
 
+from postwatch.rules.alerts import encode
 from postwatch.settings import Settings
 from tests.conftest import env_for, read_topic, stop_process
 from tests.integration.alerts.conftest import HookServer, alerts_for, publish_alerts
 from tests.integration.alerts.conftest import post as alert_post
 from tests.integration.test_live_rules import Alerts, post, send_once
 from tests.unit.rules.detectors.scenario import IMAGES, STATEMENT, image_pdq
+from tests.unit.rules.test_decisions import successor_alert
 
 PACK = """
 pack: reviewed
@@ -182,3 +185,32 @@ def test_a_decision_on_an_unknown_alert_is_refused_and_writes_nothing(
     result = decide(settings, "0" * 32, "note")
     assert result.returncode == 2
     assert "a note needs --note TEXT" in result.stderr
+
+
+@pytest.mark.timeout(240)
+def test_a_confirmed_successor_is_caught_as_the_listed_account_by_a_running_worker(
+    settings: Settings, tmp_path: Path, start_worker: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    pack = tmp_path / "reviewed.yaml"
+    pack.write_text(PACK.format(bank="f" * 64))
+    start_worker(pack)
+    alerts = Alerts(settings)
+    before = [post("1", "hello there", "heir"), post("2", "hello there", "front", "examplefront")]
+    seen = asyncio.run(
+        alerts.until(lambda a: "test:2" in ids(a, "rule"), 90, send_once(settings, before))
+    )
+    assert "test:1" not in ids(seen, "rule")
+    successor = json.loads(encode(successor_alert("test:heir", "test:front")))
+    publish_alerts(settings, [successor])
+    result = decide(settings, successor["alert_id"], "confirm", "--user", "ana")
+    assert result.returncode == 0, result.stderr
+    seen = asyncio.run(
+        alerts.until(
+            lambda a: "test:3" in ids(a, "rule"),
+            60,
+            send_once(settings, [post("3", "hello again", "heir")]),
+        )
+    )
+    [caught] = [a for a in seen if a["post"]["id"] == "test:3"]
+    assert caught["rule"]["id"] == "listed-account"
+    assert caught["evidence"][0] == {"type": "account", "field": "author.id", "value": "test:heir"}

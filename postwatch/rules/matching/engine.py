@@ -134,12 +134,34 @@ class Engine:
         self._leaf_ids = leaf_ids
         self._index_leaves(cache)
 
+    def watch_as(self, author_id: str, account_id: str) -> None:
+        """Account and watchlist conditions that name `account_id` hold for `author_id`
+        too, from now on (a reviewer confirmed the author as that account's successor)."""
+        added = [
+            leaf
+            for leaf in self._accounts.get(account_id, ())
+            if leaf not in self._accounts.get(author_id, ())
+        ]
+        if added:
+            self._accounts[author_id].extend(added)
+            self._successors.setdefault(author_id, {})[account_id] = added
+
+    def unwatch_as(self, author_id: str, account_id: str) -> None:
+        """Take a `watch_as` back."""
+        added = self._successors.get(author_id, {}).pop(account_id, [])
+        leaves = self._accounts.get(author_id, [])
+        for leaf in added:
+            leaves.remove(leaf)
+        if author_id in self._accounts and not leaves:
+            del self._accounts[author_id]
+
     def _index_leaves(self, cache: CompileCache | None) -> None:
         """Index every leaf by the post feature that makes it hold."""
         # (field, term or pattern as written) -> leaves
         self._terms: dict[tuple[str, str], list[int]] = defaultdict(list)
         self._patterns: dict[tuple[str, str], list[int]] = defaultdict(list)
         self._accounts: dict[str, list[int]] = defaultdict(list)
+        self._successors: dict[str, dict[str, list[int]]] = {}  # author -> account -> leaves
         self._domains: dict[str, list[tuple[int, str]]] = defaultdict(list)
         # (pack id, bank name) -> the leaves that look in that bank
         self._bank_leaves: dict[tuple[str, str], list[int]] = defaultdict(list)

@@ -11,10 +11,19 @@ import msgspec
 import pytest
 
 from postwatch.rules import Engine, parse_pack
-from postwatch.rules.alerts import decode
+from postwatch.rules.alerts import Alert, AlertAuthor, AlertPost, decode
 from postwatch.rules.decisions import Decision, Exclusion, Reviews, escalated, retired_keys
 from postwatch.rules.detectors.mirror import MirrorConfig, Tracker
-from tests.unit.rules.detectors.scenario import IMAGES, PACK, STATEMENT, image_pdq, observe, post
+from postwatch.rules.language.model import Evidence
+from tests.unit.rules.detectors.scenario import (
+    IMAGES,
+    PACK,
+    STATEMENT,
+    T0,
+    image_pdq,
+    observe,
+    post,
+)
 
 BANK_PACK = """
 pack: media
@@ -159,3 +168,46 @@ def test_a_decision_record_round_trips_and_bad_ones_are_refused() -> None:
         _decision(alert, "confirm", user=" ")
     with pytest.raises(ValueError, match="at most"):
         Decision.of(decision.alert, "note", "rev", "x" * 2001)
+
+
+def successor_alert(author: str, account: str) -> Alert:
+    """A `successor` alert naming `author` the successor of `account`, as correlation
+    raises it."""
+    view = AlertPost(
+        id=f"test:{author}-1",
+        source="test",
+        created_at="2025-07-25T10:00:00.000Z",
+        author=AlertAuthor(id=author),
+        excerpt="hello",
+    )
+    return Alert.correlated(
+        "successor",
+        view,
+        f"{account}>{author}",
+        T0,
+        rule_id="correlation/successor",
+        title=f"{author} looks like a successor of {account}",
+        evidence=[
+            Evidence("alert", "author.id", "a" * 32, matched=author, original_author_id=account)
+        ],
+    )
+
+
+def test_a_confirmed_successor_is_watched_as_the_listed_account_until_taken_back() -> None:
+    engine = Engine([parse_pack(PACK, "pack.yaml")])
+    tracker = Tracker(MirrorConfig())
+    assert observe(tracker, engine, post("1", "heir", "hello there")) == []
+    reviews = Reviews()
+    alert = successor_alert("test:heir", "test:front")
+    assert reviews.apply(Decision.of(alert, "false_positive", "rev")).watched == ()
+    change = reviews.apply(Decision.of(alert, "confirm", "rev"))
+    assert change.watched == (("test:heir", "test:front"),)
+    engine.watch_as(*change.watched[0])
+    call = "Meet at the north gate on Friday evening with the others, and keep the plan quiet."
+    (caught,) = observe(tracker, engine, post("2", "heir", call))
+    assert (caught["rule"]["id"], caught["evidence"][0]["value"]) == ("listed-account", "test:heir")
+    assert [e.author_id for e in tracker.learned()] == ["test:heir"]  # its posts are learned
+    back = reviews.apply(Decision.of(alert, "escalate", "rev"))
+    assert back.unwatched == change.watched
+    engine.unwatch_as(*back.unwatched[0])
+    assert observe(tracker, engine, post("3", "heir", "a new text entirely here")) == []
