@@ -1,5 +1,7 @@
 """Escalation: an author with `count` alerts within a window raises one `escalation` alert
-listing them; the next comes once a whole window has passed since it."""
+listing them; the next comes once a whole window has passed since it. An author's window
+(`recent`, `escalated_at`) can be read and put back, so that a worker keeps it in a changelog
+across restarts."""
 
 from __future__ import annotations
 
@@ -11,7 +13,10 @@ from datetime import datetime, timedelta
 from postwatch.rules.alerts import Alert
 from postwatch.rules.language.model import Evidence, Post
 
-__all__ = ["Escalation"]
+__all__ = ["Escalation", "Recent"]
+
+Recent = tuple[tuple[datetime, str], ...]
+"""An author's alerts in the window: the time of each one's post, and its alert id."""
 
 
 @dataclass
@@ -28,6 +33,18 @@ class Escalation:
         self.count = count
         self.window = timedelta(seconds=window_s)
         self._authors: dict[str, _AuthorAlerts] = {}
+
+    def of(self, author_id: str) -> tuple[Recent, datetime | None]:
+        """The author's alerts in the window, and when it last escalated."""
+        state = self._authors.get(author_id)
+        return ((), None) if state is None else (tuple(state.recent), state.escalated_at)
+
+    def put(self, author_id: str, recent: Recent, escalated_at: datetime | None) -> None:
+        """Put an author's window back (as `of` gave it)."""
+        if recent or escalated_at is not None:
+            self._authors[author_id] = _AuthorAlerts(deque(recent), escalated_at)
+        else:
+            self._authors.pop(author_id, None)
 
     def alerts(self, post: Post, alerts: Sequence[Alert], now: datetime) -> list[Alert]:
         """The escalation, if any, that the post's alerts make for its author."""

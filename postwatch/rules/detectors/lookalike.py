@@ -36,7 +36,7 @@ class Lookalikes:
         self.max_distance = max_distance
         self.min_length = min_length
         self.watched: dict[str, tuple[WatchedAccount, list[str]]] = {}
-        self._found: set[tuple[str, str]] = set()
+        self._found: dict[str, set[str]] = {}  # author id -> watched accounts alerted
         self._cleared: set[tuple[str, str]] = set()
         for account in accounts:
             self.watch(account)
@@ -46,6 +46,17 @@ class Lookalikes:
         names = [_compact(n) for n in (account.handle, account.display_name) if n]
         names = [n for n in dict.fromkeys(names) if len(n) >= self.min_length]
         self.watched[account.id] = (account, names)
+
+    def alerted(self, author_id: str) -> tuple[str, ...]:
+        """The watched accounts this author was alerted as a look-alike of."""
+        return tuple(sorted(self._found.get(author_id, ())))
+
+    def put_alerted(self, author_id: str, watched_ids: Iterable[str]) -> None:
+        """Put back what `alerted` gave (the author is not alerted for them again)."""
+        if found := set(watched_ids):
+            self._found[author_id] = found
+        else:
+            self._found.pop(author_id, None)
 
     def clear(self, author_id: str, watched_id: str) -> None:
         """A reviewer found this author no look-alike of that watched account: never again."""
@@ -71,7 +82,10 @@ class Lookalikes:
         }
         alerts: list[Alert] = []
         for watched_id, (account, watched_names) in self.watched.items():
-            if (author.id, watched_id) in self._found or (author.id, watched_id) in self._cleared:
+            if (
+                watched_id in self._found.get(author.id, ())
+                or (author.id, watched_id) in self._cleared
+            ):
                 continue
             evidence = []
             for field, name in names.items():
@@ -89,7 +103,7 @@ class Lookalikes:
                             )
                         )
             if evidence:
-                self._found.add((author.id, watched_id))
+                self._found.setdefault(author.id, set()).add(watched_id)
                 label = account.handle or account.display_name or watched_id
                 alerts.append(
                     Alert.detected(

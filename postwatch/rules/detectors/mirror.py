@@ -15,6 +15,10 @@ returns the extra alerts the post raises and what it taught, by these checks:
   `escalation_window_s`.
 
 All state is in the tracker; `Tracker.learn` applies a `Learned` entry from another worker.
+What it holds of one author (the watched accounts it was alerted as a look-alike of, its
+escalation window) is an `AuthorState`: `take_changed` gives those that changed since it was
+last asked, and `put_author` puts one back, so that a worker keeps them in a changelog and
+neither a look-alike pair is alerted twice nor a window restarts after a crash.
 Posts are handled in the order given: a backtest over a file in file order raises what
 workers would raise over the same posts.
 """
@@ -25,10 +29,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+import msgspec
 
 from postwatch.rules.alerts import Alert
-from postwatch.rules.detectors.escalation import Escalation
+from postwatch.rules.detectors.escalation import Escalation, Recent
 from postwatch.rules.detectors.learning import Learned, LearnedBank
 from postwatch.rules.detectors.lookalike import Lookalikes
 from postwatch.rules.detectors.reappearance import reappearances, semantic_reappearances
@@ -38,7 +44,32 @@ from postwatch.rules.language.model import Match, Post, Severity, WatchedAccount
 if TYPE_CHECKING:
     from postwatch.settings import Settings
 
-__all__ = ["MirrorConfig", "Tracker"]
+__all__ = ["AuthorState", "MirrorConfig", "Tracker"]
+
+
+class AuthorState(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What the detectors hold of one author; `encode` and `decode` are its changelog record."""
+
+    author_id: str
+    lookalike_of: tuple[str, ...] = ()
+    recent: Recent = ()
+    escalated_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.lookalike_of or self.recent or self.escalated_at)
+
+    def encode(self) -> bytes:
+        return _ENCODER.encode(self)
+
+    @classmethod
+    def decode(cls, data: bytes) -> AuthorState:
+        """Raises msgspec.DecodeError (ValidationError) for bytes that are no state."""
+        return _DECODER.decode(data)
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(AuthorState)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +116,7 @@ class Tracker:
         )
         self._escalation = Escalation(config.escalation_count, config.escalation_window_s)
         self._retired: dict[str, Learned | None] = {}  # key -> the entry, if it was learned
+        self._changed: set[str] = set()  # authors whose state changed since `take_changed`
         self._semantic = (
             SemanticIndex(
                 UniversalSentenceEncoder(
@@ -121,6 +153,27 @@ class Tracker:
         self._learned.forget(key)
         if self._semantic is not None:
             self._semantic.forget(key)
+
+    def author(self, author_id: str) -> AuthorState:
+        """What the detectors hold of this author."""
+        recent, escalated_at = self._escalation.of(author_id)
+        return AuthorState(author_id, self._lookalikes.alerted(author_id), recent, escalated_at)
+
+    def put_author(self, state: AuthorState) -> None:
+        """Put back what `author` gave (from a changelog)."""
+        self._lookalikes.put_alerted(state.author_id, state.lookalike_of)
+        self._escalation.put(state.author_id, state.recent, state.escalated_at)
+
+    def forget_author(self, author_id: str) -> None:
+        """Drop what is held of this author (its posts went to another worker)."""
+        self.put_author(AuthorState(author_id))
+        self._changed.discard(author_id)
+
+    def take_changed(self) -> list[AuthorState]:
+        """The state of each author whose state changed since the last call."""
+        changed = [self.author(author_id) for author_id in sorted(self._changed)]
+        self._changed.clear()
+        return changed
 
     def retire(self, key: str) -> None:
         """A reviewer found the entry `key` matched wrongly: it matches no more, even when
@@ -175,10 +228,14 @@ class Tracker:
         extra = reappearances(self._learned, post, now, self.config.min_words)
         if self._semantic is not None and not any(a.evidence[0].field == "text" for a in extra):
             extra.extend(semantic_reappearances(self._semantic, post, now))
-        extra.extend(self._lookalikes.alerts(post, now))
+        lookalikes = self._lookalikes.alerts(post, now)
+        extra.extend(lookalikes)
         learned: list[Learned] = []
         for match, alert in matched:
             if match.rule.learn and match.rule.severity >= self.config.learn_severity:
                 learned.extend(self._learn_post(post, alert.alert_id, now))
-        extra.extend(self._escalation.alerts(post, [a for _, a in matched] + extra, now))
+        counted = [a for _, a in matched] + extra
+        extra.extend(self._escalation.alerts(post, counted, now))
+        if lookalikes or (counted and self._escalation.count >= 1):
+            self._changed.add(post.author.id)
         return extra, learned
