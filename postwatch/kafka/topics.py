@@ -1,7 +1,7 @@
 """Every topic postwatch uses, their creation, and reading one whole.
 
 The names here are those after the prefix (`Settings.topic` gives the full name), except
-the suppression changelog's, which belongs to the worker group.
+the changelogs', which belong to the worker group.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ __all__ = [
     "POSTS_RAW",
     "RULES",
     "RULES_HISTORY",
+    "authors_changelog",
     "create_topics",
     "ensure_connector_topics",
     "ensure_topics",
@@ -79,12 +80,19 @@ def suppression_changelog(settings: Settings) -> str:
     return f"{settings.group}-suppression-changelog"
 
 
+def authors_changelog(settings: Settings) -> str:
+    """What the workers' detectors hold of each author (`AuthorState` JSON: look-alike pairs
+    alerted, escalation windows), keyed by a hash of the author id, compacted; partition N
+    holds the authors of posts partition N."""
+    return f"{settings.group}-authors-changelog"
+
+
 async def ensure_topics(settings: Settings, *, live: bool = False) -> dict[str, int]:
     """Create postwatch's topics if they do not exist yet (existing ones are left alone);
     returns the number of partitions of each. `live` adds the topics of live rules,
     learned fingerprints and decisions, which workers and the commands that publish to them
-    need, and the suppression changelog when repeat suppression is on; the raw posts topic is made
-    when media enrichment is on."""
+    need, the workers' author changelog, and the suppression changelog when repeat
+    suppression is on; the raw posts topic is made when media enrichment is on."""
     wanted = [
         NewTopic(settings.topic(POSTS), settings.posts_partitions, 1),
         NewTopic(settings.topic(ALERTS), settings.posts_partitions, 1),
@@ -98,6 +106,12 @@ async def ensure_topics(settings: Settings, *, live: bool = False) -> dict[str, 
             NewTopic(settings.topic(LEARNED), 1, 1, topic_configs=_COMPACT),
             NewTopic(settings.topic(DECISIONS), 1, 1, topic_configs=_FOREVER),
         ]
+    if live:
+        wanted.append(
+            NewTopic(
+                authors_changelog(settings), settings.posts_partitions, 1, topic_configs=_COMPACT
+            )
+        )
     if live and settings.suppress_window_s > 0:
         wanted.append(
             NewTopic(

@@ -3,8 +3,10 @@
 The loop takes up to `BATCH_MAX` records at once from the consumer's prefetched fetches,
 evaluates them (`MatchStage.process`), and commits their offsets once everything they
 produced is acknowledged. A rebalance waits for the batch in progress to be committed
-before partitions are revoked (`_Rebalance`), and a worker reads the suppression windows of
-the partitions it is assigned before it takes their posts. The consumer and the producer
+before partitions are revoked (`_Rebalance`), and a worker reads the suppression windows and
+the author states (look-alike pairs alerted, escalation windows) of the partitions it is
+assigned before it takes their posts; what a batch changed of its authors is written to
+their changelog, and acknowledged, before the batch is committed. The consumer and the producer
 reconnect by themselves while the broker is away; a send still not acknowledged when the
 producer gives up (`request_timeout_ms`) stops the worker, and the one that is started
 again processes the batch again (same alert ids).
@@ -13,6 +15,7 @@ again processes the batch again (same alert ids).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import signal
 from collections.abc import Awaitable, Iterable
 from typing import Any
@@ -38,17 +41,18 @@ from postwatch.kafka.topics import (
     DEADLETTER,
     LEARNED,
     POSTS,
+    authors_changelog,
     ensure_topics,
     suppression_changelog,
 )
 from postwatch.rules import Engine
-from postwatch.rules.detectors.mirror import MirrorConfig, Tracker
+from postwatch.rules.detectors.mirror import AuthorState, MirrorConfig, Tracker
 from postwatch.rules.matching.matchers.pdq import warm_up
 from postwatch.settings import Settings
 from postwatch.streams.agents.match import Acks, MatchStage, Send, settle_heap
 from postwatch.streams.live import LiveFeed
 from postwatch.streams.metrics import Metrics
-from postwatch.streams.windows import ChangelogWindows
+from postwatch.streams.windows import Changelog, ChangelogWindows
 
 __all__ = ["BATCH_MAX", "Worker", "run_worker"]
 
@@ -98,6 +102,9 @@ class Worker:
                 [account for pack in self.engine.packs for account in pack.accounts],
             )
             stage, windows = self._stage(producer, tracker)
+            authors = Changelog(
+                self.settings, authors_changelog(self.settings), producer, stage.acks, AuthorState
+            )
             live = LiveFeed(self.settings, stage, tracker, self.engine.packs, self.metrics)
             log.info(
                 "worker.starting",
@@ -111,14 +118,18 @@ class Worker:
                 consumer = new_consumer(
                     self.settings, group_id=self.settings.group, auto_offset_reset="earliest"
                 )
-                consumer.subscribe([self.posts], listener=_Rebalance(self, windows))
+                consumer.subscribe(
+                    [self.posts], listener=_Rebalance(self, windows, authors, tracker)
+                )
                 await consumer.start()
                 try:
                     if windows is not None:
                         tasks.append(
                             asyncio.create_task(self._sweep(stage, consumer), name="sweep")
                         )
-                    await self._wait_for(self._consume(stage, consumer), tasks, interruptible=False)
+                    await self._wait_for(
+                        self._consume(stage, consumer, authors), tasks, interruptible=False
+                    )
                 finally:
                     await consumer.stop()
             finally:
@@ -190,24 +201,31 @@ class Worker:
             return
         waited.result()
 
-    async def _consume(self, stage: MatchStage, consumer: AIOKafkaConsumer) -> None:
+    async def _consume(
+        self, stage: MatchStage, consumer: AIOKafkaConsumer, authors: Changelog[AuthorState]
+    ) -> None:
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=_POLL_MS, max_records=BATCH_MAX)
             if not batches:
                 continue
             async with self._lock:
-                await self._batch(stage, consumer, batches)
+                await self._batch(stage, consumer, batches, authors)
 
     async def _batch(
         self,
         stage: MatchStage,
         consumer: AIOKafkaConsumer,
         batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+        authors: Changelog[AuthorState],
     ) -> None:
         owned = consumer.assignment()  # a rebalance may have come since they were fetched
         batches = {tp: part for tp, part in batches.items() if tp in owned}
+        records = [record for part in batches.values() for record in part]
         try:
-            await stage.process([record for part in batches.values() for record in part])
+            await stage.process(records)
+            if stage.tracker is not None:
+                await _write_authors(stage.tracker, authors, records)
+                await stage.acks.wait()
         except KafkaError:
             # the broker refused or never acknowledged a send, after the producer's own
             # retries: stop, and let the restarted worker take the batch again from the last
@@ -235,24 +253,58 @@ class Worker:
                     log.warning("sweep.deferred", error=repr(exc))
 
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is unannotated
-    """Partitions move only between batches; suppression windows move with them."""
+async def _write_authors(
+    tracker: Tracker, authors: Changelog[AuthorState], records: list[ConsumerRecord[bytes, bytes]]
+) -> None:
+    """Write what the batch changed of its authors to their changelog, each to the partition
+    of its posts (posts are keyed by author id); an author of unkeyed posts is kept in memory
+    only."""
+    partitions = {record.key: record.partition for record in records}
+    for state in tracker.take_changed():
+        partition = partitions.get(state.author_id.encode())
+        if partition is None:
+            log.debug("author_state.unkeyed", author=state.author_id)
+            continue
+        await authors.write(_author_key(state.author_id), None if state.empty else state, partition)
 
-    def __init__(self, worker: Worker, windows: ChangelogWindows | None) -> None:
+
+def _author_key(author_id: str) -> str:
+    """An author's changelog key: a hash, so that the keys hold no author id."""
+    return hashlib.sha256(author_id.encode()).hexdigest()[:32]
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is unannotated
+    """Partitions move only between batches; suppression windows and author states move
+    with them."""
+
+    def __init__(
+        self,
+        worker: Worker,
+        windows: ChangelogWindows | None,
+        authors: Changelog[AuthorState],
+        tracker: Tracker,
+    ) -> None:
         self.worker = worker
         self.windows = windows
+        self.authors = authors
+        self.tracker = tracker
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         async with self.worker._lock:  # the batch in progress is committed first
+            partitions = _partitions(revoked, self.worker.posts)
             if self.windows is not None:
-                self.windows.drop(_partitions(revoked, self.worker.posts))
+                self.windows.drop(partitions)
+            for state in self.authors.drop(partitions):
+                self.tracker.forget_author(state.author_id)
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         partitions = _partitions(assigned, self.worker.posts)
         log.info("partitions.assigned", partitions=sorted(partitions))
-        if self.windows is not None:
-            async with self.worker._lock:
+        async with self.worker._lock:
+            if self.windows is not None:
                 await self.windows.restore(partitions)
+            for state in await self.authors.restore(partitions):
+                self.tracker.put_author(state)
 
 
 def _partitions(tps: Iterable[TopicPartition], topic: str) -> set[int]:
