@@ -57,6 +57,7 @@ __all__ = [
     "Stored",
     "follow",
     "rebuilt",
+    "select",
 ]
 
 log = structlog.get_logger(__name__)
@@ -89,14 +90,15 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_detected ON alerts (detected);
 CREATE INDEX alerts_author ON alerts (author, detected);
-CREATE INDEX alerts_rule ON alerts (rule, detected);
+CREATE INDEX alerts_rule ON alerts (rule, detected, kind, verdict);  -- covers rule_stats
 CREATE INDEX alerts_verdict ON alerts (verdict, detected);
-CREATE INDEX alerts_queue ON alerts (verdict IS NOT NULL, detected);
-CREATE TABLE terms (
+CREATE INDEX alerts_queue ON alerts (verdict IS NULL, detected);  -- the review queue
+CREATE TABLE terms (                -- what else an alert is found by (see `_terms`)
     kind INTEGER NOT NULL,
     value TEXT NOT NULL,
+    detected INTEGER NOT NULL,      -- the alert's: the newest alerts of a term come first
     alert INTEGER NOT NULL,
-    PRIMARY KEY (kind, value, alert)
+    PRIMARY KEY (kind, value, detected, alert)
 ) WITHOUT ROWID;
 CREATE TABLE decisions (
     seq INTEGER PRIMARY KEY,        -- topic order: the latest wins
@@ -233,6 +235,72 @@ def _terms(alert: Alert) -> Iterator[tuple[int, str]]:
             yield _FINGERPRINT, e.value
 
 
+def select(query: Query) -> tuple[str, list[object]]:
+    """The SQL of a search, and its values: the alert id, verdict and body of each alert
+    found, in order. With a hash, domain or fingerprint, the first of them leads: its terms
+    are in time order, so the newest alerts come first without a sort of every alert it
+    matches."""
+    if query.limit < 1:
+        raise StoreError(f"a search's limit is a whole number from 1: {query.limit}")
+    clauses: list[str] = []
+    values: list[object] = []
+    for column, value in (
+        ("author", query.author),
+        ("rule", query.rule),
+        ("source", query.source),
+        ("kind", query.kind),
+    ):
+        if value is not None:
+            clauses.append(f"alerts.{column} = ?")
+            values.append(value)
+    if query.verdict == UNDECIDED:
+        clauses.append("alerts.verdict IS NULL")
+    elif query.verdict == "note":
+        raise StoreError(
+            "a note is no verdict: search for confirm, false_positive, escalate or undecided"
+        )
+    elif query.verdict is not None:
+        if query.verdict not in get_args(Verdict):
+            raise StoreError(f"not a verdict: {query.verdict!r}")
+        clauses.append("alerts.verdict = ?")
+        values.append(query.verdict)
+    if query.since is not None:
+        clauses.append("alerts.detected >= ?")
+        values.append(_millis(query.since))
+    if query.min_severity is not None:
+        clauses.append("alerts.severity >= ?")
+        values.append(query.min_severity.value)
+    terms = [
+        (kind, term)
+        for kind, term in (
+            (_HASH, query.hash and query.hash.strip().lower()),
+            (_DOMAIN, query.domain and query.domain.strip().lower().rstrip(".")),
+            (_FINGERPRINT, query.fingerprint),
+        )
+        if term is not None
+    ]
+    queue = query.undecided_first and query.verdict is None  # else all alike in that
+    lead = terms[:1] if terms and not queue else []
+    for kind, term in terms[len(lead) :]:
+        clauses.append("alerts.id IN (SELECT alert FROM terms WHERE kind = ? AND value = ?)")
+        values.extend((kind, term))
+    columns = "SELECT alerts.alert_id, alerts.verdict, alerts.body"
+    if lead:
+        sql = (
+            f"{columns} FROM terms JOIN alerts ON alerts.id = terms.alert"
+            " WHERE terms.kind = ? AND terms.value = ?"
+            + "".join(f" AND {clause}" for clause in clauses)
+            + " ORDER BY terms.detected DESC, terms.alert DESC LIMIT ?"
+        )
+        return sql, [*lead[0], *values, query.limit]
+    order = "alerts.verdict IS NULL DESC, alerts.detected DESC" if queue else "alerts.detected DESC"
+    sql = (
+        f"{columns} FROM alerts WHERE {' AND '.join(clauses) or '1'}"
+        f" ORDER BY {order}, alerts.id DESC LIMIT ?"
+    )
+    return sql, [*values, query.limit]
+
+
 _DECISION = msgspec.json.Decoder(Decision)
 
 
@@ -293,14 +361,14 @@ class AlertStore:
             ).fetchall()
         )
         rows: list[tuple[object, ...]] = []
-        terms: list[tuple[int, str, int]] = []
+        terms: list[tuple[int, str, int, int]] = []
         for number, alert in enumerate(fresh.values(), self._next_id):
-            post, rule = alert.post, alert.rule
+            post, rule, detected = alert.post, alert.rule, _detected(alert)
             rows.append(
                 (
                     number,
                     alert.alert_id,
-                    _detected(alert),
+                    detected,
                     alert.kind,
                     rule.id,
                     Severity[rule.severity.upper()].value,
@@ -310,10 +378,10 @@ class AlertStore:
                     encode(alert),
                 )
             )
-            terms.extend((kind, value, number) for kind, value in set(_terms(alert)))
+            terms.extend((kind, value, detected, number) for kind, value in set(_terms(alert)))
         self._next_id += len(rows)
         self._db.executemany("INSERT INTO alerts VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-        self._db.executemany("INSERT INTO terms VALUES (?,?,?)", terms)
+        self._db.executemany("INSERT INTO terms VALUES (?,?,?,?)", terms)
 
     def decide(self, decisions: Sequence[Decision]) -> None:
         """Append these decisions, in the order given (topic order); one already held (same
@@ -341,56 +409,9 @@ class AlertStore:
 
     def search(self, query: Query) -> list[Stored]:
         """The alerts that meet the query, newest first (undecided ones first when asked)."""
-        if query.limit < 1:
-            raise StoreError(f"a search's limit is a whole number from 1: {query.limit}")
-        where, values = self._where(query)
-        order = "verdict IS NOT NULL, detected DESC" if query.undecided_first else "detected DESC"
-        sql = (
-            f"SELECT alert_id, verdict, body FROM alerts WHERE {where}"  # noqa: S608 - our SQL
-            f" ORDER BY {order}, id DESC LIMIT ?"
-        )
+        sql, values = select(query)
         with self._lock:
-            return self._stored(self._db.execute(sql, [*values, query.limit]).fetchall())
-
-    @staticmethod
-    def _where(query: Query) -> tuple[str, list[object]]:
-        clauses: list[str] = []
-        values: list[object] = []
-        for column, value in (
-            ("author", query.author),
-            ("rule", query.rule),
-            ("source", query.source),
-            ("kind", query.kind),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                values.append(value)
-        if query.verdict == UNDECIDED:
-            clauses.append("verdict IS NULL")
-        elif query.verdict == "note":
-            raise StoreError(
-                "a note is no verdict: search for confirm, false_positive, escalate or undecided"
-            )
-        elif query.verdict is not None:
-            if query.verdict not in get_args(Verdict):
-                raise StoreError(f"not a verdict: {query.verdict!r}")
-            clauses.append("verdict = ?")
-            values.append(query.verdict)
-        if query.since is not None:
-            clauses.append("detected >= ?")
-            values.append(_millis(query.since))
-        if query.min_severity is not None:
-            clauses.append("severity >= ?")
-            values.append(query.min_severity.value)
-        for kind, term in (
-            (_HASH, query.hash and query.hash.strip().lower()),
-            (_DOMAIN, query.domain and query.domain.strip().lower().rstrip(".")),
-            (_FINGERPRINT, query.fingerprint),
-        ):
-            if term is not None:
-                clauses.append("id IN (SELECT alert FROM terms WHERE kind = ? AND value = ?)")
-                values.extend((kind, term))
-        return " AND ".join(clauses) or "1", values
+            return self._stored(self._db.execute(sql, values).fetchall())
 
     def _stored(self, rows: list[tuple[str, str | None, bytes]]) -> list[Stored]:
         """The Stored of each row (alert id, verdict, body), with their decisions."""
@@ -434,7 +455,7 @@ class AlertStore:
             entries = self._db.execute(
                 f"SELECT rule, terms.value, count(*), {counts}"  # noqa: S608 - our SQL only
                 " FROM terms JOIN alerts ON alerts.id = alert"
-                " WHERE terms.kind = ? AND alerts.kind != 'summary' AND detected >= ?"
+                " WHERE terms.kind = ? AND alerts.kind != 'summary' AND alerts.detected >= ?"
                 " GROUP BY rule, terms.value",
                 (_ENTRY, start or 0),
             ).fetchall()
