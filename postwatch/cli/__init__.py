@@ -14,6 +14,7 @@ import click
 from postwatch.cli.alerts import alerts
 from postwatch.cli.connect import connect
 from postwatch.cli.match import hash_files, match
+from postwatch.cli.quality import rules_stats
 from postwatch.cli.rules import rules
 from postwatch.cli.run import bench, correlate, demo, enrich, schema, worker
 from postwatch.logs import configure_logging
@@ -47,3 +48,4 @@ for _command in (
     worker,
 ):
     main.add_command(_command)
+rules.add_command(rules_stats)

@@ -148,3 +148,67 @@ def test_alerts_search(settings: Settings) -> None:
     bad = postwatch(settings, "alerts", "search", "--since", "yesterday", check=False)
     assert bad.returncode == 2
     assert "--since 'yesterday': give a duration" in bad.stderr
+
+
+def test_rules_stats(settings: Settings) -> None:
+    publish_recorded(settings)
+    table = postwatch(settings, "rules", "stats").stdout
+    h1, p = f"  known-media/{H1}", f"  known-media/{'b' * 64}"
+    width = len(h1)
+    assert table.splitlines() == [
+        "RULE / BANK ENTRY".ljust(width)
+        + "  ALERTS  PER DAY  DECIDED  PRECISION  CONFIRM  FP  ESC",
+        "pw-domain".ljust(width) + "       1     0.50     100%         0%        0   1    0",
+        "pw-media".ljust(width) + "       3     1.50      67%        50%        1   1    1",
+        h1 + "       2     1.00     100%        50%        1   1    0",
+        p + "       1     0.50       0%          -        0   0    1",
+        "pw-names".ljust(width) + "       3     1.50      33%       100%        1   0    0",
+        f"reappearance/text/{'d' * 32}".ljust(width)
+        + "       1     0.50       0%          -        0   0    0",
+    ]
+    rows = [
+        json.loads(line)
+        for line in postwatch(
+            settings, "rules", "stats", "--json", "--since", "2026-11-02T10:00:00Z"
+        ).stdout.splitlines()
+    ]
+    assert rows == [
+        {
+            "rule": "pw-domain",
+            "entry": None,
+            "alerts": 1,
+            "per_day": 1.0,
+            "decided": 1,
+            "decided_share": 1.0,
+            "precision": 0.0,
+            "confirmed": 0,
+            "false_positives": 1,
+            "escalated": 0,
+        },
+        {
+            "rule": "pw-names",
+            "entry": None,
+            "alerts": 2,
+            "per_day": 2.0,
+            "decided": 0,
+            "decided_share": 0.0,
+            "precision": None,
+            "confirmed": 0,
+            "false_positives": 0,
+            "escalated": 0,
+        },
+        {
+            "rule": f"reappearance/text/{'d' * 32}",
+            "entry": None,
+            "alerts": 1,
+            "per_day": 1.0,
+            "decided": 0,
+            "decided_share": 0.0,
+            "precision": None,
+            "confirmed": 0,
+            "false_positives": 0,
+            "escalated": 0,
+        },
+    ]
+    empty = postwatch(settings, "rules", "stats", "--since", "1h")
+    assert (empty.stdout, empty.stderr.splitlines()[-1]) == ("", "no alerts since 1h")
