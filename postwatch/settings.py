@@ -103,6 +103,13 @@ class Settings:
     empty: no text is read."""
     published_by: str = ""
     """Who `postwatch rules publish` names as the publisher of a pack (default: the OS user)."""
+    flood_alerts_per_minute: int = 1000
+    """A rule raising more alerts than this within a minute on one worker is switched to
+    shadow on every worker (its alerts go on, marked `shadow: true`) and raises one
+    `rule_flood` alert, until `postwatch rules restore`; 0 turns the flood guard off."""
+    flood_limits: tuple[tuple[str, int], ...] = ()
+    """Limits of their own for some rules or packs, `ID=N` separated by spaces (a rule id or
+    a pack id; a rule's wins over its pack's; 0: never shadowed by the guard)."""
     cache_dir: str = ""
     """Folder where compiled packs are kept between runs, so that a pack compiled before
     starts at once; empty: none. Read from the environment, it defaults to the user's cache
@@ -190,6 +197,7 @@ _WHOLE_NUMBERS = frozenset(
         "campaign_authors",
         "successor_reappearances",
         "successor_with_lookalike",
+        "flood_alerts_per_minute",
     }
 )
 
@@ -225,6 +233,19 @@ def _severity(name: str, value: Any) -> str:
     return str(value).lower()
 
 
+def _limits(name: str, value: Any) -> tuple[tuple[str, int], ...]:
+    limits = []
+    for word in _words(name, value):
+        key, _, number = word.partition("=")
+        if not key or not number.isdigit():
+            raise SettingsError(
+                f"POSTWATCH_{name.upper()} holds ID=N (a rule or pack id, a whole number), "
+                f"separated by spaces: {word!r}"
+            )
+        limits.append((key, int(number)))
+    return tuple(limits)
+
+
 def _words(_name: str, value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list) else tuple(str(value).split())
 
@@ -242,6 +263,8 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "successor_reappearances": _number,
     "successor_with_lookalike": _number,
     "successor_window_s": _number,
+    "flood_alerts_per_minute": _number,
+    "flood_limits": _limits,
     "learn_severity": _severity,
     "ocsf_enabled": _boolean,
     "enrich": _boolean,

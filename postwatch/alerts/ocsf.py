@@ -5,7 +5,9 @@ The mapping: the rule is the finding's analytic, the post is its affected resour
 piece of evidence is an evidence artifact, the author and the post URL are observables, and
 what OCSF has no attribute for (the alert kind, shadow status, suppressed post ids) goes in
 `unmapped.postwatch`. A summary alert becomes a finding whose `count` is the first alert plus
-its repeats and whose start and end times are the suppression window.
+its repeats and whose start and end times are the suppression window; a `rule_flood` alert
+one whose `count` is the alerts its rule raised in the window it was counted over, with the
+limit in `unmapped.postwatch.flood_limit`.
 """
 
 from __future__ import annotations
@@ -145,4 +147,9 @@ def detection_finding(alert: Alert) -> dict[str, Any]:
         finding["unmapped"]["postwatch"]["suppressed_post_ids"] = list(
             alert.suppressed_post_ids or ()
         )
+    elif alert.kind == "rule_flood" and alert.window is not None:
+        finding["count"] = alert.flood_count
+        finding["start_time"] = _ms(alert.window.start)
+        finding["end_time"] = _ms(alert.window.end)
+        finding["unmapped"]["postwatch"]["flood_limit"] = alert.flood_limit
     return finding

@@ -66,8 +66,17 @@ def render_alert(alert: dict[str, Any]) -> Text:
 
 def render_feed_entry(alert: dict[str, Any]) -> Text:
     """An alert as `render_alert` shows it; a summary adds how many repeats it collapsed, or
-    how many posts joined the campaign or succession it updates."""
+    how many posts joined the campaign or succession it updates; a `rule_flood` alert how
+    many alerts its rule raised, and how to give the rule back."""
     text = render_alert(alert)
+    if alert.get("kind") == "rule_flood":
+        rule_id = _shown(section(alert, "rule").get("id", "?"))
+        text.append(
+            f"\n   flood: {_shown(alert.get('flood_count', '?'))} alerts in a minute "
+            f"(limit {_shown(alert.get('flood_limit', '?'))}): shadow on every worker until "
+            f"`postwatch rules restore {rule_id}`",
+            style="bold magenta",
+        )
     if alert.get("kind") == "summary":
         listed = alert.get("suppressed_post_ids")
         ids = [_shown(i) for i in listed] if isinstance(listed, list) else []

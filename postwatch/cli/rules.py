@@ -313,3 +313,35 @@ def rules_backtest(
         f"({report.pending_alerts:,} candidate alerts), {report.posts_skipped:,} skipped, "
         f"{report.not_compared:,} live alerts on posts before the stretch"
     )
+
+
+@rules.command("restore")
+@click.argument("rule_id")
+@pass_context
+def rules_restore(ctx: CommandContext, rule_id: str) -> None:
+    """Give back RULE_ID, which the flood guard shadowed for raising too many alerts a
+    minute: on every worker, its alerts are no longer marked shadow, and its count starts
+    again (a rule that floods again is shadowed again, with a new rule_flood alert). The
+    restore is recorded with who gave it (POSTWATCH_PUBLISHED_BY, else the OS user)."""
+    import getpass  # noqa: PLC0415 - only the commands that name who acted
+
+    from postwatch.kafka.topics import ensure_topics  # noqa: PLC0415
+    from postwatch.streams.flood import NotFlooded, restore  # noqa: PLC0415 - aiokafka
+
+    settings = ctx.settings
+    by = settings.published_by or getpass.getuser()
+
+    async def give_back() -> None:
+        await ensure_topics(settings, live=True)
+        flooded = await restore(settings, rule_id, by)
+        click.echo(
+            printable(
+                f"restored rule {rule_id} (pack {flooded.pack}), shadowed since {flooded.at} "
+                f"for {flooded.count} alerts in a minute (limit {flooded.limit})"
+            )
+        )
+
+    try:
+        asyncio.run(give_back())
+    except NotFlooded as exc:
+        raise click.ClickException(printable(str(exc))) from exc

@@ -31,6 +31,7 @@ __all__ = [
     "POSTS",
     "POSTS_RAW",
     "RULES",
+    "RULES_FLOOD",
     "RULES_HISTORY",
     "authors_changelog",
     "create_topics",
@@ -59,6 +60,9 @@ RULES = "rules"
 """Published packs (`PublishedPack` JSON), keyed by pack id, compacted: the latest of each."""
 RULES_HISTORY = "rules.history"
 """Every published version, kept (`postwatch rules history` reads it)."""
+RULES_FLOOD = "rules.flood"
+"""The flood guard's state (`FloodRecord` JSON), keyed by rule id, compacted: `flooded` when
+a rule was shadowed for raising too many alerts, `restored` once given back."""
 BANKS = "banks"
 """Published bank entries (`BankEntry` JSON), keyed `pack/bank/hash`, compacted; a tombstone
 removes one."""
@@ -105,6 +109,7 @@ async def ensure_topics(settings: Settings, *, live: bool = False) -> dict[str, 
             NewTopic(settings.topic(BANKS), 1, 1, topic_configs=_COMPACT),
             NewTopic(settings.topic(LEARNED), 1, 1, topic_configs=_COMPACT),
             NewTopic(settings.topic(DECISIONS), 1, 1, topic_configs=_FOREVER),
+            NewTopic(settings.topic(RULES_FLOOD), 1, 1, topic_configs=_COMPACT),
         ]
     if live:
         wanted.append(

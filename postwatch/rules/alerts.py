@@ -1,12 +1,13 @@
 """Alert v1, the record workers produce to the alerts topic (see the alert-v1 JSON Schema,
 which `tests/unit/alerts/test_alert_v1.py` holds to this struct).
 
-Four constructors make every alert there is: `Alert.of_match` for one rule match,
+Five constructors make every alert there is: `Alert.of_match` for one rule match,
 `Alert.detected` for the alerts of the detectors (reappearance, look-alike accounts,
 escalation), `Alert.correlated` for those of correlation over alerts (campaigns,
-successors), and `Alert.summary` for the summary that closes a repeat-suppression window or
+successors), `Alert.summary` for the summary that closes a repeat-suppression window or
 updates a correlation's alert, which carries how many posts were collapsed into the first
-alert and which they were. `encode` and `decode` are its bytes on a topic.
+alert and which they were, and `Alert.flood` for the flood guard's
+(`postwatch.rules.flood`). `encode` and `decode` are its bytes on a topic.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Literal, get_args
 
@@ -109,7 +110,14 @@ MIRROR_PACK = "postwatch.mirror"
 """The `rule.pack` of the detectors' alerts: no pack's rule raised them."""
 
 AlertKind = Literal[
-    "rule", "reappearance", "lookalike_account", "escalation", "campaign", "successor", "summary"
+    "rule",
+    "reappearance",
+    "lookalike_account",
+    "escalation",
+    "campaign",
+    "successor",
+    "summary",
+    "rule_flood",
 ]
 ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
 _CORRELATIONS = frozenset({"campaign", "successor"})
@@ -174,8 +182,10 @@ class Alert(
     tag_field="schema",
     tag="postwatch.alert/1",
 ):
-    """One Alert v1. The last five fields are those of some alerts only: `evidence_total`
-    when the evidence was cut to EVIDENCE_MAX pieces, the others on summaries."""
+    """One Alert v1. The last seven fields are those of some alerts only: `evidence_total`
+    when the evidence was cut to EVIDENCE_MAX pieces, `summary_of` and the suppressed
+    posts on summaries, `window` on summaries and `rule_flood` alerts, the `flood_` counts
+    on the latter."""
 
     alert_id: _Id
     kind: AlertKind
@@ -189,6 +199,8 @@ class Alert(
     suppressed_count: int | None = None
     suppressed_post_ids: tuple[str, ...] | None = None
     window: AlertWindow | None = None
+    flood_count: int | None = None
+    flood_limit: int | None = None
 
     @classmethod
     def of_match(cls, match: Match, detected_at: datetime | None = None) -> Alert:
@@ -287,6 +299,44 @@ class Alert(
             evidence=tuple(evidence[:EVIDENCE_MAX]),
             shadow=False,
             evidence_total=len(evidence) if len(evidence) > EVIDENCE_MAX else None,
+        )
+
+    @classmethod
+    def flood(
+        cls,
+        alert: Alert,
+        *,
+        count: int,
+        limit: int,
+        window_s: float,
+        episode: str,
+        now: datetime,
+    ) -> Alert:
+        """The `rule_flood` alert: the rule of `alert` raised `count` alerts within the
+        `window_s` before `now`, more than its `limit`, and is shadow on every worker until
+        restored. It names the rule as `alert` does and shows its post (the one that tripped
+        the guard); its id is deterministic from the rule and the `episode` (what restored
+        the rule last), not from the post, so that workers tripping at once raise one id."""
+        rule = alert.rule
+        return cls(
+            alert_id=alert_id(rule.id, rule.version, f"flood/{episode}", "rule_flood"),
+            kind="rule_flood",
+            detected_at=isoformat(now),
+            rule=rule,
+            post=alert.post,
+            evidence=(
+                Evidence(
+                    type="rule_flood",
+                    field="alerts",
+                    value=f"more than {limit} alerts in {window_s:g} s",
+                ),
+            ),
+            shadow=False,
+            window=AlertWindow(
+                start=isoformat(now - timedelta(seconds=window_s)), end=isoformat(now)
+            ),
+            flood_count=count,
+            flood_limit=limit,
         )
 
     def summary(

@@ -32,7 +32,10 @@ class Metrics:
     latency: Histogram = field(init=False)
     suppressed: Counter = field(init=False)
     windows_open: Gauge = field(init=False)
+    flood_trips: Counter = field(init=False)
+    flood_shadowed: Counter = field(init=False)
     _alert_children: dict[tuple[str, str, str], Counter] = field(init=False, default_factory=dict)
+    _shadowed_children: dict[str, Counter] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         counter = partial(Counter, registry=self.registry)
@@ -77,6 +80,17 @@ class Metrics:
             "Decisions on alerts this worker took in from the decisions topic, by verdict.",
             ["verdict"],
         )
+        self.flood_trips = counter(
+            "postwatch_flood_trips",
+            "Times a rule raised more alerts in a minute than the flood guard allows and was "
+            "shadowed on every worker, by rule (counted by the worker that tripped).",
+            ["rule"],
+        )
+        self.flood_shadowed = counter(
+            "postwatch_flood_shadowed_alerts",
+            "Alerts sent with shadow: true because the flood guard shadowed their rule, by rule.",
+            ["rule"],
+        )
         self.learned = gauge(
             "postwatch_learned_fingerprints",
             "Learned text fingerprints and PDQ hashes this worker matches against.",
@@ -90,6 +104,14 @@ class Metrics:
         child = self._alert_children.get(key)
         if child is None:
             child = self._alert_children[key] = self.alerts.labels(*key)
+        child.inc()
+
+    def count_flood_shadowed(self, rule_id: str) -> None:
+        """One more alert of a rule the flood guard shadowed (its child looked up once, as
+        in `count_alert`: a flooded rule is one that raises thousands)."""
+        child = self._shadowed_children.get(rule_id)
+        if child is None:
+            child = self._shadowed_children[rule_id] = self.flood_shadowed.labels(rule_id)
         child.inc()
 
     def serve(self, host: str, port: int) -> bool:

@@ -41,15 +41,18 @@ from postwatch.kafka.topics import (
     DEADLETTER,
     LEARNED,
     POSTS,
+    RULES_FLOOD,
     authors_changelog,
     ensure_topics,
     suppression_changelog,
 )
 from postwatch.rules import Engine
 from postwatch.rules.detectors.mirror import AuthorState, MirrorConfig, Tracker
+from postwatch.rules.flood import FloodGuard
 from postwatch.rules.matching.matchers.pdq import warm_up
 from postwatch.settings import Settings
 from postwatch.streams.agents.match import Acks, MatchStage, Send, settle_heap
+from postwatch.streams.flood import FloodFollower
 from postwatch.streams.live import LiveFeed
 from postwatch.streams.metrics import Metrics
 from postwatch.streams.windows import Changelog, ChangelogWindows
@@ -113,8 +116,13 @@ class Worker:
                 posts_topic=self.posts,
             )
             tasks = [asyncio.create_task(live.run(), name="live")]
+            flood = FloodFollower(self.settings, stage.flood) if stage.flood else None
+            if flood is not None:
+                tasks.append(asyncio.create_task(flood.run(), name="flood"))
             try:
                 await self._wait_for(live.ready.wait(), tasks, interruptible=True)
+                if flood is not None:  # the rules shadowed before are shadowed from the start
+                    await self._wait_for(flood.ready.wait(), tasks, interruptible=True)
                 consumer = new_consumer(
                     self.settings, group_id=self.settings.group, auto_offset_reset="earliest"
                 )
@@ -173,6 +181,8 @@ class Worker:
             tracker=tracker,
             send_learned=sender(LEARNED),
             acks=acks,
+            flood=_flood_guard(self.settings),
+            send_flood=sender(RULES_FLOOD),
         )
         return stage, windows
 
@@ -305,6 +315,14 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
                 await self.windows.restore(partitions)
             for state in await self.authors.restore(partitions):
                 self.tracker.put_author(state)
+
+
+def _flood_guard(settings: Settings) -> FloodGuard | None:
+    """The flood guard of the settings; None when no rule has a limit."""
+    limits = dict(settings.flood_limits)
+    if settings.flood_alerts_per_minute == 0 and not any(limits.values()):
+        return None
+    return FloodGuard(settings.flood_alerts_per_minute, limits)
 
 
 def _partitions(tps: Iterable[TopicPartition], topic: str) -> set[int]:

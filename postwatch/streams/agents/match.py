@@ -5,18 +5,22 @@ learned fingerprints, suppression windows) is sent without waiting, and `process
 once the broker has acknowledged all of it; the worker commits the batch's offsets only
 then. A crash can repeat alerts (with the same deterministic id) but never lose one. With
 repeat suppression on, repeats are counted into the first alert's window instead (see
-`suppress.py`); with OCSF on, each alert also goes to the OCSF topic.
+`suppress.py`); with OCSF on, each alert also goes to the OCSF topic. With the flood guard
+on, the alerts each rule sends are counted, and a rule that sends too many is shadowed (see
+`postwatch.rules.flood`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from collections.abc import Awaitable, Container, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import msgspec
 import orjson
 import structlog
 
@@ -27,6 +31,7 @@ from postwatch.rules import Engine, InvalidPost, Post, parse_post, parse_posts
 from postwatch.rules.alerts import Alert, encode
 from postwatch.rules.detectors.mirror import Tracker
 from postwatch.rules.evaluate import Failed, Raised, evaluate_batch
+from postwatch.rules.flood import FloodGuard
 from postwatch.streams.agents.suppress import Suppressor, WindowStore
 from postwatch.streams.metrics import Metrics
 
@@ -78,8 +83,10 @@ class MatchStage:
     turns on the OCSF rendering of every alert. `tracker` turns on mirror detection: its
     alerts are emitted with the engine's (never suppressed), and what a post teaches goes to
     `send_learned` (keyed by entry) for every worker. `acks` collects the acknowledgements of
-    everything sent, the window store's included. `process`, `sweep` and `replace_engine`
-    never overlap.
+    everything sent, the window store's included. `flood` turns the flood guard on: the
+    alerts of the rules it shadows are sent with `shadow: true`, and a rule that trips it
+    is shadowed here at once, its record sent with `send_flood` (for every worker) and its
+    `rule_flood` alert with the others. `process`, `sweep` and `replace_engine` never overlap.
     """
 
     engine: Engine
@@ -92,6 +99,8 @@ class MatchStage:
     tracker: Tracker | None = None
     send_learned: Send | None = None
     acks: Acks = field(default_factory=Acks)
+    flood: FloodGuard | None = None
+    send_flood: Send | None = None
     _suppressor: Suppressor | None = field(init=False, default=None)
     _lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
 
@@ -113,6 +122,7 @@ class MatchStage:
                     posts.append((post, record))
             sent = 0
             batch = [post for post, _ in posts]
+            clock = time.monotonic()  # the flood guard's: one moment a batch is fine enough
             for outcome in evaluate_batch(self.engine, self.tracker, batch, datetime.now(UTC)):
                 record = posts[outcome.index][1]
                 if isinstance(outcome, Failed):
@@ -120,7 +130,7 @@ class MatchStage:
                     await self._deadletter(record, "evaluation_failed", repr(outcome.error))
                     continue
                 try:
-                    sent += await self._send(outcome, record.partition)
+                    sent += await self._send(outcome, record.partition, clock)
                 except MessageSizeTooLargeError as exc:  # refused before it was sent
                     await self._deadletter(record, "alert_too_large", str(exc))
             await self.acks.wait()
@@ -160,18 +170,32 @@ class MatchStage:
         self.acks.add(await self.send_deadletter(record.key, letter.encode()))
         self.metrics.deadletters.labels(reason).inc()
 
-    async def _send(self, raised: Raised, partition: int) -> int:
+    async def _send(self, raised: Raised, partition: int, clock: float) -> int:
         """Send what one post raised and taught; returns the number of alerts sent."""
         sent = len(raised.extra)
+        guard = self.flood
         with structlog.contextvars.bound_contextvars(post_id=raised.post.id):
-            for match, alert in raised.matched:
+            for match, matched_alert in raised.matched:
+                alert, counted, flooded = matched_alert, False, False
+                if guard is not None and not alert.shadow:  # a shadow rule's are not counted
+                    flooded = alert.rule.id in guard.shadowed
+                    counted = not flooded
+                    if flooded:
+                        alert = msgspec.structs.replace(alert, shadow=True)
                 if self._suppressor is None:
                     await self.emit(alert)
-                    sent += 1
-                elif await self._suppressor.admit(match, alert, partition):
-                    sent += 1
-                else:
+                elif not await self._suppressor.admit(match, alert, partition):
                     self.metrics.suppressed.labels(match.rule.id).inc()
+                    continue
+                sent += 1
+                if flooded:
+                    self.metrics.count_flood_shadowed(alert.rule.id)
+                elif counted and guard is not None:  # alerts sent, repeats suppressed aside
+                    rule = alert.rule
+                    tripped = guard.count(rule.id, rule.pack, clock)
+                    if tripped is not None:
+                        await self._trip(guard, alert, tripped)
+                        sent += 1
             for alert in raised.extra:  # mirror detection's alerts are never suppressed
                 await self.emit(alert)
         if self.send_learned is not None:
@@ -181,6 +205,24 @@ class MatchStage:
         if raised.learned and self.tracker is not None:
             self.metrics.learned.set(len(self.tracker.learned()))
         return sent
+
+    async def _trip(self, guard: FloodGuard, alert: Alert, count: int) -> None:
+        """The rule of `alert` took the guard over its limit: shadow it here, tell every
+        worker, and send its `rule_flood` alert."""
+        trip = guard.trip(alert, count, datetime.now(UTC))
+        record = trip.record
+        log.warning(
+            "rule.flooded",
+            rule_id=record.rule,
+            pack=record.pack,
+            alerts=count,
+            limit=record.limit,
+            alert_id=trip.alert.alert_id,
+        )
+        if self.send_flood is not None:
+            self.acks.add(await self.send_flood(record.rule.encode(), record.encode()))
+        await self.emit(trip.alert)
+        self.metrics.flood_trips.labels(record.rule).inc()
 
     async def replace_engine(self, engine: Engine) -> None:
         """Evaluate the batches after the current one with this engine."""
