@@ -1,8 +1,9 @@
 """The one entry point: `postwatch COMMAND`. Run `postwatch --help` for the commands.
 
-One module a group of commands: `rules`; `match` (match, hash); `connect`; `alerts`; `run`
-(worker, enrich, correlate, bench, demo, schema). `shared` holds what they share: the
-settings, read when a command first needs them, and compiled rule packs. Commands parse
+One module a group of commands: `rules` (and `quality`: rules stats); `match` (match, hash);
+`connect`; `alerts`; `cases`; `run` (worker, enrich, correlate, bench, demo, schema).
+`shared` holds what they share: the settings, read when a command first needs them, and
+compiled rule packs; `store`, what the commands on the alert store share. Commands parse
 options, call the library, print, and map its errors to exit statuses; what they decide is
 decided in the library.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import click
 
 from postwatch.cli.alerts import alerts
+from postwatch.cli.cases import cases
 from postwatch.cli.connect import connect
 from postwatch.cli.match import hash_files, match
 from postwatch.cli.quality import rules_stats
@@ -37,6 +39,7 @@ def main() -> None:
 for _command in (
     alerts,
     bench,
+    cases,
     connect,
     correlate,
     demo,

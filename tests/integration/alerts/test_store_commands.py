@@ -6,9 +6,11 @@ built on it (`alerts search`, `rules stats`, `cases export`) on the recorded ale
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -212,3 +214,63 @@ def test_rules_stats(settings: Settings) -> None:
     ]
     empty = postwatch(settings, "rules", "stats", "--since", "1h")
     assert (empty.stdout, empty.stderr.splitlines()[-1]) == ("", "no alerts since 1h")
+
+
+def test_cases_export(settings: Settings, tmp_path: Path) -> None:
+    publish_recorded(settings)
+    out = tmp_path / "case"
+    result = postwatch(
+        settings,
+        "cases",
+        "export",
+        "--author",
+        "mastodon:alice",
+        "--author",
+        "nobody:x",
+        "--out",
+        str(out),
+    )
+    assert result.stdout == (
+        f"3 alert(s) of 1 account(s) written to {out}: case.json, accounts.csv, alerts.csv, "
+        "decisions.csv, media.csv, manifest.json\n"
+    )
+    assert "warning: no alerts on posts of nobody:x" in result.stderr
+    case = json.loads((out / "case.json").read_bytes())
+    assert [(a["alert_id"], a["verdict"]) for a in case["alerts"]] == list(
+        zip(by_n(1, 2, 8), ["confirm", "confirm", None], strict=True)
+    )
+    assert [(d["verdict"], d["user"]) for d in case["alerts"][2]["decisions"]] == [("note", "sam")]
+    assert case["media_hashes"] == [
+        {"type": "sha256", "hash": H1, "bank": "known-media", "bank_hash": H1, "alert_ids": by_n(2)}
+    ]
+    decisions = (out / "decisions.csv").read_text(encoding="utf-8").splitlines()
+    assert decisions[0] == "alert_id,decision_id,verdict,user,decided_at,note"
+    assert [line.split(",")[2:] for line in decisions[1:]] == [
+        ["confirm", "rita", "2026-11-03T11:00:00.000Z", "listed organisation"],
+        ["confirm", "rita", "2026-11-03T12:00:00.000Z", ""],
+        ["note", "sam", "2026-11-03T18:00:00.000Z", "look again tomorrow"],
+    ]
+    manifest = json.loads((out / "manifest.json").read_bytes())
+    assert {f["name"]: f["sha256"] for f in manifest["files"]} == {
+        name: hashlib.sha256((out / name).read_bytes()).hexdigest()
+        for name in ("case.json", "accounts.csv", "alerts.csv", "decisions.csv", "media.csv")
+    }
+
+    again = postwatch(
+        settings, "cases", "export", "--author", "mastodon:alice", "--out", str(out), check=False
+    )
+    assert again.returncode == 2
+    assert f"--out {out} is not empty" in again.stderr
+    nobody = postwatch(
+        settings,
+        "cases",
+        "export",
+        "--author",
+        "nobody:x",
+        "--out",
+        str(tmp_path / "n"),
+        check=False,
+    )
+    assert nobody.returncode == 1
+    assert "Error: no alerts on posts of nobody:x" in nobody.stderr
+    assert not (tmp_path / "n").exists()
