@@ -260,6 +260,7 @@ class Engine(Protocol):
     def get(self, alert_id: str) -> Stored | None: ...
     def search(self, query: Query) -> list[Stored]: ...
     def rule_stats(self, since: datetime | None = None) -> list[RuleStats]: ...
+    def index(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -416,6 +417,9 @@ class DuckStore:
             )
         ]
 
+    def index(self) -> None:
+        """Nothing: DuckDB keeps no index but the alert id's, which the load needs."""
+
     def close(self) -> None:
         self.db.close()
 
@@ -456,16 +460,9 @@ def _queries() -> dict[str, Query]:
     }
 
 
-def measure(engine_name: str, count: int, folder: str, queue: Any) -> None:
-    """One engine's figures, put on `queue` as a dict (run in a process of its own)."""
-    path = ":memory:" if engine_name.endswith("memory") else f"{folder}/{engine_name}.db"
-    store: Engine
-    if engine_name == "generate only":
-        store = None  # type: ignore[assignment]
-    elif engine_name.startswith("sqlite"):
-        store = AlertStore(path)
-    else:
-        store = DuckStore(path)
+def _load(store: Engine | None, count: int) -> tuple[float, float, list[str]]:
+    """Load the alerts and decisions (only build them with no store): the seconds adding
+    alerts and decisions took, and ids of alerts to get."""
     add_s = decide_s = 0.0
     ids: list[str] = []
     rng = random.Random(3)  # noqa: S311 - which alerts to get, not a secret
@@ -480,11 +477,28 @@ def measure(engine_name: str, count: int, folder: str, queue: Any) -> None:
         start = time.perf_counter()
         store.decide(decisions)
         decide_s += time.perf_counter() - start
+    return add_s, decide_s, ids
+
+
+def measure(engine_name: str, count: int, folder: str, queue: Any) -> None:
+    """One engine's figures, put on `queue` as a dict (run in a process of its own)."""
+    path = ":memory:" if engine_name.endswith("memory") else f"{folder}/{engine_name}.db"
+    store: Engine
+    if engine_name == "generate only":
+        store = None  # type: ignore[assignment]
+    elif engine_name.startswith("sqlite"):
+        store = AlertStore(path)
+    else:
+        store = DuckStore(path)
+    add_s, decide_s, ids = _load(store, count)
     figures: dict[str, Any] = {"engine": engine_name, "peak_mb": _peak_mb()}
     if store is None:
         queue.put(figures)
         return
-    figures["ingest_s"] = add_s
+    start = time.perf_counter()
+    store.index()  # the store's indexes of searches, made once the load is in
+    figures["index_s"] = time.perf_counter() - start
+    figures["ingest_s"] = add_s + figures["index_s"]
     figures["decide_s"] = decide_s
     again = next(make_batches(BATCH))[0]
     start = time.perf_counter()
@@ -540,7 +554,10 @@ def print_table(results: list[dict[str, Any]], count: int) -> None:
     print("|---|" + "---:|" * len(engines))
     rows = [
         ("ingest, alerts/s", lambda r: f"{count / r['ingest_s']:,.0f}"),
-        ("ingest, s", lambda r: f"{r['ingest_s']:.1f}"),
+        (
+            "ingest, s (of which indexes built after)",
+            lambda r: f"{r['ingest_s']:.1f} ({r['index_s']:.1f})",
+        ),
         ("decisions, s", lambda r: f"{r['decide_s']:.1f}"),
         ("redelivered batch of 2,000, ms", lambda r: f"{r['redelivered batch ms']:.1f}"),
         ("get by id, ms", lambda r: f"{r['get by id']:.3f}"),
