@@ -90,6 +90,11 @@ class Settings:
     """Reappearances of an account's posts that an author whose name looks like the
     account's needs to be taken for its successor (0: the look-alike alone)."""
     successor_window_s: float = 7 * 86400.0
+    quiet_after_s: float = 86400.0
+    """A sign of succession (`went_quiet`): an account had posted nothing learned for at least
+    this long when an author re-posting its content or imitating its name posted..."""
+    quiet_within_s: float = 7 * 86400.0
+    """... and for at most this long (`postwatch.rules.detectors.succession`)."""
     correlate_store: str = "memory://"
     """Where `postwatch correlate` keeps its tables between restores from their changelogs:
     `memory://`, or `rocksdb://` where faust-streaming's rocksdb extra is installed."""
@@ -263,6 +268,8 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "successor_reappearances": _number,
     "successor_with_lookalike": _number,
     "successor_window_s": _number,
+    "quiet_after_s": _number,
+    "quiet_within_s": _number,
     "flood_alerts_per_minute": _number,
     "flood_limits": _limits,
     "learn_severity": _severity,

@@ -11,8 +11,10 @@ them; `postwatch match` feeds it its alerts in file order.
   or whose name it imitates: its mirror reappearances of that account's posts within
   `successor_window_s`, and a look-alike alert naming that account. At
   `successor_reappearances` of them, or a look-alike with `successor_with_lookalike`, one
-  `successor` alert names both accounts and every piece of evidence; what comes later
-  updates it with a `summary`, never a new alert per post.
+  `successor` alert names both accounts and every piece of evidence (the alerts, and the
+  signs of succession they carry: links to the account's hosts, posting when it had gone
+  quiet; see `succession`); what comes later updates it with a `summary`, never a new alert
+  per post.
 
 Time is the time of the posts (their `created_at`), not of arrival, so the same alerts give
 the same alerts with the same ids wherever and whenever they are read; an alert read again
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from postwatch.rules.alerts import Alert, AlertKind, isoformat
+from postwatch.rules.detectors.succession import SIGNS, named_account
 from postwatch.rules.language.model import Evidence
 
 if TYPE_CHECKING:
@@ -84,19 +87,22 @@ class CorrelationConfig:
 
 
 class Seen(msgspec.Struct, frozen=True):
-    """One alert a correlation counts: its id, whose post, which, when, of what kind."""
+    """One alert a correlation counts: its id, whose post, which, when, of what kind, and
+    the signs of succession in its evidence (`succession.SIGNS`)."""
 
     alert_id: str
     author_id: str
     post_id: str
     at: datetime
     kind: str
+    signs: tuple[Evidence, ...] = ()
 
     @classmethod
     def of(cls, alert: Alert) -> Seen:
         post = alert.post
         created = datetime.fromisoformat(post.created_at)
-        return cls(alert.alert_id, post.author.id, post.id, created, alert.kind)
+        signs = tuple(e for e in alert.evidence if e.type in SIGNS)
+        return cls(alert.alert_id, post.author.id, post.id, created, alert.kind, signs)
 
 
 class Correlation(msgspec.Struct):
@@ -136,19 +142,10 @@ def campaign_key(alert: Alert) -> str | None:
     return None if evidence is None else evidence.original_post_id
 
 
-def _succeeded(alert: Alert) -> str | None:
-    """The account whose successor the alert's author may be, if the alert says of one."""
-    evidence = alert.evidence[0]
-    if alert.kind == "lookalike_account":
-        return evidence.watched_account_id
-    mirrored = _mirrored(alert)
-    return None if mirrored is None else mirrored.original_author_id
-
-
 def succession_key(alert: Alert) -> str | None:
     """`account>author` for an alert that is evidence of the author succeeding the account
     (a mirror reappearance of its posts, a look-alike of it); None for any other alert."""
-    account = _succeeded(alert)
+    account = named_account(alert)
     author = alert.post.author.id
     return None if account is None or account == author else f"{account}>{author}"
 
@@ -344,13 +341,17 @@ class Successions(_Correlations):
         return raised
 
     def _evidence(self, key: str, correlation: Correlation) -> list[Evidence]:
+        """An alert's piece for each alert gathered, then each sign of succession they
+        carried (a host or a quiet spell once)."""
         account = key.partition(">")[0]
-        return [
+        alerts = [
             Evidence(
                 "alert", "author.id", s.alert_id, matched=s.author_id, original_author_id=account
             )
             for s in correlation.seen
         ]
+        signs = {(e.type, e.value): e for s in correlation.seen for e in s.signs}
+        return alerts + list(signs.values())
 
     def _stale(self, correlation: Correlation, latest: datetime) -> bool:
         """Not alerted (what is, stays: it is never alerted again), every piece older than

@@ -40,6 +40,7 @@ from postwatch.rules.language.model import Media, Post
 from postwatch.rules.matching.banks import BankHit, HashBank
 from postwatch.rules.matching.banks.spec import is_hex
 from postwatch.rules.matching.features import CANDIDATE_MATCHES, FeatureIndex, Features
+from postwatch.rules.matching.matchers.urls import host
 from postwatch.rules.matching.normalize import fold
 from postwatch.rules.matching.roman import keys_of
 
@@ -59,6 +60,7 @@ __all__ = [
     "containment",
     "fingerprint",
     "letter_runs",
+    "link_domains",
     "shared_letters",
     "similarity",
 ]
@@ -102,6 +104,11 @@ class Learned(msgspec.Struct, frozen=True, omit_defaults=True):
     letters: tuple[int, ...] = ()
     """The letter runs (`letter_runs`) of the text read in an image: of a text learned from
     an image, and of the image of a pdq or features entry (none where it holds no text)."""
+    domains: tuple[str, ...] = ()
+    """The hosts the learned post linked to (`link_domains`): where its author sends people,
+    which a successor account tends to send them too."""
+    posted_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    """When the learned post was published (its `created_at`; none in old records)."""
 
     def __post_init__(self) -> None:
         """Checked when decoded (a ValueError there is a msgspec.ValidationError): a value
@@ -129,6 +136,14 @@ class Learned(msgspec.Struct, frozen=True, omit_defaults=True):
 
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(Learned)
+
+_DOMAINS_MAX = 20
+
+
+def link_domains(post: Post) -> tuple[str, ...]:
+    """The hosts of the post's links (a leading `www.` left out), sorted, at most 20."""
+    hosts = {h.removeprefix("www.") for link in post.links if (h := host(link.lower()))}
+    return tuple(sorted(hosts))[:_DOMAINS_MAX]
 
 
 _NOISE = re.compile(r"https?://\S+|(?<!\w)@\w+|(?<!\w)RT(?!\w)|&#?\w+;")
@@ -341,8 +356,11 @@ class LearnedBank:
                 excerpt(text, None),
                 tuple(sorted(shingles)),
                 tuple(sorted(letters)),
+                domains,
+                post.created,
             )
 
+        domains = link_domains(post)
         found: list[Learned] = []
         printed = fingerprint(post.text, min_words)
         if printed is not None:

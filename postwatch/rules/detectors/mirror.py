@@ -11,6 +11,8 @@ returns the extra alerts the post raises and what it taught, by these checks:
 - reappearance (`reappearance`): a post whose text or media is near a learned entry, and,
   with an embedding model configured (`semantic`), a paraphrase or translation of a text;
 - look-alike accounts (`lookalike`): an author whose name looks like a watched account's;
+- signs of succession (`succession`): a mirror reappearance or a look-alike alert also lists
+  the links to hosts the account it names linked to, and that account's quiet spell;
 - escalation (`escalation`): an author with `escalation_count` alerts within
   `escalation_window_s`.
 
@@ -39,6 +41,7 @@ from postwatch.rules.detectors.learning import Learned, LearnedBank
 from postwatch.rules.detectors.lookalike import Lookalikes
 from postwatch.rules.detectors.reappearance import reappearances, semantic_reappearances
 from postwatch.rules.detectors.semantic import SemanticIndex, UniversalSentenceEncoder
+from postwatch.rules.detectors.succession import Footprints
 from postwatch.rules.language.model import Match, Post, Severity, WatchedAccount
 
 if TYPE_CHECKING:
@@ -87,6 +90,8 @@ class MirrorConfig:
     lookalike_min_length: int = 5
     escalation_count: int = 0
     escalation_window_s: float = 3600.0
+    quiet_after_s: float = 86400.0
+    quiet_within_s: float = 7 * 86400.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MirrorConfig:
@@ -98,6 +103,8 @@ class MirrorConfig:
             learn_severity=Severity[settings.learn_severity.upper()],
             escalation_count=settings.escalation_count,
             escalation_window_s=settings.escalation_window_s,
+            quiet_after_s=settings.quiet_after_s,
+            quiet_within_s=settings.quiet_within_s,
         )
 
 
@@ -117,6 +124,7 @@ class Tracker:
         self._escalation = Escalation(config.escalation_count, config.escalation_window_s)
         self._retired: dict[str, Learned | None] = {}  # key -> the entry, if it was learned
         self._changed: set[str] = set()  # authors whose state changed since `take_changed`
+        self._footprints = Footprints(config.quiet_after_s, config.quiet_within_s)
         self._semantic = (
             SemanticIndex(
                 UniversalSentenceEncoder(
@@ -140,6 +148,7 @@ class Tracker:
     def learn(self, entry: Learned) -> bool:
         """Add a learned entry (from this tracker or another); False if it was known, or is
         retired (then it is kept aside, and learned if the retirement is taken back)."""
+        self._footprints.note(entry)
         if entry.key in self._retired:
             self._retired[entry.key] = entry
             return False
@@ -199,6 +208,8 @@ class Tracker:
 
     def _learn_post(self, post: Post, alert_id: str, now: datetime) -> list[Learned]:
         learned = self._learned.learn_post(post, alert_id, now, self.config.min_words)
+        for entry in learned:
+            self._footprints.note(entry)
         if self._semantic is not None:
             for entry in learned:
                 self._semantic.learn(entry)
@@ -230,6 +241,7 @@ class Tracker:
             extra.extend(semantic_reappearances(self._semantic, post, now))
         lookalikes = self._lookalikes.alerts(post, now)
         extra.extend(lookalikes)
+        extra = [self._footprints.with_signs(alert, post) for alert in extra]
         learned: list[Learned] = []
         for match, alert in matched:
             if match.rule.learn and match.rule.severity >= self.config.learn_severity:
