@@ -95,6 +95,7 @@ def test_a_rule_over_its_limit_is_shadowed_on_every_worker_until_restored(
     )
     restored = restore(settings, "storm-word")
     assert restored.returncode == 0, restored.stderr
+    print(restored.stdout)
     assert "restored rule storm-word (pack flood)" in restored.stdout
     assert f"for {LIMIT + 1} alerts in a minute (limit {LIMIT})" in restored.stdout
     time.sleep(3)  # the workers follow the flood topic within a poll
