@@ -109,8 +109,7 @@ class FloodGuard:
         None. Cheap: it runs for every alert."""
         window = self._windows.get(rule_id)
         if window is None:
-            limit = self.overrides.get(rule_id, self.overrides.get(pack, self.limit))
-            window = self._windows[rule_id] = _Window(limit)
+            window = self._windows[rule_id] = _Window(self._limit(rule_id, pack))
         second = int(now)
         buckets = window.buckets
         if buckets and buckets[-1][0] == second:
@@ -131,7 +130,7 @@ class FloodGuard:
         rule = alert.rule
         self.shadowed.add(rule.id)
         self._windows.pop(rule.id, None)
-        limit = self.overrides.get(rule.id, self.overrides.get(rule.pack, self.limit))
+        limit = self._limit(rule.id, rule.pack)
         flood = Alert.flood(
             alert,
             count=count,
@@ -151,6 +150,9 @@ class FloodGuard:
             alert_id=flood.alert_id,
         )
         return Trip(record, flood)
+
+    def _limit(self, rule_id: str, pack: str) -> int:
+        return self.overrides.get(rule_id, self.overrides.get(pack, self.limit))
 
     def apply(self, record: FloodRecord, offset: int) -> None:
         """A record of the flood topic, at `offset`: shadow the rule, or restore it (its
