@@ -49,12 +49,24 @@ def test_rules_list_from_environment() -> None:
     assert settings.rules == (Path("a.yaml"), Path("b.yaml"), Path("c.yaml"))
 
 
+def test_flood_limits_from_environment() -> None:
+    settings = Settings.from_env(
+        {"POSTWATCH_FLOOD_ALERTS_PER_MINUTE": "50", "POSTWATCH_FLOOD_LIMITS": "pw-1=5 demo=0"}
+    )
+    assert settings.flood_alerts_per_minute == 50
+    assert settings.flood_limits == (("pw-1", 5), ("demo", 0))
+    assert Settings.from_env({}).flood_alerts_per_minute == 1000
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
         ({"POSTWATCH_POSTS_PARTITIONS": "zero"}, "POSTWATCH_POSTS_PARTITIONS"),
         ({"POSTWATCH_TOPIC_PREFIX": "bad prefix!"}, "POSTWATCH_TOPIC_PREFIX"),
         ({"POSTWATCH_CONFIG": "/nonexistent/postwatch.toml"}, "POSTWATCH_CONFIG"),
+        ({"POSTWATCH_FLOOD_ALERTS_PER_MINUTE": "-1"}, "POSTWATCH_FLOOD_ALERTS_PER_MINUTE"),
+        ({"POSTWATCH_FLOOD_LIMITS": "pw-1=5 noisy"}, "POSTWATCH_FLOOD_LIMITS holds ID=N"),
+        ({"POSTWATCH_FLOOD_LIMITS": "pw-1=many"}, "POSTWATCH_FLOOD_LIMITS holds ID=N"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:

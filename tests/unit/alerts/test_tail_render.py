@@ -120,3 +120,14 @@ def test_an_alert_in_an_unexpected_shape_is_shown_as_far_as_it_goes(
 ) -> None:
     alert = {**alert_doc(only_match(engine, make_post())), **change}
     assert "ops-names" in shown(alert) or "?" in shown(alert)
+
+
+def test_a_rule_flood_alert_says_how_many_alerts_and_how_to_restore_the_rule(
+    engine: Engine,
+) -> None:
+    tripped = Alert.of_match(only_match(engine, make_post()), T0)
+    flood = Alert.flood(tripped, count=1001, limit=1000, window_s=60, episode="-1", now=T0)
+    text = shown(orjson.loads(encode(flood)))
+    assert "ops-names" in text
+    assert "flood: 1001 alerts in a minute (limit 1000)" in text
+    assert "`postwatch rules restore ops-names`" in text
