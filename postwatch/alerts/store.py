@@ -318,19 +318,31 @@ _DECISION = msgspec.json.Decoder(Decision)
 class AlertStore:
     """Alerts and decisions in SQLite, at `path` (`:memory:`, the default, or a file, which
     keeps memory low for millions of alerts). What a file held before is dropped: the store
-    is rebuilt from the topics each time."""
+    is rebuilt from the topics each time. A file is locked for this store alone until it is
+    closed: another process that names it gets a StoreError."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            # a cache rebuilt on every start: nothing to keep safe from a crash
+            self._db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=0
+            )
+            # a cache rebuilt on every start: nothing to keep safe from a crash; and one
+            # process's alone, which another could otherwise drop and rebuild under it
             self._db.executescript(
+                "PRAGMA locking_mode = EXCLUSIVE;"
                 "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF;"
                 "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;"
                 + "".join(f"DROP TABLE IF EXISTS {t};" for t in _TABLES)
                 + _SCHEMA
             )
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise StoreError(f"cannot use {self.path} as the alert store: {exc}") from exc
+            raise StoreError(
+                f"the alert store {self.path} is in use by another process: give each its own"
+                " (POSTWATCH_STORE_PATH), or leave it empty for a store in memory"
+            ) from exc
         except sqlite3.Error as exc:
             raise StoreError(f"cannot use {self.path} as the alert store: {exc}") from exc
         self._lock = threading.Lock()

@@ -213,3 +213,15 @@ def test_a_file_store_starts_empty_and_refuses_what_is_no_database(tmp_path: Pat
     junk.write_bytes(b"this is no database, " * 100)
     with pytest.raises(StoreError, match=r"junk\.db"):
         AlertStore(junk)
+
+
+def test_a_store_file_is_one_store_s_alone_until_closed(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.db"
+    first = AlertStore(path)
+    first.add(ALERTS)
+    with pytest.raises(StoreError, match="in use by another process"):
+        AlertStore(path)
+    assert first.count == 8  # untouched
+    assert found(first, author="mastodon:bob") == by_n(7, 5, 3)
+    first.close()
+    assert AlertStore(path).count == 0
