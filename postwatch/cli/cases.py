@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from postwatch.cli.shared import CommandContext, pass_context
+from postwatch.cli.store import rebuilt_store, since_flag, since_option
 
 __all__ = ["cases"]
 
@@ -20,7 +21,7 @@ def cases() -> None:
 @click.option(
     "--author", "authors", multiple=True, required=True, help="An author id (repeatable)."
 )
-@click.option("--since", help="Only alerts raised since then (30s, 15m, 2h, 1d, a timestamp).")
+@since_flag
 @click.option(
     "--out",
     required=True,
@@ -36,7 +37,6 @@ def cases_export(
     and the media hashes, as case.json and CSV tables, with manifest.json holding each
     file's SHA-256. Only what the alerts and decisions on the topics hold goes in."""
     from postwatch.alerts.cases import CaseError, export_case  # noqa: PLC0415
-    from postwatch.cli.store import rebuilt_store, since_option  # noqa: PLC0415
 
     moment = since_option(since)
     if out.exists() and any(out.iterdir()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from postwatch.cli.shared import CommandContext, pass_context
+from postwatch.cli.store import rebuilt_store, since_flag, since_option
 
 __all__ = ["rules_stats"]
 
@@ -12,7 +13,7 @@ _HEADER = ("RULE / BANK ENTRY", "ALERTS", "PER DAY", "DECIDED", "PRECISION", "CO
 
 
 @click.command("stats")
-@click.option("--since", help="Only alerts raised since then (30s, 15m, 2h, 1d, a timestamp).")
+@since_flag
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a rule or bank entry.")
 @pass_context
 def rules_stats(ctx: CommandContext, since: str | None, as_json: bool) -> None:
@@ -26,7 +27,6 @@ def rules_stats(ctx: CommandContext, since: str | None, as_json: bool) -> None:
     """
     import orjson  # noqa: PLC0415
 
-    from postwatch.cli.store import rebuilt_store, since_option  # noqa: PLC0415
     from postwatch.console import printable  # noqa: PLC0415
 
     moment = since_option(since)

@@ -1,6 +1,7 @@
 """What the commands on the alert store share (`alerts search`, `rules stats`, `cases
 export`): the store rebuilt from the topics with progress on standard error, `--since`, and
-an alert on one line."""
+an alert on one line. Imported when the command line starts: what is slow to import is
+imported when a command runs."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ from typing import TYPE_CHECKING
 import click
 
 from postwatch.console import printable
-from postwatch.progress import progress_counter
 from postwatch.settings import Settings
 
 if TYPE_CHECKING:
     from postwatch.alerts.store import AlertStore, Stored
 
-__all__ = ["rebuilt_store", "since_option", "stored_line"]
+__all__ = ["rebuilt_store", "since_flag", "since_option", "stored_line"]
+
+since_flag = click.option(
+    "--since", help="Only alerts raised since then (30s, 15m, 2h, 1d, a timestamp)."
+)
+"""The `--since` of the commands on the alert store (`since_option` reads it)."""
 
 
 def rebuilt_store(settings: Settings) -> AlertStore:
@@ -26,6 +31,7 @@ def rebuilt_store(settings: Settings) -> AlertStore:
     command with its error."""
     from postwatch.alerts import AlertsError  # noqa: PLC0415
     from postwatch.alerts.store import rebuilt  # noqa: PLC0415 - aiokafka
+    from postwatch.progress import progress_counter  # noqa: PLC0415 - rich
 
     with progress_counter("alerts and decisions read") as progress:
         try:
