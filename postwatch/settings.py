@@ -53,8 +53,16 @@ class Settings:
     """Port of the worker's Prometheus `/metrics` endpoint; 0 turns it off."""
     metrics_host: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes workers from another host
     """Address the `/metrics` endpoint listens on."""
-    alerts_token: str | None = field(default=None, repr=False)
-    """Token that `postwatch alerts serve` asks of every request (401 without)."""
+    alerts_users: str = ""
+    """The users file of the review console (`postwatch alerts serve`): names, roles and
+    hashed tokens, written by `postwatch alerts users add` (see docs/review.md)."""
+    alerts_proxy_user_header: str = ""
+    """The header in which a single sign-on proxy in front of the review console names its
+    user (`X-Forwarded-User`, `X-Forwarded-Email`); empty (the default): no proxy is
+    believed. Set it only when the console can be reached through that proxy alone."""
+    alerts_proxy_role: str = ""
+    """The role of a user the proxy names who is not in the users file (`viewer`,
+    `reviewer`, `admin`); empty (the default): such a user is refused."""
     forward_to: tuple[str, ...] = field(default=(), repr=False)  # webhook URLs hold secrets
     """Destinations of `postwatch alerts forward`, `KIND:MIN_SEVERITY:URL` separated by spaces."""
     learn_severity: str = "high"
@@ -251,6 +259,15 @@ def _limits(name: str, value: Any) -> tuple[tuple[str, int], ...]:
     return tuple(limits)
 
 
+def _role(name: str, value: Any) -> str:
+    roles = ("viewer", "reviewer", "admin")  # alerts.users.ROLES
+    if str(value) and str(value) not in roles:
+        raise SettingsError(
+            f"POSTWATCH_{name.upper()} must be one of {', '.join(roles)}: {value!r}"
+        )
+    return str(value)
+
+
 def _words(_name: str, value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list) else tuple(str(value).split())
 
@@ -273,6 +290,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "flood_alerts_per_minute": _number,
     "flood_limits": _limits,
     "learn_severity": _severity,
+    "alerts_proxy_role": _role,
     "ocsf_enabled": _boolean,
     "enrich": _boolean,
     "forward_to": _words,

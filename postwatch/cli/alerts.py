@@ -4,10 +4,12 @@ to webhooks."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import click
 
+from postwatch.alerts.users import ROLES
 from postwatch.cli.shared import CommandContext, count_option, pass_context, positive_option
 from postwatch.rules import Severity
 from postwatch.rules.alerts import ALERT_KINDS
@@ -15,6 +17,7 @@ from postwatch.rules.decisions import VERDICTS
 
 if TYPE_CHECKING:
     from postwatch.alerts.feed import Start
+    from postwatch.alerts.users import Directory, Role
     from postwatch.rules.decisions import Verdict
 
 __all__ = ["alerts"]
@@ -147,14 +150,13 @@ def alerts_tail(
 
 @alerts.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
-@click.option("--from-beginning", is_flag=True, help="Load every alert kept, not the last day.")
-@click.option("--since", default="24h", show_default=True, help="Load alerts from then on.")
-@count_option("--backlog", "Alerts kept, and shown to a page that connects.", 500)
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port."
+)
 @click.option(
     "--secure-cookie",
     is_flag=True,
-    help="Mark the token cookie Secure always (served over HTTPS by a proxy, e.g.).",
+    help="Mark the session cookie Secure always (served over HTTPS by a proxy, e.g.).",
 )
 @click.option(
     "--trust-proxy",
@@ -162,41 +164,137 @@ def alerts_tail(
     help="Believe the proxy in front: X-Forwarded-Proto: https makes the cookie Secure. "
     "Only behind a proxy that sets that header itself.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="Serve rule quality for Prometheus on this port (default 0: off).",
+)
 @pass_context
 def alerts_serve(
     ctx: CommandContext,
     *,
     host: str,
     port: int,
-    from_beginning: bool,
-    since: str,
-    backlog: int,
     secure_cookie: bool,
     trust_proxy: bool,
+    metrics_port: int,
 ) -> None:
-    """Serve the live web alert feed (read-only; needs POSTWATCH_ALERTS_TOKEN).
+    """Serve the review console: the queue of alerts, undecided first, their context, and
+    verdicts given with one key (see docs/review.md).
 
-    Open http://HOST:PORT/?token=TOKEN in a browser; the page shows the last BACKLOG alerts
-    and each new one as it arrives, with filters by severity, rule and source. The token is
-    taken from the environment only: on the command line, the process list would show it.
-    Served over HTTPS (by a proxy in front), give --secure-cookie or --trust-proxy.
+    Its users are those of POSTWATCH_ALERTS_USERS (a file `alerts users add` writes; a user
+    opens http://HOST:PORT/?token=TOKEN once), and, with POSTWATCH_ALERTS_PROXY_USER_HEADER,
+    those a single sign-on proxy in front names. Served over HTTPS (by a proxy in front),
+    give --secure-cookie or --trust-proxy.
     """
-    from postwatch.alerts.serve import run_server  # noqa: PLC0415
+    from postwatch.alerts.serve import Access, run_server  # noqa: PLC0415 - aiokafka
+    from postwatch.alerts.users import Sessions  # noqa: PLC0415
 
     settings = ctx.settings
-    if not settings.alerts_token:
-        raise click.UsageError("set POSTWATCH_ALERTS_TOKEN: the feed is only served with a token")
-    start = _start(from_beginning, None if from_beginning else since)
-    run_server(
-        settings,
-        settings.alerts_token,
-        start,
-        host=host,
-        port=port,
-        backlog=backlog,
+    if not settings.alerts_users and not settings.alerts_proxy_user_header:
+        raise click.UsageError(
+            "the console has no users: set POSTWATCH_ALERTS_USERS to a users file (make one "
+            "with `postwatch alerts users add NAME --role viewer --file FILE`; it replaces "
+            "POSTWATCH_ALERTS_TOKEN), or POSTWATCH_ALERTS_PROXY_USER_HEADER (docs/review.md)"
+        )
+    directory = _directory(settings.alerts_users) if settings.alerts_users else None
+    access = Access(
+        directory,
+        Sessions(),
+        proxy_header=settings.alerts_proxy_user_header,
+        proxy_role=cast("Role", settings.alerts_proxy_role) or None,
         secure_cookie=secure_cookie,
         trust_proxy=trust_proxy,
     )
+    run_server(settings, access, host=host, port=port, metrics_port=metrics_port)
+
+
+def _directory(path: str) -> Directory:
+    from postwatch.alerts.users import Directory, UsersError  # noqa: PLC0415
+
+    try:
+        return Directory(Path(path))
+    except UsersError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@alerts.group("users")
+def alerts_users() -> None:
+    """The users of the review console: names, roles and hashed tokens in a users file."""
+
+
+_USERS_FILE = click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The users file; default POSTWATCH_ALERTS_USERS.",
+)
+
+
+def _users_file(ctx: CommandContext, path: Path | None) -> Path:
+    if path is not None:
+        return path
+    if not ctx.settings.alerts_users:
+        raise click.UsageError("name the users file: --file FILE or POSTWATCH_ALERTS_USERS")
+    return Path(ctx.settings.alerts_users)
+
+
+@alerts_users.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    required=True,
+    help="viewer reads; reviewer also decides; admin also sees the users.",
+)
+@_USERS_FILE
+@click.option("--replace", is_flag=True, help="Give a user who exists a new role and token.")
+@click.option(
+    "--proxy-only",
+    is_flag=True,
+    help="No token: the user signs in through the single sign-on proxy only.",
+)
+@pass_context
+def alerts_users_add(
+    ctx: CommandContext,
+    name: str,
+    *,
+    role: str,
+    path: Path | None,
+    replace: bool,
+    proxy_only: bool,
+) -> None:
+    """Add a user and print their token, this once: the file keeps only its hash. A running
+    console reads the file again within a second."""
+    from postwatch.alerts.users import UsersError, add_user  # noqa: PLC0415
+
+    target = _users_file(ctx, path)
+    try:
+        token = add_user(target, name, cast("Role", role), token=not proxy_only, replace=replace)
+    except UsersError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if token:
+        click.echo(token)
+        click.echo(f"{name} ({role}) added to {target}; the token is not shown again", err=True)
+    else:
+        click.echo(f"{name} ({role}) added to {target}, to sign in through the proxy", err=True)
+
+
+@alerts_users.command("remove")
+@click.argument("name")
+@_USERS_FILE
+@pass_context
+def alerts_users_remove(ctx: CommandContext, name: str, path: Path | None) -> None:
+    """Remove a user: their sessions end at their next request."""
+    from postwatch.alerts.users import UsersError, remove_user  # noqa: PLC0415
+
+    target = _users_file(ctx, path)
+    try:
+        remove_user(target, name)
+    except UsersError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{name} removed from {target}", err=True)
 
 
 @alerts.command("forward")

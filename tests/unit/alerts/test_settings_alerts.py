@@ -1,4 +1,5 @@
-"""The settings of the alerts: suppression window, OCSF topic, metrics, token, forwarding."""
+"""The settings of the alerts: suppression window, OCSF topic, metrics, console users,
+forwarding."""
 
 from __future__ import annotations
 
@@ -13,17 +14,20 @@ def test_alert_settings_from_the_environment() -> None:
             "POSTWATCH_SUPPRESS_WINDOW_S": "90",
             "POSTWATCH_OCSF_ENABLED": "true",
             "POSTWATCH_METRICS_PORT": "0",
-            "POSTWATCH_ALERTS_TOKEN": "t0ken",
+            "POSTWATCH_ALERTS_USERS": "/etc/postwatch/users.toml",
+            "POSTWATCH_ALERTS_PROXY_USER_HEADER": "X-Forwarded-Email",
+            "POSTWATCH_ALERTS_PROXY_ROLE": "viewer",
             "POSTWATCH_FORWARD_TO": "json:info:http://a/x slack:high:https://hooks/secret",
         }
     )
     assert settings.suppress_window_s == 90.0
     assert settings.ocsf_enabled is True
     assert settings.metrics_port == 0
-    assert settings.alerts_token == "t0ken"  # noqa: S105 - the value set just above
+    assert settings.alerts_users == "/etc/postwatch/users.toml"
+    assert settings.alerts_proxy_user_header == "X-Forwarded-Email"
+    assert settings.alerts_proxy_role == "viewer"
     assert settings.forward_to == ("json:info:http://a/x", "slack:high:https://hooks/secret")
     # secrets stay out of logs and tracebacks
-    assert "t0ken" not in repr(settings)
     assert "secret" not in repr(settings)
 
 
@@ -32,6 +36,7 @@ def test_defaults_suppress_nothing_and_serve_metrics() -> None:
     assert settings.suppress_window_s == 0
     assert settings.ocsf_enabled is False
     assert settings.metrics_port == 9464
+    assert settings.alerts_proxy_user_header == ""  # no proxy believed unless told
 
 
 @pytest.mark.parametrize(
@@ -41,6 +46,7 @@ def test_defaults_suppress_nothing_and_serve_metrics() -> None:
         ("SUPPRESS_WINDOW_S", "soon"),
         ("METRICS_PORT", "70000"),
         ("OCSF_ENABLED", "perhaps"),
+        ("ALERTS_PROXY_ROLE", "owner"),
     ],
 )
 def test_bad_values_are_refused_by_name(name: str, value: str) -> None:
