@@ -12,6 +12,7 @@ const VERDICT_NAMES = {
   note: "note",
 };
 const KEYS = { c: "confirm", f: "false_positive", e: "escalate" };
+const ACTION_NAMES = { confirm: "confirm", false_positive: "false positive", escalate: "escalate" };
 
 const queue = document.getElementById("queue");
 const detail = document.getElementById("detail");
@@ -300,7 +301,7 @@ function actions(alert) {
     return box;
   }
   for (const [key, verdict] of Object.entries(KEYS)) {
-    const button = el("button", `decide ${verdict}`, `${VERDICT_NAMES[verdict]} (${key})`);
+    const button = el("button", `decide ${verdict}`, `${ACTION_NAMES[verdict]} (${key})`);
     button.type = "button";
     button.dataset.verdict = verdict;
     button.addEventListener("click", () => decide(alert.alert_id, verdict));

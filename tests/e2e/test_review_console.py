@@ -1,0 +1,283 @@
+"""The review console end to end, in Debian's chromium driven by Playwright (no browser
+download): a worker with a hash bank raises an alert on a post whose media matches it; the
+alert shows in the console (`postwatch alerts serve`); a reviewer moves to it and marks it a
+false positive with the keyboard, with a note; the decision is on the decisions topic in
+the reviewer's name; the same media sent again raises no alert (the worker applied the
+decision live). A viewer sees no decision buttons, its keys do nothing, and a forged POST is
+refused; so is a reviewer's POST without the CSRF token. The page loads nothing from
+anywhere but the console's own server."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from postwatch.settings import Settings
+from tests.conftest import env_for, read_topic, stop_process
+from tests.integration.alerts.conftest import free_port
+from tests.integration.test_live_rules import Alerts, post, send_once
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # without these chromium reaches out to Google services, which this network refuses
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+KNOWN = "5f" * 32  # the bank's SHA-256
+PACK = f"""
+pack: review
+version: 1
+banks:
+  known:
+    sha256: ["{KNOWN}"]
+rules:
+  - id: known-media
+    title: Known media
+    severity: critical
+    match: {{hashes: {{bank: known}}}}
+  - id: names
+    title: Names of listed organisations
+    severity: medium
+    match: {{keywords: ["example front", "فرنٹ مثال"]}}
+"""
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def chromium() -> None:
+    assert shutil.which(CHROMIUM), "chromium is not installed (Debian: apt-get install chromium)"
+
+
+def in_thread(work: Callable[[], T]) -> T:
+    """Run `work` on a thread of its own: Playwright's sync API keeps an event loop on this
+    one, and the Kafka clients of the tests run one of their own."""
+    result: list[T] = []
+    worker = threading.Thread(target=lambda: result.append(work()))
+    worker.start()
+    worker.join(120)
+    assert result, "the work on the side thread failed or took too long"
+    return result[0]
+
+
+def add_user(settings: Settings, users: Path, name: str, role: str) -> str:
+    """`postwatch alerts users add`: the token it prints, once."""
+    done = subprocess.run(
+        [sys.executable, "-m", "postwatch", "alerts", "users", "add", name, "--role", role],
+        env=env_for(settings, POSTWATCH_ALERTS_USERS=str(users)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    token = done.stdout.strip()
+    assert token.startswith(f"{name}.")
+    assert token.split(".", 1)[1] not in users.read_text()  # only its hash is kept
+    return token
+
+
+@contextmanager
+def serving(settings: Settings, users: Path, log: Path) -> Iterator[str]:
+    """A running `postwatch alerts serve` with this users file; yields its base URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "postwatch", "alerts", "serve", "--port", str(port)],
+        env=env_for(settings, POSTWATCH_ALERTS_USERS=str(users)),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(base + "/", timeout=2)  # noqa: S310 - a local http URL
+        except urllib.error.HTTPError:
+            break  # it answers (with 401: no user)
+        except OSError:
+            time.sleep(0.2)
+    try:
+        yield base
+    finally:
+        assert stop_process(server) == 0
+
+
+def media(sha256: str) -> dict[str, Any]:
+    return {"media": [{"kind": "image", "sha256": sha256}]}
+
+
+def decisions(settings: Settings, count: int) -> list[dict[str, Any]]:
+    records = in_thread(
+        lambda: asyncio.run(read_topic(settings, settings.topic("decisions"), count=count, wait=20))
+    )
+    return [orjson.loads(r.value or b"") for r in records]
+
+
+def selected(page: Page) -> str | None:
+    found: str | None = page.get_attribute("#queue li[aria-selected='true']", "data-alert-id")
+    return found
+
+
+def signed_in(browser: Browser, base: str, token: str, requests: list[str]) -> Page:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(f"{base}/?token={token}")
+    assert page.url == base + "/"  # the token left the address bar for a session cookie
+    page.wait_for_selector("#status[data-state='live']", timeout=30_000)
+    return page
+
+
+@pytest.mark.timeout(300)
+def test_a_false_positive_decided_with_the_keyboard_stops_the_hash_matching(
+    settings: Settings, tmp_path: Path, start_worker: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    pack = tmp_path / "review.yaml"
+    pack.write_text(PACK)
+    start_worker(pack)
+    first = [
+        post("1", "We stand with the Example Front", "writer"),
+        post("2", "a photo", "poster", **media(KNOWN)),
+        post("3", "فرنٹ مثال کے ساتھ", "urdu"),
+    ]
+    alerts = Alerts(settings)
+    seen = in_thread(
+        lambda: asyncio.run(alerts.until(lambda a: len(a) >= 3, 120, send_once(settings, first)))
+    )
+    by_post = {a["post"]["id"]: a for a in seen}
+    assert sorted(by_post) == ["test:1", "test:2", "test:3"]
+    target = by_post["test:2"]["alert_id"]
+
+    users = tmp_path / "users.toml"
+    reviewer = add_user(settings, users, "rita", "reviewer")
+    viewer = add_user(settings, users, "vic", "viewer")
+    requests: list[str] = []
+    with (
+        serving(settings, users, tmp_path / "serve.log") as base,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = signed_in(browser, base, reviewer, requests)
+        expect(page.locator("#queue li.alert")).to_have_count(3, timeout=30_000)
+        assert page.locator("#who").inner_text() == "rita · reviewer"
+
+        # j and k move through the queue; the alert's detail follows
+        for _ in range(3):
+            if selected(page) == target:
+                break
+            page.keyboard.press("j")
+            page.wait_for_timeout(300)
+        if selected(page) != target:
+            for _ in range(3):
+                page.keyboard.press("k")
+                page.wait_for_timeout(300)
+                if selected(page) == target:
+                    break
+        assert selected(page) == target
+        expect(page.locator("#detail")).to_have_attribute("data-alert-id", target)
+        assert KNOWN in page.locator("#detail .evidence").inner_text()
+
+        # right-to-left text is laid out right to left
+        urdu = by_post["test:3"]["alert_id"]
+        page.click(f"#queue li[data-alert-id='{urdu}']")
+        expect(page.locator("#detail")).to_have_attribute("data-alert-id", urdu)
+        excerpt = page.locator("#detail .excerpt").first
+        assert excerpt.get_attribute("dir") == "auto"
+        assert excerpt.evaluate("node => getComputedStyle(node).direction") == "rtl"
+        assert excerpt.locator("mark").all_inner_texts() == ["فرنٹ مثال"]
+        page.click(f"#queue li[data-alert-id='{target}']")
+        expect(page.locator("#detail")).to_have_attribute("data-alert-id", target)
+
+        # n writes a note, Escape leaves the box, f records a false positive with it
+        page.keyboard.press("n")
+        page.keyboard.type("a stock photo, not theirs")
+        page.keyboard.press("Escape")
+        page.keyboard.press("f")
+        row = page.locator(f"#queue li[data-alert-id='{target}']")
+        expect(row).to_have_attribute("data-verdict", "false_positive", timeout=30_000)
+        page.screenshot(path=str(tmp_path / "console.png"))
+
+        # a POST without the CSRF token is refused, also for the reviewer
+        refused = page.request.post(
+            f"{base}/api/alerts/{target}/decision", data={"verdict": "confirm", "note": ""}
+        )
+        assert refused.status == 403
+        assert "CSRF" in refused.json()["error"]
+
+        # a viewer: no buttons, keys that do nothing, a forged POST refused
+        looker = signed_in(browser, base, viewer, requests)
+        expect(looker.locator("#queue li.alert")).to_have_count(3, timeout=30_000)
+        looker.click(f"#queue li[data-alert-id='{by_post['test:1']['alert_id']}']")
+        expect(looker.locator("#detail .readonly")).to_be_visible()
+        assert looker.locator("#detail button.decide").count() == 0
+        looker.keyboard.press("c")
+        csrf = looker.evaluate("fetch('/api/me').then(r => r.json()).then(me => me.csrf)")
+        forged = looker.request.post(
+            f"{base}/api/alerts/{by_post['test:1']['alert_id']}/decision",
+            data={"verdict": "confirm", "note": ""},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert forged.status == 403
+        assert "viewer" in forged.json()["error"]
+        looker.screenshot(path=str(tmp_path / "console-viewer.png"))
+        browser.close()
+
+    [decision] = decisions(settings, 2)  # the one decision; nothing the others tried
+    assert (decision["alert_id"], decision["verdict"], decision["user"], decision["note"]) == (
+        target,
+        "false_positive",
+        "rita",
+        "a stock photo, not theirs",
+    )
+
+    # the same media again raises nothing; a post sent after it on the same partition does,
+    # so when its alert is in, the other was evaluated
+    again = [
+        post("4", "the same photo", "reposter", **media(KNOWN)),
+        post("5", "Example Front again", "writer"),
+    ]
+    seen = in_thread(
+        lambda: asyncio.run(
+            alerts.until(
+                lambda a: any(x["post"]["id"] == "test:5" for x in a),
+                90,
+                send_once(settings, again),
+            )
+        )
+    )
+    assert "test:5" in {a["post"]["id"] for a in seen}
+    assert "test:4" not in {a["post"]["id"] for a in seen}
+
+    assert requests
+    outside = [url for url in requests if not url.startswith(base + "/")]
+    assert outside == [], f"the page fetched from elsewhere: {outside}"
+
+
+def test_the_console_needs_users(settings: Settings) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "postwatch", "alerts", "serve"],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "POSTWATCH_ALERTS_USERS" in done.stderr
