@@ -96,11 +96,11 @@ def add_user(settings: Settings, users: Path, name: str, role: str) -> str:
 
 
 @contextmanager
-def serving(settings: Settings, users: Path, log: Path) -> Iterator[str]:
+def serving(settings: Settings, users: Path, log: Path, *args: str) -> Iterator[str]:
     """A running `postwatch alerts serve` with this users file; yields its base URL."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "postwatch", "alerts", "serve", "--port", str(port)],
+        [sys.executable, "-m", "postwatch", "alerts", "serve", "--port", str(port), *args],
         env=env_for(settings, POSTWATCH_ALERTS_USERS=str(users)),
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
@@ -169,8 +169,9 @@ def test_a_false_positive_decided_with_the_keyboard_stops_the_hash_matching(
     reviewer = add_user(settings, users, "rita", "reviewer")
     viewer = add_user(settings, users, "vic", "viewer")
     requests: list[str] = []
+    metrics = free_port()
     with (
-        serving(settings, users, tmp_path / "serve.log") as base,
+        serving(settings, users, tmp_path / "serve.log", "--metrics-port", str(metrics)) as base,
         sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -238,6 +239,13 @@ def test_a_false_positive_decided_with_the_keyboard_stops_the_hash_matching(
         assert "viewer" in forged.json()["error"]
         looker.screenshot(path=str(tmp_path / "console-viewer.png"))
         browser.close()
+
+        # rule quality for Prometheus counts the verdict
+        scraped = urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10)
+        assert (
+            'postwatch_rule_decisions{rule="known-media",verdict="false_positive"} 1.0'
+            in scraped.read().decode()
+        )
 
     [decision] = decisions(settings, 2)  # the one decision; nothing the others tried
     assert (decision["alert_id"], decision["verdict"], decision["user"], decision["note"]) == (
