@@ -10,15 +10,28 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
+from postwatch.demo import DEMO_PACK, DEMO_POSTS
+from postwatch.rules import Engine, load_packs, parse_post
 from postwatch.settings import Settings
 from tests.conftest import env_for, stop_process
 from tests.e2e.test_pipeline import read_until
-from tests.e2e.test_web_feed import demo_alerts
 from tests.integration.alerts.conftest import produce_once
+from tests.unit.conftest import alert_doc
+
+
+def demo_alert() -> dict[str, Any]:
+    """The first alert the demo pack raises on the demo posts, as JSON."""
+    engine = Engine(load_packs([DEMO_PACK]))
+    with DEMO_POSTS.open("rb") as lines:
+        for line in lines:
+            for match in engine.evaluate(parse_post(line)):
+                return alert_doc(match)
+    raise AssertionError("the demo pack raises no alert on the demo posts")
 
 
 def running_children(pid: int) -> list[int]:
@@ -58,7 +71,7 @@ def test_the_demo_passes_over_what_is_no_alert_and_sigterm_stops_it_and_its_work
         assert "evidence:" in output, output
         children = running_children(demo.pid)
         assert children, "the demo runs no worker"
-        alert = demo_alerts()[0]
+        alert = demo_alert()
         alert["rule"]["title"] = "shown after what is no alert"
         records = [(b"k", b"\xff not json"), (b"k", b"[1, 2]"), (b"k", orjson.dumps(alert))]
         produce_once(settings, settings.topic("alerts"), records)
