@@ -45,8 +45,22 @@ async def find_alert(settings: Settings, alert_id: str) -> Alert:
     raise NotFound(f"alert {alert_id} is not on {settings.topic(ALERTS)}")
 
 
-async def _find_post(settings: Settings, post_id: str, author_id: str) -> Post | None:
-    async for record in scan(settings, settings.topic(POSTS)):
+_BEFORE_S = 3600
+"""How long before the time an alert's post gives (its creation, its observation) the post
+may have been written to the posts topic, clocks being what they are."""
+
+
+async def _find_post(settings: Settings, alert: Alert) -> Post | None:
+    """The alert's post on the posts topic, looked for from shortly before its time on (a
+    posts topic holds far more than an alert store)."""
+    post_id, author_id = alert.post.id, alert.post.author.id
+    times = [alert.post.created_at, *([alert.post.observed_at] if alert.post.observed_at else [])]
+    try:
+        since = min(datetime.fromisoformat(t) for t in times).timestamp() - _BEFORE_S
+    except (ValueError, TypeError):  # a time without a zone or none at all: read it all
+        since = None
+    since_ms = None if since is None else max(0, int(since * 1000))
+    async for record in scan(settings, settings.topic(POSTS), since_ms=since_ms):
         # posts are keyed by author id: the key tells which records can be the post
         if record.key == author_id.encode() and record.value:
             try:
@@ -102,7 +116,7 @@ class Decider:
         )
         if verdict != "confirm":
             return Decided(decision)
-        post = await _find_post(self.settings, alert.post.id, alert.post.author.id)
+        post = await _find_post(self.settings, alert)
         if post is None:
             return Decided(decision)
         tracker = Tracker(MirrorConfig.from_settings(self.settings))

@@ -164,10 +164,14 @@ async def create_topics(settings: Settings, wanted: Sequence[NewTopic]) -> dict[
 
 
 async def scan(
-    settings: Settings, name: str, partitions: Collection[int] | None = None
+    settings: Settings,
+    name: str,
+    partitions: Collection[int] | None = None,
+    *,
+    since_ms: int | None = None,
 ) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
-    """Every record the topic `name` holds now (in `partitions`, all when None), partition
-    by partition, oldest first in each."""
+    """Every record the topic `name` holds now (in `partitions`, all when None; with
+    `since_ms`, those written from then on), partition by partition, oldest first in each."""
     # subscribed, so that start() fetches the topic's partitions; assigned one by one below
     consumer = new_consumer(settings, name, auto_offset_reset="earliest")
     await consumer.start()
@@ -181,6 +185,11 @@ async def scan(
             consumer.assign([partition])
             await consumer.seek_to_beginning(partition)
             end = (await consumer.end_offsets([partition]))[partition]
+            if since_ms is not None:
+                found = (await consumer.offsets_for_times({partition: since_ms}))[partition]
+                if found is None:  # nothing that recent
+                    continue
+                consumer.seek(partition, found.offset)
             while await consumer.position(partition) < end:
                 batches = await consumer.getmany(partition, timeout_ms=1000)
                 for record in batches.get(partition, []):
