@@ -1,4 +1,4 @@
-"""Alert consumers: the OCSF rendering, the terminal feed (`alerts tail`), the web feed
+"""Alert consumers: the OCSF rendering, the terminal feed (`alerts tail`), the review console
 (`alerts serve`) and the webhook forwarder (`alerts forward`)."""
 
 from __future__ import annotations

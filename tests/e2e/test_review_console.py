@@ -215,6 +215,16 @@ def test_a_false_positive_decided_with_the_keyboard_stops_the_hash_matching(
         expect(row).to_have_attribute("data-verdict", "false_positive", timeout=30_000)
         page.screenshot(path=str(tmp_path / "console.png"))
 
+        # the filters ask the server again
+        page.select_option("#filter-verdict", "undecided")
+        expect(page.locator("#queue li.alert")).to_have_count(2, timeout=10_000)
+        page.select_option("#filter-verdict", "false_positive")
+        expect(page.locator("#queue li.alert")).to_have_count(1, timeout=10_000)
+        page.select_option("#filter-verdict", "")
+        page.select_option("#filter-severity", "critical")
+        expect(page.locator(f"#queue li[data-alert-id='{target}']")).to_have_count(1)
+        expect(page.locator("#queue li.alert")).to_have_count(1, timeout=10_000)
+
         # a POST without the CSRF token is refused, also for the reviewer
         refused = page.request.post(
             f"{base}/api/alerts/{target}/decision", data={"verdict": "confirm", "note": ""}
