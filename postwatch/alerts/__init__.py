@@ -16,3 +16,10 @@ class BadDestination(AlertsError):
 
 class MissingTopic(AlertsError):
     """The alerts topic does not exist (yet): no worker has run with this topic prefix."""
+
+    @classmethod
+    def of(cls, topic: str, bootstrap: str) -> MissingTopic:
+        return cls(
+            f"there is no topic {topic} at {bootstrap}: "
+            "is POSTWATCH_TOPIC_PREFIX right, and has a worker run with it?"
+        )

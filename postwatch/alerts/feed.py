@@ -23,10 +23,9 @@ from postwatch.kafka.clients import (
     AIOKafkaConsumer,
     ConsumerRebalanceListener,
     TopicPartition,
-    new_admin,
     new_consumer,
 )
-from postwatch.kafka.topics import ALERTS, DECISIONS
+from postwatch.kafka.topics import ALERTS, DECISIONS, partitions_of
 from postwatch.rules.alerts import encode
 from postwatch.rules.decisions import Decision, escalated
 from postwatch.settings import Settings
@@ -94,27 +93,11 @@ class _NewGroupStart(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
                 await self.consumer.commit({tp: await self.consumer.position(tp)})
 
 
-async def _partitions(settings: Settings, topic: str) -> list[int]:
-    admin = new_admin(settings)
-    await admin.start()
-    try:
-        # asking for an unknown topic by name would have the broker create it
-        if topic not in await admin.list_topics():
-            return []
-        [described] = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return sorted(p["partition"] for p in described["partitions"])
-
-
 async def _assign(consumer: AIOKafkaConsumer, settings: Settings, start: Start) -> None:
     topic = settings.topic(ALERTS)
-    numbers = await _partitions(settings, topic)
+    numbers = await partitions_of(settings, topic)
     if not numbers:
-        raise MissingTopic(
-            f"there is no topic {topic} at {settings.kafka_bootstrap}: "
-            "is POSTWATCH_TOPIC_PREFIX right, and has a worker run with it?"
-        )
+        raise MissingTopic.of(topic, settings.kafka_bootstrap)
     partitions = [TopicPartition(topic, p) for p in numbers]
     consumer.assign(partitions)
     if start == "beginning":

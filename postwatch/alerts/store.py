@@ -42,8 +42,8 @@ import msgspec
 import structlog
 
 from postwatch.alerts import AlertsError, MissingTopic
-from postwatch.kafka.clients import TopicPartition, new_admin, new_consumer
-from postwatch.kafka.topics import ALERTS, DECISIONS, ensure_topics
+from postwatch.kafka.clients import TopicPartition, new_consumer
+from postwatch.kafka.topics import ALERTS, DECISIONS, ensure_topics, partitions_of
 from postwatch.rules import Severity
 from postwatch.rules.alerts import Alert, encode
 from postwatch.rules.alerts import decode as decode_alert
@@ -535,18 +535,8 @@ async def follow(
     (`follow.skipped` in the log) and skipped. `progress` is told the records read so far.
     Raises MissingTopic when there is no alerts topic (a wrong prefix, no worker yet)."""
     alerts_topic, decisions_topic = settings.topic(ALERTS), settings.topic(DECISIONS)
-    admin = new_admin(settings)
-    await admin.start()
-    try:
-        # asking a consumer for an unknown topic would have the broker create it
-        exists = alerts_topic in await admin.list_topics()
-    finally:
-        await admin.close()
-    if not exists:
-        raise MissingTopic(
-            f"there is no topic {alerts_topic} at {settings.kafka_bootstrap}: "
-            "is POSTWATCH_TOPIC_PREFIX right, and has a worker run with it?"
-        )
+    if not await partitions_of(settings, alerts_topic):
+        raise MissingTopic.of(alerts_topic, settings.kafka_bootstrap)
     counts = await ensure_topics(settings, live=True)  # the decisions topic, if none decided yet
     partitions = [
         TopicPartition(topic, number)

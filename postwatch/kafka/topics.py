@@ -37,6 +37,7 @@ __all__ = [
     "create_topics",
     "ensure_connector_topics",
     "ensure_topics",
+    "partitions_of",
     "scan",
     "suppression_changelog",
 ]
@@ -143,6 +144,20 @@ async def ensure_connector_topics(settings: Settings) -> None:
             NewTopic(settings.topic(DELETIONS), settings.posts_partitions, 1),
         ],
     )
+
+
+async def partitions_of(settings: Settings, topic: str) -> list[int]:
+    """The partition numbers of `topic`, none when it does not exist (asked by listing:
+    asking for an unknown topic by name would have the broker create it)."""
+    admin = new_admin(settings)
+    await admin.start()
+    try:
+        if topic not in await admin.list_topics():
+            return []
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(p["partition"] for p in described["partitions"])
 
 
 async def create_topics(settings: Settings, wanted: Sequence[NewTopic]) -> dict[str, int]:

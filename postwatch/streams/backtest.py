@@ -33,7 +33,7 @@ from postwatch.kafka.clients import (
     new_admin,
     new_consumer,
 )
-from postwatch.kafka.topics import ALERTS, POSTS
+from postwatch.kafka.topics import ALERTS, POSTS, partitions_of
 from postwatch.rules import Engine, InvalidPost, Post, parse_posts
 from postwatch.rules.alerts import isoformat
 from postwatch.rules.evaluate import Failed, evaluate_batch
@@ -203,7 +203,10 @@ class Backtest:
         consumer = new_consumer(self.settings, auto_offset_reset="earliest")
         await consumer.start()
         try:
-            posts = await _partitions(self.settings, posts_topic)
+            posts = [
+                TopicPartition(posts_topic, n)
+                for n in await partitions_of(self.settings, posts_topic)
+            ]
             if not posts:
                 raise BacktestError(
                     f"there is no topic {posts_topic} at {self.settings.kafka_bootstrap}: "
@@ -211,7 +214,10 @@ class Backtest:
                 )
             post_ranges = await _ranges(consumer, posts, self.since)
             read_by_workers = await self._committed(posts)
-            alerts = await _partitions(self.settings, alerts_topic)
+            alerts = [
+                TopicPartition(alerts_topic, n)
+                for n in await partitions_of(self.settings, alerts_topic)
+            ]
             # after the committed offsets: every alert of a post below them is on the topic
             async for records in _read(consumer, await _ranges(consumer, alerts, self.since)):
                 for record in records:
@@ -272,20 +278,6 @@ class Backtest:
         finally:
             await admin.close()
         return {tp: offsets[tp].offset for tp in partitions if tp in offsets}
-
-
-async def _partitions(settings: Settings, topic: str) -> list[TopicPartition]:
-    """The partitions of `topic`, none when it does not exist (asked by listing: asking for
-    an unknown topic by name would have the broker create it)."""
-    admin = new_admin(settings)
-    await admin.start()
-    try:
-        if topic not in await admin.list_topics():
-            return []
-        [described] = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
 
 
 async def _ranges(
