@@ -28,7 +28,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from postwatch.settings import Settings
 from tests.conftest import env_for, read_topic, stop_process
-from tests.integration.alerts.conftest import free_port
+from tests.integration.alerts.conftest import alerts_for, free_port, publish_alerts
+from tests.integration.alerts.conftest import post as alert_post
 from tests.integration.test_live_rules import Alerts, post, send_once
 
 CHROMIUM = "/usr/bin/chromium"
@@ -96,13 +97,20 @@ def add_user(settings: Settings, users: Path, name: str, role: str) -> str:
 
 
 @contextmanager
-def serving(settings: Settings, users: Path, log: Path, *args: str) -> Iterator[str]:
-    """A running `postwatch alerts serve` with this users file; yields its base URL."""
-    port = free_port()
+def serving(
+    settings: Settings, users: Path, log: Path, *args: str, port: int = 0, **env: str
+) -> Iterator[str]:
+    """A running `postwatch alerts serve` with this users file (and POSTWATCH_* settings)
+    on this port (a free one if 0); yields its base URL."""
+    port = port or free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "postwatch", "alerts", "serve", "--port", str(port), *args],
-        env=env_for(settings, POSTWATCH_ALERTS_USERS=str(users)),
-        stdout=log.open("wb"),
+        env=env_for(
+            settings,
+            POSTWATCH_ALERTS_USERS=str(users),
+            **{f"POSTWATCH_{k.upper()}": v for k, v in env.items()},
+        ),
+        stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -286,6 +294,50 @@ def test_a_false_positive_decided_with_the_keyboard_stops_the_hash_matching(
     assert requests
     outside = [url for url in requests if not url.startswith(base + "/")]
     assert outside == [], f"the page fetched from elsewhere: {outside}"
+
+
+@pytest.mark.timeout(240)
+def test_a_console_left_open_keeps_working_after_the_server_restarts_behind_the_proxy(
+    settings: Settings, tmp_path: Path
+) -> None:
+    alerts = alerts_for(
+        alert_post(1, "We stand with the Example Front"),
+        alert_post(2, "join the sample brigade", "mastodon:bob"),
+    )
+    in_thread(lambda: publish_alerts(settings, alerts) or True)
+    users = tmp_path / "users.toml"
+    add_user(settings, users, "rita", "reviewer")
+    port = free_port()
+    proxy = {"alerts_proxy_user_header": "X-Forwarded-User"}
+    log = tmp_path / "serve.log"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # the proxy in front adds its user to every request
+        context = browser.new_context(extra_http_headers={"X-Forwarded-User": "rita"})
+        page = context.new_page()
+        with serving(settings, users, log, port=port, **proxy) as base:
+            page.goto(base + "/")
+            page.wait_for_selector("#status[data-state='live']", timeout=30_000)
+            expect(page.locator("#queue li.alert")).to_have_count(2, timeout=30_000)
+            first_csrf = page.evaluate("fetch('/api/me').then(r => r.json()).then(me => me.csrf)")
+        expect(page.locator("#status")).to_have_attribute("data-state", "lost", timeout=30_000)
+        with serving(settings, users, log, port=port, **proxy):
+            # the event stream comes back by itself, with a new session and its CSRF token
+            expect(page.locator("#status")).to_have_attribute("data-state", "live", timeout=60_000)
+            expect(page.locator("#queue li.alert")).to_have_count(2, timeout=30_000)
+            target = page.get_attribute("#queue li[aria-selected='true']", "data-alert-id")
+            page.keyboard.press("e")
+            row = page.locator(f"#queue li[data-alert-id='{target}']")
+            expect(row).to_have_attribute("data-verdict", "escalate", timeout=30_000)
+            csrf = page.evaluate("fetch('/api/me').then(r => r.json()).then(me => me.csrf)")
+            assert csrf != first_csrf
+        browser.close()
+    [decision] = decisions(settings, 1)
+    assert (decision["alert_id"], decision["verdict"], decision["user"]) == (
+        target,
+        "escalate",
+        "rita",
+    )
 
 
 def test_the_console_needs_users(settings: Settings) -> None:
