@@ -304,7 +304,7 @@ def test_a_console_left_open_keeps_working_after_the_server_restarts_behind_the_
         alert_post(1, "We stand with the Example Front"),
         alert_post(2, "join the sample brigade", "mastodon:bob"),
     )
-    in_thread(lambda: publish_alerts(settings, alerts) or True)
+    publish_alerts(settings, alerts)  # before Playwright's loop is on this thread
     users = tmp_path / "users.toml"
     add_user(settings, users, "rita", "reviewer")
     port = free_port()
