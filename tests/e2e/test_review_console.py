@@ -26,11 +26,12 @@ import orjson
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from postwatch.rules.alerts import encode
 from postwatch.settings import Settings
 from tests.conftest import env_for, read_topic, stop_process
-from tests.integration.alerts.conftest import alerts_for, free_port, publish_alerts
-from tests.integration.alerts.conftest import post as alert_post
+from tests.integration.alerts.conftest import free_port, publish_alerts
 from tests.integration.test_live_rules import Alerts, post, send_once
+from tests.recorded_alerts import ALERTS, by_n
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -300,11 +301,9 @@ def test_a_false_positive_decided_with_the_keyboard_stops_the_hash_matching(
 def test_a_console_left_open_keeps_working_after_the_server_restarts_behind_the_proxy(
     settings: Settings, tmp_path: Path
 ) -> None:
-    alerts = alerts_for(
-        alert_post(1, "We stand with the Example Front"),
-        alert_post(2, "join the sample brigade", "mastodon:bob"),
-    )
-    publish_alerts(settings, alerts)  # before Playwright's loop is on this thread
+    # the recorded alerts: alert 7 re-posts alert 1's post
+    publish_alerts(settings, [orjson.loads(encode(a)) for a in ALERTS])  # before Playwright's loop
+    reappearance, original = by_n(7, 1)
     users = tmp_path / "users.toml"
     add_user(settings, users, "rita", "reviewer")
     port = free_port()
@@ -318,13 +317,22 @@ def test_a_console_left_open_keeps_working_after_the_server_restarts_behind_the_
         with serving(settings, users, log, port=port, **proxy) as base:
             page.goto(base + "/")
             page.wait_for_selector("#status[data-state='live']", timeout=30_000)
-            expect(page.locator("#queue li.alert")).to_have_count(2, timeout=30_000)
+            expect(page.locator("#queue li.alert")).to_have_count(8, timeout=30_000)
+            # a reappearance beside its original
+            page.click(f"#queue li[data-alert-id='{reappearance}']")
+            expect(page.locator("#detail .compare .post")).to_have_count(2)
+            assert (
+                "We stand with the Example Front"
+                in page.locator("#detail .compare .post").nth(1).inner_text()
+            )
+            assert page.locator("#detail .compare mark").all_inner_texts()[-1] == "Example Front"
+            page.click(f"#queue li[data-alert-id='{original}']")
             first_csrf = page.evaluate("fetch('/api/me').then(r => r.json()).then(me => me.csrf)")
         expect(page.locator("#status")).to_have_attribute("data-state", "lost", timeout=30_000)
         with serving(settings, users, log, port=port, **proxy):
             # the event stream comes back by itself, with a new session and its CSRF token
             expect(page.locator("#status")).to_have_attribute("data-state", "live", timeout=60_000)
-            expect(page.locator("#queue li.alert")).to_have_count(2, timeout=30_000)
+            expect(page.locator("#queue li.alert")).to_have_count(8, timeout=30_000)
             target = page.get_attribute("#queue li[aria-selected='true']", "data-alert-id")
             page.keyboard.press("e")
             row = page.locator(f"#queue li[data-alert-id='{target}']")

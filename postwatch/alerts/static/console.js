@@ -63,12 +63,26 @@ async function api(path, options) {
   return { status: response.status, body };
 }
 
-// The excerpt as text nodes, with every occurrence of what matched in <mark>.
+// The excerpt as text nodes, with what matched in <mark>: each span of the evidence (spans
+// index the post's text, which the excerpt is while it does not start cut, "…"), and every
+// occurrence of each text the evidence says matched.
 function highlighted(excerpt, evidence) {
-  const terms = evidence
-    .filter((item) => item.field === "text" && typeof item.matched === "string" && item.matched)
+  const inText = evidence.filter((item) => item.field === "text");
+  const terms = inText
+    .filter((item) => typeof item.matched === "string" && item.matched)
     .map((item) => item.matched);
   const ranges = [];
+  if (!excerpt.startsWith("…")) {
+    // spans count code points; the string's indexes count UTF-16 units
+    const points = [...excerpt];
+    const units = (point) => points.slice(0, point).join("").length;
+    const end = points.length - (excerpt.endsWith("…") ? 1 : 0);
+    for (const { span } of inText) {
+      if (Array.isArray(span) && span[0] < span[1] && span[1] <= end) {
+        ranges.push([units(span[0]), units(span[1])]);
+      }
+    }
+  }
   for (const term of terms) {
     let at = excerpt.indexOf(term);
     while (at !== -1) {
