@@ -431,7 +431,13 @@ async function decide(alertId, verdict, retried) {
     say(body && body.error ? body.error : `not recorded (${code})`, true);
     return;
   }
-  say(`${VERDICT_NAMES[verdict]}: recorded as ${me.user}`, false);
+  let learned = "";
+  if (verdict === "confirm") {
+    learned = body.learned
+      ? `; the workers learned ${body.learned.join(", ") || "nothing (short text, no media)"}`
+      : "; nothing learned: the post is no longer on the posts topic";
+  }
+  say(`${VERDICT_NAMES[verdict]}: recorded as ${me.user}${learned}`, false);
   const next = verdict === "note" ? alertId : nextAfter(alertId);
   place(body.alert);
   if (next) select(next);
