@@ -37,7 +37,7 @@ import asyncio
 import contextlib
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol, cast, get_args
 
@@ -73,6 +73,8 @@ _KEEPALIVE_S = 15.0
 _LISTENER_QUEUE = 1000
 _RETRY_S = 5.0
 _QUEUE_LIMIT = 200
+_CHECKS = 2
+"""Token checks (scrypt) run at once at most."""
 _CONTEXT_LIMIT = 20
 _PIVOTS = ("author", "hash", "fingerprint", "domain")
 _ASSETS = {
@@ -93,8 +95,8 @@ _SECURITY_HEADERS = {
 @dataclass(frozen=True, slots=True)
 class Access:
     """How the console knows its users: the users file (None: proxy users only), the sessions,
-    the proxy's user header ("" : no proxy believed) and the role of a proxy user the file
-    does not list (None: refused)."""
+    the proxy's user header ("" : no proxy believed), the role of a proxy user the file does
+    not list (None: refused), the cookie's options, and the token checks under way."""
 
     directory: Directory | None
     sessions: Sessions
@@ -102,6 +104,7 @@ class Access:
     proxy_role: Role | None = None
     secure_cookie: bool = False
     trust_proxy: bool = False
+    checks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(_CHECKS))
 
 
 class Recorder(Protocol):
@@ -246,8 +249,10 @@ def _set_cookie(request: web.Request, response: web.StreamResponse, session: Ses
 async def _by_token(access: Access, token: str) -> User | None:
     if access.directory is None:
         return None
-    # scrypt takes tens of milliseconds: not on the loop that serves every other request
-    return await asyncio.to_thread(access.directory.by_token, token)
+    # scrypt takes tens of milliseconds: not on the loop that serves every other request, and
+    # a few at a time, so that a flood of guesses cannot take every core
+    async with access.checks:
+        return await asyncio.to_thread(access.directory.by_token, token)
 
 
 def _user(access: Access, name: str) -> User | None:
