@@ -177,6 +177,7 @@ def test_a_false_positive_decided_with_the_keyboard_stops_the_hash_matching(
     users = tmp_path / "users.toml"
     reviewer = add_user(settings, users, "rita", "reviewer")
     viewer = add_user(settings, users, "vic", "viewer")
+    admin = add_user(settings, users, "ada", "admin")
     requests: list[str] = []
     metrics = free_port()
     with (
@@ -257,6 +258,15 @@ def test_a_false_positive_decided_with_the_keyboard_stops_the_hash_matching(
         assert forged.status == 403
         assert "viewer" in forged.json()["error"]
         looker.screenshot(path=str(tmp_path / "console-viewer.png"))
+        assert looker.locator("#users").count() == 0
+
+        # an admin has a reviewer's buttons, and sees the users
+        boss = signed_in(browser, base, admin, requests)
+        expect(boss.locator("#queue li.alert")).to_have_count(3, timeout=30_000)
+        expect(boss.locator("#detail button.decide")).to_have_count(3)
+        boss.click("#users")
+        expect(boss.locator("#detail table.users tr")).to_have_count(4)
+        assert "ada" in boss.locator("#detail table.users").inner_text()
         browser.close()
 
         # rule quality for Prometheus counts the verdict

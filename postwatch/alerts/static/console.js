@@ -400,6 +400,29 @@ function nextAfter(alertId) {
   return (open || rest[0] || {}).dataset?.alertId;
 }
 
+// An admin's view of who may use the console (names and roles; never a token).
+async function showUsers() {
+  const { status: code, body } = await api("/api/users");
+  if (code !== 200 || !body) {
+    say(body && body.error ? body.error : `the users did not load (${code})`, true);
+    return;
+  }
+  selected = null;
+  markSelected();
+  const table = el("table", "users");
+  table.append(el("tr"));
+  for (const heading of ["user", "role", "signs in with"]) table.lastChild.append(el("th", "", heading));
+  for (const user of body.users) {
+    const line = el("tr");
+    line.append(el("td", "", user.name), el("td", "", user.role));
+    line.append(el("td", "", user.token ? "a token (or the proxy)" : "the proxy only"));
+    table.append(line);
+  }
+  const note = "Users are added and removed with postwatch alerts users add|remove.";
+  detail.replaceChildren(el("h2", "", "Users"), table, el("p", "meta", note));
+  delete detail.dataset.alertId;
+}
+
 async function refreshMe() {
   const { status: code, body } = await api("/api/me");
   if (code === 200 && body) {
@@ -407,6 +430,13 @@ async function refreshMe() {
     who.textContent = `${me.user} · ${me.role}`;
     document.body.dataset.role = me.role;
     document.body.dataset.mayDecide = me.may_decide ? "yes" : "no";
+    if (me.role === "admin" && !document.getElementById("users")) {
+      const button = el("button", "pivot", "users");
+      button.id = "users";
+      button.type = "button";
+      button.addEventListener("click", showUsers);
+      who.after(button);
+    }
   } else {
     who.textContent = "signed out";
     say(body && body.error ? body.error : `signed out (${code})`, true);
