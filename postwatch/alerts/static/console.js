@@ -339,6 +339,7 @@ function actions(alert) {
 
 function history(alert) {
   const list = el("ol", "decisions");
+  if (!(alert.decisions || []).length) list.append(el("li", "empty", "none yet"));
   for (const decision of alert.decisions || []) {
     const entry = el("li", "", `${VERDICT_NAMES[decision.verdict] || decision.verdict} by ${decision.user} at ${decision.decided_at}`);
     if (decision.note) entry.append(said("q", "", decision.note));
