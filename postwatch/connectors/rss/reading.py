@@ -100,8 +100,9 @@ async def read_in_child(
         daemon=True,
         name="postwatch-feed-reader",
     )
+    starting = asyncio.ensure_future(asyncio.to_thread(child.start))
     try:
-        await asyncio.to_thread(child.start)
+        await asyncio.shield(starting)
         sender.close()
         if not await _readable(receiver, limits.seconds):
             raise FeedUnreadable("parse_timeout", f"not read within {limits.seconds:g} s")
@@ -110,11 +111,15 @@ async def read_in_child(
         except (EOFError, OSError) as exc:
             raise FeedUnreadable("parser_crashed", "the reading process died") from exc
     finally:
+        # told to stop while the child was starting: its start goes on in its thread, and
+        # the child is killed and reaped once it has started (or failed to)
+        await asyncio.wait([starting])
         sender.close()
         receiver.close()
-        if child.is_alive():
-            child.kill()
-        await asyncio.to_thread(child.join)
+        if starting.exception() is None:
+            if child.is_alive():
+                child.kill()
+            await asyncio.to_thread(child.join)
     if isinstance(answer, ReadFeed):
         return answer
     raise FeedUnreadable("parser_crashed", str(answer))
