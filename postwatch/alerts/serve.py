@@ -10,6 +10,10 @@ The server follows the alerts and decisions topics into the alert store
   and the original of a reappearance (its alert, or the alerts of the original post);
 - `GET /api/pivot?author=|hash=|fingerprint=|domain=` the alerts sharing that;
 - `GET /api/users` the users and their roles (admins only);
+- `GET /api/media/ID/N` the image of the alert's post's media item N (its URL in
+  `post.media`), fetched by this server with the media fetcher's guards (no private
+  addresses unless told, size and time limits, the format told by its magic bytes): the
+  page shows it from here, so it loads nothing from anywhere else, blurred until clicked;
 - `GET /events` server-sent events: `alert` (a new alert), `decision` (an alert with its
   new decision) and `reload` (the store has caught up with the topics: load again);
 - `POST /api/alerts/ID/decision` `{"verdict": …, "note": …}` records a verdict with
@@ -49,6 +53,9 @@ from postwatch.alerts import AlertsError
 from postwatch.alerts.decide import Decided, Decider
 from postwatch.alerts.store import UNDECIDED, AlertStore, Query, Stored, StoreError, follow
 from postwatch.alerts.users import NAME, Directory, Role, Session, Sessions, User, may
+from postwatch.media.errors import MediaError
+from postwatch.media.fetch import FetchOptions, MediaFetcher
+from postwatch.media.hashing import HashOptions, sniff
 from postwatch.rules import Severity
 from postwatch.rules.alerts import ALERT_KINDS, Alert
 from postwatch.rules.decisions import NOTE_MAX, VERDICTS, Decision, Verdict
@@ -60,8 +67,10 @@ __all__ = [
     "Deciding",
     "Events",
     "Recorder",
+    "Viewing",
     "create_web_app",
     "item",
+    "media_fetcher",
     "run_server",
 ]
 
@@ -120,6 +129,28 @@ class Deciding:
     """What decisions go through; None until it has started (decisions: 503)."""
 
     decider: Recorder | None = None
+
+
+@dataclass(slots=True)
+class Viewing:
+    """What fetches the images of alerts' posts; None until it has started (images: 503)."""
+
+    fetcher: MediaFetcher | None = None
+
+
+def media_fetcher(private: bool) -> MediaFetcher:
+    """The console's fetcher of images: one at a time per page's worth, images only, 8 MB at
+    most, 10 s; loopback and private addresses only when `private`."""
+    return MediaFetcher(
+        FetchOptions(
+            max_bytes=8 << 20,
+            timeout=10.0,
+            concurrency=4,
+            kinds=frozenset({"image"}),
+            allow_private_addresses=private,
+            hash_options=HashOptions(ocr=()),
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +233,7 @@ class ConsoleStore(AlertStore):
 ACCESS: web.AppKey[Access] = web.AppKey("access")
 STORE: web.AppKey[ConsoleStore] = web.AppKey("store")
 DECIDING: web.AppKey[Deciding] = web.AppKey("deciding")
+VIEWING: web.AppKey[Viewing] = web.AppKey("viewing")
 CALLER: web.RequestKey[Caller] = web.RequestKey("caller")
 NEW_SESSION: web.RequestKey[Session] = web.RequestKey("new_session")
 
@@ -421,6 +453,27 @@ async def _alert(request: web.Request) -> web.Response:
     )
 
 
+async def _media(request: web.Request) -> web.Response:
+    """The image of one media item of an alert's post, fetched now (nothing is kept)."""
+    stored = _stored_or_404(request)
+    urls = stored.alert.post.media or ()
+    try:
+        url = urls[int(request.match_info["index"])]
+    except (ValueError, IndexError):
+        raise _error(web.HTTPNotFound, "the alert's post has no such media item") from None
+    fetcher = request.app[VIEWING].fetcher
+    if fetcher is None:
+        raise _error(web.HTTPServiceUnavailable, "the console is starting")
+    try:
+        body = await fetcher.download(url)
+    except MediaError as exc:
+        raise _error(web.HTTPBadGateway, f"the image could not be fetched ({exc})") from None
+    found = sniff(body[:16])
+    if found is None or found.kind != "image":
+        raise _error(web.HTTPBadGateway, "what the URL gave is no image")
+    return web.Response(body=body, content_type=found.mime_types[0])
+
+
 async def _pivot(request: web.Request) -> web.Response:
     given = {name: request.query[name] for name in _PIVOTS if request.query.get(name)}
     if len(given) != 1:
@@ -523,12 +576,16 @@ async def _events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def create_web_app(access: Access, store: ConsoleStore, deciding: Deciding) -> web.Application:
-    """The review console on `store`, behind `access`; decisions go through `deciding`."""
+def create_web_app(
+    access: Access, store: ConsoleStore, deciding: Deciding, viewing: Viewing | None = None
+) -> web.Application:
+    """The review console on `store`, behind `access`; decisions go through `deciding`,
+    images are fetched by `viewing` (none: 503)."""
     app = web.Application(middlewares=[_guard])
     app[ACCESS] = access
     app[STORE] = store
     app[DECIDING] = deciding
+    app[VIEWING] = viewing or Viewing()
     app.on_response_prepare.append(_on_prepare)
     app.router.add_get("/", _index)
     app.router.add_get("/static/{name}", _static)
@@ -538,6 +595,7 @@ def create_web_app(access: Access, store: ConsoleStore, deciding: Deciding) -> w
     app.router.add_get("/api/alerts/{alert_id}", _alert)
     app.router.add_get("/api/pivot", _pivot)
     app.router.add_get("/api/users", _users)
+    app.router.add_get("/api/media/{alert_id}/{index}", _media)
     app.router.add_post("/api/alerts/{alert_id}/decision", _decision)
     return app
 
@@ -572,10 +630,17 @@ async def _live_once(ready: asyncio.Event, store: ConsoleStore) -> None:
 
 
 def run_server(
-    settings: Settings, access: Access, *, host: str, port: int, metrics_port: int = 0
+    settings: Settings,
+    access: Access,
+    *,
+    host: str,
+    port: int,
+    metrics_port: int = 0,
+    media_private: bool = False,
 ) -> None:
     """Serve the review console until SIGINT or SIGTERM; with `metrics_port`, rule quality
-    for Prometheus on that port (`postwatch.alerts.quality`)."""
+    for Prometheus on that port (`postwatch.alerts.quality`); images of posts from private
+    addresses too with `media_private`."""
     store = ConsoleStore(Events(), settings.store_path or ":memory:")
     if metrics_port:
         from prometheus_client import CollectorRegistry, start_http_server  # noqa: PLC0415
@@ -585,15 +650,15 @@ def run_server(
         registry = CollectorRegistry()
         registry.register(RuleQualityCollector(store))
         start_http_server(metrics_port, addr=settings.metrics_host, registry=registry)
-    deciding = Deciding()
-    app = create_web_app(access, store, deciding)
+    deciding, viewing = Deciding(), Viewing()
+    app = create_web_app(access, store, deciding, viewing)
 
     async def running(_app: web.Application) -> AsyncIterator[None]:
         following = asyncio.create_task(_follow(settings, store))
-        async with Decider(settings) as decider:
-            deciding.decider = decider
+        async with Decider(settings) as decider, media_fetcher(media_private) as fetcher:
+            deciding.decider, viewing.fetcher = decider, fetcher
             yield
-            deciding.decider = None
+            deciding.decider, viewing.fetcher = None, None
         following.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await following

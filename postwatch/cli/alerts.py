@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, cast
 import click
 
 from postwatch.alerts.users import ROLES
-from postwatch.cli.shared import CommandContext, count_option, pass_context, positive_option
+from postwatch.cli.shared import (
+    CommandContext,
+    count_option,
+    media_private,
+    pass_context,
+    positive_option,
+)
 from postwatch.rules import Severity
 from postwatch.rules.alerts import ALERT_KINDS
 from postwatch.rules.decisions import VERDICTS
@@ -170,6 +176,7 @@ def alerts_tail(
     default=0,
     help="Serve rule quality for Prometheus on this port (default 0: off).",
 )
+@media_private
 @pass_context
 def alerts_serve(
     ctx: CommandContext,
@@ -179,6 +186,7 @@ def alerts_serve(
     secure_cookie: bool,
     trust_proxy: bool,
     metrics_port: int,
+    media_private: bool,
 ) -> None:
     """Serve the review console: the queue of alerts, undecided first, their context, and
     verdicts given with one key (see docs/review.md).
@@ -207,7 +215,14 @@ def alerts_serve(
         secure_cookie=secure_cookie,
         trust_proxy=trust_proxy,
     )
-    run_server(settings, access, host=host, port=port, metrics_port=metrics_port)
+    run_server(
+        settings,
+        access,
+        host=host,
+        port=port,
+        metrics_port=metrics_port,
+        media_private=media_private,
+    )
 
 
 def _directory(path: str) -> Directory:

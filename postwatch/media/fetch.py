@@ -235,7 +235,7 @@ class MediaFetcher:
         bytes are held too."""
         assert self._hasher is not None, "use the fetcher in `async with`"
         async with self._limit:
-            data = await self._download(url)
+            data = await self.download(url)
             fmt = sniff(data[:16])
             if fmt is None or fmt.kind not in self.options.kinds:
                 raise FetchError("magic", "the bytes are not an image or video postwatch hashes")
@@ -292,7 +292,7 @@ class MediaFetcher:
             item.setdefault("kind", hashes.kind)
         self.stats.fetched += 1
 
-    async def _download(self, url: str) -> bytes:
+    async def download(self, url: str) -> bytes:
         """The body at `url`, after the checks in the module docstring; raises `MediaError`."""
         try:
             async with asyncio.timeout(self.options.timeout):

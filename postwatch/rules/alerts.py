@@ -34,8 +34,10 @@ __all__ = [
     "ALERT_KINDS",
     "EVIDENCE_MAX",
     "EXCERPT_MAX",
+    "MEDIA_URLS_MAX",
     "MIRROR_PACK",
     "SUPPRESSED_IDS_MAX",
+    "URL_MAX",
     "Alert",
     "AlertAuthor",
     "AlertPost",
@@ -50,6 +52,10 @@ __all__ = [
 ]
 
 EXCERPT_MAX = 280
+MEDIA_URLS_MAX = 4
+"""Media URLs an alert lists at most (the platforms attach four images at most, mostly)."""
+URL_MAX = 2048
+"""Characters of the longest media URL an alert lists."""
 SUPPRESSED_IDS_MAX = 500
 """A summary lists at most this many suppressed post ids; `suppressed_count` counts them all."""
 _CONTEXT = 100
@@ -152,10 +158,14 @@ class AlertPost(msgspec.Struct, frozen=True, kw_only=True):
     observed_at: str | None = None
     author: AlertAuthor
     excerpt: str
+    media: tuple[str, ...] | msgspec.UnsetType = msgspec.UNSET
+    """The URLs of the post's first MEDIA_URLS_MAX media items, for a reviewer to see what
+    matched (left out when the post has none)."""
 
     @classmethod
     def of(cls, post: Post, span: tuple[int, int] | None) -> AlertPost:
         """The alert's view of `post`, its excerpt around `span`."""
+        media = tuple(m.url for m in post.media[:MEDIA_URLS_MAX] if m.url and len(m.url) <= URL_MAX)
         return cls(
             id=post.id,
             source=post.source,
@@ -164,6 +174,7 @@ class AlertPost(msgspec.Struct, frozen=True, kw_only=True):
             observed_at=isoformat(observed) if (observed := post.observed) else None,
             author=AlertAuthor(id=post.author.id, handle=post.author.handle),
             excerpt=excerpt(post.text, span),
+            media=media or msgspec.UNSET,
         )
 
 

@@ -10,9 +10,13 @@ anywhere but the console's own server."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import http.server
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -32,6 +36,8 @@ from tests.conftest import env_for, read_topic, stop_process
 from tests.integration.alerts.conftest import free_port, publish_alerts
 from tests.integration.test_live_rules import Alerts, post, send_once
 from tests.recorded_alerts import ALERTS, by_n
+
+PHOTO = Path(__file__).parents[1] / "files" / "media" / "clip-frame5.png"
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -129,8 +135,24 @@ def serving(
         assert stop_process(server) == 0
 
 
-def media(sha256: str) -> dict[str, Any]:
-    return {"media": [{"kind": "image", "sha256": sha256}]}
+def media(sha256: str, url: str | None = None) -> dict[str, Any]:
+    return {"media": [{"kind": "image", "sha256": sha256, **({"url": url} if url else {})}]}
+
+
+@pytest.fixture
+def photo_url() -> Iterator[str]:
+    """A local server of one image, `/photo.png`, on its own thread; its URL."""
+    folder = Path(tempfile.mkdtemp())
+    shutil.copy(PHOTO, folder / "photo.png")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/photo.png"
+    finally:
+        server.shutdown()
+        thread.join(10)
 
 
 def decisions(settings: Settings, count: int) -> list[dict[str, Any]]:
@@ -156,14 +178,17 @@ def signed_in(browser: Browser, base: str, token: str, requests: list[str]) -> P
 
 @pytest.mark.timeout(300)
 def test_a_false_positive_decided_with_the_keyboard_stops_the_hash_matching(
-    settings: Settings, tmp_path: Path, start_worker: Callable[..., subprocess.Popen[bytes]]
+    settings: Settings,
+    tmp_path: Path,
+    start_worker: Callable[..., subprocess.Popen[bytes]],
+    photo_url: str,
 ) -> None:
     pack = tmp_path / "review.yaml"
     pack.write_text(PACK)
     start_worker(pack)
     first = [
         post("1", "We stand with the Example Front", "writer"),
-        post("2", "a photo", "poster", **media(KNOWN)),
+        post("2", "a photo", "poster", **media(KNOWN, photo_url)),
         post("3", "فرنٹ مثال کے ساتھ", "urdu"),
     ]
     alerts = Alerts(settings)
@@ -181,7 +206,14 @@ def test_a_false_positive_decided_with_the_keyboard_stops_the_hash_matching(
     requests: list[str] = []
     metrics = free_port()
     with (
-        serving(settings, users, tmp_path / "serve.log", "--metrics-port", str(metrics)) as base,
+        serving(
+            settings,
+            users,
+            tmp_path / "serve.log",
+            "--metrics-port",
+            str(metrics),
+            "--media-private",  # the photo's server is on this machine
+        ) as base,
         sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -204,6 +236,19 @@ def test_a_false_positive_decided_with_the_keyboard_stops_the_hash_matching(
         assert selected(page) == target
         expect(page.locator("#detail")).to_have_attribute("data-alert-id", target)
         assert KNOWN in page.locator("#detail .evidence").inner_text()
+
+        # the post's photo, through the console's own server, is blurred until clicked
+        photo = page.locator("#detail img.media").first
+        expect(photo).to_have_class(re.compile(r"\bblurred\b"))
+        page.wait_for_function(
+            "() => { const i = document.querySelector('#detail img.media');"
+            " return i && i.complete && i.naturalWidth > 0; }",
+            timeout=30_000,
+        )
+        assert "blur" in photo.evaluate("i => getComputedStyle(i).filter")
+        photo.click()
+        expect(photo).not_to_have_class(re.compile(r"\bblurred\b"))
+        expect(photo).to_have_css("filter", "none")  # once its transition is over
 
         # right-to-left text is laid out right to left
         urdu = by_post["test:3"]["alert_id"]

@@ -292,11 +292,35 @@ function miniList(items) {
   return list;
 }
 
+// The post's images, fetched through this server, blurred until clicked (a click again
+// blurs one again): a reviewer chooses to look at what may be violent or abusive.
+function images(alert) {
+  const box = el("div", "images");
+  const urls = Array.isArray((alert.post || {}).media) ? alert.post.media : [];
+  urls.forEach((_, index) => {
+    const image = el("img", "media blurred");
+    image.src = `/api/media/${encodeURIComponent(alert.alert_id)}/${index}`;
+    image.alt = `image ${index + 1} of the post (blurred: click to show)`;
+    image.tabIndex = 0;
+    const toggle = () => {
+      image.classList.toggle("blurred");
+      image.alt = `image ${index + 1} of the post` + (image.classList.contains("blurred") ? " (blurred: click to show)" : "");
+    };
+    image.addEventListener("click", toggle);
+    image.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") toggle();
+    });
+    box.append(image);
+  });
+  return box;
+}
+
 function postBox(alert, heading) {
   const box = el("div", "post");
   box.append(el("h3", "", heading));
   box.append(said("div", "meta", `${authorOf(alert)} · ${(alert.post || {}).source} · ${alert.detected_at || ""}`));
   box.append(highlighted(String((alert.post || {}).excerpt || ""), alert.evidence || []));
+  box.append(images(alert));
   const href = (alert.post || {}).url ? safeLink(alert.post.url) : null;
   if (href) {
     const anchor = el("a", "link", href);

@@ -28,7 +28,9 @@ from postwatch.alerts.serve import (
     ConsoleStore,
     Deciding,
     Events,
+    Viewing,
     create_web_app,
+    media_fetcher,
 )
 from postwatch.alerts.users import Directory, Sessions, add_user
 from postwatch.rules.alerts import Alert
@@ -91,7 +93,9 @@ class Console:
 
 
 @asynccontextmanager
-async def console(tmp_path: Path, **options: Any) -> AsyncIterator[Console]:
+async def console(
+    tmp_path: Path, viewing: Viewing | None = None, **options: Any
+) -> AsyncIterator[Console]:
     users = Path(tempfile.mkdtemp(dir=tmp_path)) / "users.toml"
     tokens = {
         "vic": add_user(users, "vic", "viewer"),
@@ -104,7 +108,7 @@ async def console(tmp_path: Path, **options: Any) -> AsyncIterator[Console]:
     store.live = True
     recorded = Recorded()
     access = replace(Access(Directory(users), Sessions()), **options)
-    app = create_web_app(access, store, Deciding(recorded))
+    app = create_web_app(access, store, Deciding(recorded), viewing)
     runner = web.AppRunner(app, shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -463,3 +467,59 @@ def test_the_cookie_is_secure_when_told_or_behind_a_trusted_tls_proxy(tmp_path: 
     assert cookie_from(tmp_path, {"X-Forwarded-Proto": "http, HTTPS"}, trust_proxy=True)["secure"]
     spoofed = {"X-Forwarded-Proto": "https, http"}
     assert not cookie_from(tmp_path, spoofed, trust_proxy=True)["secure"]
+
+
+PNG = (Path(__file__).parents[2] / "files" / "media" / "clip-frame5.png").read_bytes()
+
+
+@asynccontextmanager
+async def image_server() -> AsyncIterator[str]:
+    """A local server of one PNG (`/a.png`), a page (`/page`) and nothing else (404)."""
+
+    async def png(_request: web.Request) -> web.Response:
+        return web.Response(body=PNG, content_type="image/png")
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text="<html></html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/a.png", png)
+    app.router.add_get("/page", page)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("private", [True, False])
+def test_the_images_of_an_alerts_post_come_through_the_console_with_the_fetchers_guards(
+    tmp_path: Path, private: bool
+) -> None:
+    async def main() -> None:
+        async with image_server() as images, media_fetcher(private) as fetcher:
+            post = msgspec.structs.replace(
+                ALERTS[0].post, media=(f"{images}/a.png", f"{images}/page", f"{images}/gone")
+            )
+            alert = msgspec.structs.replace(replace_id(ALERTS[0], "e" * 32), post=post)
+            async with console(tmp_path, Viewing(fetcher)) as opened:
+                opened.store.add([alert])
+                status, _ = await opened.get(f"/api/media/{alert.alert_id}/0")
+                assert status == 401  # not signed in
+                await opened.sign_in("vic")  # a viewer may look
+                status, body = await opened.get(f"/api/media/{alert.alert_id}/0")
+                if not private:  # a loopback address: refused, as the workers' fetcher does
+                    assert status == 502
+                    assert "127.0.0.1 is not a public address" in body["error"], body
+                    return
+                assert (status, body) == (200, PNG)
+                for index, expected in (("1", 502), ("2", 502), ("3", 404), ("x", 404)):
+                    status, _ = await opened.get(f"/api/media/{alert.alert_id}/{index}")
+                    assert status == expected, index
+                status, _ = await opened.get(f"/api/media/{'f' * 32}/0")
+                assert status == 404
+
+    asyncio.run(main())
