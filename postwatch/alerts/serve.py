@@ -10,6 +10,8 @@ The server follows the alerts and decisions topics into the alert store
   and the original of a reappearance (its alert, or the alerts of the original post);
 - `GET /api/pivot?author=|hash=|fingerprint=|domain=` the alerts sharing that;
 - `GET /api/users` the users and their roles (admins only);
+- `GET /api/rules?since=` rule quality (`AlertStore.rule_stats`): per rule and per bank
+  entry, the alerts, alerts a day, the share decided and the precision;
 - `GET /api/media/ID/N` the image of the alert's post's media item N (its URL in
   `post.media`), fetched by this server with the media fetcher's guards (no private
   addresses unless told, size and time limits, the format told by its magic bytes): the
@@ -51,6 +53,7 @@ from aiohttp import web
 
 from postwatch.alerts import AlertsError
 from postwatch.alerts.decide import Decided, Decider
+from postwatch.alerts.filters import BadSince, parse_since
 from postwatch.alerts.store import UNDECIDED, AlertStore, Query, Stored, StoreError, follow
 from postwatch.alerts.users import NAME, Directory, Role, Session, Sessions, User, may
 from postwatch.media.errors import MediaError
@@ -488,6 +491,34 @@ async def _pivot(request: web.Request) -> web.Response:
     return _json({"alerts": _search(request, query)})
 
 
+async def _rules(request: web.Request) -> web.Response:
+    """How each rule, and each bank entry, did since `since` (all alerts when not given)."""
+    since = request.query.get("since", "")
+    try:
+        moment = parse_since(since) if since else None
+    except BadSince as exc:
+        raise _error(web.HTTPBadRequest, str(exc)) from None
+    stats = await asyncio.to_thread(request.app[STORE].rule_stats, moment)
+    return _json(
+        {
+            "rules": [
+                {
+                    "rule": s.rule,
+                    "entry": s.entry,
+                    "alerts": s.alerts,
+                    "per_day": round(s.per_day, 2),
+                    "confirmed": s.confirmed,
+                    "false_positives": s.false_positives,
+                    "escalated": s.escalated,
+                    "decided_share": round(s.decided_share, 3),
+                    "precision": None if s.precision is None else round(s.precision, 3),
+                }
+                for s in stats
+            ]
+        }
+    )
+
+
 async def _users(request: web.Request) -> web.Response:
     if not may(request[CALLER].role, "admin"):
         raise _error(web.HTTPForbidden, "403 Forbidden: only an admin sees the users")
@@ -595,6 +626,7 @@ def create_web_app(
     app.router.add_get("/api/alerts/{alert_id}", _alert)
     app.router.add_get("/api/pivot", _pivot)
     app.router.add_get("/api/users", _users)
+    app.router.add_get("/api/rules", _rules)
     app.router.add_get("/api/media/{alert_id}/{index}", _media)
     app.router.add_post("/api/alerts/{alert_id}/decision", _decision)
     return app

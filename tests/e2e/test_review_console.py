@@ -287,6 +287,13 @@ def test_a_false_positive_decided_with_the_keyboard_stops_the_hash_matching(
         assert refused.status == 403
         assert "CSRF" in refused.json()["error"]
 
+        # rule quality: the false positive counts against the hash rule's precision
+        page.click("#rules")
+        quality = page.locator("#detail table.rules tr.rule", has_text="known-media")
+        expect(quality.locator("td")).to_have_text(
+            ["known-media", "", "1", "1", "100 %", "0 %", "1"]
+        )
+
         # a viewer: no buttons, keys that do nothing, a forged POST refused
         looker = signed_in(browser, base, viewer, requests)
         expect(looker.locator("#queue li.alert")).to_have_count(3, timeout=30_000)

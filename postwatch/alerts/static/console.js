@@ -448,6 +448,39 @@ async function showUsers() {
   delete detail.dataset.alertId;
 }
 
+// Rule quality: per rule (and per bank entry of a rule) the alerts, alerts a day, the share
+// decided and the precision (confirmed of decided), over every alert the store holds.
+async function showRules() {
+  const { status: code, body } = await api("/api/rules");
+  if (code !== 200 || !body) {
+    say(body && body.error ? body.error : `the rule quality did not load (${code})`, true);
+    return;
+  }
+  selected = null;
+  markSelected();
+  const table = el("table", "rules");
+  table.append(el("tr"));
+  const headings = ["rule", "bank entry", "alerts", "a day", "decided", "precision", "false positives"];
+  for (const heading of headings) table.lastChild.append(el("th", "", heading));
+  const percent = (share) => (share === null ? "–" : `${Math.round(share * 100)} %`);
+  for (const stats of body.rules) {
+    const line = el("tr", stats.entry ? "entry" : "rule");
+    line.append(
+      el("td", "", stats.entry ? "" : stats.rule),
+      el("td", "", stats.entry || ""),
+      el("td", "", String(stats.alerts)),
+      el("td", "", String(stats.per_day)),
+      el("td", "", percent(stats.decided_share)),
+      el("td", "", percent(stats.precision)),
+      el("td", "", String(stats.false_positives)),
+    );
+    table.append(line);
+  }
+  const note = "Precision is confirmed ÷ decided (confirmed or false positive); postwatch rules stats prints the same.";
+  detail.replaceChildren(el("h2", "", "Rule quality"), table, el("p", "meta", note));
+  delete detail.dataset.alertId;
+}
+
 async function refreshMe() {
   const { status: code, body } = await api("/api/me");
   if (code === 200 && body) {
@@ -455,6 +488,13 @@ async function refreshMe() {
     who.textContent = `${me.user} · ${me.role}`;
     document.body.dataset.role = me.role;
     document.body.dataset.mayDecide = me.may_decide ? "yes" : "no";
+    if (!document.getElementById("rules")) {
+      const button = el("button", "pivot", "rules");
+      button.id = "rules";
+      button.type = "button";
+      button.addEventListener("click", showRules);
+      who.after(button);
+    }
     if (me.role === "admin" && !document.getElementById("users")) {
       const button = el("button", "pivot", "users");
       button.id = "users";

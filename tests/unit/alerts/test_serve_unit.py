@@ -523,3 +523,30 @@ def test_the_images_of_an_alerts_post_come_through_the_console_with_the_fetchers
                 assert status == 404
 
     asyncio.run(main())
+
+
+def test_every_role_sees_rule_quality_and_a_bad_since_is_refused(tmp_path: Path) -> None:
+    async def body(opened: Console) -> None:
+        await opened.sign_in("vic")  # a viewer
+        status, answer = await opened.get("/api/rules")
+        assert status == 200
+        by_rule = {(r["rule"], r["entry"]): r for r in answer["rules"]}
+        # the recorded alerts: pw-media raised 3 over two days, 2 decided, 1 confirmed
+        assert by_rule[("pw-media", None)] == {
+            "rule": "pw-media",
+            "entry": None,
+            "alerts": 3,
+            "per_day": 1.5,
+            "confirmed": 1,
+            "false_positives": 1,
+            "escalated": 1,
+            "decided_share": 0.667,
+            "precision": 0.5,
+        }
+        assert by_rule[("pw-media", f"known-media/{H1}")]["alerts"] == 2
+        assert by_rule[("pw-domain", None)]["precision"] == 0.0
+        status, answer = await opened.get("/api/rules?since=soon")
+        assert status == 400
+        assert "soon" in answer["error"]
+
+    run(tmp_path, body)
