@@ -1,8 +1,7 @@
-"""The flood guard across workers: each worker's live feed (`postwatch.streams.live`)
-follows the flood topic into its `FloodGuard` with `apply_record`, and `postwatch rules
-restore` gives a shadowed rule back (see `postwatch.rules.flood`).
+"""The flood guard across workers: each follows the flood topic into its `FloodGuard`, and
+`postwatch rules restore` gives a shadowed rule back (see `postwatch.rules.flood`).
 
-The live feed reads the topic from the beginning before the worker takes posts, so that a
+A worker reads the topic from the beginning before it takes posts (`ready`), so that a
 (re)started worker shadows the rules shadowed before, then follows it: a rule another worker
 shadowed is shadowed here within a poll (a fraction of a second). A record that is no flood
 record is logged and passed over; a tombstone restores its rule, as a `restored` record does.
@@ -10,18 +9,19 @@ record is logged and passed over; a tombstone restores its rule, as a `restored`
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import msgspec
 import structlog
 
-from postwatch.kafka.clients import ConsumerRecord, new_producer
+from postwatch.kafka.clients import ConsumerRecord, TopicPartition, new_consumer, new_producer
 from postwatch.kafka.topics import RULES_FLOOD, scan
 from postwatch.rules.alerts import isoformat
 from postwatch.rules.flood import FloodGuard, FloodRecord
 from postwatch.settings import Settings
 
-__all__ = ["NotFlooded", "apply_record", "flood_states", "restore"]
+__all__ = ["FloodFollower", "NotFlooded", "flood_states", "restore"]
 
 log = structlog.get_logger(__name__)
 
@@ -50,17 +50,42 @@ def _record(record: ConsumerRecord[bytes, bytes]) -> FloodRecord | None:
         return None
 
 
-def apply_record(guard: FloodGuard, record: ConsumerRecord[bytes, bytes]) -> None:
-    """Take one record of the flood topic into a worker's guard (the live feed follows the
-    topic for every worker: `postwatch.streams.live`)."""
-    flood = _record(record)
-    if flood is None:
-        return
-    was = flood.rule in guard.shadowed
-    guard.apply(flood, record.offset)
-    if was != (flood.rule in guard.shadowed):
-        event = "rule.shadowed_by_flood_guard" if not was else "rule.restored"
-        log.info(event, rule_id=flood.rule, by=flood.by, at=flood.at)
+class FloodFollower:
+    """Follows the flood topic for one worker's guard."""
+
+    def __init__(self, settings: Settings, guard: FloodGuard) -> None:
+        self.settings = settings
+        self.guard = guard
+        self.ready = asyncio.Event()
+        """Set once what the topic held at start is applied."""
+
+    async def run(self) -> None:
+        """Read the topic from the beginning, then follow it, until cancelled."""
+        consumer = new_consumer(self.settings, auto_offset_reset="earliest")
+        await consumer.start()
+        topic = TopicPartition(self.settings.topic(RULES_FLOOD), 0)
+        try:
+            consumer.assign([topic])
+            await consumer.seek_to_beginning(topic)
+            end = (await consumer.end_offsets([topic]))[topic]
+            while True:
+                batches = await consumer.getmany(topic, timeout_ms=200)
+                for record in batches.get(topic, []):
+                    self._apply(record)
+                if not self.ready.is_set() and await consumer.position(topic) >= end:
+                    self.ready.set()
+        finally:
+            await consumer.stop()
+
+    def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        flood = _record(record)
+        if flood is None:
+            return
+        was = flood.rule in self.guard.shadowed
+        self.guard.apply(flood, record.offset)
+        if was != (flood.rule in self.guard.shadowed):
+            event = "rule.shadowed_by_flood_guard" if not was else "rule.restored"
+            log.info(event, rule_id=flood.rule, by=flood.by, at=flood.at)
 
 
 async def flood_states(settings: Settings) -> dict[str, FloodRecord]:

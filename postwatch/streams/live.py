@@ -13,8 +13,7 @@ Decisions (the decisions topic) are applied as they come, from its start too: a 
 positive excludes its media from the bank that matched them (kept across engines), clears a
 look-alike author for that watched account, or retires a learned fingerprint; a confirmed
 successor is watched as the listed account it succeeds; a later verdict on the same alert
-takes that back (`postwatch.rules.decisions.Reviews`). The flood topic is followed the same
-way into the worker's flood guard (`postwatch.streams.flood`).
+takes that back (`postwatch.rules.decisions.Reviews`).
 
 A record of any of these topics that fails, for whatever reason, is that record's
 failure alone: it is refused (logged with the reason, counted) and the feed goes on with
@@ -32,15 +31,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from postwatch.kafka.clients import ConsumerRecord, TopicPartition, new_consumer, new_producer
-from postwatch.kafka.topics import (
-    BANKS,
-    DECISIONS,
-    LEARNED,
-    RULES,
-    RULES_FLOOD,
-    RULES_HISTORY,
-    scan,
-)
+from postwatch.kafka.topics import BANKS, DECISIONS, LEARNED, RULES, RULES_HISTORY, scan
 from postwatch.rules import Engine, Pack, PackError
 from postwatch.rules.decisions import Change, Decision, Reviews
 from postwatch.rules.detectors.learning import Learned
@@ -49,7 +40,6 @@ from postwatch.rules.language.published import BankEntry, PublishedPack, compile
 from postwatch.rules.matching.banks import HashBank
 from postwatch.rules.matching.cache import compile_cache
 from postwatch.settings import Settings
-from postwatch.streams.flood import apply_record
 from postwatch.streams.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -99,8 +89,8 @@ async def read_all(settings: Settings, topic: str) -> list[ConsumerRecord[bytes,
 
 
 class LiveFeed:
-    """Follows the rules, banks, learned, decisions and flood topics for one worker's
-    `MatchStage` and `Tracker`."""
+    """Follows the rules, banks, learned and decisions topics for one worker's `MatchStage`
+    and `Tracker`."""
 
     def __init__(
         self,
@@ -133,8 +123,7 @@ class LiveFeed:
         learned = TopicPartition(self.settings.topic(LEARNED), 0)
         banks = TopicPartition(self.settings.topic(BANKS), 0)
         decisions = TopicPartition(self.settings.topic(DECISIONS), 0)
-        flood = TopicPartition(self.settings.topic(RULES_FLOOD), 0)
-        partitions = [rules, banks, learned, decisions, flood]
+        partitions = [rules, banks, learned, decisions]
         try:
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
@@ -149,9 +138,6 @@ class LiveFeed:
                     await self._packs(packs, stale=stale)
                 for record in batches.get(decisions, []):
                     self._decision(record)
-                if self.stage.flood is not None:
-                    for record in batches.get(flood, []):
-                        apply_record(self.stage.flood, record)
                 if not self.ready.is_set() and all(
                     [await consumer.position(tp) >= end for tp, end in ends.items()]
                 ):

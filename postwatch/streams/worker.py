@@ -52,6 +52,7 @@ from postwatch.rules.flood import FloodGuard
 from postwatch.rules.matching.matchers.pdq import warm_up
 from postwatch.settings import Settings
 from postwatch.streams.agents.match import Acks, MatchStage, Send, settle_heap
+from postwatch.streams.flood import FloodFollower
 from postwatch.streams.live import LiveFeed
 from postwatch.streams.metrics import Metrics
 from postwatch.streams.windows import Changelog, ChangelogWindows
@@ -115,8 +116,13 @@ class Worker:
                 posts_topic=self.posts,
             )
             tasks = [asyncio.create_task(live.run(), name="live")]
+            flood = FloodFollower(self.settings, stage.flood) if stage.flood else None
+            if flood is not None:
+                tasks.append(asyncio.create_task(flood.run(), name="flood"))
             try:
                 await self._wait_for(live.ready.wait(), tasks, interruptible=True)
+                if flood is not None:  # the rules shadowed before are shadowed from the start
+                    await self._wait_for(flood.ready.wait(), tasks, interruptible=True)
                 consumer = new_consumer(
                     self.settings, group_id=self.settings.group, auto_offset_reset="earliest"
                 )
