@@ -49,8 +49,8 @@ from postwatch.kafka.clients import (
 )
 from postwatch.kafka.topics import ALERTS, ensure_topics
 from postwatch.rules.alerts import Alert, AlertAuthor, AlertPost, AlertRule, decode, encode
-from postwatch.rules.detectors.correlation import CorrelationConfig, Correlator
-from postwatch.rules.language.model import Evidence
+from postwatch.rules.detectors.correlation import Correlator
+from postwatch.rules.language.model import CorrelationConfig, Evidence
 from postwatch.settings import Settings
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -198,7 +198,7 @@ def script_figures(script: str, count: int, rng: random.Random) -> tuple[list[fl
         phrase = phrase_of(text)
         phrases += phrase is not None and rule_finds(phrase, read)
         learned = post(f"o{i}", "listed", read)
-        bank.learn_post(learned, f"alert{i}", datetime.now(UTC), MIN_WORDS)
+        bank.learn_post(learned, f"alert{i}", datetime.now(UTC), MIN_WORDS, None)
     found = false = by_words = 0
     for i, text in enumerate(texts):  # re-typed: the other font, another colour and size
         background = tuple(rng.randrange(256) for _ in range(3))

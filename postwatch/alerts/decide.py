@@ -120,7 +120,7 @@ class Decider:
         if post is None:
             return Decided(decision)
         tracker = Tracker(MirrorConfig.from_settings(self.settings))
-        entries = tracker.confirm(alert.alert_id, post, datetime.now(UTC))
+        entries = tracker.confirm(alert, post, datetime.now(UTC))
         for entry in entries:
             await self._producer.send_and_wait(
                 self.settings.topic(LEARNED), entry.encode(), key=entry.key.encode()

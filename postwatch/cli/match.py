@@ -34,8 +34,9 @@ from postwatch.cli.shared import (
 from postwatch.console import printable
 from postwatch.progress import progress_counter
 from postwatch.rules.alerts import encode
-from postwatch.rules.detectors.correlation import CorrelationConfig, Correlator
+from postwatch.rules.detectors.correlation import Correlator, pack_configs
 from postwatch.rules.detectors.mirror import MirrorConfig, Tracker
+from postwatch.rules.language.model import CorrelationConfig
 from postwatch.rules.offline import FileMatch, RuleHits
 from postwatch.settings import Settings
 
@@ -93,7 +94,8 @@ def match(
         MirrorConfig.from_settings(ctx.settings),
         [account for pack in engine.packs for account in pack.accounts],
     )
-    run = FileMatch(engine, tracker, Correlator(CorrelationConfig.from_settings(ctx.settings)))
+    config = CorrelationConfig.from_settings(ctx.settings)
+    run = FileMatch(engine, tracker, Correlator(config, pack_configs(config, engine.packs)))
     source = open_input(input_path)
     started = time.perf_counter()
     with (

@@ -20,8 +20,10 @@ from postwatch.cli.shared import (
     pass_context,
     path_option,
     positive_option,
+    refused,
     text_errors,
 )
+from postwatch.rules import PackError
 from postwatch.schemas import SCHEMAS, schema_text
 from postwatch.settings import DEFAULT_BOOTSTRAP
 
@@ -92,17 +94,26 @@ def enrich(
 
 
 @click.command()
+@packs_option(
+    "Rule pack file whose `correlation` thresholds hold for its accounts (repeat for several);"
+    " default: POSTWATCH_RULES. Packs published on the rules topic are read too."
+)
 @pass_context
-def correlate(ctx: CommandContext) -> None:
+def correlate(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
     """Correlate alerts into campaigns and successors (start several for one group).
 
     Reads the alerts topic: accounts re-posting one original raise a `campaign` alert, an
     account re-posting (or imitating) another a `successor` alert, each updated by summaries
-    as more joins. Runs until SIGTERM or Ctrl-C; its state is kept in changelog topics.
+    as more joins. Thresholds and windows are the settings (POSTWATCH_CAMPAIGN_AUTHORS, ...)
+    or, for a pack's accounts and content, the pack's `correlation` section. Runs until
+    SIGTERM or Ctrl-C; its state is kept in changelog topics.
     """
     from postwatch.streams.correlate import run_correlate  # noqa: PLC0415 - faust, only here
 
-    run_correlate(ctx.settings)
+    try:
+        run_correlate(ctx.settings, packs or ctx.settings.rules)
+    except PackError as exc:
+        raise refused(exc) from exc
 
 
 @click.command()

@@ -6,8 +6,9 @@ the changelogs', which belong to the worker group.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 
 from postwatch.kafka.clients import (
     ConsumerRecord,
@@ -37,6 +38,7 @@ __all__ = [
     "create_topics",
     "ensure_connector_topics",
     "ensure_topics",
+    "follow",
     "partitions_of",
     "scan",
     "suppression_changelog",
@@ -209,5 +211,30 @@ async def scan(
                 batches = await consumer.getmany(partition, timeout_ms=1000)
                 for record in batches.get(partition, []):
                     yield record
+    finally:
+        await consumer.stop()
+
+
+async def follow(
+    settings: Settings,
+    name: str,
+    apply: Callable[[ConsumerRecord[bytes, bytes]], None],
+    ready: asyncio.Event,
+) -> None:
+    """Apply each record of the one-partition topic `name` from its beginning, then each
+    new one, until cancelled; `ready` is set once what it held at the start is applied."""
+    consumer = new_consumer(settings, auto_offset_reset="earliest")
+    await consumer.start()
+    partition = TopicPartition(name, 0)
+    try:
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        end = (await consumer.end_offsets([partition]))[partition]
+        while True:
+            batches = await consumer.getmany(partition, timeout_ms=200)
+            for record in batches.get(partition, []):
+                apply(record)
+            if not ready.is_set() and await consumer.position(partition) >= end:
+                ready.set()
     finally:
         await consumer.stop()

@@ -19,36 +19,45 @@ concurrency 1 (faust-streaming #606: more loses offsets). The web server is off.
 in memory, restored from their changelogs at start; `POSTWATCH_CORRELATE_STORE=rocksdb://`
 keeps them on disk where `faust-streaming[rocksdb]` is installed. A record that is no alert
 goes to the dead-letter topic with its reason.
+
+A pack's own thresholds and windows (its `correlation` section) hold for the accounts and
+content of that pack: each process reads them from the pack files it is given and from the
+packs published on the rules topic (the latest version of a pack replaces its file, as in the
+workers), which it reads from the start before it correlates, then follows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import faust
 import msgspec
 import structlog
 
+from postwatch.kafka.clients import ConsumerRecord
 from postwatch.kafka.deadletter import dead_letter
-from postwatch.kafka.topics import ALERTS, DEADLETTER, ensure_topics
+from postwatch.kafka.topics import ALERTS, DEADLETTER, RULES, ensure_topics, follow
 from postwatch.rules.alerts import decode, encode
 from postwatch.rules.detectors.correlation import (
     Campaigns,
     Correlation,
-    CorrelationConfig,
     Successions,
     campaign_key,
     decode_state,
     encode_state,
     succession_key,
 )
+from postwatch.rules.language.loader import correlation_of, pack_text
+from postwatch.rules.language.model import CorrelationConfig
+from postwatch.rules.language.published import PublishedPack
 from postwatch.settings import Settings
 
-__all__ = ["CAMPAIGNS", "SUCCESSIONS", "build_app", "run_correlate"]
+__all__ = ["CAMPAIGNS", "SUCCESSIONS", "PackConfigs", "build_app", "run_correlate"]
 
 log = structlog.get_logger(__name__)
 
@@ -80,6 +89,36 @@ class TableStore(MutableMapping[str, Correlation]):
         return len(self._table)
 
 
+class PackConfigs:
+    """The correlation config of each pack with a `correlation` section: `default` with the
+    section's values, from the pack files, then from each pack published on the rules topic
+    (`apply`), which replaces its file's. A published pack whose section has problems is
+    passed over, logged (the workers refuse it too): the config before stays."""
+
+    def __init__(self, default: CorrelationConfig, files: Sequence[Path] = ()) -> None:
+        """Raises PackError for a file that cannot be read or has problems there."""
+        self.default = default
+        self.configs: dict[str, CorrelationConfig] = {}
+        for path in files:
+            self._set(*correlation_of(pack_text(path), str(path)))
+        self.ready = asyncio.Event()
+        """Set once the packs published before the start are applied."""
+
+    def apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            published = PublishedPack.decode(record.value or b"")
+            name = f"{published.pack} version {published.version}"
+            self._set(*correlation_of(published.text, name))
+        except Exception as exc:  # whatever it is, it is this record's failure alone
+            log.warning("pack.refused", offset=record.offset, error=str(exc)[:500])
+
+    def _set(self, pack: str, values: Mapping[str, float]) -> None:
+        if values:
+            self.configs[pack] = self.default.overridden(values)
+        else:
+            self.configs.pop(pack, None)
+
+
 def _credentials(settings: Settings) -> Any:
     """faust's form of the connection's security settings (None: plain text)."""
     context = (
@@ -99,8 +138,9 @@ def _credentials(settings: Settings) -> Any:
     return None
 
 
-def build_app(settings: Settings, config: CorrelationConfig, *, store: str = "memory://") -> Any:
-    """The correlate app: its agents, tables and topics (see the module)."""
+def build_app(settings: Settings, packs: PackConfigs, *, store: str = "memory://") -> Any:
+    """The correlate app: its agents, tables and topics, and the task that follows the
+    rules topic into `packs` (see the module)."""
     app = faust.App(
         f"{settings.topic_prefix}-correlate",
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
@@ -130,9 +170,14 @@ def build_app(settings: Settings, config: CorrelationConfig, *, store: str = "me
         for name in (CAMPAIGNS, SUCCESSIONS)
     }
     checks: dict[str, Campaigns | Successions] = {
-        CAMPAIGNS: Campaigns(config, TableStore(tables[CAMPAIGNS])),
-        SUCCESSIONS: Successions(config, TableStore(tables[SUCCESSIONS])),
+        CAMPAIGNS: Campaigns(packs.default, TableStore(tables[CAMPAIGNS]), packs.configs),
+        SUCCESSIONS: Successions(packs.default, TableStore(tables[SUCCESSIONS]), packs.configs),
     }
+
+    async def follow_packs() -> None:
+        await follow(settings, settings.topic(RULES), packs.apply, packs.ready)
+
+    app.task(follow_packs)
 
     @app.agent(alerts, concurrency=1)
     async def route(stream: Any) -> None:
@@ -155,6 +200,7 @@ def build_app(settings: Settings, config: CorrelationConfig, *, store: str = "me
         check = checks[name]
 
         async def agent(stream: Any) -> None:
+            await packs.ready.wait()
             async for value in stream:
                 for raised in check.observe(decode(value), datetime.now(UTC)):
                     await alerts.send(key=raised.alert_id.encode(), value=encode(raised))
@@ -168,12 +214,13 @@ def build_app(settings: Settings, config: CorrelationConfig, *, store: str = "me
     return app
 
 
-def run_correlate(settings: Settings) -> None:
-    """Run correlate until SIGINT or SIGTERM (faust's worker handles them, and exits)."""
-    asyncio.run(ensure_topics(settings))
-    app = build_app(
-        settings, CorrelationConfig.from_settings(settings), store=settings.correlate_store
-    )
+def run_correlate(settings: Settings, files: Sequence[Path] = ()) -> None:
+    """Run correlate until SIGINT or SIGTERM (faust's worker handles them, and exits), with
+    the thresholds of the packs in `files` and on the rules topic. Raises PackError for a
+    file that cannot be read or has problems in its `correlation` section."""
+    packs = PackConfigs(CorrelationConfig.from_settings(settings), files)
+    asyncio.run(ensure_topics(settings, live=True))  # the rules topic among them
+    app = build_app(settings, packs, store=settings.correlate_store)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True)
     worker.spinner = None  # a progress spinner's escape codes, even where there is no terminal
     worker.execute_from_commandline()

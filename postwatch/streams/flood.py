@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import msgspec
 import structlog
 
-from postwatch.kafka.clients import ConsumerRecord, TopicPartition, new_consumer, new_producer
-from postwatch.kafka.topics import RULES_FLOOD, scan
+from postwatch.kafka.clients import ConsumerRecord, new_producer
+from postwatch.kafka.topics import RULES_FLOOD, follow, scan
 from postwatch.rules.alerts import isoformat
 from postwatch.rules.flood import FloodGuard, FloodRecord
 from postwatch.settings import Settings
@@ -61,21 +61,7 @@ class FloodFollower:
 
     async def run(self) -> None:
         """Read the topic from the beginning, then follow it, until cancelled."""
-        consumer = new_consumer(self.settings, auto_offset_reset="earliest")
-        await consumer.start()
-        topic = TopicPartition(self.settings.topic(RULES_FLOOD), 0)
-        try:
-            consumer.assign([topic])
-            await consumer.seek_to_beginning(topic)
-            end = (await consumer.end_offsets([topic]))[topic]
-            while True:
-                batches = await consumer.getmany(topic, timeout_ms=200)
-                for record in batches.get(topic, []):
-                    self._apply(record)
-                if not self.ready.is_set() and await consumer.position(topic) >= end:
-                    self.ready.set()
-        finally:
-            await consumer.stop()
+        await follow(self.settings, self.settings.topic(RULES_FLOOD), self._apply, self.ready)
 
     def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
         flood = _record(record)

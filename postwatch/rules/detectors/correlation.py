@@ -25,34 +25,34 @@ correlate (`campaign_key`, `succession_key`) to a `Correlation`, which `encode_s
 `decode_state` turn into bytes and back: a dict in `postwatch match`, a changelog-backed
 table in `postwatch correlate`, which routes each alert to the partition of its key.
 `Correlator` runs both over one stream of alerts.
+
+Thresholds and windows are a `CorrelationConfig`: the settings', or the pack's own
+(`pack_configs`) for the accounts and content of a pack with a `correlation` section. The
+pack of a correlation is that of its first alert (`pack_of`: the pack that taught the
+original, or lists the watched account).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import MutableMapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import msgspec
 
 from postwatch.rules.alerts import Alert, AlertKind, isoformat
-from postwatch.rules.detectors.succession import SIGNS, named_account
-from postwatch.rules.language.model import Evidence
-
-if TYPE_CHECKING:
-    from postwatch.settings import Settings
+from postwatch.rules.detectors.succession import SIGNS, named_account, pack_of
+from postwatch.rules.language.model import CorrelationConfig, Evidence, Pack
 
 __all__ = [
     "Campaigns",
     "Correlation",
-    "CorrelationConfig",
     "Correlator",
     "Successions",
     "campaign_key",
     "decode_state",
     "encode_state",
+    "pack_configs",
     "succession_key",
 ]
 
@@ -60,30 +60,6 @@ _EXPIRE_EVERY = 4096
 """Alerts observed between two passes that forget closed campaigns and stale successions, at
 the least; at most twice as many as there are states, so that a pass (which reads every
 state) costs at most half a state read per alert."""
-
-
-@dataclass(frozen=True, slots=True)
-class CorrelationConfig:
-    """Thresholds and windows. `campaign_authors` or `successor_reappearances` below 1 turns
-    that check off; `successor_with_lookalike` is how many reappearances a look-alike needs
-    beside it (0: the look-alike alone)."""
-
-    campaign_authors: int = 3
-    campaign_window_s: float = 3600.0
-    successor_reappearances: int = 3
-    successor_with_lookalike: int = 1
-    successor_window_s: float = 7 * 86400.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> CorrelationConfig:
-        """The settings of the same names (`POSTWATCH_CAMPAIGN_AUTHORS`, ...)."""
-        return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
-
-    def __post_init__(self) -> None:
-        if min(self.campaign_window_s, self.successor_window_s) <= 0:
-            raise ValueError("the windows of correlation are longer than 0 s")
-        if self.successor_with_lookalike < 0:
-            raise ValueError("successor_with_lookalike is a count of reappearances, 0 or more")
 
 
 class Seen(msgspec.Struct, frozen=True):
@@ -106,13 +82,15 @@ class Seen(msgspec.Struct, frozen=True):
 
 
 class Correlation(msgspec.Struct):
-    """What one correlation gathered (in the order it came), from when, and the alert it
-    raised (None before) when it had gathered `alerted` of them."""
+    """What one correlation gathered (in the order it came), from when, the alert it raised
+    (None before) when it had gathered `alerted` of them, and the pack whose thresholds and
+    window hold for it (None: the settings')."""
 
     start: datetime
     seen: list[Seen] = msgspec.field(default_factory=list)
     alert: Alert | None = None
     alerted: int = 0
+    pack: str | None = None
 
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -126,6 +104,12 @@ def encode_state(correlation: Correlation) -> bytes:
 def decode_state(data: bytes) -> Correlation:
     """Raises msgspec.DecodeError for bytes that are no state of a correlation."""
     return _DECODER.decode(data)
+
+
+def pack_configs(config: CorrelationConfig, packs: Iterable[Pack]) -> dict[str, CorrelationConfig]:
+    """The config of each pack that has a `correlation` section: `config` with the pack's
+    values in place of its own."""
+    return {pack.id: config.overridden(pack.correlation) for pack in packs if pack.correlation}
 
 
 def _mirrored(alert: Alert) -> Evidence | None:
@@ -155,10 +139,15 @@ class _Correlations(ABC):
     what `observe` does before the gathering of each."""
 
     def __init__(
-        self, config: CorrelationConfig, store: MutableMapping[str, Correlation] | None = None
+        self,
+        config: CorrelationConfig,
+        store: MutableMapping[str, Correlation] | None = None,
+        packs: Mapping[str, CorrelationConfig] | None = None,
     ) -> None:
+        """`config` holds where `packs` (pack id -> its config; read at each alert, so that
+        the caller may change it) has none."""
         self.config = config
-        self.window = timedelta(seconds=self._window_s(config))
+        self.packs: Mapping[str, CorrelationConfig] = {} if packs is None else packs
         self.store: MutableMapping[str, Correlation] = {} if store is None else store
         self._latest: datetime | None = None
         self._until_expiry = _EXPIRE_EVERY
@@ -166,9 +155,23 @@ class _Correlations(ABC):
     def observe(self, alert: Alert, now: datetime) -> list[Alert]:
         """The alert or update that `alert` raises here, detected at `now`."""
         key = self._key(alert)
-        if key is None or not self._on(self.config):
+        if key is None:
             return []
-        return self._gather(key, self._seen(alert), alert, now)
+        seen = self._seen(alert)
+        correlation = self.store.get(key)
+        if correlation is None:
+            correlation = Correlation(start=seen.at, pack=pack_of(alert))
+        if not self._on(self.config_of(correlation)):
+            return []
+        return self._gather(key, correlation, seen, alert, now)
+
+    def config_of(self, correlation: Correlation) -> CorrelationConfig:
+        """The thresholds and windows that hold for `correlation`."""
+        pack = correlation.pack
+        return self.config if pack is None else self.packs.get(pack, self.config)
+
+    def window_of(self, correlation: Correlation) -> timedelta:
+        return timedelta(seconds=self._window_s(self.config_of(correlation)))
 
     @staticmethod
     @abstractmethod
@@ -184,15 +187,19 @@ class _Correlations(ABC):
     def _on(config: CorrelationConfig) -> bool: ...
 
     @abstractmethod
-    def _gather(self, key: str, seen: Seen, alert: Alert, now: datetime) -> list[Alert]:
-        """Add what `seen` says to the state of `key`; the alert or update it raises."""
+    def _gather(
+        self, key: str, correlation: Correlation, seen: Seen, alert: Alert, now: datetime
+    ) -> list[Alert]:
+        """Add what `seen` says to `correlation`, the state of `key` (new, or as stored);
+        the alert or update it raises."""
 
     def _seen(self, alert: Alert) -> Seen:
         seen = Seen.of(alert)
         self._latest = seen.at if self._latest is None else max(self._latest, seen.at)
         self._until_expiry -= 1
         if self._until_expiry <= 0:
-            stale = [k for k, c in self.store.items() if self._stale(c, self._latest)]
+            latest = self._latest
+            stale = [k for k, c in self.store.items() if self._stale(c, latest)]
             for key in stale:
                 del self.store[key]
             self._until_expiry = max(_EXPIRE_EVERY, 2 * len(self.store))
@@ -234,7 +241,7 @@ class _Correlations(ABC):
             suppressed_count=len(later),
             suppressed_post_ids=[s.post_id for s in later],
             window_start=correlation.start,
-            window_end=correlation.start + self.window,
+            window_end=correlation.start + self.window_of(correlation),
             detected_at=now,
             evidence=self._evidence(key, correlation),
         )
@@ -257,23 +264,26 @@ class Campaigns(_Correlations):
     def _on(config: CorrelationConfig) -> bool:
         return config.campaign_authors >= 1
 
-    def _gather(self, original: str, seen: Seen, alert: Alert, now: datetime) -> list[Alert]:
-        campaign = self.store.get(original)
-        if campaign is None or seen.at > campaign.start + self.window:
-            campaign = Correlation(start=seen.at)
+    def _gather(
+        self, original: str, campaign: Correlation, seen: Seen, alert: Alert, now: datetime
+    ) -> list[Alert]:
+        window = self.window_of(campaign)
+        if seen.at > campaign.start + window:  # a new window
+            campaign = Correlation(start=seen.at, pack=pack_of(alert))
+            window = self.window_of(campaign)
         elif any(s.author_id == seen.author_id for s in campaign.seen):
             return []  # an account already in it
         elif seen.at < campaign.start:  # came late: it opens the window if nothing was raised
             if campaign.alert is not None:
                 return []
             campaign.start = seen.at
-            campaign.seen = [s for s in campaign.seen if s.at <= seen.at + self.window]
+            campaign.seen = [s for s in campaign.seen if s.at <= seen.at + window]
         campaign.seen.append(seen)
         raised: list[Alert] = []
         if campaign.alert is not None:
             raised.append(self._update(original, campaign, campaign.alert, now))
-        elif len(campaign.seen) >= self.config.campaign_authors:
-            title = f"{len(campaign.seen)} accounts re-posting post {original} within {self.window}"
+        elif len(campaign.seen) >= self.config_of(campaign).campaign_authors:
+            title = f"{len(campaign.seen)} accounts re-posting post {original} within {window}"
             raised.append(
                 self._raise(
                     "campaign",
@@ -290,12 +300,19 @@ class Campaigns(_Correlations):
 
     def _evidence(self, key: str, correlation: Correlation) -> list[Evidence]:
         return [
-            Evidence("alert", "author.id", s.alert_id, matched=s.author_id, original_post_id=key)
+            Evidence(
+                "alert",
+                "author.id",
+                s.alert_id,
+                matched=s.author_id,
+                original_post_id=key,
+                pack=correlation.pack,
+            )
             for s in correlation.seen
         ]
 
     def _stale(self, correlation: Correlation, latest: datetime) -> bool:
-        return correlation.start < latest - 2 * self.window
+        return correlation.start < latest - 2 * self.window_of(correlation)
 
 
 class Successions(_Correlations):
@@ -311,9 +328,10 @@ class Successions(_Correlations):
     def _on(config: CorrelationConfig) -> bool:
         return config.successor_reappearances >= 1
 
-    def _gather(self, key: str, seen: Seen, alert: Alert, now: datetime) -> list[Alert]:
-        config = self.config
-        succession = self.store.get(key) or Correlation(start=seen.at)
+    def _gather(
+        self, key: str, succession: Correlation, seen: Seen, alert: Alert, now: datetime
+    ) -> list[Alert]:
+        config = self.config_of(succession)
         if any(s.alert_id == seen.alert_id for s in succession.seen):
             return []
         succession.seen.append(seen)
@@ -321,7 +339,8 @@ class Successions(_Correlations):
         if succession.alert is not None:
             raised.append(self._update(key, succession, succession.alert, now))
         else:
-            oldest = seen.at - self.window  # a look-alike is kept: it is raised once a pair
+            # a look-alike is kept: it is raised once a pair
+            oldest = seen.at - self.window_of(succession)
             succession.seen = [
                 s for s in succession.seen if s.kind == "lookalike_account" or s.at >= oldest
             ]
@@ -346,7 +365,12 @@ class Successions(_Correlations):
         account = key.partition(">")[0]
         alerts = [
             Evidence(
-                "alert", "author.id", s.alert_id, matched=s.author_id, original_author_id=account
+                "alert",
+                "author.id",
+                s.alert_id,
+                matched=s.author_id,
+                original_author_id=account,
+                pack=correlation.pack,
             )
             for s in correlation.seen
         ]
@@ -356,17 +380,21 @@ class Successions(_Correlations):
     def _stale(self, correlation: Correlation, latest: datetime) -> bool:
         """Not alerted (what is, stays: it is never alerted again), every piece older than
         the window, and no look-alike among them."""
+        oldest = latest - self.window_of(correlation)
         return correlation.alert is None and all(
-            s.kind == "reappearance" and s.at < latest - self.window for s in correlation.seen
+            s.kind == "reappearance" and s.at < oldest for s in correlation.seen
         )
 
 
 class Correlator:
-    """Campaigns and successions over one stream of alerts, each state in a dict."""
+    """Campaigns and successions over one stream of alerts, each state in a dict; `packs`
+    as `pack_configs` gives them."""
 
-    def __init__(self, config: CorrelationConfig) -> None:
-        self.campaigns = Campaigns(config)
-        self.successions = Successions(config)
+    def __init__(
+        self, config: CorrelationConfig, packs: Mapping[str, CorrelationConfig] | None = None
+    ) -> None:
+        self.campaigns = Campaigns(config, packs=packs)
+        self.successions = Successions(config, packs=packs)
 
     def observe(self, alert: Alert, now: datetime) -> list[Alert]:
         """The alerts that `alert` raises or updates, detected at `now`."""

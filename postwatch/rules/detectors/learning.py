@@ -109,6 +109,9 @@ class Learned(msgspec.Struct, frozen=True, omit_defaults=True):
     which a successor account tends to send them too."""
     posted_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
     """When the learned post was published (its `created_at`; none in old records)."""
+    pack: str | None = None
+    """The pack of the alert that taught it (`succession.pack_of`): whose correlation
+    thresholds hold for its reappearances (none in old records)."""
 
     def __post_init__(self) -> None:
         """Checked when decoded (a ValueError there is a msgspec.ValidationError): a value
@@ -332,11 +335,11 @@ class LearnedBank:
                 self.learn(entry)
 
     def learn_post(
-        self, post: Post, source_alert: str, now: datetime, min_words: int
+        self, post: Post, source_alert: str, now: datetime, min_words: int, pack: str | None
     ) -> list[Learned]:
         """Learn the fingerprints of the post's text and of the text in its images, and its
-        images' PDQ hashes and local features, which `source_alert` (an alert of the post)
-        taught; returns the entries that were new."""
+        images' PDQ hashes and local features, which `source_alert` (an alert of the post,
+        about `pack`) taught; returns the entries that were new."""
 
         def entry(
             kind: Literal["text", "pdq", "features"],
@@ -358,6 +361,7 @@ class LearnedBank:
                 tuple(sorted(letters)),
                 domains,
                 post.created,
+                pack,
             )
 
         domains = link_domains(post)

@@ -100,6 +100,7 @@ class Lookalikes:
                                 matched=name,
                                 distance=math.ceil(edits),
                                 watched_account_id=watched_id,
+                                pack=account.pack,
                             )
                         )
             if evidence:

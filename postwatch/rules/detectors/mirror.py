@@ -41,7 +41,7 @@ from postwatch.rules.detectors.learning import Learned, LearnedBank
 from postwatch.rules.detectors.lookalike import Lookalikes
 from postwatch.rules.detectors.reappearance import reappearances, semantic_reappearances
 from postwatch.rules.detectors.semantic import SemanticIndex, UniversalSentenceEncoder
-from postwatch.rules.detectors.succession import Footprints
+from postwatch.rules.detectors.succession import Footprints, pack_of
 from postwatch.rules.language.model import Match, Post, Severity, WatchedAccount
 
 if TYPE_CHECKING:
@@ -206,8 +206,10 @@ class Tracker:
         """Take a `clear_lookalike` back."""
         self._lookalikes.restore(author_id, watched_id)
 
-    def _learn_post(self, post: Post, alert_id: str, now: datetime) -> list[Learned]:
-        learned = self._learned.learn_post(post, alert_id, now, self.config.min_words)
+    def _learn_post(self, post: Post, alert: Alert, now: datetime) -> list[Learned]:
+        learned = self._learned.learn_post(
+            post, alert.alert_id, now, self.config.min_words, pack_of(alert)
+        )
         for entry in learned:
             self._footprints.note(entry)
         if self._semantic is not None:
@@ -215,10 +217,9 @@ class Tracker:
                 self._semantic.learn(entry)
         return learned
 
-    def confirm(self, alert_id: str, post: Post, now: datetime) -> list[Learned]:
-        """An operator confirmed the alert `alert_id` of this post: learn the post's
-        fingerprints."""
-        return self._learn_post(post, alert_id, now)
+    def confirm(self, alert: Alert, post: Post, now: datetime) -> list[Learned]:
+        """An operator confirmed this alert of the post: learn the post's fingerprints."""
+        return self._learn_post(post, alert, now)
 
     @property
     def idle(self) -> bool:
@@ -245,7 +246,7 @@ class Tracker:
         learned: list[Learned] = []
         for match, alert in matched:
             if match.rule.learn and match.rule.severity >= self.config.learn_severity:
-                learned.extend(self._learn_post(post, alert.alert_id, now))
+                learned.extend(self._learn_post(post, alert, now))
         counted = [a for _, a in matched] + extra
         extra.extend(self._escalation.alerts(post, counted, now))
         if lookalikes or (counted and self._escalation.count >= 1):

@@ -160,6 +160,7 @@ def _alert(
         original_author_handle=original.author_handle,
         original_alert_id=original.alert_id,
         relation=relation,
+        pack=original.pack,
     )
     return Alert.detected(
         "reappearance",

@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 
 import msgspec
 
-from postwatch.rules.alerts import EVIDENCE_MAX, Alert, isoformat
+from postwatch.rules.alerts import EVIDENCE_MAX, MIRROR_PACK, Alert, isoformat
 from postwatch.rules.detectors.learning import Learned
 from postwatch.rules.language.model import Evidence, Post
 from postwatch.rules.matching.matchers.urls import host
 
-__all__ = ["SIGNS", "Footprints", "named_account"]
+__all__ = ["SIGNS", "Footprints", "named_account", "pack_of"]
 
 SIGNS = frozenset({"link_domain", "went_quiet"})
 """The evidence types of the signs of succession."""
@@ -36,6 +36,15 @@ def named_account(alert: Alert) -> str | None:
     if alert.kind == "lookalike_account":
         return evidence.watched_account_id
     return None
+
+
+def pack_of(alert: Alert) -> str | None:
+    """The pack of what an alert is about: its rule's, or for a detector's alert the pack
+    its evidence names (that taught the original, lists the watched account, or holds the
+    correlation); None where it names none."""
+    if alert.rule.pack != MIRROR_PACK:
+        return alert.rule.pack
+    return alert.evidence[0].pack if alert.evidence else None
 
 
 class Footprints:

@@ -31,6 +31,7 @@ from postwatch.rules.language.model import (
     AnyOf,
     AtLeast,
     Condition,
+    CorrelationConfig,
     Domains,
     Hashes,
     Keywords,
@@ -53,6 +54,7 @@ from postwatch.rules.posts import InvalidPost, post_from_dict
 __all__ = [
     "MAX_BANK_FILE_BYTES",
     "MAX_PACK_CHARS",
+    "correlation_of",
     "load_pack",
     "load_packs",
     "pack_text",
@@ -65,7 +67,16 @@ MAX_PACK_CHARS = 500_000
 The worst half a million characters hold (125,000 one-item lists) parse in about 3 s and
 200 MiB; a pack of 10,000 phrases is 200,000 characters and loads in 0.9 s."""
 MAX_CONDITION_DEPTH = 32
-_PACK_KEYS = {"pack", "version", "description", "lists", "watchlists", "banks", "rules"}
+_PACK_KEYS = {
+    "pack",
+    "version",
+    "description",
+    "lists",
+    "watchlists",
+    "banks",
+    "correlation",
+    "rules",
+}
 _RULE_KEYS = {
     "id",
     "title",
@@ -287,18 +298,20 @@ def _parse_pack(doc: _Map, ctx: _Context) -> Pack | None:
     pack_id = doc.get("pack")
     if not isinstance(pack_id, str) or not _ID.match(pack_id):
         ctx.problem(_line_of(doc, "pack", doc.line), "'pack' must be an id (letters, digits, _.:-)")
+    else:
+        ctx.pack = pack_id
     version = doc.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         ctx.problem(_line_of(doc, "version", doc.line), "'version' must be a positive integer")
     _parse_lists(doc, ctx)
     _parse_watchlists(doc, ctx)
     _parse_banks(doc, ctx)
+    correlation = _parse_correlation(doc, ctx)
     rules_doc = doc.get("rules")
     rules: list[Rule] = []
     if not isinstance(rules_doc, _Seq) or not rules_doc:
         ctx.problem(_line_of(doc, "rules", doc.line), "'rules' must be a non-empty list")
     elif isinstance(pack_id, str) and isinstance(version, int):
-        ctx.pack = pack_id
         seen: dict[str, int] = {}
         for i, rule_doc in enumerate(rules_doc):
             line = _line_of(rules_doc, i, rules_doc.line)
@@ -316,7 +329,13 @@ def _parse_pack(doc: _Map, ctx: _Context) -> Pack | None:
     if ctx.problems or not isinstance(pack_id, str) or not isinstance(version, int):
         return None
     return Pack(
-        pack_id, version, ctx.file, tuple(rules), dict(ctx.banks), tuple(ctx.accounts.values())
+        pack_id,
+        version,
+        ctx.file,
+        tuple(rules),
+        dict(ctx.banks),
+        tuple(ctx.accounts.values()),
+        correlation,
     )
 
 
@@ -368,8 +387,44 @@ def _parse_watchlists(doc: _Map, ctx: _Context) -> None:
                 ctx.problem(_line_of(entry, key, entry_line), f"unknown key {key!r} in account")
             ids.add(entry["id"])
             names = {k: v for k in ("handle", "display_name") if isinstance(v := entry.get(k), str)}
-            ctx.accounts[entry["id"]] = WatchedAccount(entry["id"], **names)
+            ctx.accounts[entry["id"]] = WatchedAccount(entry["id"], **names, pack=ctx.pack or None)
         ctx.watchlists[name] = frozenset(ids)
+
+
+def correlation_of(text: str, file: str) -> tuple[str, dict[str, float]]:
+    """A pack's id and `correlation` section, read and checked as `parse_pack` would and
+    nothing else of it (for what correlates alerts, which needs no rules); raises
+    `PackError` for a text that is no pack or a section with problems."""
+    doc = _document(text, file)
+    ctx = _Context(file, None)
+    pack_id = doc.get("pack") if isinstance(doc, _Map) else None
+    if not isinstance(doc, _Map) or not isinstance(pack_id, str) or not _ID.match(pack_id):
+        raise PackError([PackProblem(file, 1, "a pack must be a YAML mapping with a 'pack' id")])
+    correlation = _parse_correlation(doc, ctx)
+    if ctx.problems:
+        raise PackError(ctx.problems)
+    return pack_id, correlation
+
+
+def _parse_correlation(doc: _Map, ctx: _Context) -> dict[str, float]:
+    """The `correlation` section: thresholds and windows of `CorrelationConfig` by name,
+    checked against the defaults."""
+    section = _mapping(doc, "correlation", ctx)
+    if not section:
+        return {}
+    names = CorrelationConfig.__dataclass_fields__
+    values = {key: value for key, value in section.items() if key in names}
+    for key in section:
+        if key not in names:
+            known = ", ".join(names)
+            message = f"unknown key {key!r} in correlation (it takes {known})"
+            ctx.problem(_line_of(section, key, section.line), message)
+    try:
+        CorrelationConfig().overridden(values)
+    except ValueError as exc:
+        ctx.problem(_line_of(doc, "correlation", doc.line), f"correlation: {exc}")
+        return {}
+    return values
 
 
 def _parse_banks(doc: _Map, ctx: _Context) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import msgspec
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from postwatch.rules.matching.banks import HashBank
+    from postwatch.settings import Settings
 
 __all__ = [
     "DEFAULT_FIELDS",
@@ -22,6 +25,7 @@ __all__ = [
     "AtLeast",
     "Author",
     "Condition",
+    "CorrelationConfig",
     "Domains",
     "Evidence",
     "Frame",
@@ -182,6 +186,9 @@ class Evidence(msgspec.Struct, frozen=True, omit_defaults=True):
     original_alert_id: str | None = None
     relation: Literal["mirror", "repeat"] | None = None
     watched_account_id: str | None = None
+    pack: str | None = None
+    """The pack the account or content named belongs to: whose rule taught the learned
+    original, whose watchlist lists the watched account (`CorrelationConfig` per pack)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,12 +329,58 @@ class Pack:
     rules: tuple[Rule, ...]
     banks: dict[str, HashBank]
     accounts: tuple[WatchedAccount, ...] = ()  # the watchlists' entries, for look-alikes
+    correlation: dict[str, float] = field(default_factory=dict)
+    """The pack's own thresholds and windows of correlation (`CorrelationConfig` fields),
+    for the campaigns and successions of its accounts and content."""
 
 
 @dataclass(frozen=True, slots=True)
 class WatchedAccount:
-    """A watchlist entry: an account whose handle and display name look-alikes imitate."""
+    """A watchlist entry: an account whose handle and display name look-alikes imitate, and
+    the pack whose watchlist lists it."""
 
     id: str
     handle: str | None = None
     display_name: str | None = None
+    pack: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelationConfig:
+    """Thresholds and windows of correlation (`postwatch.rules.detectors.correlation`).
+    `campaign_authors` or `successor_reappearances` below 1 turns that check off;
+    `successor_with_lookalike` is how many reappearances a look-alike needs beside it (0:
+    the look-alike alone). The settings of the same names are the defaults; a pack's
+    `correlation` section overrides them for its accounts and content (`overridden`)."""
+
+    campaign_authors: int = 3
+    campaign_window_s: float = 3600.0
+    successor_reappearances: int = 3
+    successor_with_lookalike: int = 1
+    successor_window_s: float = 7 * 86400.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CorrelationConfig:
+        """The settings of the same names (`POSTWATCH_CAMPAIGN_AUTHORS`, ...)."""
+        return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
+
+    def overridden(self, values: Mapping[str, float]) -> CorrelationConfig:
+        """These values (a pack's `correlation`) in place of this config's; raises
+        ValueError for a name that is none of its fields or a value out of range."""
+        unknown = sorted(set(values) - set(self.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"no threshold or window of correlation is named {unknown[0]!r}")
+        return replace(self, **values)  # type: ignore[arg-type]
+
+    def __post_init__(self) -> None:
+        counts = ("campaign_authors", "successor_reappearances", "successor_with_lookalike")
+        for name in counts:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} is a count, a whole number 0 or more")
+        for name in ("campaign_window_s", "successor_window_s"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ValueError(f"{name} is a number of seconds")  # noqa: TRY004
+        if min(self.campaign_window_s, self.successor_window_s) <= 0:
+            raise ValueError("the windows of correlation are longer than 0 s")

@@ -1,7 +1,8 @@
 """`postwatch correlate` on the real broker: the alerts of a network (a successor of a listed
 account and a campaign of new accounts) give the same campaign and successor alerts as
 `postwatch match` offline, one of each, updated and not repeated, also when the process is
-killed with SIGKILL between them; a record that is no alert is dead-lettered."""
+killed with SIGKILL between them; a record that is no alert is dead-lettered. The thresholds
+of packs, given as files or published, hold as offline."""
 
 from __future__ import annotations
 
@@ -19,8 +20,13 @@ import pytest
 from postwatch.kafka.deadletter import DeadLetter
 from postwatch.settings import Settings
 from tests.conftest import env_for, produce, read_topic, stop_process
-from tests.unit.rules.detectors.scenario import run_match
-from tests.unit.rules.detectors.test_correlation import network
+from tests.unit.rules.detectors.scenario import EDITED, STATEMENT, post, run_match
+from tests.unit.rules.detectors.test_correlation import (
+    OTHER_PACK,
+    listed_then,
+    network,
+    with_correlation,
+)
 
 pytestmark = pytest.mark.timeout(480)
 
@@ -95,3 +101,67 @@ def test_a_network_gives_one_campaign_and_one_successor_across_a_kill(
         assert [reason for reason, _ in found] == ["not_alert"]  # once, or again after a rebalance
     finally:
         assert stop_process(second) == 0, log.read_text()
+
+
+def test_the_thresholds_of_packs_in_files_and_published_hold(
+    settings: Settings, tmp_path: Path
+) -> None:
+    other = OTHER_PACK.replace("rules:", "correlation: {campaign_authors: 2}\nrules:", 1)
+    text = "The other front meets at the old mill on Sunday; bring food for two days."
+    posts = [
+        *listed_then(
+            post("a1", "new1", STATEMENT, minutes=1), post("a2", "new2", EDITED, minutes=8)
+        ),
+        post("other", "other", text, minutes=10, handle="otherfront"),
+        post("b1", "new3", text, minutes=11),
+        post("b2", "new4", text, minutes=12),
+    ]
+    mirrors = with_correlation("{campaign_authors: 2}")
+    offline = run_match(tmp_path, posts, [mirrors, other])
+    inputs = [a for a in offline if a["kind"] not in CORRELATED]
+    expected = {(a["kind"], a["alert_id"]) for a in offline if a["kind"] in CORRELATED}
+    assert sorted(kind for kind, _ in expected) == ["campaign", "campaign"]
+    # the mirror pack published (after a record that is none), the other one a file
+    asyncio.run(produce(settings, settings.topic("rules"), [(b"mirrors", b"no pack at all")]))
+    (tmp_path / "mirrors.yaml").write_text(mirrors)
+    (tmp_path / "other.yaml").write_text(other)
+    published = subprocess.run(
+        [sys.executable, "-m", "postwatch", "rules", "publish", str(tmp_path / "mirrors.yaml")],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert published.returncode == 0, published.stderr
+    log = tmp_path / "correlate.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "postwatch", "correlate", "--rules", str(tmp_path / "other.yaml")],
+        env=env_for(settings),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        asyncio.run(produce(settings, settings.topic("alerts"), records(inputs)))
+        found = correlated(settings, len(expected), wait=120)
+        assert {(a["kind"], a["alert_id"]) for a in found} == expected, log.read_text()
+        assert "pack.refused" in log.read_text()
+    finally:
+        assert stop_process(process) == 0, log.read_text()
+
+
+def test_a_pack_file_with_problems_in_its_correlation_is_refused(
+    settings: Settings, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(with_correlation("{campaign_authors: many}"))
+    result = subprocess.run(
+        [sys.executable, "-m", "postwatch", "correlate", "--rules", str(bad)],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "correlation: campaign_authors is a count" in result.stderr

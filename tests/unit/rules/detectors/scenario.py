@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -99,15 +100,20 @@ def image_hashes(picture: Image.Image, fmt: str = "PNG") -> MediaHashes:
     return hash_bytes(buffer.getvalue(), HashOptions())
 
 
-def run_match(tmp_path: Path, posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The alerts of `postwatch match` over the posts with PACK, each valid Alert v1."""
-    pack = tmp_path / "pack.yaml"
-    pack.write_text(PACK)
+def run_match(
+    tmp_path: Path, posts: list[dict[str, Any]], packs: Sequence[str] = (PACK,)
+) -> list[dict[str, Any]]:
+    """The alerts of `postwatch match` over the posts with `packs`, each valid Alert v1."""
+    options: list[str] = []
+    for i, text in enumerate(packs):
+        pack = tmp_path / f"pack{i}.yaml"
+        pack.write_text(text)
+        options += ["--rules", str(pack)]
     posts_file = tmp_path / "posts.jsonl"
     posts_file.write_text("".join(json.dumps(p) + "\n" for p in posts))
     out = tmp_path / "alerts.jsonl"
     result = CliRunner().invoke(
-        main, ["match", "--rules", str(pack), "--input", str(posts_file), "--output", str(out)]
+        main, ["match", *options, "--input", str(posts_file), "--output", str(out)]
     )
     assert result.exit_code == 0, result.output
     alerts = [json.loads(line) for line in out.read_text().splitlines()]

@@ -12,8 +12,9 @@ import orjson
 import pytest
 
 from postwatch.rules.alerts import Alert, decode
-from postwatch.rules.detectors.correlation import CorrelationConfig, Correlator
-from tests.unit.rules.detectors.scenario import EDITED, STATEMENT, post, run_match
+from postwatch.rules.detectors.correlation import Correlator
+from postwatch.rules.language.model import CorrelationConfig
+from tests.unit.rules.detectors.scenario import EDITED, PACK, STATEMENT, post, run_match
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ORIGINAL = "test:statement"
@@ -174,3 +175,71 @@ def test_the_accounts_that_join_in_another_order_give_the_same_ids(tmp_path: Pat
     reordered = {a.alert_id for a in observed(first + later[::-1], CorrelationConfig())}
     assert len(in_order) == 3
     assert reordered == in_order
+
+
+OTHER_PACK = """
+pack: others
+version: 1
+watchlists:
+  listed:
+    - {id: "test:other", handle: "otherfront"}
+rules:
+  - id: other-listed-account
+    title: Posts of other listed accounts
+    severity: high
+    learn: true
+    match:
+      watchlist: listed
+"""
+
+
+def with_correlation(section: str) -> str:
+    """The mirror pack with a `correlation` section of its own."""
+    return PACK.replace("rules:", f"correlation: {section}\nrules:", 1)
+
+
+def test_a_pack_s_thresholds_and_windows_hold_for_its_accounts_and_content(
+    tmp_path: Path,
+) -> None:
+    other = "The other front meets at the old mill on Sunday; bring food for two days."
+    posts = [
+        *listed_then(
+            post("a1", "new1", STATEMENT, minutes=1), post("a2", "new2", EDITED, minutes=8)
+        ),
+        post("other", "other", other, minutes=10, handle="otherfront"),
+        post("b1", "new3", other, minutes=11),
+        post("b2", "new4", other, minutes=12),
+    ]
+    # the settings' three authors: two re-posts of each original are no campaign
+    assert "campaign" not in kinds(run_match(tmp_path, posts, [PACK, OTHER_PACK]))
+    # two authors for the mirror pack's content: a campaign of its original, not the other's
+    alerts = run_match(tmp_path, posts, [with_correlation("{campaign_authors: 2}"), OTHER_PACK])
+    (campaign,) = [a for a in alerts if a["kind"] == "campaign"]
+    assert campaign["rule"]["id"] == f"campaign/{ORIGINAL}"
+    assert {e["pack"] for e in campaign["evidence"]} == {"mirrors"}
+    reappearances = [a for a in alerts if a["kind"] == "reappearance"]
+    assert sorted(a["evidence"][0]["pack"] for a in reappearances) == [
+        "mirrors",
+        "mirrors",
+        "others",
+        "others",
+    ]
+    # and its window: seven minutes between the two re-posts are more than five
+    short = with_correlation("{campaign_authors: 2, campaign_window_s: 300}")
+    assert "campaign" not in kinds(run_match(tmp_path, posts, [short, OTHER_PACK]))
+
+
+def test_a_pack_s_successor_threshold_holds_for_its_accounts(tmp_path: Path) -> None:
+    posts = listed_then(post("k1", "keeper", STATEMENT, minutes=60))
+    assert "successor" not in kinds(run_match(tmp_path, posts))
+    alerts = run_match(tmp_path, posts, [with_correlation("{successor_reappearances: 1}")])
+    (successor,) = [a for a in alerts if a["kind"] == "successor"]
+    assert successor["rule"]["id"] == "successor/test:front/test:keeper"
+    assert {e["pack"] for e in successor["evidence"]} == {"mirrors"}
+    lookalike = listed_then(post("l1", "mimic", "hello there", handle="examp1efront"))
+    found = run_match(tmp_path, lookalike, [with_correlation("{successor_with_lookalike: 0}")])
+    assert [a["evidence"][0]["pack"] for a in found if a["kind"] == "lookalike_account"] == [
+        "mirrors"
+    ]
+    assert "successor" in kinds(found)
+    assert "successor" not in kinds(run_match(tmp_path, lookalike))

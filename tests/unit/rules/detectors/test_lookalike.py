@@ -14,7 +14,7 @@ from tests.unit.rules.detectors.scenario import PACK, observe, post
 def test_lookalikes_alert_once_per_author_and_watched_account() -> None:
     engine = Engine([parse_pack(PACK, "pack.yaml")])
     accounts = [account for pack in engine.packs for account in pack.accounts]
-    assert accounts == [WatchedAccount("test:front", "examplefront", "Example Front")]
+    assert accounts == [WatchedAccount("test:front", "examplefront", "Example Front", "mirrors")]
     tracker = Tracker(MirrorConfig(), accounts)
     hello = "hello there"
     found = [

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from postwatch.rules import PackError, Severity, Status, load_pack, load_packs, parse_pack
+from postwatch.rules.language.loader import correlation_of
 
 FILES = Path(__file__).parents[3] / "files" / "packs"
 
@@ -130,3 +131,50 @@ def test_patterns_that_cannot_run_in_linear_time_are_refused(pattern: str) -> No
     text = "pack: p\nversion: 1\nrules:\n" + rule
     (problem,) = problems(text)
     assert problem.startswith(f"p.yaml:6: r: regex /{pattern}/ ")
+
+
+CORRELATING = """pack: p
+version: 1
+watchlists:
+  listed: [{id: "x:1", handle: listed}]
+correlation:
+  %s
+rules:
+  - id: a
+    title: t
+    match: {watchlist: listed}
+"""
+
+
+def test_a_pack_sets_thresholds_of_correlation_for_its_accounts() -> None:
+    text = CORRELATING % "{campaign_authors: 2, campaign_window_s: 600, successor_window_s: 1.5e+5}"
+    pack = parse_pack(text, "p.yaml")
+    assert pack.correlation == {
+        "campaign_authors": 2,
+        "campaign_window_s": 600,
+        "successor_window_s": 1.5e5,
+    }
+    assert [account.pack for account in pack.accounts] == ["p"]
+    assert correlation_of(text, "p.yaml") == ("p", pack.correlation)
+    plain = CORRELATING.replace("correlation:\n  %s\n", "")
+    assert parse_pack(plain, "p.yaml").correlation == {}
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ("{campaign_authors: 2, window: 60}", "p.yaml:6: unknown key 'window' in correlation"),
+        ("{campaign_authors: -1}", "p.yaml:5: correlation: campaign_authors is a count"),
+        ("{successor_reappearances: 2.5}", "p.yaml:5: correlation: successor_reappearances is"),
+        ("{successor_with_lookalike: yes}", "p.yaml:5: correlation: successor_with_lookalike"),
+        ("{campaign_window_s: 0}", "p.yaml:5: correlation: the windows of correlation are"),
+        ("{successor_window_s: soon}", "p.yaml:5: correlation: successor_window_s is a number"),
+        ("[campaign_authors]", "p.yaml:5: 'correlation' must be a mapping"),
+    ],
+)
+def test_a_correlation_section_with_problems_is_refused(section: str, expected: str) -> None:
+    text = CORRELATING % section
+    assert any(p.startswith(expected) for p in problems(text)), problems(text)
+    with pytest.raises(PackError) as caught:
+        correlation_of(text, "p.yaml")
+    assert any(str(p).startswith(expected) for p in caught.value.problems)
