@@ -96,6 +96,20 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     }
 
 
+def run_postwatch(
+    settings: Settings, *args: str, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`postwatch ARGS` run to its end with these settings, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "postwatch", *args],
+        env=env_for(settings, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
     if process.poll() is None:
         process.send_signal(sig)

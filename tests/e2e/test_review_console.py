@@ -32,7 +32,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from postwatch.rules.alerts import encode
 from postwatch.settings import Settings
-from tests.conftest import env_for, read_topic, stop_process
+from tests.conftest import env_for, read_topic, run_postwatch, stop_process
 from tests.integration.alerts.conftest import free_port, publish_alerts
 from tests.integration.test_live_rules import Alerts, post, send_once
 from tests.recorded_alerts import ALERTS, by_n
@@ -411,13 +411,6 @@ def test_a_console_left_open_keeps_working_after_the_server_restarts_behind_the_
 
 
 def test_the_console_needs_users(settings: Settings) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "postwatch", "alerts", "serve"],
-        env=env_for(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_postwatch(settings, "alerts", "serve", timeout=60)
     assert done.returncode == 2
     assert "POSTWATCH_ALERTS_USERS" in done.stderr

@@ -28,7 +28,7 @@ from postwatch.media.hashing import HashOptions, MediaHashes, hash_bytes
 from postwatch.rules.language.published import PublishedPack, content_hash
 from postwatch.settings import Settings
 from postwatch.streams.live import publish_pack
-from tests.conftest import env_for, stop_process
+from tests.conftest import env_for, run_postwatch, stop_process
 from tests.unit.rules.detectors.scenario import IMAGES, STATEMENT, image_hashes
 from tests.unit.rules.detectors.scenario import PACK as MIRROR_PACK
 
@@ -47,14 +47,7 @@ rules:
 
 
 def publish(settings: Settings, pack: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "postwatch", "rules", "publish", str(pack)],
-        env=env_for(settings, **env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_postwatch(settings, "rules", "publish", str(pack), timeout=60, **env)
 
 
 def post(

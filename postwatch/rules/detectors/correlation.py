@@ -251,6 +251,28 @@ class _Correlations(ABC):
         """The evidence an alert of `correlation` lists, one piece an alert gathered."""
 
 
+def _gathered(
+    correlation: Correlation,
+    *,
+    original_post_id: str | None = None,
+    original_author_id: str | None = None,
+) -> list[Evidence]:
+    """A piece of evidence for each alert `correlation` gathered: its id and author, and
+    what they correlate on."""
+    return [
+        Evidence(
+            "alert",
+            "author.id",
+            s.alert_id,
+            matched=s.author_id,
+            original_post_id=original_post_id,
+            original_author_id=original_author_id,
+            pack=correlation.pack,
+        )
+        for s in correlation.seen
+    ]
+
+
 class Campaigns(_Correlations):
     """Campaigns by original post (see the module)."""
 
@@ -299,17 +321,7 @@ class Campaigns(_Correlations):
         return raised
 
     def _evidence(self, key: str, correlation: Correlation) -> list[Evidence]:
-        return [
-            Evidence(
-                "alert",
-                "author.id",
-                s.alert_id,
-                matched=s.author_id,
-                original_post_id=key,
-                pack=correlation.pack,
-            )
-            for s in correlation.seen
-        ]
+        return _gathered(correlation, original_post_id=key)
 
     def _stale(self, correlation: Correlation, latest: datetime) -> bool:
         return correlation.start < latest - 2 * self.window_of(correlation)
@@ -362,18 +374,7 @@ class Successions(_Correlations):
     def _evidence(self, key: str, correlation: Correlation) -> list[Evidence]:
         """An alert's piece for each alert gathered, then each sign of succession they
         carried (a host or a quiet spell once)."""
-        account = key.partition(">")[0]
-        alerts = [
-            Evidence(
-                "alert",
-                "author.id",
-                s.alert_id,
-                matched=s.author_id,
-                original_author_id=account,
-                pack=correlation.pack,
-            )
-            for s in correlation.seen
-        ]
+        alerts = _gathered(correlation, original_author_id=key.partition(">")[0])
         signs = {(e.type, e.value): e for s in correlation.seen for e in s.signs}
         return alerts + list(signs.values())
 

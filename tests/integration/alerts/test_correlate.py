@@ -19,12 +19,12 @@ import pytest
 
 from postwatch.kafka.deadletter import DeadLetter
 from postwatch.settings import Settings
-from tests.conftest import env_for, produce, read_topic, stop_process
-from tests.unit.rules.detectors.scenario import EDITED, STATEMENT, post, run_match
+from tests.conftest import env_for, produce, read_topic, run_postwatch, stop_process
+from tests.unit.rules.detectors.scenario import run_match
 from tests.unit.rules.detectors.test_correlation import (
     OTHER_PACK,
-    listed_then,
     network,
+    two_originals_re_posted_twice,
     with_correlation,
 )
 
@@ -107,15 +107,7 @@ def test_the_thresholds_of_packs_in_files_and_published_hold(
     settings: Settings, tmp_path: Path
 ) -> None:
     other = OTHER_PACK.replace("rules:", "correlation: {campaign_authors: 2}\nrules:", 1)
-    text = "The other front meets at the old mill on Sunday; bring food for two days."
-    posts = [
-        *listed_then(
-            post("a1", "new1", STATEMENT, minutes=1), post("a2", "new2", EDITED, minutes=8)
-        ),
-        post("other", "other", text, minutes=10, handle="otherfront"),
-        post("b1", "new3", text, minutes=11),
-        post("b2", "new4", text, minutes=12),
-    ]
+    posts = two_originals_re_posted_twice()
     mirrors = with_correlation("{campaign_authors: 2}")
     offline = run_match(tmp_path, posts, [mirrors, other])
     inputs = [a for a in offline if a["kind"] not in CORRELATED]
@@ -125,14 +117,7 @@ def test_the_thresholds_of_packs_in_files_and_published_hold(
     asyncio.run(produce(settings, settings.topic("rules"), [(b"mirrors", b"no pack at all")]))
     (tmp_path / "mirrors.yaml").write_text(mirrors)
     (tmp_path / "other.yaml").write_text(other)
-    published = subprocess.run(
-        [sys.executable, "-m", "postwatch", "rules", "publish", str(tmp_path / "mirrors.yaml")],
-        env=env_for(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    published = run_postwatch(settings, "rules", "publish", str(tmp_path / "mirrors.yaml"))
     assert published.returncode == 0, published.stderr
     log = tmp_path / "correlate.log"
     process = subprocess.Popen(
@@ -155,13 +140,6 @@ def test_a_pack_file_with_problems_in_its_correlation_is_refused(
 ) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(with_correlation("{campaign_authors: many}"))
-    result = subprocess.run(
-        [sys.executable, "-m", "postwatch", "correlate", "--rules", str(bad)],
-        env=env_for(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_postwatch(settings, "correlate", "--rules", str(bad), timeout=60)
     assert result.returncode == 1
     assert "correlation: campaign_authors is a count" in result.stderr

@@ -198,11 +198,11 @@ def with_correlation(section: str) -> str:
     return PACK.replace("rules:", f"correlation: {section}\nrules:", 1)
 
 
-def test_a_pack_s_thresholds_and_windows_hold_for_its_accounts_and_content(
-    tmp_path: Path,
-) -> None:
+def two_originals_re_posted_twice() -> list[dict[str, Any]]:
+    """The listed account's statement and another pack's listed account's, each re-posted
+    by two new accounts (the first's seven minutes apart)."""
     other = "The other front meets at the old mill on Sunday; bring food for two days."
-    posts = [
+    return [
         *listed_then(
             post("a1", "new1", STATEMENT, minutes=1), post("a2", "new2", EDITED, minutes=8)
         ),
@@ -210,6 +210,12 @@ def test_a_pack_s_thresholds_and_windows_hold_for_its_accounts_and_content(
         post("b1", "new3", other, minutes=11),
         post("b2", "new4", other, minutes=12),
     ]
+
+
+def test_a_pack_s_thresholds_and_windows_hold_for_its_accounts_and_content(
+    tmp_path: Path,
+) -> None:
+    posts = two_originals_re_posted_twice()
     # the settings' three authors: two re-posts of each original are no campaign
     assert "campaign" not in kinds(run_match(tmp_path, posts, [PACK, OTHER_PACK]))
     # two authors for the mirror pack's content: a campaign of its original, not the other's
