@@ -27,10 +27,10 @@ import hashlib
 import re
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import msgspec
 import numpy as np
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTENT_LETTERS",
+    "LETTER_FORM",
     "LETTER_RUN",
     "MIN_LETTER_RUNS",
     "MIN_SHARED",
@@ -59,6 +60,7 @@ __all__ = [
     "LearnedBank",
     "containment",
     "fingerprint",
+    "letter_forms",
     "letter_runs",
     "link_domains",
     "shared_letters",
@@ -67,11 +69,35 @@ __all__ = [
 
 LETTER_RUN = 5
 MIN_LETTER_RUNS = 20
+LETTER_FORM = 2
+"""How `letter_runs` writes a text before cutting it into runs (`Learned.letters_form`):
+2, the letters of its main script alone, Arabic script's as their skeleton; 1, every letter
+as folded (entries learned before the skeleton, which still match a text written so)."""
 SAME_LETTERS = 0.4
 """Share of the letter runs of the shorter of two texts read in images found in the other at
 which they are one text (`shared_letters`): runs of five letters survive what OCR does to
 Arabic script (a misread letter or word, two words read as one) where word bigrams do not;
-unrelated texts of one script share at most a third (`benchmarks/ocr_bench.py`)."""
+in the benchmark's posters unrelated texts of one script share at most a third, and of
+Tatoeba's and UD's real Urdu and Arabic sentences about 1 pair in 20,000 (of one topic:
+Sami and money, one news story) shares 0.4 or more (`benchmarks/ocr_bench.py`)."""
+_ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
+_SKELETON = str.maketrans(
+    {
+        **dict.fromkeys("تثنيپٹ", "ب"),
+        **dict.fromkeys("جخچ", "ح"),
+        **dict.fromkeys("ذڈ", "د"),
+        **dict.fromkeys("زڑژ", "ر"),
+        "ش": "س",
+        "ض": "ص",
+        "ظ": "ط",
+        "غ": "ع",
+        "ق": "ف",
+        "گ": "ك",
+    }
+)
+"""Letters of Arabic script (as folded: hamza forms, yeh, heh and kaf are already one) that
+differ only by their dots or a stroke, to one letter of each shape: most of what Tesseract
+misreads in Urdu and Arabic is a dot."""
 NUM_PERM = 128
 """MinHash permutations: the estimate's standard error is about 1/sqrt(128) = 0.09."""
 SHINGLE_WORDS = 2
@@ -81,6 +107,7 @@ CONTENT_LETTERS = 5
 a passage of five words or more in common (common phrases of fewer words are shared by
 unrelated posts; `benchmarks/mirror_bench.py`)."""
 _SEED = 1
+_K = TypeVar("_K", int, tuple[int, int])
 _SCHEME = "affine32"  # datasketch 2's default; named, as restored signatures must say it
 
 
@@ -112,6 +139,8 @@ class Learned(msgspec.Struct, frozen=True, omit_defaults=True):
     pack: str | None = None
     """The pack of the alert that taught it (`succession.pack_of`): whose correlation
     thresholds hold for its reappearances (none in old records)."""
+    letters_form: int = 1
+    """How its `letters` were written (`LETTER_FORM`; 1 in old records)."""
 
     def __post_init__(self) -> None:
         """Checked when decoded (a ValueError there is a msgspec.ValidationError): a value
@@ -188,15 +217,29 @@ def fingerprint(text: str, min_words: int) -> Fingerprint | None:
     return Fingerprint(signature, frozenset(hashes), hashes, content)
 
 
-def letter_runs(text: str) -> frozenset[int]:
+def letter_runs(text: str, form: int = LETTER_FORM) -> frozenset[int]:
     """The 32-bit hashes of the runs of LETTER_RUN letters of the folded text, its spaces
-    left out (too few to compare, under MIN_LETTER_RUNS: none)."""
+    left out (too few to compare, under MIN_LETTER_RUNS: none), written in `form`: in the
+    current one, only the letters of its main script (Arabic script where more than half of
+    them are; else the others: what OCR reads into a poster in another script is noise), and
+    Arabic script's letters as their skeleton (`_SKELETON`)."""
     letters = "".join(fold(text).text.split())
+    if form == LETTER_FORM:
+        arabic = "".join(_ARABIC_SCRIPT.findall(letters))
+        if 2 * len(arabic) > len(letters):
+            letters = arabic.translate(_SKELETON)
+        else:
+            letters = _ARABIC_SCRIPT.sub("", letters)
     runs = frozenset(
         zlib.crc32(letters[i : i + LETTER_RUN].encode())
         for i in range(len(letters) - LETTER_RUN + 1)
     )
     return runs if len(runs) >= MIN_LETTER_RUNS else frozenset()
+
+
+def letter_forms(text: str) -> dict[int, frozenset[int]]:
+    """The letter runs of a text read in an image in each form a learned entry may hold."""
+    return {form: letter_runs(text, form) for form in range(1, LETTER_FORM + 1)}
 
 
 def shared_letters(runs: frozenset[int], other: Collection[int]) -> float:
@@ -259,7 +302,8 @@ class LearnedBank:
         self.pdq_max_distance = pdq_max_distance
         self._lsh: MinHashLSH | None = None
         self._bigrams: defaultdict[int, set[str]] = defaultdict(set)  # bigram -> text keys
-        self._letters: defaultdict[int, set[str]] = defaultdict(set)  # letter run -> text keys
+        # (letters form, letter run) -> text keys
+        self._letters: defaultdict[tuple[int, int], set[str]] = defaultdict(set)
         self.texts: dict[str, tuple[MinHash, Learned]] = {}
         self.media: dict[str, Learned] = {}
         self.images: dict[str, Learned] = {}
@@ -298,7 +342,7 @@ class LearnedBank:
             for bigram in entry.shingles:
                 self._bigrams[bigram].add(entry.key)
             for run in entry.letters:
-                self._letters[run].add(entry.key)
+                self._letters[entry.letters_form, run].add(entry.key)
             return True
         if entry.kind == "features":
             if entry.key in self.images:
@@ -317,11 +361,10 @@ class LearnedBank:
         if key in self.texts:
             _, entry = self.texts.pop(key)
             self._text_index().remove(key)
-            for index, values in ((self._bigrams, entry.shingles), (self._letters, entry.letters)):
-                for value in values:
-                    index[value].discard(key)
-                    if not index[value]:
-                        del index[value]
+            for bigram in entry.shingles:
+                _discard(self._bigrams, bigram, key)
+            for run in entry.letters:
+                _discard(self._letters, (entry.letters_form, run), key)
             return
         if self.images.pop(key, None) is not None:
             self._features.remove(key)
@@ -362,6 +405,7 @@ class LearnedBank:
                 domains,
                 post.created,
                 pack,
+                LETTER_FORM,
             )
 
         domains = link_domains(post)
@@ -408,14 +452,20 @@ class LearnedBank:
                 found.append((original, score, contained))
         return found
 
-    def same_letters(self, runs: frozenset[int]) -> list[tuple[Learned, float]]:
+    def same_letters(self, forms: Mapping[int, frozenset[int]]) -> list[tuple[Learned, float]]:
         """The learned texts read in images that share SAME_LETTERS or more of their letter
-        runs with these (of a text read in an image), each with the share, most first."""
-        counts = Counter(key for run in runs for key in self._letters.get(run, ()))
+        runs with a text read in an image (its runs in each form, `letter_forms`), each with
+        the share, most first."""
+        counts = Counter(
+            (form, key)
+            for form, runs in forms.items()
+            for run in runs
+            for key in self._letters.get((form, run), ())
+        )
         found: list[tuple[Learned, float]] = []
-        for key, n in counts.items():
+        for (form, key), n in counts.items():
             _, entry = self.texts[key]
-            share = n / min(len(runs), len(entry.letters))
+            share = n / min(len(forms[form]), len(entry.letters))
             if share >= SAME_LETTERS:
                 found.append((entry, share))
         return sorted(found, key=lambda pair: -pair[1])
@@ -432,6 +482,13 @@ class LearnedBank:
         if features is None:
             return []
         return [(self.images[str(key)], count) for key, count in self._features.search(features)]
+
+
+def _discard(index: defaultdict[_K, set[str]], value: _K, key: str) -> None:
+    """Take `key` off the keys of `value` in the index, and `value` with its last key."""
+    index[value].discard(key)
+    if not index[value]:
+        del index[value]
 
 
 def _features_of(encoded: str | None) -> Features | None:

@@ -6,6 +6,7 @@ cropped, captioned or framed copy), and whether the author is the same (a repeat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal, TypedDict, Unpack
 
@@ -15,7 +16,7 @@ from postwatch.rules.detectors.learning import (
     Learned,
     LearnedBank,
     fingerprint,
-    letter_runs,
+    letter_forms,
     shared_letters,
 )
 from postwatch.rules.detectors.semantic import SemanticIndex
@@ -49,7 +50,7 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
     alerts: list[Alert] = []
     seen: set[str] = {post.id}  # originals found by a text (the post's, or in an image)
     read = {f"media[{i}].text": m.text for i, m in enumerate(post.media) if m.text is not None}
-    runs = {field: letter_runs(text) for field, text in read.items()}
+    runs = {field: letter_forms(text) for field, text in read.items()}
     texts = [("text", post.text), *read.items()] if learned.texts else []
     for field, text in texts:
         printed = fingerprint(text, min_words)
@@ -78,7 +79,7 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
     searched = 0
     for i, media in enumerate(post.media):
         field = f"media[{i}]"
-        letters = runs.get(f"{field}.text", frozenset())
+        letters = runs.get(f"{field}.text", {})
         hashed = [("", media), *media.as_frames()] if learned.media else []
         found = [
             _alert(
@@ -118,14 +119,16 @@ def reappearances(learned: LearnedBank, post: Post, now: datetime, min_words: in
     return alerts
 
 
-def same_text(letters: frozenset[int], original: Learned) -> bool:
-    """Whether an image whose text has these letter runs may be the learned image
-    `original`, by their texts: unless both hold one, yes; else when they are one text
-    (`SAME_LETTERS` of the shorter's letter runs in the other: OCR of a cropped or captioned
-    copy loses or gains a line, and misreads some letters)."""
-    if not letters or not original.letters:
+def same_text(letters: Mapping[int, frozenset[int]], original: Learned) -> bool:
+    """Whether an image whose text has these letter runs (in each form, `letter_forms`) may
+    be the learned image `original`, by their texts: unless both hold one, yes; else when
+    they are one text (`SAME_LETTERS` of the shorter's letter runs in the other, in the form
+    of the original's: OCR of a cropped or captioned copy loses or gains a line, and misreads
+    some letters)."""
+    runs = letters.get(original.letters_form, frozenset())
+    if not runs or not original.letters:
         return True
-    return shared_letters(letters, original.letters) >= SAME_LETTERS
+    return shared_letters(runs, original.letters) >= SAME_LETTERS
 
 
 class _Measured(TypedDict, total=False):

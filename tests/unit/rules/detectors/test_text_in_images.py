@@ -11,7 +11,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from postwatch.rules.detectors.learning import Learned, letter_runs
+from postwatch.rules.detectors.learning import LETTER_FORM, Learned, letter_forms
 from postwatch.rules.detectors.reappearance import same_text
 from tests.factories import LATIN, poster, sample_photo
 from tests.unit.rules.detectors.scenario import STATEMENT, image_hashes, post, run_match
@@ -91,18 +91,30 @@ def test_a_poster_of_one_template_with_another_statement_is_no_copy(tmp_path: Pa
 
 
 def test_images_without_text_on_either_side_are_judged_by_the_image_alone() -> None:
-    statement, other = letter_runs(STATEMENT), letter_runs(OTHER)
-    assert statement
-    assert other
-    assert same_text(frozenset(), learned_image(other))
+    statement, other = letter_forms(STATEMENT), letter_forms(OTHER)
+    assert statement[LETTER_FORM]
+    assert other[LETTER_FORM]
+    assert same_text({}, learned_image(other[LETTER_FORM]))
     assert same_text(statement, learned_image(frozenset()))
-    assert same_text(statement, learned_image(statement))
-    assert not same_text(statement, learned_image(other))
-    misread = letter_runs(STATEMENT.replace("capital", "capita1").replace("Saturday", "Satur day"))
-    assert same_text(misread, learned_image(statement))  # what OCR does to a word or two
+    assert same_text(statement, learned_image(statement[LETTER_FORM]))
+    assert not same_text(statement, learned_image(other[LETTER_FORM]))
+    misread = STATEMENT.replace("capital", "capita1").replace("Saturday", "Satur day")
+    assert same_text(letter_forms(misread), learned_image(statement[LETTER_FORM]))  # OCR's
 
 
 def learned_image(letters: frozenset[int]) -> Learned:
     """A learned PDQ whose image's text has these letter runs."""
     learned_at = datetime(2025, 1, 1, tzinfo=UTC)
-    return Learned("pdq", "0" * 64, "a", "p", "u", None, learned_at, "", (), tuple(sorted(letters)))
+    return Learned(
+        "pdq",
+        "0" * 64,
+        "a",
+        "p",
+        "u",
+        None,
+        learned_at,
+        "",
+        (),
+        tuple(sorted(letters)),
+        letters_form=LETTER_FORM,
+    )
