@@ -52,6 +52,26 @@ def test_the_words_of_a_poster_are_read(
     assert len(found) >= share * len(words(text)), (read, text)
 
 
+def tatoeba(name: str, first: int) -> str:
+    """Three of Tatoeba's sentences, from the `first`."""
+    lines = (SHARED_DATA / "arabic_script" / name).read_text().splitlines()
+    return " ".join(lines[first : first + 3])
+
+
+def test_rows_of_arabic_script_are_not_dropped_as_noise(hasher: Hasher) -> None:
+    # rows of many dots, which Tesseract's layout analysis dropped (a ninth of the words read)
+    text = tatoeba("tatoeba_ara.txt", 12)
+    read = hasher.hash_bytes(png(poster(text, right_to_left=True))).text
+    assert len(words(read) & words(text)) >= 0.5 * len(words(text)), read
+
+
+def test_a_poster_of_large_letters_is_read_smaller(hasher: Hasher) -> None:
+    # at its size Tesseract's layout analysis takes it for a picture and reads nothing
+    text = tatoeba("tatoeba_urd.txt", 18)
+    read = hasher.hash_bytes(png(poster(text, right_to_left=True))).text
+    assert len(words(read) & words(text)) >= 0.5 * len(words(text)), read
+
+
 def test_dark_words_on_a_light_poster_are_read_as_well(hasher: Hasher) -> None:
     light = poster(ENGLISH, background=(245, 240, 220))
     light = light.point(lambda v: 255 - v)  # black words on a pale blue
