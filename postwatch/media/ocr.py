@@ -69,10 +69,10 @@ _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 """Direction marks and zero-width characters Tesseract puts around words of another script."""
 _SPACES = re.compile(r"[ \t]+")
 _SETTINGS = {"textord_noise_rejrows": "0"}
-"""Tesseract's layout analysis drops a row of many small blobs as noise: a line of Arabic
-script, whose dots are such blobs, often (half the lines of Amiri posters); kept, the share
-of an Arabic poster's words read goes from about a half to three quarters, and photos do not
-gain text (`benchmarks/ocr_bench.py`)."""
+"""Tesseract's layout analysis drops a row of many small blobs as noise: often a line of
+Arabic script, whose dots are such blobs; kept, the share of an Arabic poster's words read
+goes from about a half to three quarters, and photos do not gain text
+(`benchmarks/ocr_bench.py`)."""
 
 
 def tessdata() -> Path | None:
