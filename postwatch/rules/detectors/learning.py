@@ -77,9 +77,9 @@ SAME_LETTERS = 0.4
 """Share of the letter runs of the shorter of two texts read in images found in the other at
 which they are one text (`shared_letters`): runs of five letters survive what OCR does to
 Arabic script (a misread letter or word, two words read as one) where word bigrams do not;
-in the benchmark's posters unrelated texts of one script share at most a third, and of
-Tatoeba's and UD's real Urdu and Arabic sentences about 1 pair in 20,000 (of one topic:
-Sami and money, one news story) shares 0.4 or more (`benchmarks/ocr_bench.py`)."""
+in the benchmark's posters unrelated texts of one script share at most a third
+(`benchmarks/ocr_bench.py`), and of 497,000 pairs of real Urdu and Arabic texts of Tatoeba
+and UD 12 share 0.4 or more, all of one topic (Sami and money, one news story)."""
 _ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
 _SKELETON = str.maketrans(
     {
@@ -107,7 +107,6 @@ CONTENT_LETTERS = 5
 a passage of five words or more in common (common phrases of fewer words are shared by
 unrelated posts; `benchmarks/mirror_bench.py`)."""
 _SEED = 1
-_K = TypeVar("_K", int, tuple[int, int])
 _SCHEME = "affine32"  # datasketch 2's default; named, as restored signatures must say it
 
 
@@ -482,6 +481,9 @@ class LearnedBank:
         if features is None:
             return []
         return [(self.images[str(key)], count) for key, count in self._features.search(features)]
+
+
+_K = TypeVar("_K", int, tuple[int, int])
 
 
 def _discard(index: defaultdict[_K, set[str]], value: _K, key: str) -> None:
