@@ -1,9 +1,8 @@
-"""Test sinks for the matching stage: each send is recorded and acknowledged at once."""
+"""Test sinks for the matching stage: each record is kept as it is queued (there is nothing
+to acknowledge)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,11 +28,8 @@ class Sink:
     def __init__(self) -> None:
         self.records: list[tuple[bytes | None, Any]] = []
 
-    async def __call__(self, key: bytes | None, value: bytes) -> Awaitable[Any]:
+    def __call__(self, key: bytes | None, value: bytes) -> None:
         self.records.append((key, orjson.loads(value)))
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
 
     @property
     def values(self) -> list[Any]:
