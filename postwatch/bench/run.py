@@ -254,7 +254,7 @@ async def _raw_ceiling(settings: Settings, total: int, trial: RawTrial, label: s
                 pending = [
                     await producer.send_batch(batch, target, partition=tp.partition)
                     for tp, records in batches.items()
-                    for batch in full_batches(producer, ((r.key, r.value) for r in records))
+                    for batch in full_batches(producer, records)
                 ]
             else:
                 pending = [

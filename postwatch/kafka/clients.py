@@ -13,10 +13,9 @@ Producers and consumers are not started: `await client.start()` and `stop()`, or
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Literal, Self
 
 from aiokafka import (
     AIOKafkaConsumer,
@@ -34,13 +33,11 @@ from aiokafka.errors import (
     TopicAlreadyExistsError,
 )
 from aiokafka.producer.message_accumulator import BatchBuilder
-from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from postwatch.kafka.partitioner import partition
 from postwatch.settings import Settings
 
 __all__ = [
-    "MAX_REQUEST_SIZE",
     "AIOKafkaAdminClient",
     "AIOKafkaConsumer",
     "AIOKafkaProducer",
@@ -51,7 +48,6 @@ __all__ = [
     "KafkaError",
     "MessageSizeTooLargeError",
     "NewTopic",
-    "Outbox",
     "ProducerOwner",
     "TopicAlreadyExistsError",
     "TopicPartition",
@@ -61,11 +57,6 @@ __all__ = [
     "new_producer",
     "send_all",
 ]
-
-
-MAX_REQUEST_SIZE = 1_048_576
-"""Bytes of the largest request a producer sends, and so of the largest record (aiokafka's
-default, named here because `Outbox` checks its records against it as `send` does)."""
 
 
 def new_producer(
@@ -84,7 +75,6 @@ def new_producer(
         enable_idempotence=enable_idempotence,
         linger_ms=linger_ms,
         max_batch_size=max_batch_size,
-        max_request_size=MAX_REQUEST_SIZE,
         **settings.kafka_client_options(),
     )
 
@@ -165,65 +155,16 @@ async def send_all(
     return sent + len(pending)
 
 
-class Outbox:
-    """Records queued to be sent together, as whole producer batches.
-
-    `put` queues a record for a topic, or raises `MessageSizeTooLargeError` for one that
-    `send` would refuse; `flush` sends what is queued and returns the acknowledgements to
-    wait for. Each record goes to the partition `send` would give it (the producer's
-    partitioner, by key), the records of a partition in the order they were put, in batches
-    as full as `max_batch_size` lets them be (`send_batch`), which are sent at once rather
-    than lingering. `send` does per record what this does per batch (a future, a wait for
-    metadata, the partitioner, the accumulator): in an alert storm that cost more than
-    building the alerts.
-    """
-
-    def __init__(self, producer: AIOKafkaProducer) -> None:
-        self._producer = producer
-        self._queued: dict[str, list[tuple[bytes | None, bytes | None]]] = defaultdict(list)
-
-    def put(self, topic: str, key: bytes | None, value: bytes | None) -> None:
-        """Queue a record (a None value: a tombstone) for `topic`."""
-        size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, [])
-        if size > MAX_REQUEST_SIZE:
-            raise MessageSizeTooLargeError(
-                f"The record is {size} bytes, more than the {MAX_REQUEST_SIZE} of a request"
-            )
-        self._queued[topic].append((key, value))
-
-    async def flush(self) -> list[asyncio.Future[Any]]:
-        """Send every record queued; returns the acknowledgements of their batches."""
-        queued, self._queued = self._queued, defaultdict(list)
-        producer = self._producer
-        acks: list[asyncio.Future[Any]] = []
-        for topic, records in queued.items():
-            every = sorted(await producer.partitions_for(topic))
-            available = sorted(producer.client.cluster.available_partitions_for_topic(topic) or ())
-            parts: dict[int, list[tuple[bytes | None, bytes | None]]] = defaultdict(list)
-            for key, value in records:
-                parts[partition(key, every, available)].append((key, value))
-            for number, part in parts.items():
-                acks.extend(
-                    [
-                        await producer.send_batch(batch, topic, partition=number)
-                        for batch in full_batches(producer, part)
-                    ]
-                )
-        return acks
-
-
 def full_batches(
-    producer: AIOKafkaProducer, records: Iterable[tuple[bytes | None, bytes | None]]
+    producer: AIOKafkaProducer, records: list[ConsumerRecord[bytes, bytes]]
 ) -> Iterator[BatchBuilder]:
-    """The (key, value) records (of one partition) as producer batches for `send_batch`,
-    each as full as `max_batch_size` lets it be, and closed: complete, it is sent at once
-    instead of lingering for records that will not come."""
+    """The records (of one partition) as producer batches, each as full as `max_batch_size`
+    lets it be, for `send_batch`."""
     batch = producer.create_batch()
-    for key, value in records:
-        if batch.append(key=key, value=value, timestamp=None) is None:  # full, and closed
+    for record in records:
+        if batch.append(key=record.key, value=record.value, timestamp=None) is None:
             yield batch
             batch = producer.create_batch()
-            batch.append(key=key, value=value, timestamp=None)
+            batch.append(key=record.key, value=record.value, timestamp=None)
     if batch.record_count():
-        batch.close()
         yield batch

@@ -15,7 +15,6 @@ again processes the batch again (same alert ids).
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import signal
 from collections.abc import Awaitable, Iterable
@@ -32,7 +31,6 @@ from postwatch.kafka.clients import (
     ConsumerRecord,
     IllegalStateError,
     KafkaError,
-    Outbox,
     TopicPartition,
     new_consumer,
     new_producer,
@@ -97,9 +95,9 @@ class Worker:
         await ensure_topics(self.settings, live=True)
         warm_up()
         settle_heap()
-        # the stage's records go out as whole batches when a batch of posts is done (see
-        # `Outbox`): nothing is gained by lingering, and a batch of 1 MiB is one request
-        producer = new_producer(self.settings, enable_idempotence=True, max_batch_size=1 << 20)
+        producer = new_producer(
+            self.settings, enable_idempotence=True, linger_ms=5, max_batch_size=262_144
+        )
         await producer.start()
         try:
             tracker = Tracker(
@@ -157,12 +155,16 @@ class Worker:
     def _stage(
         self, producer: AIOKafkaProducer, tracker: Tracker
     ) -> tuple[MatchStage, ChangelogWindows | None]:
-        outbox = Outbox(producer)
-
         def sender(topic: str) -> Send:
-            return functools.partial(outbox.put, self.settings.topic(topic))
+            name = self.settings.topic(topic)
 
-        acks = Acks(outbox.flush)
+            async def send(key: bytes | None, value: bytes) -> Awaitable[Any]:
+                ack: Awaitable[Any] = await producer.send(name, value, key=key)
+                return ack
+
+            return send
+
+        acks = Acks()
         windows = (
             ChangelogWindows(self.settings, suppression_changelog(self.settings), producer, acks)
             if self.settings.suppress_window_s > 0

@@ -1,14 +1,13 @@
 """The matching stage: Post v1 bytes in, Alert v1 records out, bad records to dead letter.
 
 Records come in batches. Everything a batch produces (alerts, OCSF findings, dead letters,
-learned fingerprints) is queued, and goes out together when the batch is done (`Acks.wait`
-flushes it: in the worker, as whole producer batches, see `postwatch.kafka.clients.Outbox`);
-suppression windows are sent as they change. `process` returns once the broker has
-acknowledged all of it; the worker commits the batch's offsets only then. A crash can repeat
-alerts (with the same deterministic id) but never lose one. With repeat suppression on,
-repeats are counted into the first alert's window instead (see `suppress.py`); with OCSF on,
-each alert also goes to the OCSF topic. With the flood guard on, the alerts each rule sends
-are counted, and a rule that sends too many is shadowed (see `postwatch.rules.flood`).
+learned fingerprints, suppression windows) is sent without waiting, and `process` returns
+once the broker has acknowledged all of it; the worker commits the batch's offsets only
+then. A crash can repeat alerts (with the same deterministic id) but never lose one. With
+repeat suppression on, repeats are counted into the first alert's window instead (see
+`suppress.py`); with OCSF on, each alert also goes to the OCSF topic. With the flood guard
+on, the alerts each rule sends are counted, and a rule that sends too many is shadowed (see
+`postwatch.rules.flood`).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Awaitable, Callable, Container, Sequence
+from collections.abc import Awaitable, Container, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -52,36 +51,23 @@ def settle_heap() -> None:
 
 
 class Send(Protocol):
-    """Queue one record for a topic: it is sent when `Acks.wait` flushes what is queued.
-    Raises `MessageSizeTooLargeError` for a record too large to be sent."""
+    """Produce one record; the awaitable it returns completes when the broker acknowledges."""
 
-    def __call__(self, key: bytes | None, value: bytes) -> None: ...
-
-
-Flush = Callable[[], Awaitable[Sequence[Awaitable[Any]]]]
-"""Send every record queued; returns their acknowledgements."""
-
-
-async def _nothing_queued() -> Sequence[Awaitable[Any]]:
-    return ()
+    async def __call__(self, key: bytes | None, value: bytes) -> Awaitable[Any]: ...
 
 
 @dataclass
 class Acks:
-    """Broker acknowledgements not yet waited for, and the records queued (`flush` sends
-    them, and gives their acknowledgements, when these are waited for)."""
+    """Broker acknowledgements not yet waited for."""
 
-    flush: Flush = _nothing_queued
     _pending: list[Awaitable[Any]] = field(default_factory=list)
 
     def add(self, ack: Awaitable[Any]) -> None:
         self._pending.append(ack)
 
     async def wait(self) -> None:
-        """Send what is queued; return once every acknowledgement added so far, and every
-        queued record's, has come; raises the first delivery error (the others are still
-        waited for)."""
-        self._pending.extend(await self.flush())
+        """Return once every acknowledgement added so far has come; raises the first
+        delivery error (the others are still waited for)."""
         pending, self._pending = self._pending, []
         results = await asyncio.gather(*pending, return_exceptions=True)
         for result in results:
@@ -181,7 +167,7 @@ class MatchStage:
             partition=record.partition,
             offset=record.offset,
         )
-        self.send_deadletter(record.key, letter.encode())
+        self.acks.add(await self.send_deadletter(record.key, letter.encode()))
         self.metrics.deadletters.labels(reason).inc()
 
     async def _send(self, raised: Raised, partition: int, clock: float) -> int:
@@ -214,7 +200,8 @@ class MatchStage:
                 await self.emit(alert)
         if self.send_learned is not None:
             for entry in raised.learned:
-                self.send_learned(entry.key.encode(), entry.encode())
+                key, value = entry.key.encode(), entry.encode()
+                self.acks.add(await self.send_learned(key, value))
         if raised.learned and self.tracker is not None:
             self.metrics.learned.set(len(self.tracker.learned()))
         return sent
@@ -233,7 +220,7 @@ class MatchStage:
             alert_id=trip.alert.alert_id,
         )
         if self.send_flood is not None:
-            self.send_flood(record.rule.encode(), record.encode())
+            self.acks.add(await self.send_flood(record.rule.encode(), record.encode()))
         await self.emit(trip.alert)
         self.metrics.flood_trips.labels(record.rule).inc()
 
@@ -255,11 +242,11 @@ class MatchStage:
             return sent
 
     async def emit(self, alert: Alert) -> None:
-        """Queue one alert (and its OCSF finding); acknowledged when `acks` is waited for."""
+        """Send one alert (and its OCSF finding); acknowledged when `acks` is waited for."""
         key = alert.alert_id.encode()
-        self.send_alert(key, encode(alert))
+        self.acks.add(await self.send_alert(key, encode(alert)))
         if self.send_ocsf is not None:
-            self.send_ocsf(key, orjson.dumps(detection_finding(alert)))
+            self.acks.add(await self.send_ocsf(key, orjson.dumps(detection_finding(alert))))
         rule, post = alert.rule, alert.post
         self.metrics.count_alert(rule.id, rule.severity, alert.kind)
         if alert.kind == "rule" and post.observed_at:

@@ -1,8 +1,9 @@
-"""Test sinks for the matching stage: each record is kept as it is queued (there is nothing
-to acknowledge)."""
+"""Test sinks for the matching stage: each send is recorded and acknowledged at once."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +29,11 @@ class Sink:
     def __init__(self) -> None:
         self.records: list[tuple[bytes | None, Any]] = []
 
-    def __call__(self, key: bytes | None, value: bytes) -> None:
+    async def __call__(self, key: bytes | None, value: bytes) -> Awaitable[Any]:
         self.records.append((key, orjson.loads(value)))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
 
     @property
     def values(self) -> list[Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from collections.abc import Awaitable
+from typing import Any
 
 import orjson
 import pytest
@@ -17,7 +19,7 @@ from postwatch.rules import Engine, Match, Post
 from postwatch.rules.alerts import EVIDENCE_MAX
 from postwatch.schemas import validator
 from postwatch.streams.agents import match as match_stage
-from postwatch.streams.agents.match import Acks, MatchStage
+from postwatch.streams.agents.match import MatchStage
 from postwatch.streams.metrics import Metrics
 from tests.unit.streams.agents.helpers import Record, Sink, Windows
 
@@ -139,12 +141,14 @@ def test_a_batch_is_processed_in_order_and_counted(engine: Engine) -> None:
 
 
 def test_a_failed_send_fails_the_batch(engine: Engine) -> None:
-    async def refused() -> list[asyncio.Future[None]]:
-        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        failed.set_exception(KafkaTimeoutError())
-        return [failed]
+    class Refused(Sink):
+        async def __call__(self, key: bytes | None, value: bytes) -> Awaitable[Any]:
+            await super().__call__(key, value)
+            failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            failed.set_exception(KafkaTimeoutError())
+            return failed
 
-    built = MatchStage(engine, Sink(), Sink(), acks=Acks(refused))
+    built = MatchStage(engine, Refused(), Sink())
     with pytest.raises(KafkaTimeoutError):
         asyncio.run(built.process([Record(None, post(0), "posts", 0, 0)]))
 
