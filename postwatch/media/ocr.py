@@ -7,7 +7,8 @@ or a caption, so that rules and reappearance can match them as they match a post
 
 Every image is read: a cheap detector of text regions either missed lines of Arabic script or
 flagged textured photos, and Tesseract's own layout pass (what a detector built on it
-would cost) is most of what reading costs (`benchmarks/ocr_bench.py`). Tesseract runs in the
+would cost) is most of what reading costs (`benchmarks/ocr_bench.py`). An image read with
+little confidence is read again at half its size (`RETRY_CONFIDENCE`). Tesseract runs in the
 hashing child process (`worker.Hasher`), under its time, byte and pixel limits, one thread
 (`OMP_THREAD_LIMIT=1`: several hashing processes use the cores better than threads of one).
 
@@ -36,6 +37,7 @@ __all__ = [
     "MAX_SIDE",
     "MAX_TEXT",
     "MIN_CONFIDENCE",
+    "RETRY_CONFIDENCE",
     "RETRY_SCALE",
     "check_languages",
     "clean",
@@ -55,9 +57,22 @@ MIN_CONFIDENCE = 50
 Tesseract finds in a textured photo are words of confidence 20-50."""
 MAX_TEXT = 4000
 """Characters kept of one image's text (a post's own text is not longer)."""
-RETRY_SCALE = 0.75
-"""An image in which nothing is read is read again scaled by this: a poster of large letters
-is then read, and a photo without text costs two thirds more (`benchmarks/ocr_bench.py`)."""
+RETRY_CONFIDENCE = 80
+"""An image read with a mean word confidence under this (0-100) is read again, scaled by
+RETRY_SCALE, and the more confident of the two readings is kept. Tesseract reads the
+benchmark's English posters at 80 or more (read again too, they would keep as many words),
+and the lines of Arabic script it reads well; the lines of an Arabic or Urdu poster it
+misreads at their size (65-79) it often reads better at half of it.
+Re-typed Arabic posters found again: 0.93, 0.97 and 0.90 of the benchmark's seeds 7, 2026
+and 31337, against 0.73, 0.83 and 0.80 (`benchmarks/ocr_bench.py`); a threshold of 75 found
+0.83 and 0.97, one of 85 as many as 80 at a third more cost for Arabic posters."""
+RETRY_SCALE = 0.5
+"""The scale of the second reading (of a poster, about two thirds the time of the first; of
+a photo, a third): a poster of large letters that Tesseract's layout analysis takes for a
+picture at its size is read too.
+Read at three quarters, fewer of the benchmark's Arabic posters were found again (0.83 and
+0.93 at seeds 7 and 2026). Small letters (a screenshot's) are read less confidently at half
+the size, and their first reading is kept."""
 
 _SYSTEM_TESSDATA = (
     "/usr/share/tesseract-ocr/5/tessdata",
@@ -128,7 +143,9 @@ def read_text(rgb: Image.Image, languages: tuple[str, ...]) -> str | None:
     the reading order of its script; None when it reads nothing it is confident of.
 
     The image is read in grey, dark on light (inverted when it is mostly dark: white words
-    on a coloured poster): Tesseract reads that best, and a fifth faster than colour."""
+    on a coloured poster): Tesseract reads that best, and a fifth faster than colour. Read
+    with a mean confidence under RETRY_CONFIDENCE, it is read again at RETRY_SCALE, and the
+    more confident reading is kept."""
     gray = rgb.convert("L")
     width, height = gray.size
     if max(width, height) > MAX_SIDE:
@@ -137,23 +154,26 @@ def read_text(rgb: Image.Image, languages: tuple[str, ...]) -> str | None:
     if ImageStat.Stat(gray).mean[0] < 128:
         gray = ImageOps.invert(gray)
     api = engine(languages)
-    text = _read(api, gray)
-    if text is None:
-        # Tesseract's layout analysis takes some posters of large letters (Urdu and Arabic
-        # script's tall lines) for a picture; at three quarters of the size it reads them
+    text, confidence = _read(api, gray)
+    if confidence < RETRY_CONFIDENCE:
+        # Tesseract misreads lines of Arabic script that are tall to it, and its layout
+        # analysis takes some posters of large letters for a picture: read at half the size,
+        # the more confident reading is kept
         width, height = gray.size
         smaller = (max(1, round(width * RETRY_SCALE)), max(1, round(height * RETRY_SCALE)))
-        text = _read(api, gray.resize(smaller, Image.Resampling.LANCZOS))
-    return text
+        again = _read(api, gray.resize(smaller, Image.Resampling.LANCZOS))
+        if again[1] > confidence:
+            text, confidence = again
+    return clean(text) if confidence >= MIN_CONFIDENCE else None
 
 
-def _read(api: PyTessBaseAPI, gray: Image.Image) -> str | None:
-    """What Tesseract reads in the grey image, cleaned; None below MIN_CONFIDENCE."""
+def _read(api: PyTessBaseAPI, gray: Image.Image) -> tuple[str, int]:
+    """What Tesseract reads in the grey image, and its mean word confidence (0-100)."""
     api.SetImage(gray)
     text = api.GetUTF8Text()
     confidence = api.MeanTextConf()
     api.Clear()
-    return clean(text) if confidence >= MIN_CONFIDENCE else None
+    return text, confidence
 
 
 def clean(text: str) -> str | None:
