@@ -33,11 +33,14 @@ import ssl
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
 import msgspec
 import structlog
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
+from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 
 from postwatch.kafka.clients import ConsumerRecord
 from postwatch.kafka.deadletter import dead_letter
@@ -119,6 +122,44 @@ class PackConfigs:
             self.configs.pop(pack, None)
 
 
+class _ConsumerThread(AIOKafkaConsumerThread):
+    """faust's consumer, which seeks a partition without a committed offset to its start.
+
+    faust resumes the fetching of its partitions before it seeks them to their committed
+    offsets, and drops what is fetched until its flow resumes; aiokafka does not seek a
+    partition without a committed offset at all, so the records of such a partition fetched
+    meanwhile were lost: after a process was killed before its first commit, the next one
+    skipped the alerts routed to it since. Sought to the start, they are read again (as
+    `consumer_auto_offset_reset="earliest"` means); changelogs are left to faust's recovery.
+    """
+
+    async def seek_to_committed(self) -> Mapping[Any, int]:
+        return cast(Mapping[Any, int], await self.call_thread(self._seek_to_committed))
+
+    async def _seek_to_committed(self) -> Mapping[Any, int]:
+        consumer = self._ensure_consumer()
+        committed: Mapping[Any, int] = await consumer.seek_to_committed()
+        changelogs = self.app.tables.changelog_topics
+        unset = [tp for tp, at in committed.items() if not at and tp.topic not in changelogs]
+        if unset:
+            await consumer.seek_to_beginning(*unset)
+        return committed
+
+
+class _Consumer(AIOKafkaConsumer):
+    def _new_consumer_thread(self) -> _ConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(AIOKafkaTransport):
+    Consumer = _Consumer
+
+
+class _App(faust.App):
+    def _new_transport(self) -> Any:
+        return _Transport(self.conf.broker_consumer, self)
+
+
 def _credentials(settings: Settings) -> Any:
     """faust's form of the connection's security settings (None: plain text)."""
     context = (
@@ -141,7 +182,7 @@ def _credentials(settings: Settings) -> Any:
 def build_app(settings: Settings, packs: PackConfigs, *, store: str = "memory://") -> Any:
     """The correlate app: its agents, tables and topics, and the task that follows the
     rules topic into `packs` (see the module)."""
-    app = faust.App(
+    app = _App(
         f"{settings.topic_prefix}-correlate",
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
         broker_credentials=_credentials(settings),
