@@ -12,7 +12,6 @@ import asyncio
 import http.client
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -23,7 +22,6 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prometheus_client.parser import text_string_to_metric_families
 
 from postwatch.connectors.mastodon.adapter import status_to_post
 from postwatch.connectors.webhook.connector import ERRORS_LISTED
@@ -50,7 +48,6 @@ class Hook:
 
     settings: Settings
     port: int
-    metrics_port: int
     process: Any
     accepted: dict[str, str] = field(default_factory=dict)
 
@@ -77,18 +74,6 @@ class Hook:
             connection.close()
         assert response.getheader("Content-Type", "").startswith("application/json"), answer[:200]
         return status, orjson.loads(answer)
-
-    def events(self) -> float:
-        """Events the server has read so far (its Prometheus counter)."""
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as response:
-            text = response.read().decode()
-        return sum(
-            sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == "postwatch_connector_events_total"
-        )
 
     def assert_topic_holds_exactly_the_accepted(self) -> None:
         """Every acknowledged post is on the posts topic once, with its text; nothing else is."""
@@ -119,11 +104,11 @@ def hook(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hook
     prefix = f"test-{uuid.uuid4().hex[:10]}"
     config = replace(Settings.from_env({}), kafka_bootstrap=broker, topic_prefix=prefix)
     asyncio.run(ensure_topics(config))
-    port, metrics_port = free_port(), free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("webhook") / "webhook.log"
-    args = ["--listen", f"127.0.0.1:{port}", "--token", TOKEN, "--metrics-port", str(metrics_port)]
+    args = ["--listen", f"127.0.0.1:{port}", "--token", TOKEN]
     process = start_process(config, log, "webhook", *args)
-    server = Hook(config, port, metrics_port, process)
+    server = Hook(config, port, process)
     try:
         deadline = time.monotonic() + 30
         while True:  # until it listens
