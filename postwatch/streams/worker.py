@@ -95,9 +95,10 @@ class Worker:
         await ensure_topics(self.settings, live=True)
         warm_up()
         settle_heap()
-        producer = new_producer(
-            self.settings, enable_idempotence=True, linger_ms=5, max_batch_size=262_144
-        )
+        # no linger: a batch's sends are all queued before its acknowledgements are waited
+        # for, so they go out together anyway; a linger of 5 ms was added to every batch
+        # (about 17 ms of matching for 2,000 posts), a seventh of one worker's throughput
+        producer = new_producer(self.settings, enable_idempotence=True, max_batch_size=262_144)
         await producer.start()
         try:
             tracker = Tracker(
