@@ -5,18 +5,20 @@
     and batch size, records a `getmany` takes, bytes a fetch takes of a partition) is
     run and the best counts;
 (b) one `postwatch worker` over the same records, its pack compiled cold;
-(c) two workers in one consumer group, over the records twice, the pack from the cache;
+(c) two workers in one consumer group, over the records four times (one of them takes
+    every partition until the other is in), the pack from the cache;
 (d) an alert storm: one worker with a pack whose rules match about half of the posts,
     several rules each, logging at info;
 then the end-to-end latency (`observed_at` of a post → its alert produced) with one worker
 fed at half of (b)'s rate.
 
 Throughput is the rate at which the consumer group's committed offsets reach the end of a
-pre-filled topic, from the first commit to the last, so start-up time is left out; for (c)
-from the first commit after both workers are in the group, so the rebalance when the second
-one joins (a few seconds in which the first hands partitions over) is left out too. Each is
-also given with start-up: from the workers' launch to the last commit; and start-up itself,
-from launch to the first commit.
+pre-filled topic, from the moment every partition has been committed by the whole group to
+the last commit, so start-up time is left out; for (c) that is once both workers are in the
+group and each has committed its partitions after the rebalance that let the second one in
+(the first hands partitions over, the second reads the state of its partitions: a second or
+two in which the group commits nothing). Each is also given with start-up: from the
+workers' launch to the last commit; and start-up itself, from launch to the first commit.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from postwatch.settings import Settings
 __all__ = ["RAW_TRIALS", "BenchResult", "RawTrial", "describe", "run_bench"]
 
 _POLL_S = 0.2
+_TWO_COPIES = 4  # (c)'s posts, in copies of the workload's
 _WORKER_STOP_S = 30
 
 
@@ -173,9 +176,10 @@ async def _fill(settings: Settings, lines: list[bytes]) -> None:
         await producer.stop()
 
 
-async def _committed(admin: AIOKafkaAdminClient, group: str) -> int:
+async def _committed(admin: AIOKafkaAdminClient, group: str) -> dict[TopicPartition, int]:
+    """The group's committed offset of each partition it has committed."""
     offsets = await admin.list_consumer_group_offsets(group)
-    return sum(meta.offset for meta in offsets.values() if meta.offset > 0)
+    return {tp: meta.offset for tp, meta in offsets.items() if meta.offset > 0}
 
 
 async def _stable(admin: AIOKafkaAdminClient, group: str, members: int) -> bool:
@@ -196,24 +200,36 @@ async def _throughput(
     *,
     members: int = 1,
 ) -> _Run:
-    """When the group's committed offsets went from their first value, once the group has
-    its `members` members and is not rebalancing, to `total`; the workers were launched at
-    `launched` (`time.monotonic`)."""
+    """When the group's committed offsets went to `total` from where they were once every
+    partition had been committed by the whole group (its `members` members in, no
+    rebalance under way); the workers were launched at `launched` (`time.monotonic`)."""
     admin = new_admin(settings)
     await admin.start()
     try:
         started: float | None = None
+        stable: dict[TopicPartition, int] | None = None  # the offsets when the group was whole
         first: tuple[float, int] | None = None
         while time.monotonic() - launched < deadline_s:
-            done = await _committed(admin, group)
+            offsets = await _committed(admin, group)
+            done = sum(offsets.values())
             now = time.monotonic()
             if done and started is None:
                 started = now
-            if done and first is None and await _stable(admin, group, members):
+            if done and stable is None and await _stable(admin, group, members):
+                stable = offsets
+            if (
+                first is None
+                and stable is not None
+                and len(offsets) == settings.posts_partitions
+                and all(offset > stable.get(tp, 0) for tp, offset in offsets.items())
+            ):
                 first = (now, done)
-            if first is not None and done >= total:
-                if done == first[1]:
-                    raise BenchError("everything was committed at once: use more posts")
+            if done >= total:
+                if first is None or done == first[1]:
+                    raise BenchError(
+                        "the posts were all committed before the whole group was at work: "
+                        "use more posts"
+                    )
                 assert started is not None
                 return _Run(launched, started, first[0], first[1], now, total)
             await asyncio.sleep(_POLL_S)
@@ -413,11 +429,13 @@ def run_bench(
         f"{one_run.startup_s:.1f} s), {alerts_one:,} alerts (expected {workload.matching_posts:,})"
     )
 
-    progress("(c) two workers in one group, over the posts twice, the pack from the cache")
+    progress("(c) two workers in one group, over the posts four times, the pack from the cache")
     two = _fresh(settings, "two")
-    asyncio.run(_fill(two, lines + lines))  # the second worker joins while the first runs
+    asyncio.run(_fill(two, lines * _TWO_COPIES))  # the second worker joins while the first runs
     with _workers(two, workload.pack, 2, logs) as launched:
-        two_run = asyncio.run(_throughput(two, 2 * total, two.group, deadline, launched, members=2))
+        two_run = asyncio.run(
+            _throughput(two, _TWO_COPIES * total, two.group, deadline, launched, members=2)
+        )
     progress(
         f"    {two_run.rate:,.0f} posts/s ({two_run.with_startup:,.0f} with start-up, "
         f"{two_run.startup_s:.1f} s)"
