@@ -86,12 +86,15 @@ def new_consumer(
     auto_offset_reset: Literal["earliest", "latest"] = "latest",
     max_poll_records: int | None = None,
     max_partition_fetch_bytes: int = 1_048_576,
+    fetch_max_wait_ms: int = 500,
 ) -> AIOKafkaConsumer:
     """A consumer subscribed to `topics` (none: it subscribes or is assigned partitions
     later), in the consumer group `group_id` if one is given, that never commits by itself.
     `auto_offset_reset` says where it starts on a partition without a committed offset;
     `max_poll_records` bounds what one `getmany` returns (None: no bound);
-    `max_partition_fetch_bytes` what one fetch takes of a partition (aiokafka's default)."""
+    `max_partition_fetch_bytes` what one fetch takes of a partition, and
+    `fetch_max_wait_ms` how long the broker holds a fetch that finds nothing new (aiokafka's
+    defaults)."""
     return AIOKafkaConsumer(
         *topics,
         group_id=group_id,
@@ -99,6 +102,7 @@ def new_consumer(
         auto_offset_reset=auto_offset_reset,
         max_poll_records=max_poll_records,
         max_partition_fetch_bytes=max_partition_fetch_bytes,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         **settings.kafka_client_options(),
     )
 

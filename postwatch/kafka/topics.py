@@ -78,6 +78,7 @@ DELETIONS = "post-deletions"
 """Notices that a source deleted a post, keyed by post id, so that downstream can mark the
 alerts on posts their author deleted."""
 _COMPACT = {"cleanup.policy": "compact"}
+_SCAN_WAIT_MS = 10  # how long the broker holds a fetch of `scan`'s that finds nothing new
 _FOREVER = {"retention.ms": "-1"}
 
 
@@ -189,8 +190,13 @@ async def scan(
 ) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
     """Every record the topic `name` holds now (in `partitions`, all when None; with
     `since_ms`, those written from then on), partition by partition, oldest first in each."""
-    # subscribed, so that start() fetches the topic's partitions; assigned one by one below
-    consumer = new_consumer(settings, name, auto_offset_reset="earliest")
+    # subscribed, so that start() fetches the topic's partitions; assigned one by one below.
+    # The broker answers a connection's requests in turn: with its default wait, a fetch
+    # of a partition read to its end was held 500 ms, and the offsets asked for the next
+    # partition behind it (3.5 s to read the four empty partitions of a changelog)
+    consumer = new_consumer(
+        settings, name, auto_offset_reset="earliest", fetch_max_wait_ms=_SCAN_WAIT_MS
+    )
     await consumer.start()
     try:
         numbers = sorted(consumer.partitions_for_topic(name) or ())
@@ -227,9 +233,11 @@ async def follow(
     await consumer.start()
     partition = TopicPartition(name, 0)
     try:
+        # asked before the partition is assigned, so that it is asked before the first
+        # fetch, which the broker may hold (and the request behind it) for 500 ms
+        end = (await consumer.end_offsets([partition]))[partition]
         consumer.assign([partition])
         await consumer.seek_to_beginning(partition)
-        end = (await consumer.end_offsets([partition]))[partition]
         while True:
             batches = await consumer.getmany(partition, timeout_ms=200)
             for record in batches.get(partition, []):
