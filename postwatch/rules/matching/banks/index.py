@@ -109,21 +109,18 @@ class HashBank:
     def add_many(self, entries: Iterable[tuple[str, str, int | None]]) -> int:
         """Add (algo, hex, quality or None) entries; returns how many were new. Raises
         ValueError, adding nothing, if an algorithm is unknown or a hash malformed."""
-        listed = list(entries)
-        unknown = next((algo for algo, _, _ in listed if algo not in HEX_LENGTHS), None)
-        if unknown is not None:
-            raise ValueError(f"not a hash algorithm: {unknown!r}")
-        low = [a == "pdq" and q is not None and q < self.min_quality for a, _, q in listed]
-        if any(low):
-            self.skipped["low_quality"] += sum(low)
-        by_algo = {
-            algo: [
-                raw.strip().lower()
-                for (a, raw, _), out in zip(listed, low, strict=True)
-                if a == algo and not out
-            ]
-            for algo in HEX_LENGTHS
-        }
+        by_algo: dict[str, list[str]] = {algo: [] for algo in HEX_LENGTHS}
+        low = 0
+        for algo, raw, quality in entries:  # one pass: a bank file holds millions
+            values = by_algo.get(algo)
+            if values is None:
+                raise ValueError(f"not a hash algorithm: {algo!r}")
+            if algo == "pdq" and quality is not None and quality < self.min_quality:
+                low += 1
+            else:
+                values.append(raw.strip().lower())
+        if low:
+            self.skipped["low_quality"] += low
         for algo, values in by_algo.items():
             bad = malformed(values, HEX_LENGTHS[algo])
             if bad:

@@ -130,7 +130,7 @@ def is_hex(value: str, length: int) -> bool:
 
 def malformed(values: list[str], length: int) -> list[int]:
     """The positions of the values that are not `length` hex digits (lower case)."""
-    if all(len(v) == length for v in values):
+    if set(map(len, values)) == {length}:
         try:  # fast path: one check for a million hashes (fromhex skips spaces: count bytes)
             if len(bytes.fromhex("".join(values))) * 2 == length * len(values):
                 return []

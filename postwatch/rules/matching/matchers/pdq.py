@@ -57,7 +57,7 @@ def hashes_from_hex(values: Sequence[str]) -> U64Array:
     """PDQ hashes as 64 hex digits each, as an (n, 4) array of words; raises ValueError."""
     if not values:
         return np.empty((0, 4), dtype=np.uint64)
-    if any(len(v) != 64 for v in values):
+    if set(map(len, values)) != {64}:
         raise ValueError("a PDQ hash is 64 hex digits")
     raw = bytes.fromhex("".join(values))
     return np.frombuffer(raw, dtype=np.uint64).reshape(-1, 4).copy()
