@@ -168,7 +168,7 @@ def _compile_for_workers(
 
     started = time.monotonic()
     try:
-        compile_for_workers(load_packs(list(settings.rules)), versions, cache)
+        compile_for_workers(load_packs(list(settings.rules), cache), versions, cache)
     except PackError as exc:
         click.echo(f"not compiled for the workers: {len(exc.problems)} problem(s) in their packs")
         return

@@ -47,6 +47,7 @@ from postwatch.rules.language.model import (
 )
 from postwatch.rules.matching.banks import BankSpec, BankSpecError, HashBank, load_bank
 from postwatch.rules.matching.banks.formats import MAX_BANK_FILE_BYTES
+from postwatch.rules.matching.cache import CompileCache
 from postwatch.rules.matching.matchers.text import MAX_REGEXES, check_regexes
 from postwatch.rules.matching.normalize import fold_term
 from postwatch.rules.posts import InvalidPost, post_from_dict
@@ -172,6 +173,7 @@ def _line_of(container: Any, key: str | int, default: int) -> int:
 class _Context:
     file: str
     folder: Path | None  # where bank files are read; None: the pack may name none
+    cache: CompileCache | None = None  # where banks read from files are kept
     problems: list[PackProblem] = field(default_factory=list)
     lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
     watchlists: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -187,13 +189,14 @@ class _Context:
         self.problems.append(PackProblem(self.file, line, message, self.rule_id))
 
 
-def load_packs(paths: list[Path]) -> list[Pack]:
-    """Load several packs; raises one `PackError` with the problems of all of them."""
+def load_packs(paths: list[Path], cache: CompileCache | None = None) -> list[Pack]:
+    """Load several packs; raises one `PackError` with the problems of all of them. With
+    `cache`, the banks they read from files are kept there and taken from there."""
     packs: list[Pack] = []
     problems: list[PackProblem] = []
     for path in paths:
         try:
-            packs.append(load_pack(path))
+            packs.append(load_pack(path, cache))
         except PackError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -211,9 +214,10 @@ def load_packs(paths: list[Path]) -> list[Pack]:
     return packs
 
 
-def load_pack(path: Path) -> Pack:
-    """Load and validate one rule pack file; its banks' files are read from its folder."""
-    return parse_pack(pack_text(path), str(path), folder=path.parent)
+def load_pack(path: Path, cache: CompileCache | None = None) -> Pack:
+    """Load and validate one rule pack file; its banks' files are read from its folder
+    (or their hashes taken from `cache`, see `load_bank`)."""
+    return parse_pack(pack_text(path), str(path), folder=path.parent, cache=cache)
 
 
 def pack_text(path: Path) -> str:
@@ -237,11 +241,14 @@ def _too_large(file: str) -> PackProblem:
     )
 
 
-def parse_pack(text: str, file: str, *, folder: Path | None = None) -> Pack:
+def parse_pack(
+    text: str, file: str, *, folder: Path | None = None, cache: CompileCache | None = None
+) -> Pack:
     """Parse and validate the YAML text of a pack; `file` names it in error messages.
-    Bank files are read from `folder` (and from within it only); with no folder, a bank
-    that names a file is a problem (a pack from the rules topic carries its hashes)."""
-    ctx = _Context(file, folder)
+    Bank files are read from `folder` (and from within it only), or their hashes taken from
+    `cache`; with no folder, a bank that names a file is a problem (a pack from the rules
+    topic carries its hashes)."""
+    ctx = _Context(file, folder, cache)
     doc = _document(text, file)
     if not isinstance(doc, _Map):
         raise PackError([PackProblem(file, 1, "a pack must be a YAML mapping")])
@@ -459,7 +466,7 @@ def _parse_banks(doc: _Map, ctx: _Context) -> None:
                 continue
             spec = replace(spec, file=file)
         try:
-            ctx.banks[name] = load_bank(spec)
+            ctx.banks[name] = load_bank(spec, ctx.cache)
         except PackError as exc:
             ctx.problems.extend(exc.problems)
         except _READER_FAULTS as exc:  # the message may quote the file: name the fault only

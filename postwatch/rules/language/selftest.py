@@ -71,7 +71,7 @@ def compile_tested(paths: Sequence[Path], cache: CompileCache | None = None) -> 
     `PackError` on any problem."""
     if cache is not None:
         tables_from(cache)  # before the packs load: their terms are folded
-    engine = Engine(load_packs(list(paths)), cache=cache)
+    engine = Engine(load_packs(list(paths), cache), cache=cache)
     problems = failures(run_tests(engine))
     if problems:
         raise PackError(problems)

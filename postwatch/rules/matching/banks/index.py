@@ -18,10 +18,14 @@ within EXCLUDED_PDQ_DISTANCE of an excluded one, matches nothing in that bank.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
+import numpy as np
 
 from postwatch.rules.matching.banks.formats import read_hash_list
 from postwatch.rules.matching.banks.spec import (
@@ -31,6 +35,7 @@ from postwatch.rules.matching.banks.spec import (
     is_hex,
     malformed,
 )
+from postwatch.rules.matching.cache import CompileCache, engine_id
 from postwatch.rules.matching.matchers.pdq import PDQIndex, hashes_from_hex, hex_of
 
 __all__ = ["EXCLUDED_PDQ_DISTANCE", "BankHit", "BankSet", "HashBank", "HashedMedia", "load_bank"]
@@ -154,6 +159,31 @@ class HashBank:
         """Take an exclusion back (the reviewer's verdict changed)."""
         self._excluded.get(algo, set()).discard(value.strip().lower())
         self._index_exclusions(algo)
+
+    def _saved(self) -> bytes:
+        """The hashes the bank holds, for `load_bank`'s cache (exclusions apart)."""
+        return msgspec.msgpack.encode(
+            _SavedBank(
+                {algo: sorted(digests) for algo, digests in self._exact.items()},
+                self._pdq.hashes().tobytes(),
+                dict(self.skipped),
+            )
+        )
+
+    def _restore(self, payload: bytes) -> bool:
+        """Take the hashes of a cache entry (`_saved`), into an empty bank; False, taking
+        nothing, for a payload that is not one."""
+        try:
+            saved = msgspec.msgpack.decode(payload, type=_SavedBank)
+        except msgspec.DecodeError:
+            return False
+        if set(saved.exact) != set(EXACT_ALGORITHMS) or len(saved.pdq) % 32:
+            return False
+        for algo, digests in saved.exact.items():
+            self._exact[algo].update(digests)
+        self._pdq.add(np.frombuffer(saved.pdq, dtype=np.uint64).reshape(-1, 4))
+        self.skipped.update(saved.skipped)
+        return True
 
     def _index_exclusions(self, algo: str) -> None:
         if algo == "pdq":  # PDQIndex has no removal: made again, it holds a few hashes
@@ -281,19 +311,52 @@ def _checked(algo: str, value: str) -> str:
     return hexed
 
 
-def load_bank(spec: BankSpec) -> HashBank:
+def load_bank(spec: BankSpec, cache: CompileCache | None = None) -> HashBank:
     """The bank a spec describes, its file read. Raises `PackError` with the file's problems
-    (file:line: message) when the file cannot be read or holds malformed hashes."""
+    (file:line: message) when the file cannot be read or holds malformed hashes.
+
+    With `cache`, a bank with a file is kept there once read, keyed by the spec, the file's
+    content and `engine_id`, and taken from there the next time: its hashes as they were
+    added, so that only the PDQ index is built again (reading and checking a million hashes
+    took most of a second, the index a third of one)."""
     bank = HashBank(
         spec.name,
         pdq_max_distance=spec.pdq_max_distance,
         min_quality=spec.min_quality,
         negative=spec.negative,
     )
+    key = _cache_key(spec) if cache is not None else None
+    if cache is not None and key is not None and cache.load("bank", key, bank._restore):
+        return bank
     entries: list[tuple[str, str, int | None]] = [
         (algo, v, None) for algo in HEX_LENGTHS for v in getattr(spec, algo)
     ]
     if spec.file is not None:
         entries += read_hash_list(spec.file, spec.format, bank.skipped)
     bank.add_many(entries)  # in one batch: the PDQ index is built in one go
+    if cache is not None and key is not None:
+        cache.put("bank", key, bank._saved())
     return bank
+
+
+class _SavedBank(msgspec.Struct, array_like=True):
+    """A bank's hashes as `load_bank` left them: exact digests by algorithm, the PDQ hashes'
+    words in index order, and what was skipped by reason."""
+
+    exact: dict[str, list[bytes]]
+    pdq: bytes
+    skipped: dict[str, int]
+
+
+def _cache_key(spec: BankSpec) -> bytes | None:
+    """The cache key of a bank with a file; None for one without, or whose file cannot be
+    read here (then reading it says why)."""
+    if spec.file is None:
+        return None
+    try:
+        content = hashlib.sha256(spec.file.read_bytes()).digest()
+    except OSError:
+        return None
+    described = (spec.name, spec.sha256, spec.md5, spec.sha512, spec.pdq, spec.format)
+    limits = (spec.pdq_max_distance, spec.min_quality, spec.negative)
+    return msgspec.msgpack.encode((engine_id(), described, limits, content))

@@ -115,6 +115,10 @@ class PDQIndex:
         arrays = (self._hashes, self._order, self._words, self._starts)
         return sum(a.nbytes for a in arrays)
 
+    def hashes(self) -> U64Array:
+        """The stored hashes as an (n, 4) array, in id order (a view: not to be changed)."""
+        return self._hashes[: self._count]
+
     def hash_words(self, i: int) -> U64Array:
         """The four words of stored hash `i`."""
         return cast(U64Array, self._hashes[i])
