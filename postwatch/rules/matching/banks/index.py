@@ -27,7 +27,7 @@ from typing import Protocol
 import msgspec
 import numpy as np
 
-from postwatch.rules.matching.banks.formats import read_hash_list
+from postwatch.rules.matching.banks.formats import MAX_BANK_FILE_BYTES, read_hash_list
 from postwatch.rules.matching.banks.spec import (
     EXACT_ALGORITHMS,
     HEX_LENGTHS,
@@ -354,9 +354,13 @@ def _cache_key(spec: BankSpec) -> bytes | None:
     if spec.file is None:
         return None
     try:
-        content = hashlib.sha256(spec.file.read_bytes()).digest()
+        with spec.file.open("rb") as file:
+            data = file.read(MAX_BANK_FILE_BYTES + 1)  # no further than it may be read
     except OSError:
         return None
+    if len(data) > MAX_BANK_FILE_BYTES:
+        return None
+    content = hashlib.sha256(data).digest()
     described = (spec.name, spec.sha256, spec.md5, spec.sha512, spec.pdq, spec.format)
     limits = (spec.pdq_max_distance, spec.min_quality, spec.negative)
     return msgspec.msgpack.encode((engine_id(), described, limits, content))
