@@ -1,5 +1,5 @@
-"""Hash-list files: reading a bank's `file:` (`read_hash_list`) and writing a bank back
-(`export_plain`, `export_csv`).
+"""Hash-list files: reading a bank's `file:` (`read_hash_file`, `read_hash_list`) and
+writing a bank back (`export_plain`, `export_csv`).
 
 The `format`s, told by the file name when not given: `plain` (one hash a line, `TYPE HASH`
 or a bare hash whose length tells its type; python-threatexchange's local-file format),
@@ -34,7 +34,13 @@ from postwatch.rules.matching.banks.spec import HEX_LENGTHS, is_hex, malformed
 if TYPE_CHECKING:
     from postwatch.rules.matching.banks.index import HashBank
 
-__all__ = ["MAX_BANK_FILE_BYTES", "export_csv", "export_plain", "read_hash_list"]
+__all__ = [
+    "MAX_BANK_FILE_BYTES",
+    "export_csv",
+    "export_plain",
+    "read_hash_file",
+    "read_hash_list",
+]
 
 MAX_BANK_FILE_BYTES = 64 * 1024 * 1024
 """The largest hash-list file read: 970,000 PDQ hashes as `pdq HASH` lines, read in about
@@ -65,13 +71,9 @@ _Entry = _Hash | _Skip | _Problem
 _Reader = Callable[[str], Iterator[_Entry]]
 
 
-def read_hash_list(
-    path: Path, fmt: str | None, skipped: Counter[str]
-) -> list[tuple[str, str, int | None]]:
-    """The (algo, hex, quality or None) entries of a hash-list file, in the given format or
-    the one its name tells; what is left out is counted in `skipped` by reason. Raises
-    `PackError` (file:line: kind of problem) when the file cannot be read or holds
-    malformed entries."""
+def read_hash_file(path: Path) -> bytes:
+    """The bytes of a hash-list file, read no further than one may be long. Raises
+    `PackError` when the file cannot be read or is longer."""
     try:
         with path.open("rb") as file:
             data = file.read(MAX_BANK_FILE_BYTES + 1)
@@ -80,6 +82,16 @@ def read_hash_list(
     if len(data) > MAX_BANK_FILE_BYTES:
         message = f"a hash list is at most {MAX_BANK_FILE_BYTES:,} bytes"
         raise PackError([PackProblem(str(path), 0, message)])
+    return data
+
+
+def read_hash_list(
+    data: bytes, path: Path, fmt: str | None, skipped: Counter[str]
+) -> list[tuple[str, str, int | None]]:
+    """The (algo, hex, quality or None) entries of the hash-list file `path` whose bytes are
+    `data` (`read_hash_file`), in the given format or the one its name tells; what is left
+    out is counted in `skipped` by reason. Raises `PackError` (file:line: kind of problem)
+    when it holds malformed entries."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -27,7 +27,7 @@ from typing import Protocol
 import msgspec
 import numpy as np
 
-from postwatch.rules.matching.banks.formats import MAX_BANK_FILE_BYTES, read_hash_list
+from postwatch.rules.matching.banks.formats import read_hash_file, read_hash_list
 from postwatch.rules.matching.banks.spec import (
     EXACT_ALGORITHMS,
     HEX_LENGTHS,
@@ -325,14 +325,15 @@ def load_bank(spec: BankSpec, cache: CompileCache | None = None) -> HashBank:
         min_quality=spec.min_quality,
         negative=spec.negative,
     )
-    key = _cache_key(spec) if cache is not None else None
+    data = read_hash_file(spec.file) if spec.file is not None else None
+    key = _cache_key(spec, data) if cache is not None and data is not None else None
     if cache is not None and key is not None and cache.load("bank", key, bank._restore):
         return bank
     entries: list[tuple[str, str, int | None]] = [
         (algo, v, None) for algo in HEX_LENGTHS for v in getattr(spec, algo)
     ]
-    if spec.file is not None:
-        entries += read_hash_list(spec.file, spec.format, bank.skipped)
+    if spec.file is not None and data is not None:
+        entries += read_hash_list(data, spec.file, spec.format, bank.skipped)
     bank.add_many(entries)  # in one batch: the PDQ index is built in one go
     if cache is not None and key is not None:
         cache.put("bank", key, bank._saved())
@@ -348,18 +349,8 @@ class _SavedBank(msgspec.Struct, array_like=True):
     skipped: dict[str, int]
 
 
-def _cache_key(spec: BankSpec) -> bytes | None:
-    """The cache key of a bank with a file; None for one without, or whose file cannot be
-    read here (then reading it says why)."""
-    if spec.file is None:
-        return None
-    try:
-        with spec.file.open("rb") as file:
-            data = file.read(MAX_BANK_FILE_BYTES + 1)  # no further than it may be read
-    except OSError:
-        return None
-    if len(data) > MAX_BANK_FILE_BYTES:
-        return None
+def _cache_key(spec: BankSpec, data: bytes) -> bytes:
+    """The cache key of a bank whose file holds `data`."""
     content = hashlib.sha256(data).digest()
     described = (spec.name, spec.sha256, spec.md5, spec.sha512, spec.pdq, spec.format)
     limits = (spec.pdq_max_distance, spec.min_quality, spec.negative)
