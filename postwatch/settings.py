@@ -106,6 +106,11 @@ class Settings:
     correlate_store: str = "memory://"
     """Where `postwatch correlate` keeps its tables between restores from their changelogs:
     `memory://`, or `rocksdb://` where faust-streaming's rocksdb extra is installed."""
+    correlate_dir: str = ""
+    """Folder where `postwatch correlate` keeps its local data (its tables, with `rocksdb://`),
+    in a folder `<topic_prefix>-correlate` of its own; empty: a temporary folder, removed when
+    it stops. Read from the environment, it defaults to the user's state folder
+    (`$XDG_STATE_HOME/postwatch/correlate`, else `~/.local/state/postwatch/correlate`)."""
     enrich: bool = False
     """Media enrichment: connectors produce to `<prefix>.posts.raw`, and `postwatch enrich`
     fetches each post's images (hashes, local features, text in them) and produces it to the
@@ -153,8 +158,9 @@ class Settings:
                 values.update(tomllib.loads(Path(config).read_text(encoding="utf-8")))
             except (OSError, tomllib.TOMLDecodeError) as exc:
                 raise SettingsError(f"POSTWATCH_CONFIG={config}: {exc}") from exc
-        home = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or "/nonexistent") / ".cache")
-        values.setdefault("cache_dir", str(Path(home) / "postwatch"))
+        values.setdefault("cache_dir", str(_user_folder(env, "XDG_CACHE_HOME", ".cache")))
+        state = _user_folder(env, "XDG_STATE_HOME", ".local/state")
+        values.setdefault("correlate_dir", str(state / "correlate"))
         for spec in fields(cls):
             raw = env.get(_PREFIX + spec.name.upper())
             if raw is not None:
@@ -180,6 +186,12 @@ class Settings:
 
             options["ssl_context"] = ssl.create_default_context(cafile=self.kafka_ssl_cafile)
         return options
+
+
+def _user_folder(env: Mapping[str, str], xdg: str, fallback: str) -> Path:
+    """postwatch's folder in the user's folder of a kind: `$XDG_…/postwatch` where the XDG
+    variable is set, else `~/<fallback>/postwatch`."""
+    return Path(env.get(xdg) or Path(env.get("HOME") or "/nonexistent") / fallback) / "postwatch"
 
 
 def _convert(name: str, value: Any) -> Any:

@@ -25,7 +25,7 @@ from postwatch.cli.shared import (
 )
 from postwatch.rules import PackError
 from postwatch.schemas import SCHEMAS, schema_text
-from postwatch.settings import DEFAULT_BOOTSTRAP
+from postwatch.settings import DEFAULT_BOOTSTRAP, SettingsError
 
 __all__ = ["bench", "correlate", "demo", "enrich", "schema", "worker"]
 
@@ -114,6 +114,8 @@ def correlate(ctx: CommandContext, packs: tuple[Path, ...]) -> None:
         run_correlate(ctx.settings, packs or ctx.settings.rules)
     except PackError as exc:
         raise refused(exc) from exc
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.command()

@@ -17,8 +17,9 @@ are not waited for one by one); an alert handled again after a crash adds nothin
 in the state already) or raises the same alert again, with the same id. Agents run with
 concurrency 1 (faust-streaming #606: more loses offsets). The web server is off. Tables are
 in memory, restored from their changelogs at start; `POSTWATCH_CORRELATE_STORE=rocksdb://`
-keeps them on disk where `faust-streaming[rocksdb]` is installed. A record that is no alert
-goes to the dead-letter topic with its reason.
+keeps them on disk where `faust-streaming[rocksdb]` is installed, in the folder of
+`POSTWATCH_CORRELATE_DIR` (faust's data folder: never the working directory, which need not be
+writable). A record that is no alert goes to the dead-letter topic with its reason.
 
 A pack's own thresholds and windows (its `correlation` section) hold for the accounts and
 content of that pack: each process reads them from the pack files it is given and from the
@@ -29,8 +30,11 @@ workers), which it reads from the start before it correlates, then follows.
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
+import tempfile
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -58,7 +62,7 @@ from postwatch.rules.detectors.correlation import (
 from postwatch.rules.language.loader import correlation_of, pack_text
 from postwatch.rules.language.model import CorrelationConfig
 from postwatch.rules.language.published import PublishedPack
-from postwatch.settings import Settings
+from postwatch.settings import Settings, SettingsError
 
 __all__ = ["CAMPAIGNS", "SUCCESSIONS", "PackConfigs", "build_app", "run_correlate"]
 
@@ -179,14 +183,15 @@ def _credentials(settings: Settings) -> Any:
     return None
 
 
-def build_app(settings: Settings, packs: PackConfigs, *, store: str = "memory://") -> Any:
-    """The correlate app: its agents, tables and topics, and the task that follows the
-    rules topic into `packs` (see the module)."""
+def build_app(settings: Settings, packs: PackConfigs, *, datadir: Path) -> Any:
+    """The correlate app: its agents, tables (kept in `datadir` where its store is on disk)
+    and topics, and the task that follows the rules topic into `packs` (see the module)."""
     app = _App(
         f"{settings.topic_prefix}-correlate",
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
         broker_credentials=_credentials(settings),
-        store=store,
+        store=settings.correlate_store,
+        datadir=datadir,
         web_enabled=False,
         key_serializer="raw",
         value_serializer="raw",
@@ -258,10 +263,33 @@ def build_app(settings: Settings, packs: PackConfigs, *, store: str = "memory://
 def run_correlate(settings: Settings, files: Sequence[Path] = ()) -> None:
     """Run correlate until SIGINT or SIGTERM (faust's worker handles them, and exits), with
     the thresholds of the packs in `files` and on the rules topic. Raises PackError for a
-    file that cannot be read or has problems in its `correlation` section."""
+    file that cannot be read or has problems in its `correlation` section, SettingsError for
+    a `correlate_dir` where no folder can be made and written."""
     packs = PackConfigs(CorrelationConfig.from_settings(settings), files)
-    asyncio.run(ensure_topics(settings, live=True))  # the rules topic among them
-    app = build_app(settings, packs, store=settings.correlate_store)
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True)
-    worker.spinner = None  # a progress spinner's escape codes, even where there is no terminal
-    worker.execute_from_commandline()
+    with _data_folder(settings) as datadir:
+        asyncio.run(ensure_topics(settings, live=True))  # the rules topic among them
+        app = build_app(settings, packs, datadir=datadir)
+        worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+        worker.spinner = None  # a progress spinner's escapes, even where there is no terminal
+        worker.execute_from_commandline()
+
+
+@contextmanager
+def _data_folder(settings: Settings) -> Iterator[Path]:
+    """The app's local data folder: `<correlate_dir>/<prefix>-correlate`, made if need be;
+    a temporary folder, removed at the end, where `correlate_dir` is empty."""
+    if not settings.correlate_dir:
+        with tempfile.TemporaryDirectory(prefix="postwatch-correlate-") as temporary:
+            yield Path(temporary)
+        return
+    folder = Path(settings.correlate_dir) / f"{settings.topic_prefix}-correlate"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+    else:
+        if os.access(folder, os.W_OK | os.X_OK):
+            yield folder
+            return
+        problem = "not writable"
+    raise SettingsError(f"POSTWATCH_CORRELATE_DIR={settings.correlate_dir}: {folder}: {problem}")

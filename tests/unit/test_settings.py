@@ -16,12 +16,15 @@ def test_defaults() -> None:
     assert settings.rules == ()
 
 
-def test_the_compile_cache_is_in_the_users_cache_unless_moved_or_turned_off(
+def test_the_compile_cache_and_correlate_data_are_in_the_users_folders_unless_moved(
     tmp_path: Path,
 ) -> None:
     assert Settings.from_env({"HOME": "/home/u"}).cache_dir == "/home/u/.cache/postwatch"
     moved = Settings.from_env({"HOME": "/home/u", "XDG_CACHE_HOME": "/var/cache/u"})
     assert moved.cache_dir == "/var/cache/u/postwatch"
+    assert moved.correlate_dir == "/home/u/.local/state/postwatch/correlate"
+    state = Settings.from_env({"HOME": "/home/u", "XDG_STATE_HOME": "/var/lib/u"})
+    assert state.correlate_dir == "/var/lib/u/postwatch/correlate"
     chosen = compile_cache(Settings.from_env({"POSTWATCH_CACHE_DIR": str(tmp_path)}).cache_dir)
     assert chosen is not None
     assert chosen.folder == tmp_path

@@ -2,7 +2,8 @@
 account and a campaign of new accounts) give the same campaign and successor alerts as
 `postwatch match` offline, one of each, updated and not repeated, also when the process is
 killed with SIGKILL between them; a record that is no alert is dead-lettered. The thresholds
-of packs, given as files or published, hold as offline."""
+of packs, given as files or published, hold as offline. Its local data goes to its folder
+(`POSTWATCH_CORRELATE_DIR`), never to the working directory."""
 
 from __future__ import annotations
 
@@ -33,11 +34,16 @@ pytestmark = pytest.mark.timeout(480)
 CORRELATED = ("campaign", "successor", "summary")
 
 
-def start(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+def start(settings: Settings, tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
+    """`postwatch correlate ARGS` logging to `correlate.log`, its data folder `state/`, in a
+    working directory `work/` of its own."""
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
     return subprocess.Popen(
-        [sys.executable, "-m", "postwatch", "correlate"],
-        env=env_for(settings),
-        stdout=log.open("ab"),
+        [sys.executable, "-m", "postwatch", "correlate", *args],
+        env=env_for(settings, POSTWATCH_CORRELATE_DIR=str(tmp_path / "state")),
+        cwd=work,
+        stdout=(tmp_path / "correlate.log").open("ab"),
         stderr=subprocess.STDOUT,
     )
 
@@ -79,15 +85,18 @@ def test_a_network_gives_one_campaign_and_one_successor_across_a_kill(
     log = tmp_path / "correlate.log"
     alerts = settings.topic("alerts")
 
-    first = start(settings, log)
+    first = start(settings, tmp_path)
     try:
         asyncio.run(produce(settings, alerts, records(inputs[: successor_at + 1])))
         before = correlated(settings, 1, wait=120)
         assert {a["kind"] for a in before} == {"successor"}, log.read_text()
     finally:
         stop_process(first, signal.SIGKILL)
+    tables = tmp_path / "state" / f"{settings.topic_prefix}-correlate" / "v1" / "tables"
+    assert tables.is_dir()
+    assert list((tmp_path / "work").iterdir()) == []
 
-    second = start(settings, log)
+    second = start(settings, tmp_path)
     try:
         rest = [*records(inputs[successor_at + 1 :]), (b"x", b"no alert at all")]
         asyncio.run(produce(settings, alerts, rest))
@@ -120,12 +129,7 @@ def test_the_thresholds_of_packs_in_files_and_published_hold(
     published = run_postwatch(settings, "rules", "publish", str(tmp_path / "mirrors.yaml"))
     assert published.returncode == 0, published.stderr
     log = tmp_path / "correlate.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "postwatch", "correlate", "--rules", str(tmp_path / "other.yaml")],
-        env=env_for(settings),
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    process = start(settings, tmp_path, "--rules", str(tmp_path / "other.yaml"))
     try:
         asyncio.run(produce(settings, settings.topic("alerts"), records(inputs)))
         found = correlated(settings, len(expected), wait=120)
@@ -143,3 +147,13 @@ def test_a_pack_file_with_problems_in_its_correlation_is_refused(
     result = run_postwatch(settings, "correlate", "--rules", str(bad), timeout=60)
     assert result.returncode == 1
     assert "correlation: campaign_authors is a count" in result.stderr
+
+
+def test_a_data_folder_that_cannot_be_made_is_refused(settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    folder = tmp_path / "a-file" / "state"
+    result = run_postwatch(settings, "correlate", timeout=60, POSTWATCH_CORRELATE_DIR=str(folder))
+    assert result.returncode == 1
+    assert f"POSTWATCH_CORRELATE_DIR={folder}: " in result.stderr
+    assert "Not a directory" in result.stderr
+    assert "Traceback" not in result.stderr
