@@ -4,13 +4,14 @@
     unchanged to another topic, no parsing, tuned: each of `RAW_TRIALS` (producer linger
     and batch size, records a `getmany` takes, bytes a fetch takes of a partition) is
     run and the best counts;
-(b) one `postwatch worker` over the same records, its pack compiled cold;
+(b) one `postwatch worker` over the same records, its pack compiled cold ((a) and (b) go
+    over the posts twice);
 (c) two workers in one consumer group, over the records four times (one of them takes
     every partition until the other is in), the pack from the cache;
 (d) an alert storm: one worker with a pack whose rules match about half of the posts,
     several rules each, logging at info;
 then the end-to-end latency (`observed_at` of a post → its alert produced) with one worker
-fed at half of (b)'s rate.
+fed at half of (b)'s rate for 30 s (the posts again, under new ids, if they run out first).
 
 Throughput is the rate at which the consumer group's committed offsets reach the end of a
 pre-filled topic, from the moment every partition has been committed by the whole group to
@@ -341,8 +342,10 @@ async def _count(settings: Settings, topic: str) -> int:
 
 async def _latency(
     settings: Settings, lines: list[bytes], rate: float, seconds: float
-) -> list[float]:
-    """Feed posts at `rate` for `seconds`; the latency (ms) of every alert they raise."""
+) -> tuple[list[float], float]:
+    """Feed posts at `rate` for `seconds` (the lines over again, their ids suffixed with the
+    round, where they run out first); the latency (ms) of every alert they raise, and the
+    rate at which they were fed (less than `rate` where the feeder could not keep up)."""
     await ensure_topics(settings)
     alerts = new_consumer(settings, settings.topic(ALERTS), auto_offset_reset="earliest")
     producer = new_producer(settings, linger_ms=1)
@@ -372,22 +375,26 @@ async def _latency(
         async with asyncio.timeout(300):
             await first_alert.wait()
         latencies.clear()
-        count = min(len(lines), int(rate * seconds))
+        count = int(rate * seconds)
         started = time.monotonic()
-        for i, line in enumerate(lines[:count]):
+        for i in range(count):
             delay = started + i / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            doc = orjson.loads(line)
+            round_, k = divmod(i, len(lines))
+            doc = orjson.loads(lines[k])
+            if round_:  # a post of its own, not one the worker has seen
+                doc["id"] += f"-{round_}"
             doc["observed_at"] = isoformat(datetime.now(UTC))
             await producer.send(topic, orjson.dumps(doc), key=doc["author"]["id"].encode())
         await producer.flush()
+        fed = count / (time.monotonic() - started)
         await asyncio.sleep(5)  # the last alerts arrive
     finally:
         collector.cancel()
         await producer.stop()
         await alerts.stop()
-    return latencies
+    return latencies, fed
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -461,7 +468,8 @@ def run_bench(
     late = _fresh(settings, "latency")
     asyncio.run(ensure_topics(late))
     with _workers(late, workload.pack, 1, logs):
-        latencies = asyncio.run(_latency(late, lines, rate, latency_s))
+        latencies, fed = asyncio.run(_latency(late, lines, rate, latency_s))
+    progress(f"    fed at {fed:,.0f} posts/s, {len(latencies):,} alerts timed")
     return BenchResult(
         posts=total,
         partitions=settings.posts_partitions,
@@ -477,7 +485,7 @@ def run_bench(
         storm_alerts=storm_alerts,
         storm_alerts_per_s=storm_alerts / total * storm_run.rate,
         storm_log_bytes_per_100k_posts=storm_log / total * 100_000,
-        latency_rate_per_s=rate,
+        latency_rate_per_s=fed,
         latency_alerts=len(latencies),
         latency_p50_ms=_percentile(latencies, 0.50),
         latency_p95_ms=_percentile(latencies, 0.95),
