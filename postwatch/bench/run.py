@@ -416,12 +416,12 @@ def run_bench(
     total = len(lines)
     deadline = max(300.0, total / 500)
 
+    copies = _ONE_COPIES * total  # what (a) and (b) go over
     progress(f"(a) raw ceiling over {total:,} posts twice, {len(RAW_TRIALS)} settings")
     raw_settings = _fresh(settings, "raw")
     asyncio.run(_fill(raw_settings, lines * _ONE_COPIES))
     trials = []
     for number, trial in enumerate(RAW_TRIALS):
-        copies = _ONE_COPIES * total
         rate = uvloop.run(_raw_ceiling(raw_settings, copies, trial, str(number)))  # as workers
         trials.append(msgspec.structs.replace(trial, posts_per_s=rate))
         progress(f"    {rate:,.0f} posts/s with {describe(trial)}")
@@ -431,7 +431,7 @@ def run_bench(
     one = _fresh(settings, "one")
     asyncio.run(_fill(one, lines * _ONE_COPIES))
     with _workers(one, workload.pack, 1, logs) as launched:
-        one_run = asyncio.run(_throughput(one, _ONE_COPIES * total, one.group, deadline, launched))
+        one_run = asyncio.run(_throughput(one, copies, one.group, deadline, launched))
     alerts_one = asyncio.run(_count(one, one.topic(ALERTS)))
     expected = _ONE_COPIES * workload.matching_posts
     progress(

@@ -283,13 +283,11 @@ def _data_folder(settings: Settings) -> Iterator[Path]:
             yield Path(temporary)
         return
     folder = Path(settings.correlate_dir) / f"{settings.topic_prefix}-correlate"
+    refused = f"POSTWATCH_CORRELATE_DIR={settings.correlate_dir}: {folder}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        problem = exc.strerror or str(exc)
-    else:
-        if os.access(folder, os.W_OK | os.X_OK):
-            yield folder
-            return
-        problem = "not writable"
-    raise SettingsError(f"POSTWATCH_CORRELATE_DIR={settings.correlate_dir}: {folder}: {problem}")
+        raise SettingsError(f"{refused}: {exc.strerror or exc}") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SettingsError(f"{refused}: not writable")
+    yield folder
