@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -205,10 +205,12 @@ def _post(wire: Any) -> Post:
 
 
 def _is_time(value: str) -> bool:
-    """Whether a value that matches the schema's pattern is a time: it admits month 13."""
+    """Whether a value that matches the schema's pattern is a time in UTC's range: the
+    pattern admits month 13, and year 9999 at an offset west of UTC is past the last day
+    a time in UTC can have (an alert gives its times in UTC)."""
     try:
-        datetime.fromisoformat(value)
-    except ValueError:
+        datetime.fromisoformat(value).astimezone(UTC)
+    except (ValueError, OverflowError):
         return False
     return True
 

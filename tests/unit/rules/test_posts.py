@@ -89,6 +89,9 @@ TRICKY: st.SearchStrategy[Any] = st.sampled_from(
         "2025-07-25t10:00:00z",
         "2025-07-25T10:00:00+0530",
         "2025-13-45T10:00:00Z",
+        "9999-12-31T23:59:59-01:00",  # past UTC's last day
+        "0001-01-01T00:00:00+14:00",  # before its first
+        "9999-12-31T23:59:59+01:00",
         "2025-07-25T10:00:00.5-05:00",
         "２０２５-07-25T10:00:00Z",
         # newlines: the schema's `$` does not match before a final one (Python's does)
@@ -139,8 +142,8 @@ def schema_accepts(doc: Any) -> bool:
     try:
         for key in ("created_at", "observed_at"):
             if doc.get(key):
-                datetime.fromisoformat(doc[key])
-    except ValueError:
+                datetime.fromisoformat(doc[key]).astimezone(UTC)
+    except (ValueError, OverflowError):  # alerts give times in UTC
         return False
     return True
 
@@ -219,6 +222,17 @@ def test_a_valid_post_keeps_every_field() -> None:
     assert post.links == ("https://example.org/page",)
     assert post.media[0].pdq_quality == 100
     assert post.media[0].md5 == "B" * 32
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+14:00"])
+@pytest.mark.parametrize("key", ["created_at", "observed_at"])
+def test_a_time_out_of_utcs_range_is_refused_and_the_batch_goes_on(key: str, moment: str) -> None:
+    bad = orjson.dumps({**VALID, key: moment})
+    with pytest.raises(InvalidPost) as caught:
+        parse_post(bad)
+    assert (caught.value.reason, caught.value.error) == ("schema", f"not a timestamp: {moment!r}")
+    decoded = parse_posts([orjson.dumps(VALID), bad, orjson.dumps(VALID)])
+    assert [type(post).__name__ for post in decoded] == ["Post", "InvalidPost", "Post"]
 
 
 @pytest.mark.parametrize(
