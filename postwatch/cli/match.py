@@ -100,7 +100,7 @@ def match(
     started = time.perf_counter()
     with (
         source,
-        _open_output(output) as out,
+        _open_output(output, input_path) as write,
         _match_progress(source) as progress,
         _media(ctx.settings, fetch=fetch_media, private=media_private) as enriched,
     ):
@@ -110,7 +110,7 @@ def match(
                 click.echo(printable(f"{input_path}:{number}: skipped: {invalid}"), err=True)
             for alert in alerts:  # a terminal sees escapes, not the controls of a post
                 line = encode(alert)
-                out.write((line if output else printable(line.decode()).encode()) + b"\n")
+                write((line if output else printable(line.decode()).encode()) + b"\n")
             progress(run.posts)
     elapsed = time.perf_counter() - started
     by_kind = "".join(f", {n} {kind}" for kind, n in sorted(run.kinds.items()) if kind != "rule")
@@ -178,12 +178,40 @@ def _echo_summary(hits: list[RuleHits]) -> None:
 
 
 @contextmanager
-def _open_output(path: Path | None) -> Iterator[IO[bytes]]:
+def _open_output(path: Path | None, source: Path) -> Iterator[Callable[[bytes], object]]:
+    """What writes alert lines: to standard output, or to the file `path`. A file that
+    cannot be written, or that is the input itself (it would be emptied before it is
+    read), is refused with its reason."""
     if path is None:
-        yield sys.stdout.buffer
-    else:
-        with path.open("wb") as out:
-            yield out
+        yield sys.stdout.buffer.write
+        return
+    if str(source) != "-" and _same_file(path, source):
+        raise click.ClickException(f"--output {path} is the input file")
+    try:
+        out = path.open("wb")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from exc
+
+    def write(line: bytes) -> int:
+        try:
+            return out.write(line)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {path}: {exc.strerror}") from exc
+
+    try:
+        yield write
+    finally:
+        try:
+            out.close()
+        except OSError as exc:  # what was left in the buffer could not be written
+            raise click.ClickException(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them is not there (yet)
+        return False
 
 
 @contextmanager

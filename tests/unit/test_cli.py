@@ -77,6 +77,26 @@ def test_match_gives_exactly_the_expected_alerts(tmp_path: Path) -> None:
     assert "7 posts, 10 alerts, 2 skipped lines" in err
 
 
+def test_match_refuses_an_output_it_cannot_write_or_that_is_its_input(tmp_path: Path) -> None:
+    posts = tmp_path / "posts.jsonl"
+    posts.write_bytes((FILES / "match" / "posts.jsonl").read_bytes())
+    before = posts.read_bytes()
+    refusals = {
+        str(posts): f"Error: --output {posts} is the input file",
+        str(tmp_path): f"Error: cannot write {tmp_path}: Is a directory",
+        str(tmp_path / "no" / "x"): f"Error: cannot write {tmp_path / 'no' / 'x'}: No such file",
+        "/dev/full": "Error: cannot write /dev/full: No space left on device",
+    }
+    for output, said in refusals.items():
+        pack = str(FILES / "match" / "pack.yaml")
+        args = ["match", "--rules", pack, "--input", str(posts), "--output", output]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1  # a ClickException, not a traceback
+        assert isinstance(result.exception, SystemExit)
+        assert said in result.stderr
+    assert posts.read_bytes() == before
+
+
 def test_match_with_a_broken_pack_fails_with_its_problems() -> None:
     result = CliRunner().invoke(
         main, ["match", "--rules", str(FILES / "packs" / "bad.yaml"), "--input", "-"], input=""
