@@ -154,10 +154,7 @@ class Settings:
         values: dict[str, Any] = {}
         config = env.get(_PREFIX + "CONFIG")
         if config:
-            try:
-                values.update(tomllib.loads(Path(config).read_text(encoding="utf-8")))
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise SettingsError(f"POSTWATCH_CONFIG={config}: {exc}") from exc
+            values.update(_config_file(config))
         values.setdefault("cache_dir", str(_user_folder(env, "XDG_CACHE_HOME", ".cache")))
         state = _user_folder(env, "XDG_STATE_HOME", ".local/state")
         values.setdefault("correlate_dir", str(state / "correlate"))
@@ -194,10 +191,27 @@ def _user_folder(env: Mapping[str, str], xdg: str, fallback: str) -> Path:
     return Path(env.get(xdg) or Path(env.get("HOME") or "/nonexistent") / fallback) / "postwatch"
 
 
+_CONFIG_MAX_BYTES = 1 << 20
+"""The largest settings file read: far more than every setting takes."""
+
+
+def _config_file(config: str) -> dict[str, Any]:
+    """The settings of the TOML file `config`; SettingsError for one that cannot be read,
+    is too large, or is no TOML in UTF-8."""
+    try:
+        with Path(config).open("rb") as file:
+            data = file.read(_CONFIG_MAX_BYTES + 1)
+        if len(data) > _CONFIG_MAX_BYTES:
+            raise SettingsError(f"POSTWATCH_CONFIG={config}: larger than {_CONFIG_MAX_BYTES} bytes")
+        return tomllib.loads(data.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"POSTWATCH_CONFIG={config}: {exc}") from exc
+
+
 def _convert(name: str, value: Any) -> Any:
     if name == "rules":
         parts = value if isinstance(value, list) else str(value).replace(",", ":").split(":")
-        return tuple(Path(p) for p in parts if str(p).strip())
+        return tuple(Path(str(p)) for p in parts if str(p).strip())
     if name == "posts_partitions":
         try:
             number = int(value)
@@ -206,6 +220,9 @@ def _convert(name: str, value: Any) -> Any:
         if number < 1:
             raise SettingsError(f"POSTWATCH_POSTS_PARTITIONS must be a positive integer: {value!r}")
         return number
+    if name == "log_level" and str(value).lower() not in _LOG_LEVELS:
+        allowed = ", ".join(_LOG_LEVELS)
+        raise SettingsError(f"POSTWATCH_LOG_LEVEL must be one of {allowed}: {value!r}")
     if name in _PARSERS:
         return _PARSERS[name](name, value)
     if not isinstance(value, str):
@@ -226,19 +243,40 @@ _WHOLE_NUMBERS = frozenset(
     }
 )
 
+LONGEST_WINDOW_S = 366 * 86400.0
+"""The longest window a setting or a pack may give, in seconds: a year (times past a window
+much longer would leave the calendar)."""
+_LARGEST = 1e9
+_RANGES = {
+    "metrics_port": (0, 65535),
+    "reappearance_threshold": (0, 1),
+    "reappearance_containment": (0, 1),
+    "embedding_threshold": (0, 1),
+}
+"""Numbers whose range is not 0 to `_LARGEST` (or, for seconds, to `LONGEST_WINDOW_S`)."""
+_POSITIVE = frozenset({"campaign_window_s", "successor_window_s"})
+"""Numbers that must be more than their lowest value (the others may be it)."""
+
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def _number(name: str, value: Any) -> int | float:
     kind = int if name in _WHOLE_NUMBERS else float
     try:
-        number = kind(value)
-    except (TypeError, ValueError):
+        number = -1 if isinstance(value, bool) else kind(value)
+    except (TypeError, ValueError, OverflowError):  # int() of an infinity overflows
         number = -1
-    if number < 0:
-        raise SettingsError(f"POSTWATCH_{name.upper()} must be a number >= 0: {value!r}")
-    if name == "metrics_port" and number > 65535:
-        raise SettingsError(f"POSTWATCH_METRICS_PORT must be a port number: {value!r}")
+    low, high = _RANGES.get(name, (0, _LARGEST))
+    if name.endswith("_s"):
+        high = LONGEST_WINDOW_S
+    if not (low < number if name in _POSITIVE else low <= number) or not number <= high:
+        relation = ">" if name in _POSITIVE else ">="
+        raise SettingsError(
+            f"POSTWATCH_{name.upper()} must be a number {relation} {low:g} and <= {high:.15g}: "
+            f"{value!r}"
+        )
     return number
 
 

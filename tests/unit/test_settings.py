@@ -70,6 +70,16 @@ def test_flood_limits_from_environment() -> None:
         ({"POSTWATCH_FLOOD_ALERTS_PER_MINUTE": "-1"}, "POSTWATCH_FLOOD_ALERTS_PER_MINUTE"),
         ({"POSTWATCH_FLOOD_LIMITS": "pw-1=5 noisy"}, "POSTWATCH_FLOOD_LIMITS holds ID=N"),
         ({"POSTWATCH_FLOOD_LIMITS": "pw-1=many"}, "POSTWATCH_FLOOD_LIMITS holds ID=N"),
+        ({"POSTWATCH_LOG_LEVEL": "bogus"}, "POSTWATCH_LOG_LEVEL must be one of debug, info"),
+        ({"POSTWATCH_LOG_LEVEL": ""}, "POSTWATCH_LOG_LEVEL must be one of"),
+        ({"POSTWATCH_CAMPAIGN_WINDOW_S": "0"}, "POSTWATCH_CAMPAIGN_WINDOW_S must be a number > 0"),
+        ({"POSTWATCH_SUCCESSOR_WINDOW_S": "nan"}, "POSTWATCH_SUCCESSOR_WINDOW_S must be"),
+        ({"POSTWATCH_ESCALATION_WINDOW_S": "inf"}, "and <= 31622400: 'inf'"),
+        ({"POSTWATCH_QUIET_AFTER_S": "1e15"}, "POSTWATCH_QUIET_AFTER_S must be a number >= 0"),
+        ({"POSTWATCH_ESCALATION_COUNT": "inf"}, "POSTWATCH_ESCALATION_COUNT must be a number"),
+        ({"POSTWATCH_REAPPEARANCE_THRESHOLD": "5"}, "must be a number >= 0 and <= 1: '5'"),
+        ({"POSTWATCH_REAPPEARANCE_CONTAINMENT": "nan"}, "POSTWATCH_REAPPEARANCE_CONTAINMENT"),
+        ({"POSTWATCH_METRICS_PORT": "70000"}, "POSTWATCH_METRICS_PORT must be a number >= 0"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
@@ -82,6 +92,32 @@ def test_unknown_file_keys_are_refused(tmp_path: Path) -> None:
     config.write_text('kafka_bootstrapp = "x"\n')
     with pytest.raises(SettingsError, match="kafka_bootstrapp"):
         Settings.from_env({"POSTWATCH_CONFIG": str(config)})
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff bad = 1\n", "codec can't decode"),
+        (b"# " + b"x" * (1 << 20) + b"\n", "larger than 1048576 bytes"),
+        (b"campaign_window_s = true\n", "POSTWATCH_CAMPAIGN_WINDOW_S must be a number"),
+    ],
+)
+def test_a_settings_file_that_is_no_toml_too_large_or_wrong_is_refused(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    config = tmp_path / "postwatch.toml"
+    config.write_bytes(content)
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({"POSTWATCH_CONFIG": str(config)})
+
+
+def test_a_rules_list_in_the_file_may_hold_anything_and_gives_paths(tmp_path: Path) -> None:
+    config = tmp_path / "postwatch.toml"
+    config.write_text("rules = [1, 'a.yaml']\n")
+    assert Settings.from_env({"POSTWATCH_CONFIG": str(config)}).rules == (
+        Path("1"),
+        Path("a.yaml"),
+    )
 
 
 def test_secrets_stay_out_of_repr() -> None:

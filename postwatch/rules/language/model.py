@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import msgspec
 
+from postwatch.settings import LONGEST_WINDOW_S
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -382,5 +384,5 @@ class CorrelationConfig:
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ValueError(f"{name} is a number of seconds")  # noqa: TRY004
-        if min(self.campaign_window_s, self.successor_window_s) <= 0:
-            raise ValueError("the windows of correlation are longer than 0 s")
+            if not 0 < value <= LONGEST_WINDOW_S:  # NaN is neither
+                raise ValueError(f"{name} is more than 0 s and at most {LONGEST_WINDOW_S:.0f} s")

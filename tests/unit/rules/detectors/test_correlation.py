@@ -162,9 +162,12 @@ def test_every_alert_read_twice_adds_nothing(tmp_path: Path) -> None:
     assert observed(inputs, CorrelationConfig(campaign_authors=0, successor_reappearances=0)) == []
 
 
-def test_windows_must_be_longer_than_nothing() -> None:
-    with pytest.raises(ValueError, match="longer than 0"):
-        CorrelationConfig(campaign_window_s=0)
+@pytest.mark.parametrize("seconds", [0, -1, float("nan"), float("inf"), 1e300, 366 * 86400 + 1])
+@pytest.mark.parametrize("name", ["campaign_window_s", "successor_window_s"])
+def test_windows_are_longer_than_nothing_and_a_year_at_most(name: str, seconds: float) -> None:
+    with pytest.raises(ValueError, match=f"{name} is more than 0 s and at most 31622400 s"):
+        CorrelationConfig(**{name: seconds})
+    assert getattr(CorrelationConfig(**{name: 366 * 86400}), name) == 366 * 86400
 
 
 def test_the_accounts_that_join_in_another_order_give_the_same_ids(tmp_path: Path) -> None:
