@@ -68,6 +68,9 @@ MAX_PACK_CHARS = 500_000
 The worst half a million characters hold (125,000 one-item lists) parse in about 3 s and
 200 MiB; a pack of 10,000 phrases is 200,000 characters and loads in 0.9 s."""
 MAX_CONDITION_DEPTH = 32
+MAX_TERM_CHARS = 1_000
+"""The longest keyword or list term: a long quote fits; the matching engine refuses patterns
+some ten times longer."""
 _PACK_KEYS = {
     "pack",
     "version",
@@ -373,7 +376,16 @@ def _parse_lists(doc: _Map, ctx: _Context) -> None:
     lists = _mapping(doc, "lists", ctx)
     for name, value in (lists or {}).items():
         line = _line_of(lists, name, 0)
-        ctx.lists[name] = tuple(s for s, _ in _strings(value, line, f"list {name!r}", ctx))
+        items = _strings(value, line, f"list {name!r}", ctx)
+        ctx.lists[name] = tuple(s for s, s_line in items if not _too_long(s, s_line, ctx))
+
+
+def _too_long(term: str, line: int, ctx: _Context) -> bool:
+    """Whether a term is longer than `MAX_TERM_CHARS` (a problem at `line` if it is)."""
+    if len(term) <= MAX_TERM_CHARS:
+        return False
+    ctx.problem(line, f"term {term[:40]!r}... is longer than {MAX_TERM_CHARS:,} characters")
+    return True
 
 
 def _parse_watchlists(doc: _Map, ctx: _Context) -> None:
@@ -820,6 +832,8 @@ def _keyword_terms(item: str, item_line: int, ctx: _Context) -> Sequence[str]:
             ctx.problem(item_line, f"undefined list {item!r}")
             return ()
         return listed
+    if _too_long(item, item_line, ctx):
+        return ()
     if not fold_term(item):
         ctx.problem(item_line, f"keyword {item!r} has no letters or digits to match")
         return ()

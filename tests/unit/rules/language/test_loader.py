@@ -181,3 +181,21 @@ def test_a_correlation_section_with_problems_is_refused(section: str, expected: 
     with pytest.raises(PackError) as caught:
         correlation_of(text, "p.yaml")
     assert any(str(p).startswith(expected) for p in caught.value.problems)
+
+
+def test_a_term_longer_than_a_thousand_characters_is_refused_where_it_is_written() -> None:
+    # the matching engine refuses patterns some ten times longer, with an error of its own
+    long, longest = "ab " * 333 + "abc", "ab " * 333 + "ab"
+    assert (len(long), len(longest)) == (1002, 1001)
+    text = (
+        f"pack: t\nversion: 1\nlists:\n  l: [ok, {long}]\nrules:\n"
+        f"  - id: r1\n    title: T\n    match: {{keywords: [{longest}, $l]}}\n"
+    )
+    assert problems(text) == [
+        "p.yaml:4: term 'ab ab ab ab ab ab ab ab ab ab ab ab ab a'... is longer than 1,000 "
+        "characters",
+        "p.yaml:8: r1: term 'ab ab ab ab ab ab ab ab ab ab ab ab ab a'... is longer than 1,000 "
+        "characters",
+    ]
+    fits = text.replace(long, long[:1000]).replace(longest, longest[:1000])
+    assert [rule.id for rule in parse_pack(fits, "p.yaml").rules] == ["r1"]
