@@ -148,6 +148,10 @@ class _Loader(_SafeLoader):
         key_lines: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
+            if str(key) in out:  # YAML would keep the last: a rule or condition lost unsaid
+                raise yaml.constructor.ConstructorError(
+                    problem=f"duplicate key {str(key)!r}", problem_mark=key_node.start_mark
+                )
             out[str(key)] = self.construct_object(value_node, deep=True)
             key_lines[str(key)] = key_node.start_mark.line + 1
         out.key_lines = key_lines

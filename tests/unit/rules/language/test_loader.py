@@ -199,3 +199,26 @@ def test_a_term_longer_than_a_thousand_characters_is_refused_where_it_is_written
     ]
     fits = text.replace(long, long[:1000]).replace(longest, longest[:1000])
     assert [rule.id for rule in parse_pack(fits, "p.yaml").rules] == ["r1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "pack: t\nversion: 1\nrules:\n  - id: r1\n    title: T\n    match: {keywords: [a]}\n"
+            "rules:\n  - id: r2\n    title: T\n    match: {keywords: [b]}\n",
+            "p.yaml:7: invalid YAML: duplicate key 'rules'",
+        ),
+        (
+            "pack: t\nversion: 1\nrules:\n  - id: r1\n    title: T\n"
+            "    match: {keywords: [a]}\n    match: {keywords: [b]}\n",
+            "p.yaml:7: invalid YAML: duplicate key 'match'",
+        ),
+        (
+            "pack: t\nversion: 1\nlists:\n  l: [a]\n  l: [b]\nrules: []\n",
+            "p.yaml:5: invalid YAML: duplicate key 'l'",
+        ),
+    ],
+)
+def test_a_key_written_twice_is_refused_not_overwritten(text: str, expected: str) -> None:
+    assert problems(text) == [expected]
