@@ -47,7 +47,7 @@ import re
 import subprocess
 import sys
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import accumulate, combinations, product
@@ -421,13 +421,13 @@ def _with_articles_apart(folded: str) -> str:
 
 def _occurrences(
     parts: tuple[tuple[str, bool], ...], text: str, position: int = 0
-) -> list[tuple[int, int]]:
+) -> Iterator[tuple[int, int]]:
     """The spans of the folded text, from `position` on, where the term's parts stand as
     whole words, leftmost first and not overlapping; an optional part is taken where it can
     be, and left out where taking it leads nowhere (what a regex of the parts would find,
     without the cost of compiling one for each term: most terms are looked for once or
-    never)."""
-    found: list[tuple[int, int]] = []
+    never). Found as they are taken: a caller that stops at one has paid for the text up
+    to it only."""
     tried: set[tuple[int, int]] = set()  # (part, position): explored, led nowhere
     size, last = len(text), len(parts)
 
@@ -451,19 +451,35 @@ def _occurrences(
                 stack.append((k + 1, j + 1))
         return -1
 
-    starts = _word_starts(parts[0][0])  # the first part is a letter, never left out
+    starts = _word_starts(_lead(parts))
     while (at := starts.search(text, position)) is not None:
         stop = end(at.start())
         position = at.start() + 1 if stop < 0 else stop  # a stop is a space or the end
         if stop >= 0:
-            found.append((at.start(), stop))
-    return found
+            yield at.start(), stop
 
 
-@cache
-def _word_starts(first: str) -> re.Pattern[str]:
-    """Where a word starts with one of the characters."""
-    return re.compile(f"(?<![^ ])[{re.escape(first)}]")
+_LEAD_LETTERS = 3
+
+
+def _lead(parts: tuple[tuple[str, bool], ...]) -> tuple[tuple[str, bool], ...]:
+    """The parts up to the term's third letter that cannot be left out (the first part is
+    one): the words that start so are the only places it may stand. Searching for them
+    rather than for the first letter alone keeps a post holding a thousand of a list's
+    terms from being searched a thousand times for each."""
+    needed = 0
+    for k, (_, optional) in enumerate(parts):
+        needed += not optional
+        if needed == _LEAD_LETTERS:
+            return parts[: k + 1]
+    return parts
+
+
+@lru_cache(maxsize=1 << 14)
+def _word_starts(lead: tuple[tuple[str, bool], ...]) -> re.Pattern[str]:
+    """Where a word starts with the parts `lead`."""
+    pattern = "".join(f"[{re.escape(chars)}]{'?' if optional else ''}" for chars, optional in lead)
+    return re.compile(f"(?<![^ ]){pattern}")
 
 
 _SKELETON = str.maketrans({"i": "l"})
@@ -880,8 +896,8 @@ class TextMatcher:
         position = 0
         # an occurrence that is not the term's hides none that overlaps it: the search goes
         # on from the word after its start (`e ee` in `e e ee`, behind `e e`)
-        while spans := _occurrences(parts, folded.text, position):
-            for start, end in spans:
+        while True:
+            for start, end in _occurrences(parts, folded.text, position):
                 confirmed = (
                     []
                     if _across_sentences(folded, start, end)
@@ -892,8 +908,7 @@ class TextMatcher:
                     break
                 hits.extend(confirmed)
             else:
-                break
-        return hits
+                return hits
 
     def _stands(self, index: int, folded: Folded, number: int, start: int, end: int) -> list[Hit]:
         """The hits of term `number` where its parts stand at `start:end` of the folded
