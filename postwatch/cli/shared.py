@@ -5,6 +5,7 @@ A module of its own because `postwatch.cli` imports every command module to regi
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -107,20 +108,30 @@ def path_option(flag: str, help_text: str, name: str | None = None) -> _Decorato
     return click.option(*names, type=click.Path(path_type=Path), default=None, help=help_text)
 
 
-def count_option(flag: str, help_text: str, default: int, maximum: int | None = None) -> _Decorator:
-    """An option taking a whole number from 1 (to `maximum`): a count, a size in bytes."""
+def count_option(flag: str, help_text: str, default: int, maximum: int = 1 << 40) -> _Decorator:
+    """An option taking a whole number from 1 to `maximum`: a count, a size in bytes."""
     kind = click.IntRange(1, maximum)
     return click.option(flag, type=kind, default=default, show_default=True, help=help_text)
 
 
+class _Positive(click.FloatRange):
+    """A number above zero and at most a million: NaN, which every range lets through (it
+    compares false with anything), is refused too."""
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True, max=1e6)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        return number
+
+
 def positive_option(flag: str, help_text: str, default: float | None) -> _Decorator:
-    """An option taking a number above zero (seconds, posts per second)."""
+    """An option taking a number above zero, at most a million (seconds, posts per second)."""
     return click.option(
-        flag,
-        type=click.FloatRange(min=0, min_open=True),
-        default=default,
-        show_default=default is not None,
-        help=help_text,
+        flag, type=_Positive(), default=default, show_default=default is not None, help=help_text
     )
 
 

@@ -204,3 +204,22 @@ def test_tail_offers_every_severity_as_the_minimum() -> None:
     assert code == 0
     labels = "|".join(severity.name.lower() for severity in Severity)
     assert f"--min-severity [{labels}]" in out
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--timeout", "nan", "'nan' is not a number"),
+        ("--timeout", "inf", "inf is not in the range 0<x<=1000000.0"),
+        ("--timeout", "0", "0.0 is not in the range 0<x<=1000000.0"),
+        ("--max-bytes", "9" * 20, f"{'9' * 20} is not in the range 1<=x<=1099511627776"),
+    ],
+)
+def test_numeric_options_refuse_what_is_no_usable_number(
+    tmp_path: Path, option: str, value: str, said: str
+) -> None:
+    media = tmp_path / "x.jpg"
+    media.write_bytes(b"x")
+    result = CliRunner().invoke(main, ["hash", option, value, str(media)])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}': {said}" in result.stderr

@@ -166,8 +166,8 @@ def test_every_alert_read_twice_adds_nothing(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["campaign_window_s", "successor_window_s"])
 def test_windows_are_longer_than_nothing_and_a_year_at_most(name: str, seconds: float) -> None:
     with pytest.raises(ValueError, match=f"{name} is more than 0 s and at most 31622400 s"):
-        CorrelationConfig(**{name: seconds})
-    assert getattr(CorrelationConfig(**{name: 366 * 86400}), name) == 366 * 86400
+        CorrelationConfig().overridden({name: seconds})
+    assert getattr(CorrelationConfig().overridden({name: 366 * 86400}), name) == 366 * 86400
 
 
 def test_the_accounts_that_join_in_another_order_give_the_same_ids(tmp_path: Path) -> None:
