@@ -438,7 +438,17 @@ class LearnedBank:
         the estimated Jaccard similarity and the containment where it counts, in the order
         of their keys."""
         keys = set(self._text_index().query(text.signature))
-        keys.update(key for bigram in text.shingles for key in self._bigrams.get(bigram, ()))
+        # a text reached through shared bigrams alone is compared where it shares enough of
+        # them to be contained: every text a rule teaches shares the rule's own words, and
+        # comparing each new one with all of them made a burst of such posts quadratic
+        shared = Counter(key for bigram in text.shingles for key in self._bigrams.get(bigram, ()))
+        keys.update(
+            key
+            for key, count in shared.items()
+            if count
+            >= self.containment_threshold
+            * min(len(text.shingles), len(self.texts[key][1].shingles))
+        )
         found: list[tuple[Learned, float, float | None]] = []
         for key in sorted(keys):
             original_signature, original = self.texts[key]
