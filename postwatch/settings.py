@@ -212,14 +212,6 @@ def _convert(name: str, value: Any) -> Any:
     if name == "rules":
         parts = value if isinstance(value, list) else str(value).replace(",", ":").split(":")
         return tuple(Path(str(p)) for p in parts if str(p).strip())
-    if name == "posts_partitions":
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            number = 0
-        if number < 1:
-            raise SettingsError(f"POSTWATCH_POSTS_PARTITIONS must be a positive integer: {value!r}")
-        return number
     if name == "log_level" and str(value).lower() not in _LOG_LEVELS:
         allowed = ", ".join(_LOG_LEVELS)
         raise SettingsError(f"POSTWATCH_LOG_LEVEL must be one of {allowed}: {value!r}")
@@ -235,6 +227,7 @@ def _convert(name: str, value: Any) -> Any:
 _WHOLE_NUMBERS = frozenset(
     {
         "metrics_port",
+        "posts_partitions",
         "escalation_count",
         "campaign_authors",
         "successor_reappearances",
@@ -249,6 +242,7 @@ much longer would leave the calendar)."""
 _LARGEST = 1e9
 _RANGES = {
     "metrics_port": (0, 65535),
+    "posts_partitions": (1, 10_000),
     "reappearance_threshold": (0, 1),
     "reappearance_containment": (0, 1),
     "embedding_threshold": (0, 1),
@@ -263,9 +257,11 @@ _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "
 
 
 def _number(name: str, value: Any) -> int | float:
-    kind = int if name in _WHOLE_NUMBERS else float
+    whole = name in _WHOLE_NUMBERS
     try:
-        number = -1 if isinstance(value, bool) else kind(value)
+        # neither a TOML boolean nor, for a whole number, a fraction int() would cut
+        refused = isinstance(value, bool) or (whole and isinstance(value, float) and value % 1)
+        number = -1 if refused else (int if whole else float)(value)
     except (TypeError, ValueError, OverflowError):  # int() of an infinity overflows
         number = -1
     low, high = _RANGES.get(name, (0, _LARGEST))
@@ -300,7 +296,7 @@ def _limits(name: str, value: Any) -> tuple[tuple[str, int], ...]:
     limits = []
     for word in _words(name, value):
         key, _, number = word.partition("=")
-        if not key or not number.isdigit():
+        if not key or not (number.isascii() and number.isdigit()):
             raise SettingsError(
                 f"POSTWATCH_{name.upper()} holds ID=N (a rule or pack id, a whole number), "
                 f"separated by spaces: {word!r}"
@@ -318,13 +314,19 @@ def _role(name: str, value: Any) -> str:
     return str(value)
 
 
-def _words(_name: str, value: Any) -> tuple[str, ...]:
-    return tuple(str(v) for v in value) if isinstance(value, list) else tuple(str(value).split())
+def _words(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(value.split())
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    # not the value: forward_to's URLs hold secrets
+    raise SettingsError(f"POSTWATCH_{name.upper()} must be words or a list of strings")
 
 
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "suppress_window_s": _number,
     "metrics_port": _number,
+    "posts_partitions": _number,
     "reappearance_threshold": _number,
     "reappearance_containment": _number,
     "embedding_threshold": _number,

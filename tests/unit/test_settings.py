@@ -64,7 +64,11 @@ def test_flood_limits_from_environment() -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"POSTWATCH_POSTS_PARTITIONS": "zero"}, "POSTWATCH_POSTS_PARTITIONS"),
+        ({"POSTWATCH_POSTS_PARTITIONS": "zero"}, "POSTWATCH_POSTS_PARTITIONS must be a number"),
+        ({"POSTWATCH_POSTS_PARTITIONS": "0"}, "must be a number >= 1 and <= 10000: '0'"),
+        ({"POSTWATCH_POSTS_PARTITIONS": "2.5"}, "POSTWATCH_POSTS_PARTITIONS must be a number"),
+        ({"POSTWATCH_POSTS_PARTITIONS": "99999999"}, "POSTWATCH_POSTS_PARTITIONS must be"),
+        ({"POSTWATCH_FLOOD_LIMITS": "pw-1=\u00b2"}, "POSTWATCH_FLOOD_LIMITS holds ID=N"),
         ({"POSTWATCH_TOPIC_PREFIX": "bad prefix!"}, "POSTWATCH_TOPIC_PREFIX"),
         ({"POSTWATCH_CONFIG": "/nonexistent/postwatch.toml"}, "POSTWATCH_CONFIG"),
         ({"POSTWATCH_FLOOD_ALERTS_PER_MINUTE": "-1"}, "POSTWATCH_FLOOD_ALERTS_PER_MINUTE"),
@@ -100,6 +104,12 @@ def test_unknown_file_keys_are_refused(tmp_path: Path) -> None:
         (b"\xff bad = 1\n", "codec can't decode"),
         (b"# " + b"x" * (1 << 20) + b"\n", "larger than 1048576 bytes"),
         (b"campaign_window_s = true\n", "POSTWATCH_CAMPAIGN_WINDOW_S must be a number"),
+        (b"posts_partitions = true\n", "POSTWATCH_POSTS_PARTITIONS must be a number"),
+        (b"escalation_count = 2.5\n", "POSTWATCH_ESCALATION_COUNT must be a number"),
+        (b"ocr_languages = 5\n", "POSTWATCH_OCR_LANGUAGES must be words or a list of strings"),
+        (b"forward_to = [1, 2]\n", "POSTWATCH_FORWARD_TO must be words or a list of strings"),
+        (b"flood_limits = {a = 1}\n", "POSTWATCH_FLOOD_LIMITS must be words or a list"),
+        (b'forward_to = ["https://h/secret", 2]\n', "FORWARD_TO must be words or a list of \\w+$"),
     ],
 )
 def test_a_settings_file_that_is_no_toml_too_large_or_wrong_is_refused(
@@ -109,6 +119,15 @@ def test_a_settings_file_that_is_no_toml_too_large_or_wrong_is_refused(
     config.write_bytes(content)
     with pytest.raises(SettingsError, match=message):
         Settings.from_env({"POSTWATCH_CONFIG": str(config)})
+
+
+def test_whole_numbers_and_word_lists_in_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "postwatch.toml"
+    config.write_text('posts_partitions = 8.0\nocr_languages = ["eng", "urd"]\nforward_to = "a"\n')
+    settings = Settings.from_env({"POSTWATCH_CONFIG": str(config)})
+    assert settings.posts_partitions == 8
+    assert settings.ocr_languages == ("eng", "urd")
+    assert settings.forward_to == ("a",)
 
 
 def test_a_rules_list_in_the_file_may_hold_anything_and_gives_paths(tmp_path: Path) -> None:
