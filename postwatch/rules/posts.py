@@ -78,6 +78,12 @@ _IDS = _lines_of(SOURCE_ID_PATTERN)
 _TIMES = _lines_of(_TIME_PATTERN)
 
 
+MAX_POST_BYTES = 1 << 20
+"""The longest record a post may be: what one Kafka record of the connectors' producers holds
+(aiokafka's `max_request_size`), so that a line of a file is taken as a worker would take it
+(a post of 50 MB holding a term many times would take minutes and gigabytes to match)."""
+
+
 class InvalidPost(RulesError):
     """A record that is not a valid Post v1; `reason` is a short stable code for metrics."""
 
@@ -89,6 +95,9 @@ class InvalidPost(RulesError):
 
 def parse_post(data: bytes) -> Post:
     """Decode one Post v1 JSON record; raises `InvalidPost` with the reason it is not one."""
+    if len(data) > MAX_POST_BYTES:
+        too_large = f"{len(data):,} bytes, more than a post's {MAX_POST_BYTES:,}"
+        raise InvalidPost("too_large", too_large)
     try:
         wire = _DECODER.decode(data)
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
@@ -119,6 +128,9 @@ def parse_posts(records: Sequence[bytes]) -> list[Post | InvalidPost]:
     `parse_post` one by one."""
     loose: list[Post | None] = []
     for data in records:
+        if len(data) > MAX_POST_BYTES:
+            loose.append(None)
+            continue
         try:
             loose.append(_LOOSE.decode(data))
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):

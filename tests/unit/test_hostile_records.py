@@ -21,7 +21,7 @@ from tests.factories import post_doc
 
 PACK = Path(__file__).parents[1] / "files" / "integration" / "pack.yaml"
 ENGINE = Engine(load_packs([PACK]))
-REASONS = {"not_utf8", "not_json", "schema", "too_deep"}
+REASONS = {"not_utf8", "not_json", "schema", "too_deep", "too_large"}
 
 json_values = st.recursive(
     st.none()
@@ -125,7 +125,8 @@ def test_known_hostile_records_each_have_their_reason() -> None:
         json.dumps({**valid, "links": "x" * 1_000_000}).encode(): "dead:schema",
         json.dumps({**valid, "created_at": "2025-02-30T00:00:00Z"}).encode(): "dead:schema",
         json.dumps({**valid, "text": "sample brigade " * 50_000}).encode(): "alerts:1",
-        json.dumps({**valid, "links": ["https://x.example/"] * 100_000}).encode(): "alerts:0",
+        json.dumps({**valid, "links": ["https://x.example/"] * 45_000}).encode(): "alerts:0",
+        json.dumps({**valid, "links": ["https://x.example/"] * 50_000}).encode(): "dead:too_large",
     }
     assert [outcome(data) for data in cases] == list(cases.values())
 

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from postwatch.rules import InvalidPost, parse_post, parse_posts, post_from_dict
+from postwatch.rules.posts import MAX_POST_BYTES
 from postwatch.schemas import SchemaViolation, validator
 
 VALID: dict[str, Any] = {
@@ -243,3 +244,16 @@ def test_each_failure_has_its_reason(data: bytes, reason: str) -> None:
     with pytest.raises(InvalidPost) as caught:
         parse_post(data)
     assert caught.value.reason == reason
+
+
+def test_a_post_longer_than_a_record_is_refused_and_the_batch_goes_on() -> None:
+    longest = orjson.dumps({**VALID, "text": ""})
+    fits = orjson.dumps({**VALID, "text": "x" * (MAX_POST_BYTES - len(longest))})
+    assert len(fits) == MAX_POST_BYTES
+    over = orjson.dumps({**VALID, "text": "x" * (MAX_POST_BYTES - len(longest) + 1)})
+    with pytest.raises(InvalidPost) as caught:
+        parse_post(over)
+    assert caught.value.reason == "too_large"
+    assert caught.value.error == "1,048,577 bytes, more than a post's 1,048,576"
+    decoded = parse_posts([fits, over, orjson.dumps(VALID)])
+    assert [type(post).__name__ for post in decoded] == ["Post", "InvalidPost", "Post"]
