@@ -68,6 +68,8 @@ MAX_PACK_CHARS = 500_000
 The worst half a million characters hold (125,000 one-item lists) parse in about 3 s and
 200 MiB; a pack of 10,000 phrases is 200,000 characters and loads in 0.9 s."""
 MAX_CONDITION_DEPTH = 32
+MAX_VERSION = 2**53 - 1
+"""The highest pack version: an integer every JSON reader of an alert takes exactly."""
 MAX_TERM_CHARS = 1_000
 """The longest keyword or list term: a long quote fits; the matching engine refuses patterns
 some ten times longer."""
@@ -315,8 +317,11 @@ def _parse_pack(doc: _Map, ctx: _Context) -> Pack | None:
     else:
         ctx.pack = pack_id
     version = doc.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        ctx.problem(_line_of(doc, "version", doc.line), "'version' must be a positive integer")
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= MAX_VERSION:
+        ctx.problem(
+            _line_of(doc, "version", doc.line),
+            f"'version' must be a whole number from 1 to {MAX_VERSION}",
+        )
     _parse_lists(doc, ctx)
     _parse_watchlists(doc, ctx)
     _parse_banks(doc, ctx)

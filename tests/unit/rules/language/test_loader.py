@@ -65,7 +65,11 @@ def test_missing_file_is_a_pack_error() -> None:
     [
         ("pack: [x", "p.yaml:1: invalid YAML"),
         ("- a\n- b\n", "p.yaml:1: a pack must be a YAML mapping"),
-        ("pack: p\nversion: 0\nrules: []\n", "p.yaml:2: 'version' must be a positive integer"),
+        ("pack: p\nversion: 0\nrules: []\n", "p.yaml:2: 'version' must be a whole number from 1"),
+        (
+            "pack: p\nversion: 9007199254740992\nrules: []\n",
+            "p.yaml:2: 'version' must be a whole number from 1 to 9007199254740991",
+        ),
         ("pack: p\nversion: 1\n", "p.yaml:1: 'rules' must be a non-empty list"),
         ('pack: "p\\n"\nversion: 1\nrules: []\n', "p.yaml:1: 'pack' must be an id"),
         (
