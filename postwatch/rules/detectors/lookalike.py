@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from postwatch.rules.alerts import Alert
-from postwatch.rules.language.model import Evidence, Post, WatchedAccount
+from postwatch.rules.language.model import Evidence, Post, WatchedAccount, matched_at
 from postwatch.rules.matching.normalize import fold
 
 __all__ = ["Lookalikes"]
@@ -97,7 +97,7 @@ class Lookalikes:
                                 "lookalike",
                                 field,
                                 watched,
-                                matched=name,
+                                matched=matched_at(name, (0, len(name))),
                                 distance=math.ceil(edits),
                                 watched_account_id=watched_id,
                                 pack=account.pack,

@@ -47,6 +47,7 @@ __all__ = [
     "SourceId",
     "Status",
     "WatchedAccount",
+    "matched_at",
 ]
 
 FIELDS = ("text", "media.text", "hashtags", "links", "author.handle", "author.display_name")
@@ -161,6 +162,20 @@ class Post(msgspec.Struct, frozen=True, gc=False):
     @property
     def observed(self) -> datetime | None:
         return datetime.fromisoformat(self.observed_at) if self.observed_at else None
+
+
+MATCHED_MAX = 1_000
+"""Characters of what a post holds that evidence quotes at most (a term is at most as long;
+a regex may match a whole post, a link be a megabyte)."""
+
+
+def matched_at(value: str, span: tuple[int, int]) -> str:
+    """What `value` holds at `span`, as evidence quotes it: cut to MATCHED_MAX characters,
+    the last of them '…', when longer (the span still says where all of it is)."""
+    start, end = span
+    if end - start <= MATCHED_MAX:
+        return value[start:end]
+    return value[start : start + MATCHED_MAX - 1] + "…"
 
 
 class Evidence(msgspec.Struct, frozen=True, omit_defaults=True):

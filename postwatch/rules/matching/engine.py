@@ -45,6 +45,7 @@ from postwatch.rules.language.model import (
     Regex,
     Rule,
     Status,
+    matched_at,
 )
 from postwatch.rules.matching.banks import BankHit, BankSet
 from postwatch.rules.matching.cache import CompileCache
@@ -351,17 +352,20 @@ class Engine:
                 value = values[hit.index]
                 for leaf_id in index.get((kinds[hit.index], hit.key), ()):
                     found[leaf_id].append(
-                        Evidence(kind, names[hit.index], hit.key, hit.span, value[slice(*hit.span)])
+                        Evidence(
+                            kind, names[hit.index], hit.key, hit.span, matched_at(value, hit.span)
+                        )
                     )
 
     def _domain_evidence(self, post: Post, found: dict[int, list[Evidence]]) -> None:
         for i, link in enumerate(post.links):
+            quoted = matched_at(link, (0, len(link)))
             for leaf_id, domain in self._domain_leaves(host(link)):
-                found[leaf_id].append(Evidence("domain", f"links[{i}]", domain, None, link))
+                found[leaf_id].append(Evidence("domain", f"links[{i}]", domain, None, quoted))
         for url, span in urls_in_text(post.text):
             for leaf_id, domain in self._domain_leaves(host(url)):
                 found[leaf_id].append(
-                    Evidence("domain", "text", domain, span, post.text[span[0] : span[1]])
+                    Evidence("domain", "text", domain, span, matched_at(post.text, span))
                 )
 
     def _domain_leaves(self, host: str | None) -> list[tuple[int, str]]:

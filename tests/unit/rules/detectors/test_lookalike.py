@@ -54,3 +54,12 @@ def test_allowed_edits_grow_with_the_name_and_weigh_what_looks_alike(
     watched: str, handle: str, flagged: bool
 ) -> None:
     assert _flags(watched, handle) is flagged
+
+
+def test_a_long_name_holding_a_watched_one_is_quoted_in_part() -> None:
+    engine = Engine([parse_pack(PACK, "pack.yaml")])
+    tracker = Tracker(MirrorConfig(), [a for pack in engine.packs for a in pack.accounts])
+    name = "Example Front " + "abc" * 50_000
+    (alert,) = observe(tracker, engine, post("1", "a", "hello there", handle="a", name=name))
+    (evidence,) = alert["evidence"]
+    assert evidence["matched"] == ("examplefront" + "abc" * 400)[:999] + "…"  # as folded

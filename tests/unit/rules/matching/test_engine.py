@@ -176,6 +176,25 @@ def test_alert_carries_rule_metadata_and_bounded_excerpt(engine: Engine) -> None
     assert alert.post.url == "https://t.example/1"
 
 
+def test_evidence_quotes_at_most_a_thousand_characters_and_spans_all(
+    engine_for: Callable[[str], Engine],
+) -> None:
+    wide = engine_for(
+        "pack: w\nversion: 1\nrules:\n  - id: rx\n    title: t\n    match: {regex: ['a.*z']}\n"
+        "  - id: dom\n    title: t\n    match: {domains: [example.org]}\n"
+    )
+    link = "https://example.org/" + "p" * 5000
+    text = "a" + "b" * 300_000 + "z"
+    matches = {m.rule.id: m for m in wide.evaluate(make_post(text=text, links=[link]))}
+    (regex,) = matches["rx"].evidence
+    assert regex.span == (0, len(text))
+    assert regex.matched == "a" + "b" * 998 + "…"
+    (domain,) = matches["dom"].evidence
+    assert domain.matched == link[:999] + "…"
+    short = wide.evaluate(make_post(text="a quiz"))
+    assert [e.matched for m in short for e in m.evidence] == ["a quiz"]
+
+
 def test_no_rules_match_nothing(engine: Engine) -> None:
     assert engine.evaluate(make_post(text="")) == []
     assert engine.evaluate(make_post(text="nothing to see here")) == []
