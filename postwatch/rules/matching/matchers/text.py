@@ -47,7 +47,7 @@ import re
 import subprocess
 import sys
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import accumulate, combinations, product
@@ -342,10 +342,14 @@ class _Runs:
     runs: tuple[tuple[str, int, frozenset[str]], ...]
 
     @classmethod
-    def of(cls, detail: Detail, start: int, end: int) -> _Runs:
+    def of(
+        cls, detail: Detail, start: int, end: int, read: Mapping[int, str] | None = None
+    ) -> _Runs:
+        """The runs of `detail.text[start:end]`, the characters at the positions of `read`
+        read as it says."""
         runs: list[tuple[str, int, frozenset[str]]] = []
         for i in range(start, end):
-            ch = detail.text[i]
+            ch = read.get(i, detail.text[i]) if read else detail.text[i]
             if ch == " ":
                 continue
             if runs and runs[-1][0] == ch:
@@ -381,6 +385,53 @@ class _Runs:
         return sum(length for _, length, _ in self.runs)
 
 
+_MAX_READINGS = 4
+"""Characters of one place read either as `i` or as `l` (`_readings`); those after the
+fourth are read as folded."""
+
+
+def _readings(folded: Folded, start: int, end: int) -> Iterator[_Runs]:
+    """The ways the folded text at `start:end` may be read: as folded, then with letters
+    drawn alike read as `i` or `l`: a symbol read as `l` (`1 ! |`, AMBIGUOUS_L) as `i` where
+    it stands against an `l` (`l1beration`: its runs are otherwise one `l` run); a capital
+    I among lower-case letters as `l` (`exampIe`); a lower-case `l` in a word of capitals
+    as `i` (`BRlGADE`)."""
+    detail = folded.detail()
+    yield _Runs.of(detail, start, end)
+    original = folded.original
+    alike: dict[int, str] = {}
+    for i in range(start, end):
+        ch, raw = detail.text[i], detail.raw(i)
+        written = original[detail.starts[i] : detail.ends[i]]
+        beside = detail.text[max(i - 1, 0) : i] + detail.text[i + 1 : i + 2]
+        if ch == "l" and (
+            (set(raw) <= AMBIGUOUS_L and "l" in beside)
+            or (written == "l" and _in_capitals(original, detail.starts[i]))
+        ):
+            alike[i] = "i"
+        elif ch == "i" and written.isupper() and not _in_capitals(original, detail.starts[i]):
+            alike[i] = "l"
+        if len(alike) == _MAX_READINGS:
+            break
+    places = list(alike)
+    for chosen in range(1, 1 << len(places)):
+        yield _Runs.of(
+            detail, start, end, {p: alike[p] for k, p in enumerate(places) if chosen >> k & 1}
+        )
+
+
+def _in_capitals(text: str, at: int) -> bool:
+    """Whether the word around `text[at]` is written in capitals: two or more, and no
+    lower-case letter but `l`."""
+    start = end = at
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    word = text[start:end]
+    return sum(c.isupper() for c in word) >= 2 and not any(c.islower() and c != "l" for c in word)
+
+
 @lru_cache(maxsize=1 << 16)
 def _spelling_runs(spelling: str) -> _Runs:
     """The runs of a term's spelling, made when a text first holds it: most terms are
@@ -393,12 +444,13 @@ def _term_parts(folded: str) -> tuple[tuple[str, bool], ...]:
     """How a folded term may stand in a folded text, as whole words, part by part: (the
     characters one text character may be there, whether it may be left out). Its words
     apart or run together (a space may be left out), a double letter also once (a run of
-    three or more folds to one) and a single one also twice, `i` also as `l`. The places
-    found (`_occurrences`) are then checked against the text's runs and forms (`_Runs`)."""
+    three or more folds to one) and a single one also twice, `i` and `l` each also as the
+    other. The places found (`_occurrences`) are then checked against the text's runs and
+    forms (`_Runs`, `_readings`)."""
     parts: list[tuple[str, bool]] = []
     previous = ""
     for ch in _with_articles_apart(folded):
-        atom = "il" if ch == "i" else ch
+        atom = "il" if ch in "il" else ch
         if ch == _ARTICLE_GAP:
             parts.append((" ", True))
         elif ch in {" ", previous}:
@@ -913,13 +965,16 @@ class TextMatcher:
     def _stands(self, index: int, folded: Folded, number: int, start: int, end: int) -> list[Hit]:
         """The hits of term `number` where its parts stand at `start:end` of the folded
         text, one for each of its written forms the original characters stand for."""
-        runs = _Runs.of(folded.detail(), start, end)  # the detail's text is folded.text
         span = folded.to_original(start, end)
-        return [
-            Hit(index, written, span)
-            for written, spelling in self._written[number]
-            if runs.stands_for(_spelling_runs(spelling))
-        ]
+        for runs in _readings(folded, start, end):
+            hits = [
+                Hit(index, written, span)
+                for written, spelling in self._written[number]
+                if runs.stands_for(_spelling_runs(spelling))
+            ]
+            if hits:
+                return hits
+        return []
 
     def _spelled(self, index: int, folded: Folded, numbers: list[int]) -> list[Hit]:
         """The places where terms stand in one of their Roman Urdu spellings."""

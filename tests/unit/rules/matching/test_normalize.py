@@ -201,7 +201,7 @@ def _term_regex(folded: str) -> re.Pattern[str]:
     parts: list[str] = []
     previous = ""
     for ch in folded:
-        atom = "[il]" if ch == "i" else re.escape(ch)
+        atom = "[il]" if ch in "il" else re.escape(ch)
         if ch == " ":
             parts.append(" ?")
         else:
