@@ -136,6 +136,7 @@ _LOOKALIKES = {
     "м": "m",
     "ш": "w",
     "з": "3",
+    "ғ": "f",  # the F of "small capitals" text generators (its prototype is r with a stroke)
 }
 
 _FIRST = 0x20000
@@ -195,8 +196,14 @@ def _clean_char(ch: str, confusables: dict[str, str]) -> str:
         return ""
     if ch.isspace():
         return " "
+    if ch in _LOOKALIKES:
+        return _LOOKALIKES[ch]
     if category == "So" or (category == "Ll" and "SMALL CAPITAL" in unicodedata.name(ch, "")):
-        return _named_letter(ch) or ch
+        # a symbol drawn as a letter (U+212E estimated, U+237A APL alpha) or a Greek small
+        # capital (U+1D26 gamma, drawn as r): as the data says
+        drawn = confusables.get(ch, "")
+        letter = len(drawn) == 1 and drawn.isascii() and drawn.isalpha()
+        return _named_letter(ch) or (drawn.lower() if letter else ch)
     if (
         category in ("Lo", "Cn", "Co")
         and ch not in confusables
@@ -213,8 +220,13 @@ def _prototype(ch: str, confusables: dict[str, str]) -> str:
     # case folding first so that a look-alike's lower-case form is what the data is asked
     # for; an upper-case-only look-alike (Cyrillic capital ve for B) falls back to its own entry
     folded = _strip(ch).casefold()
-    if folded not in confusables and ch in confusables:
-        folded = confusables[ch]
+    own = confusables.get(ch, "")
+    if own and (
+        folded not in confusables or (ch.islower() and own.isascii() and not folded.isascii())
+    ):
+        # and a small letter whose case folding leaves Latin (U+03F2 lunate sigma, drawn
+        # as c, folds to sigma, drawn as o) is what its own entry says
+        folded = own
     while True:  # a prototype may decompose or case-fold again
         again = "".join(confusables.get(c, c) for c in _strip(folded).casefold())
         if again == folded:
