@@ -842,14 +842,21 @@ def _across_sentences(folded: Folded, start: int, end: int) -> bool:
     """Whether a sentence ends between two words of the folded span [start, end): a full
     stop (not an ellipsis), question or exclamation mark (Latin, Arabic, Urdu, CJK,
     Devanagari) followed by a space (`...the red river. Brigade of...`). Where a mark
-    stands between every two of three or more words (`Red. River. Brigade.`), it is the
-    disguise, not an end."""
+    stands between every two of three or more words (`Red. River. Brigade.`), or also
+    inside the word before it (`e.x.a.m.p.l.e. f.r.o.n.t`, `U.S. Brigade`), it is the
+    disguise or an abbreviation, not an end."""
     gaps = [k for k in range(start, end) if folded.text[k] == " "]
     if not gaps:
         return False
-    detail = folded.detail()
-    between = (folded.original[detail.ends[k - 1] : detail.starts[k + 1]] for k in gaps)
-    ends = sum(1 for gap in between if _SENTENCE_END.search(gap))
+    detail, original = folded.detail(), folded.original
+    ends = 0
+    for k in gaps:
+        found = _SENTENCE_END.search(original[detail.ends[k - 1] : detail.starts[k + 1]])
+        word = folded.text.rfind(" ", start, k) + 1 or start
+        ends += (
+            found is not None
+            and found[0][0] not in original[detail.starts[word] : detail.ends[k - 1]]
+        )
     return ends > 0 and (ends < len(gaps) or len(gaps) < 2)
 
 
