@@ -2,12 +2,12 @@
 
 Keywords. A term matches where its folded form (see `normalize`) occurs in the folded text
 as whole words; its words may also be run together (`#ExampleFront`, `example_front`,
-`e.x.a.m.p.l.e.f.r.o.n.t`). A text with a mark between two letters (`.-*_·`) is searched
-with the mark as a break (`pro-example`) and without it (`ex.ample`, `exa-mple`); a text
-with two or more letters that only upside-down writing uses (turned a, e, r, t, ...) is also
-searched turned the right way up (see `_TURNED`); a term is also sought in its spellings with
-`ph` for `f` and `vv` for `w`. Two refinements are checked
-on each hit:
+`e.x.a.m.p.l.e.f.r.o.n.t`). A text with a mark between two letters (`.-*_·`, an emoji or
+symbol: `_MID_WORD_SYMBOLS`) is searched with the mark as a break (`pro-example`) and without
+it (`ex.ample`, `exa-mple`); a text with two or more letters that only upside-down writing
+uses (turned a, e, r, t, ...) is also searched turned the right way up (see `_TURNED`); a
+term is also sought in its spellings with `ph` for `f` and `vv` for `w`. Two refinements are
+checked on each hit:
 
 - runs: a letter repeated three or more times in the text stands for that letter written
   any number of times in the term (`exaaample`, `alllah`); otherwise runs must be equal,
@@ -763,11 +763,21 @@ _TURNED_FROM = 2
 # one of these between two letters may be punctuation put into a word ("ex.ample") as well
 # as between two words ("pro-example")
 _MID_WORD_MARKS = ".-*_·\u060c\u06d4"  # ... the Arabic comma, the Urdu full stop
+_MID_WORD_SYMBOLS = (
+    # and emoji and symbols put into a word ("exa🔥mple"): arrows, geometric shapes, the
+    # miscellaneous symbols and dingbats, and the emoji blocks (not the enclosed letters
+    # before them, which fold to letters)
+    (0x2190, 0x21FF),
+    (0x25A0, 0x27BF),
+    (0x2B00, 0x2BFF),
+    (0x1F300, 0x1FAFF),
+)
+_MARK_CLASS = re.escape(_MID_WORD_MARKS) + "".join(
+    f"{chr(low)}-{chr(high)}" for low, high in _MID_WORD_SYMBOLS
+)
 _LETTERS = re.compile(r"[^\W\d_]+")  # the letters of the pattern below
 # (the mark comes first in the pattern, so that the search skips to marks at C speed)
-_MID_WORD = re.compile(
-    f"[{re.escape(_MID_WORD_MARKS)}](?<=[^\\W\\d_][{re.escape(_MID_WORD_MARKS)}])(?=[^\\W\\d_])"
-)
+_MID_WORD = re.compile(f"[{_MARK_CLASS}](?<=[^\\W\\d_][{_MARK_CLASS}])(?=[^\\W\\d_])")
 _ZERO_WIDTH = "\u200b"
 
 
@@ -794,6 +804,8 @@ def _classes() -> npt.NDArray[np.uint8]:
     for letters in _LETTERS.finditer(every):  # a few hundred runs
         classes[letters.start() : letters.end()] = LETTER
     classes[[ord(ch) for ch in _MID_WORD_MARKS]] = MARK
+    for low, high in _MID_WORD_SYMBOLS:
+        classes[low : high + 1] = MARK
     classes[[ord(ch) for ch in _TURNED_ONLY]] |= TURNED
     return classes
 
