@@ -762,7 +762,7 @@ def _spellings(term: str) -> list[str]:
 _TURNED_FROM = 2
 # one of these between two letters may be punctuation put into a word ("ex.ample") as well
 # as between two words ("pro-example")
-_MID_WORD_MARKS = ".-*_·\u060c\u06d4"  # ... the Arabic comma, the Urdu full stop
+_MID_WORD_MARKS = ".-*_·+|\u060c\u06d4"  # ... the Arabic comma, the Urdu full stop
 _MID_WORD_SYMBOLS = (
     # and emoji and symbols put into a word ("exa🔥mple"): arrows, geometric shapes, the
     # miscellaneous symbols and dingbats, and the emoji blocks (not the enclosed letters
