@@ -200,7 +200,11 @@ class Fingerprint:
 def fingerprint(text: str, min_words: int) -> Fingerprint | None:
     """The fingerprint of the word bigrams of a text (a set: order of sentences matters only
     at their joins), or None for a text of fewer than `min_words` folded words."""
-    words = [w for w in keys_of(fold(_NOISE.sub(" ", text)).text)[0].split() if w not in _IZAFAT]
+    words = [
+        w
+        for w in keys_of(fold(_NOISE.sub(" ", text)).text, loose=True)[0].split()
+        if w not in _IZAFAT
+    ]
     if len(words) < min_words:
         return None
     order = [" ".join(words[i : i + SHINGLE_WORDS]).encode() for i in range(len(words) - 1)]

@@ -75,7 +75,7 @@ class UniversalSentenceEncoder:
 
 
 def _content_words(text: str) -> set[str]:
-    return {w for w in keys_of(fold(text).text)[0].split() if len(w) >= CONTENT_LETTERS}
+    return {w for w in keys_of(fold(text).text, loose=True)[0].split() if len(w) >= CONTENT_LETTERS}
 
 
 def _mostly_other_script(text: str) -> bool:

@@ -5,13 +5,18 @@ Urdu is most often written on social media in Latin letters, with no agreed spel
 a folded word (see `normalize`) to a key that its common spellings share:
 
 - long vowels written doubled or not: `ee` is `i`, `oo` is `u`, `aa` is `a`;
-- `e` for `a` and `o` for `u` (the short vowels have no fixed letter), `y` for `i`;
-- `kh` and `q` for `k`, `gh` for `g`, `ph` for `f`, `w` for `v`;
+- `o` for `u` and `y` for `i`; `e`, written for a short a (`Tehreek`) and for a short i
+  (`Taleban`, `Mujahedeen`), stays in the key, and a term's pattern lets it stand for
+  either and either for it (`_VOWELS`);
+- `kh` and `q` for `k`, `gh` for `g`, `ph` for `f`, `w` for `v`, the aspirates `jh`, `bh`,
+  `dh`, `th` with their `h` or without (`Jhangvi`, `Jangvi`);
 - a letter doubled or not (`Muhammad`, `Muhamad`), a final `h` after a vowel (`Taibah`),
   the final `e`, `ay`, `ai` or `ey` of bari-ye (`karenge`, `karengay`);
 
 and, between the words of a name, the izafat (`-e-`, `-i-`, or joined: `Jaishe`) and the
-Arabic article (`-ul-`, `-ud-`, `-al-`, ...) may be written or left out.
+Arabic article (`-ul-`, `-ud-`, `-al-`, ...) may be written or left out, joined to either
+word or apart; where a term has one, any other may stand there (`Jamaat-ud-Dawa`, `Jamaat
+ul Dawa`), and a term's word that ends in the article (`Hizbul`) has it as one.
 
 A keyword term is sought in these spellings as well as its own (`TextMatcher`): each word of
 four letters or more by its key, in the term and in the text, except ordinary English words
@@ -34,6 +39,7 @@ only.
 from __future__ import annotations
 
 import gzip
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -56,11 +62,24 @@ __all__ = [
     "variant",
 ]
 
-_DIGRAPHS = (("ee", "i"), ("oo", "u"), ("kh", "k"), ("gh", "g"), ("ph", "f"))
-_LETTERS = str.maketrans({"q": "k", "w": "v", "y": "i", "e": "a", "o": "u"})
+_DIGRAPHS = (
+    ("ee", "i"),
+    ("oo", "u"),
+    ("kh", "k"),
+    ("gh", "g"),
+    ("ph", "f"),
+    ("jh", "j"),  # the aspirates, written with their h or not (Jhangvi, Jangvi)
+    ("bh", "b"),
+    ("dh", "d"),
+    ("th", "t"),
+)
+_LETTERS = str.maketrans({"q": "k", "w": "v", "y": "i", "o": "u"})
 _RUNS = re.compile(r"(.)\1+")
-_FINAL_H = re.compile(r"(?<=[aiu])h$")
-_FINAL_AI = re.compile(r"(?<=[^aiu])ai$")  # bari-ye: -e, -ay, -ai, -ey (karenge, karengay)
+_FINAL_H = re.compile(r"(?<=[aeiu])h$")
+_FINAL_E = re.compile(r"(?<=[^aeiu])[ae]i$")  # bari-ye: -e, -ay, -ai, -ey (karenge, karengay)
+_VOWELS = {"a": "[ae]", "i": "[ie]", "e": "[aie]"}
+"""What a key's vowel matches in a text's key: `e` is written for a short a (Tehreek) and
+for a short i (Taleban, Mujahedeen), so it stands for either and either for it."""
 SHORT = 4
 """Words shorter than this keep their spelling."""
 
@@ -73,13 +92,19 @@ Slot = tuple[tuple[str, ...], bool]
 """One place of a word: the keys that may stand there, and whether it may be left out."""
 
 
-def key(word: str) -> str:
-    """The key of a folded Latin word (see the module doc)."""
+def key(word: str, *, loose: bool = False) -> str:
+    """The key of a folded Latin word (see the module doc); `loose`, with `e` as `a`: one
+    key for more spellings, for words compared whole (fingerprints) rather than by a
+    term's pattern, which lets `e` stand for `a` or `i` (`_VOWELS`)."""
     for written, meant in _DIGRAPHS:
         word = word.replace(written, meant)
-    word = _RUNS.sub(r"\1", word.translate(_LETTERS))
-    return _FINAL_AI.sub("a", _FINAL_H.sub("", word))
+    word = _FINAL_E.sub("e", _FINAL_H.sub("", _RUNS.sub(r"\1", word.translate(_LETTERS))))
+    return _RUNS.sub(r"\1", word.replace("e", "a")) if loose else word
 
+
+_FUSED = frozenset(c for c in _CONNECTORS if len(c) == 2 and c.startswith("u"))
+"""Connectors taken for the article where a term's word ends in one (`Hizbul Mujahideen`):
+`al`, `ar`, `ad` end too many words."""
 
 _JOINED = tuple(dict.fromkeys(key(c) for c in _CONNECTORS))
 """The keys of the connectors, for where one is joined to the word before it (`Jaishe`,
@@ -94,16 +119,16 @@ def _english() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _word_key(word: str) -> str:
+def _word_key(word: str, loose: bool = False) -> str:
     """A word's key, or the word itself where it is short or an English word."""
-    return key(word) if len(word) >= SHORT and word not in _english() else word
+    return key(word, loose=loose) if len(word) >= SHORT and word not in _english() else word
 
 
-def keys_of(text: str) -> tuple[str, list[tuple[int, int]]]:
-    """The keys of a folded text's words (short words as written), one space apart, and
-    the span of each word in the text (word k of the keys is words[k])."""
+def keys_of(text: str, *, loose: bool = False) -> tuple[str, list[tuple[int, int]]]:
+    """The keys of a folded text's words (short words as written; `loose`: see `key`), one
+    space apart, and the span of each word in the text (word k of the keys is words[k])."""
     spans = [(m.start(), m.end()) for m in re.finditer(r"[^ ]+", text)]
-    return " ".join(_word_key(text[a:b]) for a, b in spans), spans
+    return " ".join(_word_key(text[a:b], loose) for a, b in spans), spans
 
 
 def _urdu_letters() -> dict[str, Slot]:
@@ -113,7 +138,8 @@ def _urdu_letters() -> dict[str, Slot]:
     for line in text.splitlines():
         if line and not line.startswith("#"):
             letter, keys, presence, *_ = line.split("\t")
-            letters[letter] = (tuple(keys.split()) if keys != "-" else (), presence == "optional")
+            keyed = dict.fromkeys(key(k) for k in keys.split()) if keys != "-" else {}
+            letters[letter] = (tuple(keyed), presence == "optional")
     return letters
 
 
@@ -180,7 +206,7 @@ def _pattern(words: list[list[Slot]], linked: list[bool]) -> str:
 
     def slot(place: Slot) -> str:
         keys, optional = place
-        body = "|".join(re.escape(k) for k in keys if k)
+        body = "|".join("".join(_VOWELS.get(c) or re.escape(c) for c in k) for k in keys if k)
         return f"(?:{body})?" if optional or "" in keys else f"(?:{body})"
 
     gaps = [_LINKED if link else _PLAIN for link in linked]
@@ -199,16 +225,27 @@ _MAX_GAPS = 4  # 2 ** gaps ways to write a term's words apart or joined; more: a
 
 
 _APART = (b" ", b"")
-_LINKED_GAPS = (b" ", b"", b"a", b"a ", b" a ")  # ...and the izafat, joined or apart (shape)
+_MAX_JOININGS = 512  # rows of a term; with more: only the izafat in its linked gaps
+
+
+def _linked_gaps(connectors: Iterable[str]) -> tuple[bytes, ...]:
+    """What may stand in a linked gap, before the table makes it a row: a space or none,
+    or a connector joined to the word before it, to the word after it, to both or apart."""
+    forms = (b"%s", b"%s ", b" %s ", b" %s")
+    return (*_APART, *(form % c.encode() for c in connectors for form in forms))
 
 
 def _joinings(
     words: list[set[bytes]], table: bytes, linked: list[bool] | None = None
 ) -> set[bytes]:
     """The rows (`SKELETON` or `SHAPE`, by the table) of words (each its set of rows),
-    whole words: each two apart or joined, and where `linked` says so with an izafat."""
+    whole words: each two apart or joined, and where `linked` says so with a connector
+    (only the izafat, where every connector would make too many rows)."""
     gaps = len(words) - 1
-    options = [_LINKED_GAPS if linked and linked[k] else _APART for k in range(gaps)]
+    linked = linked or [False] * gaps
+    options = [_linked_gaps(_CONNECTORS) if linked[k] else _APART for k in range(gaps)]
+    if math.prod(map(len, options)) * math.prod(map(len, words)) > _MAX_JOININGS:
+        options = [_linked_gaps(("e",)) if linked[k] else _APART for k in range(gaps)]
     if gaps > _MAX_GAPS:
         ways: Iterable[tuple[bytes, ...]] = [(b" ",) * gaps, (b"",) * gaps]
     else:
@@ -269,6 +306,9 @@ def _latin(written: str, folded: str) -> Spelled | None:
     for i, w in enumerate(words):
         if 0 < i < last and w in written_connectors:
             linked[-1] = True
+        elif i < last and w[-2:] in _FUSED and len(w) > SHORT and w not in _english():
+            kept.append(w[:-2])  # the article joined to its word (Hizbul, Ansarul)
+            linked.append(True)
         else:
             kept.append(w)
             linked.append(False)
@@ -292,14 +332,18 @@ def _urdu(written: str) -> Spelled | None:
             return None
         slots: list[Slot] = []
         if letters[:2] == ["ا", "ل"] and len(letters) > 3:  # the article, alef lam
-            slots.append(((*_JOINED, "al "), True))
+            # after a word, the connector the gap before it may hold (al-, ul-, ud-, joined
+            # or apart); opening the term, al or ul, joined or apart
+            slots += [] if words else [(("al", "ul", "al "), True)]
             letters = letters[2:]
         for letter in letters:
             slots += [_VOWEL, URDU_LETTERS[letter]]
         words.append([*slots, _VOWEL])
     rows = [_slot_rows(word) for word in words]
-    literals = _joinings(rows, SKELETON) if all(rows) and len(words) <= _MAX_GAPS + 1 else set()
-    return words, [True] * (len(words) - 1), literals
+    linked = [True] * (len(words) - 1)
+    enough = all(rows) and len(words) <= _MAX_GAPS + 1
+    literals = _joinings(rows, SKELETON, linked) if enough else set()
+    return words, linked, literals
 
 
 def variant(written: str, folded: str) -> Variant | None:

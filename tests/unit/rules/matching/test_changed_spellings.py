@@ -14,7 +14,6 @@ import pytest
 from postwatch.rules import Engine
 from postwatch.rules.matching.matchers.text import TextMatcher
 from postwatch.rules.matching.matchers.urls import host, urls_in_text
-from postwatch.rules.matching.roman import key
 from tests.cases import cases
 from tests.unit.rules.conftest import make_post
 
@@ -38,6 +37,10 @@ TERMS = [
     "Harkat-ul-Ansar",
     "جیش محمد",
     "تحریک طالبان",
+    "Hizbul Mujahideen",
+    "Jamaat-ud-Dawa",
+    "Lashkar-e-Jhangvi",
+    "جماعت الدعوہ",
 ]
 MATCHER = TextMatcher(TERMS)
 
@@ -77,10 +80,25 @@ def test_a_term_in_beh_does_not_match_peh() -> None:
         ("wazir", "vazir"),
         ("taibah", "tayyiba"),
         ("mujahideen", "mujahidin"),
+        ("taliban", "taleban"),  # e for a short i
+        ("mujahideen", "mujahedeen"),
+        ("sipah", "sepah"),
+        ("tehreek", "tahrik"),  # e for a short a
+        ("jhangvi", "jangvi"),  # an aspirate without its h
+        ("bhatti", "batti"),
+        ("karenge", "karengay"),  # bari-ye
     ],
 )
-def test_roman_urdu_spellings_share_a_key(written: str, spelling: str) -> None:
-    assert key(written) == key(spelling)
+def test_roman_urdu_spellings_of_a_word_find_each_other(written: str, spelling: str) -> None:
+    assert [h.key for h in TextMatcher([f"{written} front"]).keywords([f"the {spelling} front"])]
+    assert [h.key for h in TextMatcher([f"{spelling} front"]).keywords([f"the {written} front"])]
+
+
+@pytest.mark.parametrize(
+    ("written", "other"), [("taliban", "tolibun"), ("sipah", "supah"), ("karenge", "karengo")]
+)
+def test_roman_urdu_words_of_other_vowels_stay_apart(written: str, other: str) -> None:
+    assert not TextMatcher([f"{written} front"]).keywords([f"the {other} front"])
 
 
 @pytest.mark.parametrize(
