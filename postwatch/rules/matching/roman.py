@@ -83,9 +83,13 @@ for a short i (Taleban, Mujahedeen), so it stands for either and either for it."
 SHORT = 4
 """Words shorter than this keep their spelling."""
 
-_CONNECTORS = ("e", "i", "ul", "ud", "ur", "ut", "un", "uz", "al", "ad", "ar", "az", "el")
+_CONNECTORS = (
+    *("e", "i", "el"),
+    *("ul", "ud", "ur", "ut", "un", "uz", "us", "ush"),
+    *("al", "ad", "ar", "at", "an", "az", "as", "ash"),
+)
 """What may stand between two words of a name as a word of its own: the izafat (`e`, `i`) and
-the Arabic article (`ul`, `ud`, `al`, ...)."""
+the Arabic article (`ul`, `al`, and as it is said before a sun letter, `ud`, `ash`, ...)."""
 
 
 Slot = tuple[tuple[str, ...], bool]
@@ -102,9 +106,9 @@ def key(word: str, *, loose: bool = False) -> str:
     return _RUNS.sub(r"\1", word.replace("e", "a")) if loose else word
 
 
-_FUSED = frozenset(c for c in _CONNECTORS if len(c) == 2 and c.startswith("u"))
+_FUSED = frozenset({"ul", "ud", "ur", "ut", "un", "uz"})
 """Connectors taken for the article where a term's word ends in one (`Hizbul Mujahideen`):
-`al`, `ar`, `ad` end too many words."""
+`al`, `ar`, `ad`, `us` end too many words."""
 
 _JOINED = tuple(dict.fromkeys(key(c) for c in _CONNECTORS))
 """The keys of the connectors, for where one is joined to the word before it (`Jaishe`,
@@ -146,6 +150,10 @@ def _urdu_letters() -> dict[str, Slot]:
 URDU_LETTERS = _urdu_letters()
 """Urdu (and Arabic) letters -> the keys of their romanisations, as slots (see the file)."""
 _VOWEL: Slot = (("a", "i", "u"), True)
+_FINAL_HEH = frozenset("هہ")
+_LONG_VOWELS = frozenset("اویيے")
+"""Letters after which a final heh may go unsaid (`Sipah`: the key drops a final h after a
+vowel); after a consonant it is an `a` or `ah`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +223,7 @@ def _pattern(words: list[list[Slot]], linked: list[bool]) -> str:
     )
 
 
-_MAX_LITERALS = 8
+_MAX_LITERALS = 32
 MIN_CONSONANTS = 4
 """A term whose spellings have fewer consonants is sought as written only: a shorter row of
 consonants stands in too many texts for the prefilter to pass over them."""
@@ -225,27 +233,33 @@ _MAX_GAPS = 4  # 2 ** gaps ways to write a term's words apart or joined; more: a
 
 
 _APART = (b" ", b"")
-_MAX_JOININGS = 512  # rows of a term; with more: only the izafat in its linked gaps
+_MAX_JOININGS = 2048  # rows of a term made; with more, fewer connectors (`_joinings`)
 
 
-def _linked_gaps(connectors: Iterable[str]) -> tuple[bytes, ...]:
+def _linked_gaps(connectors: Iterable[bytes]) -> tuple[bytes, ...]:
     """What may stand in a linked gap, before the table makes it a row: a space or none,
     or a connector joined to the word before it, to the word after it, to both or apart."""
     forms = (b"%s", b"%s ", b" %s ", b" %s")
-    return (*_APART, *(form % c.encode() for c in connectors for form in forms))
+    return (*_APART, *dict.fromkeys(form % c for c in connectors for form in forms))
 
 
 def _joinings(
     words: list[set[bytes]], table: bytes, linked: list[bool] | None = None
 ) -> set[bytes]:
     """The rows (`SKELETON` or `SHAPE`, by the table) of words (each its set of rows),
-    whole words: each two apart or joined, and where `linked` says so with a connector
-    (only the izafat, where every connector would make too many rows)."""
+    whole words: each two apart or joined, and where `linked` says so with a connector:
+    any, or where that makes too many rows the izafat and the article as `al` or said as
+    the next word's first consonant (`ad-Dawla`), or else the izafat alone."""
     gaps = len(words) - 1
     linked = linked or [False] * gaps
-    options = [_linked_gaps(_CONNECTORS) if linked[k] else _APART for k in range(gaps)]
-    if math.prod(map(len, options)) * math.prod(map(len, words)) > _MAX_JOININGS:
-        options = [_linked_gaps(("e",)) if linked[k] else _APART for k in range(gaps)]
+    every = [c.encode() for c in _CONNECTORS]
+    said = [
+        [b"e", b"al", *(b"a" + row.strip(b" a")[:1] for row in words[k + 1])] for k in range(gaps)
+    ]
+    for connectors in ([every] * gaps, said, [[b"e"]] * gaps):
+        options = [_linked_gaps(connectors[k]) if linked[k] else _APART for k in range(gaps)]
+        if math.prod(map(len, options)) * math.prod(map(len, words)) <= _MAX_JOININGS:
+            break
     if gaps > _MAX_GAPS:
         ways: Iterable[tuple[bytes, ...]] = [(b" ",) * gaps, (b"",) * gaps]
     else:
@@ -322,28 +336,41 @@ def _latin(written: str, folded: str) -> Spelled | None:
     return [[((_word_key(w),), False)] for w in kept], linked, literals
 
 
-def _urdu(written: str) -> Spelled | None:
-    """The slots of a term in Urdu or Arabic script, and its consonants."""
+def _urdu(written: str, *, article: bool = False) -> Spelled | None:
+    """The slots of a term in Urdu or Arabic script, and its consonants; with `article`,
+    the article that opens it must be written in Latin letters too."""
     words: list[list[Slot]] = []
     for word in written.split():
         decomposed = unicodedata.normalize("NFKD", word)
         letters = [c for c in decomposed if unicodedata.category(c) != "Mn"]
         if not letters or not all(c in URDU_LETTERS for c in letters):
             return None
+        # a letter written twice is said once longer, and written once in Latin letters
+        letters = [c for k, c in enumerate(letters) if not k or c != letters[k - 1]]
         slots: list[Slot] = []
         if letters[:2] == ["ا", "ل"] and len(letters) > 3:  # the article, alef lam
-            # after a word, the connector the gap before it may hold (al-, ul-, ud-, joined
-            # or apart); opening the term, al or ul, joined or apart
-            slots += [] if words else [(("al", "ul", "al "), True)]
             letters = letters[2:]
+            # after a word, the connector the gap before it may hold (al-, ul-, ud-, joined
+            # or apart); opening the term, al, el or ul, or said as the next letter (ad-d),
+            # joined or apart (a short name with al, el or ul only: its rows would be short)
+            next_letter = () if article else URDU_LETTERS[letters[0]][0][:1]
+            said = [f"{v}{c}" for v in "aeu" for c in ("l", *next_letter)]
+            slots += [] if words else [((*said, *(f"{s} " for s in said)), not article)]
         for letter in letters:
             slots += [_VOWEL, URDU_LETTERS[letter]]
+        if letters[-1] in _FINAL_HEH and len(letters) > 1 and letters[-2] not in _LONG_VOWELS:
+            slots[-1] = (slots[-1][0], False)  # said after a consonant (Allah, Taiba)
         words.append([*slots, _VOWEL])
     rows = [_slot_rows(word) for word in words]
     linked = [True] * (len(words) - 1)
     enough = all(rows) and len(words) <= _MAX_GAPS + 1
     literals = _joinings(rows, SKELETON, linked) if enough else set()
     return words, linked, literals
+
+
+def _consonants(literals: Iterable[bytes]) -> int:
+    """The fewest consonants of any of a term's rows (0 for none)."""
+    return min((len(row.translate(None, b" a")) for row in literals), default=0)
 
 
 def variant(written: str, folded: str) -> Variant | None:
@@ -353,10 +380,15 @@ def variant(written: str, folded: str) -> Variant | None:
         return None
     latin = _latin(written, folded)
     found = latin or _urdu(written)
+    if found is not None and latin is None and _consonants(found[2]) < MIN_CONSONANTS:
+        # a short name opening with the article (al-Qaida): sought with the article only
+        found = _urdu(written, article=True)
+        if found is not None and _consonants(found[2]) < MIN_CONSONANTS - 1:
+            found = None
+    elif found is not None and _consonants(found[2]) < MIN_CONSONANTS:
+        found = None
     if found is None:
         return None
     words, linked, literals = found
-    if not literals or min(len(row.translate(None, b" a")) for row in literals) < MIN_CONSONANTS:
-        return None
     pattern = f"(?<![^ ]){_pattern(words, linked)}(?![^ ])"
     return Variant(pattern, tuple(sorted(literals)), shaped=latin is not None)

@@ -850,6 +850,13 @@ _SENTENCE_END = re.compile(
 )  # an ellipsis ("...") is a pause, not an end
 
 
+def _lettered(text: str, span: tuple[int, int]) -> bool:
+    """Whether the text at `span` is written in more letters than digits: leetspeak reads
+    digits as letters, but a number (`281`) is no word a spelling stands for."""
+    written = text[span[0] : span[1]]
+    return sum(c.isalpha() for c in written) > sum(c.isdigit() for c in written)
+
+
 def _across_sentences(folded: Folded, start: int, end: int) -> bool:
     """Whether a sentence ends between two words of the folded span [start, end): a full
     stop (not an ellipsis), question or exclamation mark (Latin, Arabic, Urdu, CJK,
@@ -1006,8 +1013,9 @@ class TextMatcher:
                 first = bisect_right(starts, found.start()) - 1
                 last = bisect_right(starts, found.end() - 1) - 1
                 start, end = words[first][0], words[last][1]
-                if not _across_sentences(folded, start, end):
-                    hits.append(Hit(index, term, folded.to_original(start, end)))
+                span = folded.to_original(start, end)
+                if not _across_sentences(folded, start, end) and _lettered(folded.original, span):
+                    hits.append(Hit(index, term, span))
         return hits
 
     def regex(self, texts: Sequence[str]) -> list[Hit]:

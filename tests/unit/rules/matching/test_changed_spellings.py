@@ -41,6 +41,10 @@ TERMS = [
     "Jamaat-ud-Dawa",
     "Lashkar-e-Jhangvi",
     "جماعت الدعوہ",
+    "القاعدة",
+    "الدولة الإسلامية",
+    "حزب الله",
+    "جبهة النصرة",
 ]
 MATCHER = TextMatcher(TERMS)
 
