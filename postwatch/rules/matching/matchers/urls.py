@@ -3,8 +3,9 @@
 People who share links that filters look for write them so that they do not become links:
 `hxxps://example[.]org`, `example(.)org/page`, `www[.]example[dot]org`, `example dot org
 slash page`, `example . org`, with an ideographic full stop (`example。org`, which browsers
-open as a dot) or in full-width letters and full stop. `urls_in_text` finds URLs
-with or without a scheme, refangs them, and gives their spans in the text.
+open as a dot), a one dot leader or small full stop, in full-width letters and full stop, or
+with an invisible character inside. `urls_in_text` finds URLs with or without a scheme,
+refangs them, and gives their spans in the text.
 
 A dot written as a word or with spaces (`dot`, ` . `) counts only before a name of letters
 (`org`, not `5`), so that sentences do not become hosts; a host found that way matters only
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 __all__ = ["host", "urls_in_text"]
 
 _SPELLED_DOT = r"(?:[ \t]+dot[ \t]+|[ \t]*\.[ \t]+|[ \t]+\.[ \t]*)(?=[a-z]{2,}\b)"
-_DOT = rf"(?:{_SPELLED_DOT}|\.|\[\.\]|\(\.\)|\{{\.\}}|\[\s*dot\s*\]|\(\s*dot\s*\))"
+_DOT = rf"(?:{_SPELLED_DOT}|\.|[ \t]*(?:\[\.\]|\(\.\)|\{{\.\}}|\[\s*dot\s*\]|\(\s*dot\s*\))[ \t]*)"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _SLASH = r"(?:[ \t]+slash[ \t]+)"
 _URL = re.compile(
@@ -38,9 +39,14 @@ _WIDTH = str.maketrans(
         **{chr(0xFF01 + i): chr(0x21 + i) for i in range(0x5E)},
         "\u3002": ".",
         "\uff61": ".",
+        "\u2024": ".",  # one dot leader
+        "\ufe52": ".",  # small full stop
         "\u3000": " ",
     }
 )
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+"""Characters that show nothing: soft hyphen, zero-width spaces and joiners, direction
+marks, word joiners."""
 _DEFANGED_SCHEME = re.compile(r"^h[tx]{2}p(s?)(?:\[:\]|:)//", re.IGNORECASE)
 
 
@@ -54,10 +60,16 @@ def host(url: str) -> str | None:
 
 
 def urls_in_text(text: str) -> list[tuple[str, tuple[int, int]]]:
-    """Each URL written in the text, refanged, with its span in the text."""
+    """Each URL written in the text, refanged, with its span in the text (invisible
+    characters inside one, `exa\u200bmple.org`, left out of it)."""
+    visible, places = text, None
+    if _INVISIBLE.search(text):
+        places = [i for i, ch in enumerate(text) if not _INVISIBLE.match(ch)]
+        visible = _INVISIBLE.sub("", text)
     found = []
-    for match in _URL.finditer(text.translate(_WIDTH)):
+    for match in _URL.finditer(visible.translate(_WIDTH)):
         url = _DEFANGED_SCHEME.sub(r"http\1://", match.group())
         url = _DEFANGED_SLASH.sub("/", _DEFANGED_DOT.sub(".", url))
-        found.append((url, match.span()))
+        start, end = match.span()
+        found.append((url, (places[start], places[end - 1] + 1) if places else (start, end)))
     return found

@@ -114,6 +114,10 @@ def test_roman_urdu_words_of_other_vowels_stay_apart(written: str, other: str) -
         ("read examplefront。org/page", "examplefront.org"),
         ("read ｅｘａｍｐｌｅｆｒｏｎｔ．ｏｒｇ", "examplefront.org"),
         ("read www[.]examplefront[dot]org", "www.examplefront.org"),
+        ("read examplefront\u2024org", "examplefront.org"),  # one dot leader
+        ("read examplefront\ufe52org", "examplefront.org"),  # small full stop
+        ("read examplefront [.] org", "examplefront.org"),
+        ("read example\u200bfront.org", "examplefront.org"),  # a zero-width space inside
     ],
 )
 def test_domains_written_out_are_found_with_their_span(text: str, domain: str) -> None:
