@@ -60,7 +60,14 @@ import numpy.typing as npt
 import re2
 
 from postwatch.rules.matching.cache import CompileCache, engine_id
-from postwatch.rules.matching.charmap import AMBIGUOUS_L, LETTER, MARK, MARKERS, TURNED
+from postwatch.rules.matching.charmap import (
+    AMBIGUOUS_L,
+    LETTER,
+    MARK,
+    MARKERS,
+    TURNED,
+    clean_table,
+)
 from postwatch.rules.matching.normalize import RUNS as _RUNS
 from postwatch.rules.matching.normalize import (
     Detail,
@@ -134,7 +141,7 @@ def check_regexes(patterns: Sequence[str], *, seconds: float = COMPILE_SECONDS) 
                 f" at most {MAX_REPEAT} in a regex)"
             )
     rest = [i for i in range(len(patterns)) if i not in reasons]
-    compiled = _compile_each([patterns[i] for i in rest], seconds)
+    compiled = _compile_each([_as_clean(patterns[i]) for i in rest], seconds)
     for index, reason in zip(rest, compiled, strict=False):
         if reason is not None:
             reasons[index] = reason
@@ -285,11 +292,34 @@ def _compile_reason(error: str) -> str:
     return f"cannot be compiled ({reason})"
 
 
+def _as_clean(pattern: str) -> str:
+    """A regex written as the clean form of a text it matches: its letters outside ASCII,
+    outside character classes, as the clean form makes them (`الإسلامية` as `الاسلاميه`,
+    `café` as `cafe`, Cyrillic `м` as `m`), so that a pattern written in any script matches
+    the text it names. ASCII is left as written: it holds the regex's syntax."""
+    table = clean_table()
+    out: list[str] = []
+    in_class = escaped = False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "[":
+            in_class = True
+        elif ch == "]":
+            in_class = False
+        elif not ch.isascii() and not in_class:
+            ch = table.get(ord(ch), ch)  # noqa: PLW2901 - the character as the text has it
+        out.append(ch)
+    return "".join(out)
+
+
 def _span_regex(pattern: str) -> Any:  # re2 has no type information
     options = re2.Options()
     options.longest_match = True
     options.case_sensitive = False
-    return re2.compile(pattern, options)
+    return re2.compile(_as_clean(pattern), options)
 
 
 def _loaded(serialised: bytes) -> hyperscan.Database:
@@ -923,7 +953,8 @@ class TextMatcher:
         self._keywords = (
             _KeywordDatabase(self._folded, [v for _, v in self._variants]) if self._folded else None
         )
-        self._regex_db = _compile(self.regexes, _REGEX_FLAGS) if self.regexes else None
+        patterns = [_as_clean(p) for p in self.regexes]
+        self._regex_db = _compile(patterns, _REGEX_FLAGS) if patterns else None
 
     def _saved(self) -> _Saved:
         return _Saved(

@@ -141,3 +141,19 @@ def test_a_domain_rule_matches_a_domain_written_out(
     assert [(e.value, e.matched) for e in match.evidence] == [
         ("examplefront.org", "examplefront dot org slash manifesto")
     ]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (r"الدولة\s+الإسلامية", "هذا الدولة الإسلامية الآن"),
+        (r"لشکر\s+طیبہ", "یہ لشکر طیبہ ہے"),
+        (r"café\s+bomb", "a café bomb threat"),
+        ("москва", "Москва сегодня"),
+        ("straße", "die straße"),
+        (r"\bBrigade\s+\d{2,4}", "BRIGADE 313"),
+    ],
+)
+def test_a_regex_written_in_any_script_matches_the_text_it_names(pattern: str, text: str) -> None:
+    (hit,) = TextMatcher([], [pattern]).regex([text])
+    assert hit.key == pattern
