@@ -57,6 +57,7 @@ __all__ = [
     "SKELETON",
     "URDU_LETTERS",
     "Variant",
+    "is_english",
     "key",
     "keys_of",
     "variant",
@@ -120,6 +121,11 @@ def _english() -> frozenset[str]:
     data = resources.files(__package__).joinpath("data/english-words-scowl-2020.12.07.txt.gz")
     lines = gzip.decompress(data.read_bytes()).decode("ascii").splitlines()
     return frozenset(line for line in lines if not line.startswith("#"))
+
+
+def is_english(word: str) -> bool:
+    """Whether a folded word is an ordinary English word (SCOWL's lower-case words)."""
+    return word in _english()
 
 
 @lru_cache(maxsize=1 << 16)

@@ -80,7 +80,7 @@ from postwatch.rules.matching.normalize import (
     single_runs,
     squeezed,
 )
-from postwatch.rules.matching.roman import SHAPE, SKELETON, Variant, keys_of, variant
+from postwatch.rules.matching.roman import SHAPE, SKELETON, Variant, is_english, keys_of, variant
 
 __all__ = ["COMPILE_SECONDS", "MAX_REGEXES", "MAX_REPEAT", "Hit", "TextMatcher", "check_regexes"]
 
@@ -1023,6 +1023,9 @@ class TextMatcher:
         """The hits of term `number` where its parts stand at `start:end` of the folded
         text, one for each of its written forms the original characters stand for."""
         span = folded.to_original(start, end)
+        words, term_words = folded.text[start:end].split(), self._folded[number].split()
+        if words != term_words and any(is_english(w) and w not in term_words for w in words):
+            return []  # words run together or a letter doubled into an English word (therapist)
         for runs in _readings(folded, start, end):
             hits = [
                 Hit(index, written, span)

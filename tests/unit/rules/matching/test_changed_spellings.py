@@ -45,6 +45,8 @@ TERMS = [
     "الدولة الإسلامية",
     "حزب الله",
     "جبهة النصرة",
+    "the rapist",
+    "desert",
 ]
 MATCHER = TextMatcher(TERMS)
 
