@@ -1048,7 +1048,14 @@ class TextMatcher:
                 last = bisect_right(starts, found.end() - 1) - 1
                 start, end = words[first][0], words[last][1]
                 span = folded.to_original(start, end)
-                if not _across_sentences(folded, start, end) and _lettered(folded.original, span):
+                if (
+                    not _across_sentences(folded, start, end)
+                    and _lettered(folded.original, span)
+                    # an English word is no romanisation of an Urdu one (entire, nature)
+                    and (
+                        spellings.shaped or not all(map(is_english, keys.split()[first : last + 1]))
+                    )
+                ):
                     hits.append(Hit(index, term, span))
         return hits
 

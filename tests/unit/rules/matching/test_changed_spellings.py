@@ -47,6 +47,7 @@ TERMS = [
     "جبهة النصرة",
     "the rapist",
     "desert",
+    "انتحاري",
 ]
 MATCHER = TextMatcher(TERMS)
 
