@@ -379,14 +379,17 @@ class _Runs:
         read as it says."""
         runs: list[tuple[str, int, frozenset[str]]] = []
         for i in range(start, end):
-            ch = read.get(i, detail.text[i]) if read else detail.text[i]
-            if ch == " ":
+            read_as = read.get(i, detail.text[i]) if read else detail.text[i]
+            if read_as == " ":
                 continue
-            if runs and runs[-1][0] == ch:
-                last = runs[-1]
-                runs[-1] = (ch, last[1] + detail.counts[i], last[2] | set(detail.raw(i)))
-            else:
-                runs.append((ch, detail.counts[i], frozenset(detail.raw(i))))
+            # a run of step 4 read letter by letter (`1ll`: i, l, l) is one character each
+            count, raw = (detail.counts[i], detail.raw(i)) if len(read_as) == 1 else (1, read_as)
+            for ch in read_as:
+                if runs and runs[-1][0] == ch:
+                    last = runs[-1]
+                    runs[-1] = (ch, last[1] + count, last[2] | set(raw))
+                else:
+                    runs.append((ch, count, frozenset(raw)))
         return cls(tuple(runs))
 
     def stands_for(self, term: _Runs) -> bool:
@@ -433,13 +436,17 @@ def _readings(folded: Folded, start: int, end: int) -> Iterator[_Runs]:
     for i in range(start, end):
         ch, raw = detail.text[i], detail.raw(i)
         written = original[detail.starts[i] : detail.ends[i]]
+        capitals = _in_capitals(original, detail.starts[i])
         beside = detail.text[max(i - 1, 0) : i] + detail.text[i + 1 : i + 2]
-        if ch == "l" and (
-            (set(raw) <= AMBIGUOUS_L and "l" in beside)
-            or (written == "l" and _in_capitals(original, detail.starts[i]))
+        if detail.counts[i] >= 3 and ch in "il":  # a run of three or more: letter by letter
+            letters = "".join(_drawn_alike(c, ch, capitals) for c in written)
+            if letters != ch * len(letters):
+                alike[i] = letters
+        elif ch == "l" and (
+            (set(raw) <= AMBIGUOUS_L and "l" in beside) or (written == "l" and capitals)
         ):
             alike[i] = "i"
-        elif ch == "i" and written.isupper() and not _in_capitals(original, detail.starts[i]):
+        elif ch == "i" and written.isupper() and not capitals:
             alike[i] = "l"
         if len(alike) == _MAX_READINGS:
             break
@@ -448,6 +455,17 @@ def _readings(folded: Folded, start: int, end: int) -> Iterator[_Runs]:
         yield _Runs.of(
             detail, start, end, {p: alike[p] for k, p in enumerate(places) if chosen >> k & 1}
         )
+
+
+def _drawn_alike(written: str, folded: str, capitals: bool) -> str:
+    """The letter, `i` or `l`, that one character of a run folded to `folded` may be read
+    as: `1 ! |` as `i`, a capital I among lower-case letters as `l`, a lower-case `l` among
+    capitals as `i`, any other as folded."""
+    if written in AMBIGUOUS_L or (written == "l" and capitals):
+        return "i"
+    if written.isupper() and folded == "i" and not capitals:
+        return "l"
+    return folded
 
 
 def _in_capitals(text: str, at: int) -> bool:
@@ -475,15 +493,16 @@ def _term_parts(folded: str) -> tuple[tuple[str, bool], ...]:
     characters one text character may be there, whether it may be left out). Its words
     apart or run together (a space may be left out), a double letter also once (a run of
     three or more folds to one) and a single one also twice, `i` and `l` each also as the
-    other. The places found (`_occurrences`) are then checked against the text's runs and
-    forms (`_Runs`, `_readings`)."""
+    other (so an `i` and an `l` together may be one run of three, `k1ll`). The places
+    found (`_occurrences`) are then checked against the text's runs and forms (`_Runs`,
+    `_readings`)."""
     parts: list[tuple[str, bool]] = []
     previous = ""
     for ch in _with_articles_apart(folded):
         atom = "il" if ch in "il" else ch
         if ch == _ARTICLE_GAP:
             parts.append((" ", True))
-        elif ch in {" ", previous}:
+        elif ch in {" ", previous} or (ch in "il" and previous != "" and previous in "il"):
             parts.append((atom, True))
         else:
             parts += [(atom, False), (atom, True)]
@@ -536,25 +555,29 @@ def _occurrences(
     starts = _word_starts(_lead(parts))
     while (at := starts.search(text, position)) is not None:
         stop = end(at.start())
-        position = at.start() + 1 if stop < 0 else stop  # a stop is a space or the end
+        # a stop is a space or the end, after the start: a term's first part is no option
+        position = at.start() + 1 if stop < 0 else stop
         if stop >= 0:
             yield at.start(), stop
 
 
 _LEAD_LETTERS = 3
+_LEAD_PARTS = 6
 
 
 def _lead(parts: tuple[tuple[str, bool], ...]) -> tuple[tuple[str, bool], ...]:
     """The parts up to the term's third letter that cannot be left out (the first part is
     one): the words that start so are the only places it may stand. Searching for them
     rather than for the first letter alone keeps a post holding a thousand of a list's
-    terms from being searched a thousand times for each."""
+    terms from being searched a thousand times for each. At most `_LEAD_PARTS` parts: a
+    regex of many optional parts in a row (`i` and `l` after an `i` or `l`) backtracks
+    exponentially where it fails."""
     needed = 0
-    for k, (_, optional) in enumerate(parts):
+    for k, (_, optional) in enumerate(parts[:_LEAD_PARTS]):
         needed += not optional
         if needed == _LEAD_LETTERS:
             return parts[: k + 1]
-    return parts
+    return parts[:_LEAD_PARTS]
 
 
 @lru_cache(maxsize=1 << 14)

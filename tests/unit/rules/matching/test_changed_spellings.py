@@ -48,6 +48,7 @@ TERMS = [
     "the rapist",
     "desert",
     "انتحاري",
+    "kill the traitors",
 ]
 MATCHER = TextMatcher(TERMS)
 

@@ -205,7 +205,8 @@ def _term_regex(folded: str) -> re.Pattern[str]:
         if ch == " ":
             parts.append(" ?")
         else:
-            parts.append(f"(?:{atom})?" if ch == previous else f"{atom}(?:{atom})?")
+            alike = ch == previous or (ch in "il" and previous != "" and previous in "il")
+            parts.append(f"(?:{atom})?" if alike else f"{atom}(?:{atom})?")
         previous = ch
     return re.compile(f"(?<![^ ]){''.join(parts)}(?![^ ])")
 
