@@ -81,9 +81,10 @@ them (and only them) where its folded form has `l`."""
 
 MARKERS = {symbol: letter.upper() for symbol, letter in LEET_SYMBOLS.items()}
 
-_INVISIBLE_EXTRA = {0x0640, 0x0621, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x17B4, 0x17B5}
+_INVISIBLE_EXTRA = {0x0640, 0x0621, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x17B4, 0x17B5, 0x2800}
 # tatweel (kashida) and the bare hamza are dropped like harakat; Hangul fillers and Khmer
-# inherent vowels render as nothing and are used to pad words apart
+# inherent vowels render as nothing and are used to pad words apart; the blank braille
+# pattern shows nothing either
 
 _ARABIC = {
     # alef forms (hamza above/below and madda also go through NFKD and mark removal)
@@ -94,12 +95,16 @@ _ARABIC = {
     # kaf: Persian/Urdu keheh, swash kaf -> Arabic kaf
     "\u06a9": "\u0643",
     "\u06aa": "\u0643",
+    "\u06ab": "\u0643",  # kaf with ring (Pashto)
     # yeh: Farsi yeh, alef maksura, Urdu yeh barree, yeh with tail -> Arabic yeh
     "\u06cc": "\u064a",
     "\u0649": "\u064a",
     "\u06d2": "\u064a",
     "\u06cd": "\u064a",
     "\u06d0": "\u064a",
+    "\u06ce": "\u064a",  # yeh with small v (Kurdish)
+    # waw with small v (Kurdish) -> waw
+    "\u06c6": "\u0648",
     # heh: heh goal, heh doachashmee, ae -> heh; teh marbuta (and goal) -> heh
     "\u06c1": "\u0647",
     "\u06be": "\u0647",
@@ -212,7 +217,18 @@ def _clean_char(ch: str, confusables: dict[str, str]) -> str:
         and unicodedata.normalize("NFKD", ch) == ch
     ):
         return ch  # the bulk: letters without case, unassigned, private use
-    return _latin_letters(ch, confusables) or _prototype(ch, confusables)
+    found = _latin_letters(ch, confusables) or _prototype(ch, confusables)
+    return _base_letter(found) or found
+
+
+def _base_letter(ch: str) -> str | None:
+    """The Latin letter of a letter with a stroke, hook or bar that has no decomposition
+    (`ⱥ`, `ꞩ`, `ɲ`), read from its Unicode name; None for anything else."""
+    words = unicodedata.name(ch, "").split() if len(ch) == 1 and not ch.isascii() else []
+    if words[:1] == ["LATIN"] and "LETTER" in words and "WITH" in words:
+        letter = words[words.index("LETTER") + 1]
+        return letter.lower() if len(letter) == 1 else None
+    return None
 
 
 def _prototype(ch: str, confusables: dict[str, str]) -> str:

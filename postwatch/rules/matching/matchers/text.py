@@ -427,8 +427,8 @@ def _readings(folded: Folded, start: int, end: int) -> Iterator[_Runs]:
     """The ways the folded text at `start:end` may be read: as folded, then with letters
     drawn alike read as `i` or `l`: a symbol read as `l` (`1 ! |`, AMBIGUOUS_L) as `i` where
     it stands against an `l` (`l1beration`: its runs are otherwise one `l` run); a capital
-    I among lower-case letters as `l` (`exampIe`); a lower-case `l` in a word of capitals
-    as `i` (`BRlGADE`)."""
+    I among lower-case letters, or a palochka, as `l` (`exampIe`); a lower-case `l` in a
+    word of capitals as `i` (`BRlGADE`)."""
     detail = folded.detail()
     yield _Runs.of(detail, start, end)
     original = folded.original
@@ -446,7 +446,7 @@ def _readings(folded: Folded, start: int, end: int) -> Iterator[_Runs]:
             (set(raw) <= AMBIGUOUS_L and "l" in beside) or (written == "l" and capitals)
         ):
             alike[i] = "i"
-        elif ch == "i" and written.isupper() and not capitals:
+        elif ch == "i" and ((written.isupper() and not capitals) or written == _PALOCHKA):
             alike[i] = "l"
         if len(alike) == _MAX_READINGS:
             break
@@ -457,13 +457,17 @@ def _readings(folded: Folded, start: int, end: int) -> Iterator[_Runs]:
         )
 
 
+_PALOCHKA = "\u04cf"
+"""The small Cyrillic palochka, a bar drawn as `l` or `I`: folded to `i`, read as `l` too."""
+
+
 def _drawn_alike(written: str, folded: str, capitals: bool) -> str:
     """The letter, `i` or `l`, that one character of a run folded to `folded` may be read
     as: `1 ! |` as `i`, a capital I among lower-case letters as `l`, a lower-case `l` among
     capitals as `i`, any other as folded."""
     if written in AMBIGUOUS_L or (written == "l" and capitals):
         return "i"
-    if written.isupper() and folded == "i" and not capitals:
+    if folded == "i" and ((written.isupper() and not capitals) or written == _PALOCHKA):
         return "l"
     return folded
 

@@ -44,9 +44,9 @@ _WIDTH = str.maketrans(
         "\u3000": " ",
     }
 )
-_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\u2800\ufeff]")
 """Characters that show nothing: soft hyphen, zero-width spaces and joiners, direction
-marks, word joiners."""
+marks, word joiners, the blank braille pattern."""
 _DEFANGED_SCHEME = re.compile(r"^h[tx]{2}p(s?)(?:\[:\]|:)//", re.IGNORECASE)
 
 
