@@ -472,6 +472,9 @@ def _drawn_alike(written: str, folded: str, capitals: bool) -> str:
     return folded
 
 
+_WORDS = re.compile(r"[^\W\d_]+")  # words as written, for `is_english`
+
+
 def _in_capitals(text: str, at: int) -> bool:
     """Whether the word around `text[at]` is written in capitals: two or more, and no
     lower-case letter but `l`."""
@@ -1051,7 +1054,8 @@ class TextMatcher:
         text, one for each of its written forms the original characters stand for."""
         span = folded.to_original(start, end)
         words, term_words = folded.text[start:end].split(), self._folded[number].split()
-        if words != term_words and any(is_english(w) and w not in term_words for w in words):
+        written = _WORDS.findall(folded.original[span[0] : span[1]].casefold())
+        if words != term_words and any(is_english(w) and w not in term_words for w in written):
             return []  # words run together or a letter doubled into an English word (therapist)
         for runs in _readings(folded, start, end):
             hits = [
