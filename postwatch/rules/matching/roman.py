@@ -131,7 +131,7 @@ def is_english(word: str) -> bool:
 @lru_cache(maxsize=1 << 16)
 def _word_key(word: str, loose: bool = False) -> str:
     """A word's key, or the word itself where it is short or an English word."""
-    return key(word, loose=loose) if len(word) >= SHORT and word not in _english() else word
+    return key(word, loose=loose) if len(word) >= SHORT and not is_english(word) else word
 
 
 def keys_of(text: str, *, loose: bool = False) -> tuple[str, list[tuple[int, int]]]:
@@ -326,14 +326,14 @@ def _latin(written: str, folded: str) -> Spelled | None:
     for i, w in enumerate(words):
         if 0 < i < last and w in written_connectors:
             linked[-1] = True
-        elif i < last and w[-2:] in _FUSED and len(w) > SHORT and w not in _english():
+        elif i < last and w[-2:] in _FUSED and len(w) > SHORT and not is_english(w):
             kept.append(w[:-2])  # the article joined to its word (Hizbul, Ansarul)
             linked.append(True)
         else:
             kept.append(w)
             linked.append(False)
     linked = linked[:-1]  # the gaps between kept words
-    keyed = [_word_key(w) != w or (len(w) >= SHORT and w not in _english()) for w in kept]
+    keyed = [_word_key(w) != w or (len(w) >= SHORT and not is_english(w)) for w in kept]
     if not any(keyed) and len(kept) == len(words):
         return None
     literals = _joinings([{_squeezed_term(w.encode(), SHAPE)} for w in words], SHAPE) | _joinings(
