@@ -213,7 +213,6 @@ def _clean_char(ch: str, confusables: dict[str, str]) -> str:
         category in ("Lo", "Cn", "Co")
         and ch not in confusables
         and ch not in _ARABIC
-        and ch not in _LOOKALIKES
         and unicodedata.normalize("NFKD", ch) == ch
     ):
         return ch  # the bulk: letters without case, unassigned, private use

@@ -347,21 +347,21 @@ def _urdu(written: str, *, article: bool = False) -> Spelled | None:
     the article that opens it must be written in Latin letters too."""
     words: list[list[Slot]] = []
     for word in written.split():
-        decomposed = unicodedata.normalize("NFKD", word)
-        letters = [c for c in decomposed if unicodedata.category(c) != "Mn"]
+        letters = _letters(word)
         if not letters or not all(c in URDU_LETTERS for c in letters):
             return None
         # a letter written twice is said once longer, and written once in Latin letters
         letters = [c for k, c in enumerate(letters) if not k or c != letters[k - 1]]
         slots: list[Slot] = []
-        if letters[:2] == ["ا", "ل"] and len(letters) > 3:  # the article, alef lam
+        if _opens_with_article(letters):
             letters = letters[2:]
             # after a word, the connector the gap before it may hold (al-, ul-, ud-, joined
             # or apart); opening the term, al, el or ul, or said as the next letter (ad-d),
             # joined or apart (a short name with al, el or ul only: its rows would be short)
             next_letter = () if article else URDU_LETTERS[letters[0]][0][:1]
             said = [f"{v}{c}" for v in "aeu" for c in ("l", *next_letter)]
-            slots += [] if words else [((*said, *(f"{s} " for s in said)), not article)]
+            if not words:
+                slots.append(((*said, *(f"{s} " for s in said)), not article))
         for letter in letters:
             slots += [_VOWEL, URDU_LETTERS[letter]]
         if letters[-1] in _FINAL_HEH and len(letters) > 1 and letters[-2] not in _LONG_VOWELS:
@@ -372,6 +372,16 @@ def _urdu(written: str, *, article: bool = False) -> Spelled | None:
     enough = all(rows) and len(words) <= _MAX_GAPS + 1
     literals = _joinings(rows, SKELETON, linked) if enough else set()
     return words, linked, literals
+
+
+def _letters(word: str) -> list[str]:
+    """The letters of a word in Urdu or Arabic script, its marks left out."""
+    return [c for c in unicodedata.normalize("NFKD", word) if unicodedata.category(c) != "Mn"]
+
+
+def _opens_with_article(letters: list[str]) -> bool:
+    """Whether a word's letters open with the Arabic article, alef lam, before two more."""
+    return letters[:2] == ["ا", "ل"] and len(letters) > 3
 
 
 def _consonants(literals: Iterable[bytes]) -> int:
@@ -386,14 +396,15 @@ def variant(written: str, folded: str) -> Variant | None:
         return None
     latin = _latin(written, folded)
     found = latin or _urdu(written)
-    if found is not None and latin is None and _consonants(found[2]) < MIN_CONSONANTS:
-        # a short name opening with the article (al-Qaida): sought with the article only
-        found = _urdu(written, article=True)
-        if found is not None and _consonants(found[2]) < MIN_CONSONANTS - 1:
-            found = None
-    elif found is not None and _consonants(found[2]) < MIN_CONSONANTS:
-        found = None
-    if found is None:
+    least = MIN_CONSONANTS
+    if found is not None and latin is None and _consonants(found[2]) < least:
+        first, *rest = written.split()
+        if not rest and not _opens_with_article(_letters(first)):
+            return None  # one short word: its consonants stand in too many texts
+        # a short name of two words (Hizb Allah) or opening with the article (al-Qaida,
+        # sought with the article only)
+        found, least = _urdu(written, article=True), MIN_CONSONANTS - 1
+    if found is None or _consonants(found[2]) < least:
         return None
     words, linked, literals = found
     pattern = f"(?<![^ ]){_pattern(words, linked)}(?![^ ])"

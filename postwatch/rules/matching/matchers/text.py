@@ -435,10 +435,12 @@ def _readings(folded: Folded, start: int, end: int) -> Iterator[_Runs]:
     alike: dict[int, str] = {}
     for i in range(start, end):
         ch, raw = detail.text[i], detail.raw(i)
+        if ch not in "il":
+            continue
         written = original[detail.starts[i] : detail.ends[i]]
         capitals = _in_capitals(original, detail.starts[i])
         beside = detail.text[max(i - 1, 0) : i] + detail.text[i + 1 : i + 2]
-        if detail.counts[i] >= 3 and ch in "il":  # a run of three or more: letter by letter
+        if detail.counts[i] >= 3:  # a run of three or more: letter by letter
             letters = "".join(_drawn_alike(c, ch, capitals) for c in written)
             if letters != ch * len(letters):
                 alike[i] = letters
@@ -509,7 +511,7 @@ def _term_parts(folded: str) -> tuple[tuple[str, bool], ...]:
         atom = "il" if ch in "il" else ch
         if ch == _ARTICLE_GAP:
             parts.append((" ", True))
-        elif ch in {" ", previous} or (ch in "il" and previous != "" and previous in "il"):
+        elif ch in {" ", previous} or (ch in "il" and previous in ("i", "l")):
             parts.append((atom, True))
         else:
             parts += [(atom, False), (atom, True)]
@@ -1054,8 +1056,8 @@ class TextMatcher:
         text, one for each of its written forms the original characters stand for."""
         span = folded.to_original(start, end)
         words, term_words = folded.text[start:end].split(), self._folded[number].split()
-        written = _WORDS.findall(folded.original[span[0] : span[1]].casefold())
-        if words != term_words and any(is_english(w) and w not in term_words for w in written):
+        as_written = _WORDS.findall(folded.original[span[0] : span[1]].casefold())
+        if words != term_words and any(is_english(w) and w not in term_words for w in as_written):
             return []  # words run together or a letter doubled into an English word (therapist)
         for runs in _readings(folded, start, end):
             hits = [
@@ -1070,7 +1072,8 @@ class TextMatcher:
     def _spelled(self, index: int, folded: Folded, numbers: list[int]) -> list[Hit]:
         """The places where terms stand in one of their Roman Urdu spellings."""
         keys, words = keys_of(folded.text)
-        starts = list(accumulate((len(k) + 1 for k in keys.split(" ")), initial=0))
+        keyed = keys.split(" ")
+        starts = list(accumulate((len(k) + 1 for k in keyed), initial=0))
         hits = []
         for number in numbers:
             term, spellings = self._variants[number]
@@ -1083,9 +1086,7 @@ class TextMatcher:
                     not _across_sentences(folded, start, end)
                     and _lettered(folded.original, span)
                     # an English word is no romanisation of an Urdu one (entire, nature)
-                    and (
-                        spellings.shaped or not all(map(is_english, keys.split()[first : last + 1]))
-                    )
+                    and (spellings.shaped or not all(map(is_english, keyed[first : last + 1])))
                 ):
                     hits.append(Hit(index, term, span))
         return hits
